@@ -1,0 +1,96 @@
+//! The aggregate canvas that every reduction produces: shape, dtype and values.
+//!
+//! Layout follows Datashader's `agg.values`: row-major `(height, width)` or
+//! `(height, width, categories)`, row 0 holding the *lowest* y (south). Images
+//! are flipped only when written.
+
+/// The finished values of an aggregate, in Datashader's dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggValues {
+    /// `count`, `count:COL`, `count_cat`: `uint32`, 0 where empty.
+    U32(Vec<u32>),
+    /// `any`: `bool`, false where empty.
+    Bool(Vec<bool>),
+    /// Everything else: `float64`, NaN where empty.
+    F64(Vec<f64>),
+}
+
+impl AggValues {
+    /// Number of cells (pixels x categories).
+    pub fn len(&self) -> usize {
+        match self {
+            AggValues::U32(v) => v.len(),
+            AggValues::Bool(v) => v.len(),
+            AggValues::F64(v) => v.len(),
+        }
+    }
+
+    /// True when there are no cells at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// NumPy's name for the dtype (`uint32`, `bool`, `float64`).
+    pub fn dtype_name(&self) -> &'static str {
+        match self {
+            AggValues::U32(_) => "uint32",
+            AggValues::Bool(_) => "bool",
+            AggValues::F64(_) => "float64",
+        }
+    }
+
+    /// Cell `i` as f64, with empty cells as NaN for float aggregates and as
+    /// 0 / 1 for counts and booleans.
+    pub fn get_f64(&self, i: usize) -> f64 {
+        match self {
+            AggValues::U32(v) => f64::from(v[i]),
+            AggValues::Bool(v) => {
+                if v[i] {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            AggValues::F64(v) => v[i],
+        }
+    }
+}
+
+/// A finished aggregate: a `height x width` grid (times `categories` when
+/// categorical) with the data ranges it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    /// Canvas width in pixels.
+    pub width: usize,
+    /// Canvas height in pixels.
+    pub height: usize,
+    /// Category labels in plane order when the aggregate is categorical
+    /// (`count_cat` or `--by`); `None` for a plain 2-D aggregate.
+    pub categories: Option<Vec<String>>,
+    /// The values, `(height, width[, n_categories])` in C order, row 0 = lowest y.
+    pub values: AggValues,
+    /// The x range the canvas covers (after auto-ranging), in data units.
+    pub x_range: (f64, f64),
+    /// The y range the canvas covers (after auto-ranging), in data units.
+    pub y_range: (f64, f64),
+}
+
+impl Aggregate {
+    /// Number of category planes (1 for a plain aggregate).
+    pub fn n_planes(&self) -> usize {
+        self.categories.as_ref().map_or(1, Vec::len)
+    }
+
+    /// The NumPy shape of [`Aggregate::values`].
+    pub fn shape(&self) -> Vec<usize> {
+        match &self.categories {
+            Some(c) => vec![self.height, self.width, c.len()],
+            None => vec![self.height, self.width],
+        }
+    }
+
+    /// Flat index of pixel `(row, col)` in plane `cat`.
+    pub fn index(&self, row: usize, col: usize, cat: usize) -> usize {
+        (row * self.width + col) * self.n_planes() + cat
+    }
+}

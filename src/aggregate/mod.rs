@@ -1,0 +1,5 @@
+//! Aggregation: binning points into canvases with Datashader's reductions.
+
+mod canvas;
+
+pub use canvas::{AggValues, Aggregate};
