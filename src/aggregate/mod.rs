@@ -1,5 +1,21 @@
-//! Aggregation: binning points into canvases with Datashader's reductions.
+//! Aggregation stage: binning points into canvases with Datashader's
+//! reductions, on all cores.
+//!
+//! [`aggregate`] plans ([`AggregationPlan`]) and runs a request
+//! ([`AggregateRequest`]); the accumulate -> merge -> finalize contract is
+//! [`Partial`]; pixel mapping is [`Geometry`]; the result is an
+//! [`Aggregate`].
 
 mod canvas;
+mod error;
+mod geometry;
+mod partial;
+mod reduction;
+mod run;
 
 pub use canvas::{AggValues, Aggregate};
+pub use error::AggError;
+pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
+pub use partial::{state_bytes_per_cell, Partial, NO_CELL};
+pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};
+pub use run::{aggregate, AggregateRequest, AggregationPlan, DEFAULT_MEMORY_BUDGET};

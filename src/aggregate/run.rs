@@ -1,0 +1,336 @@
+//! Planning and running an aggregation over a [`Source`] on all cores.
+//!
+//! The input is cut into work units (row groups, split at a fixed row count)
+//! in row order. Each unit is decoded and accumulated into its own
+//! [`Partial`] on the rayon pool; partials are merged strictly in unit order.
+//! Units do not depend on the thread count, so the result is the same on one
+//! thread or many, and byte-identical run to run. At most a window of units
+//! is in flight, so memory is bounded by a few canvases, never by the rows.
+
+use rayon::prelude::*;
+
+use super::canvas::Aggregate;
+use super::error::AggError;
+use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
+use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
+use super::reduction::{ReductionKind, ReductionSpec};
+use crate::source::{
+    auto_range, numeric_to_f64, CategoryMap, Source, SourceError, BATCH_ROWS, UNIT_ROWS,
+};
+
+/// Default memory budget for aggregation state (all partials in flight).
+pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
+
+/// What to aggregate: canvas, columns and reduction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRequest {
+    /// Column of x coordinates.
+    pub x: String,
+    /// Column of y coordinates.
+    pub y: String,
+    /// Canvas width in pixels.
+    pub width: usize,
+    /// Canvas height in pixels.
+    pub height: usize,
+    /// x range (inclusive); `None` = from the data.
+    pub x_range: Option<(f64, f64)>,
+    /// y range (inclusive); `None` = from the data.
+    pub y_range: Option<(f64, f64)>,
+    /// x axis mapping.
+    pub x_axis: AxisKind,
+    /// y axis mapping.
+    pub y_axis: AxisKind,
+    /// The reduction.
+    pub reduction: ReductionSpec,
+    /// Categories in plane order for categorical reductions; `None` = the
+    /// sorted distinct values of the category column.
+    pub categories: Option<Vec<String>>,
+    /// Bytes the aggregation state may take.
+    pub memory_budget: u64,
+}
+
+impl AggregateRequest {
+    /// A `count` over columns `x` and `y` on a `width x height` canvas with
+    /// ranges from the data.
+    pub fn new(width: usize, height: usize) -> AggregateRequest {
+        AggregateRequest {
+            x: "x".into(),
+            y: "y".into(),
+            width,
+            height,
+            x_range: None,
+            y_range: None,
+            x_axis: AxisKind::Linear,
+            y_axis: AxisKind::Linear,
+            reduction: ReductionSpec::count(),
+            categories: None,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+        }
+    }
+}
+
+/// A validated aggregation: ranges and categories resolved.
+#[derive(Debug, Clone)]
+pub struct AggregationPlan {
+    x: String,
+    y: String,
+    geometry: Geometry,
+    kind: ReductionKind,
+    value: Option<String>,
+    by: Option<(String, CategoryMap)>,
+    window: usize,
+}
+
+fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
+    let (lo, hi) = r;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(AggError::BadRange { axis, lo, hi });
+    }
+    if kind == AxisKind::Log && lo <= 0.0 {
+        return Err(AggError::LogRange { axis, lo, hi });
+    }
+    Ok(())
+}
+
+fn resolve_range(
+    source: &Source,
+    axis: &'static str,
+    column: &str,
+    given: Option<(f64, f64)>,
+    kind: AxisKind,
+) -> Result<(f64, f64), AggError> {
+    let r = match given {
+        Some(r) => r,
+        None => expand_bounds(auto_range(source, column)?),
+    };
+    check_range(axis, r, kind)?;
+    Ok(r)
+}
+
+impl AggregationPlan {
+    /// Validate `req` against `source`: columns exist with usable types,
+    /// ranges are valid (computed from the data where not given), categories
+    /// are known, and the state fits the memory budget.
+    pub fn new(source: &Source, req: &AggregateRequest) -> Result<AggregationPlan, AggError> {
+        if req.width == 0 || req.height == 0 {
+            return Err(AggError::EmptyCanvas {
+                width: req.width,
+                height: req.height,
+            });
+        }
+        if let Some(r) = req.x_range {
+            check_range("x", r, req.x_axis)?;
+        }
+        if let Some(r) = req.y_range {
+            check_range("y", r, req.y_axis)?;
+        }
+        source.check_numeric(&req.x)?;
+        source.check_numeric(&req.y)?;
+        let kind = req.reduction.kind;
+        let value = req.reduction.column.clone();
+        match &value {
+            Some(c) => source.check_numeric(c)?,
+            None if kind.needs_column() => {
+                return Err(AggError::MissingValueColumn {
+                    reduction: kind.name(),
+                })
+            }
+            None => {}
+        }
+        let by = match &req.reduction.by {
+            None => None,
+            Some(col) => {
+                let ckind = source.check_category(col)?;
+                let labels = match &req.categories {
+                    Some(l) => l.clone(),
+                    None => source.distinct_categories(col)?,
+                };
+                let map = CategoryMap::new(ckind, labels).map_err(|label| AggError::BadCategory {
+                    label,
+                    column: col.clone(),
+                })?;
+                Some((col.clone(), map))
+            }
+        };
+        let planes = by.as_ref().map_or(1, |(_, m)| m.len());
+        let cells = req.width as u128 * req.height as u128 * planes as u128;
+        let state = cells * state_bytes_per_cell(kind) as u128;
+        let too_large = |needed: u128| AggError::CanvasTooLarge {
+            width: req.width,
+            height: req.height,
+            cats: if by.is_some() {
+                format!(" with {planes} categories")
+            } else {
+                String::new()
+            },
+            needed_mib: (needed >> 20).min(u64::MAX as u128) as u64,
+            budget_mib: req.memory_budget >> 20,
+            hint: if by.is_some() {
+                " or fewer categories".into()
+            } else {
+                String::new()
+            },
+        };
+        // Two states at least: the running total and one unit's partial.
+        if cells >= u128::from(NO_CELL) || 2 * state > u128::from(req.memory_budget) {
+            return Err(too_large(2 * state));
+        }
+        let fit = (u128::from(req.memory_budget) / state.max(1)).saturating_sub(1) as usize;
+        let window = (2 * rayon::current_num_threads()).clamp(1, fit.max(1));
+
+        let x_range = resolve_range(source, "x", &req.x, req.x_range, req.x_axis)?;
+        let y_range = resolve_range(source, "y", &req.y, req.y_range, req.y_axis)?;
+        Ok(AggregationPlan {
+            x: req.x.clone(),
+            y: req.y.clone(),
+            geometry: Geometry::new(
+                req.width, req.height, x_range, y_range, req.x_axis, req.y_axis,
+            ),
+            kind,
+            value,
+            by,
+            window,
+        })
+    }
+
+    /// The canvas geometry (ranges after auto-ranging).
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// Category labels in plane order, for categorical reductions.
+    pub fn categories(&self) -> Option<&[String]> {
+        self.by.as_ref().map(|(_, m)| m.labels())
+    }
+
+    /// Number of cells (pixels x planes).
+    pub fn cells(&self) -> usize {
+        self.geometry.width() * self.geometry.height() * self.by.as_ref().map_or(1, |(_, m)| m.len())
+    }
+
+    /// A fresh, empty partial for this plan.
+    pub fn new_partial(&self) -> Partial {
+        Partial::new(self.kind, self.cells())
+    }
+
+    /// The columns a unit must read.
+    fn columns(&self) -> Vec<&str> {
+        let mut cols = vec![self.x.as_str(), self.y.as_str()];
+        for c in self.value.iter().chain(self.by.as_ref().map(|(c, _)| c)) {
+            if !cols.contains(&c.as_str()) {
+                cols.push(c);
+            }
+        }
+        cols
+    }
+
+    /// Accumulate the rows of `unit` into a new partial.
+    pub fn unit_partial(&self, source: &Source, unit: &crate::source::Unit) -> Result<Partial, AggError> {
+        let mut p = self.new_partial();
+        let cols = self.columns();
+        let label = source.file_label(unit.file);
+        let not_numeric = |column: &str, found: String| SourceError::NotNumeric {
+            path: label.to_string(),
+            column: column.to_string(),
+            found,
+        };
+        let (mut xs, mut ys, mut vs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut pix, mut codes) = (Vec::new(), Vec::new());
+        for batch in source.read_unit(unit, &cols, BATCH_ROWS)? {
+            let batch = batch?;
+            let col = |name: &str| {
+                batch.column_by_name(name).ok_or_else(|| SourceError::MissingColumn {
+                    path: label.to_string(),
+                    column: name.to_string(),
+                    available: batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect(),
+                })
+            };
+            let xa = col(&self.x)?;
+            let ya = col(&self.y)?;
+            xs.clear();
+            ys.clear();
+            if !numeric_to_f64(xa.as_ref(), &mut xs) {
+                return Err(not_numeric(&self.x, xa.data_type().to_string()).into());
+            }
+            if !numeric_to_f64(ya.as_ref(), &mut ys) {
+                return Err(not_numeric(&self.y, ya.data_type().to_string()).into());
+            }
+            self.geometry.bin_points(&xs, &ys, &mut pix);
+            if let Some((c, map)) = &self.by {
+                let ca = col(c)?;
+                if !map.codes(ca.as_ref(), &mut codes) {
+                    return Err(SourceError::NotCategorical {
+                        path: label.to_string(),
+                        column: c.clone(),
+                        found: ca.data_type().to_string(),
+                    }
+                    .into());
+                }
+                let planes = map.len() as u32;
+                for (p, &code) in pix.iter_mut().zip(&codes) {
+                    *p = if *p == NO_PIXEL || code == CategoryMap::NONE {
+                        NO_CELL
+                    } else {
+                        *p * planes + code
+                    };
+                }
+            }
+            let values = match &self.value {
+                Some(v) => {
+                    let va = col(v)?;
+                    vs.clear();
+                    if !numeric_to_f64(va.as_ref(), &mut vs) {
+                        return Err(not_numeric(v, va.data_type().to_string()).into());
+                    }
+                    Some(vs.as_slice())
+                }
+                None => None,
+            };
+            p.accumulate(&pix, values);
+        }
+        Ok(p)
+    }
+
+    /// Run the aggregation over the whole source.
+    pub fn run(&self, source: &Source) -> Result<Aggregate, AggError> {
+        let units = source.units(UNIT_ROWS);
+        let mut acc: Option<Partial> = None;
+        for window in units.chunks(self.window) {
+            let parts: Vec<Result<Partial, AggError>> = window
+                .par_iter()
+                .map(|u| self.unit_partial(source, u))
+                .collect();
+            for p in parts {
+                let p = p?;
+                match &mut acc {
+                    None => acc = Some(p),
+                    Some(a) => a.merge(p),
+                }
+            }
+        }
+        let total = acc.unwrap_or_else(|| self.new_partial());
+        Ok(self.finish(total))
+    }
+
+    /// Turn the merged partial into the finished aggregate.
+    pub fn finish(&self, total: Partial) -> Aggregate {
+        Aggregate {
+            width: self.geometry.width(),
+            height: self.geometry.height(),
+            categories: self.categories().map(<[String]>::to_vec),
+            values: total.finalize(),
+            x_range: self.geometry.x.range,
+            y_range: self.geometry.y.range,
+        }
+    }
+}
+
+/// Plan and run `req` over `source`.
+pub fn aggregate(source: &Source, req: &AggregateRequest) -> Result<Aggregate, AggError> {
+    AggregationPlan::new(source, req)?.run(source)
+}

@@ -1,0 +1,324 @@
+//! Category columns: discovering the sorted set of categories and turning
+//! values into plane indices (codes).
+//!
+//! Categories are the distinct non-null values over the whole input, sorted
+//! (strings by code point, integers numerically), unless the user lists them.
+//! Rows whose value is null or not in the list get [`CategoryMap::NONE`] and
+//! are skipped by categorical reductions.
+
+use std::collections::{BTreeSet, HashMap};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::Array;
+use arrow_schema::DataType;
+
+/// What a category column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CategoryKind {
+    /// Strings, plain or dictionary-encoded.
+    Strings,
+    /// Integers, plain or dictionary-encoded.
+    Integers,
+}
+
+fn is_int(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+    )
+}
+
+fn is_str(dt: &DataType) -> bool {
+    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+impl CategoryKind {
+    /// The kind of category a column of type `dt` holds, if it can hold any.
+    pub fn of(dt: &DataType) -> Option<CategoryKind> {
+        match dt {
+            d if is_str(d) => Some(CategoryKind::Strings),
+            d if is_int(d) => Some(CategoryKind::Integers),
+            DataType::Dictionary(_, v) => CategoryKind::of(v),
+            _ => None,
+        }
+    }
+}
+
+/// Visit every row of a string (or dictionary-of-string) array.
+fn for_each_str(array: &dyn Array, mut f: impl FnMut(usize, Option<&str>)) -> bool {
+    if let Some(d) = array.as_any_dictionary_opt() {
+        let keys = d.keys();
+        let values = d.values();
+        let norm = d.normalized_keys();
+        // Decode the (small) dictionary once, then index it per row.
+        let mut dict: Vec<Option<String>> = Vec::with_capacity(values.len());
+        if !for_each_plain_str(values.as_ref(), |_, v| dict.push(v.map(str::to_owned))) {
+            return false;
+        }
+        for (i, k) in norm.iter().enumerate() {
+            if keys.is_null(i) {
+                f(i, None);
+            } else {
+                f(i, dict.get(*k).and_then(|v| v.as_deref()));
+            }
+        }
+        return true;
+    }
+    for_each_plain_str(array, f)
+}
+
+/// Visit every row of a plain (not dictionary) string array.
+fn for_each_plain_str(array: &dyn Array, mut f: impl FnMut(usize, Option<&str>)) -> bool {
+    macro_rules! run {
+        ($a:expr) => {{
+            for (i, v) in $a.iter().enumerate() {
+                f(i, v);
+            }
+            true
+        }};
+    }
+    match array.data_type() {
+        DataType::Utf8 => array.as_string_opt::<i32>().is_some_and(|a| run!(a)),
+        DataType::LargeUtf8 => array.as_string_opt::<i64>().is_some_and(|a| run!(a)),
+        DataType::Utf8View => array.as_string_view_opt().is_some_and(|a| run!(a)),
+        _ => false,
+    }
+}
+
+/// Visit every row of an integer (or dictionary-of-integer) array.
+fn for_each_int(array: &dyn Array, mut f: impl FnMut(usize, Option<i64>)) -> bool {
+    if let Some(d) = array.as_any_dictionary_opt() {
+        let keys = d.keys();
+        let mut dict: Vec<Option<i64>> = Vec::new();
+        if !for_each_plain_int(d.values().as_ref(), |_, v| dict.push(v)) {
+            return false;
+        }
+        for (i, k) in d.normalized_keys().iter().enumerate() {
+            if keys.is_null(i) {
+                f(i, None);
+            } else {
+                f(i, dict.get(*k).copied().flatten());
+            }
+        }
+        return true;
+    }
+    for_each_plain_int(array, f)
+}
+
+/// Visit every row of a plain (not dictionary) integer array.
+fn for_each_plain_int(array: &dyn Array, mut f: impl FnMut(usize, Option<i64>)) -> bool {
+    macro_rules! run {
+        ($t:ty) => {
+            match array.as_primitive_opt::<$t>() {
+                Some(a) => {
+                    for (i, v) in a.iter().enumerate() {
+                        f(i, v.map(|v| v as i64));
+                    }
+                    true
+                }
+                None => false,
+            }
+        };
+    }
+    match array.data_type() {
+        DataType::Int8 => run!(Int8Type),
+        DataType::Int16 => run!(Int16Type),
+        DataType::Int32 => run!(Int32Type),
+        DataType::Int64 => run!(Int64Type),
+        DataType::UInt8 => run!(UInt8Type),
+        DataType::UInt16 => run!(UInt16Type),
+        DataType::UInt32 => run!(UInt32Type),
+        DataType::UInt64 => run!(UInt64Type),
+        _ => false,
+    }
+}
+
+/// Distinct category values seen so far, kept sorted.
+#[derive(Debug, Clone, Default)]
+pub struct CategorySet {
+    strings: BTreeSet<String>,
+    ints: BTreeSet<i64>,
+}
+
+impl CategorySet {
+    /// Add the non-null values of `array`. Returns false when the array is
+    /// not a category column.
+    pub fn add(&mut self, array: &dyn Array) -> bool {
+        let strings = &mut self.strings;
+        if for_each_str(array, |_, v| {
+            if let Some(v) = v {
+                if !strings.contains(v) {
+                    strings.insert(v.to_owned());
+                }
+            }
+        }) {
+            return true;
+        }
+        let ints = &mut self.ints;
+        for_each_int(array, |_, v| {
+            if let Some(v) = v {
+                ints.insert(v);
+            }
+        })
+    }
+
+    /// Merge another set into this one.
+    pub fn merge(&mut self, other: CategorySet) {
+        self.strings.extend(other.strings);
+        self.ints.extend(other.ints);
+    }
+
+    /// The sorted labels.
+    pub fn into_labels(self, kind: CategoryKind) -> Vec<String> {
+        match kind {
+            CategoryKind::Strings => self.strings.into_iter().collect(),
+            CategoryKind::Integers => self.ints.into_iter().map(|v| v.to_string()).collect(),
+        }
+    }
+}
+
+/// The mapping from category values to plane indices.
+#[derive(Debug, Clone)]
+pub struct CategoryMap {
+    kind: CategoryKind,
+    labels: Vec<String>,
+    strings: HashMap<String, u32>,
+    ints: HashMap<i64, u32>,
+}
+
+impl CategoryMap {
+    /// Code of rows that belong to no category (null, or not listed).
+    pub const NONE: u32 = u32::MAX;
+
+    /// Build a map from labels in plane order. For integer columns every
+    /// label must parse as an integer; the label that does not is returned.
+    pub fn new(kind: CategoryKind, labels: Vec<String>) -> Result<CategoryMap, String> {
+        let mut strings = HashMap::new();
+        let mut ints = HashMap::new();
+        for (i, l) in labels.iter().enumerate() {
+            match kind {
+                CategoryKind::Strings => {
+                    strings.entry(l.clone()).or_insert(i as u32);
+                }
+                CategoryKind::Integers => {
+                    let v: i64 = l.trim().parse().map_err(|_| l.clone())?;
+                    ints.entry(v).or_insert(i as u32);
+                }
+            }
+        }
+        Ok(CategoryMap {
+            kind,
+            labels,
+            strings,
+            ints,
+        })
+    }
+
+    /// Labels in plane order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Number of categories.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no categories.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Write the code of every row of `array` to `out` (cleared first).
+    /// Returns false when the array is not of this map's kind.
+    pub fn codes(&self, array: &dyn Array, out: &mut Vec<u32>) -> bool {
+        out.clear();
+        out.resize(array.len(), Self::NONE);
+        match self.kind {
+            CategoryKind::Strings => {
+                // Dictionary arrays: look each dictionary entry up once.
+                if let Some(d) = array.as_any_dictionary_opt() {
+                    let mut dict_codes: Vec<u32> = Vec::new();
+                    if !for_each_plain_str(d.values().as_ref(), |_, v| {
+                        dict_codes.push(v.and_then(|v| self.strings.get(v).copied()).unwrap_or(Self::NONE))
+                    }) {
+                        return false;
+                    }
+                    let keys = d.keys();
+                    for (i, k) in d.normalized_keys().iter().enumerate() {
+                        if !keys.is_null(i) {
+                            out[i] = dict_codes.get(*k).copied().unwrap_or(Self::NONE);
+                        }
+                    }
+                    return true;
+                }
+                for_each_str(array, |i, v| {
+                    if let Some(c) = v.and_then(|v| self.strings.get(v)) {
+                        out[i] = *c;
+                    }
+                })
+            }
+            CategoryKind::Integers => for_each_int(array, |i, v| {
+                if let Some(c) = v.and_then(|v| self.ints.get(&v)) {
+                    out[i] = *c;
+                }
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::types::Int32Type as K;
+    use arrow_array::{DictionaryArray, Int64Array, StringArray};
+
+    #[test]
+    fn strings_sort_and_code() {
+        let a = StringArray::from(vec![Some("b"), None, Some("a"), Some("b")]);
+        let mut set = CategorySet::default();
+        assert!(set.add(&a));
+        let labels = set.into_labels(CategoryKind::Strings);
+        assert_eq!(labels, vec!["a", "b"]);
+        let map = CategoryMap::new(CategoryKind::Strings, labels).expect("map");
+        let mut codes = Vec::new();
+        assert!(map.codes(&a, &mut codes));
+        assert_eq!(codes, vec![1, CategoryMap::NONE, 0, 1]);
+    }
+
+    #[test]
+    fn dictionary_strings_code_like_plain() {
+        let d: DictionaryArray<K> = vec![Some("y"), Some("x"), None, Some("y")].into_iter().collect();
+        let map = CategoryMap::new(CategoryKind::Strings, vec!["x".into(), "y".into()]).expect("map");
+        let mut codes = Vec::new();
+        assert!(map.codes(&d, &mut codes));
+        assert_eq!(codes, vec![1, 0, CategoryMap::NONE, 1]);
+    }
+
+    #[test]
+    fn integers_sort_numerically() {
+        let a = Int64Array::from(vec![10, 9, -1, 10]);
+        let mut set = CategorySet::default();
+        assert!(set.add(&a));
+        assert_eq!(set.into_labels(CategoryKind::Integers), vec!["-1", "9", "10"]);
+    }
+
+    #[test]
+    fn unlisted_values_get_no_code() {
+        let a = StringArray::from(vec!["a", "z"]);
+        let map = CategoryMap::new(CategoryKind::Strings, vec!["a".into()]).expect("map");
+        let mut codes = Vec::new();
+        assert!(map.codes(&a, &mut codes));
+        assert_eq!(codes, vec![0, CategoryMap::NONE]);
+    }
+}

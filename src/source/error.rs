@@ -1,0 +1,99 @@
+//! Errors of the source stage, each naming the input and what to do.
+
+/// What can go wrong while finding and reading Parquet input.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A path that cannot be opened or read.
+    #[error("cannot read '{path}': {source}; check the path and permissions")]
+    Io {
+        /// The path as the user gave it.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A glob or directory that matched no file.
+    #[error("no input files match '{pattern}'; give Parquet files, a directory of *.parquet files, or a glob")]
+    NoFiles {
+        /// The pattern as given.
+        pattern: String,
+    },
+    /// A directory without any `*.parquet` file.
+    #[error("directory '{path}' holds no *.parquet files; give files or a glob instead")]
+    EmptyDirectory {
+        /// The directory.
+        path: String,
+    },
+    /// A malformed glob pattern.
+    #[error("bad glob pattern '{pattern}': {message}")]
+    BadGlob {
+        /// The pattern.
+        pattern: String,
+        /// Why it is malformed.
+        message: String,
+    },
+    /// The file is not Parquet, or its footer is corrupt.
+    #[error("'{path}' is not a readable Parquet file ({source}); check that it is Parquet and not truncated")]
+    NotParquet {
+        /// The file.
+        path: String,
+        /// The parser's complaint.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A Parquet file whose data pages cannot be decoded.
+    #[error("'{path}' is corrupt or uses an unsupported encoding ({source}); rewrite the file")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// The decoder's complaint.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A read that failed part-way.
+    #[error("error reading '{path}': {message}; the file may be corrupt")]
+    Read {
+        /// The file.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// A requested column that the file does not have.
+    #[error("'{path}' has no column '{column}'; available columns: {}", available.join(", "))]
+    MissingColumn {
+        /// The file.
+        path: String,
+        /// The column asked for.
+        column: String,
+        /// The columns the file has.
+        available: Vec<String>,
+    },
+    /// A coordinate or value column that is not a number.
+    #[error("column '{column}' in '{path}' has type {found}, not a number; choose an integer or floating-point column")]
+    NotNumeric {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// Its Arrow type.
+        found: String,
+    },
+    /// A category column of a type that cannot hold categories.
+    #[error("column '{column}' in '{path}' has type {found}, which cannot be used as categories; choose a string, dictionary or integer column")]
+    NotCategorical {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// Its Arrow type.
+        found: String,
+    },
+    /// A category column that is strings in one file and integers in another.
+    #[error("category column '{column}' in '{path}' has a different kind (strings vs integers) than in the first file; make the inputs agree")]
+    MixedCategoryTypes {
+        /// The file that differs.
+        path: String,
+        /// The column.
+        column: String,
+    },
+}
