@@ -272,9 +272,14 @@ impl AggregationPlan {
                     .into());
                 }
                 let planes = map.len() as u32;
+                // Datashader codes a null (or unlisted) category as -1, and
+                // NumPy's indexing sends -1 to the last plane: do the same.
+                let none_plane = planes.saturating_sub(1);
                 for (p, &code) in pix.iter_mut().zip(&codes) {
-                    *p = if *p == NO_PIXEL || code == CategoryMap::NONE {
+                    *p = if *p == NO_PIXEL || planes == 0 {
                         NO_CELL
+                    } else if code == CategoryMap::NONE {
+                        *p * planes + none_plane
                     } else {
                         *p * planes + code
                     };

@@ -3,8 +3,9 @@
 //!
 //! Categories are the distinct non-null values over the whole input, sorted
 //! (strings by code point, integers numerically), unless the user lists them.
-//! Rows whose value is null or not in the list get [`CategoryMap::NONE`] and
-//! are skipped by categorical reductions.
+//! Rows whose value is null or not in the list get [`CategoryMap::NONE`];
+//! the aggregation stage counts them in the last plane, as Datashader does
+//! (pandas codes them -1, and NumPy indexing wraps -1 to the last plane).
 
 use std::collections::{BTreeSet, HashMap};
 
