@@ -1,7 +1,28 @@
 //! pointillist: Parquet points to Datashader-exact aggregates and images.
 //!
 //! Data flows one way: [`source`] (Parquet) -> [`aggregate`] -> [`shade`] ->
-//! [`output`] (PNG, `.npy`). Each stage uses only the stages before it.
+//! [`output`] (PNG, `.npy`). Each stage uses only the stages before it;
+//! [`render`] runs the whole pipeline, and the `pointillist` binary only
+//! turns command-line arguments into a [`render::RenderRequest`].
+//!
+//! ```no_run
+//! use pointillist::aggregate::{aggregate, AggregateRequest, AggValues};
+//! use pointillist::source::Source;
+//!
+//! let source = Source::open(&["points.parquet"])?;
+//! let agg = aggregate(&source, &AggregateRequest::new(800, 600))?;
+//! if let AggValues::U32(counts) = &agg.values {
+//!     println!("{} points binned", counts.iter().map(|&c| u64::from(c)).sum::<u64>());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod aggregate;
+pub mod error;
+pub mod output;
+pub mod render;
+pub mod shade;
 pub mod source;
+pub mod synth;
+
+pub use error::Error;

@@ -1,1 +1,104 @@
-fn main() {}
+//! The `pointillist` binary: parses arguments into a validated plan, calls
+//! the library, and reports errors as one line with their causes.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use cli::{Cli, Command, InfoArgs, RenderPlan};
+use pointillist::render::{open_inputs, render};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pointillist: error: {}", one_line(&err));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping causes whose text the
+/// message already contains.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Render(args) => run_render(args.into_plan()?),
+        Command::Synth(args) => {
+            let (path, opts) = args.into_options()?;
+            let summary = pointillist::synth::write_synth(&path, &opts)?;
+            eprintln!(
+                "wrote {} rows in {} row groups to {} ({} bytes)",
+                summary.rows,
+                summary.row_groups,
+                path.display(),
+                summary.bytes
+            );
+            Ok(())
+        }
+        Command::Info(args) => run_info(&args),
+    }
+}
+
+fn run_render(plan: RenderPlan) -> Result<()> {
+    if let Some(n) = plan.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot start the thread pool")?;
+    }
+    let outcome = render(&plan.request)?;
+    if !plan.quiet {
+        for w in &outcome.warnings {
+            eprintln!("pointillist: warning: {w}");
+        }
+    }
+    if plan.timings {
+        let t = &outcome.timings;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        eprintln!(
+            "rows {}  plan {:.1} ms  read+aggregate {:.1} ms  shade {:.1} ms  encode+write {:.1} ms",
+            outcome.rows,
+            ms(t.plan),
+            ms(t.aggregate),
+            ms(t.shade),
+            ms(t.write)
+        );
+    }
+    Ok(())
+}
+
+fn run_info(args: &InfoArgs) -> Result<()> {
+    let source = open_inputs(&args.inputs)?;
+    println!("files: {}", source.files().len());
+    for f in source.files() {
+        println!("  {f}");
+    }
+    println!("rows: {}", source.num_rows());
+    println!("row groups: {}", source.units(usize::MAX).len());
+    println!("columns:");
+    if let Some(schema) = source.schema_of(0) {
+        for field in schema.fields() {
+            println!("  {}: {}", field.name(), field.data_type());
+        }
+    }
+    Ok(())
+}

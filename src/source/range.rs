@@ -130,3 +130,77 @@ impl Source {
         Ok(all.into_labels(kind))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+    use bytes::Bytes;
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+    use super::*;
+
+    fn parquet(cols: Vec<(&str, ArrayRef)>, stats: bool, rows_per_group: usize) -> Source {
+        let schema = Arc::new(Schema::new(
+            cols.iter()
+                .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.1).collect())
+            .expect("batch");
+        let props = WriterProperties::builder()
+            .set_statistics_enabled(if stats {
+                EnabledStatistics::Chunk
+            } else {
+                EnabledStatistics::None
+            })
+            .set_max_row_group_row_count(Some(rows_per_group))
+            .build();
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+        Source::from_bytes(Bytes::from(buf), "test").expect("source")
+    }
+
+    #[test]
+    fn statistics_and_scan_agree() {
+        let v: ArrayRef = Arc::new(Float32Array::from(vec![
+            Some(3.5),
+            None,
+            Some(-1.25),
+            Some(f32::NAN),
+            Some(7.0),
+        ]));
+        for stats in [true, false] {
+            let s = parquet(vec![("v", v.clone())], stats, 2);
+            assert_eq!(auto_range(&s, "v").expect("range"), Some((-1.25, 7.0)));
+            assert_eq!(scan_range(&s, "v").expect("scan"), Some((-1.25, 7.0)));
+        }
+    }
+
+    #[test]
+    fn infinities_are_ignored() {
+        let v: ArrayRef = Arc::new(Float32Array::from(vec![f32::NEG_INFINITY, 2.0, 4.0, f32::INFINITY]));
+        let s = parquet(vec![("v", v)], true, 10);
+        assert_eq!(auto_range(&s, "v").expect("range"), Some((2.0, 4.0)));
+    }
+
+    #[test]
+    fn all_null_has_no_range() {
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![None, None, None]));
+        let s = parquet(vec![("v", v)], true, 2);
+        assert_eq!(auto_range(&s, "v").expect("range"), None);
+    }
+
+    #[test]
+    fn integer_statistics_are_used() {
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![5, -9, 12]));
+        let s = parquet(vec![("v", v)], true, 2);
+        assert!(range_from_statistics(&s, "v").is_some());
+        assert_eq!(auto_range(&s, "v").expect("range"), Some((-9.0, 12.0)));
+    }
+}

@@ -1,0 +1,340 @@
+//! Command-line arguments and their validation into library requests.
+//!
+//! clap parses strings; [`RenderArgs::into_plan`] turns them into a checked
+//! [`RenderPlan`] before anything is read, so a bad flag fails fast with a
+//! message that names it.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
+use pointillist::output::PngOptions;
+use pointillist::render::RenderRequest;
+use pointillist::shade::{self, Dynspread, How, ShadeOptions};
+use pointillist::synth::{Precision, SynthCompression, SynthOptions};
+
+/// Turn hundreds of millions of points from Parquet into Datashader-exact images.
+#[derive(Debug, Parser)]
+#[command(name = "pointillist", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Aggregate points into a canvas and write a PNG and/or the raw aggregate.
+    Render(Box<RenderArgs>),
+    /// Write a synthetic census-like Parquet file (for demos and benchmarks).
+    Synth(SynthArgs),
+    /// Describe inputs: files, rows, row groups, columns and their types.
+    Info(InfoArgs),
+}
+
+/// `pointillist render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Parquet files, directories of *.parquet, or globs, read in order.
+    /// With none, the sample dataset shipped in data/ is used.
+    pub inputs: Vec<PathBuf>,
+    /// Output PNG (RGBA, north up).
+    #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+    pub output: Option<PathBuf>,
+    /// Column of x coordinates.
+    #[arg(long, default_value = "x", value_name = "COL")]
+    pub x: String,
+    /// Column of y coordinates.
+    #[arg(long, default_value = "y", value_name = "COL")]
+    pub y: String,
+    /// Canvas width in pixels.
+    #[arg(long, default_value_t = 800, value_name = "N")]
+    pub width: usize,
+    /// Canvas height in pixels.
+    #[arg(long, default_value_t = 600, value_name = "N")]
+    pub height: usize,
+    /// x range, inclusive (default: the data's range).
+    #[arg(long, value_name = "MIN,MAX", allow_hyphen_values = true)]
+    pub x_range: Option<String>,
+    /// y range, inclusive (default: the data's range).
+    #[arg(long, value_name = "MIN,MAX", allow_hyphen_values = true)]
+    pub y_range: Option<String>,
+    /// x axis: linear or log.
+    #[arg(long, default_value = "linear")]
+    pub x_axis: String,
+    /// y axis: linear or log.
+    #[arg(long, default_value = "linear")]
+    pub y_axis: String,
+    /// Reduction: count | count:COL | any | any:COL | sum:COL | mean:COL |
+    /// min:COL | max:COL | var:COL | std:COL | first:COL | last:COL | count_cat:COL
+    #[arg(long, default_value = "count", value_name = "SPEC")]
+    pub agg: String,
+    /// Split the reduction by the categories of COL.
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// Categories in plane order (default: the column's sorted distinct values).
+    #[arg(long, value_name = "A,B,...")]
+    pub categories: Option<String>,
+    /// Shading: linear, log, cbrt or eq_hist.
+    #[arg(long, default_value = "eq_hist")]
+    pub how: String,
+    /// Colormap name, or colours: NAME | COLOR,COLOR,...
+    #[arg(long, default_value = "fire", value_name = "NAME|COLORS")]
+    pub cmap: String,
+    /// Data values mapped to the ends of the colormap.
+    #[arg(long, value_name = "MIN,MAX", allow_hyphen_values = true)]
+    pub span: Option<String>,
+    /// Alpha of the densest pixels (0-255).
+    #[arg(long, default_value_t = 255, value_name = "N")]
+    pub alpha: u32,
+    /// Alpha of the least dense non-empty pixels (0-255).
+    #[arg(long, default_value_t = 40.0, value_name = "N")]
+    pub min_alpha: f64,
+    /// Colours of the categories, in category order.
+    #[arg(long, value_name = "COLOR,COLOR,...")]
+    pub color_key: Option<String>,
+    /// Rescale eq_hist levels when there are few distinct values.
+    #[arg(long)]
+    pub rescale_discrete_levels: bool,
+    /// Spread each pixel by PX pixels.
+    #[arg(long, value_name = "PX")]
+    pub spread: Option<u32>,
+    /// Spread pixels adaptively until the image is dense enough.
+    #[arg(long)]
+    pub dynspread: bool,
+    /// dynspread density threshold (0-1); implies --dynspread.
+    #[arg(long, value_name = "F")]
+    pub dynspread_threshold: Option<f64>,
+    /// dynspread maximum spread in pixels; implies --dynspread.
+    #[arg(long, value_name = "N")]
+    pub dynspread_max_px: Option<u32>,
+    /// Background colour behind the image.
+    #[arg(long, value_name = "COLOR")]
+    pub background: Option<String>,
+    /// Also write the raw aggregate as a NumPy .npy file.
+    #[arg(long, value_name = "PATH.npy")]
+    pub save_agg: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Memory budget for aggregation state, in MiB.
+    #[arg(long, default_value_t = 4096, value_name = "MiB")]
+    pub memory_budget: u64,
+    /// Print time per stage to stderr.
+    #[arg(long)]
+    pub timings: bool,
+    /// No warnings on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `pointillist synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output Parquet file.
+    #[arg(short = 'o', long = "output", value_name = "OUT.parquet")]
+    pub output: PathBuf,
+    /// Number of rows.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Random seed (same seed and options give the same file).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write x, y and val as float64 instead of float32.
+    #[arg(long)]
+    pub f64: bool,
+    /// Rows per row group.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub row_group_rows: usize,
+    /// Compression: snappy, zstd or none.
+    #[arg(long, default_value = "snappy")]
+    pub compression: String,
+}
+
+/// `pointillist info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Parquet files, directories or globs (default: the sample data).
+    pub inputs: Vec<PathBuf>,
+}
+
+/// A validated render, plus the CLI-only settings.
+#[derive(Debug)]
+pub struct RenderPlan {
+    /// What the library runs.
+    pub request: RenderRequest,
+    /// Thread pool size.
+    pub threads: Option<usize>,
+    /// Print stage timings.
+    pub timings: bool,
+    /// Silence warnings.
+    pub quiet: bool,
+}
+
+/// Parse `MIN,MAX` into two finite numbers with MIN < MAX.
+fn parse_pair(flag: &str, s: &str) -> Result<(f64, f64)> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let [a, b] = parts.as_slice() else {
+        bail!("--{flag} '{s}' is not MIN,MAX; write it as --{flag}=MIN,MAX");
+    };
+    let lo: f64 = a
+        .parse()
+        .with_context(|| format!("--{flag} '{s}': '{a}' is not a number; write --{flag}=MIN,MAX"))?;
+    let hi: f64 = b
+        .parse()
+        .with_context(|| format!("--{flag} '{s}': '{b}' is not a number; write --{flag}=MIN,MAX"))?;
+    if !(lo.is_finite() && hi.is_finite()) {
+        bail!("--{flag} {s} has a bound that is not finite; give finite MIN,MAX");
+    }
+    if lo >= hi {
+        bail!("--{flag} {s} has MIN >= MAX; give MIN < MAX");
+    }
+    Ok((lo, hi))
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    s.split(',').map(|c| c.trim().to_string()).collect()
+}
+
+impl RenderArgs {
+    /// Validate every argument and build the plan.
+    pub fn into_plan(self) -> Result<RenderPlan> {
+        if self.output.is_none() && self.save_agg.is_none() {
+            bail!("nothing to write: give -o OUT.png and/or --save-agg PATH.npy");
+        }
+        let x_axis: AxisKind = self.x_axis.parse().map_err(|e| anyhow::anyhow!("--x-axis: {e}"))?;
+        let y_axis: AxisKind = self.y_axis.parse().map_err(|e| anyhow::anyhow!("--y-axis: {e}"))?;
+        let x_range = self.x_range.as_deref().map(|s| parse_pair("x-range", s)).transpose()?;
+        let y_range = self.y_range.as_deref().map(|s| parse_pair("y-range", s)).transpose()?;
+        let mut reduction: ReductionSpec = self
+            .agg
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--agg: {e}"))?;
+        if let Some(by) = &self.by {
+            if reduction.by.is_some() {
+                bail!("--agg {} already splits by category; drop --by {by} or use --agg count --by {by}", self.agg);
+            }
+            reduction.by = Some(by.clone());
+        }
+        if self.width == 0 || self.height == 0 {
+            bail!(
+                "canvas size {}x{} is empty; give --width and --height of at least 1",
+                self.width,
+                self.height
+            );
+        }
+        if self.threads == Some(0) {
+            bail!("--threads 0: give at least 1 thread, or leave it out to use all cores");
+        }
+        let mut aggregate = AggregateRequest::new(self.width, self.height);
+        aggregate.x = self.x;
+        aggregate.y = self.y;
+        aggregate.x_range = x_range;
+        aggregate.y_range = y_range;
+        aggregate.x_axis = x_axis;
+        aggregate.y_axis = y_axis;
+        aggregate.categories = self.categories.as_deref().map(parse_list);
+        if aggregate.categories.is_some() && reduction.by.is_none() {
+            bail!("--categories needs a categorical aggregation: --agg count_cat:COL or --by COL");
+        }
+        aggregate.reduction = reduction;
+        aggregate.memory_budget = self.memory_budget.saturating_mul(1 << 20);
+
+        let how: How = self.how.parse().map_err(|e| anyhow::anyhow!("--how: {e}"))?;
+        let cmap = shade::parse_cmap(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
+        let span = self.span.as_deref().map(|s| parse_pair("span", s)).transpose()?;
+        if self.alpha > 255 {
+            bail!("--alpha {} is out of range; give 0 to 255", self.alpha);
+        }
+        if !(0.0..=255.0).contains(&self.min_alpha) {
+            bail!("--min-alpha {} is out of range; give 0 to 255", self.min_alpha);
+        }
+        let color_key = self
+            .color_key
+            .as_deref()
+            .map(|s| {
+                parse_list(s)
+                    .iter()
+                    .map(|c| shade::parse_color(c))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--color-key: {e}"))?;
+        let background = self
+            .background
+            .as_deref()
+            .map(shade::parse_color)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--background: {e}"))?;
+        let dynspread = if self.dynspread
+            || self.dynspread_threshold.is_some()
+            || self.dynspread_max_px.is_some()
+        {
+            let threshold = self.dynspread_threshold.unwrap_or(0.5);
+            if !(0.0..=1.0).contains(&threshold) {
+                bail!("--dynspread-threshold {threshold} is out of range; give 0 to 1");
+            }
+            Some(Dynspread {
+                threshold,
+                max_px: self.dynspread_max_px.unwrap_or(3),
+            })
+        } else {
+            None
+        };
+        let mut shade_opts = ShadeOptions {
+            how,
+            cmap,
+            span,
+            alpha: self.alpha as u8,
+            min_alpha: self.min_alpha,
+            rescale_discrete_levels: self.rescale_discrete_levels,
+            spread: self.spread,
+            dynspread,
+            background,
+            ..ShadeOptions::default()
+        };
+        if color_key.is_some() {
+            shade_opts.color_key = color_key;
+        }
+        Ok(RenderPlan {
+            request: RenderRequest {
+                inputs: self.inputs,
+                aggregate,
+                shade: shade_opts,
+                png: self.output,
+                save_agg: self.save_agg,
+                png_options: PngOptions::default(),
+            },
+            threads: self.threads,
+            timings: self.timings,
+            quiet: self.quiet,
+        })
+    }
+}
+
+impl SynthArgs {
+    /// Validate into generator options.
+    pub fn into_options(self) -> Result<(PathBuf, SynthOptions)> {
+        let compression = match self.compression.as_str() {
+            "snappy" => SynthCompression::Snappy,
+            "zstd" => SynthCompression::Zstd,
+            "none" | "uncompressed" => SynthCompression::None,
+            other => bail!("--compression '{other}' is unknown; use snappy, zstd or none"),
+        };
+        if self.row_group_rows == 0 {
+            bail!("--row-group-rows 0: give at least 1");
+        }
+        let opts = SynthOptions {
+            rows: self.rows,
+            seed: self.seed,
+            precision: if self.f64 { Precision::F64 } else { Precision::F32 },
+            row_group_rows: self.row_group_rows,
+            compression,
+            ..SynthOptions::default()
+        };
+        Ok((self.output, opts))
+    }
+}

@@ -1,0 +1,34 @@
+//! The library's top-level error: one variant per stage, plus plan checks
+//! that span stages.
+
+use crate::aggregate::AggError;
+use crate::output::OutputError;
+use crate::shade::ShadeError;
+use crate::source::SourceError;
+
+/// Any error of a render, by stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Finding or reading the input.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Planning or running the aggregation.
+    #[error(transparent)]
+    Aggregate(#[from] AggError),
+    /// Shading the aggregate.
+    #[error(transparent)]
+    Shade(#[from] ShadeError),
+    /// Writing outputs.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A categorical render with more categories than key colours.
+    #[error("{categories} categories in column '{column}' but only {colors} colours in the color key; give --color-key with at least {categories} colours")]
+    TooFewColors {
+        /// The category column.
+        column: String,
+        /// Number of categories.
+        categories: usize,
+        /// Number of colours in the key.
+        colors: usize,
+    },
+}

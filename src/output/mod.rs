@@ -1,0 +1,118 @@
+//! Output stage: PNG images and `.npy` aggregates on disk.
+//!
+//! Every file is written to a temporary file in the destination directory
+//! and renamed into place only when complete, so a failed run never leaves
+//! a half-written output behind.
+
+pub mod npy;
+mod png_out;
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub use png_out::{encode_png, PngOptions};
+
+use crate::aggregate::Aggregate;
+
+/// What can go wrong while writing outputs.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The file could not be created, written or moved into place.
+    #[error("cannot write '{path}': {source}; check that the directory exists and is writable")]
+    Io {
+        /// The destination.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The PNG encoder refused the image.
+    #[error("cannot encode PNG '{path}': {message}")]
+    Encode {
+        /// The destination.
+        path: PathBuf,
+        /// The encoder's complaint.
+        message: String,
+    },
+}
+
+/// Write `path` atomically: `fill` writes into a temporary file beside it,
+/// which replaces `path` only when `fill` and the flush succeed.
+pub fn atomic_write<F>(path: &Path, fill: F) -> Result<(), OutputError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    let io_err = |source: io::Error| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(io_err)?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        fill(&mut w).map_err(io_err)?;
+        w.flush().map_err(io_err)?;
+    }
+    tmp.persist(path).map_err(|e| io_err(e.error))?;
+    Ok(())
+}
+
+/// Write an RGBA image, given as north-up rows of `width * 4` bytes, as PNG.
+pub fn write_png(
+    path: &Path,
+    width: usize,
+    height: usize,
+    rgba_north_up: &[u8],
+    opts: &PngOptions,
+) -> Result<(), OutputError> {
+    let bytes = encode_png(width, height, rgba_north_up, opts).map_err(|message| {
+        OutputError::Encode {
+            path: path.to_path_buf(),
+            message,
+        }
+    })?;
+    atomic_write(path, |w| w.write_all(&bytes))
+}
+
+/// Write an aggregate as a NumPy `.npy` file (Datashader's orientation and dtype).
+pub fn write_agg_npy(path: &Path, agg: &Aggregate) -> Result<(), OutputError> {
+    atomic_write(path, |w| npy::write_npy(w, agg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.png");
+        let r = atomic_write(&path, |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("boom"))
+        });
+        assert!(r.is_err());
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 0);
+    }
+
+    #[test]
+    fn successful_write_replaces_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.bin");
+        std::fs::write(&path, b"old").expect("write");
+        atomic_write(&path, |w| w.write_all(b"new")).expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+    }
+}

@@ -1,0 +1,118 @@
+//! The whole pipeline in one call: source -> aggregate -> shade -> output.
+//!
+//! This is what the CLI's `render` runs; library users get the same by
+//! filling a [`RenderRequest`].
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::aggregate::{Aggregate, AggregateRequest, AggregationPlan};
+use crate::error::Error;
+use crate::output::{self, PngOptions};
+use crate::shade::{self, ShadeOptions};
+use crate::source::Source;
+
+/// Everything a render needs.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    /// Input files, directories or globs; empty = the embedded sample data.
+    pub inputs: Vec<PathBuf>,
+    /// Canvas, columns and reduction.
+    pub aggregate: AggregateRequest,
+    /// Colour mapping.
+    pub shade: ShadeOptions,
+    /// Where to write the PNG, if anywhere.
+    pub png: Option<PathBuf>,
+    /// Where to write the raw aggregate as `.npy`, if anywhere.
+    pub save_agg: Option<PathBuf>,
+    /// PNG encoder settings.
+    pub png_options: PngOptions,
+}
+
+/// Wall time spent per stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Opening inputs, planning (auto-range, categories).
+    pub plan: Duration,
+    /// Decoding and aggregating (fused, in parallel).
+    pub aggregate: Duration,
+    /// Shading, spreading, background.
+    pub shade: Duration,
+    /// Encoding and writing files.
+    pub write: Duration,
+}
+
+/// What a render produced.
+#[derive(Debug, Clone)]
+pub struct RenderOutcome {
+    /// The aggregate (also written with `save_agg`).
+    pub aggregate: Aggregate,
+    /// Rows in the input.
+    pub rows: u64,
+    /// Things the user should know (e.g. empty input).
+    pub warnings: Vec<String>,
+    /// Time per stage.
+    pub timings: Timings,
+}
+
+/// Open the request's inputs (or the embedded sample).
+pub fn open_inputs(inputs: &[PathBuf]) -> Result<Source, Error> {
+    Ok(if inputs.is_empty() {
+        Source::sample()?
+    } else {
+        Source::open(inputs)?
+    })
+}
+
+/// Run a render: plan and aggregate, shade, then write the outputs (each
+/// atomically). Nothing is written when any step before writing fails.
+pub fn render(req: &RenderRequest) -> Result<RenderOutcome, Error> {
+    let t0 = Instant::now();
+    let source = open_inputs(&req.inputs)?;
+    let plan = AggregationPlan::new(&source, &req.aggregate)?;
+    if let (Some(cats), Some(col)) = (plan.categories(), &req.aggregate.reduction.by) {
+        let colors = req.shade.color_key_len();
+        if req.png.is_some() && cats.len() > colors {
+            return Err(Error::TooFewColors {
+                column: col.clone(),
+                categories: cats.len(),
+                colors,
+            });
+        }
+    }
+    let t1 = Instant::now();
+    let aggregate = plan.run(&source)?;
+    let t2 = Instant::now();
+    let image = match &req.png {
+        Some(_) => Some(shade::shade(&aggregate, &req.shade)?),
+        None => None,
+    };
+    let t3 = Instant::now();
+    let rows = source.num_rows();
+    let mut warnings = Vec::new();
+    if rows == 0 {
+        warnings.push(format!(
+            "input {} has no rows; the image is fully transparent",
+            source.files().join(", ")
+        ));
+    }
+    if let Some(path) = &req.save_agg {
+        output::write_agg_npy(path, &aggregate)?;
+    }
+    if let (Some(path), Some(img)) = (&req.png, &image) {
+        let rgba = img.to_north_up_rgba8();
+        output::write_png(path, img.width, img.height, &rgba, &req.png_options)?;
+    }
+    let t4 = Instant::now();
+    Ok(RenderOutcome {
+        aggregate,
+        rows,
+        warnings,
+        timings: Timings {
+            plan: t1 - t0,
+            aggregate: t2 - t1,
+            shade: t3 - t2,
+            write: t4 - t3,
+        },
+    })
+}

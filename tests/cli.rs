@@ -1,0 +1,284 @@
+//! The real `pointillist` binary in a temporary directory: the default
+//! sample render, determinism, and every kind of bad input (one-line error
+//! naming the input, non-zero exit, no panic, no output file left behind).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pointillist"))
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin().current_dir(dir).args(args).output().expect("run pointillist")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A small Parquet file: x, y (f64), val (f64), cat (string), n (i32).
+fn write_points(path: &Path, rows: usize) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("y", DataType::Float64, true),
+        Field::new("val", DataType::Float64, true),
+        Field::new("cat", DataType::Utf8, true),
+        Field::new("n", DataType::Int32, true),
+    ]));
+    let x: Vec<f64> = (0..rows).map(|i| (i % 17) as f64 / 16.0).collect();
+    let y: Vec<f64> = (0..rows).map(|i| (i % 13) as f64 / 12.0).collect();
+    let val: Vec<f64> = (0..rows).map(|i| i as f64 * 0.5).collect();
+    let cats = ["a", "b", "c"];
+    let cat: Vec<&str> = (0..rows).map(|i| cats[i % 3]).collect();
+    let n: Vec<i32> = (0..rows).map(|i| i as i32).collect();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Float64Array::from(x)),
+        Arc::new(Float64Array::from(y)),
+        Arc::new(Float64Array::from(val)),
+        Arc::new(StringArray::from(cat)),
+        Arc::new(Int32Array::from(n)),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
+    let file = std::fs::File::create(path).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema, None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+}
+
+fn fixture() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("points.parquet");
+    write_points(&p, 1000);
+    (dir, p)
+}
+
+/// The run failed cleanly: non-zero exit, one line on stderr that contains
+/// every `needle`, no panic, and no file left in `dir` besides `keep`.
+fn assert_clean_failure(dir: &Path, o: &Output, needles: &[&str], keep: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
+    assert_ne!(o.status.code(), Some(101), "panicked: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks '{n}': {err}");
+    }
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn png_size(path: &Path) -> (u32, u32, Vec<u8>) {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("open")));
+    let mut r = dec.read_info().expect("info");
+    let mut buf = vec![0; r.output_buffer_size().expect("size")];
+    let info = r.next_frame(&mut buf).expect("frame");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+#[test]
+fn default_render_of_the_sample_writes_a_real_picture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = run(dir.path(), &["render", "-o", "sample.png"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (w, h, px) = png_size(&dir.path().join("sample.png"));
+    assert_eq!((w, h), (800, 600));
+    let opaque = px.chunks(4).filter(|p| p[3] > 0).count();
+    assert!(opaque > 1000, "only {opaque} painted pixels");
+    assert!(opaque < (w * h) as usize, "every pixel painted");
+}
+
+#[test]
+fn output_is_byte_identical_across_runs_and_thread_counts() {
+    let (dir, input) = fixture();
+    let input = input.to_str().expect("utf8");
+    let mut outputs = Vec::new();
+    for (i, threads) in ["1", "2", "3"].iter().enumerate() {
+        let png = format!("o{i}.png");
+        let npy = format!("o{i}.npy");
+        let o = run(
+            dir.path(),
+            &["render", input, "-o", &png, "--save-agg", &npy, "--agg", "mean:val", "--width", "37", "--height", "23", "--threads", threads],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        outputs.push((
+            std::fs::read(dir.path().join(&png)).expect("png"),
+            std::fs::read(dir.path().join(&npy)).expect("npy"),
+        ));
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[test]
+fn multi_file_and_directory_inputs_read_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("parts");
+    std::fs::create_dir(&d).expect("mkdir");
+    write_points(&d.join("b.parquet"), 300);
+    write_points(&d.join("a.parquet"), 200);
+    let o = run(dir.path(), &["render", "parts", "--save-agg", "dir.npy", "--agg", "count", "--width", "4", "--height", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        dir.path(),
+        &["render", "parts/a.parquet", "parts/b.parquet", "--save-agg", "files.npy", "--agg", "count", "--width", "4", "--height", "4"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(dir.path(), &["render", "parts/*.parquet", "--save-agg", "glob.npy", "--width", "4", "--height", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = std::fs::read(dir.path().join("dir.npy")).expect("npy");
+    assert_eq!(a, std::fs::read(dir.path().join("files.npy")).expect("npy"));
+    assert_eq!(a, std::fs::read(dir.path().join("glob.npy")).expect("npy"));
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = run(dir.path(), &["render", "nope.parquet", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["nope.parquet"], &[]);
+}
+
+#[test]
+fn not_parquet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("bad.parquet"), b"this is not parquet at all").expect("write");
+    let o = run(dir.path(), &["render", "bad.parquet", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["bad.parquet", "Parquet"], &["bad.parquet"]);
+}
+
+#[test]
+fn corrupt_parquet() {
+    let (dir, input) = fixture();
+    let bytes = std::fs::read(&input).expect("read");
+    // Keep the footer, scramble the data pages.
+    let mut bad = bytes.clone();
+    for b in bad.iter_mut().skip(4).take(bytes.len() / 2) {
+        *b = 0xAB;
+    }
+    std::fs::write(dir.path().join("corrupt.parquet"), bad).expect("write");
+    let o = run(dir.path(), &["render", "corrupt.parquet", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["corrupt.parquet"], &["points.parquet", "corrupt.parquet"]);
+    // Truncated: footer gone.
+    std::fs::write(dir.path().join("cut.parquet"), &bytes[..bytes.len() / 2]).expect("write");
+    let o = run(dir.path(), &["render", "cut.parquet", "-o", "out.png"]);
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["cut.parquet"],
+        &["points.parquet", "corrupt.parquet", "cut.parquet"],
+    );
+}
+
+#[test]
+fn missing_column_lists_the_available_ones() {
+    let (dir, input) = fixture();
+    let o = run(dir.path(), &["render", input.to_str().expect("utf8"), "--x", "lon", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["'lon'", "x, y, val, cat, n"], &["points.parquet"]);
+}
+
+#[test]
+fn non_numeric_column() {
+    let (dir, input) = fixture();
+    let o = run(dir.path(), &["render", input.to_str().expect("utf8"), "--agg", "sum:cat", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["'cat'", "not a number"], &["points.parquet"]);
+}
+
+#[test]
+fn unknown_agg_cmap_and_colour_list_valid_names() {
+    let (dir, input) = fixture();
+    let i = input.to_str().expect("utf8");
+    let o = run(dir.path(), &["render", i, "--agg", "median:val", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["median:val", "count_cat:COL"], &["points.parquet"]);
+    let o = run(dir.path(), &["render", i, "--cmap", "firee", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["firee", "viridis"], &["points.parquet"]);
+    let o = run(dir.path(), &["render", i, "--background", "notacolour", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["notacolour"], &["points.parquet"]);
+}
+
+#[test]
+fn bad_ranges() {
+    let (dir, input) = fixture();
+    let i = input.to_str().expect("utf8");
+    for (flag, needle) in [
+        ("--x-range=1,1", "MIN >= MAX"),
+        ("--x-range=2,1", "MIN >= MAX"),
+        ("--y-range=0,inf", "not finite"),
+        ("--y-range=nan,1", "not finite"),
+        ("--x-range=1", "MIN,MAX"),
+        ("--x-range=a,b", "not a number"),
+    ] {
+        let o = run(dir.path(), &["render", i, flag, "-o", "out.png"]);
+        assert_clean_failure(dir.path(), &o, &[needle], &["points.parquet"]);
+    }
+}
+
+#[test]
+fn log_axis_needs_a_positive_range() {
+    let (dir, input) = fixture();
+    let i = input.to_str().expect("utf8");
+    let o = run(dir.path(), &["render", i, "--x-axis", "log", "--x-range=0,1", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["log", "positive"], &["points.parquet"]);
+    // Auto range includes 0: same error.
+    let o = run(dir.path(), &["render", i, "--y-axis", "log", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["log", "positive"], &["points.parquet"]);
+}
+
+#[test]
+fn zero_and_absurd_canvases() {
+    let (dir, input) = fixture();
+    let i = input.to_str().expect("utf8");
+    let o = run(dir.path(), &["render", i, "--width", "0", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["0x600"], &["points.parquet"]);
+    let o = run(dir.path(), &["render", i, "--width", "200000", "--height", "200000", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["200000x200000", "budget"], &["points.parquet"]);
+}
+
+#[test]
+fn more_categories_than_colours() {
+    let (dir, input) = fixture();
+    let i = input.to_str().expect("utf8");
+    let o = run(dir.path(), &["render", i, "--agg", "count_cat:cat", "--color-key", "red,blue", "-o", "out.png"]);
+    assert_clean_failure(dir.path(), &o, &["3 categories", "2 colours"], &["points.parquet"]);
+}
+
+#[test]
+fn empty_input_writes_a_transparent_image_and_warns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_points(&dir.path().join("empty.parquet"), 0);
+    let o = run(dir.path(), &["render", "empty.parquet", "-o", "out.png", "--width", "20", "--height", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no rows"), "{}", stderr(&o));
+    let (w, h, px) = png_size(&dir.path().join("out.png"));
+    assert_eq!((w, h), (20, 10));
+    assert!(px.chunks(4).all(|p| p[3] == 0));
+}
+
+#[test]
+fn categorical_by_and_user_categories() {
+    let (dir, input) = fixture();
+    let i = input.to_str().expect("utf8");
+    let o = run(
+        dir.path(),
+        &["render", i, "--agg", "sum:val", "--by", "cat", "--categories", "c,a", "--save-agg", "by.npy", "-o", "by.png", "--width", "5", "--height", "5"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let arr = pointillist::output::npy::read_npy(std::fs::File::open(dir.path().join("by.npy")).expect("open"))
+        .expect("npy");
+    assert_eq!(arr.shape, vec![5, 5, 2]);
+}
+
+#[test]
+fn nothing_to_write_is_refused() {
+    let (dir, input) = fixture();
+    let o = run(dir.path(), &["render", input.to_str().expect("utf8")]);
+    assert_clean_failure(dir.path(), &o, &["-o"], &["points.parquet"]);
+}
