@@ -4,4 +4,9 @@
 //! [`output`] (PNG, `.npy`). Each stage uses only the stages before it.
 
 pub mod aggregate;
+/// Output stage (only the `.npy` codec lives on this branch).
+pub mod output {
+    pub mod npy;
+}
+pub mod shade;
 pub mod source;
