@@ -115,6 +115,11 @@ pub(crate) fn colorize(
 /// One pixel's colour: `float32` weighted mean of the key colours by the
 /// baseline-subtracted values (`color_data @ RGB / total`); where the total is
 /// zero, the plain mean of the colours of the non-NaN categories.
+///
+/// NumPy hands `color_data @ RGB` to OpenBLAS's `sgemm`, whose kernels on
+/// x86-64 with FMA accumulate over the categories in order with fused
+/// multiply-adds; `mul_add` reproduces that bit for bit (exact anyway when the
+/// weighted sums stay below 2^24, e.g. for counts up to ~65000 / categories).
 #[inline]
 fn mix(cd: &[f32], present: &[f32], rgb: &[[f32; 3]]) -> Rgba {
     let total = pairwise_sum_f32(cd);
@@ -127,7 +132,7 @@ fn mix(cd: &[f32], present: &[f32], rgb: &[[f32; 3]]) -> Rgba {
     for k in 0..3 {
         let mut s = 0.0f32;
         for (w, c) in weights.iter().zip(rgb) {
-            s += w * c[k];
+            s = w.mul_add(c[k], s);
         }
         out[k] = to_u8(f64::from(s / denom));
     }
