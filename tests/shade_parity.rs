@@ -172,3 +172,83 @@ fn shading_matches_datashader() {
     );
     eprintln!("{checked} shading cases match Datashader");
 }
+
+/// Cross-check against cases made by running real Datashader on random
+/// aggregates (a throwaway script writes `cases.json`, `NAME.agg.npy` and
+/// `NAME.rgba.npy` = `img.data` as `uint8` RGBA, row 0 = lowest y, into
+/// `$SHADE_XCHECK_DIR`). Reports every pixel that is not bit-identical.
+#[test]
+#[ignore = "needs $SHADE_XCHECK_DIR with cases made by Datashader"]
+fn crosscheck_random_cases_against_datashader() {
+    let Some(dir) = std::env::var_os("SHADE_XCHECK_DIR").map(PathBuf::from) else {
+        panic!("set SHADE_XCHECK_DIR");
+    };
+    let cases: Value = serde_json::from_reader(BufReader::new(
+        File::open(dir.join("cases.json")).expect("cases.json"),
+    ))
+    .expect("cases JSON");
+    let mut failures = Vec::new();
+    let mut inexact_cases = 0;
+    let cases = cases.as_array().expect("case list");
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let s = &case["shade"];
+        let mut opts = options(s);
+        if let Some(n) = s["cmap_name"].as_str() {
+            opts.cmap = shade::colormap(n).expect("known colormap");
+        }
+        opts.single_color = s["single_color"]
+            .as_str()
+            .map(|c| shade::parse_color(c).expect("colour"));
+        let read = |key: &str| {
+            read_npy(BufReader::new(
+                File::open(dir.join(case[key].as_str().expect("file"))).expect("open"),
+            ))
+            .expect("npy")
+        };
+        let arr = read("agg");
+        let categories = case["categories"].as_array().map(|c| {
+            c.iter()
+                .map(|s| s.as_str().expect("category").to_string())
+                .collect::<Vec<_>>()
+        });
+        let agg = Aggregate {
+            width: arr.shape[1],
+            height: arr.shape[0],
+            categories,
+            values: arr.into_agg_values().expect("aggregate dtype"),
+            x_range: (0.0, 1.0),
+            y_range: (0.0, 1.0),
+        };
+        let img = match shade::shade(&agg, &opts) {
+            Ok(img) => img,
+            Err(e) => {
+                failures.push(format!("{name}: error {e}"));
+                continue;
+            }
+        };
+        let expected = match read("expected").data {
+            pointillist::output::npy::NpyData::U8(v) => v,
+            other => panic!("{name}: expected uint8 RGBA, got {}", other.descr()),
+        };
+        let ours: Vec<u8> = img.pixels.iter().flatten().copied().collect();
+        let (bad, examples, inexact) = mismatches(&ours, &expected, img.width);
+        if inexact > 0 {
+            inexact_cases += 1;
+            eprintln!("{name}: {inexact} pixels not bit-identical, {bad} off by more than one");
+        }
+        if bad > 0 {
+            failures.push(format!(
+                "{name}: {bad} pixels off, e.g. {}",
+                examples.join("; ")
+            ));
+        }
+    }
+    eprintln!(
+        "{} cases, {} not bit-identical, {} failing",
+        cases.len(),
+        inexact_cases,
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
