@@ -1,0 +1,144 @@
+//! Turning user text into colours: colour names and hex codes (as
+//! `datashader.colors.rgb` reads them), named colormaps, and comma-separated
+//! colour lists.
+
+use super::colormaps::{COLOR_NAMES, NAMES, TABLES};
+use super::ShadeError;
+
+/// The colours of a named colormap or palette (`fire`, `viridis`, `glasbey`,
+/// `Sets1to3`, ...), matched case-insensitively; `None` if unknown.
+pub fn colormap(name: &str) -> Option<Vec<[u8; 3]>> {
+    let name = name.trim();
+    TABLES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, colors)| colors.to_vec())
+}
+
+/// Names of all colormaps and palettes [`colormap`] knows, for listings.
+pub fn colormap_names() -> &'static [&'static str] {
+    NAMES
+}
+
+/// Datashader's default `color_key`: `datashader.colors.Sets1to3` (22 colours).
+pub fn default_color_key() -> &'static [[u8; 3]] {
+    TABLES
+        .iter()
+        .find(|(n, _)| *n == "Sets1to3")
+        .map_or(&[], |(_, c)| c)
+}
+
+/// One colour: a name from Datashader's `color_lookup` (the CSS names; matched
+/// case-insensitively) or `#rrggbb`. Like Datashader, `#rgb` shorthand is not
+/// accepted.
+pub fn parse_color(s: &str) -> Result<[u8; 3], ShadeError> {
+    let t = s.trim();
+    if let Some(hex) = t.strip_prefix('#') {
+        let b = hex.as_bytes();
+        if b.len() != 6 || !b.iter().all(u8::is_ascii_hexdigit) {
+            return Err(ShadeError::InvalidHexColor {
+                input: t.to_string(),
+            });
+        }
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16);
+        return match (byte(0), byte(2), byte(4)) {
+            (Ok(r), Ok(g), Ok(b)) => Ok([r, g, b]),
+            _ => Err(ShadeError::InvalidHexColor {
+                input: t.to_string(),
+            }),
+        };
+    }
+    COLOR_NAMES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(t))
+        .map(|&(_, c)| c)
+        .ok_or_else(|| ShadeError::UnknownColor {
+            name: t.to_string(),
+        })
+}
+
+/// A colormap given as text: a colormap name (`fire`), or one or more colours
+/// separated by commas (`#ff0000,#00ff00`, `red,blue`, `#000000`). Names of
+/// colormaps win over colour names (`gray` is colorcet's gray ramp, not the
+/// CSS colour). The result is Datashader's list form: a single colour gives a
+/// one-element list (every non-empty pixel in that colour at full alpha).
+pub fn parse_cmap(s: &str) -> Result<Vec<[u8; 3]>, ShadeError> {
+    let t = s.trim();
+    if t.contains(',') {
+        return t.split(',').map(parse_color).collect();
+    }
+    if let Some(c) = colormap(t) {
+        return Ok(c);
+    }
+    match parse_color(t) {
+        Ok(c) => Ok(vec![c]),
+        Err(ShadeError::InvalidHexColor { input }) => Err(ShadeError::InvalidHexColor { input }),
+        Err(_) => Err(ShadeError::UnknownColormap {
+            name: t.to_string(),
+            valid: NAMES.to_vec(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colormaps_are_colorcets_and_case_insensitive() {
+        let fire = colormap("Fire").expect("fire");
+        assert_eq!(fire.len(), 256);
+        assert_eq!(fire[0], [0, 0, 0]);
+        assert_eq!(fire[255], [255, 255, 255]);
+        assert_eq!(colormap("sets1to3").expect("Sets1to3").len(), 22);
+        assert_eq!(default_color_key()[0], [0xe4, 0x1a, 0x1c]);
+        for name in [
+            "fire", "bmy", "bgy", "bgyw", "kbc", "kb", "blues", "gray", "dimgray", "rainbow",
+            "coolwarm", "bkr", "viridis", "inferno", "magma", "plasma", "glasbey", "Sets1to3",
+        ] {
+            assert!(colormap(name).is_some(), "{name}");
+            assert!(colormap_names().contains(&name), "{name}");
+        }
+        // Datashader's viridis is int(x * 256) of matplotlib's data.
+        assert_eq!(colormap("viridis").expect("viridis")[0], [68, 1, 84]);
+        assert!(colormap("fir").is_none());
+    }
+
+    #[test]
+    fn colors_parse_like_datashader_rgb() {
+        assert_eq!(parse_color("#FF8c00").expect("hex"), [255, 140, 0]);
+        assert_eq!(parse_color("darkorange").expect("name"), [255, 140, 0]);
+        assert_eq!(parse_color("DarkOrange").expect("name"), [255, 140, 0]);
+        assert_eq!(parse_color("sage").expect("name"), [0x87, 0xae, 0x73]);
+        assert!(matches!(
+            parse_color("#f80"),
+            Err(ShadeError::InvalidHexColor { .. })
+        ));
+        assert!(matches!(
+            parse_color("#gg0000"),
+            Err(ShadeError::InvalidHexColor { .. })
+        ));
+        let e = parse_color("redd").expect_err("unknown");
+        assert!(e.to_string().contains("'redd'"), "{e}");
+    }
+
+    #[test]
+    fn cmap_text_forms() {
+        assert_eq!(parse_cmap("fire").expect("fire").len(), 256);
+        assert_eq!(
+            parse_cmap("#ffc0cb, #ff0000").expect("list"),
+            vec![[255, 192, 203], [255, 0, 0]]
+        );
+        assert_eq!(
+            parse_cmap("red,blue").expect("names"),
+            vec![[255, 0, 0], [0, 0, 255]]
+        );
+        assert_eq!(parse_cmap("#000000").expect("one"), vec![[0, 0, 0]]);
+        assert_eq!(parse_cmap("gray").expect("gray").len(), 256);
+        let e = parse_cmap("fir").expect_err("unknown");
+        let msg = e.to_string();
+        assert!(msg.contains("'fir'") && msg.contains("fire"), "{msg}");
+        assert!(!msg.contains('\n'));
+        assert!(parse_cmap("red,").is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Image post-processing as in `datashader.transfer_functions` and
+//! `datashader.composite`: the `over` operator, `spread` (circle mask),
+//! `dynspread` (density heuristic) and `set_background`.
+
+use rayon::prelude::*;
+
+use super::{Image, Rgba};
+
+/// Datashader's `over(src, dst)` on straight-alpha pixels, in `float64` with
+/// the same operation order and `uint32` truncation as its numba kernel.
+#[inline]
+pub(crate) fn over(src: Rgba, dst: Rgba) -> Rgba {
+    let s = src.map(|c| f64::from(c) / 255.0);
+    let d = dst.map(|c| f64::from(c) / 255.0);
+    let (sa, da) = (s[3], d[3]);
+    let factor = 1.0 - sa;
+    let a = sa + da * factor;
+    if a == 0.0 {
+        return [0; 4];
+    }
+    let channel = |k: usize| (s[k] * sa + d[k] * da * factor) / a;
+    let combine = |v: f64| ((v * 255.0) as u32).min(255) as u8;
+    [
+        combine(channel(0)),
+        combine(channel(1)),
+        combine(channel(2)),
+        combine(a),
+    ]
+}
+
+/// Datashader's `_circle_mask(r)`: offsets within `r + 0.5` of the centre.
+fn circle_mask(r: u32) -> Vec<Vec<bool>> {
+    let r = i64::from(r);
+    (-r..=r)
+        .map(|y| {
+            (-r..=r)
+                .map(|x| (((x * x + y * y) as f64).sqrt()) <= r as f64 + 0.5)
+                .collect()
+        })
+        .collect()
+}
+
+/// `tf.spread(img, px)` with the default circle mask and `over`: every
+/// non-transparent pixel is composited over its neighbourhood, in row-major
+/// order starting at row 0. `px = 0` returns the image unchanged.
+pub fn spread(img: &Image, px: u32) -> Image {
+    if px == 0 || img.pixels.is_empty() {
+        return img.clone();
+    }
+    let mask = circle_mask(px);
+    let w = mask.len();
+    let extra = w / 2;
+    let (m, n) = (img.height, img.width);
+    let mut out = vec![[0u8; 4]; m * n];
+    // Gather form of Datashader's scatter kernel: the pixel at (row, col)
+    // receives source (row + extra - i, col + extra - j) for each mask cell
+    // (i, j); sources arrive in row-major order, i.e. i and j descending.
+    out.par_chunks_mut(n).enumerate().for_each(|(row, line)| {
+        for (col, o) in line.iter_mut().enumerate() {
+            let mut acc = [0u8; 4];
+            for i in (0..w).rev() {
+                let Some(y) = (row + extra).checked_sub(i).filter(|&y| y < m) else {
+                    continue;
+                };
+                let src_row = &img.pixels[y * n..(y + 1) * n];
+                for j in (0..w).rev() {
+                    if !mask[i][j] {
+                        continue;
+                    }
+                    let Some(x) = (col + extra).checked_sub(j).filter(|&x| x < n) else {
+                        continue;
+                    };
+                    let el = src_row[x];
+                    if el[3] == 0 {
+                        continue;
+                    }
+                    acc = if acc == [0; 4] { el } else { over(el, acc) };
+                }
+            }
+            *o = acc;
+        }
+    });
+    Image {
+        width: n,
+        height: m,
+        pixels: out,
+    }
+}
+
+/// Datashader's `_rgb_density(img, px)`: the fraction of non-transparent
+/// pixels with another non-transparent pixel within the `(2 px + 1)^2`
+/// square around them; infinite for an empty image.
+fn rgb_density(img: &Image, px: usize) -> f64 {
+    let (m, n) = (img.height, img.width);
+    // Summed-area table of "alpha != 0", (m + 1) x (n + 1).
+    let mut sat = vec![0u32; (m + 1) * (n + 1)];
+    for y in 0..m {
+        let mut run = 0u32;
+        for x in 0..n {
+            run += u32::from(img.pixels[y * n + x][3] != 0);
+            sat[(y + 1) * (n + 1) + x + 1] = sat[y * (n + 1) + x + 1] + run;
+        }
+    }
+    let (cnt, has) = (0..m)
+        .into_par_iter()
+        .map(|y| {
+            let (y0, y1) = (y.saturating_sub(px), (y + px + 1).min(m));
+            let mut cnt = 0u64;
+            let mut has = 0u64;
+            for x in 0..n {
+                if img.pixels[y * n + x][3] == 0 {
+                    continue;
+                }
+                cnt += 1;
+                let (x0, x1) = (x.saturating_sub(px), (x + px + 1).min(n));
+                let neighbors = sat[y1 * (n + 1) + x1] + sat[y0 * (n + 1) + x0]
+                    - sat[y0 * (n + 1) + x1]
+                    - sat[y1 * (n + 1) + x0];
+                if neighbors > 1 {
+                    has += 1;
+                }
+            }
+            (cnt, has)
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    if cnt == 0 {
+        f64::INFINITY
+    } else {
+        has as f64 / cnt as f64
+    }
+}
+
+/// `tf.dynspread(img, threshold, max_px)`: spread by the largest
+/// `px <= max_px` for which the density at every step up to `px` stays at or
+/// below `threshold` (density measured with a `2 * px` window). `threshold`
+/// should lie in `[0, 1]` ([`super::shade`] checks it).
+pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
+    let mut px_ = 0;
+    for px in 1..=max_px {
+        px_ = px;
+        if rgb_density(img, 2 * px as usize) > threshold {
+            px_ = px - 1;
+            break;
+        }
+    }
+    if px_ >= 1 {
+        spread(img, px_)
+    } else {
+        img.clone()
+    }
+}
+
+/// `tf.set_background(img, colour)`: every pixel composited `over` an opaque
+/// background.
+pub fn set_background(img: &Image, rgb: [u8; 3]) -> Image {
+    let bg = [rgb[0], rgb[1], rgb[2], 255];
+    let mut out = img.clone();
+    out.pixels.par_chunks_mut(1 << 14).for_each(|c| {
+        for p in c {
+            *p = over(*p, bg);
+        }
+    });
+    out
+}

@@ -1,0 +1,443 @@
+//! Shading: turning an [`Aggregate`] into an RGBA [`Image`] exactly as
+//! Datashader 0.19.1 does with `tf.shade`, then `tf.spread` / `tf.dynspread`,
+//! then `tf.set_background`.
+//!
+//! Every step follows Datashader's (and NumPy's) arithmetic operation for
+//! operation, so images match Datashader's to the last bit apart from rare
+//! one-ULP differences in `log1p` / `pow` between NumPy's SIMD routines and
+//! the platform's libm:
+//! - 2-D aggregates go through Datashader's `_interpolate`: mask empty cells
+//!   (0 for counts, `false` for `any`, NaN for floats), subtract the minimum
+//!   (or clip to `span`), transform (`linear`, `log` = `log1p`, `cbrt` =
+//!   `x ** (1/3)`, `eq_hist`), then `np.interp` each channel over the
+//!   colormap and truncate to `u8`.
+//! - Categorical (3-D) aggregates go through `_colorize`: colours mixed in
+//!   `float32` weighted by each category's value above the baseline, alpha
+//!   from the per-pixel total between `min_alpha` and `alpha`.
+//!
+//! Submodules: [`numeric`] (NumPy's interp / linspace / histogram / sums),
+//! [`interpolate`] (2-D), [`colorize`] (categorical), [`composite`] (`over`,
+//! spreading, background), [`colors`] (parsing) and [`colormaps`] (tables).
+
+mod colorize;
+mod colormaps;
+mod colors;
+mod composite;
+mod interpolate;
+mod numeric;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::aggregate::{AggValues, Aggregate};
+
+pub use colors::{colormap, colormap_names, default_color_key, parse_cmap, parse_color};
+pub use composite::{dynspread, set_background, spread};
+
+/// One RGBA pixel, straight (not premultiplied) alpha, like Datashader's
+/// `uint32` pixels viewed as bytes.
+pub type Rgba = [u8; 4];
+
+/// A shaded image in the aggregate's orientation: row 0 is the *lowest* y
+/// (south), as in Datashader's `Image.data`; use
+/// [`Image::to_north_up_rgba8`] for files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `height * width` pixels, row-major, row 0 = lowest y.
+    pub pixels: Vec<Rgba>,
+}
+
+impl Image {
+    /// A fully transparent image (all bytes zero, as Datashader's empty image).
+    pub fn transparent(width: usize, height: usize) -> Self {
+        Image {
+            width,
+            height,
+            pixels: vec![[0; 4]; width * height],
+        }
+    }
+
+    /// The pixel at `(row, col)`, row 0 = lowest y.
+    pub fn pixel(&self, row: usize, col: usize) -> Rgba {
+        self.pixels[row * self.width + col]
+    }
+
+    /// RGBA bytes with rows flipped so the first row is the top (north), as
+    /// Datashader's `img.to_pil()` and PNG files expect.
+    pub fn to_north_up_rgba8(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.pixels.len() * 4);
+        if self.width == 0 {
+            return out;
+        }
+        for row in self.pixels.chunks_exact(self.width).rev() {
+            for p in row {
+                out.extend_from_slice(p);
+            }
+        }
+        out
+    }
+}
+
+/// How data values are mapped onto the colormap (Datashader's `how`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum How {
+    /// Linear in the value.
+    Linear,
+    /// `log1p` of the value above the minimum.
+    Log,
+    /// Cube root of the value above the minimum.
+    Cbrt,
+    /// Histogram equalisation (Datashader's default).
+    #[default]
+    EqHist,
+}
+
+impl How {
+    /// Datashader's names, in the order they are listed to users.
+    pub const NAMES: &'static [&'static str] = &["linear", "log", "cbrt", "eq_hist"];
+
+    /// Datashader's name for this method.
+    pub fn name(self) -> &'static str {
+        match self {
+            How::Linear => "linear",
+            How::Log => "log",
+            How::Cbrt => "cbrt",
+            How::EqHist => "eq_hist",
+        }
+    }
+}
+
+impl fmt::Display for How {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for How {
+    type Err = ShadeError;
+
+    /// Datashader's names, case-insensitive; `eq-hist` is accepted too.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "linear" => Ok(How::Linear),
+            "log" => Ok(How::Log),
+            "cbrt" => Ok(How::Cbrt),
+            "eq_hist" => Ok(How::EqHist),
+            _ => Err(ShadeError::UnknownHow {
+                name: s.to_string(),
+                valid: How::NAMES.to_vec(),
+            }),
+        }
+    }
+}
+
+/// `tf.dynspread` settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dynspread {
+    /// Density threshold in `[0, 1]`; higher spreads more (Datashader: 0.5).
+    pub threshold: f64,
+    /// Largest spread in pixels (Datashader: 3).
+    pub max_px: u32,
+}
+
+impl Default for Dynspread {
+    fn default() -> Self {
+        Dynspread {
+            threshold: 0.5,
+            max_px: 3,
+        }
+    }
+}
+
+/// Everything [`shade`] needs: the arguments of `tf.shade` plus the
+/// post-processing steps the CLI applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadeOptions {
+    /// Value-to-colour mapping.
+    pub how: How,
+    /// Colormap for 2-D aggregates, as Datashader's list form
+    /// `cmap=[c0, c1, ...]`: values are interpolated across the colours. A
+    /// one-element list is what Datashader does with a list of one colour:
+    /// every non-empty pixel gets that colour at full `alpha`.
+    pub cmap: Vec<[u8; 3]>,
+    /// Datashader's string form `cmap='<colour>'`: one colour whose alpha
+    /// ramps from `min_alpha` to `alpha` with the value. Overrides `cmap`
+    /// when set.
+    pub single_color: Option<[u8; 3]>,
+    /// Data values mapped to the ends of the colormap (not with `eq_hist`).
+    pub span: Option<(f64, f64)>,
+    /// Alpha of non-empty pixels (maximum alpha for single colours and
+    /// categorical aggregates).
+    pub alpha: u8,
+    /// Lowest alpha of non-empty pixels for single colours and categorical
+    /// aggregates, in `[0, 255]`.
+    pub min_alpha: f64,
+    /// Colours of the categories in category order; `None` = Datashader's
+    /// default `Sets1to3` (22 colours). Ignored for 2-D aggregates.
+    pub color_key: Option<Vec<[u8; 3]>>,
+    /// With `eq_hist`: push few-valued data to the top of the colormap.
+    pub rescale_discrete_levels: bool,
+    /// `tf.spread(img, px)` after shading (circle mask, `over`).
+    pub spread: Option<u32>,
+    /// `tf.dynspread(img, threshold, max_px)` after shading (and after
+    /// `spread` if both are given).
+    pub dynspread: Option<Dynspread>,
+    /// `tf.set_background(img, colour)` last.
+    pub background: Option<[u8; 3]>,
+}
+
+impl Default for ShadeOptions {
+    /// Datashader's `shade()` defaults, except `how = eq_hist` and
+    /// `cmap = fire` (pointillist's CLI defaults).
+    fn default() -> Self {
+        ShadeOptions {
+            how: How::EqHist,
+            cmap: colormap("fire").unwrap_or_default(),
+            single_color: None,
+            span: None,
+            alpha: 255,
+            min_alpha: 40.0,
+            color_key: None,
+            rescale_discrete_levels: false,
+            spread: None,
+            dynspread: None,
+            background: None,
+        }
+    }
+}
+
+impl ShadeOptions {
+    /// The categorical colours in use (the key, or Datashader's `Sets1to3`).
+    pub fn color_key_colors(&self) -> &[[u8; 3]] {
+        match &self.color_key {
+            Some(k) => k,
+            None => default_color_key(),
+        }
+    }
+
+    /// How many categories the colour key can colour.
+    pub fn color_key_len(&self) -> usize {
+        self.color_key_colors().len()
+    }
+}
+
+/// What can go wrong while shading. Messages are one line, name the bad
+/// input and say what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ShadeError {
+    /// A colormap name that is not in [`colormap_names`].
+    #[error("unknown colormap '{name}'; valid names: {}; or give colours as #rrggbb or names, separated by commas", .valid.join(", "))]
+    UnknownColormap {
+        /// What was given.
+        name: String,
+        /// The known names.
+        valid: Vec<&'static str>,
+    },
+    /// A colour name Datashader does not know.
+    #[error(
+        "unknown colour '{name}'; use a CSS colour name (e.g. 'red', 'darkorange') or #rrggbb"
+    )]
+    UnknownColor {
+        /// What was given.
+        name: String,
+    },
+    /// A malformed hex colour.
+    #[error("invalid hex colour '{input}'; use #rrggbb with six hex digits (Datashader does not accept #rgb)")]
+    InvalidHexColor {
+        /// What was given.
+        input: String,
+    },
+    /// An unknown `how`.
+    #[error("unknown shading method '{name}'; valid methods: {}", .valid.join(", "))]
+    UnknownHow {
+        /// What was given.
+        name: String,
+        /// The known methods.
+        valid: Vec<&'static str>,
+    },
+    /// A colormap without colours.
+    #[error("the colormap has no colours; give a colormap name or at least one colour")]
+    EmptyColormap,
+    /// Fewer key colours than categories.
+    #[error("the aggregate has {categories} categories but the color key has only {colors} colours; give at least {categories} colours")]
+    TooFewColors {
+        /// Categories in the aggregate.
+        categories: usize,
+        /// Colours in the key.
+        colors: usize,
+    },
+    /// A span that cannot be used.
+    #[error("invalid span ({lo}, {hi}): {reason}")]
+    InvalidSpan {
+        /// Lower end.
+        lo: f64,
+        /// Upper end.
+        hi: f64,
+        /// Why it is rejected and what to do.
+        reason: &'static str,
+    },
+    /// `span` together with `eq_hist`.
+    #[error("span cannot be used with how=eq_hist (Datashader does not support it); drop the span or use linear, log or cbrt")]
+    SpanWithEqHist,
+    /// `min_alpha` outside `[0, 255]`.
+    #[error("min_alpha ({min_alpha}) must be between 0 and 255")]
+    InvalidMinAlpha {
+        /// What was given.
+        min_alpha: f64,
+    },
+    /// A single-colour ramp with `min_alpha > alpha`.
+    #[error("single-colour shading needs min_alpha ({min_alpha}) <= alpha ({alpha}); lower min_alpha or raise alpha")]
+    EmptyAlphaRamp {
+        /// Lowest alpha.
+        min_alpha: f64,
+        /// Highest alpha.
+        alpha: u8,
+    },
+    /// A dynspread threshold outside `[0, 1]`.
+    #[error("dynspread threshold ({threshold}) must be between 0 and 1")]
+    InvalidThreshold {
+        /// What was given.
+        threshold: f64,
+    },
+    /// `eq_hist` on infinite values.
+    #[error("eq_hist cannot equalise an aggregate whose values span [{lo}, {hi}] (not finite); use linear, log or cbrt")]
+    NonFiniteEqHist {
+        /// Smallest value.
+        lo: f64,
+        /// Largest value.
+        hi: f64,
+    },
+    /// `eq_hist` on a value range too narrow for 65536 distinct bins.
+    #[error("eq_hist cannot make 65536 distinct bins for values in [{lo}, {hi}] (NumPy refuses too); use linear, log or cbrt")]
+    EqHistRangeTooNarrow {
+        /// Smallest value.
+        lo: f64,
+        /// Largest value.
+        hi: f64,
+    },
+    /// A categorical boolean aggregate.
+    #[error("categorical shading of a boolean ('any') aggregate is not supported (Datashader fails on it too); use a count aggregate")]
+    BoolCategorical,
+    /// The values do not fit the declared shape.
+    #[error("aggregate has {got} values but its shape {width}x{height}x{planes} needs {expected}")]
+    ShapeMismatch {
+        /// Width.
+        width: usize,
+        /// Height.
+        height: usize,
+        /// Category planes.
+        planes: usize,
+        /// Values needed.
+        expected: usize,
+        /// Values present.
+        got: usize,
+    },
+}
+
+/// Shade an aggregate as the CLI does: `tf.shade`, then `tf.spread` and/or
+/// `tf.dynspread`, then `tf.set_background`.
+///
+/// Differences from Datashader are limited to errors: options Datashader
+/// would only reject once it meets data (e.g. `span` with `eq_hist`) are
+/// rejected even for an empty aggregate.
+pub fn shade(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image, ShadeError> {
+    validate(agg, opts)?;
+    let mut img = match &agg.categories {
+        None => interpolate::interpolate(agg, opts)?,
+        Some(cats) => {
+            let key = opts.color_key_colors();
+            if !cats.is_empty() && key.len() < cats.len() {
+                return Err(ShadeError::TooFewColors {
+                    categories: cats.len(),
+                    colors: key.len(),
+                });
+            }
+            colorize::colorize(agg, &key[..cats.len().min(key.len())], opts)?
+        }
+    };
+    if let Some(px) = opts.spread {
+        img = spread(&img, px);
+    }
+    if let Some(d) = opts.dynspread {
+        img = dynspread(&img, d.threshold, d.max_px);
+    }
+    if let Some(bg) = opts.background {
+        img = set_background(&img, bg);
+    }
+    Ok(img)
+}
+
+/// Checks Datashader makes up front (or would make on the data).
+fn validate(agg: &Aggregate, opts: &ShadeOptions) -> Result<(), ShadeError> {
+    let expected = agg.width * agg.height * agg.n_planes();
+    if agg.values.len() != expected {
+        return Err(ShadeError::ShapeMismatch {
+            width: agg.width,
+            height: agg.height,
+            planes: agg.n_planes(),
+            expected,
+            got: agg.values.len(),
+        });
+    }
+    if !(0.0..=255.0).contains(&opts.min_alpha) {
+        return Err(ShadeError::InvalidMinAlpha {
+            min_alpha: opts.min_alpha,
+        });
+    }
+    if let Some((lo, hi)) = opts.span {
+        if opts.how == How::EqHist {
+            return Err(ShadeError::SpanWithEqHist);
+        }
+        if !(lo.is_finite() && hi.is_finite()) {
+            return Err(ShadeError::InvalidSpan {
+                lo,
+                hi,
+                reason: "both ends must be finite numbers",
+            });
+        }
+        if lo > hi {
+            return Err(ShadeError::InvalidSpan {
+                lo,
+                hi,
+                reason: "the lower end must not exceed the upper end",
+            });
+        }
+        // Datashader converts the span to the aggregate's dtype.
+        let limits = match agg.values {
+            AggValues::U32(_) => Some((
+                0.0,
+                f64::from(u32::MAX),
+                "a count (uint32) aggregate needs a span within 0 to 4294967295",
+            )),
+            AggValues::Bool(_) => Some((
+                -128.0,
+                127.0,
+                "an 'any' (bool) aggregate needs a span within -128 to 127",
+            )),
+            AggValues::F64(_) => None,
+        };
+        if let Some((min, max, reason)) = limits {
+            if lo.trunc() < min || hi.trunc() > max {
+                return Err(ShadeError::InvalidSpan { lo, hi, reason });
+            }
+        }
+    }
+    if agg.categories.is_none() && opts.single_color.is_none() && opts.cmap.is_empty() {
+        return Err(ShadeError::EmptyColormap);
+    }
+    if let Some(d) = opts.dynspread {
+        if !(0.0..=1.0).contains(&d.threshold) {
+            return Err(ShadeError::InvalidThreshold {
+                threshold: d.threshold,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,553 @@
+//! NumPy's numerical building blocks, reproduced operation for operation so
+//! that shading matches Datashader to the last bit: `np.linspace`,
+//! `np.interp`, `np.histogram` (equal bins), NumPy's pairwise summation, the
+//! float-to-`uint8` cast, and Datashader's `eq_hist` and
+//! `_rescale_discrete_levels`.
+
+use rayon::prelude::*;
+
+use super::ShadeError;
+
+/// Number of histogram bins Datashader's `eq_hist` uses (`nbins=256*256`).
+pub(crate) const EQ_HIST_BINS: usize = 256 * 256;
+
+/// Cells per parallel work item in flat per-cell loops.
+pub(crate) const CHUNK: usize = 1 << 14;
+
+/// `np.linspace(start, stop, num)` (endpoint included), as NumPy computes it:
+/// `i * step + start` with the last sample forced to `stop`, and the
+/// `i / div * delta` form when the step underflows to zero.
+pub(crate) fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    let div = num.saturating_sub(1);
+    let delta = stop - start;
+    let mut y: Vec<f64> = (0..num).map(|i| i as f64).collect();
+    if div > 0 {
+        let divf = div as f64;
+        let step = delta / divf;
+        if step == 0.0 {
+            for v in &mut y {
+                *v = *v / divf * delta;
+            }
+        } else {
+            for v in &mut y {
+                *v *= step;
+            }
+        }
+    } else {
+        for v in &mut y {
+            *v *= delta;
+        }
+    }
+    for v in &mut y {
+        *v += start;
+    }
+    if num > 1 {
+        y[num - 1] = stop;
+    }
+    y
+}
+
+/// Where `x` falls among the sample points of `np.interp`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Pos {
+    /// `x` is NaN (result NaN).
+    Nan,
+    /// Below the first sample point (result `left`).
+    Left,
+    /// Above the last sample point (result `right`).
+    Right,
+    /// Exactly on sample `j`, or on/after the last one (result `fp[j]`).
+    At(usize),
+    /// Strictly between samples `j` and `j + 1`.
+    Between(usize),
+}
+
+/// Locate `x` in the non-decreasing `xp` exactly as NumPy's `arr_interp`
+/// does (including its `len(xp) == 1` shortcut, which maps NaN to `fp[0]`).
+#[inline]
+pub(crate) fn locate(xp: &[f64], x: f64) -> Pos {
+    let n = xp.len();
+    if n == 1 {
+        return if x < xp[0] {
+            Pos::Left
+        } else if x > xp[0] {
+            Pos::Right
+        } else {
+            Pos::At(0)
+        };
+    }
+    if x.is_nan() {
+        return Pos::Nan;
+    }
+    if x > xp[n - 1] {
+        return Pos::Right;
+    }
+    if x < xp[0] {
+        return Pos::Left;
+    }
+    // Largest j with xp[j] <= x (what NumPy's guessed binary search returns).
+    let j = xp.partition_point(|&v| v <= x) - 1;
+    if j == n - 1 || xp[j] == x {
+        Pos::At(j)
+    } else {
+        Pos::Between(j)
+    }
+}
+
+/// One `np.interp` table: sample points, values, `left`/`right` and the
+/// precomputed slopes (NumPy computes the same quotient either way).
+#[derive(Debug, Clone)]
+pub(crate) struct Interp {
+    fp: Vec<f64>,
+    slopes: Vec<f64>,
+    left: f64,
+    right: f64,
+}
+
+impl Interp {
+    /// Table for `np.interp(x, xp, fp, left, right)`; `None` for `left` /
+    /// `right` means NumPy's defaults `fp[0]` / `fp[-1]`.
+    pub(crate) fn new(xp: &[f64], fp: Vec<f64>, left: Option<f64>, right: Option<f64>) -> Self {
+        debug_assert_eq!(xp.len(), fp.len());
+        debug_assert!(!fp.is_empty());
+        let slopes = xp
+            .windows(2)
+            .zip(fp.windows(2))
+            .map(|(x, f)| (f[1] - f[0]) / (x[1] - x[0]))
+            .collect();
+        let left = left.unwrap_or(fp[0]);
+        let right = right.unwrap_or(fp[fp.len() - 1]);
+        Interp {
+            fp,
+            slopes,
+            left,
+            right,
+        }
+    }
+
+    /// The interpolated value for `x` already located with [`locate`] in `xp`.
+    #[inline]
+    pub(crate) fn at(&self, pos: Pos, xp: &[f64], x: f64) -> f64 {
+        match pos {
+            Pos::Nan => f64::NAN,
+            Pos::Left => self.left,
+            Pos::Right => self.right,
+            Pos::At(j) => self.fp[j],
+            Pos::Between(j) => {
+                let slope = self.slopes[j];
+                let r = slope * (x - xp[j]) + self.fp[j];
+                if r.is_nan() {
+                    let r2 = slope * (x - xp[j + 1]) + self.fp[j + 1];
+                    if r2.is_nan() && self.fp[j] == self.fp[j + 1] {
+                        self.fp[j]
+                    } else {
+                        r2
+                    }
+                } else {
+                    r
+                }
+            }
+        }
+    }
+}
+
+/// `np.nan_to_num(v).astype(np.uint8)` on x86-64: NaN becomes 0, infinities
+/// the largest finite values, then C's truncating conversion through a
+/// 32-bit integer keeps the low byte (out-of-range values give 0).
+#[inline]
+pub(crate) fn to_u8(v: f64) -> u8 {
+    if v > -2_147_483_649.0 && v < 2_147_483_648.0 {
+        // In range of i32 after truncation: exactly what cvttsd2si yields.
+        (v as i32) as u8
+    } else {
+        // NaN, +-inf (via nan_to_num: +-f64::MAX) and other out-of-range values
+        // produce the "integer indefinite" 0x80000000, whose low byte is 0.
+        0
+    }
+}
+
+/// NumPy's pairwise summation (`@TYPE@_pairwise_sum`), used by `np.sum`
+/// along a contiguous axis. Starts from `-0.0` for short runs like NumPy.
+pub(crate) fn pairwise_sum_f32(a: &[f32]) -> f32 {
+    let n = a.len();
+    if n < 8 {
+        let mut res = -0.0f32;
+        for &v in a {
+            res += v;
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [0.0f32; 8];
+        r.copy_from_slice(&a[..8]);
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for (k, rk) in r.iter_mut().enumerate() {
+                *rk += a[i + k];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        while i < n {
+            res += a[i];
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sum_f32(&a[..n2]) + pairwise_sum_f32(&a[n2..])
+    }
+}
+
+/// [`pairwise_sum_f32`] for `f64`.
+pub(crate) fn pairwise_sum_f64(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        let mut res = -0.0f64;
+        for &v in a {
+            res += v;
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for (k, rk) in r.iter_mut().enumerate() {
+                *rk += a[i + k];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        while i < n {
+            res += a[i];
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sum_f64(&a[..n2]) + pairwise_sum_f64(&a[n2..])
+    }
+}
+
+/// `(np.nanmin(v), np.nanmax(v))`; `None` when every value is NaN.
+pub(crate) fn nan_min_max(v: &[f64]) -> Option<(f64, f64)> {
+    v.par_chunks(CHUNK)
+        .map(|c| {
+            let mut lo = f64::INFINITY;
+            let mut hi = f64::NEG_INFINITY;
+            let mut any = false;
+            for &x in c {
+                if !x.is_nan() {
+                    any = true;
+                    if x < lo {
+                        lo = x;
+                    }
+                    if x > hi {
+                        hi = x;
+                    }
+                }
+            }
+            any.then_some((lo, hi))
+        })
+        .reduce(
+            || None,
+            |a, b| match (a, b) {
+                (Some((l1, h1)), Some((l2, h2))) => Some((l1.min(l2), h1.max(h2))),
+                (a, None) => a,
+                (None, b) => b,
+            },
+        )
+}
+
+/// Datashader's `eq_hist(data, mask)` for the cells of `data` that are not NaN
+/// (NaN marks masked cells). `integer` says whether the NumPy array was of an
+/// integer dtype: then, if the value range is below 65536, the exact
+/// per-value histogram is used; otherwise (and always for floats) the
+/// 65536-bin `np.histogram`. Returns the equalised values (NaN where masked)
+/// and the number of discrete levels.
+pub(crate) fn eq_hist(data: &[f64], integer: bool) -> Result<(Vec<f64>, usize), ShadeError> {
+    let Some((lo, hi)) = nan_min_max(data) else {
+        // Issue #1166 in Datashader: everything masked -> all NaN, 0 levels.
+        return Ok((vec![f64::NAN; data.len()], 0));
+    };
+    if integer && hi - lo < EQ_HIST_BINS as f64 {
+        Ok(eq_hist_exact(data, lo, hi))
+    } else {
+        eq_hist_binned(data, lo, hi)
+    }
+}
+
+/// Integer path: `np.unique` counts on the range `lo..=hi`; every value sits
+/// exactly on a bin centre, so `np.interp` returns `cdf[v - lo]`.
+fn eq_hist_exact(data: &[f64], lo: f64, hi: f64) -> (Vec<f64>, usize) {
+    let nbins = (hi - lo) as usize + 1;
+    let hist = data
+        .par_chunks(CHUNK)
+        .fold(
+            || vec![0u64; nbins],
+            |mut h, c| {
+                for &x in c {
+                    if !x.is_nan() {
+                        h[(x - lo) as usize] += 1;
+                    }
+                }
+                h
+            },
+        )
+        .reduce(
+            || vec![0u64; nbins],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            },
+        );
+    let levels = hist.iter().filter(|&&c| c > 0).count();
+    let mut cum = 0u64;
+    let cum_counts: Vec<u64> = hist
+        .iter()
+        .map(|&c| {
+            cum += c;
+            cum
+        })
+        .collect();
+    let total = cum as f64;
+    let cdf: Vec<f64> = cum_counts.iter().map(|&c| c as f64 / total).collect();
+    let mut out = vec![0.0; data.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(CHUNK))
+        .for_each(|(o, d)| {
+            for (o, &x) in o.iter_mut().zip(d) {
+                *o = if x.is_nan() {
+                    f64::NAN
+                } else {
+                    cdf[(x - lo) as usize]
+                };
+            }
+        });
+    (out, levels)
+}
+
+/// `np.histogram(data2, bins=65536)` bin index of `x`, with NumPy's ULP
+/// corrections against the actual bin edges.
+#[inline]
+fn hist_index(x: f64, first: f64, denom: f64, edges: &[f64]) -> usize {
+    let nb = EQ_HIST_BINS;
+    let f = ((x - first) / denom) * nb as f64;
+    let mut idx = f as i64;
+    if idx == nb as i64 {
+        idx -= 1;
+    }
+    if x < edges[idx as usize] {
+        idx -= 1;
+    }
+    if idx != nb as i64 - 1 && x >= edges[idx as usize + 1] {
+        idx += 1;
+    }
+    idx as usize
+}
+
+/// Float path (and wide integer ranges): 65536 equal bins, empty bins
+/// dropped, `np.interp` between bin centres.
+fn eq_hist_binned(data: &[f64], lo: f64, hi: f64) -> Result<(Vec<f64>, usize), ShadeError> {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(ShadeError::NonFiniteEqHist { lo, hi });
+    }
+    let (first, last) = if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let nb = EQ_HIST_BINS;
+    let edges = linspace(first, last, nb + 1);
+    if edges.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(ShadeError::EqHistRangeTooNarrow { lo, hi });
+    }
+    let denom = last - first;
+    let hist = data
+        .par_chunks(CHUNK)
+        .fold(
+            || vec![0u64; nb],
+            |mut h, c| {
+                for &x in c {
+                    if !x.is_nan() {
+                        h[hist_index(x, first, denom, &edges)] += 1;
+                    }
+                }
+                h
+            },
+        )
+        .reduce(
+            || vec![0u64; nb],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            },
+        );
+    let mut centers = Vec::new();
+    let mut counts = Vec::new();
+    for (k, &c) in hist.iter().enumerate() {
+        if c > 0 {
+            centers.push((edges[k] + edges[k + 1]) / 2.0);
+            counts.push(c);
+        }
+    }
+    let levels = counts.len();
+    let mut cum = 0u64;
+    let cum_counts: Vec<u64> = counts
+        .iter()
+        .map(|&c| {
+            cum += c;
+            cum
+        })
+        .collect();
+    let total = cum as f64;
+    let cdf: Vec<f64> = cum_counts.iter().map(|&c| c as f64 / total).collect();
+    let table = Interp::new(&centers, cdf, None, None);
+    let mut out = vec![0.0; data.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(CHUNK))
+        .for_each(|(o, d)| {
+            for (o, &x) in o.iter_mut().zip(d) {
+                // Masked cells are NaN in `data`; NumPy maps them to NaN too.
+                *o = if x.is_nan() {
+                    f64::NAN
+                } else {
+                    table.at(locate(&centers, x), &centers, x)
+                };
+            }
+        });
+    Ok((out, levels))
+}
+
+/// Datashader's `_rescale_discrete_levels`: with few distinct levels, lower
+/// the bottom of the span so the data lands in the upper part of the colormap.
+pub(crate) fn rescale_discrete_levels(levels: usize, span: (f64, f64)) -> (f64, f64) {
+    let m = -0.5 / 98.0;
+    let c = 1.5 - 2.0 * m;
+    let multiple = m * levels as f64 + c;
+    if multiple > 1.0 {
+        let lower = span.1 - multiple * (span.1 - span.0);
+        // Python's max(lower, 0): returns `lower` unless 0 > lower.
+        let lower = if 0.0 > lower { 0.0 } else { lower };
+        (lower, 1.0)
+    } else {
+        span
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linspace_matches_numpy_construction() {
+        assert_eq!(linspace(0.0, 1.0, 5), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        // Last sample is exactly `stop` even when i*step rounds differently.
+        let v = linspace(0.1, 0.7, 7);
+        assert_eq!(v[6], 0.7);
+        assert_eq!(v[3], 3.0 * ((0.7 - 0.1) / 6.0) + 0.1);
+        assert_eq!(linspace(2.0, 2.0, 4), vec![2.0; 4]);
+        assert_eq!(linspace(3.0, 9.0, 1), vec![3.0]);
+    }
+
+    #[test]
+    fn interp_edges_follow_numpy() {
+        let xp = [0.0, 1.0, 2.0];
+        let t = Interp::new(&xp, vec![10.0, 20.0, 40.0], Some(255.0), None);
+        let f = |x: f64| t.at(locate(&xp, x), &xp, x);
+        assert_eq!(f(-0.5), 255.0);
+        assert_eq!(f(0.0), 10.0);
+        assert_eq!(f(0.5), 15.0);
+        assert_eq!(f(1.5), 30.0);
+        assert_eq!(f(2.0), 40.0);
+        assert_eq!(f(3.0), 40.0);
+        assert!(f(f64::NAN).is_nan());
+        // Duplicated sample points (a zero-width span): ties go to the last.
+        let xp = [1.0; 4];
+        let t = Interp::new(&xp, vec![0.0, 1.0, 2.0, 3.0], None, None);
+        assert_eq!(t.at(locate(&xp, 1.0), &xp, 1.0), 3.0);
+        // One sample point: NumPy's shortcut returns fp[0] even for NaN.
+        let xp = [0.0];
+        let t = Interp::new(&xp, vec![7.0], Some(255.0), None);
+        assert_eq!(t.at(locate(&xp, f64::NAN), &xp, f64::NAN), 7.0);
+        assert_eq!(t.at(locate(&xp, -1.0), &xp, -1.0), 255.0);
+    }
+
+    #[test]
+    fn uint8_cast_truncates_and_wraps_like_numpy() {
+        assert_eq!(to_u8(254.999), 254);
+        assert_eq!(to_u8(255.0), 255);
+        assert_eq!(to_u8(-0.5), 0);
+        assert_eq!(to_u8(-1.5), 255);
+        assert_eq!(to_u8(300.0), 44);
+        assert_eq!(to_u8(f64::NAN), 0);
+        assert_eq!(to_u8(f64::INFINITY), 0);
+    }
+
+    #[test]
+    fn pairwise_sum_orders_like_numpy() {
+        // Sequential below 8 elements: 2^24 + 1 + 1 + 1 + 1 stays 2^24 in f32.
+        let big = 16_777_216.0f32;
+        assert_eq!(pairwise_sum_f32(&[big, 1.0, 1.0, 1.0, 1.0]), big);
+        // Eight accumulators from 8 elements on: the ones pair up first.
+        let mut v = vec![big];
+        v.extend([1.0f32; 7]);
+        assert_eq!(pairwise_sum_f32(&v), big + 6.0);
+        let mut v = vec![big];
+        v.extend([1.0f32; 8]);
+        assert_eq!(pairwise_sum_f32(&v), big + 8.0);
+    }
+
+    #[test]
+    fn eq_hist_integer_path_is_the_exact_cdf() {
+        let nan = f64::NAN;
+        let data = [0.0, 1.0, 1.0, 3.0, nan];
+        let (out, levels) = eq_hist(&data, true).expect("eq_hist");
+        assert_eq!(levels, 3);
+        assert_eq!(out[0], 1.0 / 4.0);
+        assert_eq!(out[1], 3.0 / 4.0);
+        assert_eq!(out[3], 1.0);
+        assert!(out[4].is_nan());
+    }
+
+    #[test]
+    fn eq_hist_switches_to_bins_for_wide_integer_ranges() {
+        // Range 70000 >= 65536: integers are binned like floats, so values
+        // interpolate between bin centres instead of hitting the exact cdf.
+        let data = [0.0, 5.0, 70_000.0];
+        let (float, _) = eq_hist(&data, false).expect("eq_hist");
+        let (int, levels) = eq_hist(&data, true).expect("eq_hist");
+        assert_eq!(levels, 3);
+        assert_eq!(int, float);
+        // 0 lies below the first bin centre: NumPy's `left` = cdf[0].
+        assert_eq!(int[0], 1.0 / 3.0);
+        // 5 lies just above its bin centre: slightly above cdf[1].
+        assert!(int[1] > 2.0 / 3.0 && int[1] < 0.6668);
+        assert_eq!(int[2], 1.0);
+        // A narrow integer range takes the exact path: 5 gets exactly 2/3.
+        let (exact, _) = eq_hist(&[0.0, 5.0, 7.0], true).expect("eq_hist");
+        assert_eq!(exact[1], 2.0 / 3.0);
+    }
+
+    #[test]
+    fn eq_hist_all_masked_is_all_nan() {
+        let (out, levels) = eq_hist(&[f64::NAN; 3], true).expect("eq_hist");
+        assert_eq!(levels, 0);
+        assert!(out.iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn rescale_discrete_levels_lowers_the_span_for_few_levels() {
+        let (lo, hi) = rescale_discrete_levels(2, (0.5, 1.0));
+        assert_eq!(hi, 1.0);
+        assert_eq!(lo, 1.0 - 1.5 * 0.5);
+        // 100 or more levels: unchanged.
+        assert_eq!(rescale_discrete_levels(100, (0.25, 1.0)), (0.25, 1.0));
+    }
+}

@@ -1,0 +1,254 @@
+//! Shading-only parity with Datashader 0.19.1: for every manifest case with a
+//! `shade` key, shade Datashader's own aggregate (`expected_agg`) with the
+//! case's options and compare with Datashader's PNG (`expected_png`): within
+//! one level per channel, fully transparent pixels equal whatever their
+//! colour.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use pointillist::aggregate::Aggregate;
+use pointillist::output::npy::read_npy;
+use pointillist::shade::{self, Dynspread, How, ShadeOptions};
+use serde_json::Value;
+
+fn parity_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity")
+}
+
+fn pair(v: &Value) -> Option<(f64, f64)> {
+    let a = v.as_array()?;
+    Some((a.first()?.as_f64()?, a.get(1)?.as_f64()?))
+}
+
+fn colors(v: &Value) -> Vec<[u8; 3]> {
+    v.as_array()
+        .expect("colour list")
+        .iter()
+        .map(|c| shade::parse_color(c.as_str().expect("colour string")).expect("colour"))
+        .collect()
+}
+
+/// The case's `shade` options as `ShadeOptions`.
+fn options(s: &Value) -> ShadeOptions {
+    let mut o = ShadeOptions {
+        how: s["how"]
+            .as_str()
+            .expect("how")
+            .parse::<How>()
+            .expect("how name"),
+        alpha: u8::try_from(s["alpha"].as_u64().expect("alpha")).expect("alpha <= 255"),
+        min_alpha: s["min_alpha"].as_f64().expect("min_alpha"),
+        span: pair(&s["span"]),
+        rescale_discrete_levels: s["rescale_discrete_levels"].as_bool().unwrap_or(false),
+        spread: s["spread"]
+            .as_u64()
+            .map(|p| u32::try_from(p).expect("spread px")),
+        dynspread: pair(&s["dynspread"]).map(|(threshold, max_px)| Dynspread {
+            threshold,
+            max_px: max_px as u32,
+        }),
+        background: s["background"]
+            .as_str()
+            .map(|c| shade::parse_color(c).expect("background")),
+        ..ShadeOptions::default()
+    };
+    match &s["cmap"] {
+        Value::String(name) => o.cmap = shade::parse_cmap(name).expect("cmap name"),
+        Value::Array(_) => o.cmap = colors(&s["cmap"]),
+        _ => {}
+    }
+    if !s["color_key"].is_null() {
+        o.color_key = Some(colors(&s["color_key"]));
+    }
+    o
+}
+
+fn load_agg(case: &Value, dir: &Path) -> Aggregate {
+    let path = dir.join(case["expected_agg"].as_str().expect("expected_agg"));
+    let arr = read_npy(BufReader::new(File::open(&path).expect("open .npy"))).expect("read .npy");
+    let (height, width) = (arr.shape[0], arr.shape[1]);
+    let categories = case["categories"].as_array().map(|c| {
+        c.iter()
+            .map(|s| s.as_str().expect("category").to_string())
+            .collect::<Vec<_>>()
+    });
+    if let Some(c) = &categories {
+        assert_eq!(arr.shape.len(), 3);
+        assert_eq!(arr.shape[2], c.len());
+    }
+    Aggregate {
+        width,
+        height,
+        categories,
+        values: arr.into_agg_values().expect("aggregate dtype"),
+        x_range: pair(&case["x_range_used"]).expect("x_range_used"),
+        y_range: pair(&case["y_range_used"]).expect("y_range_used"),
+    }
+}
+
+/// Datashader's PNG as north-up RGBA bytes.
+fn load_png(path: &Path) -> (usize, usize, Vec<u8>) {
+    let mut dec = png::Decoder::new(BufReader::new(File::open(path).expect("open .png")));
+    dec.set_transformations(png::Transformations::EXPAND);
+    let mut reader = dec.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("png size")];
+    let info = reader.next_frame(&mut buf).expect("png data");
+    buf.truncate(info.buffer_size());
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let rgba = match info.color_type {
+        png::ColorType::Rgba => buf,
+        png::ColorType::Rgb => buf
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    (info.width as usize, info.height as usize, rgba)
+}
+
+/// Pixels that differ by more than one level in some channel, ignoring pixels
+/// transparent in both images, with the first few for the report; and the
+/// number of (non-transparent) pixels that differ at all.
+fn mismatches(ours: &[u8], theirs: &[u8], width: usize) -> (usize, Vec<String>, usize) {
+    let mut n = 0;
+    let mut inexact = 0;
+    let mut examples = Vec::new();
+    for (i, (a, b)) in ours.chunks_exact(4).zip(theirs.chunks_exact(4)).enumerate() {
+        if a[3] == 0 && b[3] == 0 {
+            continue;
+        }
+        inexact += usize::from(a != b);
+        if a.iter().zip(b).any(|(x, y)| x.abs_diff(*y) > 1) {
+            n += 1;
+            if examples.len() < 5 {
+                examples.push(format!(
+                    "(row {} from top, col {}): ours {a:?}, datashader {b:?}",
+                    i / width,
+                    i % width
+                ));
+            }
+        }
+    }
+    (n, examples, inexact)
+}
+
+#[test]
+fn shading_matches_datashader() {
+    let dir = parity_dir();
+    let manifest: Value = serde_json::from_reader(BufReader::new(
+        File::open(dir.join("manifest.json")).expect("tests/parity/manifest.json"),
+    ))
+    .expect("manifest JSON");
+    let cases = manifest["cases"].as_array().expect("cases");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in cases.iter().filter(|c| !c["shade"].is_null()) {
+        let name = case["name"].as_str().expect("name");
+        let agg = load_agg(case, &dir);
+        let img = shade::shade(&agg, &options(&case["shade"]))
+            .unwrap_or_else(|e| panic!("{name}: shade failed: {e}"));
+        let ours = img.to_north_up_rgba8();
+        let png_path = dir.join(case["expected_png"].as_str().expect("expected_png"));
+        let (w, h, theirs) = load_png(&png_path);
+        assert_eq!((w, h), (img.width, img.height), "{name}: image size");
+        let (bad, examples, inexact) = mismatches(&ours, &theirs, w);
+        eprintln!("{name}: {inexact} pixels not bit-identical");
+        if bad > 0 {
+            failures.push(format!(
+                "{name}: {bad} pixels differ by more than one level, e.g. {}",
+                examples.join("; ")
+            ));
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no shading cases in the manifest");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} shading cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!("{checked} shading cases match Datashader");
+}
+
+/// Cross-check against cases made by running real Datashader on random
+/// aggregates (a throwaway script writes `cases.json`, `NAME.agg.npy` and
+/// `NAME.rgba.npy` = `img.data` as `uint8` RGBA, row 0 = lowest y, into
+/// `$SHADE_XCHECK_DIR`). Reports every pixel that is not bit-identical.
+#[test]
+#[ignore = "needs $SHADE_XCHECK_DIR with cases made by Datashader"]
+fn crosscheck_random_cases_against_datashader() {
+    let Some(dir) = std::env::var_os("SHADE_XCHECK_DIR").map(PathBuf::from) else {
+        panic!("set SHADE_XCHECK_DIR");
+    };
+    let cases: Value = serde_json::from_reader(BufReader::new(
+        File::open(dir.join("cases.json")).expect("cases.json"),
+    ))
+    .expect("cases JSON");
+    let mut failures = Vec::new();
+    let mut inexact_cases = 0;
+    let cases = cases.as_array().expect("case list");
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let s = &case["shade"];
+        let mut opts = options(s);
+        if let Some(n) = s["cmap_name"].as_str() {
+            opts.cmap = shade::colormap(n).expect("known colormap");
+        }
+        opts.single_color = s["single_color"]
+            .as_str()
+            .map(|c| shade::parse_color(c).expect("colour"));
+        let read = |key: &str| {
+            read_npy(BufReader::new(
+                File::open(dir.join(case[key].as_str().expect("file"))).expect("open"),
+            ))
+            .expect("npy")
+        };
+        let arr = read("agg");
+        let categories = case["categories"].as_array().map(|c| {
+            c.iter()
+                .map(|s| s.as_str().expect("category").to_string())
+                .collect::<Vec<_>>()
+        });
+        let agg = Aggregate {
+            width: arr.shape[1],
+            height: arr.shape[0],
+            categories,
+            values: arr.into_agg_values().expect("aggregate dtype"),
+            x_range: (0.0, 1.0),
+            y_range: (0.0, 1.0),
+        };
+        let img = match shade::shade(&agg, &opts) {
+            Ok(img) => img,
+            Err(e) => {
+                failures.push(format!("{name}: error {e}"));
+                continue;
+            }
+        };
+        let expected = match read("expected").data {
+            pointillist::output::npy::NpyData::U8(v) => v,
+            other => panic!("{name}: expected uint8 RGBA, got {}", other.descr()),
+        };
+        let ours: Vec<u8> = img.pixels.iter().flatten().copied().collect();
+        let (bad, examples, inexact) = mismatches(&ours, &expected, img.width);
+        if inexact > 0 {
+            inexact_cases += 1;
+            eprintln!("{name}: {inexact} pixels not bit-identical, {bad} off by more than one");
+        }
+        if bad > 0 {
+            failures.push(format!(
+                "{name}: {bad} pixels off, e.g. {}",
+                examples.join("; ")
+            ));
+        }
+    }
+    eprintln!(
+        "{} cases, {} not bit-identical, {} failing",
+        cases.len(),
+        inexact_cases,
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
