@@ -4,3 +4,4 @@
 //! [`output`] (PNG, `.npy`). Each stage uses only the stages before it.
 
 pub mod aggregate;
+pub mod synth;

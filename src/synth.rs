@@ -1,0 +1,1976 @@
+//! Synthetic census-like points, written to Parquet deterministically and in
+//! bounded memory.
+//!
+//! The generator draws points from a fixed model built from the seed:
+//!
+//! * **Cities**: Gaussian blobs centred on land inside the contiguous US. The
+//!   largest ones sit on real metropolitan centres, the rest cluster around
+//!   them or spread over the (east-heavy) land. City `k` (0-based rank) gets
+//!   a share of the urban points proportional to `1 / (k + 1)` (Zipf's law)
+//!   and a spread proportional to `1 / sqrt(k + 1)`; each is slightly
+//!   elongated and rotated, and part of its points form a wider "suburb" halo.
+//! * **Rural background**: a uniform-ish layer over the land (denser in the
+//!   east, with patchy low-frequency variation), [`SynthOptions::rural_fraction`]
+//!   of the points.
+//! * **Categories** (`cat`): five values, [`CATEGORIES`]. The mix depends on
+//!   the region, on the city and on the "neighbourhood" inside a city (a core
+//!   and four quadrants), so categorical renders show structure at every zoom.
+//! * **Values** (`val`): log-normal and positive, with a median that varies by
+//!   city and neighbourhood.
+//!
+//! Coordinates are Web Mercator metres, as Datashader's `lnglat_to_meters`
+//! makes them. A coarse outline of the contiguous US (coasts and Great Lakes
+//! included) keeps points on land; points may still leave the bounding box
+//! [`US_LNGLAT_BOUNDS`] by a little.
+//!
+//! # Determinism
+//!
+//! Rows are cut into fixed blocks of [`BLOCK_ROWS`]; block `b` draws from its
+//! own xoshiro256++ stream seeded from `(seed, b)`, and every row uses the same
+//! number of draws. So row `i` depends only on the seed, the city count, the
+//! rural fraction and `i`: never on the thread count, the batch size or the
+//! row-group size. All transcendental functions are implemented here with
+//! plain IEEE arithmetic (no platform `libm`), so the values are the same on
+//! every platform too. Given the same [`SynthOptions`], [`write_synth`] writes
+//! byte-identical files.
+//!
+//! # Memory and speed
+//!
+//! Batches of [`SynthOptions::batch_rows`] rows are generated in parallel on
+//! the current rayon pool while the previous batch is being encoded, and are
+//! streamed to a Parquet [`ArrowWriter`]; memory is bounded by one row group
+//! plus two batches plus the model (a few MiB), whatever the row count.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, Float32Array, Float64Array, Int32Array, RecordBatch, StringArray,
+};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
+
+/// The category labels of the `cat` column, in key order.
+pub const CATEGORIES: [&str; 5] = ["asian", "black", "hispanic", "other", "white"];
+
+/// `(lon_min, lon_max, lat_min, lat_max)` of the contiguous US, in degrees.
+pub const US_LNGLAT_BOUNDS: (f64, f64, f64, f64) = (-125.0, -66.9, 24.4, 49.4);
+
+/// Rows per RNG block: the unit of parallel work and of seeding.
+pub const BLOCK_ROWS: usize = 8192;
+
+/// Version of the model; bump whenever the output for a seed changes.
+pub const MODEL_VERSION: u32 = 1;
+
+/// Earth radius used by Web Mercator, in metres.
+const EARTH_RADIUS: f64 = 6378137.0;
+/// Half the Web Mercator world width, in metres (`pi * 6378137`).
+const ORIGIN_SHIFT: f64 = std::f64::consts::PI * EARTH_RADIUS;
+
+/// u64 draws consumed per row (fixed, so any row can be reached by skipping).
+const DRAWS_PER_ROW: u64 = 5;
+/// City neighbourhoods: a core and four quadrants.
+const HOODS: usize = 5;
+/// Squared radius, in standard deviations, of a city's core neighbourhood.
+const CORE_R2: f64 = 1.0;
+/// Spread of the largest city, in metres on the ground.
+const SIGMA_TOP_M: f64 = 35_000.0;
+/// Smallest city spread, in metres on the ground.
+const SIGMA_MIN_M: f64 = 1_200.0;
+/// Suburb halo spread relative to the city core.
+const SUBURB_SCALE: f64 = 2.8;
+/// Log-space standard deviation of `val` around the local median.
+const VAL_SIGMA: f64 = 0.55;
+/// Land mask resolution (cells of about 1.6 km).
+const MASK_W: usize = 4096;
+const MASK_H: usize = 2240;
+/// Rural cells are `RURAL_STEP` x `RURAL_STEP` mask cells (about 6.3 km).
+const RURAL_STEP: usize = 4;
+const RURAL_W: usize = MASK_W / RURAL_STEP;
+const RURAL_H: usize = MASK_H / RURAL_STEP;
+/// Rural category and value regions are `REGION_STEP` rural cells wide.
+const REGION_STEP: usize = 16;
+const REGION_W: usize = RURAL_W.div_ceil(REGION_STEP);
+const REGION_H: usize = RURAL_H.div_ceil(REGION_STEP);
+
+// ---------------------------------------------------------------------------
+// Options, summary, errors
+// ---------------------------------------------------------------------------
+
+/// Floating-point type of the `x`, `y` and `val` columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// `Float32` columns (the default; what Datashader users usually have).
+    #[default]
+    F32,
+    /// `Float64` columns.
+    F64,
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        })
+    }
+}
+
+impl FromStr for Precision {
+    type Err = SynthError;
+
+    /// Parses `f32`/`float32` or `f64`/`float64`.
+    fn from_str(s: &str) -> Result<Self, SynthError> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" | "float32" | "float" => Ok(Precision::F32),
+            "f64" | "float64" | "double" => Ok(Precision::F64),
+            _ => Err(SynthError::InvalidOption {
+                option: "precision",
+                value: s.to_string(),
+                expected: "f32 or f64",
+            }),
+        }
+    }
+}
+
+/// Parquet compression codec of the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SynthCompression {
+    /// No compression.
+    Uncompressed,
+    /// Snappy (the default: fast, what most writers use).
+    #[default]
+    Snappy,
+    /// Zstandard at the given level (1..=22; 3 is a good default).
+    Zstd(i32),
+}
+
+impl fmt::Display for SynthCompression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SynthCompression::Uncompressed => f.write_str("uncompressed"),
+            SynthCompression::Snappy => f.write_str("snappy"),
+            SynthCompression::Zstd(level) => write!(f, "zstd:{level}"),
+        }
+    }
+}
+
+impl FromStr for SynthCompression {
+    type Err = SynthError;
+
+    /// Parses `snappy`, `zstd` (level 3), `zstd:LEVEL`, or
+    /// `none`/`uncompressed`.
+    fn from_str(s: &str) -> Result<Self, SynthError> {
+        let bad = || SynthError::InvalidOption {
+            option: "compression",
+            value: s.to_string(),
+            expected: "snappy, zstd, zstd:LEVEL (1-22) or uncompressed",
+        };
+        let lower = s.to_ascii_lowercase();
+        match lower.as_str() {
+            "snappy" => Ok(SynthCompression::Snappy),
+            "zstd" => Ok(SynthCompression::Zstd(3)),
+            "none" | "uncompressed" => Ok(SynthCompression::Uncompressed),
+            other => match other.strip_prefix("zstd:") {
+                Some(level) => {
+                    let level: i32 = level.parse().map_err(|_| bad())?;
+                    if (1..=22).contains(&level) {
+                        Ok(SynthCompression::Zstd(level))
+                    } else {
+                        Err(bad())
+                    }
+                }
+                None => Err(bad()),
+            },
+        }
+    }
+}
+
+impl SynthCompression {
+    fn to_parquet(self) -> Result<Compression, SynthError> {
+        Ok(match self {
+            SynthCompression::Uncompressed => Compression::UNCOMPRESSED,
+            SynthCompression::Snappy => Compression::SNAPPY,
+            SynthCompression::Zstd(level) => {
+                let level = ZstdLevel::try_new(level).map_err(|_| SynthError::InvalidOption {
+                    option: "compression",
+                    value: self.to_string(),
+                    expected: "a zstd level from 1 to 22",
+                })?;
+                Compression::ZSTD(level)
+            }
+        })
+    }
+}
+
+/// What to generate and how to write it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthOptions {
+    /// Number of rows (points) to write; 0 writes a valid empty file.
+    pub rows: u64,
+    /// Seed of the model and of every row.
+    pub seed: u64,
+    /// Float type of `x`, `y` and `val`.
+    pub precision: Precision,
+    /// Rows per Parquet row group (default 1 Mi rows = 1,048,576).
+    pub row_group_rows: usize,
+    /// Parquet compression (default snappy).
+    pub compression: SynthCompression,
+    /// Rows per generated Arrow batch (default 64 Ki); also the memory bound.
+    pub batch_rows: usize,
+    /// Number of city centres (default 2,000; at most 1,000,000).
+    pub cities: usize,
+    /// Fraction of the points in the rural background, in `[0, 1]`
+    /// (default 0.15).
+    pub rural_fraction: f64,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            rows: 10_000_000,
+            seed: 0,
+            precision: Precision::F32,
+            row_group_rows: 1 << 20,
+            compression: SynthCompression::Snappy,
+            batch_rows: 1 << 16,
+            cities: 2_000,
+            rural_fraction: 0.15,
+        }
+    }
+}
+
+impl SynthOptions {
+    /// Checks every option, naming the first bad one.
+    pub fn validate(&self) -> Result<(), SynthError> {
+        let bad = |option, value: String, expected| {
+            Err(SynthError::InvalidOption {
+                option,
+                value,
+                expected,
+            })
+        };
+        if self.row_group_rows == 0 {
+            return bad("row_group_rows", "0".into(), "at least 1 row per row group");
+        }
+        if self.batch_rows == 0 || self.batch_rows > 1 << 26 {
+            return bad(
+                "batch_rows",
+                self.batch_rows.to_string(),
+                "between 1 and 67,108,864 rows per batch",
+            );
+        }
+        if self.cities == 0 || self.cities > 1_000_000 {
+            return bad(
+                "cities",
+                self.cities.to_string(),
+                "between 1 and 1,000,000 cities",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.rural_fraction) {
+            return bad(
+                "rural_fraction",
+                self.rural_fraction.to_string(),
+                "a fraction between 0 and 1",
+            );
+        }
+        self.compression.to_parquet()?;
+        Ok(())
+    }
+
+    /// One-line description stored in the file's key-value metadata.
+    fn describe(&self) -> String {
+        format!(
+            "model={MODEL_VERSION} seed={} rows={} precision={} cities={} rural_fraction={}",
+            self.seed, self.rows, self.precision, self.cities, self.rural_fraction
+        )
+    }
+}
+
+/// What [`write_synth`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynthSummary {
+    /// Rows written.
+    pub rows: u64,
+    /// Size of the finished file in bytes.
+    pub bytes: u64,
+    /// Number of row groups in the file.
+    pub row_groups: usize,
+}
+
+/// What can go wrong while generating or writing synthetic data.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// An option out of range.
+    #[error("invalid synth option {option} '{value}'; give {expected}")]
+    InvalidOption {
+        /// The option's name (as in [`SynthOptions`]).
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// The temporary output file could not be created.
+    #[error("cannot create a temporary file in '{}': {source}; check that the directory exists and is writable", dir.display())]
+    CreateTemp {
+        /// The destination directory.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing, syncing or measuring the output failed.
+    #[error("cannot write '{}': {source}; check free disk space and permissions", path.display())]
+    Io {
+        /// The destination path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The Parquet writer failed.
+    #[error("cannot write Parquet to '{}': {source}; check free disk space (no partial file is left)", path.display())]
+    Parquet {
+        /// The destination path.
+        path: PathBuf,
+        /// The Parquet error.
+        #[source]
+        source: ParquetError,
+    },
+    /// The finished temporary file could not be renamed into place.
+    #[error("cannot move the finished file to '{}': {source}; check that the destination is writable and not a directory", path.display())]
+    Persist {
+        /// The destination path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// An Arrow batch could not be assembled (a bug).
+    #[error("cannot assemble a synthetic Arrow batch: {source}; this is a bug in pointillist, please report it")]
+    Arrow {
+        /// The Arrow error.
+        #[source]
+        source: ArrowError,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// Random numbers
+// ---------------------------------------------------------------------------
+
+/// SplitMix64: a tiny 64-bit generator, used to seed [`Xoshiro256pp`].
+#[derive(Debug, Clone)]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The SplitMix64 output function (Stafford's mix 13), a bijection on u64.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl SplitMix64 {
+    /// A generator starting at `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64 { state: seed }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(GOLDEN_GAMMA);
+        mix64(self.state)
+    }
+}
+
+/// xoshiro256++ (Blackman and Vigna): fast, 256-bit state, good quality.
+#[derive(Debug, Clone)]
+pub struct Xoshiro256pp {
+    s: [u64; 4],
+}
+
+impl Xoshiro256pp {
+    /// A generator whose state is filled by [`SplitMix64`] from `seed` (never
+    /// all zero, since SplitMix64 outputs of consecutive states differ).
+    pub fn from_seed(seed: u64) -> Self {
+        let mut sm = SplitMix64::new(seed);
+        Xoshiro256pp {
+            s: [sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()],
+        }
+    }
+
+    /// The next 64 random bits.
+    #[inline(always)]
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// A uniform float in `[0, 1)` with 53 random bits.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A standard normal deviate (one Box–Muller draw).
+    pub fn next_normal(&mut self) -> f64 {
+        normal_pair(self.next_u64()).0
+    }
+}
+
+/// Key of the per-block streams of a seed.
+fn block_key(seed: u64) -> u64 {
+    mix64(seed ^ 0x5EED_B10C_0000_0001)
+}
+
+/// The generator of block `block` for the block key of a seed.
+fn block_rng(key: u64, block: u64) -> Xoshiro256pp {
+    Xoshiro256pp::from_seed(mix64(key.wrapping_add(block.wrapping_mul(GOLDEN_GAMMA))))
+}
+
+/// A uniform in `(0, 1)` from 32 bits; never 0, so its log is finite.
+#[inline(always)]
+fn open_unit(bits: u32) -> f64 {
+    (bits as f64 + 0.5) * (1.0 / 4294967296.0)
+}
+
+/// A uniform in `[0, 1)` from 32 bits.
+#[inline(always)]
+fn half_open_unit(bits: u32) -> f64 {
+    bits as f64 * (1.0 / 4294967296.0)
+}
+
+/// Two independent standard normals from 64 random bits (Box–Muller).
+#[inline(always)]
+fn normal_pair(bits: u64) -> (f64, f64) {
+    let r = (-2.0 * ln(open_unit((bits >> 32) as u32))).sqrt();
+    let (s, c) = sin_cos_turns(half_open_unit(bits as u32));
+    (r * c, r * s)
+}
+
+// ---------------------------------------------------------------------------
+// Deterministic elementary functions (plain IEEE arithmetic, no libm)
+// ---------------------------------------------------------------------------
+
+const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+
+/// `(atanh(s) / s - 1) / s^2` as a polynomial in `s^2`, highest first.
+const LN_ATANH: [f64; 9] = [
+    1.0 / 19.0,
+    1.0 / 17.0,
+    1.0 / 15.0,
+    1.0 / 13.0,
+    1.0 / 11.0,
+    1.0 / 9.0,
+    1.0 / 7.0,
+    1.0 / 5.0,
+    1.0 / 3.0,
+];
+
+/// Natural logarithm of a positive, finite, normal `x` (relative error
+/// around 1e-15).
+#[inline(always)]
+fn ln(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000);
+    if m > std::f64::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1;
+    }
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let tail = s2 * horner(s2, &LN_ATANH);
+    let ef = e as f64;
+    ef * LN2_HI + (2.0 * s + (2.0 * s * tail + ef * LN2_LO))
+}
+
+/// Evaluates a polynomial by Horner's rule, highest coefficient first.
+#[inline(always)]
+fn horner<const N: usize>(x: f64, coeffs: &[f64; N]) -> f64 {
+    coeffs.iter().fold(0.0, |acc, &c| acc * x + c)
+}
+
+/// Taylor coefficients of `e^r`, `1/13!` down to `1/0!`.
+const EXP_TAYLOR: [f64; 14] = [
+    1.0 / 6227020800.0,
+    1.0 / 479001600.0,
+    1.0 / 39916800.0,
+    1.0 / 3628800.0,
+    1.0 / 362880.0,
+    1.0 / 40320.0,
+    1.0 / 5040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    1.0 / 2.0,
+    1.0,
+    1.0,
+];
+
+/// `sin(a) / a` as a polynomial in `a^2`, highest first.
+const SIN_TAYLOR: [f64; 9] = [
+    1.0 / 355687428096000.0,
+    -1.0 / 1307674368000.0,
+    1.0 / 6227020800.0,
+    -1.0 / 39916800.0,
+    1.0 / 362880.0,
+    -1.0 / 5040.0,
+    1.0 / 120.0,
+    -1.0 / 6.0,
+    1.0,
+];
+
+/// `cos(a)` as a polynomial in `a^2`, highest first.
+const COS_TAYLOR: [f64; 9] = [
+    1.0 / 20922789888000.0,
+    -1.0 / 87178291200.0,
+    1.0 / 479001600.0,
+    -1.0 / 3628800.0,
+    1.0 / 40320.0,
+    -1.0 / 720.0,
+    1.0 / 24.0,
+    -1.0 / 2.0,
+    1.0,
+];
+
+/// `e^x`, for `x` clamped to `[-700, 700]` (relative error around 1e-15).
+#[inline(always)]
+fn exp(x: f64) -> f64 {
+    let x = x.clamp(-700.0, 700.0);
+    let k = (x * std::f64::consts::LOG2_E).round();
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    horner(r, &EXP_TAYLOR) * f64::from_bits(((k as i64 + 1023) as u64) << 52)
+}
+
+/// `(sin(2 pi t), cos(2 pi t))` for any finite `t` of moderate size
+/// (absolute error around 1e-16).
+#[inline(always)]
+fn sin_cos_turns(t: f64) -> (f64, f64) {
+    let q = (t * 4.0).round();
+    let a = (t * 4.0 - q) * std::f64::consts::FRAC_PI_2;
+    let a2 = a * a;
+    let s = a * horner(a2, &SIN_TAYLOR);
+    let c = horner(a2, &COS_TAYLOR);
+    match (q as i64).rem_euclid(4) {
+        0 => (s, c),
+        1 => (c, -s),
+        2 => (-s, -c),
+        _ => (-c, s),
+    }
+}
+
+/// Web Mercator `(x, y)` in metres of `(lon, lat)` in degrees, with
+/// Datashader's formula, evaluated with this module's functions.
+fn to_mercator(lon: f64, lat: f64) -> (f64, f64) {
+    let (s, c) = sin_cos_turns((90.0 + lat) / 720.0);
+    (lon * ORIGIN_SHIFT / 180.0, ln(s / c) * EARTH_RADIUS)
+}
+
+/// Longitude in degrees of a Web Mercator `x`.
+fn lon_of_x(x: f64) -> f64 {
+    x * 180.0 / ORIGIN_SHIFT
+}
+
+/// Latitude in degrees of a Web Mercator `y` (bisection on [`to_mercator`]).
+fn lat_of_y(y: f64) -> f64 {
+    let (mut lo, mut hi) = (-85.0f64, 85.0f64);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if to_mercator(0.0, mid).1 < y {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Cosine of an angle in degrees.
+fn cos_deg(deg: f64) -> f64 {
+    sin_cos_turns(deg / 360.0).1
+}
+
+/// Datashader's `lnglat_to_meters`: Web Mercator metres of `(lon, lat)`
+/// degrees (`x = lon * pi * 6378137 / 180`,
+/// `y = ln(tan((90 + lat) * pi / 360)) * 6378137`), with the platform's
+/// math library like NumPy.
+pub fn lnglat_to_meters(lon: f64, lat: f64) -> (f64, f64) {
+    let x = lon * ORIGIN_SHIFT / 180.0;
+    let y = ((90.0 + lat) * std::f64::consts::PI / 360.0).tan().ln() * EARTH_RADIUS;
+    (x, y)
+}
+
+/// `(x_min, x_max, y_min, y_max)` in Web Mercator metres of
+/// [`US_LNGLAT_BOUNDS`]: a good default extent for rendering the data.
+pub fn us_extent_meters() -> (f64, f64, f64, f64) {
+    let (lon0, lon1, lat0, lat1) = US_LNGLAT_BOUNDS;
+    let (x0, y0) = lnglat_to_meters(lon0, lat0);
+    let (x1, y1) = lnglat_to_meters(lon1, lat1);
+    (x0, x1, y0, y1)
+}
+
+// ---------------------------------------------------------------------------
+// Geography
+// ---------------------------------------------------------------------------
+
+/// A coarse outline of the contiguous US, `(lon, lat)`, clockwise from Cape
+/// Flattery. The Great Lakes, Long Island Sound and Cape Cod Bay are outside.
+const US_OUTLINE: &[(f64, f64)] = &[
+    (-124.73, 48.38),
+    (-123.40, 48.10),
+    (-122.75, 49.00),
+    (-95.15, 49.00),
+    (-95.15, 49.38),
+    (-94.83, 49.32),
+    (-94.64, 48.72),
+    (-93.80, 48.52),
+    (-93.08, 48.63),
+    (-92.00, 48.35),
+    (-91.40, 48.05),
+    (-90.80, 48.10),
+    (-89.60, 48.00),
+    // Lake Superior, south shore
+    (-92.10, 46.78),
+    (-92.05, 46.70),
+    (-91.40, 46.78),
+    (-91.10, 46.86),
+    (-90.75, 46.95),
+    (-90.88, 46.60),
+    (-90.40, 46.58),
+    (-89.30, 46.87),
+    (-88.40, 47.25),
+    (-87.85, 47.47),
+    (-88.25, 47.10),
+    (-88.45, 46.78),
+    (-87.40, 46.55),
+    (-86.65, 46.42),
+    (-85.98, 46.67),
+    (-84.96, 46.77),
+    (-84.60, 46.45),
+    (-84.35, 46.50),
+    (-84.10, 46.20),
+    (-83.90, 45.98),
+    (-84.72, 45.87),
+    // Lake Michigan
+    (-86.25, 45.95),
+    (-87.05, 45.75),
+    (-87.60, 45.10),
+    (-88.00, 44.52),
+    (-86.90, 45.28),
+    (-87.50, 44.46),
+    (-87.65, 44.10),
+    (-87.70, 43.75),
+    (-87.90, 43.04),
+    (-87.62, 41.88),
+    (-87.52, 41.70),
+    (-87.30, 41.62),
+    (-86.90, 41.72),
+    (-86.48, 42.10),
+    (-86.27, 42.40),
+    (-86.20, 42.78),
+    (-86.35, 43.25),
+    (-86.45, 43.95),
+    (-86.25, 44.50),
+    (-85.75, 45.02),
+    (-85.27, 45.32),
+    (-84.95, 45.40),
+    (-84.73, 45.78),
+    // Lake Huron
+    (-84.47, 45.65),
+    (-83.80, 45.42),
+    (-83.43, 45.06),
+    (-83.33, 44.42),
+    (-83.50, 44.25),
+    (-83.90, 43.60),
+    (-83.30, 43.97),
+    (-82.95, 44.07),
+    (-82.42, 43.00),
+    (-82.50, 42.60),
+    (-83.05, 42.33),
+    (-83.15, 42.05),
+    (-83.45, 41.70),
+    // Lake Erie
+    (-82.70, 41.45),
+    (-81.70, 41.50),
+    (-80.50, 41.95),
+    (-80.10, 42.15),
+    (-79.35, 42.50),
+    (-78.90, 42.88),
+    (-79.06, 43.26),
+    // Lake Ontario and the St. Lawrence
+    (-78.00, 43.37),
+    (-77.60, 43.25),
+    (-77.00, 43.27),
+    (-76.50, 43.46),
+    (-76.20, 43.55),
+    (-76.20, 43.95),
+    (-76.33, 44.10),
+    (-75.50, 44.70),
+    (-74.90, 45.00),
+    (-71.50, 45.01),
+    // Maine
+    (-71.08, 45.30),
+    (-70.85, 45.23),
+    (-70.30, 45.90),
+    (-70.00, 46.60),
+    (-69.23, 47.45),
+    (-68.30, 47.36),
+    (-67.80, 47.07),
+    (-67.78, 45.94),
+    (-67.43, 45.60),
+    (-67.20, 45.16),
+    (-66.98, 44.90),
+    // Atlantic coast
+    (-67.50, 44.50),
+    (-68.20, 44.30),
+    (-68.80, 44.40),
+    (-69.80, 43.80),
+    (-70.20, 43.65),
+    (-70.60, 43.10),
+    (-70.80, 42.70),
+    (-70.60, 42.65),
+    (-70.95, 42.45),
+    (-71.00, 42.30),
+    (-70.65, 41.95),
+    (-70.50, 41.77),
+    (-70.05, 41.76),
+    (-70.08, 41.93),
+    (-70.22, 42.07),
+    (-70.00, 42.05),
+    (-69.93, 41.80),
+    (-69.95, 41.67),
+    (-70.65, 41.53),
+    (-71.10, 41.50),
+    (-71.40, 41.45),
+    (-72.10, 41.30),
+    (-72.90, 41.25),
+    (-73.65, 40.98),
+    (-73.80, 40.80),
+    // Long Island
+    (-73.40, 40.92),
+    (-72.60, 40.98),
+    (-72.25, 41.12),
+    (-71.86, 41.07),
+    (-72.50, 40.82),
+    (-73.60, 40.58),
+    (-73.95, 40.57),
+    (-74.00, 40.45),
+    (-74.10, 39.75),
+    (-74.95, 38.93),
+    (-75.10, 38.78),
+    (-75.08, 38.35),
+    (-75.35, 37.90),
+    (-75.97, 37.12),
+    (-75.98, 36.90),
+    (-75.75, 36.20),
+    (-75.50, 35.25),
+    (-76.50, 34.70),
+    (-77.90, 33.90),
+    (-79.20, 33.20),
+    (-80.90, 32.10),
+    (-81.40, 30.70),
+    (-81.30, 29.90),
+    (-80.60, 28.40),
+    (-80.05, 26.70),
+    (-80.15, 25.75),
+    (-80.40, 25.20),
+    (-81.10, 25.15),
+    // Gulf coast
+    (-81.80, 26.10),
+    (-82.65, 27.50),
+    (-82.75, 28.90),
+    (-83.70, 29.90),
+    (-84.35, 30.05),
+    (-85.35, 29.70),
+    (-86.50, 30.40),
+    (-88.00, 30.45),
+    (-89.60, 30.18),
+    (-89.40, 30.05),
+    (-89.15, 29.40),
+    (-89.20, 29.05),
+    (-90.10, 29.10),
+    (-91.30, 29.30),
+    (-92.30, 29.55),
+    (-93.85, 29.70),
+    (-94.75, 29.35),
+    (-95.35, 28.95),
+    (-96.30, 28.40),
+    (-97.20, 27.65),
+    (-97.30, 26.90),
+    (-97.15, 25.95),
+    // Rio Grande and the Mexican border
+    (-97.50, 25.90),
+    (-98.30, 26.10),
+    (-99.10, 26.45),
+    (-99.50, 27.50),
+    (-100.30, 28.25),
+    (-100.60, 28.90),
+    (-100.90, 29.35),
+    (-101.40, 29.77),
+    (-102.30, 29.88),
+    (-102.70, 29.70),
+    (-103.15, 28.97),
+    (-103.70, 29.20),
+    (-104.40, 29.60),
+    (-104.70, 30.00),
+    (-105.00, 30.70),
+    (-106.00, 31.40),
+    (-106.50, 31.78),
+    (-108.20, 31.78),
+    (-108.20, 31.33),
+    (-111.07, 31.33),
+    (-114.81, 32.49),
+    (-114.72, 32.72),
+    (-117.12, 32.54),
+    // Pacific coast
+    (-117.25, 32.85),
+    (-117.40, 33.20),
+    (-117.90, 33.60),
+    (-118.30, 33.72),
+    (-118.50, 34.00),
+    (-118.80, 34.02),
+    (-119.25, 34.15),
+    (-119.70, 34.40),
+    (-120.47, 34.45),
+    (-120.64, 34.58),
+    (-120.62, 35.15),
+    (-120.90, 35.45),
+    (-121.30, 35.65),
+    (-121.90, 36.30),
+    (-121.95, 36.58),
+    (-121.80, 36.80),
+    (-122.00, 36.95),
+    (-122.40, 37.20),
+    (-122.50, 37.70),
+    (-122.95, 38.00),
+    (-123.10, 38.30),
+    (-123.70, 38.95),
+    (-123.80, 39.45),
+    (-124.10, 40.00),
+    (-124.40, 40.44),
+    (-124.15, 40.80),
+    (-124.10, 41.50),
+    (-124.20, 42.00),
+    (-124.55, 42.84),
+    (-124.35, 43.40),
+    (-124.10, 44.00),
+    (-124.05, 44.80),
+    (-123.95, 45.60),
+    (-123.95, 46.25),
+    (-124.05, 46.70),
+    (-124.20, 47.30),
+    (-124.70, 48.00),
+];
+
+/// Large metropolitan centres `(lon, lat, relative size)`, largest first;
+/// they take the top Zipf ranks.
+const METROS: &[(f64, f64, f64)] = &[
+    (-74.00, 40.71, 19.5),  // New York
+    (-118.24, 34.05, 13.0), // Los Angeles
+    (-87.63, 41.88, 9.5),   // Chicago
+    (-96.80, 32.78, 7.6),   // Dallas
+    (-95.37, 29.76, 7.1),   // Houston
+    (-77.04, 38.90, 6.3),   // Washington
+    (-75.16, 39.95, 6.2),   // Philadelphia
+    (-80.19, 25.76, 6.1),   // Miami
+    (-84.39, 33.75, 6.0),   // Atlanta
+    (-71.06, 42.36, 4.9),   // Boston
+    (-112.07, 33.45, 4.9),  // Phoenix
+    (-122.42, 37.77, 4.7),  // San Francisco
+    (-117.40, 33.95, 4.6),  // Riverside
+    (-83.05, 42.33, 4.3),   // Detroit
+    (-122.33, 47.61, 4.0),  // Seattle
+    (-93.27, 44.98, 3.6),   // Minneapolis
+    (-117.16, 32.72, 3.3),  // San Diego
+    (-82.46, 27.95, 3.2),   // Tampa
+    (-104.99, 39.74, 2.9),  // Denver
+    (-90.20, 38.63, 2.8),   // St. Louis
+    (-76.61, 39.29, 2.8),   // Baltimore
+    (-80.84, 35.23, 2.7),   // Charlotte
+    (-81.38, 28.54, 2.7),   // Orlando
+    (-98.49, 29.42, 2.6),   // San Antonio
+    (-122.68, 45.52, 2.5),  // Portland
+    (-121.49, 38.58, 2.4),  // Sacramento
+    (-79.99, 40.44, 2.4),   // Pittsburgh
+    (-97.74, 30.27, 2.3),   // Austin
+    (-115.14, 36.17, 2.3),  // Las Vegas
+    (-84.51, 39.10, 2.2),   // Cincinnati
+    (-94.58, 39.10, 2.2),   // Kansas City
+    (-83.00, 39.96, 2.1),   // Columbus
+    (-86.16, 39.77, 2.1),   // Indianapolis
+    (-81.69, 41.50, 2.1),   // Cleveland
+    (-121.89, 37.34, 2.0),  // San Jose
+    (-86.78, 36.16, 2.0),   // Nashville
+    (-76.00, 36.85, 1.8),   // Virginia Beach
+    (-71.41, 41.82, 1.7),   // Providence
+    (-81.66, 30.33, 1.6),   // Jacksonville
+    (-87.91, 43.04, 1.6),   // Milwaukee
+    (-78.64, 35.78, 1.4),   // Raleigh
+    (-97.52, 35.47, 1.4),   // Oklahoma City
+    (-90.05, 35.15, 1.3),   // Memphis
+    (-85.76, 38.25, 1.3),   // Louisville
+    (-111.89, 40.76, 1.3),  // Salt Lake City
+    (-90.07, 29.95, 1.3),   // New Orleans
+    (-78.88, 42.89, 1.1),   // Buffalo
+    (-86.80, 33.52, 1.1),   // Birmingham
+    (-110.97, 32.22, 1.0),  // Tucson
+    (-95.94, 41.26, 0.95),  // Omaha
+    (-106.65, 35.08, 0.9),  // Albuquerque
+    (-106.49, 31.76, 0.87), // El Paso
+    (-116.20, 43.62, 0.75), // Boise
+    (-117.43, 47.66, 0.6),  // Spokane
+];
+
+/// Smooth bump of width `s` degrees around `(lon0, lat0)`.
+fn bump(lon: f64, lat: f64, lon0: f64, lat0: f64, s: f64) -> f64 {
+    let d2 = (lon - lon0) * (lon - lon0) + (lat - lat0) * (lat - lat0);
+    exp(-d2 / (2.0 * s * s))
+}
+
+/// Logistic function.
+fn logistic(t: f64) -> f64 {
+    1.0 / (1.0 + exp(-t))
+}
+
+/// The regional category mix at `(lon, lat)`, in [`CATEGORIES`] order.
+fn region_mix(lon: f64, lat: f64) -> [f64; 5] {
+    let asian = 0.05
+        * (1.0
+            + 3.0 * exp(-((lon + 121.8) / 3.0) * ((lon + 121.8) / 3.0))
+            + 1.5 * bump(lon, lat, -74.0, 40.7, 2.0));
+    let black = 0.12
+        * (0.3 + 0.7 * logistic((lon + 100.0) / 3.0))
+        * (1.0
+            + 2.2 * bump(lon, lat, -86.5, 32.5, 5.0)
+            + 1.0 * bump(lon, lat, -77.0, 38.8, 2.5)
+            + 0.6 * bump(lon, lat, -83.0, 42.3, 1.5));
+    let hispanic = 0.17
+        * (1.0
+            + 2.5 * bump(lon, lat, -106.0, 31.5, 6.0)
+            + 1.5 * bump(lon, lat, -98.5, 27.5, 3.0)
+            + 1.2 * bump(lon, lat, -80.3, 25.9, 1.5)
+            + 1.2 * bump(lon, lat, -118.0, 34.0, 3.0));
+    let other = 0.035
+        * (1.0 + 2.5 * bump(lon, lat, -109.0, 35.8, 2.5) + 1.2 * bump(lon, lat, -101.0, 45.5, 3.0));
+    let white = 0.6
+        * (1.0 + 0.7 * bump(lon, lat, -90.0, 45.0, 6.0) + 0.5 * bump(lon, lat, -82.0, 38.5, 3.0));
+    normalize([asian, black, hispanic, other, white])
+}
+
+/// Scales non-negative weights to sum to one.
+fn normalize<const N: usize>(w: [f64; N]) -> [f64; N] {
+    let total: f64 = w.iter().sum();
+    let mut out = w;
+    for v in &mut out {
+        *v /= total;
+    }
+    out
+}
+
+/// Cumulative 32-bit thresholds of a 5-way distribution.
+fn cdf_thresholds(p: [f64; 5]) -> [u32; 4] {
+    let mut out = [0u32; 4];
+    let mut acc = 0.0;
+    for (k, slot) in out.iter_mut().enumerate() {
+        acc += p[k];
+        *slot = (acc * 4294967296.0).round().clamp(0.0, u32::MAX as f64) as u32;
+    }
+    out
+}
+
+/// The category key drawn by 32 random bits from cumulative thresholds.
+#[inline(always)]
+fn pick_category(cdf: &[u32; 4], u: u32) -> i32 {
+    (u >= cdf[0]) as i32 + (u >= cdf[1]) as i32 + (u >= cdf[2]) as i32 + (u >= cdf[3]) as i32
+}
+
+/// Perturbs a distribution by independent log-normal factors of log-sd `s`.
+fn perturb(p: [f64; 5], s: f64, rng: &mut Xoshiro256pp) -> [f64; 5] {
+    let mut out = p;
+    for v in &mut out {
+        *v *= exp(s * rng.next_normal());
+    }
+    normalize(out)
+}
+
+/// An axis-aligned grid over the Web Mercator US bounding box.
+#[derive(Debug, Clone, Copy)]
+struct GridSpec {
+    w: usize,
+    h: usize,
+    x0: f64,
+    y0: f64,
+    dx: f64,
+    dy: f64,
+}
+
+impl GridSpec {
+    fn new(w: usize, h: usize) -> Self {
+        let (lon0, lon1, lat0, lat1) = US_LNGLAT_BOUNDS;
+        let (x0, y0) = to_mercator(lon0, lat0);
+        let (x1, y1) = to_mercator(lon1, lat1);
+        GridSpec {
+            w,
+            h,
+            x0,
+            y0,
+            dx: (x1 - x0) / w as f64,
+            dy: (y1 - y0) / h as f64,
+        }
+    }
+
+    /// The cell index of a point, if it is on the grid.
+    #[inline(always)]
+    fn cell(&self, x: f64, y: f64) -> Option<usize> {
+        let fx = (x - self.x0) / self.dx;
+        let fy = (y - self.y0) / self.dy;
+        if fx >= 0.0 && fy >= 0.0 && fx < self.w as f64 && fy < self.h as f64 {
+            Some(fy as usize * self.w + fx as usize)
+        } else {
+            None
+        }
+    }
+}
+
+/// A bit per grid cell: is the cell centre inside [`US_OUTLINE`]?
+#[derive(Debug, Clone)]
+struct LandMask {
+    grid: GridSpec,
+    bits: Vec<u64>,
+}
+
+impl LandMask {
+    /// Rasterises the outline by scanlines (even-odd rule).
+    fn build(grid: GridSpec) -> Self {
+        let verts: Vec<(f64, f64)> = US_OUTLINE
+            .iter()
+            .map(|&(lon, lat)| to_mercator(lon, lat))
+            .collect();
+        let mut bits = vec![0u64; (grid.w * grid.h).div_ceil(64)];
+        let mut crossings = Vec::new();
+        for row in 0..grid.h {
+            let yc = grid.y0 + (row as f64 + 0.5) * grid.dy;
+            crossings.clear();
+            for (i, &(xa, ya)) in verts.iter().enumerate() {
+                let (xb, yb) = verts[(i + 1) % verts.len()];
+                if (ya > yc) != (yb > yc) {
+                    crossings.push(xa + (yc - ya) * (xb - xa) / (yb - ya));
+                }
+            }
+            crossings.sort_by(f64::total_cmp);
+            for pair in crossings.chunks_exact(2) {
+                // Cells whose centre lies in (pair[0], pair[1]).
+                let first = ((pair[0] - grid.x0) / grid.dx - 0.5).ceil();
+                let last = ((pair[1] - grid.x0) / grid.dx - 0.5).ceil();
+                let first = first.clamp(0.0, grid.w as f64) as usize;
+                let last = last.clamp(0.0, grid.w as f64) as usize;
+                for col in first..last {
+                    let idx = row * grid.w + col;
+                    bits[idx / 64] |= 1 << (idx % 64);
+                }
+            }
+        }
+        LandMask { grid, bits }
+    }
+
+    fn get(&self, idx: usize) -> bool {
+        self.bits[idx / 64] >> (idx % 64) & 1 == 1
+    }
+
+    /// Is `(x, y)` on land?
+    #[inline(always)]
+    fn contains(&self, x: f64, y: f64) -> bool {
+        match self.grid.cell(x, y) {
+            Some(idx) => self.get(idx),
+            None => false,
+        }
+    }
+}
+
+/// Walker's alias table: O(1) sampling from a discrete distribution with
+/// one u64 draw.
+#[derive(Debug, Clone)]
+struct AliasTable {
+    /// Keep `i` when the low 32 bits are below `threshold[i]` (0..=2^32).
+    threshold: Vec<u64>,
+    alias: Vec<u32>,
+}
+
+impl AliasTable {
+    /// Builds the table (Vose's method). Weights must be non-negative with a
+    /// positive sum, and fewer than 2^32.
+    fn new(weights: &[f64]) -> Self {
+        let n = weights.len();
+        let total: f64 = weights.iter().sum();
+        let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
+        let mut threshold = vec![1u64 << 32; n];
+        let mut alias: Vec<u32> = (0..n as u32).collect();
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < 1.0);
+        while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+            small.pop();
+            threshold[s] = (scaled[s] * 4294967296.0).round() as u64;
+            alias[s] = l as u32;
+            scaled[l] = (scaled[l] + scaled[s]) - 1.0;
+            if scaled[l] < 1.0 {
+                large.pop();
+                small.push(l);
+            }
+        }
+        // Leftovers (rounding) keep themselves with probability one.
+        AliasTable { threshold, alias }
+    }
+
+    #[inline(always)]
+    fn sample(&self, bits: u64) -> usize {
+        let i = (((bits >> 32) * self.threshold.len() as u64) >> 32) as usize;
+        if bits & 0xFFFF_FFFF < self.threshold[i] {
+            i
+        } else {
+            self.alias[i] as usize
+        }
+    }
+}
+
+/// One Gaussian city.
+#[derive(Debug, Clone)]
+struct City {
+    cx: f64,
+    cy: f64,
+    /// Offset = `(a[0] z1 + a[1] z2, a[2] z1 + a[3] z2)` for standard normals.
+    a: [f64; 4],
+    /// Points whose 32 random bits are below this belong to the suburb halo.
+    suburb: u32,
+    cdf: [[u32; 4]; HOODS],
+    mu: [f64; HOODS],
+}
+
+/// The fixed model: cities, rural cells and their mixes.
+#[derive(Debug, Clone)]
+struct Model {
+    mask: LandMask,
+    /// Component `i < cities.len()` is a city, `cities.len()` is rural.
+    components: AliasTable,
+    cities: Vec<City>,
+    rural_grid: GridSpec,
+    /// Rural cell chosen by index into `rural_cells`.
+    rural_alias: AliasTable,
+    rural_cells: Vec<u32>,
+    region_cdf: Vec<[u32; 4]>,
+    region_mu: Vec<f64>,
+}
+
+impl Model {
+    fn build(seed: u64, n_cities: usize, rural_fraction: f64) -> Self {
+        let mut rng = Xoshiro256pp::from_seed(mix64(seed ^ 0x0DE1_5EED_0000_0002));
+        let mask = LandMask::build(GridSpec::new(MASK_W, MASK_H));
+        let rural_grid = GridSpec::new(RURAL_W, RURAL_H);
+
+        // Low-frequency multiplicative noise over the regions.
+        let noise: Vec<f64> = (0..REGION_W * REGION_H)
+            .map(|_| exp(0.6 * rng.next_normal()))
+            .collect();
+
+        // Rural cells: weight = land fraction x east-west density x noise.
+        let mut rural_cells = Vec::new();
+        let mut rural_weights = Vec::new();
+        for row in 0..RURAL_H {
+            let lat = lat_of_y(rural_grid.y0 + (row as f64 + 0.5) * rural_grid.dy);
+            for col in 0..RURAL_W {
+                let mut land = 0usize;
+                for r in 0..RURAL_STEP {
+                    for c in 0..RURAL_STEP {
+                        let idx = (row * RURAL_STEP + r) * MASK_W + col * RURAL_STEP + c;
+                        land += mask.get(idx) as usize;
+                    }
+                }
+                if land == 0 {
+                    continue;
+                }
+                let lon = lon_of_x(rural_grid.x0 + (col as f64 + 0.5) * rural_grid.dx);
+                let density = (0.08 + logistic((lon + 99.0) / 3.5))
+                    * (1.0 + 0.3 * logistic((lat - 36.0) / 4.0))
+                    * noise[(row / REGION_STEP) * REGION_W + col / REGION_STEP];
+                rural_cells.push((row * RURAL_W + col) as u32);
+                rural_weights.push(land as f64 * density);
+            }
+        }
+        let rural_alias = AliasTable::new(&rural_weights);
+
+        // Rural category mixes and value medians per region.
+        let mut region_cdf = Vec::with_capacity(REGION_W * REGION_H);
+        let mut region_mu = Vec::with_capacity(REGION_W * REGION_H);
+        for row in 0..REGION_H {
+            let y = rural_grid.y0
+                + ((row * REGION_STEP) as f64 + 0.5 * REGION_STEP as f64) * rural_grid.dy;
+            let lat = lat_of_y(y);
+            for col in 0..REGION_W {
+                let x = rural_grid.x0
+                    + ((col * REGION_STEP) as f64 + 0.5 * REGION_STEP as f64) * rural_grid.dx;
+                let lon = lon_of_x(x);
+                let mix = perturb(region_mix(lon, lat), 0.35, &mut rng);
+                region_cdf.push(cdf_thresholds(mix));
+                region_mu.push(10.4 + 0.2 * rng.next_normal());
+            }
+        }
+
+        // City centres.
+        let hub_weights: Vec<f64> = METROS.iter().map(|m| m.2).collect();
+        let hubs = AliasTable::new(&hub_weights);
+        let mut cities = Vec::with_capacity(n_cities);
+        let mut weights = Vec::with_capacity(n_cities + 1);
+        for rank in 0..n_cities {
+            let (lon, lat) = if let Some(&(lon, lat, _)) = METROS.get(rank) {
+                (lon, lat)
+            } else {
+                place_city(
+                    &mask,
+                    &rural_grid,
+                    &rural_cells,
+                    &rural_alias,
+                    &hubs,
+                    &mut rng,
+                )
+            };
+            let (cx, cy) = to_mercator(lon, lat);
+            let weight = 1.0 / (rank + 1) as f64;
+            let stretch = 1.0 / cos_deg(lat);
+            let sigma = (SIGMA_TOP_M / ((rank + 1) as f64).sqrt()).max(SIGMA_MIN_M) * stretch;
+            let aspect = exp(0.25 * rng.next_normal());
+            let (s, c) = sin_cos_turns(rng.next_f64());
+            let (sa, sb) = (sigma * aspect, sigma / aspect);
+            let a = [c * sa, -s * sb, s * sa, c * sb];
+            let suburb_share = 0.2 + 0.25 * rng.next_f64();
+            let base = perturb(region_mix(lon, lat), 0.5, &mut rng);
+            let city_mu = 10.8 + 0.25 * rng.next_normal();
+            let mut cdf = [[0u32; 4]; HOODS];
+            let mut mu = [0.0f64; HOODS];
+            for h in 0..HOODS {
+                cdf[h] = cdf_thresholds(perturb(base, 0.9, &mut rng));
+                mu[h] = city_mu + 0.3 * rng.next_normal();
+            }
+            cities.push(City {
+                cx,
+                cy,
+                a,
+                suburb: (suburb_share * 4294967296.0) as u32,
+                cdf,
+                mu,
+            });
+            weights.push(weight);
+        }
+        let urban: f64 = weights.iter().sum();
+        for w in &mut weights {
+            *w *= (1.0 - rural_fraction) / urban;
+        }
+        weights.push(rural_fraction);
+        let components = AliasTable::new(&weights);
+
+        Model {
+            mask,
+            components,
+            cities,
+            rural_grid,
+            rural_alias,
+            rural_cells,
+            region_cdf,
+            region_mu,
+        }
+    }
+
+    /// Draws the rows starting at `first` (all within one block) into the
+    /// output slices.
+    fn fill<T: OutFloat>(
+        &self,
+        key: u64,
+        first: u64,
+        x: &mut [T],
+        y: &mut [T],
+        cat: &mut [i32],
+        val: &mut [T],
+    ) {
+        let block = first / BLOCK_ROWS as u64;
+        let mut rng = block_rng(key, block);
+        for _ in 0..(first % BLOCK_ROWS as u64) * DRAWS_PER_ROW {
+            rng.next_u64();
+        }
+        let rows = x
+            .iter_mut()
+            .zip(y.iter_mut())
+            .zip(cat.iter_mut())
+            .zip(val.iter_mut());
+        for (((xo, yo), co), vo) in rows {
+            let pick = rng.next_u64();
+            let place = rng.next_u64();
+            let extra = rng.next_u64();
+            let look = rng.next_u64();
+            let value = rng.next_u64();
+            let component = self.components.sample(pick);
+            let (px, py, cat_key, mu) = match self.cities.get(component) {
+                Some(city) => {
+                    let (mut z1, mut z2) = normal_pair(place);
+                    if (extra as u32) < city.suburb {
+                        z1 *= SUBURB_SCALE;
+                        z2 *= SUBURB_SCALE;
+                    }
+                    let ox = city.a[0] * z1 + city.a[1] * z2;
+                    let oy = city.a[2] * z1 + city.a[3] * z2;
+                    let (mut px, mut py) = (city.cx + ox, city.cy + oy);
+                    if !self.mask.contains(px, py) && self.mask.contains(city.cx - ox, city.cy - oy)
+                    {
+                        // Mirror points that fell into the sea or a lake.
+                        px = city.cx - ox;
+                        py = city.cy - oy;
+                        z1 = -z1;
+                        z2 = -z2;
+                    }
+                    let hood = if z1 * z1 + z2 * z2 < CORE_R2 {
+                        0
+                    } else {
+                        1 + (z1 < 0.0) as usize + 2 * (z2 < 0.0) as usize
+                    };
+                    let cat_key = pick_category(&city.cdf[hood], (look >> 32) as u32);
+                    (px, py, cat_key, city.mu[hood])
+                }
+                None => {
+                    let cell = self.rural_cells[self.rural_alias.sample(place)] as usize;
+                    let g = &self.rural_grid;
+                    let (col, row) = (cell % g.w, cell / g.w);
+                    let cx = g.x0 + (col as f64 + 0.5) * g.dx;
+                    let cy = g.y0 + (row as f64 + 0.5) * g.dy;
+                    let mut px = cx + (half_open_unit((extra >> 32) as u32) - 0.5) * g.dx;
+                    let mut py = cy + (half_open_unit(extra as u32) - 0.5) * g.dy;
+                    if !self.mask.contains(px, py) {
+                        px = 2.0 * cx - px;
+                        py = 2.0 * cy - py;
+                    }
+                    let region = (row / REGION_STEP) * REGION_W + col / REGION_STEP;
+                    let cat_key = pick_category(&self.region_cdf[region], (look >> 32) as u32);
+                    (px, py, cat_key, self.region_mu[region])
+                }
+            };
+            *xo = T::from_f64(px);
+            *yo = T::from_f64(py);
+            *co = cat_key;
+            *vo = T::from_f64(exp(mu + VAL_SIGMA * normal_pair(value).0));
+        }
+    }
+}
+
+/// Places one non-metro city: near a metro (55%) or anywhere on weighted
+/// land (45%), always on land.
+fn place_city(
+    mask: &LandMask,
+    rural_grid: &GridSpec,
+    rural_cells: &[u32],
+    rural_alias: &AliasTable,
+    hubs: &AliasTable,
+    rng: &mut Xoshiro256pp,
+) -> (f64, f64) {
+    let on_land_cell = |rng: &mut Xoshiro256pp| {
+        let cell = rural_cells[rural_alias.sample(rng.next_u64())] as usize;
+        let (col, row) = (cell % rural_grid.w, cell / rural_grid.w);
+        let x = rural_grid.x0 + (col as f64 + rng.next_f64()) * rural_grid.dx;
+        let y = rural_grid.y0 + (row as f64 + rng.next_f64()) * rural_grid.dy;
+        (x, y)
+    };
+    for _ in 0..32 {
+        let (x, y) = if rng.next_f64() < 0.55 {
+            let (lon, lat, _) = METROS[hubs.sample(rng.next_u64())];
+            let (dlon, dlat) = normal_pair(rng.next_u64());
+            to_mercator(lon + 1.8 * dlon, lat + 1.3 * dlat)
+        } else {
+            on_land_cell(rng)
+        };
+        if mask.contains(x, y) {
+            return (lon_of_x(x), lat_of_y(y));
+        }
+    }
+    // A rural cell holds some land; use its centre whatever the mask says.
+    let cell = rural_cells[rural_alias.sample(rng.next_u64())] as usize;
+    let (col, row) = (cell % rural_grid.w, cell / rural_grid.w);
+    let x = rural_grid.x0 + (col as f64 + 0.5) * rural_grid.dx;
+    let y = rural_grid.y0 + (row as f64 + 0.5) * rural_grid.dy;
+    (lon_of_x(x), lat_of_y(y))
+}
+
+// ---------------------------------------------------------------------------
+// Arrow batches
+// ---------------------------------------------------------------------------
+
+/// The float types the columns can be written as.
+trait OutFloat: Copy + Default + Send + Sync + 'static {
+    fn from_f64(v: f64) -> Self;
+    fn into_array(v: Vec<Self>) -> ArrayRef;
+}
+
+impl OutFloat for f32 {
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn into_array(v: Vec<Self>) -> ArrayRef {
+        Arc::new(Float32Array::from(v))
+    }
+}
+
+impl OutFloat for f64 {
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn into_array(v: Vec<Self>) -> ArrayRef {
+        Arc::new(Float64Array::from(v))
+    }
+}
+
+/// The Arrow schema of the generated data: `x`, `y` (float), `cat`
+/// (`Dictionary(Int32, Utf8)`), `val` (float); no nulls.
+pub fn synth_schema(precision: Precision) -> SchemaRef {
+    let float = match precision {
+        Precision::F32 => DataType::Float32,
+        Precision::F64 => DataType::Float64,
+    };
+    let cat = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    Arc::new(Schema::new(vec![
+        Field::new("x", float.clone(), false),
+        Field::new("y", float.clone(), false),
+        Field::new("cat", cat, false),
+        Field::new("val", float, false),
+    ]))
+}
+
+/// A built model plus what is needed to emit batches of it.
+#[derive(Debug)]
+struct Generator {
+    model: Model,
+    key: u64,
+    precision: Precision,
+    schema: SchemaRef,
+    dictionary: ArrayRef,
+}
+
+impl Generator {
+    fn new(opts: &SynthOptions) -> Result<Self, SynthError> {
+        opts.validate()?;
+        Ok(Generator {
+            model: Model::build(opts.seed, opts.cities, opts.rural_fraction),
+            key: block_key(opts.seed),
+            precision: opts.precision,
+            schema: synth_schema(opts.precision),
+            dictionary: Arc::new(StringArray::from(CATEGORIES.to_vec())),
+        })
+    }
+
+    /// Rows `first .. first + len`, generated in parallel on the current
+    /// rayon pool, one task per (part of a) block.
+    fn batch(&self, first: u64, len: usize) -> Result<RecordBatch, SynthError> {
+        match self.precision {
+            Precision::F32 => self.batch_of::<f32>(first, len),
+            Precision::F64 => self.batch_of::<f64>(first, len),
+        }
+    }
+
+    fn batch_of<T: OutFloat>(&self, first: u64, len: usize) -> Result<RecordBatch, SynthError> {
+        let mut x = vec![T::default(); len];
+        let mut y = vec![T::default(); len];
+        let mut cat = vec![0i32; len];
+        let mut val = vec![T::default(); len];
+        // Cut at block boundaries so each piece starts one block stream.
+        let mut pieces = Vec::with_capacity(len / BLOCK_ROWS + 2);
+        {
+            let (mut xs, mut ys, mut cs, mut vs) =
+                (&mut x[..], &mut y[..], &mut cat[..], &mut val[..]);
+            let mut row = first;
+            while !xs.is_empty() {
+                let to_boundary = BLOCK_ROWS - (row % BLOCK_ROWS as u64) as usize;
+                let n = to_boundary.min(xs.len());
+                let (xa, xb) = xs.split_at_mut(n);
+                let (ya, yb) = ys.split_at_mut(n);
+                let (ca, cb) = cs.split_at_mut(n);
+                let (va, vb) = vs.split_at_mut(n);
+                pieces.push((row, xa, ya, ca, va));
+                (xs, ys, cs, vs) = (xb, yb, cb, vb);
+                row += n as u64;
+            }
+        }
+        pieces
+            .into_par_iter()
+            .for_each(|(row, xa, ya, ca, va)| self.model.fill(self.key, row, xa, ya, ca, va));
+        let keys = Int32Array::from(cat);
+        let cat = DictionaryArray::<Int32Type>::try_new(keys, Arc::clone(&self.dictionary))
+            .map_err(|source| SynthError::Arrow { source })?;
+        RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            vec![
+                T::into_array(x),
+                T::into_array(y),
+                Arc::new(cat),
+                T::into_array(val),
+            ],
+        )
+        .map_err(|source| SynthError::Arrow { source })
+    }
+}
+
+/// An iterator over the generated rows as Arrow batches of at most
+/// [`SynthOptions::batch_rows`] rows; see [`synth_batches`].
+#[derive(Debug)]
+pub struct SynthBatches {
+    generator: Generator,
+    next_row: u64,
+    rows: u64,
+    batch_rows: usize,
+}
+
+impl SynthBatches {
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.generator.schema)
+    }
+}
+
+impl Iterator for SynthBatches {
+    type Item = Result<RecordBatch, SynthError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next_row >= self.rows {
+            return None;
+        }
+        let len = (self.rows - self.next_row).min(self.batch_rows as u64) as usize;
+        let first = self.next_row;
+        self.next_row += len as u64;
+        Some(self.generator.batch(first, len))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.rows - self.next_row).div_ceil(self.batch_rows as u64);
+        let left = usize::try_from(left).unwrap_or(usize::MAX);
+        (left, Some(left))
+    }
+}
+
+/// The generated rows as Arrow batches, without writing anything: builds the
+/// model (a few tens of milliseconds) and then generates each batch on
+/// demand, in parallel on the current rayon pool. The rows are the same as
+/// those [`write_synth`] writes.
+pub fn synth_batches(opts: &SynthOptions) -> Result<SynthBatches, SynthError> {
+    Ok(SynthBatches {
+        generator: Generator::new(opts)?,
+        next_row: 0,
+        rows: opts.rows,
+        batch_rows: opts.batch_rows,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/// The Parquet writer properties used by [`write_synth`].
+fn writer_properties(opts: &SynthOptions) -> Result<WriterProperties, SynthError> {
+    Ok(WriterProperties::builder()
+        .set_compression(opts.compression.to_parquet()?)
+        .set_max_row_group_row_count(Some(opts.row_group_rows))
+        // Random floats do not dictionary-encode; only `cat` should.
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(ColumnPath::from("cat"), true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            "pointillist.synth".to_string(),
+            opts.describe(),
+        )]))
+        .build())
+}
+
+/// Generates `opts.rows` synthetic points and writes them to a Parquet file
+/// at `path`.
+///
+/// The data goes to a temporary file in the destination directory, renamed
+/// over `path` only once complete, so `path` never holds a partial file.
+/// Memory stays bounded whatever the row count; work runs on the current
+/// rayon pool (use `ThreadPool::install` to choose the thread count; the
+/// output does not depend on it).
+pub fn write_synth(path: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
+    let generator = Generator::new(opts)?;
+    let props = writer_properties(opts)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".pointillist-synth-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Like File::create: 0666 minus the umask, not tempfile's 0600.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder
+        .tempfile_in(&dir)
+        .map_err(|source| SynthError::CreateTemp {
+            dir: dir.clone(),
+            source,
+        })?;
+    let io_err = |source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let pq_err = |source| SynthError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file: File = tmp.as_file().try_clone().map_err(io_err)?;
+    let sink = BufWriter::with_capacity(1 << 20, file);
+    let mut writer =
+        ArrowWriter::try_new(sink, Arc::clone(&generator.schema), Some(props)).map_err(pq_err)?;
+
+    // Pipeline: encode batch i on this thread while the pool generates i + 1.
+    let batch_rows = opts.batch_rows as u64;
+    let range = |first: u64| {
+        (first < opts.rows).then(|| (first, (opts.rows - first).min(batch_rows) as usize))
+    };
+    let mut pending = range(0).map(|(f, n)| generator.batch(f, n)).transpose()?;
+    let mut next_first = batch_rows.min(opts.rows);
+    while let Some(current) = pending.take() {
+        let upcoming = range(next_first);
+        let (written, generated) = rayon::join(
+            || writer.write(&current),
+            || upcoming.map(|(f, n)| generator.batch(f, n)).transpose(),
+        );
+        written.map_err(pq_err)?;
+        pending = generated?;
+        next_first = next_first.saturating_add(batch_rows).min(opts.rows);
+    }
+    let metadata = writer.finish().map_err(pq_err)?;
+    drop(writer);
+    tmp.as_file().sync_all().map_err(io_err)?;
+    let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
+    tmp.persist(path).map_err(|e| SynthError::Persist {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(SynthSummary {
+        rows: opts.rows,
+        bytes,
+        row_groups: metadata.num_row_groups(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::error::Error;
+
+    type TestResult = Result<(), Box<dyn Error>>;
+
+    fn small(rows: u64) -> SynthOptions {
+        SynthOptions {
+            rows,
+            seed: 42,
+            row_group_rows: 20_000,
+            batch_rows: 7_000,
+            cities: 300,
+            ..SynthOptions::default()
+        }
+    }
+
+    fn pool(threads: usize) -> Result<rayon::ThreadPool, Box<dyn Error>> {
+        Ok(rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?)
+    }
+
+    #[test]
+    fn elementary_functions_are_accurate() {
+        for i in 1..2000 {
+            let x = i as f64 * 0.0137;
+            assert!(
+                (ln(x) - x.ln()).abs() <= 1e-14 * x.ln().abs().max(1.0),
+                "ln {x}"
+            );
+            let e = x - 12.0;
+            assert!((exp(e) - e.exp()).abs() <= 1e-14 * e.exp(), "exp {e}");
+            let t = i as f64 / 1999.0;
+            let (s, c) = sin_cos_turns(t);
+            let a = t * std::f64::consts::TAU;
+            assert!(
+                (s - a.sin()).abs() < 1e-14 && (c - a.cos()).abs() < 1e-14,
+                "sincos {t}"
+            );
+        }
+        let (x, y) = to_mercator(-100.0, 40.0);
+        let (dx, dy) = lnglat_to_meters(-100.0, 40.0);
+        assert!((x - dx).abs() < 1e-6 && (y - dy).abs() < 1e-6);
+        assert!((lat_of_y(dy) - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn xoshiro_matches_reference() {
+        // Reference values of xoshiro256++ from state {1, 2, 3, 4}.
+        let mut rng = Xoshiro256pp { s: [1, 2, 3, 4] };
+        let got: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
+        assert_eq!(got, vec![41943041, 58720359, 3588806011781223]);
+    }
+
+    #[test]
+    fn alias_table_matches_weights() {
+        let table = AliasTable::new(&[1.0, 0.0, 3.0, 4.0]);
+        let mut rng = Xoshiro256pp::from_seed(7);
+        let mut counts = [0usize; 4];
+        for _ in 0..80_000 {
+            counts[table.sample(rng.next_u64())] += 1;
+        }
+        assert_eq!(counts[1], 0);
+        for (k, w) in [(0, 1.0), (2, 3.0), (3, 4.0)] {
+            let expect = 80_000.0 * w / 8.0;
+            assert!(
+                (counts[k] as f64 - expect).abs() < 0.05 * expect,
+                "{counts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_seed_same_bytes_any_thread_count() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let opts = small(50_000);
+        let a = dir.path().join("a.parquet");
+        let b = dir.path().join("b.parquet");
+        let c = dir.path().join("c.parquet");
+        pool(1)?.install(|| write_synth(&a, &opts))?;
+        pool(4)?.install(|| write_synth(&b, &opts))?;
+        pool(3)?.install(|| {
+            write_synth(
+                &c,
+                &SynthOptions {
+                    seed: 43,
+                    ..opts.clone()
+                },
+            )
+        })?;
+        let (a, b, c) = (std::fs::read(a)?, std::fs::read(b)?, std::fs::read(c)?);
+        assert!(a == b, "1 thread and 4 threads wrote different files");
+        assert!(a != c, "different seeds wrote the same file");
+        Ok(())
+    }
+
+    #[test]
+    fn rows_do_not_depend_on_batching() -> TestResult {
+        let one: Vec<RecordBatch> = synth_batches(&SynthOptions {
+            batch_rows: 50_000,
+            ..small(20_000)
+        })?
+        .collect::<Result<_, _>>()?;
+        let many: Vec<RecordBatch> = synth_batches(&SynthOptions {
+            batch_rows: 3_333,
+            ..small(20_000)
+        })?
+        .collect::<Result<_, _>>()?;
+        let one = column_bits(&one)?;
+        let many = column_bits(&many)?;
+        assert_eq!(one, many);
+        Ok(())
+    }
+
+    /// Concatenates batches column by column (keys for `cat`).
+    fn column_bits(batches: &[RecordBatch]) -> Result<Vec<Vec<u64>>, Box<dyn Error>> {
+        let mut cols = vec![Vec::new(); 4];
+        for b in batches {
+            for (i, col) in cols.iter_mut().enumerate() {
+                let a = b.column(i);
+                if let Some(f) = a.as_any().downcast_ref::<Float32Array>() {
+                    col.extend(f.values().iter().map(|v| v.to_bits() as u64));
+                } else if let Some(d) = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+                    col.extend(d.keys().values().iter().map(|&k| k as u64));
+                } else {
+                    return Err("unexpected column type".into());
+                }
+            }
+        }
+        Ok(cols)
+    }
+
+    #[test]
+    fn file_has_schema_rows_and_plausible_values() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("s.parquet");
+        let opts = small(45_000);
+        let summary = write_synth(&path, &opts)?;
+        assert_eq!(summary.rows, 45_000);
+        assert_eq!(summary.row_groups, 3);
+        assert_eq!(summary.bytes, std::fs::metadata(&path)?.len());
+
+        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&path)?)?;
+        let meta = builder.metadata().clone();
+        assert_eq!(
+            builder.schema().fields(),
+            synth_schema(Precision::F32).fields()
+        );
+        assert_eq!(meta.file_metadata().num_rows(), 45_000);
+        for rg in meta.row_groups() {
+            for col in rg.columns() {
+                assert!(
+                    col.statistics().is_some(),
+                    "no statistics for {}",
+                    col.column_path()
+                );
+            }
+            let cat = rg.column(2);
+            assert!(
+                cat.dictionary_page_offset().is_some(),
+                "cat is not dictionary-encoded"
+            );
+        }
+
+        let (x0, x1, y0, y1) = us_extent_meters();
+        let (mx, my) = (0.05 * (x1 - x0), 0.05 * (y1 - y0));
+        let mut counts = [0usize; 5];
+        let mut rows = 0;
+        let mut inside = 0;
+        for batch in builder.build()? {
+            let batch = batch?;
+            let x = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or("x")?;
+            let y = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or("y")?;
+            let cat = batch
+                .column(2)
+                .as_any()
+                .downcast_ref::<DictionaryArray<Int32Type>>()
+                .ok_or("cat")?;
+            let v = batch
+                .column(3)
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or("val")?;
+            let labels = cat
+                .values()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or("labels")?;
+            for i in 0..batch.num_rows() {
+                let (px, py) = (x.value(i) as f64, y.value(i) as f64);
+                assert!(
+                    px > x0 - mx && px < x1 + mx && py > y0 - my && py < y1 + my,
+                    "({px}, {py})"
+                );
+                inside += (px >= x0 && px <= x1 && py >= y0 && py <= y1) as usize;
+                let label = labels.value(cat.keys().value(i) as usize);
+                let k = CATEGORIES
+                    .iter()
+                    .position(|&c| c == label)
+                    .ok_or("unknown label")?;
+                counts[k] += 1;
+                assert!(v.value(i) > 0.0 && v.value(i).is_finite());
+            }
+            rows += batch.num_rows();
+        }
+        assert_eq!(rows, 45_000);
+        assert!(
+            inside as f64 > 0.999 * rows as f64,
+            "{inside} of {rows} inside the box"
+        );
+        assert!(
+            counts.iter().all(|&c| c > 100),
+            "every category is used: {counts:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn batches_are_bounded_and_cover_all_rows() -> TestResult {
+        let opts = SynthOptions {
+            batch_rows: 4_096,
+            ..small(30_001)
+        };
+        let mut total = 0;
+        let mut it = synth_batches(&opts)?;
+        assert_eq!(it.size_hint(), (8, Some(8)));
+        for batch in &mut it {
+            let batch = batch?;
+            assert!(batch.num_rows() <= 4_096 && batch.num_rows() > 0);
+            total += batch.num_rows();
+        }
+        assert_eq!(total, 30_001);
+        Ok(())
+    }
+
+    #[test]
+    fn f64_precision_and_zstd() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("d.parquet");
+        let opts = SynthOptions {
+            precision: Precision::F64,
+            compression: SynthCompression::Zstd(3),
+            ..small(5_000)
+        };
+        write_synth(&path, &opts)?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&path)?)?;
+        assert_eq!(
+            builder.schema().fields(),
+            synth_schema(Precision::F64).fields()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn empty_file_and_bad_options() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("e.parquet");
+        let summary = write_synth(&path, &small(0))?;
+        assert_eq!((summary.rows, summary.row_groups), (0, 0));
+        let bad = SynthOptions {
+            row_group_rows: 0,
+            ..small(10)
+        };
+        let err = write_synth(&dir.path().join("f.parquet"), &bad)
+            .err()
+            .ok_or("no error")?;
+        assert!(err.to_string().contains("row_group_rows"));
+        let missing = dir.path().join("no/such/dir/g.parquet");
+        let err = write_synth(&missing, &small(10)).err().ok_or("no error")?;
+        assert!(matches!(err, SynthError::CreateTemp { .. }), "{err}");
+        // No temporary files are left behind.
+        let left: Vec<_> = std::fs::read_dir(dir.path())?.collect();
+        assert_eq!(left.len(), 1);
+        assert!("zstd:7".parse::<SynthCompression>()? == SynthCompression::Zstd(7));
+        assert!("zstd:0".parse::<SynthCompression>().is_err());
+        assert!("f64".parse::<Precision>()? == Precision::F64);
+        Ok(())
+    }
+}
