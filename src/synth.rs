@@ -46,7 +46,7 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
@@ -80,6 +80,8 @@ const ORIGIN_SHIFT: f64 = std::f64::consts::PI * EARTH_RADIUS;
 
 /// u64 draws consumed per row (fixed, so any row can be reached by skipping).
 const DRAWS_PER_ROW: u64 = 5;
+/// Rows per chunk of [`Model::fill`] (at most 256).
+const FILL_CHUNK: usize = 64;
 /// City neighbourhoods: a core and four quadrants.
 const HOODS: usize = 5;
 /// Squared radius, in standard deviations, of a city's core neighbourhood.
@@ -92,15 +94,16 @@ const SIGMA_MIN_M: f64 = 1_200.0;
 const SUBURB_SCALE: f64 = 2.8;
 /// Log-space standard deviation of `val` around the local median.
 const VAL_SIGMA: f64 = 0.55;
-/// Land mask resolution (cells of about 1.6 km).
-const MASK_W: usize = 4096;
-const MASK_H: usize = 2240;
-/// Rural cells are `RURAL_STEP` x `RURAL_STEP` mask cells (about 6.3 km).
+/// Land mask resolution (cells of about 3.2 km; the bit mask is 280 KiB).
+const MASK_W: usize = 2048;
+const MASK_H: usize = 1120;
+/// Rural cells are `RURAL_STEP` x `RURAL_STEP` mask cells (about 12.6 km).
 const RURAL_STEP: usize = 4;
 const RURAL_W: usize = MASK_W / RURAL_STEP;
 const RURAL_H: usize = MASK_H / RURAL_STEP;
-/// Rural category and value regions are `REGION_STEP` rural cells wide.
-const REGION_STEP: usize = 16;
+/// Rural category and value regions are `REGION_STEP` rural cells wide
+/// (about 100 km).
+const REGION_STEP: usize = 8;
 const REGION_W: usize = RURAL_W.div_ceil(REGION_STEP);
 const REGION_H: usize = RURAL_H.div_ceil(REGION_STEP);
 
@@ -509,21 +512,26 @@ fn ln(x: f64) -> f64 {
     ef * LN2_HI + (2.0 * s + (2.0 * s * tail + ef * LN2_LO))
 }
 
+/// Rounds to the nearest integer, halves away from zero, for `|v| < 2^62`
+/// (`f64::round` is a library call on baseline x86-64).
+#[inline(always)]
+fn round_i64(v: f64) -> i64 {
+    if v >= 0.0 {
+        (v + 0.5) as i64
+    } else {
+        (v - 0.5) as i64
+    }
+}
+
 /// Evaluates a polynomial by Horner's rule, highest coefficient first.
 #[inline(always)]
 fn horner<const N: usize>(x: f64, coeffs: &[f64; N]) -> f64 {
     coeffs.iter().fold(0.0, |acc, &c| acc * x + c)
 }
 
-/// Taylor coefficients of `e^r`, `1/13!` down to `1/0!`.
-const EXP_TAYLOR: [f64; 14] = [
-    1.0 / 6227020800.0,
-    1.0 / 479001600.0,
-    1.0 / 39916800.0,
-    1.0 / 3628800.0,
-    1.0 / 362880.0,
-    1.0 / 40320.0,
-    1.0 / 5040.0,
+/// Taylor coefficients of `e^r`, `1/6!` down to `1/0!`, for
+/// `|r| <= ln(2) / 128` (truncation error below 1e-17).
+const EXP_TAYLOR: [f64; 7] = [
     1.0 / 720.0,
     1.0 / 120.0,
     1.0 / 24.0,
@@ -532,6 +540,24 @@ const EXP_TAYLOR: [f64; 14] = [
     1.0,
     1.0,
 ];
+
+/// `2^(j/64)` for `j` in `0..64` (from a 20-term Taylor series, accurate
+/// to a few ulps), computed once.
+static EXP2_FRAC: LazyLock<[f64; 64]> = LazyLock::new(|| {
+    let mut table = [0.0; 64];
+    for (j, slot) in table.iter_mut().enumerate() {
+        let r = j as f64 * (std::f64::consts::LN_2 / 64.0);
+        *slot = (0..=20)
+            .rev()
+            .fold(0.0, |acc, n| acc * r + 1.0 / factorial(n));
+    }
+    table
+});
+
+/// `n!` as a float.
+fn factorial(n: u32) -> f64 {
+    (1..=n).fold(1.0, |acc, k| acc * k as f64)
+}
 
 /// `sin(a) / a` as a polynomial in `a^2`, highest first.
 const SIN_TAYLOR: [f64; 9] = [
@@ -559,25 +585,29 @@ const COS_TAYLOR: [f64; 9] = [
     1.0,
 ];
 
-/// `e^x`, for `x` clamped to `[-700, 700]` (relative error around 1e-15).
+/// `e^x`, for `x` clamped to `[-700, 700]` (relative error around 1e-15):
+/// `2^(k/64) e^r` with a table for `2^(k/64)` and `|r| <= ln(2)/128`.
 #[inline(always)]
 fn exp(x: f64) -> f64 {
     let x = x.clamp(-700.0, 700.0);
-    let k = (x * std::f64::consts::LOG2_E).round();
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    horner(r, &EXP_TAYLOR) * f64::from_bits(((k as i64 + 1023) as u64) << 52)
+    let k = round_i64(x * (64.0 * std::f64::consts::LOG2_E));
+    let kf = k as f64;
+    // LN2_HI has 32 trailing zero bits, so `kf * LN2_HI / 64` is exact.
+    let r = (x - kf * (LN2_HI / 64.0)) - kf * (LN2_LO / 64.0);
+    let scale = f64::from_bits((((k >> 6) + 1023) as u64) << 52);
+    EXP2_FRAC[(k & 63) as usize] * scale * horner(r, &EXP_TAYLOR)
 }
 
 /// `(sin(2 pi t), cos(2 pi t))` for any finite `t` of moderate size
 /// (absolute error around 1e-16).
 #[inline(always)]
 fn sin_cos_turns(t: f64) -> (f64, f64) {
-    let q = (t * 4.0).round();
-    let a = (t * 4.0 - q) * std::f64::consts::FRAC_PI_2;
+    let q = round_i64(t * 4.0);
+    let a = (t * 4.0 - q as f64) * std::f64::consts::FRAC_PI_2;
     let a2 = a * a;
     let s = a * horner(a2, &SIN_TAYLOR);
     let c = horner(a2, &COS_TAYLOR);
-    match (q as i64).rem_euclid(4) {
+    match q & 3 {
         0 => (s, c),
         1 => (c, -s),
         2 => (-s, -c),
@@ -1028,6 +1058,8 @@ struct GridSpec {
     y0: f64,
     dx: f64,
     dy: f64,
+    inv_dx: f64,
+    inv_dy: f64,
 }
 
 impl GridSpec {
@@ -1035,26 +1067,44 @@ impl GridSpec {
         let (lon0, lon1, lat0, lat1) = US_LNGLAT_BOUNDS;
         let (x0, y0) = to_mercator(lon0, lat0);
         let (x1, y1) = to_mercator(lon1, lat1);
+        let (dx, dy) = ((x1 - x0) / w as f64, (y1 - y0) / h as f64);
         GridSpec {
             w,
             h,
             x0,
             y0,
-            dx: (x1 - x0) / w as f64,
-            dy: (y1 - y0) / h as f64,
+            dx,
+            dy,
+            inv_dx: 1.0 / dx,
+            inv_dy: 1.0 / dy,
         }
     }
 
     /// The cell index of a point, if it is on the grid.
     #[inline(always)]
     fn cell(&self, x: f64, y: f64) -> Option<usize> {
-        let fx = (x - self.x0) / self.dx;
-        let fy = (y - self.y0) / self.dy;
+        let fx = (x - self.x0) * self.inv_dx;
+        let fy = (y - self.y0) * self.inv_dy;
         if fx >= 0.0 && fy >= 0.0 && fx < self.w as f64 && fy < self.h as f64 {
             Some(fy as usize * self.w + fx as usize)
         } else {
             None
         }
+    }
+
+    /// Column and row of a cell index.
+    #[inline(always)]
+    fn col_row(&self, cell: usize) -> (usize, usize) {
+        (cell % self.w, cell / self.w)
+    }
+
+    /// Centre of a cell.
+    #[inline(always)]
+    fn centre(&self, col: usize, row: usize) -> (f64, f64) {
+        (
+            self.x0 + (col as f64 + 0.5) * self.dx,
+            self.y0 + (row as f64 + 0.5) * self.dy,
+        )
     }
 }
 
@@ -1085,13 +1135,13 @@ impl LandMask {
             }
             crossings.sort_by(f64::total_cmp);
             for pair in crossings.chunks_exact(2) {
-                // Cells whose centre lies in (pair[0], pair[1]).
-                let first = ((pair[0] - grid.x0) / grid.dx - 0.5).ceil();
-                let last = ((pair[1] - grid.x0) / grid.dx - 0.5).ceil();
-                let first = first.clamp(0.0, grid.w as f64) as usize;
-                let last = last.clamp(0.0, grid.w as f64) as usize;
-                for col in first..last {
-                    let idx = row * grid.w + col;
+                // Cells whose centre lies in [pair[0], pair[1]).
+                let first = (pair[0] - grid.x0) / grid.dx - 0.5;
+                let last = (pair[1] - grid.x0) / grid.dx - 0.5;
+                let first = first.clamp(-1.0, grid.w as f64) as i64 + 1;
+                let last = last.clamp(-1.0, grid.w as f64) as i64 + 1;
+                for col in first.max(0)..last.min(grid.w as i64) {
+                    let idx = row * grid.w + col as usize;
                     bits[idx / 64] |= 1 << (idx % 64);
                 }
             }
@@ -1099,6 +1149,7 @@ impl LandMask {
         LandMask { grid, bits }
     }
 
+    #[inline(always)]
     fn get(&self, idx: usize) -> bool {
         self.bits[idx / 64] >> (idx % 64) & 1 == 1
     }
@@ -1111,51 +1162,155 @@ impl LandMask {
             None => false,
         }
     }
+
+    /// Is every cell meeting the box `[x0, x1] x [y0, y1]` on land?
+    fn all_land(&self, x0: f64, x1: f64, y0: f64, y1: f64) -> bool {
+        let g = &self.grid;
+        let (Some(a), Some(b)) = (g.cell(x0, y0), g.cell(x1, y1)) else {
+            return false;
+        };
+        let ((c0, r0), (c1, r1)) = (g.col_row(a), g.col_row(b));
+        (r0..=r1).all(|r| (c0..=c1).all(|c| self.get(r * g.w + c)))
+    }
+}
+
+/// One slot of an [`AliasTable`].
+#[derive(Debug, Clone, Copy)]
+struct AliasSlot {
+    /// Keep `keep` when the low 32 random bits are below this, else `alias`.
+    threshold: u32,
+    keep: u32,
+    alias: u32,
 }
 
 /// Walker's alias table: O(1) sampling from a discrete distribution with
-/// one u64 draw.
+/// one u64 draw and one memory access.
 #[derive(Debug, Clone)]
 struct AliasTable {
-    /// Keep `i` when the low 32 bits are below `threshold[i]` (0..=2^32).
-    threshold: Vec<u64>,
-    alias: Vec<u32>,
+    slots: Vec<AliasSlot>,
 }
 
 impl AliasTable {
-    /// Builds the table (Vose's method). Weights must be non-negative with a
-    /// positive sum, and fewer than 2^32.
-    fn new(weights: &[f64]) -> Self {
+    /// Builds the table (Vose's method) over outcomes `ids[i]` with weights
+    /// `weights[i]`. Weights must be non-negative with a positive sum;
+    /// fewer than 2^32 of them.
+    fn new(weights: &[f64], ids: &[u32]) -> Self {
         let n = weights.len();
         let total: f64 = weights.iter().sum();
         let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
-        let mut threshold = vec![1u64 << 32; n];
-        let mut alias: Vec<u32> = (0..n as u32).collect();
+        let mut slots: Vec<AliasSlot> = ids
+            .iter()
+            .map(|&id| AliasSlot {
+                threshold: u32::MAX,
+                keep: id,
+                alias: id,
+            })
+            .collect();
         let (mut small, mut large): (Vec<usize>, Vec<usize>) =
             (0..n).partition(|&i| scaled[i] < 1.0);
         while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
             small.pop();
-            threshold[s] = (scaled[s] * 4294967296.0).round() as u64;
-            alias[s] = l as u32;
+            slots[s].threshold = (scaled[s] * 4294967296.0).clamp(0.0, u32::MAX as f64) as u32;
+            slots[s].alias = ids[l];
             scaled[l] = (scaled[l] + scaled[s]) - 1.0;
             if scaled[l] < 1.0 {
                 large.pop();
                 small.push(l);
             }
         }
-        // Leftovers (rounding) keep themselves with probability one.
-        AliasTable { threshold, alias }
+        // Leftovers (rounding) keep themselves: threshold MAX, alias = keep.
+        AliasTable { slots }
     }
 
     #[inline(always)]
-    fn sample(&self, bits: u64) -> usize {
-        let i = (((bits >> 32) * self.threshold.len() as u64) >> 32) as usize;
-        if bits & 0xFFFF_FFFF < self.threshold[i] {
-            i
+    fn sample(&self, bits: u64) -> u32 {
+        let i = (((bits >> 32) * self.slots.len() as u64) >> 32) as usize;
+        let slot = &self.slots[i];
+        if (bits as u32) < slot.threshold {
+            slot.keep
         } else {
-            self.alias[i] as usize
+            slot.alias
         }
     }
+}
+
+/// Layers of the ziggurat normal sampler.
+const ZIG_LAYERS: usize = 256;
+/// Start of the tail of the 256-layer normal ziggurat (Marsaglia and Tsang).
+const ZIG_R: f64 = 3.654_152_885_361_009;
+/// Area of each layer (and of the base strip plus the tail).
+const ZIG_V: f64 = 0.004_928_673_233_974_658;
+
+/// Tables of the ziggurat normal sampler: layer edges `x` and `exp(-x^2/2)`.
+#[derive(Debug, Clone)]
+struct Ziggurat {
+    x: Vec<f64>,
+    f: Vec<f64>,
+}
+
+impl Ziggurat {
+    fn new() -> Self {
+        let pdf = |x: f64| exp(-0.5 * x * x);
+        let mut x = vec![0.0; ZIG_LAYERS + 1];
+        x[0] = ZIG_V / pdf(ZIG_R);
+        x[1] = ZIG_R;
+        for i in 1..ZIG_LAYERS - 1 {
+            x[i + 1] = (-2.0 * ln(ZIG_V / x[i] + pdf(x[i]))).sqrt();
+        }
+        x[ZIG_LAYERS] = 0.0;
+        let f = x.iter().map(|&v| pdf(v)).collect();
+        Ziggurat { x, f }
+    }
+
+    /// A standard normal from 64 random bits; in the rare (about 1%) case
+    /// that needs more, they come from `more`.
+    #[inline(always)]
+    fn normal(&self, bits: u64, more: impl FnOnce() -> SplitMix64) -> f64 {
+        let i = (bits & 0xff) as usize;
+        // 52 high bits as a uniform in [-1, 1).
+        let u = f64::from_bits((bits >> 12) | 0x4000_0000_0000_0000) - 3.0;
+        let x = u * self.x[i];
+        if x.abs() < self.x[i + 1] {
+            x
+        } else {
+            self.slow(i, u, x, more())
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn slow(&self, mut i: usize, mut u: f64, mut x: f64, mut rng: SplitMix64) -> f64 {
+        loop {
+            if i == 0 {
+                // The tail beyond ZIG_R (Marsaglia's method).
+                loop {
+                    let t = ln(open_unit((rng.next_u64() >> 32) as u32)) / ZIG_R;
+                    let e = ln(open_unit((rng.next_u64() >> 32) as u32));
+                    if -2.0 * e >= t * t {
+                        return if u < 0.0 { t - ZIG_R } else { ZIG_R - t };
+                    }
+                }
+            }
+            let v = half_open_unit((rng.next_u64() >> 32) as u32);
+            if self.f[i + 1] + (self.f[i] - self.f[i + 1]) * v < exp(-0.5 * x * x) {
+                return x;
+            }
+            let bits = rng.next_u64();
+            i = (bits & 0xff) as usize;
+            u = f64::from_bits((bits >> 12) | 0x4000_0000_0000_0000) - 3.0;
+            x = u * self.x[i];
+            if x.abs() < self.x[i + 1] {
+                return x;
+            }
+        }
+    }
+}
+
+/// The extra random stream of normal `which` of row `row`, used only when
+/// the ziggurat's fast path rejects.
+#[inline(always)]
+fn row_stream(key: u64, row: u64, which: u64) -> SplitMix64 {
+    SplitMix64::new(mix64(key ^ mix64(row.wrapping_mul(4).wrapping_add(which))))
 }
 
 /// One Gaussian city.
@@ -1167,23 +1322,27 @@ struct City {
     a: [f64; 4],
     /// Points whose 32 random bits are below this belong to the suburb halo.
     suburb: u32,
+    /// Whether points may fall off land (else the mask lookup is skipped).
+    coastal: bool,
     cdf: [[u32; 4]; HOODS],
-    mu: [f64; HOODS],
+    /// Median of `val` per neighbourhood.
+    median: [f64; HOODS],
 }
 
 /// The fixed model: cities, rural cells and their mixes.
 #[derive(Debug, Clone)]
 struct Model {
     mask: LandMask,
+    zig: Ziggurat,
     /// Component `i < cities.len()` is a city, `cities.len()` is rural.
     components: AliasTable,
     cities: Vec<City>,
     rural_grid: GridSpec,
-    /// Rural cell chosen by index into `rural_cells`.
-    rural_alias: AliasTable,
-    rural_cells: Vec<u32>,
+    /// Rural cell of `rural_grid`, as `row << 16 | col`.
+    rural: AliasTable,
     region_cdf: Vec<[u32; 4]>,
-    region_mu: Vec<f64>,
+    /// Median of `val` per rural region.
+    region_median: Vec<f64>,
 }
 
 impl Model {
@@ -1198,10 +1357,10 @@ impl Model {
             .collect();
 
         // Rural cells: weight = land fraction x east-west density x noise.
-        let mut rural_cells = Vec::new();
+        let mut rural_ids = Vec::new();
         let mut rural_weights = Vec::new();
         for row in 0..RURAL_H {
-            let lat = lat_of_y(rural_grid.y0 + (row as f64 + 0.5) * rural_grid.dy);
+            let lat = lat_of_y(rural_grid.centre(0, row).1);
             for col in 0..RURAL_W {
                 let mut land = 0usize;
                 for r in 0..RURAL_STEP {
@@ -1213,94 +1372,90 @@ impl Model {
                 if land == 0 {
                     continue;
                 }
-                let lon = lon_of_x(rural_grid.x0 + (col as f64 + 0.5) * rural_grid.dx);
+                let lon = lon_of_x(rural_grid.centre(col, row).0);
                 let density = (0.08 + logistic((lon + 99.0) / 3.5))
                     * (1.0 + 0.3 * logistic((lat - 36.0) / 4.0))
                     * noise[(row / REGION_STEP) * REGION_W + col / REGION_STEP];
-                rural_cells.push((row * RURAL_W + col) as u32);
+                rural_ids.push((row << 16 | col) as u32);
                 rural_weights.push(land as f64 * density);
             }
         }
-        let rural_alias = AliasTable::new(&rural_weights);
+        let rural = AliasTable::new(&rural_weights, &rural_ids);
 
         // Rural category mixes and value medians per region.
         let mut region_cdf = Vec::with_capacity(REGION_W * REGION_H);
-        let mut region_mu = Vec::with_capacity(REGION_W * REGION_H);
+        let mut region_median = Vec::with_capacity(REGION_W * REGION_H);
+        let half = REGION_STEP as f64 * 0.5;
         for row in 0..REGION_H {
-            let y = rural_grid.y0
-                + ((row * REGION_STEP) as f64 + 0.5 * REGION_STEP as f64) * rural_grid.dy;
-            let lat = lat_of_y(y);
+            let lat = lat_of_y(rural_grid.y0 + ((row * REGION_STEP) as f64 + half) * rural_grid.dy);
             for col in 0..REGION_W {
-                let x = rural_grid.x0
-                    + ((col * REGION_STEP) as f64 + 0.5 * REGION_STEP as f64) * rural_grid.dx;
-                let lon = lon_of_x(x);
+                let lon =
+                    lon_of_x(rural_grid.x0 + ((col * REGION_STEP) as f64 + half) * rural_grid.dx);
                 let mix = perturb(region_mix(lon, lat), 0.35, &mut rng);
                 region_cdf.push(cdf_thresholds(mix));
-                region_mu.push(10.4 + 0.2 * rng.next_normal());
+                region_median.push(exp(10.4 + 0.2 * rng.next_normal()));
             }
         }
 
-        // City centres.
+        // Cities.
         let hub_weights: Vec<f64> = METROS.iter().map(|m| m.2).collect();
-        let hubs = AliasTable::new(&hub_weights);
+        let hub_ids: Vec<u32> = (0..METROS.len() as u32).collect();
+        let hubs = AliasTable::new(&hub_weights, &hub_ids);
         let mut cities = Vec::with_capacity(n_cities);
         let mut weights = Vec::with_capacity(n_cities + 1);
         for rank in 0..n_cities {
-            let (lon, lat) = if let Some(&(lon, lat, _)) = METROS.get(rank) {
-                (lon, lat)
-            } else {
-                place_city(
-                    &mask,
-                    &rural_grid,
-                    &rural_cells,
-                    &rural_alias,
-                    &hubs,
-                    &mut rng,
-                )
+            let (lon, lat) = match METROS.get(rank) {
+                Some(&(lon, lat, _)) => (lon, lat),
+                None => place_city(&mask, &rural_grid, &rural, &hubs, &mut rng),
             };
             let (cx, cy) = to_mercator(lon, lat);
-            let weight = 1.0 / (rank + 1) as f64;
             let stretch = 1.0 / cos_deg(lat);
             let sigma = (SIGMA_TOP_M / ((rank + 1) as f64).sqrt()).max(SIGMA_MIN_M) * stretch;
             let aspect = exp(0.25 * rng.next_normal());
             let (s, c) = sin_cos_turns(rng.next_f64());
             let (sa, sb) = (sigma * aspect, sigma / aspect);
             let a = [c * sa, -s * sb, s * sa, c * sb];
+            // Normals beyond 8 (norm of the pair) have probability ~1e-14.
+            let reach = 8.0 * SUBURB_SCALE;
+            let (rx, ry) = (reach * a[0].hypot(a[1]), reach * a[2].hypot(a[3]));
+            let coastal = !mask.all_land(cx - rx, cx + rx, cy - ry, cy + ry);
             let suburb_share = 0.2 + 0.25 * rng.next_f64();
             let base = perturb(region_mix(lon, lat), 0.5, &mut rng);
             let city_mu = 10.8 + 0.25 * rng.next_normal();
             let mut cdf = [[0u32; 4]; HOODS];
-            let mut mu = [0.0f64; HOODS];
+            let mut median = [0.0f64; HOODS];
             for h in 0..HOODS {
                 cdf[h] = cdf_thresholds(perturb(base, 0.9, &mut rng));
-                mu[h] = city_mu + 0.3 * rng.next_normal();
+                median[h] = exp(city_mu + 0.3 * rng.next_normal());
             }
             cities.push(City {
                 cx,
                 cy,
                 a,
                 suburb: (suburb_share * 4294967296.0) as u32,
+                coastal,
                 cdf,
-                mu,
+                median,
             });
-            weights.push(weight);
+            weights.push(1.0 / (rank + 1) as f64);
         }
         let urban: f64 = weights.iter().sum();
         for w in &mut weights {
             *w *= (1.0 - rural_fraction) / urban;
         }
         weights.push(rural_fraction);
-        let components = AliasTable::new(&weights);
+        let ids: Vec<u32> = (0..weights.len() as u32).collect();
+        let components = AliasTable::new(&weights, &ids);
 
         Model {
             mask,
+            zig: Ziggurat::new(),
             components,
             cities,
             rural_grid,
-            rural_alias,
-            rural_cells,
+            rural,
             region_cdf,
-            region_mu,
+            region_median,
         }
     }
 
@@ -1315,34 +1470,64 @@ impl Model {
         cat: &mut [i32],
         val: &mut [T],
     ) {
-        let block = first / BLOCK_ROWS as u64;
-        let mut rng = block_rng(key, block);
+        let mut rng = block_rng(key, first / BLOCK_ROWS as u64);
         for _ in 0..(first % BLOCK_ROWS as u64) * DRAWS_PER_ROW {
             rng.next_u64();
         }
-        let rows = x
-            .iter_mut()
-            .zip(y.iter_mut())
-            .zip(cat.iter_mut())
-            .zip(val.iter_mut());
-        for (((xo, yo), co), vo) in rows {
-            let pick = rng.next_u64();
-            let place = rng.next_u64();
-            let extra = rng.next_u64();
-            let look = rng.next_u64();
-            let value = rng.next_u64();
-            let component = self.components.sample(pick);
-            let (px, py, cat_key, mu) = match self.cities.get(component) {
-                Some(city) => {
-                    let (mut z1, mut z2) = normal_pair(place);
-                    if (extra as u32) < city.suburb {
-                        z1 *= SUBURB_SCALE;
-                        z2 *= SUBURB_SCALE;
-                    }
-                    let ox = city.a[0] * z1 + city.a[1] * z2;
-                    let oy = city.a[2] * z1 + city.a[3] * z2;
+        let rural_id = self.cities.len() as u32;
+        // Rows go in chunks: first the draws and the table lookups (their
+        // cache misses overlap), then the arithmetic.
+        let mut draws = [[0u64; DRAWS_PER_ROW as usize]; FILL_CHUNK];
+        let mut picks = [0u32; FILL_CHUNK];
+        let mut rural_rows = [0u8; FILL_CHUNK];
+        let mut row = first;
+        let chunks = x
+            .chunks_mut(FILL_CHUNK)
+            .zip(y.chunks_mut(FILL_CHUNK))
+            .zip(cat.chunks_mut(FILL_CHUNK))
+            .zip(val.chunks_mut(FILL_CHUNK));
+        for (((xs, ys), cs), vs) in chunks {
+            let n = xs.len();
+            let mut n_rural = 0;
+            for (j, (d, p)) in draws[..n].iter_mut().zip(picks[..n].iter_mut()).enumerate() {
+                *d = [
+                    rng.next_u64(),
+                    rng.next_u64(),
+                    rng.next_u64(),
+                    rng.next_u64(),
+                    rng.next_u64(),
+                ];
+                *p = self.components.sample(d[0]);
+                rural_rows[n_rural] = j as u8;
+                n_rural += (*p == rural_id) as usize;
+            }
+            for &j in &rural_rows[..n_rural] {
+                let j = j as usize;
+                // Rural cells have ids below 2^31; tag them.
+                picks[j] = self.rural.sample(draws[j][1]) | 1 << 31;
+            }
+            let outs = xs
+                .iter_mut()
+                .zip(ys.iter_mut())
+                .zip(cs.iter_mut())
+                .zip(vs.iter_mut());
+            for ((((xo, yo), co), vo), (d, &p)) in outs.zip(draws.iter().zip(picks.iter())) {
+                let [_, place1, place2, value, look] = *d;
+                let (px, py, cat_key, median) = if p & 1 << 31 == 0 {
+                    let city = &self.cities[p as usize];
+                    let mut z1 = self.zig.normal(place1, || row_stream(key, row, 0));
+                    let mut z2 = self.zig.normal(place2, || row_stream(key, row, 1));
+                    let scale = if (look as u32) < city.suburb {
+                        SUBURB_SCALE
+                    } else {
+                        1.0
+                    };
+                    let ox = scale * (city.a[0] * z1 + city.a[1] * z2);
+                    let oy = scale * (city.a[2] * z1 + city.a[3] * z2);
                     let (mut px, mut py) = (city.cx + ox, city.cy + oy);
-                    if !self.mask.contains(px, py) && self.mask.contains(city.cx - ox, city.cy - oy)
+                    if city.coastal
+                        && !self.mask.contains(px, py)
+                        && self.mask.contains(city.cx - ox, city.cy - oy)
                     {
                         // Mirror points that fell into the sea or a lake.
                         px = city.cx - ox;
@@ -1356,67 +1541,66 @@ impl Model {
                         1 + (z1 < 0.0) as usize + 2 * (z2 < 0.0) as usize
                     };
                     let cat_key = pick_category(&city.cdf[hood], (look >> 32) as u32);
-                    (px, py, cat_key, city.mu[hood])
-                }
-                None => {
-                    let cell = self.rural_cells[self.rural_alias.sample(place)] as usize;
+                    (px, py, cat_key, city.median[hood])
+                } else {
+                    let cell = (p & !(1 << 31)) as usize;
+                    let (col, cell_row) = (cell & 0xFFFF, cell >> 16);
                     let g = &self.rural_grid;
-                    let (col, row) = (cell % g.w, cell / g.w);
-                    let cx = g.x0 + (col as f64 + 0.5) * g.dx;
-                    let cy = g.y0 + (row as f64 + 0.5) * g.dy;
-                    let mut px = cx + (half_open_unit((extra >> 32) as u32) - 0.5) * g.dx;
-                    let mut py = cy + (half_open_unit(extra as u32) - 0.5) * g.dy;
+                    let (cx, cy) = g.centre(col, cell_row);
+                    let mut px = cx + (half_open_unit((place2 >> 32) as u32) - 0.5) * g.dx;
+                    let mut py = cy + (half_open_unit(place2 as u32) - 0.5) * g.dy;
                     if !self.mask.contains(px, py) {
                         px = 2.0 * cx - px;
                         py = 2.0 * cy - py;
                     }
-                    let region = (row / REGION_STEP) * REGION_W + col / REGION_STEP;
+                    let region = (cell_row / REGION_STEP) * REGION_W + col / REGION_STEP;
                     let cat_key = pick_category(&self.region_cdf[region], (look >> 32) as u32);
-                    (px, py, cat_key, self.region_mu[region])
-                }
-            };
-            *xo = T::from_f64(px);
-            *yo = T::from_f64(py);
-            *co = cat_key;
-            *vo = T::from_f64(exp(mu + VAL_SIGMA * normal_pair(value).0));
+                    (px, py, cat_key, self.region_median[region])
+                };
+                let z = self.zig.normal(value, || row_stream(key, row, 2));
+                *xo = T::from_f64(px);
+                *yo = T::from_f64(py);
+                *co = cat_key;
+                *vo = T::from_f64(median * exp(VAL_SIGMA * z));
+                row += 1;
+            }
         }
     }
 }
 
+/// Column and row of a rural cell id.
+fn rural_cell(id: u32) -> (usize, usize) {
+    ((id & 0xFFFF) as usize, (id >> 16) as usize)
+}
+
 /// Places one non-metro city: near a metro (55%) or anywhere on weighted
-/// land (45%), always on land.
+/// land (45%), always on land. Returns `(lon, lat)`.
 fn place_city(
     mask: &LandMask,
     rural_grid: &GridSpec,
-    rural_cells: &[u32],
-    rural_alias: &AliasTable,
+    rural: &AliasTable,
     hubs: &AliasTable,
     rng: &mut Xoshiro256pp,
 ) -> (f64, f64) {
-    let on_land_cell = |rng: &mut Xoshiro256pp| {
-        let cell = rural_cells[rural_alias.sample(rng.next_u64())] as usize;
-        let (col, row) = (cell % rural_grid.w, cell / rural_grid.w);
-        let x = rural_grid.x0 + (col as f64 + rng.next_f64()) * rural_grid.dx;
-        let y = rural_grid.y0 + (row as f64 + rng.next_f64()) * rural_grid.dy;
-        (x, y)
-    };
     for _ in 0..32 {
         let (x, y) = if rng.next_f64() < 0.55 {
-            let (lon, lat, _) = METROS[hubs.sample(rng.next_u64())];
+            let (lon, lat, _) = METROS[hubs.sample(rng.next_u64()) as usize];
             let (dlon, dlat) = normal_pair(rng.next_u64());
             to_mercator(lon + 1.8 * dlon, lat + 1.3 * dlat)
         } else {
-            on_land_cell(rng)
+            let (col, row) = rural_cell(rural.sample(rng.next_u64()));
+            (
+                rural_grid.x0 + (col as f64 + rng.next_f64()) * rural_grid.dx,
+                rural_grid.y0 + (row as f64 + rng.next_f64()) * rural_grid.dy,
+            )
         };
         if mask.contains(x, y) {
             return (lon_of_x(x), lat_of_y(y));
         }
     }
     // A rural cell holds some land; use its centre whatever the mask says.
-    let cell = rural_cells[rural_alias.sample(rng.next_u64())] as usize;
-    let (col, row) = (cell % rural_grid.w, cell / rural_grid.w);
-    let x = rural_grid.x0 + (col as f64 + 0.5) * rural_grid.dx;
-    let y = rural_grid.y0 + (row as f64 + 0.5) * rural_grid.dy;
+    let (col, row) = rural_cell(rural.sample(rng.next_u64()));
+    let (x, y) = rural_grid.centre(col, row);
     (lon_of_x(x), lat_of_y(y))
 }
 
@@ -1428,6 +1612,62 @@ fn place_city(
 trait OutFloat: Copy + Default + Send + Sync + 'static {
     fn from_f64(v: f64) -> Self;
     fn into_array(v: Vec<Self>) -> ArrayRef;
+    /// The spare vectors of this type.
+    fn spares(spare: &mut Spare) -> &mut Vec<Vec<Self>>;
+}
+
+/// Column vectors of written batches, reused for later batches so that
+/// fresh memory need not be faulted in again and again.
+#[derive(Debug, Default)]
+struct Spare {
+    f32: Vec<Vec<f32>>,
+    f64: Vec<Vec<f64>>,
+    i32: Vec<Vec<i32>>,
+}
+
+impl Spare {
+    /// At most this many vectors of each type are kept.
+    const KEEP: usize = 8;
+
+    /// A vector of `len` default values, reusing a spare one if any.
+    fn take<T: Copy + Default>(pool: &mut Vec<Vec<T>>, len: usize) -> Vec<T> {
+        let mut v = pool.pop().unwrap_or_default();
+        v.clear();
+        v.resize(len, T::default());
+        v
+    }
+
+    /// Takes back the column vectors of a batch nobody else holds.
+    fn recycle(&mut self, batch: RecordBatch) {
+        let (_, columns, _) = batch.into_parts();
+        for column in columns {
+            let data = column.to_data();
+            drop(column);
+            let Some(buffer) = data.buffers().first().cloned() else {
+                continue;
+            };
+            let data_type = data.data_type().clone();
+            drop(data);
+            match data_type {
+                DataType::Float32 if self.f32.len() < Self::KEEP => {
+                    if let Ok(v) = buffer.into_vec() {
+                        self.f32.push(v);
+                    }
+                }
+                DataType::Float64 if self.f64.len() < Self::KEEP => {
+                    if let Ok(v) = buffer.into_vec() {
+                        self.f64.push(v);
+                    }
+                }
+                DataType::Dictionary(_, _) if self.i32.len() < Self::KEEP => {
+                    if let Ok(v) = buffer.into_vec() {
+                        self.i32.push(v);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 impl OutFloat for f32 {
@@ -1438,6 +1678,9 @@ impl OutFloat for f32 {
     fn into_array(v: Vec<Self>) -> ArrayRef {
         Arc::new(Float32Array::from(v))
     }
+    fn spares(spare: &mut Spare) -> &mut Vec<Vec<Self>> {
+        &mut spare.f32
+    }
 }
 
 impl OutFloat for f64 {
@@ -1447,6 +1690,9 @@ impl OutFloat for f64 {
     }
     fn into_array(v: Vec<Self>) -> ArrayRef {
         Arc::new(Float64Array::from(v))
+    }
+    fn spares(spare: &mut Spare) -> &mut Vec<Vec<Self>> {
+        &mut spare.f64
     }
 }
 
@@ -1490,18 +1736,23 @@ impl Generator {
 
     /// Rows `first .. first + len`, generated in parallel on the current
     /// rayon pool, one task per (part of a) block.
-    fn batch(&self, first: u64, len: usize) -> Result<RecordBatch, SynthError> {
+    fn batch(&self, first: u64, len: usize, spare: &mut Spare) -> Result<RecordBatch, SynthError> {
         match self.precision {
-            Precision::F32 => self.batch_of::<f32>(first, len),
-            Precision::F64 => self.batch_of::<f64>(first, len),
+            Precision::F32 => self.batch_of::<f32>(first, len, spare),
+            Precision::F64 => self.batch_of::<f64>(first, len, spare),
         }
     }
 
-    fn batch_of<T: OutFloat>(&self, first: u64, len: usize) -> Result<RecordBatch, SynthError> {
-        let mut x = vec![T::default(); len];
-        let mut y = vec![T::default(); len];
-        let mut cat = vec![0i32; len];
-        let mut val = vec![T::default(); len];
+    fn batch_of<T: OutFloat>(
+        &self,
+        first: u64,
+        len: usize,
+        spare: &mut Spare,
+    ) -> Result<RecordBatch, SynthError> {
+        let mut x = Spare::take(T::spares(spare), len);
+        let mut y = Spare::take(T::spares(spare), len);
+        let mut cat = Spare::take(&mut spare.i32, len);
+        let mut val = Spare::take(T::spares(spare), len);
         // Cut at block boundaries so each piece starts one block stream.
         let mut pieces = Vec::with_capacity(len / BLOCK_ROWS + 2);
         {
@@ -1566,7 +1817,7 @@ impl Iterator for SynthBatches {
         let len = (self.rows - self.next_row).min(self.batch_rows as u64) as usize;
         let first = self.next_row;
         self.next_row += len as u64;
-        Some(self.generator.batch(first, len))
+        Some(self.generator.batch(first, len, &mut Spare::default()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -1656,21 +1907,28 @@ pub fn write_synth(path: &Path, opts: &SynthOptions) -> Result<SynthSummary, Syn
     let range = |first: u64| {
         (first < opts.rows).then(|| (first, (opts.rows - first).min(batch_rows) as usize))
     };
-    let mut pending = range(0).map(|(f, n)| generator.batch(f, n)).transpose()?;
+    let mut spare = Spare::default();
+    let mut pending = range(0)
+        .map(|(f, n)| generator.batch(f, n, &mut spare))
+        .transpose()?;
     let mut next_first = batch_rows.min(opts.rows);
     while let Some(current) = pending.take() {
         let upcoming = range(next_first);
         let (written, generated) = rayon::join(
             || writer.write(&current),
-            || upcoming.map(|(f, n)| generator.batch(f, n)).transpose(),
+            || {
+                upcoming
+                    .map(|(f, n)| generator.batch(f, n, &mut spare))
+                    .transpose()
+            },
         );
         written.map_err(pq_err)?;
+        spare.recycle(current);
         pending = generated?;
         next_first = next_first.saturating_add(batch_rows).min(opts.rows);
     }
     let metadata = writer.finish().map_err(pq_err)?;
     drop(writer);
-    tmp.as_file().sync_all().map_err(io_err)?;
     let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
     tmp.persist(path).map_err(|e| SynthError::Persist {
         path: path.to_path_buf(),
@@ -1742,12 +2000,55 @@ mod tests {
     }
 
     #[test]
+    fn ziggurat_normals_are_standard() {
+        let zig = Ziggurat::new();
+        assert!((zig.x[ZIG_LAYERS - 1] * (1.0 - zig.f[ZIG_LAYERS - 1]) - ZIG_V).abs() < 1e-12);
+        let mut rng = Xoshiro256pp::from_seed(11);
+        let n = 400_000;
+        let (mut sum, mut sum2, mut beyond2, mut beyond_r) = (0.0, 0.0, 0, 0);
+        for row in 0..n {
+            let z = zig.normal(rng.next_u64(), || row_stream(5, row, 0));
+            sum += z;
+            sum2 += z * z;
+            beyond2 += (z.abs() > 2.0) as usize;
+            beyond_r += (z.abs() > ZIG_R) as usize;
+        }
+        let mean = sum / n as f64;
+        let var = sum2 / n as f64 - mean * mean;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.01, "variance {var}");
+        // P(|z| > 2) = 0.0455; P(|z| > 3.654) = 0.000258.
+        assert!(
+            (beyond2 as f64 / n as f64 - 0.0455).abs() < 0.002,
+            "{beyond2}"
+        );
+        assert!(
+            (beyond_r as f64 / n as f64 - 0.000258).abs() < 0.0001,
+            "{beyond_r}"
+        );
+    }
+
+    #[test]
+    fn spare_vectors_are_recycled() -> TestResult {
+        let generator = Generator::new(&small(10_000))?;
+        let mut spare = Spare::default();
+        let batch = generator.batch(0, 10_000, &mut spare)?;
+        let again = generator.batch(0, 10_000, &mut Spare::default())?;
+        spare.recycle(batch);
+        assert_eq!((spare.f32.len(), spare.i32.len()), (3, 1));
+        let reused = generator.batch(0, 10_000, &mut spare)?;
+        assert_eq!((spare.f32.len(), spare.i32.len()), (0, 0));
+        assert_eq!(reused, again);
+        Ok(())
+    }
+
+    #[test]
     fn alias_table_matches_weights() {
-        let table = AliasTable::new(&[1.0, 0.0, 3.0, 4.0]);
+        let table = AliasTable::new(&[1.0, 0.0, 3.0, 4.0], &[0, 1, 2, 3]);
         let mut rng = Xoshiro256pp::from_seed(7);
         let mut counts = [0usize; 4];
         for _ in 0..80_000 {
-            counts[table.sample(rng.next_u64())] += 1;
+            counts[table.sample(rng.next_u64()) as usize] += 1;
         }
         assert_eq!(counts[1], 0);
         for (k, w) in [(0, 1.0), (2, 3.0), (3, 4.0)] {
