@@ -82,10 +82,12 @@ const ORIGIN_SHIFT: f64 = std::f64::consts::PI * EARTH_RADIUS;
 const DRAWS_PER_ROW: u64 = 5;
 /// Rows per chunk of [`Model::fill`] (at most 256).
 const FILL_CHUNK: usize = 64;
-/// City neighbourhoods: a core and four quadrants.
-const HOODS: usize = 5;
-/// Squared radius, in standard deviations, of a city's core neighbourhood.
-const CORE_R2: f64 = 1.0;
+/// Tries to draw a city point on land before leaving it in the water.
+const REDRAWS: usize = 32;
+/// Parts of a city: a core, four neighbourhoods and a suburb halo.
+const HOODS: usize = 6;
+/// Index of the suburb halo among a city's [`HOODS`].
+const SUBURB: usize = HOODS - 1;
 /// Spread of the largest city, in metres on the ground.
 const SIGMA_TOP_M: f64 = 35_000.0;
 /// Smallest city spread, in metres on the ground.
@@ -1023,9 +1025,10 @@ fn normalize<const N: usize>(w: [f64; N]) -> [f64; N] {
     out
 }
 
-/// Cumulative 32-bit thresholds of a 5-way distribution.
-fn cdf_thresholds(p: [f64; 5]) -> [u32; 4] {
-    let mut out = [0u32; 4];
+/// Cumulative 32-bit thresholds of an `N + 1`-way distribution (`p` sums
+/// to one; its last entry is implied).
+fn cdf_thresholds<const N: usize>(p: &[f64]) -> [u32; N] {
+    let mut out = [0u32; N];
     let mut acc = 0.0;
     for (k, slot) in out.iter_mut().enumerate() {
         acc += p[k];
@@ -1034,10 +1037,10 @@ fn cdf_thresholds(p: [f64; 5]) -> [u32; 4] {
     out
 }
 
-/// The category key drawn by 32 random bits from cumulative thresholds.
+/// The outcome drawn by 32 random bits from cumulative thresholds.
 #[inline(always)]
-fn pick_category(cdf: &[u32; 4], u: u32) -> i32 {
-    (u >= cdf[0]) as i32 + (u >= cdf[1]) as i32 + (u >= cdf[2]) as i32 + (u >= cdf[3]) as i32
+fn pick<const N: usize>(cdf: &[u32; N], u: u32) -> usize {
+    cdf.iter().map(|&t| (u >= t) as usize).sum()
 }
 
 /// Perturbs a distribution by independent log-normal factors of log-sd `s`.
@@ -1108,69 +1111,186 @@ impl GridSpec {
     }
 }
 
-/// A bit per grid cell: is the cell centre inside [`US_OUTLINE`]?
+/// Which points are on land: a bit per grid cell (is the cell centre inside
+/// [`US_OUTLINE`]?), refined exactly against the outline's edges in the
+/// cells the outline crosses, so coasts are straight at any zoom.
 #[derive(Debug, Clone)]
 struct LandMask {
     grid: GridSpec,
-    bits: Vec<u64>,
+    /// Cell centre inside the outline.
+    inside: Vec<u64>,
+    /// Cell crossed by the outline (conservatively).
+    boundary: Vec<u64>,
+    /// The boundary cells, sorted, and the edges crossing each:
+    /// `edge_ids[edge_start[k]..edge_start[k + 1]]` for `boundary_cells[k]`.
+    boundary_cells: Vec<u32>,
+    edge_start: Vec<u32>,
+    edge_ids: Vec<u32>,
+    /// Outline edges in Web Mercator metres, `[xa, ya, xb, yb]`.
+    edges: Vec<[f64; 4]>,
+}
+
+/// Reads bit `idx` of a bit set.
+#[inline(always)]
+fn bit(set: &[u64], idx: usize) -> bool {
+    set[idx / 64] >> (idx % 64) & 1 == 1
+}
+
+/// Sets bit `idx` of a bit set.
+fn set_bit(set: &mut [u64], idx: usize) {
+    set[idx / 64] |= 1 << (idx % 64);
+}
+
+/// Whether segments `p`-`q` and `a`-`b` cross (touching does not count).
+#[inline(always)]
+fn segments_cross(p: (f64, f64), q: (f64, f64), e: &[f64; 4]) -> bool {
+    let orient = |o: (f64, f64), u: (f64, f64), v: (f64, f64)| {
+        (u.0 - o.0) * (v.1 - o.1) - (u.1 - o.1) * (v.0 - o.0)
+    };
+    let (a, b) = ((e[0], e[1]), (e[2], e[3]));
+    orient(p, q, a) * orient(p, q, b) < 0.0 && orient(a, b, p) * orient(a, b, q) < 0.0
 }
 
 impl LandMask {
-    /// Rasterises the outline by scanlines (even-odd rule).
     fn build(grid: GridSpec) -> Self {
         let verts: Vec<(f64, f64)> = US_OUTLINE
             .iter()
             .map(|&(lon, lat)| to_mercator(lon, lat))
             .collect();
-        let mut bits = vec![0u64; (grid.w * grid.h).div_ceil(64)];
+        let edges: Vec<[f64; 4]> = (0..verts.len())
+            .map(|i| {
+                let (a, b) = (verts[i], verts[(i + 1) % verts.len()]);
+                [a.0, a.1, b.0, b.1]
+            })
+            .collect();
+        let words = (grid.w * grid.h).div_ceil(64);
+
+        // Cell centres inside, by scanlines (even-odd rule).
+        let mut inside = vec![0u64; words];
         let mut crossings = Vec::new();
         for row in 0..grid.h {
             let yc = grid.y0 + (row as f64 + 0.5) * grid.dy;
             crossings.clear();
-            for (i, &(xa, ya)) in verts.iter().enumerate() {
-                let (xb, yb) = verts[(i + 1) % verts.len()];
-                if (ya > yc) != (yb > yc) {
-                    crossings.push(xa + (yc - ya) * (xb - xa) / (yb - ya));
+            for e in &edges {
+                if (e[1] > yc) != (e[3] > yc) {
+                    crossings.push(e[0] + (yc - e[1]) * (e[2] - e[0]) / (e[3] - e[1]));
                 }
             }
             crossings.sort_by(f64::total_cmp);
             for pair in crossings.chunks_exact(2) {
                 // Cells whose centre lies in [pair[0], pair[1]).
-                let first = (pair[0] - grid.x0) / grid.dx - 0.5;
-                let last = (pair[1] - grid.x0) / grid.dx - 0.5;
-                let first = first.clamp(-1.0, grid.w as f64) as i64 + 1;
-                let last = last.clamp(-1.0, grid.w as f64) as i64 + 1;
+                let first = ((pair[0] - grid.x0) / grid.dx - 0.5).clamp(-1.0, grid.w as f64);
+                let last = ((pair[1] - grid.x0) / grid.dx - 0.5).clamp(-1.0, grid.w as f64);
+                let (first, last) = (first as i64 + 1, last as i64 + 1);
                 for col in first.max(0)..last.min(grid.w as i64) {
-                    let idx = row * grid.w + col as usize;
-                    bits[idx / 64] |= 1 << (idx % 64);
+                    set_bit(&mut inside, row * grid.w + col as usize);
                 }
             }
         }
-        LandMask { grid, bits }
-    }
 
-    #[inline(always)]
-    fn get(&self, idx: usize) -> bool {
-        self.bits[idx / 64] >> (idx % 64) & 1 == 1
+        // Cells near each edge: samples every half cell, each marking its
+        // 3 x 3 neighbourhood, cover every cell the edge touches.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let step = 0.5 * grid.dx.min(grid.dy);
+        for (k, e) in edges.iter().enumerate() {
+            let n = ((e[2] - e[0]).hypot(e[3] - e[1]) / step).ceil().max(1.0) as usize;
+            for t in 0..=n {
+                let f = t as f64 / n as f64;
+                let x = e[0] + (e[2] - e[0]) * f;
+                let y = e[1] + (e[3] - e[1]) * f;
+                let col = ((x - grid.x0) * grid.inv_dx).floor() as i64;
+                let row = ((y - grid.y0) * grid.inv_dy).floor() as i64;
+                for r in row - 1..=row + 1 {
+                    for c in col - 1..=col + 1 {
+                        if r >= 0 && c >= 0 && (r as usize) < grid.h && (c as usize) < grid.w {
+                            pairs.push(((r as usize * grid.w + c as usize) as u32, k as u32));
+                        }
+                    }
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut boundary = vec![0u64; words];
+        let mut boundary_cells = Vec::new();
+        let mut edge_start = Vec::new();
+        let mut edge_ids = Vec::with_capacity(pairs.len());
+        for &(cell, edge) in &pairs {
+            if boundary_cells.last() != Some(&cell) {
+                set_bit(&mut boundary, cell as usize);
+                boundary_cells.push(cell);
+                edge_start.push(edge_ids.len() as u32);
+            }
+            edge_ids.push(edge);
+        }
+        edge_start.push(edge_ids.len() as u32);
+        LandMask {
+            grid,
+            inside,
+            boundary,
+            boundary_cells,
+            edge_start,
+            edge_ids,
+            edges,
+        }
     }
 
     /// Is `(x, y)` on land?
     #[inline(always)]
     fn contains(&self, x: f64, y: f64) -> bool {
-        match self.grid.cell(x, y) {
-            Some(idx) => self.get(idx),
-            None => false,
+        let Some(idx) = self.grid.cell(x, y) else {
+            return false;
+        };
+        let inside = bit(&self.inside, idx);
+        if bit(&self.boundary, idx) {
+            self.refine(idx, x, y, inside)
+        } else {
+            inside
         }
     }
 
-    /// Is every cell meeting the box `[x0, x1] x [y0, y1]` on land?
+    /// The exact answer in a boundary cell: the centre's, flipped by each
+    /// edge between the centre and the point.
+    fn refine(&self, idx: usize, x: f64, y: f64, centre_inside: bool) -> bool {
+        let Ok(k) = self.boundary_cells.binary_search(&(idx as u32)) else {
+            return centre_inside;
+        };
+        let (from, to) = (self.edge_start[k] as usize, self.edge_start[k + 1] as usize);
+        let (col, row) = self.grid.col_row(idx);
+        let centre = self.grid.centre(col, row);
+        let mut inside = centre_inside;
+        for &e in &self.edge_ids[from..to] {
+            if segments_cross(centre, (x, y), &self.edges[e as usize]) {
+                inside = !inside;
+            }
+        }
+        inside
+    }
+
+    /// Is the box `[x0, x1] x [y0, y1]` surely all land?
     fn all_land(&self, x0: f64, x1: f64, y0: f64, y1: f64) -> bool {
         let g = &self.grid;
         let (Some(a), Some(b)) = (g.cell(x0, y0), g.cell(x1, y1)) else {
             return false;
         };
         let ((c0, r0), (c1, r1)) = (g.col_row(a), g.col_row(b));
-        (r0..=r1).all(|r| (c0..=c1).all(|c| self.get(r * g.w + c)))
+        (r0..=r1).all(|r| {
+            (c0..=c1).all(|c| {
+                let idx = r * g.w + c;
+                bit(&self.inside, idx) && !bit(&self.boundary, idx)
+            })
+        })
+    }
+
+    /// Number of land cells (by centre) in a `step` x `step` block.
+    fn land_cells(&self, col0: usize, row0: usize, step: usize) -> usize {
+        let mut land = 0;
+        for r in row0..row0 + step {
+            for c in col0..col0 + step {
+                land += bit(&self.inside, r * self.grid.w + c) as usize;
+            }
+        }
+        land
     }
 }
 
@@ -1313,20 +1433,32 @@ fn row_stream(key: u64, row: u64, which: u64) -> SplitMix64 {
     SplitMix64::new(mix64(key ^ mix64(row.wrapping_mul(4).wrapping_add(which))))
 }
 
-/// One Gaussian city.
+/// One part of a city: a Gaussian blob with its own category mix.
+#[derive(Debug, Clone, Copy)]
+struct Hood {
+    /// Centre, offset from the city centre, in metres.
+    ox: f64,
+    oy: f64,
+    /// Spread relative to the city's.
+    scale: f64,
+    /// Category thresholds.
+    cdf: [u32; 4],
+    /// Median of `val`.
+    median: f64,
+}
+
+/// One city: a mixture of Gaussian [`Hood`]s sharing a shape.
 #[derive(Debug, Clone)]
 struct City {
     cx: f64,
     cy: f64,
     /// Offset = `(a[0] z1 + a[1] z2, a[2] z1 + a[3] z2)` for standard normals.
     a: [f64; 4],
-    /// Points whose 32 random bits are below this belong to the suburb halo.
-    suburb: u32,
+    /// Thresholds choosing the hood.
+    pick: [u32; HOODS - 1],
     /// Whether points may fall off land (else the mask lookup is skipped).
     coastal: bool,
-    cdf: [[u32; 4]; HOODS],
-    /// Median of `val` per neighbourhood.
-    median: [f64; HOODS],
+    hoods: [Hood; HOODS],
 }
 
 /// The fixed model: cities, rural cells and their mixes.
@@ -1362,20 +1494,20 @@ impl Model {
         for row in 0..RURAL_H {
             let lat = lat_of_y(rural_grid.centre(0, row).1);
             for col in 0..RURAL_W {
-                let mut land = 0usize;
-                for r in 0..RURAL_STEP {
-                    for c in 0..RURAL_STEP {
-                        let idx = (row * RURAL_STEP + r) * MASK_W + col * RURAL_STEP + c;
-                        land += mask.get(idx) as usize;
-                    }
-                }
+                let land = mask.land_cells(col * RURAL_STEP, row * RURAL_STEP, RURAL_STEP);
                 if land == 0 {
                     continue;
                 }
                 let lon = lon_of_x(rural_grid.centre(col, row).0);
                 let density = (0.08 + logistic((lon + 99.0) / 3.5))
                     * (1.0 + 0.3 * logistic((lat - 36.0) / 4.0))
-                    * noise[(row / REGION_STEP) * REGION_W + col / REGION_STEP];
+                    * bilinear(
+                        &noise,
+                        REGION_W,
+                        REGION_H,
+                        (col as f64 + 0.5) / REGION_STEP as f64 - 0.5,
+                        (row as f64 + 0.5) / REGION_STEP as f64 - 0.5,
+                    );
                 rural_ids.push((row << 16 | col) as u32);
                 rural_weights.push(land as f64 * density);
             }
@@ -1392,7 +1524,7 @@ impl Model {
                 let lon =
                     lon_of_x(rural_grid.x0 + ((col * REGION_STEP) as f64 + half) * rural_grid.dx);
                 let mix = perturb(region_mix(lon, lat), 0.35, &mut rng);
-                region_cdf.push(cdf_thresholds(mix));
+                region_cdf.push(cdf_thresholds(&mix));
                 region_median.push(exp(10.4 + 0.2 * rng.next_normal()));
             }
         }
@@ -1415,27 +1547,61 @@ impl Model {
             let (s, c) = sin_cos_turns(rng.next_f64());
             let (sa, sb) = (sigma * aspect, sigma / aspect);
             let a = [c * sa, -s * sb, s * sa, c * sb];
-            // Normals beyond 8 (norm of the pair) have probability ~1e-14.
-            let reach = 8.0 * SUBURB_SCALE;
-            let (rx, ry) = (reach * a[0].hypot(a[1]), reach * a[2].hypot(a[3]));
-            let coastal = !mask.all_land(cx - rx, cx + rx, cy - ry, cy + ry);
-            let suburb_share = 0.2 + 0.25 * rng.next_f64();
             let base = perturb(region_mix(lon, lat), 0.5, &mut rng);
             let city_mu = 10.8 + 0.25 * rng.next_normal();
-            let mut cdf = [[0u32; 4]; HOODS];
-            let mut median = [0.0f64; HOODS];
-            for h in 0..HOODS {
-                cdf[h] = cdf_thresholds(perturb(base, 0.9, &mut rng));
-                median[h] = exp(city_mu + 0.3 * rng.next_normal());
+            let mut hood_weights = [0.0; HOODS];
+            let mut hoods = [Hood {
+                ox: 0.0,
+                oy: 0.0,
+                scale: 1.0,
+                cdf: [0; 4],
+                median: 0.0,
+            }; HOODS];
+            for (h, (hood, weight)) in hoods.iter_mut().zip(hood_weights.iter_mut()).enumerate() {
+                let (mix_sd, scale, w) = match h {
+                    0 => (0.4, 1.0, 0.35),
+                    SUBURB => (0.3, SUBURB_SCALE, 0.2 + 0.25 * rng.next_f64()),
+                    _ => (
+                        1.1,
+                        0.3 + 0.25 * rng.next_f64(),
+                        0.08 * exp(0.5 * rng.next_normal()),
+                    ),
+                };
+                if h != 0 && h != SUBURB {
+                    // A neighbourhood centre on land, within the city.
+                    for _ in 0..REDRAWS {
+                        let (z1, z2) = normal_pair(rng.next_u64());
+                        let (ox, oy) =
+                            (0.9 * (a[0] * z1 + a[1] * z2), 0.9 * (a[2] * z1 + a[3] * z2));
+                        if mask.contains(cx + ox, cy + oy) {
+                            (hood.ox, hood.oy) = (ox, oy);
+                            break;
+                        }
+                    }
+                }
+                hood.scale = scale;
+                hood.cdf = cdf_thresholds(&perturb(base, mix_sd, &mut rng));
+                hood.median = exp(city_mu + 0.3 * rng.next_normal());
+                *weight = w;
             }
+            // Normals beyond 8 (norm of the pair) have probability ~1e-14.
+            let (ax, ay) = (a[0].hypot(a[1]), a[2].hypot(a[3]));
+            let rx = hoods
+                .iter()
+                .map(|h| h.ox.abs() + 8.0 * h.scale * ax)
+                .fold(0.0, f64::max);
+            let ry = hoods
+                .iter()
+                .map(|h| h.oy.abs() + 8.0 * h.scale * ay)
+                .fold(0.0, f64::max);
+            let coastal = !mask.all_land(cx - rx, cx + rx, cy - ry, cy + ry);
             cities.push(City {
                 cx,
                 cy,
                 a,
-                suburb: (suburb_share * 4294967296.0) as u32,
+                pick: cdf_thresholds(&normalize(hood_weights)),
                 coastal,
-                cdf,
-                median,
+                hoods,
             });
             weights.push(1.0 / (rank + 1) as f64);
         }
@@ -1515,46 +1681,39 @@ impl Model {
                 let [_, place1, place2, value, look] = *d;
                 let (px, py, cat_key, median) = if p & 1 << 31 == 0 {
                     let city = &self.cities[p as usize];
-                    let mut z1 = self.zig.normal(place1, || row_stream(key, row, 0));
-                    let mut z2 = self.zig.normal(place2, || row_stream(key, row, 1));
-                    let scale = if (look as u32) < city.suburb {
-                        SUBURB_SCALE
-                    } else {
-                        1.0
-                    };
-                    let ox = scale * (city.a[0] * z1 + city.a[1] * z2);
-                    let oy = scale * (city.a[2] * z1 + city.a[3] * z2);
+                    let hood = &city.hoods[pick(&city.pick, look as u32)];
+                    let z1 = self.zig.normal(place1, || row_stream(key, row, 0));
+                    let z2 = self.zig.normal(place2, || row_stream(key, row, 1));
+                    let ox = hood.ox + hood.scale * (city.a[0] * z1 + city.a[1] * z2);
+                    let oy = hood.oy + hood.scale * (city.a[2] * z1 + city.a[3] * z2);
                     let (mut px, mut py) = (city.cx + ox, city.cy + oy);
-                    if city.coastal
-                        && !self.mask.contains(px, py)
-                        && self.mask.contains(city.cx - ox, city.cy - oy)
-                    {
-                        // Mirror points that fell into the sea or a lake.
-                        px = city.cx - ox;
-                        py = city.cy - oy;
-                        z1 = -z1;
-                        z2 = -z2;
+                    if city.coastal && !self.mask.contains(px, py) {
+                        (px, py) = self.redraw_on_land(city, hood, key, row, (px, py));
                     }
-                    let hood = if z1 * z1 + z2 * z2 < CORE_R2 {
-                        0
-                    } else {
-                        1 + (z1 < 0.0) as usize + 2 * (z2 < 0.0) as usize
-                    };
-                    let cat_key = pick_category(&city.cdf[hood], (look >> 32) as u32);
-                    (px, py, cat_key, city.median[hood])
+                    let cat_key = pick(&hood.cdf, (look >> 32) as u32) as i32;
+                    (px, py, cat_key, hood.median)
                 } else {
                     let cell = (p & !(1 << 31)) as usize;
                     let (col, cell_row) = (cell & 0xFFFF, cell >> 16);
                     let g = &self.rural_grid;
                     let (cx, cy) = g.centre(col, cell_row);
-                    let mut px = cx + (half_open_unit((place2 >> 32) as u32) - 0.5) * g.dx;
-                    let mut py = cy + (half_open_unit(place2 as u32) - 0.5) * g.dy;
-                    if !self.mask.contains(px, py) {
-                        px = 2.0 * cx - px;
-                        py = 2.0 * cy - py;
-                    }
-                    let region = (cell_row / REGION_STEP) * REGION_W + col / REGION_STEP;
-                    let cat_key = pick_category(&self.region_cdf[region], (look >> 32) as u32);
+                    let ux = (half_open_unit((place2 >> 32) as u32) - 0.5) * g.dx;
+                    let uy = (half_open_unit(place2 as u32) - 0.5) * g.dy;
+                    // In a coastal cell, try the point's mirror images.
+                    let (px, py) = [(ux, uy), (-ux, -uy), (-ux, uy), (ux, -uy)]
+                        .into_iter()
+                        .map(|(dx, dy)| (cx + dx, cy + dy))
+                        .find(|&(x, y)| self.mask.contains(x, y))
+                        .unwrap_or((cx + ux, cy + uy));
+                    // Dither the region by up to half a region each way: a
+                    // stochastic bilinear blend of the regions' mixes.
+                    let step = REGION_STEP as f64;
+                    let jx = half_open_unit((look as u32) << 16) - 0.5;
+                    let jy = half_open_unit(look as u32 & 0xFFFF_0000) - 0.5;
+                    let rx = ((col as f64 + 0.5) / step + jx).max(0.0) as usize;
+                    let ry = ((cell_row as f64 + 0.5) / step + jy).max(0.0) as usize;
+                    let region = ry.min(REGION_H - 1) * REGION_W + rx.min(REGION_W - 1);
+                    let cat_key = pick(&self.region_cdf[region], (look >> 32) as u32) as i32;
                     (px, py, cat_key, self.region_median[region])
                 };
                 let z = self.zig.normal(value, || row_stream(key, row, 2));
@@ -1564,6 +1723,56 @@ impl Model {
                 *vo = T::from_f64(median * exp(VAL_SIGMA * z));
                 row += 1;
             }
+        }
+    }
+}
+
+/// Bilinear interpolation of a `w` x `h` lattice at `(u, v)` in lattice
+/// units, clamped at the edges.
+fn bilinear(lattice: &[f64], w: usize, h: usize, u: f64, v: f64) -> f64 {
+    let u = u.clamp(0.0, (w - 1) as f64);
+    let v = v.clamp(0.0, (h - 1) as f64);
+    let (i, j) = (
+        (u as usize).min(w.saturating_sub(2)),
+        (v as usize).min(h.saturating_sub(2)),
+    );
+    let (i1, j1) = ((i + 1).min(w - 1), (j + 1).min(h - 1));
+    let (tu, tv) = (u - i as f64, v - j as f64);
+    let at = |c: usize, r: usize| lattice[r * w + c];
+    let top = at(i, j) * (1.0 - tu) + at(i1, j) * tu;
+    let bottom = at(i, j1) * (1.0 - tu) + at(i1, j1) * tu;
+    top * (1.0 - tv) + bottom * tv
+}
+
+impl Model {
+    /// A point of `hood` that fell into the sea or a lake is drawn again
+    /// from the row's own extra stream (rejection sampling: the hood's
+    /// Gaussian restricted to land), up to [`REDRAWS`] times; failing that
+    /// it goes to the hood's centre if that is on land.
+    #[cold]
+    #[inline(never)]
+    fn redraw_on_land(
+        &self,
+        city: &City,
+        hood: &Hood,
+        key: u64,
+        row: u64,
+        wet: (f64, f64),
+    ) -> (f64, f64) {
+        let mut rng = row_stream(key, row, 3);
+        for _ in 0..REDRAWS {
+            let (z1, z2) = normal_pair(rng.next_u64());
+            let x = city.cx + hood.ox + hood.scale * (city.a[0] * z1 + city.a[1] * z2);
+            let y = city.cy + hood.oy + hood.scale * (city.a[2] * z1 + city.a[3] * z2);
+            if self.mask.contains(x, y) {
+                return (x, y);
+            }
+        }
+        let centre = (city.cx + hood.ox, city.cy + hood.oy);
+        if self.mask.contains(centre.0, centre.1) {
+            centre
+        } else {
+            wet
         }
     }
 }
@@ -2039,6 +2248,66 @@ mod tests {
         let reused = generator.batch(0, 10_000, &mut spare)?;
         assert_eq!((spare.f32.len(), spare.i32.len()), (0, 0));
         assert_eq!(reused, again);
+        Ok(())
+    }
+
+    /// Even-odd ray casting against the whole outline.
+    fn brute_force_inside(x: f64, y: f64) -> bool {
+        let verts: Vec<(f64, f64)> = US_OUTLINE
+            .iter()
+            .map(|&(lo, la)| to_mercator(lo, la))
+            .collect();
+        let mut inside = false;
+        for i in 0..verts.len() {
+            let ((xa, ya), (xb, yb)) = (verts[i], verts[(i + 1) % verts.len()]);
+            if (ya > y) != (yb > y) && x < xa + (y - ya) * (xb - xa) / (yb - ya) {
+                inside = !inside;
+            }
+        }
+        inside
+    }
+
+    #[test]
+    fn land_mask_matches_the_outline() {
+        let mask = LandMask::build(GridSpec::new(MASK_W, MASK_H));
+        let g = mask.grid;
+        let mut rng = Xoshiro256pp::from_seed(3);
+        let mut land = 0;
+        for _ in 0..20_000 {
+            let x = g.x0 + rng.next_f64() * g.dx * g.w as f64;
+            let y = g.y0 + rng.next_f64() * g.dy * g.h as f64;
+            let want = brute_force_inside(x, y);
+            assert_eq!(mask.contains(x, y), want, "({x}, {y})");
+            land += want as usize;
+        }
+        assert!((9_000..16_000).contains(&land), "{land}");
+        let at = |lon, lat| {
+            let (x, y) = to_mercator(lon, lat);
+            mask.contains(x, y)
+        };
+        assert!(at(-98.0, 38.5) && at(-74.0, 40.75) && at(-122.3, 47.6));
+        assert!(!at(-87.0, 43.5) && !at(-70.0, 38.0) && !at(-90.0, 27.0) && !at(-100.0, 50.0));
+    }
+
+    #[test]
+    fn points_are_on_land() -> TestResult {
+        let generator = Generator::new(&small(0))?;
+        let batch = generator.batch(0, 50_000, &mut Spare::default())?;
+        let x = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or("x")?;
+        let y = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or("y")?;
+        let wet = (0..batch.num_rows())
+            .filter(|&i| !brute_force_inside(x.value(i) as f64, y.value(i) as f64))
+            .count();
+        // Only rounding to f32 may push a point just off the coast.
+        assert!(wet < 25, "{wet} of 50000 points off land");
         Ok(())
     }
 
