@@ -3,43 +3,47 @@
 //!
 //! The generator draws points from a fixed model built from the seed:
 //!
-//! * **Cities**: Gaussian blobs centred on land inside the contiguous US. The
-//!   largest ones sit on real metropolitan centres, the rest cluster around
-//!   them or spread over the (east-heavy) land. City `k` (0-based rank) gets
-//!   a share of the urban points proportional to `1 / (k + 1)` (Zipf's law)
-//!   and a spread proportional to `1 / sqrt(k + 1)`; each is slightly
-//!   elongated and rotated, and part of its points form a wider "suburb" halo.
-//! * **Rural background**: a uniform-ish layer over the land (denser in the
-//!   east, with patchy low-frequency variation), [`SynthOptions::rural_fraction`]
-//!   of the points.
-//! * **Categories** (`cat`): five values, [`CATEGORIES`]. The mix depends on
-//!   the region, on the city and on the "neighbourhood" inside a city (a core
-//!   and four quadrants), so categorical renders show structure at every zoom.
-//! * **Values** (`val`): log-normal and positive, with a median that varies by
-//!   city and neighbourhood.
+//! * **Cities** ([`SynthOptions::cities`] of them): the largest sit on real
+//!   metropolitan centres, the rest cluster around those or spread over the
+//!   (east-heavy) land. City `k` (0-based rank) gets a share of the urban
+//!   points proportional to `1 / (k + 1)` (Zipf's law) and a spread
+//!   proportional to `1 / sqrt(k + 1)` (35 km for the largest). Each city is
+//!   a mixture of Gaussians sharing one elongated, rotated shape: a core,
+//!   four smaller neighbourhoods off-centre and a wide suburb halo.
+//! * **Rural background**: [`SynthOptions::rural_fraction`] of the points,
+//!   spread over the land, denser in the east, with smooth patchy variation.
+//! * **Categories** (`cat`): five values, [`CATEGORIES`]. The mix varies by
+//!   region, by city and strongly by neighbourhood, so categorical renders
+//!   show structure at every zoom.
+//! * **Values** (`val`): log-normal and positive (median about 50,000),
+//!   with a median that varies by city part and rural region.
 //!
 //! Coordinates are Web Mercator metres, as Datashader's `lnglat_to_meters`
 //! makes them. A coarse outline of the contiguous US (coasts and Great Lakes
-//! included) keeps points on land; points may still leave the bounding box
-//! [`US_LNGLAT_BOUNDS`] by a little.
+//! included, about 230 vertices) keeps the points on land: city points that
+//! fall into water are drawn again. Points lie within or very near
+//! [`US_LNGLAT_BOUNDS`].
 //!
 //! # Determinism
 //!
 //! Rows are cut into fixed blocks of [`BLOCK_ROWS`]; block `b` draws from its
-//! own xoshiro256++ stream seeded from `(seed, b)`, and every row uses the same
-//! number of draws. So row `i` depends only on the seed, the city count, the
-//! rural fraction and `i`: never on the thread count, the batch size or the
-//! row-group size. All transcendental functions are implemented here with
-//! plain IEEE arithmetic (no platform `libm`), so the values are the same on
-//! every platform too. Given the same [`SynthOptions`], [`write_synth`] writes
-//! byte-identical files.
+//! own xoshiro256++ stream seeded from `(seed, b)`, and every row takes the
+//! same number of draws from it (the rare extra draws come from a stream of
+//! its own, seeded from `(seed, row)`). So row `i` depends only on the seed,
+//! the city count, the rural fraction and `i`: never on the thread count, the
+//! batch size or the row-group size. The elementary functions (`ln`, `exp`,
+//! `sin`, `cos`) are implemented here with plain IEEE arithmetic rather than
+//! the platform's math library, so the values do not depend on the platform
+//! either. Given the same [`SynthOptions`] and crate versions, [`write_synth`]
+//! writes byte-identical files.
 //!
 //! # Memory and speed
 //!
 //! Batches of [`SynthOptions::batch_rows`] rows are generated in parallel on
 //! the current rayon pool while the previous batch is being encoded, and are
-//! streamed to a Parquet [`ArrowWriter`]; memory is bounded by one row group
-//! plus two batches plus the model (a few MiB), whatever the row count.
+//! streamed to a Parquet [`ArrowWriter`]; memory is bounded by one encoded
+//! row group plus a few batches plus the model (a few MiB), whatever the
+//! row count. On 2 cores this writes about 18 million rows per second.
 
 use std::fmt;
 use std::fs::File;
@@ -336,7 +340,7 @@ pub enum SynthError {
         #[source]
         source: io::Error,
     },
-    /// Writing, syncing or measuring the output failed.
+    /// Opening or measuring the temporary output file failed.
     #[error("cannot write '{}': {source}; check free disk space and permissions", path.display())]
     Io {
         /// The destination path.
@@ -1123,7 +1127,10 @@ struct LandMask {
     boundary: Vec<u64>,
     /// The boundary cells, sorted, and the edges crossing each:
     /// `edge_ids[edge_start[k]..edge_start[k + 1]]` for `boundary_cells[k]`.
+    /// The boundary cells of grid row `r` are
+    /// `boundary_cells[row_start[r]..row_start[r + 1]]`.
     boundary_cells: Vec<u32>,
+    row_start: Vec<u32>,
     edge_start: Vec<u32>,
     edge_ids: Vec<u32>,
     /// Outline edges in Web Mercator metres, `[xa, ya, xb, yb]`.
@@ -1193,7 +1200,8 @@ impl LandMask {
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         let step = 0.5 * grid.dx.min(grid.dy);
         for (k, e) in edges.iter().enumerate() {
-            let n = ((e[2] - e[0]).hypot(e[3] - e[1]) / step).ceil().max(1.0) as usize;
+            let length = ((e[2] - e[0]) * (e[2] - e[0]) + (e[3] - e[1]) * (e[3] - e[1])).sqrt();
+            let n = (length / step).ceil().max(1.0) as usize;
             for t in 0..=n {
                 let f = t as f64 / n as f64;
                 let x = e[0] + (e[2] - e[0]) * f;
@@ -1224,11 +1232,15 @@ impl LandMask {
             edge_ids.push(edge);
         }
         edge_start.push(edge_ids.len() as u32);
+        let row_start = (0..=grid.h)
+            .map(|r| boundary_cells.partition_point(|&c| (c as usize) < r * grid.w) as u32)
+            .collect();
         LandMask {
             grid,
             inside,
             boundary,
             boundary_cells,
+            row_start,
             edge_start,
             edge_ids,
             edges,
@@ -1252,11 +1264,17 @@ impl LandMask {
     /// The exact answer in a boundary cell: the centre's, flipped by each
     /// edge between the centre and the point.
     fn refine(&self, idx: usize, x: f64, y: f64, centre_inside: bool) -> bool {
-        let Ok(k) = self.boundary_cells.binary_search(&(idx as u32)) else {
+        let row = idx / self.grid.w;
+        let (lo, hi) = (
+            self.row_start[row] as usize,
+            self.row_start[row + 1] as usize,
+        );
+        let Ok(k) = self.boundary_cells[lo..hi].binary_search(&(idx as u32)) else {
             return centre_inside;
         };
+        let k = lo + k;
         let (from, to) = (self.edge_start[k] as usize, self.edge_start[k + 1] as usize);
-        let (col, row) = self.grid.col_row(idx);
+        let col = idx % self.grid.w;
         let centre = self.grid.centre(col, row);
         let mut inside = centre_inside;
         for &e in &self.edge_ids[from..to] {
@@ -1430,7 +1448,7 @@ impl Ziggurat {
 /// the ziggurat's fast path rejects.
 #[inline(always)]
 fn row_stream(key: u64, row: u64, which: u64) -> SplitMix64 {
-    SplitMix64::new(mix64(key ^ mix64(row.wrapping_mul(4).wrapping_add(which))))
+    SplitMix64::new(mix64(mix64(key ^ row).wrapping_add(which)))
 }
 
 /// One part of a city: a Gaussian blob with its own category mix.
@@ -1585,7 +1603,8 @@ impl Model {
                 *weight = w;
             }
             // Normals beyond 8 (norm of the pair) have probability ~1e-14.
-            let (ax, ay) = (a[0].hypot(a[1]), a[2].hypot(a[3]));
+            let ax = (a[0] * a[0] + a[1] * a[1]).sqrt();
+            let ay = (a[2] * a[2] + a[3] * a[3]).sqrt();
             let rx = hoods
                 .iter()
                 .map(|h| h.ox.abs() + 8.0 * h.scale * ax)
@@ -1760,8 +1779,10 @@ impl Model {
         wet: (f64, f64),
     ) -> (f64, f64) {
         let mut rng = row_stream(key, row, 3);
-        for _ in 0..REDRAWS {
-            let (z1, z2) = normal_pair(rng.next_u64());
+        for attempt in 0..REDRAWS as u64 {
+            let more = |k| move || row_stream(key, row, 4 + 2 * attempt + k);
+            let z1 = self.zig.normal(rng.next_u64(), more(0));
+            let z2 = self.zig.normal(rng.next_u64(), more(1));
             let x = city.cx + hood.ox + hood.scale * (city.a[0] * z1 + city.a[1] * z2);
             let y = city.cy + hood.oy + hood.scale * (city.a[2] * z1 + city.a[3] * z2);
             if self.mask.contains(x, y) {
@@ -2072,11 +2093,19 @@ fn writer_properties(opts: &SynthOptions) -> Result<WriterProperties, SynthError
 /// Generates `opts.rows` synthetic points and writes them to a Parquet file
 /// at `path`.
 ///
-/// The data goes to a temporary file in the destination directory, renamed
-/// over `path` only once complete, so `path` never holds a partial file.
-/// Memory stays bounded whatever the row count; work runs on the current
-/// rayon pool (use `ThreadPool::install` to choose the thread count; the
-/// output does not depend on it).
+/// The data goes to a hidden temporary file (`.pointillist-synth-*.tmp`) in
+/// the destination directory, renamed over `path` (replacing any file there)
+/// only once complete, so `path` never holds a partial file; on error the
+/// temporary file is removed. The file is not fsynced. Memory stays bounded
+/// whatever the row count; work runs on the current rayon pool (use
+/// `ThreadPool::install` to choose the thread count; the output does not
+/// depend on it).
+///
+/// The file has row groups of [`SynthOptions::row_group_rows`] rows, the
+/// chosen compression, page-level statistics (min/max) and column indexes
+/// for every column, dictionary encoding for `cat` only (plain encoding for
+/// the floats), and a `pointillist.synth` key-value entry recording the
+/// model version, seed and options.
 pub fn write_synth(path: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     let generator = Generator::new(opts)?;
     let props = writer_properties(opts)?;
