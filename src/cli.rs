@@ -320,8 +320,8 @@ impl SynthArgs {
     pub fn into_options(self) -> Result<(PathBuf, SynthOptions)> {
         let compression = match self.compression.as_str() {
             "snappy" => SynthCompression::Snappy,
-            "zstd" => SynthCompression::Zstd,
-            "none" | "uncompressed" => SynthCompression::None,
+            "zstd" => SynthCompression::Zstd(3),
+            "none" | "uncompressed" => SynthCompression::Uncompressed,
             other => bail!("--compression '{other}' is unknown; use snappy, zstd or none"),
         };
         if self.row_group_rows == 0 {
