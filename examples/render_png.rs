@@ -9,7 +9,9 @@ use pointillist::render::{render, RenderRequest};
 use pointillist::shade::{parse_color, How, ShadeOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "categories.png".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "categories.png".into());
     let mut aggregate = AggregateRequest::new(900, 560);
     aggregate.reduction = ReductionSpec::count().by("cat");
     let key = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00"]

@@ -180,12 +180,12 @@ fn parse_pair(flag: &str, s: &str) -> Result<(f64, f64)> {
     let [a, b] = parts.as_slice() else {
         bail!("--{flag} '{s}' is not MIN,MAX; write it as --{flag}=MIN,MAX");
     };
-    let lo: f64 = a
-        .parse()
-        .with_context(|| format!("--{flag} '{s}': '{a}' is not a number; write --{flag}=MIN,MAX"))?;
-    let hi: f64 = b
-        .parse()
-        .with_context(|| format!("--{flag} '{s}': '{b}' is not a number; write --{flag}=MIN,MAX"))?;
+    let lo: f64 = a.parse().with_context(|| {
+        format!("--{flag} '{s}': '{a}' is not a number; write --{flag}=MIN,MAX")
+    })?;
+    let hi: f64 = b.parse().with_context(|| {
+        format!("--{flag} '{s}': '{b}' is not a number; write --{flag}=MIN,MAX")
+    })?;
     if !(lo.is_finite() && hi.is_finite()) {
         bail!("--{flag} {s} has a bound that is not finite; give finite MIN,MAX");
     }
@@ -205,10 +205,24 @@ impl RenderArgs {
         if self.output.is_none() && self.save_agg.is_none() {
             bail!("nothing to write: give -o OUT.png and/or --save-agg PATH.npy");
         }
-        let x_axis: AxisKind = self.x_axis.parse().map_err(|e| anyhow::anyhow!("--x-axis: {e}"))?;
-        let y_axis: AxisKind = self.y_axis.parse().map_err(|e| anyhow::anyhow!("--y-axis: {e}"))?;
-        let x_range = self.x_range.as_deref().map(|s| parse_pair("x-range", s)).transpose()?;
-        let y_range = self.y_range.as_deref().map(|s| parse_pair("y-range", s)).transpose()?;
+        let x_axis: AxisKind = self
+            .x_axis
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--x-axis: {e}"))?;
+        let y_axis: AxisKind = self
+            .y_axis
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--y-axis: {e}"))?;
+        let x_range = self
+            .x_range
+            .as_deref()
+            .map(|s| parse_pair("x-range", s))
+            .transpose()?;
+        let y_range = self
+            .y_range
+            .as_deref()
+            .map(|s| parse_pair("y-range", s))
+            .transpose()?;
         let mut reduction: ReductionSpec = self
             .agg
             .parse()
@@ -243,14 +257,24 @@ impl RenderArgs {
         aggregate.reduction = reduction;
         aggregate.memory_budget = self.memory_budget.saturating_mul(1 << 20);
 
-        let how: How = self.how.parse().map_err(|e| anyhow::anyhow!("--how: {e}"))?;
+        let how: How = self
+            .how
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--how: {e}"))?;
         let cmap = shade::parse_cmap(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
-        let span = self.span.as_deref().map(|s| parse_pair("span", s)).transpose()?;
+        let span = self
+            .span
+            .as_deref()
+            .map(|s| parse_pair("span", s))
+            .transpose()?;
         if self.alpha > 255 {
             bail!("--alpha {} is out of range; give 0 to 255", self.alpha);
         }
         if !(0.0..=255.0).contains(&self.min_alpha) {
-            bail!("--min-alpha {} is out of range; give 0 to 255", self.min_alpha);
+            bail!(
+                "--min-alpha {} is out of range; give 0 to 255",
+                self.min_alpha
+            );
         }
         let color_key = self
             .color_key
@@ -330,7 +354,11 @@ impl SynthArgs {
         let opts = SynthOptions {
             rows: self.rows,
             seed: self.seed,
-            precision: if self.f64 { Precision::F64 } else { Precision::F32 },
+            precision: if self.f64 {
+                Precision::F64
+            } else {
+                Precision::F32
+            },
             row_group_rows: self.row_group_rows,
             compression,
             ..SynthOptions::default()

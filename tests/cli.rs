@@ -15,7 +15,11 @@ fn bin() -> Command {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    bin().current_dir(dir).args(args).output().expect("run pointillist")
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run pointillist")
 }
 
 fn stderr(o: &Output) -> String {
@@ -62,7 +66,10 @@ fn fixture() -> (tempfile::TempDir, PathBuf) {
 /// every `needle`, no panic, and no file left in `dir` besides `keep`.
 fn assert_clean_failure(dir: &Path, o: &Output, needles: &[&str], keep: &[&str]) {
     let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
     assert_ne!(o.status.code(), Some(101), "panicked: {err}");
     assert!(!err.contains("panicked"), "panicked: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
@@ -78,7 +85,9 @@ fn assert_clean_failure(dir: &Path, o: &Output, needles: &[&str], keep: &[&str])
 }
 
 fn png_size(path: &Path) -> (u32, u32, Vec<u8>) {
-    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("open")));
+    let dec = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("open"),
+    ));
     let mut r = dec.read_info().expect("info");
     let mut buf = vec![0; r.output_buffer_size().expect("size")];
     let info = r.next_frame(&mut buf).expect("frame");
@@ -108,7 +117,22 @@ fn output_is_byte_identical_across_runs_and_thread_counts() {
         let npy = format!("o{i}.npy");
         let o = run(
             dir.path(),
-            &["render", input, "-o", &png, "--save-agg", &npy, "--agg", "mean:val", "--width", "37", "--height", "23", "--threads", threads],
+            &[
+                "render",
+                input,
+                "-o",
+                &png,
+                "--save-agg",
+                &npy,
+                "--agg",
+                "mean:val",
+                "--width",
+                "37",
+                "--height",
+                "23",
+                "--threads",
+                threads,
+            ],
         );
         assert!(o.status.success(), "{}", stderr(&o));
         outputs.push((
@@ -126,14 +150,52 @@ fn multi_file_and_directory_inputs_read_in_order() {
     std::fs::create_dir(&d).expect("mkdir");
     write_points(&d.join("b.parquet"), 300);
     write_points(&d.join("a.parquet"), 200);
-    let o = run(dir.path(), &["render", "parts", "--save-agg", "dir.npy", "--agg", "count", "--width", "4", "--height", "4"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            "parts",
+            "--save-agg",
+            "dir.npy",
+            "--agg",
+            "count",
+            "--width",
+            "4",
+            "--height",
+            "4",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(
         dir.path(),
-        &["render", "parts/a.parquet", "parts/b.parquet", "--save-agg", "files.npy", "--agg", "count", "--width", "4", "--height", "4"],
+        &[
+            "render",
+            "parts/a.parquet",
+            "parts/b.parquet",
+            "--save-agg",
+            "files.npy",
+            "--agg",
+            "count",
+            "--width",
+            "4",
+            "--height",
+            "4",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(dir.path(), &["render", "parts/*.parquet", "--save-agg", "glob.npy", "--width", "4", "--height", "4"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            "parts/*.parquet",
+            "--save-agg",
+            "glob.npy",
+            "--width",
+            "4",
+            "--height",
+            "4",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let a = std::fs::read(dir.path().join("dir.npy")).expect("npy");
     assert_eq!(a, std::fs::read(dir.path().join("files.npy")).expect("npy"));
@@ -150,9 +212,18 @@ fn missing_file() {
 #[test]
 fn not_parquet() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("bad.parquet"), b"this is not parquet at all").expect("write");
+    std::fs::write(
+        dir.path().join("bad.parquet"),
+        b"this is not parquet at all",
+    )
+    .expect("write");
     let o = run(dir.path(), &["render", "bad.parquet", "-o", "out.png"]);
-    assert_clean_failure(dir.path(), &o, &["bad.parquet", "Parquet"], &["bad.parquet"]);
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["bad.parquet", "Parquet"],
+        &["bad.parquet"],
+    );
 }
 
 #[test]
@@ -166,7 +237,12 @@ fn corrupt_parquet() {
     }
     std::fs::write(dir.path().join("corrupt.parquet"), bad).expect("write");
     let o = run(dir.path(), &["render", "corrupt.parquet", "-o", "out.png"]);
-    assert_clean_failure(dir.path(), &o, &["corrupt.parquet"], &["points.parquet", "corrupt.parquet"]);
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["corrupt.parquet"],
+        &["points.parquet", "corrupt.parquet"],
+    );
     // Truncated: footer gone.
     std::fs::write(dir.path().join("cut.parquet"), &bytes[..bytes.len() / 2]).expect("write");
     let o = run(dir.path(), &["render", "cut.parquet", "-o", "out.png"]);
@@ -181,26 +257,70 @@ fn corrupt_parquet() {
 #[test]
 fn missing_column_lists_the_available_ones() {
     let (dir, input) = fixture();
-    let o = run(dir.path(), &["render", input.to_str().expect("utf8"), "--x", "lon", "-o", "out.png"]);
-    assert_clean_failure(dir.path(), &o, &["'lon'", "x, y, val, cat, n"], &["points.parquet"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input.to_str().expect("utf8"),
+            "--x",
+            "lon",
+            "-o",
+            "out.png",
+        ],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["'lon'", "x, y, val, cat, n"],
+        &["points.parquet"],
+    );
 }
 
 #[test]
 fn non_numeric_column() {
     let (dir, input) = fixture();
-    let o = run(dir.path(), &["render", input.to_str().expect("utf8"), "--agg", "sum:cat", "-o", "out.png"]);
-    assert_clean_failure(dir.path(), &o, &["'cat'", "not a number"], &["points.parquet"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input.to_str().expect("utf8"),
+            "--agg",
+            "sum:cat",
+            "-o",
+            "out.png",
+        ],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["'cat'", "not a number"],
+        &["points.parquet"],
+    );
 }
 
 #[test]
 fn unknown_agg_cmap_and_colour_list_valid_names() {
     let (dir, input) = fixture();
     let i = input.to_str().expect("utf8");
-    let o = run(dir.path(), &["render", i, "--agg", "median:val", "-o", "out.png"]);
-    assert_clean_failure(dir.path(), &o, &["median:val", "count_cat:COL"], &["points.parquet"]);
-    let o = run(dir.path(), &["render", i, "--cmap", "firee", "-o", "out.png"]);
+    let o = run(
+        dir.path(),
+        &["render", i, "--agg", "median:val", "-o", "out.png"],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["median:val", "count_cat:COL"],
+        &["points.parquet"],
+    );
+    let o = run(
+        dir.path(),
+        &["render", i, "--cmap", "firee", "-o", "out.png"],
+    );
     assert_clean_failure(dir.path(), &o, &["firee", "viridis"], &["points.parquet"]);
-    let o = run(dir.path(), &["render", i, "--background", "notacolour", "-o", "out.png"]);
+    let o = run(
+        dir.path(),
+        &["render", i, "--background", "notacolour", "-o", "out.png"],
+    );
     assert_clean_failure(dir.path(), &o, &["notacolour"], &["points.parquet"]);
 }
 
@@ -225,10 +345,24 @@ fn bad_ranges() {
 fn log_axis_needs_a_positive_range() {
     let (dir, input) = fixture();
     let i = input.to_str().expect("utf8");
-    let o = run(dir.path(), &["render", i, "--x-axis", "log", "--x-range=0,1", "-o", "out.png"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            i,
+            "--x-axis",
+            "log",
+            "--x-range=0,1",
+            "-o",
+            "out.png",
+        ],
+    );
     assert_clean_failure(dir.path(), &o, &["log", "positive"], &["points.parquet"]);
     // Auto range includes 0: same error.
-    let o = run(dir.path(), &["render", i, "--y-axis", "log", "-o", "out.png"]);
+    let o = run(
+        dir.path(),
+        &["render", i, "--y-axis", "log", "-o", "out.png"],
+    );
     assert_clean_failure(dir.path(), &o, &["log", "positive"], &["points.parquet"]);
 }
 
@@ -238,23 +372,62 @@ fn zero_and_absurd_canvases() {
     let i = input.to_str().expect("utf8");
     let o = run(dir.path(), &["render", i, "--width", "0", "-o", "out.png"]);
     assert_clean_failure(dir.path(), &o, &["0x600"], &["points.parquet"]);
-    let o = run(dir.path(), &["render", i, "--width", "200000", "--height", "200000", "-o", "out.png"]);
-    assert_clean_failure(dir.path(), &o, &["200000x200000", "budget"], &["points.parquet"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render", i, "--width", "200000", "--height", "200000", "-o", "out.png",
+        ],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["200000x200000", "budget"],
+        &["points.parquet"],
+    );
 }
 
 #[test]
 fn more_categories_than_colours() {
     let (dir, input) = fixture();
     let i = input.to_str().expect("utf8");
-    let o = run(dir.path(), &["render", i, "--agg", "count_cat:cat", "--color-key", "red,blue", "-o", "out.png"]);
-    assert_clean_failure(dir.path(), &o, &["3 categories", "2 colours"], &["points.parquet"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            i,
+            "--agg",
+            "count_cat:cat",
+            "--color-key",
+            "red,blue",
+            "-o",
+            "out.png",
+        ],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["3 categories", "2 colours"],
+        &["points.parquet"],
+    );
 }
 
 #[test]
 fn empty_input_writes_a_transparent_image_and_warns() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_points(&dir.path().join("empty.parquet"), 0);
-    let o = run(dir.path(), &["render", "empty.parquet", "-o", "out.png", "--width", "20", "--height", "10"]);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            "empty.parquet",
+            "-o",
+            "out.png",
+            "--width",
+            "20",
+            "--height",
+            "10",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("no rows"), "{}", stderr(&o));
     let (w, h, px) = png_size(&dir.path().join("out.png"));
@@ -268,11 +441,30 @@ fn categorical_by_and_user_categories() {
     let i = input.to_str().expect("utf8");
     let o = run(
         dir.path(),
-        &["render", i, "--agg", "sum:val", "--by", "cat", "--categories", "c,a", "--save-agg", "by.npy", "-o", "by.png", "--width", "5", "--height", "5"],
+        &[
+            "render",
+            i,
+            "--agg",
+            "sum:val",
+            "--by",
+            "cat",
+            "--categories",
+            "c,a",
+            "--save-agg",
+            "by.npy",
+            "-o",
+            "by.png",
+            "--width",
+            "5",
+            "--height",
+            "5",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let arr = pointillist::output::npy::read_npy(std::fs::File::open(dir.path().join("by.npy")).expect("open"))
-        .expect("npy");
+    let arr = pointillist::output::npy::read_npy(
+        std::fs::File::open(dir.path().join("by.npy")).expect("open"),
+    )
+    .expect("npy");
     assert_eq!(arr.shape, vec![5, 5, 2]);
 }
 

@@ -37,7 +37,11 @@ fn decode_png(path: &Path) -> (u32, u32, Vec<u8>) {
 }
 
 /// Run one case; returns (npy bytes, png bytes if any).
-fn run_case(case: &Value, dir: &Path, threads: usize) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+fn run_case(
+    case: &Value,
+    dir: &Path,
+    threads: usize,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
     let npy = dir.join(format!("agg-{threads}.npy"));
     let png = dir.join(format!("img-{threads}.png"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pointillist"));
@@ -56,7 +60,11 @@ fn run_case(case: &Value, dir: &Path, threads: usize) -> Result<(Vec<u8>, Option
     cmd.arg("--threads").arg(threads.to_string());
     let out = cmd.output().map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let npy_bytes = std::fs::read(&npy).map_err(|e| e.to_string())?;
     let png_bytes = if shaded {
@@ -100,7 +108,12 @@ fn compare_agg(case: &Value, got: &NpyArray, expected: &NpyArray) -> Result<(), 
                 }
             }
         }
-        _ => return Err(format!("dtype differs from Datashader's {}", case["agg_dtype"])),
+        _ => {
+            return Err(format!(
+                "dtype differs from Datashader's {}",
+                case["agg_dtype"]
+            ))
+        }
     }
     Ok(())
 }
@@ -117,7 +130,9 @@ fn compare_png(got: &Path, expected: &Path) -> Result<(), String> {
         }
         if p.iter().zip(q).any(|(x, y)| x.abs_diff(*y) > 1) {
             let (x, y) = (i as u32 % w1, i as u32 / w1);
-            return Err(format!("pixel ({x},{y}) from the top: {p:?}, expected {q:?}"));
+            return Err(format!(
+                "pixel ({x},{y}) from the top: {p:?}, expected {q:?}"
+            ));
         }
     }
     Ok(())
@@ -139,7 +154,8 @@ fn every_manifest_case_matches_datashader_on_one_and_many_threads() {
             if npy1 != npy4 || png1 != png4 {
                 return Err("1-thread and 4-thread outputs differ".to_string());
             }
-            let expected = read_npy_file(&parity_dir().join(case["expected_agg"].as_str().expect("agg")));
+            let expected =
+                read_npy_file(&parity_dir().join(case["expected_agg"].as_str().expect("agg")));
             let got = read_npy(std::io::Cursor::new(&npy1)).map_err(|e| e.to_string())?;
             compare_agg(case, &got, &expected)?;
             if let Some(png) = case.get("expected_png").and_then(Value::as_str) {

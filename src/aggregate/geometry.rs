@@ -211,7 +211,11 @@ mod tests {
     fn mapping_uses_x_times_s_plus_t() {
         // Here x * s + t is exactly 312.0 while (x - min) * s rounds to
         // 311.99999999999994: Datashader's formula puts the point in bin 312.
-        let a = AxisMap::new(444, (-9.433050469559873, 7.283893957798323), AxisKind::Linear);
+        let a = AxisMap::new(
+            444,
+            (-9.433050469559873, 7.283893957798323),
+            AxisKind::Linear,
+        );
         let x = 2.313991560475615;
         assert!(((x - a.range.0) * a.s) < 312.0);
         assert_eq!(a.bin(x), Some(312));
@@ -237,7 +241,14 @@ mod tests {
 
     #[test]
     fn pixel_rows_start_at_lowest_y() {
-        let g = Geometry::new(4, 2, (0.0, 4.0), (0.0, 2.0), AxisKind::Linear, AxisKind::Linear);
+        let g = Geometry::new(
+            4,
+            2,
+            (0.0, 4.0),
+            (0.0, 2.0),
+            AxisKind::Linear,
+            AxisKind::Linear,
+        );
         assert_eq!(g.pixel(0.5, 0.5), Some(0));
         assert_eq!(g.pixel(3.5, 1.5), Some(7));
     }

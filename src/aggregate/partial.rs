@@ -24,10 +24,18 @@ enum State {
     Count(Vec<u32>),
     Any(Vec<bool>),
     Sum(Vec<f64>),
-    Mean { sum: Vec<f64>, count: Vec<u32> },
+    Mean {
+        sum: Vec<f64>,
+        count: Vec<u32>,
+    },
     Min(Vec<f64>),
     Max(Vec<f64>),
-    Var { sum: Vec<f64>, count: Vec<u32>, m2: Vec<f64>, std: bool },
+    Var {
+        sum: Vec<f64>,
+        count: Vec<u32>,
+        m2: Vec<f64>,
+        std: bool,
+    },
     First(Vec<f64>),
     Last(Vec<f64>),
 }
@@ -404,8 +412,14 @@ mod tests {
 
     #[test]
     fn reductions_skip_nan_and_empty_cells_are_nan_or_zero() {
-        assert_eq!(run(ReductionKind::Count, &[&DATA]), AggValues::U32(vec![5, 0]));
-        assert_eq!(run(ReductionKind::Any, &[&DATA]), AggValues::Bool(vec![true, false]));
+        assert_eq!(
+            run(ReductionKind::Count, &[&DATA]),
+            AggValues::U32(vec![5, 0])
+        );
+        assert_eq!(
+            run(ReductionKind::Any, &[&DATA]),
+            AggValues::Bool(vec![true, false])
+        );
         let sum = f64s(run(ReductionKind::Sum, &[&DATA]));
         assert_eq!(sum[0], 13.5);
         assert!(sum[1].is_nan());

@@ -124,7 +124,9 @@ impl FromStr for ReductionSpec {
             return match col {
                 Some(c) => Ok(ReductionSpec::count().by(c)),
                 None => Err(SpecError {
-                    message: format!("count_cat needs a category column: count_cat:COL (valid: {SPEC_HELP})"),
+                    message: format!(
+                        "count_cat needs a category column: count_cat:COL (valid: {SPEC_HELP})"
+                    ),
                 }),
             };
         }

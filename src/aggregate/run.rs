@@ -145,10 +145,11 @@ impl AggregationPlan {
                     Some(l) => l.clone(),
                     None => source.distinct_categories(col)?,
                 };
-                let map = CategoryMap::new(ckind, labels).map_err(|label| AggError::BadCategory {
-                    label,
-                    column: col.clone(),
-                })?;
+                let map =
+                    CategoryMap::new(ckind, labels).map_err(|label| AggError::BadCategory {
+                        label,
+                        column: col.clone(),
+                    })?;
                 Some((col.clone(), map))
             }
         };
@@ -205,7 +206,9 @@ impl AggregationPlan {
 
     /// Number of cells (pixels x planes).
     pub fn cells(&self) -> usize {
-        self.geometry.width() * self.geometry.height() * self.by.as_ref().map_or(1, |(_, m)| m.len())
+        self.geometry.width()
+            * self.geometry.height()
+            * self.by.as_ref().map_or(1, |(_, m)| m.len())
     }
 
     /// A fresh, empty partial for this plan.
@@ -225,7 +228,11 @@ impl AggregationPlan {
     }
 
     /// Accumulate the rows of `unit` into a new partial.
-    pub fn unit_partial(&self, source: &Source, unit: &crate::source::Unit) -> Result<Partial, AggError> {
+    pub fn unit_partial(
+        &self,
+        source: &Source,
+        unit: &crate::source::Unit,
+    ) -> Result<Partial, AggError> {
         let mut p = self.new_partial();
         let cols = self.columns();
         let label = source.file_label(unit.file);
@@ -239,16 +246,18 @@ impl AggregationPlan {
         for batch in source.read_unit(unit, &cols, BATCH_ROWS)? {
             let batch = batch?;
             let col = |name: &str| {
-                batch.column_by_name(name).ok_or_else(|| SourceError::MissingColumn {
-                    path: label.to_string(),
-                    column: name.to_string(),
-                    available: batch
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect(),
-                })
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| SourceError::MissingColumn {
+                        path: label.to_string(),
+                        column: name.to_string(),
+                        available: batch
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect(),
+                    })
             };
             let xa = col(&self.x)?;
             let ya = col(&self.y)?;

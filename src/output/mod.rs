@@ -76,12 +76,11 @@ pub fn write_png(
     rgba_north_up: &[u8],
     opts: &PngOptions,
 ) -> Result<(), OutputError> {
-    let bytes = encode_png(width, height, rgba_north_up, opts).map_err(|message| {
-        OutputError::Encode {
+    let bytes =
+        encode_png(width, height, rgba_north_up, opts).map_err(|message| OutputError::Encode {
             path: path.to_path_buf(),
             message,
-        }
-    })?;
+        })?;
     atomic_write(path, |w| w.write_all(&bytes))
 }
 

@@ -2,16 +2,10 @@
 //! encoding is quick and output bytes are deterministic.
 
 /// Encoder settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PngOptions {
     /// Spend more time for smaller files.
     pub small: bool,
-}
-
-impl Default for PngOptions {
-    fn default() -> Self {
-        PngOptions { small: false }
-    }
 }
 
 /// Encode north-up RGBA8 rows as a PNG file in memory.

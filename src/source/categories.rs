@@ -40,7 +40,10 @@ fn is_int(dt: &DataType) -> bool {
 }
 
 fn is_str(dt: &DataType) -> bool {
-    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 impl CategoryKind {
@@ -251,7 +254,10 @@ impl CategoryMap {
                 if let Some(d) = array.as_any_dictionary_opt() {
                     let mut dict_codes: Vec<u32> = Vec::new();
                     if !for_each_plain_str(d.values().as_ref(), |_, v| {
-                        dict_codes.push(v.and_then(|v| self.strings.get(v).copied()).unwrap_or(Self::NONE))
+                        dict_codes.push(
+                            v.and_then(|v| self.strings.get(v).copied())
+                                .unwrap_or(Self::NONE),
+                        )
                     }) {
                         return false;
                     }
@@ -299,8 +305,11 @@ mod tests {
 
     #[test]
     fn dictionary_strings_code_like_plain() {
-        let d: DictionaryArray<K> = vec![Some("y"), Some("x"), None, Some("y")].into_iter().collect();
-        let map = CategoryMap::new(CategoryKind::Strings, vec!["x".into(), "y".into()]).expect("map");
+        let d: DictionaryArray<K> = vec![Some("y"), Some("x"), None, Some("y")]
+            .into_iter()
+            .collect();
+        let map =
+            CategoryMap::new(CategoryKind::Strings, vec!["x".into(), "y".into()]).expect("map");
         let mut codes = Vec::new();
         assert!(map.codes(&d, &mut codes));
         assert_eq!(codes, vec![1, 0, CategoryMap::NONE, 1]);
@@ -311,7 +320,10 @@ mod tests {
         let a = Int64Array::from(vec![10, 9, -1, 10]);
         let mut set = CategorySet::default();
         assert!(set.add(&a));
-        assert_eq!(set.into_labels(CategoryKind::Integers), vec!["-1", "9", "10"]);
+        assert_eq!(
+            set.into_labels(CategoryKind::Integers),
+            vec!["-1", "9", "10"]
+        );
     }
 
     #[test]

@@ -34,12 +34,14 @@ where
     let values = array.values();
     match array.nulls().filter(|n| n.null_count() > 0) {
         None => out.extend(values.iter().map(|v| conv(*v))),
-        Some(nulls) => out.extend(
-            values
-                .iter()
-                .zip(nulls.iter())
-                .map(|(v, valid)| if valid { conv(*v) } else { f64::NAN }),
-        ),
+        Some(nulls) => {
+            out.extend(
+                values
+                    .iter()
+                    .zip(nulls.iter())
+                    .map(|(v, valid)| if valid { conv(*v) } else { f64::NAN }),
+            )
+        }
     }
 }
 

@@ -96,12 +96,13 @@ impl Source {
                 path: label.clone(),
                 source,
             })?;
-            let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(
-                |source| SourceError::NotParquet {
-                    path: label.clone(),
-                    source,
-                },
-            )?;
+            let meta =
+                ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|source| {
+                    SourceError::NotParquet {
+                        path: label.clone(),
+                        source,
+                    }
+                })?;
             files.push(SourceFile {
                 backing: Backing::Path(path),
                 label,
@@ -113,12 +114,13 @@ impl Source {
 
     /// A source over Parquet bytes held in memory.
     pub fn from_bytes(bytes: Bytes, label: &str) -> Result<Source, SourceError> {
-        let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new()).map_err(
-            |source| SourceError::NotParquet {
-                path: label.to_string(),
-                source,
-            },
-        )?;
+        let meta =
+            ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new()).map_err(|source| {
+                SourceError::NotParquet {
+                    path: label.to_string(),
+                    source,
+                }
+            })?;
         Ok(Source {
             files: vec![SourceFile {
                 backing: Backing::Memory(bytes),
@@ -265,13 +267,11 @@ impl Source {
         let schema = f.meta.schema();
         let mut indices = Vec::with_capacity(columns.len());
         for c in columns {
-            let idx = schema
-                .index_of(c)
-                .map_err(|_| SourceError::MissingColumn {
-                    path: f.label.clone(),
-                    column: (*c).to_string(),
-                    available: schema.fields().iter().map(|fl| fl.name().clone()).collect(),
-                })?;
+            let idx = schema.index_of(c).map_err(|_| SourceError::MissingColumn {
+                path: f.label.clone(),
+                column: (*c).to_string(),
+                available: schema.fields().iter().map(|fl| fl.name().clone()).collect(),
+            })?;
             if !indices.contains(&idx) {
                 indices.push(idx);
             }
@@ -303,21 +303,24 @@ impl Source {
                     path: f.label.clone(),
                     source,
                 })?;
-                let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, f.meta.clone())
-                    .with_projection(mask)
-                    .with_row_groups(vec![unit.row_group])
-                    .with_batch_size(batch_rows.max(1));
+                let mut b =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, f.meta.clone())
+                        .with_projection(mask)
+                        .with_row_groups(vec![unit.row_group])
+                        .with_batch_size(batch_rows.max(1));
                 if let Some(s) = selection {
                     b = b.with_row_selection(s);
                 }
                 b.build().map_err(read_err)?
             }
             Backing::Memory(bytes) => {
-                let mut b =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), f.meta.clone())
-                        .with_projection(mask)
-                        .with_row_groups(vec![unit.row_group])
-                        .with_batch_size(batch_rows.max(1));
+                let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    bytes.clone(),
+                    f.meta.clone(),
+                )
+                .with_projection(mask)
+                .with_row_groups(vec![unit.row_group])
+                .with_batch_size(batch_rows.max(1));
                 if let Some(s) = selection {
                     b = b.with_row_selection(s);
                 }

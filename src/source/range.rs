@@ -39,7 +39,8 @@ fn range_from_statistics(source: &Source, column: &str) -> Option<Option<(f64, f
             return None;
         }
         let schema = f.meta.parquet_schema();
-        let leaf = (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)?;
+        let leaf =
+            (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)?;
         for rg in f.meta.metadata().row_groups() {
             let chunk = rg.column(leaf);
             let stats = chunk.statistics()?;
@@ -47,10 +48,19 @@ fn range_from_statistics(source: &Source, column: &str) -> Option<Option<(f64, f
                 return None;
             }
             let (mn, mx) = match stats {
-                Statistics::Float(s) => (s.min_opt().map(|v| f64::from(*v)), s.max_opt().map(|v| f64::from(*v))),
+                Statistics::Float(s) => (
+                    s.min_opt().map(|v| f64::from(*v)),
+                    s.max_opt().map(|v| f64::from(*v)),
+                ),
                 Statistics::Double(s) => (s.min_opt().copied(), s.max_opt().copied()),
-                Statistics::Int32(s) => (s.min_opt().map(|v| f64::from(*v)), s.max_opt().map(|v| f64::from(*v))),
-                Statistics::Int64(s) => (s.min_opt().map(|v| *v as f64), s.max_opt().map(|v| *v as f64)),
+                Statistics::Int32(s) => (
+                    s.min_opt().map(|v| f64::from(*v)),
+                    s.max_opt().map(|v| f64::from(*v)),
+                ),
+                Statistics::Int64(s) => (
+                    s.min_opt().map(|v| *v as f64),
+                    s.max_opt().map(|v| *v as f64),
+                ),
                 _ => return None,
             };
             match (mn, mx) {
@@ -136,7 +146,7 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch};
-    use arrow_schema::{DataType, Field, Schema};
+    use arrow_schema::{Field, Schema};
     use bytes::Bytes;
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -184,7 +194,12 @@ mod tests {
 
     #[test]
     fn infinities_are_ignored() {
-        let v: ArrayRef = Arc::new(Float32Array::from(vec![f32::NEG_INFINITY, 2.0, 4.0, f32::INFINITY]));
+        let v: ArrayRef = Arc::new(Float32Array::from(vec![
+            f32::NEG_INFINITY,
+            2.0,
+            4.0,
+            f32::INFINITY,
+        ]));
         let s = parquet(vec![("v", v)], true, 10);
         assert_eq!(auto_range(&s, "v").expect("range"), Some((2.0, 4.0)));
     }
