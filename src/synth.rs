@@ -2119,68 +2119,6 @@ fn writer_properties(opts: &SynthOptions) -> Result<WriterProperties, SynthError
         .build())
 }
 
-/// Thrift compact-protocol bytes of a `ColumnOrder` union entry: a struct
-/// field header (field 1 `TYPE_ORDER` or 2 `IEEE_754_TOTAL_ORDER`), an empty
-/// struct, the union's end.
-const TYPE_ORDER: [u8; 3] = [0x1C, 0x00, 0x00];
-const IEEE_754_ORDER: [u8; 3] = [0x2C, 0x00, 0x00];
-
-/// Rewrites the footer's column orders of float columns from
-/// `IEEE_754_TOTAL_ORDER` to `TYPE_ORDER`, in place.
-///
-/// parquet-rs 60 declares the IEEE 754 total order for float columns, which
-/// older readers (Arrow C++ / pyarrow, Spark, ...) do not know, so they
-/// ignore the min/max statistics of `x`, `y` and `val`. For data without
-/// NaNs or zeros, like ours, both orders give the same min/max, so the
-/// classic order is equally true and readable by everyone.
-///
-/// The footer must end with the column orders (the last field of
-/// `FileMetaData` without encryption): `0x19` (field 7, a list), the list
-/// header, one 3-byte entry per leaf column, `0x00` (end of struct). If it
-/// does not look exactly like that, nothing is changed and `false` is
-/// returned.
-fn use_type_defined_float_order(file: &File, leaves: usize) -> io::Result<bool> {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mut file = file;
-    let len = file.metadata()?.len();
-    let tail_len = 2 + 3 * leaves as u64 + 1;
-    if leaves >= 15 || len < 12 + tail_len {
-        return Ok(false);
-    }
-    let mut trailer = [0u8; 8];
-    file.seek(SeekFrom::Start(len - 8))?;
-    file.read_exact(&mut trailer)?;
-    let footer_len = u64::from(u32::from_le_bytes([
-        trailer[0], trailer[1], trailer[2], trailer[3],
-    ]));
-    if &trailer[4..] != b"PAR1" || footer_len < tail_len || footer_len + 12 > len {
-        return Ok(false);
-    }
-    let start = len - 8 - tail_len;
-    let mut tail = vec![0u8; tail_len as usize];
-    file.seek(SeekFrom::Start(start))?;
-    file.read_exact(&mut tail)?;
-    let list_header = [0x19, (leaves as u8) << 4 | 0x0C];
-    if tail[..2] != list_header || tail[tail.len() - 1] != 0x00 {
-        return Ok(false);
-    }
-    let entries = &mut tail[2..2 + 3 * leaves];
-    if !entries
-        .chunks_exact(3)
-        .all(|e| e == TYPE_ORDER || e == IEEE_754_ORDER)
-    {
-        return Ok(false);
-    }
-    for entry in entries.chunks_exact_mut(3) {
-        if entry == IEEE_754_ORDER {
-            entry.copy_from_slice(&TYPE_ORDER);
-        }
-    }
-    file.seek(SeekFrom::Start(start))?;
-    file.write_all(&tail)?;
-    Ok(true)
-}
-
 /// Generates `opts.rows` synthetic points and writes them to a Parquet file
 /// at `path`.
 ///
@@ -2194,8 +2132,7 @@ fn use_type_defined_float_order(file: &File, leaves: usize) -> io::Result<bool> 
 ///
 /// The file has row groups of [`SynthOptions::row_group_rows`] rows, the
 /// chosen compression, page-level statistics (min/max) and column indexes
-/// for every column (declared with the classic type-defined order so that
-/// pyarrow and other readers use the float statistics too), dictionary encoding for `cat` only (plain encoding for
+/// for every column, dictionary encoding for `cat` only (plain encoding for
 /// the floats), and a `pointillist.synth` key-value entry recording the
 /// model version, seed and options.
 pub fn write_synth(path: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
@@ -2259,8 +2196,6 @@ pub fn write_synth(path: &Path, opts: &SynthOptions) -> Result<SynthSummary, Syn
     }
     let metadata = writer.finish().map_err(pq_err)?;
     drop(writer);
-    let leaves = metadata.file_metadata().schema_descr().num_columns();
-    use_type_defined_float_order(tmp.as_file(), leaves).map_err(io_err)?;
     let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
     tmp.persist(path).map_err(|e| SynthError::Persist {
         path: path.to_path_buf(),
@@ -2278,7 +2213,6 @@ mod tests {
     use super::*;
     use arrow_array::Array;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use parquet::basic::ColumnOrder;
     use std::error::Error;
 
     type TestResult = Result<(), Box<dyn Error>>;
@@ -2571,17 +2505,6 @@ mod tests {
             synth_schema(Precision::F32).fields()
         );
         assert_eq!(meta.file_metadata().num_rows(), 45_000);
-        let orders = meta
-            .file_metadata()
-            .column_orders()
-            .ok_or("no column orders")?;
-        assert_eq!(orders.len(), 4);
-        for order in orders {
-            assert!(
-                matches!(order, ColumnOrder::TYPE_DEFINED_ORDER(_)),
-                "{order:?}"
-            );
-        }
         for rg in meta.row_groups() {
             for col in rg.columns() {
                 let stats = col.statistics().ok_or("no statistics")?;
@@ -2688,14 +2611,6 @@ mod tests {
             builder.schema().fields(),
             synth_schema(Precision::F64).fields()
         );
-        let orders = builder
-            .metadata()
-            .file_metadata()
-            .column_orders()
-            .ok_or("no orders")?;
-        assert!(orders
-            .iter()
-            .all(|o| matches!(o, ColumnOrder::TYPE_DEFINED_ORDER(_))));
         let rows: usize = builder
             .build()?
             .map(|b| b.map(|b| b.num_rows()))
