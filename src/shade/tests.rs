@@ -398,3 +398,76 @@ fn same_output_regardless_of_thread_count() {
     };
     assert_eq!(run(1), run(4));
 }
+
+/// Pseudo-random counts with empty cells and a long tail.
+fn random_counts(n: usize, seed: u64, scale: u64) -> Vec<u32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = s >> 33;
+            if r % 3 == 0 {
+                0
+            } else {
+                ((r % scale) * (r % scale) / (1 + r % 89)) as u32
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn lookup_tables_reproduce_cell_by_cell_shading() {
+    for (seed, scale) in [(1, 30), (2, 300), (3, 3000)] {
+        let agg = agg_2d(
+            200,
+            150,
+            AggValues::U32(random_counts(200 * 150, seed, scale)),
+        );
+        for how in [How::Linear, How::Log, How::Cbrt, How::EqHist] {
+            for (single, span, rescale) in [
+                (None, None, false),
+                (None, None, true),
+                (Some(RED), None, false),
+                (None, Some((3.0, 400.5)), false),
+                (Some(BLUE), Some((0.5, 40.0)), false),
+            ] {
+                if how == How::EqHist && span.is_some() {
+                    continue;
+                }
+                let o = ShadeOptions {
+                    how,
+                    single_color: single,
+                    span,
+                    rescale_discrete_levels: rescale,
+                    ..ShadeOptions::default()
+                };
+                let fast = shade(&agg, &o).expect("shade");
+                let slow = interpolate::interpolate_cells(&agg, &o).expect("shade");
+                assert_eq!(fast, slow, "{how} {single:?} {span:?} {rescale}");
+            }
+        }
+    }
+}
+
+#[test]
+fn categorical_shortcuts_reproduce_float_mixing() {
+    for (ncat, scale) in [(3, 20), (5, 3000), (9, 60000)] {
+        let values = random_counts(120 * 80 * ncat, ncat as u64, scale);
+        let agg = agg_cat(120, 80, ncat, AggValues::U32(values));
+        for how in [How::Linear, How::Log, How::Cbrt, How::EqHist] {
+            for rescale in [false, true] {
+                let o = ShadeOptions {
+                    how,
+                    rescale_discrete_levels: rescale,
+                    ..ShadeOptions::default()
+                };
+                let key = o.color_key_colors();
+                let fast = colorize::colorize_with(&agg, &key[..ncat], &o, true).expect("shade");
+                let slow = colorize::colorize_with(&agg, &key[..ncat], &o, false).expect("shade");
+                assert_eq!(fast, slow, "{ncat} categories, {how}, rescale {rescale}");
+            }
+        }
+    }
+}
