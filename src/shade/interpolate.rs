@@ -48,6 +48,16 @@ pub(crate) fn interpolate_cells(agg: &Aggregate, opts: &ShadeOptions) -> Result<
     };
     let painter = Painter::new(span, opts)?;
     let mut img = Image::transparent(agg.width, agg.height);
+    if painter.grid().has_nan {
+        // An infinite span end put NaN among the sample points: NumPy's
+        // result then depends on where the previous cell was found, so walk
+        // the cells in order as `np.interp` does.
+        let mut j = 0;
+        for (p, &x) in img.pixels.iter_mut().zip(&data) {
+            *p = painter.paint_at(numeric::locate_seq(&painter.grid().xs, x, &mut j), x);
+        }
+        return Ok(img);
+    }
     img.pixels
         .par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK))
@@ -126,6 +136,9 @@ fn interpolate_counts(v: &[u32], opts: &ShadeOptions) -> Result<Option<Vec<Rgba>
         Some((lo, hi)) => (0.0, transform_scalar(opts.how, hi - lo)),
     };
     let painter = Painter::new(span, opts)?;
+    if painter.grid().has_nan {
+        return Ok(None);
+    }
     let lut: Vec<Rgba> = values.par_iter().map(|&x| painter.paint(x)).collect();
     let masked = painter.paint(f64::NAN);
     let mut pixels = vec![[0; 4]; v.len()];
@@ -373,15 +386,28 @@ impl Painter {
         }
     }
 
+    /// The sample points values are located among.
+    fn grid(&self) -> &Grid {
+        match self {
+            Painter::Colormap { grid, .. } | Painter::AlphaRamp { grid, .. } => grid,
+        }
+    }
+
+    /// The pixel for value `x` (grids without NaN).
     #[inline]
     fn paint(&self, x: f64) -> Rgba {
+        self.paint_at(self.grid().locate(x), x)
+    }
+
+    /// The pixel for value `x` found at `pos` among the sample points.
+    #[inline]
+    fn paint_at(&self, pos: numeric::Pos, x: f64) -> Rgba {
         match self {
             Painter::Colormap {
                 grid,
                 channels,
                 alpha,
             } => {
-                let pos = grid.locate(x);
                 let xs = &grid.xs;
                 [
                     to_u8(channels[0].at(pos, xs, x)),
@@ -391,7 +417,7 @@ impl Painter {
                 ]
             }
             Painter::AlphaRamp { grid, table, color } => {
-                let a = to_u8(table.at(grid.locate(x), &grid.xs, x));
+                let a = to_u8(table.at(pos, &grid.xs, x));
                 [color[0], color[1], color[2], a]
             }
         }

@@ -62,12 +62,87 @@ pub(crate) enum Pos {
     Between(usize),
 }
 
-/// Locate `x` in the non-decreasing `xp` exactly as NumPy's `arr_interp`
-/// does (including its `len(xp) == 1` shortcut, which maps NaN to `fp[0]`).
+/// NumPy's `binary_search_with_guess` (`compiled_base.c`), verbatim: the
+/// index `j` with `arr[j] <= key < arr[j + 1]`, `-1` below the range, `len`
+/// above it. For `arr` without NaN the result does not depend on `guess`.
+pub(crate) fn np_search(key: f64, arr: &[f64], guess: isize) -> isize {
+    const LIKELY_IN_CACHE_SIZE: isize = 8;
+    let len = arr.len() as isize;
+    let at = |i: isize| arr[i as usize];
+    if key > at(len - 1) {
+        return len;
+    } else if key < at(0) {
+        return -1;
+    }
+    if len <= 4 {
+        let mut i = 1;
+        while i < len && key >= at(i) {
+            i += 1;
+        }
+        return i - 1;
+    }
+    let guess = guess.min(len - 3).max(1);
+    let (mut imin, mut imax) = (0, len);
+    if key < at(guess) {
+        if key < at(guess - 1) {
+            imax = guess - 1;
+            if guess > LIKELY_IN_CACHE_SIZE && key >= at(guess - LIKELY_IN_CACHE_SIZE) {
+                imin = guess - LIKELY_IN_CACHE_SIZE;
+            }
+        } else {
+            return guess - 1;
+        }
+    } else if key < at(guess + 1) {
+        return guess;
+    } else if key < at(guess + 2) {
+        return guess + 1;
+    } else {
+        imin = guess + 2;
+        if guess < len - LIKELY_IN_CACHE_SIZE - 1 && key < at(guess + LIKELY_IN_CACHE_SIZE) {
+            imax = guess + LIKELY_IN_CACHE_SIZE;
+        }
+    }
+    while imin < imax {
+        let imid = imin + ((imax - imin) >> 1);
+        if key >= at(imid) {
+            imin = imid + 1;
+        } else {
+            imax = imid;
+        }
+    }
+    imin - 1
+}
+
+/// `arr_interp`'s reading of a search result `j` for a non-NaN `x`.
+#[inline]
+fn classify(xp: &[f64], x: f64, j: isize) -> Pos {
+    let n = xp.len() as isize;
+    if j < 0 {
+        Pos::Left
+    } else if j >= n {
+        Pos::Right
+    } else if j == n - 1 || xp[j as usize] == x {
+        Pos::At(j as usize)
+    } else {
+        Pos::Between(j as usize)
+    }
+}
+
+/// Locate `x` in `xp` exactly as NumPy's `arr_interp` does, including its
+/// `len(xp) == 1` shortcut (which maps NaN to `fp[0]`). For `xp` containing
+/// NaN, NumPy's answer depends on where the previous element was found; use
+/// [`locate_seq`] to follow it.
 #[inline]
 pub(crate) fn locate(xp: &[f64], x: f64) -> Pos {
-    let n = xp.len();
-    if n == 1 {
+    let mut j = 0;
+    locate_seq(xp, x, &mut j)
+}
+
+/// [`locate`] carrying NumPy's search guess from one element to the next, as
+/// `arr_interp` does while walking the array in order.
+#[inline]
+pub(crate) fn locate_seq(xp: &[f64], x: f64, j: &mut isize) -> Pos {
+    if xp.len() == 1 {
         return if x < xp[0] {
             Pos::Left
         } else if x > xp[0] {
@@ -79,23 +154,13 @@ pub(crate) fn locate(xp: &[f64], x: f64) -> Pos {
     if x.is_nan() {
         return Pos::Nan;
     }
-    if x > xp[n - 1] {
-        return Pos::Right;
-    }
-    if x < xp[0] {
-        return Pos::Left;
-    }
-    // Largest j with xp[j] <= x (what NumPy's guessed binary search returns).
-    let j = xp.partition_point(|&v| v <= x) - 1;
-    if j == n - 1 || xp[j] == x {
-        Pos::At(j)
-    } else {
-        Pos::Between(j)
-    }
+    *j = np_search(x, xp, *j);
+    classify(xp, x, *j)
 }
 
 /// [`locate`] starting from a guess for the index: the same result, found by
-/// a short walk when the guess is close (falls back to bisection).
+/// a short walk when the guess is close (falls back to bisection). `xp` must
+/// not contain NaN.
 #[inline]
 pub(crate) fn locate_from(xp: &[f64], x: f64, guess: usize) -> Pos {
     let n = xp.len();
@@ -135,6 +200,9 @@ pub(crate) struct Grid {
     /// The sample points.
     pub(crate) xs: Vec<f64>,
     inv_step: f64,
+    /// Some sample point is NaN (a span with an infinite end): lookups then
+    /// depend on the order of evaluation, see [`locate_seq`].
+    pub(crate) has_nan: bool,
 }
 
 impl Grid {
@@ -146,14 +214,19 @@ impl Grid {
         } else {
             0.0
         };
-        Grid { xs, inv_step }
+        let has_nan = xs.iter().any(|v| v.is_nan());
+        Grid {
+            xs,
+            inv_step,
+            has_nan,
+        }
     }
 
-    /// [`locate`] in the grid.
+    /// [`locate`] in the grid (for grids without NaN; see [`Grid::has_nan`]).
     #[inline]
     pub(crate) fn locate(&self, x: f64) -> Pos {
         let g = (x - self.xs[0]) * self.inv_step;
-        if g.is_finite() && g >= 0.0 {
+        if !self.has_nan && g.is_finite() && g >= 0.0 {
             locate_from(&self.xs, x, g as usize)
         } else {
             locate(&self.xs, x)
@@ -626,6 +699,29 @@ mod tests {
         let t = Interp::new(&xp, vec![7.0], Some(255.0), None);
         assert_eq!(t.at(locate(&xp, f64::NAN), &xp, f64::NAN), 7.0);
         assert_eq!(t.at(locate(&xp, -1.0), &xp, -1.0), 255.0);
+    }
+
+    #[test]
+    fn nan_sample_points_follow_numpys_guess_chain() {
+        // np.interp([1, inf, 2, 3, nan, 4], linspace(0, inf, 6), ..., left=255)
+        // gives [nan, 60, 255, nan, nan, nan]: after the search for inf, the
+        // carried guess sends 2.0 below the range.
+        let xp = linspace(0.0, f64::INFINITY, 6);
+        assert!(xp[0].is_nan() && xp[1..].iter().all(|&v| v == f64::INFINITY));
+        let t = Interp::new(
+            &xp,
+            vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+            Some(255.0),
+            None,
+        );
+        let mut j = 0;
+        let out: Vec<f64> = [1.0, f64::INFINITY, 2.0, 3.0, f64::NAN, 4.0]
+            .iter()
+            .map(|&x| t.at(locate_seq(&xp, x, &mut j), &xp, x))
+            .collect();
+        assert!(out[0].is_nan());
+        assert_eq!(&out[1..3], &[60.0, 255.0]);
+        assert!(out[3..].iter().all(|v| v.is_nan()));
     }
 
     #[test]
