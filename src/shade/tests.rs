@@ -195,6 +195,57 @@ fn single_colour_ramps_alpha_from_min_alpha_to_alpha() {
 }
 
 #[test]
+fn single_colour_with_min_alpha_equal_to_alpha_matches_datashader_quirk() {
+    // A one-step alpha ramp: NumPy's one-sample interp returns that alpha
+    // even for empty cells, so Datashader paints them opaque too.
+    let px = row(
+        AggValues::U32(vec![0, 1, 2]),
+        &ShadeOptions {
+            single_color: Some(RED),
+            min_alpha: 255.0,
+            ..opts(How::Linear, &BLACK_WHITE)
+        },
+    );
+    assert_eq!(px, vec![[255, 0, 0, 255]; 3]);
+}
+
+#[test]
+fn infinite_values_shade_like_datashader() {
+    // Span (0, inf): NaN sample points, order-dependent lookups in NumPy.
+    let nan = f64::NAN;
+    let px = row(
+        AggValues::F64(vec![1.0, f64::INFINITY, 2.0, 3.0, nan, 4.0]),
+        &opts(
+            How::Linear,
+            &[
+                [0, 0, 0],
+                [255, 255, 255],
+                [255, 0, 0],
+                [0, 255, 0],
+                [0, 0, 255],
+                [128, 128, 128],
+            ],
+        ),
+    );
+    assert_eq!(
+        px,
+        vec![
+            [0, 0, 0, 255],
+            [128, 128, 128, 255],
+            [255, 255, 255, 255],
+            [0, 0, 0, 255],
+            [0, 0, 0, 0],
+            [0, 0, 0, 255]
+        ]
+    );
+    let agg = agg_2d(2, 1, AggValues::F64(vec![1.0, f64::INFINITY]));
+    assert!(matches!(
+        shade(&agg, &opts(How::EqHist, &BLACK_WHITE)),
+        Err(ShadeError::NonFiniteEqHist { .. })
+    ));
+}
+
+#[test]
 fn a_list_of_one_colour_paints_every_value_opaque() {
     let px = row(
         AggValues::U32(vec![0, 1, 2, 3, 5]),
