@@ -61,9 +61,13 @@ impl Image {
         }
     }
 
-    /// The pixel at `(row, col)`, row 0 = lowest y.
-    pub fn pixel(&self, row: usize, col: usize) -> Rgba {
-        self.pixels[row * self.width + col]
+    /// The pixel at `(row, col)`, row 0 = lowest y; `None` outside the image.
+    pub fn pixel(&self, row: usize, col: usize) -> Option<Rgba> {
+        if row < self.height && col < self.width {
+            self.pixels.get(row * self.width + col).copied()
+        } else {
+            None
+        }
     }
 
     /// RGBA bytes with rows flipped so the first row is the top (north), as
@@ -373,7 +377,11 @@ pub fn shade(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image, ShadeError> 
 
 /// Checks Datashader makes up front (or would make on the data).
 fn validate(agg: &Aggregate, opts: &ShadeOptions) -> Result<(), ShadeError> {
-    let expected = agg.width * agg.height * agg.n_planes();
+    let expected = agg
+        .width
+        .checked_mul(agg.height)
+        .and_then(|n| n.checked_mul(agg.n_planes()))
+        .unwrap_or(usize::MAX);
     if agg.values.len() != expected {
         return Err(ShadeError::ShapeMismatch {
             width: agg.width,
