@@ -6,12 +6,23 @@ use rayon::prelude::*;
 
 use super::{Image, Rgba};
 
+/// `c / 255` for every byte (Datashader's `extract_scaled`), computed once.
+const SCALED: [f64; 256] = {
+    let mut t = [0.0; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i as f64 / 255.0;
+        i += 1;
+    }
+    t
+};
+
 /// Datashader's `over(src, dst)` on straight-alpha pixels, in `float64` with
 /// the same operation order and `uint32` truncation as its numba kernel.
 #[inline]
 pub(crate) fn over(src: Rgba, dst: Rgba) -> Rgba {
-    let s = src.map(|c| f64::from(c) / 255.0);
-    let d = dst.map(|c| f64::from(c) / 255.0);
+    let s = src.map(|c| SCALED[usize::from(c)]);
+    let d = dst.map(|c| SCALED[usize::from(c)]);
     let (sa, da) = (s[3], d[3]);
     let factor = 1.0 - sa;
     let a = sa + da * factor;
@@ -100,12 +111,9 @@ pub fn spread(img: &Image, px: u32) -> Image {
     }
 }
 
-/// Datashader's `_rgb_density(img, px)`: the fraction of non-transparent
-/// pixels with another non-transparent pixel within the `(2 px + 1)^2`
-/// square around them; infinite for an empty image.
-fn rgb_density(img: &Image, px: usize) -> f64 {
+/// Summed-area table of "alpha != 0", `(height + 1) x (width + 1)`.
+fn lit_table(img: &Image) -> Vec<u32> {
     let (m, n) = (img.height, img.width);
-    // Summed-area table of "alpha != 0", (m + 1) x (n + 1).
     let mut sat = vec![0u32; (m + 1) * (n + 1)];
     for y in 0..m {
         let mut run = 0u32;
@@ -114,6 +122,15 @@ fn rgb_density(img: &Image, px: usize) -> f64 {
             sat[(y + 1) * (n + 1) + x + 1] = sat[y * (n + 1) + x + 1] + run;
         }
     }
+    sat
+}
+
+/// Datashader's `_rgb_density(img, px)`: the fraction of non-transparent
+/// pixels with another non-transparent pixel within the `(2 px + 1)^2`
+/// square around them; infinite for an empty image. `sat` is
+/// [`lit_table`]`(img)`.
+fn rgb_density(img: &Image, sat: &[u32], px: usize) -> f64 {
+    let (m, n) = (img.height, img.width);
     let (cnt, has) = (0..m)
         .into_par_iter()
         .map(|y| {
@@ -148,10 +165,15 @@ fn rgb_density(img: &Image, px: usize) -> f64 {
 /// below `threshold` (density measured with a `2 * px` window). `threshold`
 /// should lie in `[0, 1]` ([`super::shade`] checks it).
 pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
+    let sat = if max_px > 0 {
+        lit_table(img)
+    } else {
+        Vec::new()
+    };
     let mut px_ = 0;
     for px in 1..=max_px {
         px_ = px;
-        if rgb_density(img, 2 * px as usize) > threshold {
+        if rgb_density(img, &sat, 2 * px as usize) > threshold {
             px_ = px - 1;
             break;
         }
