@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::interpolate::{transform, transform_scalar};
+use super::interpolate::{key_values, transform, transform_scalar, LUT_LIMIT};
 use super::numeric::{self, locate, pairwise_sum_f32, pairwise_sum_f64, to_u8, Interp, CHUNK};
 use super::{How, Image, Rgba, ShadeError, ShadeOptions};
 use crate::aggregate::{AggValues, Aggregate};
@@ -25,6 +25,17 @@ pub(crate) fn colorize(
     agg: &Aggregate,
     key: &[[u8; 3]],
     opts: &ShadeOptions,
+) -> Result<Image, ShadeError> {
+    colorize_with(agg, key, opts, true)
+}
+
+/// [`colorize`], optionally without the shortcuts (integer colour mixing and
+/// alpha lookup tables) that reproduce the float arithmetic more cheaply.
+pub(crate) fn colorize_with(
+    agg: &Aggregate,
+    key: &[[u8; 3]],
+    opts: &ShadeOptions,
+    shortcuts: bool,
 ) -> Result<Image, ShadeError> {
     let ncat = agg.n_planes();
     if ncat == 0 {
@@ -48,11 +59,16 @@ pub(crate) fn colorize(
                     let mut cd = vec![0.0f32; ncat];
                     let present = vec![1.0f32; ncat];
                     for ((p, t), cell) in px.iter_mut().zip(tot).zip(cells.chunks_exact(ncat)) {
-                        for (d, &x) in cd.iter_mut().zip(cell) {
-                            *d = (x - baseline) as f32;
-                        }
                         *t = cell.iter().map(|&x| u64::from(x)).sum();
-                        *p = mix(&cd, &present, &rgb);
+                        let weight = *t - u64::from(baseline) * ncat as u64;
+                        *p = if shortcuts && weight <= EXACT_WEIGHT {
+                            mix_exact(cell, baseline, weight, key)
+                        } else {
+                            for (d, &x) in cd.iter_mut().zip(cell) {
+                                *d = (x - baseline) as f32;
+                            }
+                            mix(&cd, &present, &rgb)
+                        };
                     }
                 });
             Totals::U64(totals)
@@ -96,7 +112,7 @@ pub(crate) fn colorize(
         AggValues::Bool(_) => return Err(ShadeError::BoolCategorical),
     };
     let unsigned = matches!(agg.values, AggValues::U32(_));
-    let alpha = interpolate_alpha(totals, unsigned, opts)?;
+    let alpha = interpolate_alpha(totals, unsigned, opts, shortcuts)?;
     pixels
         .par_chunks_mut(PIXELS)
         .zip(alpha.par_chunks(PIXELS))
@@ -110,6 +126,36 @@ pub(crate) fn colorize(
         height: agg.height,
         pixels,
     })
+}
+
+/// Largest per-pixel weight (sum of baseline-subtracted counts) for which
+/// every `float32` product and partial sum of the mixing is an exact integer
+/// (`255 * weight < 2^24`), so integer arithmetic gives NumPy's bits.
+const EXACT_WEIGHT: u64 = (1 << 24) / 255;
+
+/// [`mix`] for counts whose weighted sums are exact in `float32`: sums in
+/// integers, one `float32` division per channel as NumPy does.
+#[inline]
+fn mix_exact(cell: &[u32], baseline: u32, weight: u64, key: &[[u8; 3]]) -> Rgba {
+    let mut out = [0u8; 4];
+    if weight == 0 {
+        // No colour mass: the plain mean of all (present) category colours.
+        let n = cell.len() as f32;
+        for (k, o) in out.iter_mut().take(3).enumerate() {
+            let s: u32 = key.iter().map(|c| u32::from(c[k])).sum();
+            *o = to_u8(f64::from(s as f32 / n));
+        }
+        return out;
+    }
+    for (k, o) in out.iter_mut().take(3).enumerate() {
+        let s: u64 = cell
+            .iter()
+            .zip(key)
+            .map(|(&x, c)| u64::from(x - baseline) * u64::from(c[k]))
+            .sum();
+        *o = to_u8(f64::from(s as f32 / weight as f32));
+    }
+    out
 }
 
 /// One pixel's colour: `float32` weighted mean of the key colours by the
@@ -145,11 +191,17 @@ fn interpolate_alpha(
     totals: Totals,
     unsigned: bool,
     opts: &ShadeOptions,
+    lut: bool,
 ) -> Result<Vec<u8>, ShadeError> {
     let n = match &totals {
         Totals::U64(t) => t.len(),
         Totals::F64(t) => t.len(),
     };
+    if let (true, None, Totals::U64(t)) = (lut, opts.span, &totals) {
+        if let Some(alpha) = alpha_lut(t, opts)? {
+            return Ok(alpha);
+        }
+    }
     let (scaled, norm_span) = match opts.span {
         None => {
             // (offset-subtracted totals, NaN where masked; integer dtype?)
@@ -244,20 +296,86 @@ fn interpolate_alpha(
             (scaled, (0.0, transform_scalar(opts.how, hi - lo)))
         }
     };
-    let xs = [norm_span.0, norm_span.1];
-    let table = Interp::new(
-        &xs,
-        vec![opts.min_alpha, f64::from(opts.alpha)],
-        Some(0.0),
-        Some(255.0),
-    );
+    let ramp = AlphaRamp::new(norm_span, opts);
     let mut out = vec![0u8; n];
     out.par_chunks_mut(CHUNK)
         .zip(scaled.par_chunks(CHUNK))
         .for_each(|(o, s)| {
             for (o, &x) in o.iter_mut().zip(s) {
-                *o = to_u8(table.at(locate(&xs, x), &xs, x));
+                *o = ramp.alpha(x);
             }
         });
     Ok(out)
+}
+
+/// `np.interp(a_scaled, norm_span, [min_alpha, alpha], left=0, right=255)`
+/// then `uint8`.
+struct AlphaRamp {
+    xs: [f64; 2],
+    table: Interp,
+}
+
+impl AlphaRamp {
+    fn new(norm_span: (f64, f64), opts: &ShadeOptions) -> Self {
+        let xs = [norm_span.0, norm_span.1];
+        let table = Interp::new(
+            &xs,
+            vec![opts.min_alpha, f64::from(opts.alpha)],
+            Some(0.0),
+            Some(255.0),
+        );
+        AlphaRamp { xs, table }
+    }
+
+    #[inline]
+    fn alpha(&self, x: f64) -> u8 {
+        to_u8(self.table.at(locate(&self.xs, x), &self.xs, x))
+    }
+}
+
+/// Alpha from `uint64` totals without a span through a lookup table over the
+/// distinct totals; `None` when their range is too large for a table.
+fn alpha_lut(t: &[u64], opts: &ShadeOptions) -> Result<Option<Vec<u8>>, ShadeError> {
+    let Some(max) = t.par_iter().copied().max() else {
+        return Ok(Some(Vec::new()));
+    };
+    let min = t.par_iter().copied().min().unwrap_or(0);
+    // With empty pixels, zeros are masked, the offset is the smallest
+    // positive total and NumPy's array turns float64 (binned eq_hist).
+    let (offset, integer) = if min == 0 {
+        match t.par_iter().copied().filter(|&x| x > 0).min() {
+            Some(m) => (m, false),
+            None => return Ok(Some(vec![0; t.len()])),
+        }
+    } else {
+        (min, true)
+    };
+    let size = usize::try_from(max - offset)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    if size > LUT_LIMIT || size > t.len() {
+        return Ok(None);
+    }
+    let key = move |x: u64| (x != 0).then(|| (x - offset) as usize);
+    let counts = numeric::key_histogram(t, size, key);
+    let (values, levels) = key_values(&counts, opts.how, integer)?;
+    let Some(span) = numeric::nan_min_max(&values) else {
+        return Ok(Some(vec![0; t.len()]));
+    };
+    let span = match (opts.how, opts.rescale_discrete_levels, levels) {
+        (How::EqHist, true, Some(levels)) => numeric::rescale_discrete_levels(levels, span),
+        _ => span,
+    };
+    let ramp = AlphaRamp::new(span, opts);
+    let lut: Vec<u8> = values.iter().map(|&x| ramp.alpha(x)).collect();
+    let masked = ramp.alpha(f64::NAN);
+    let mut out = vec![0u8; t.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(t.par_chunks(CHUNK))
+        .for_each(|(o, c)| {
+            for (o, &x) in o.iter_mut().zip(c) {
+                *o = key(x).map_or(masked, |k| lut[k]);
+            }
+        });
+    Ok(Some(out))
 }

@@ -41,6 +41,7 @@ const fn hex_table<const N: usize>(s: &str) -> [[u8; 3]; N] {
         match c {
             b'0'..=b'9' => c - b'0',
             b'a'..=b'f' => c - b'a' + 10,
+            // Evaluated only at compile time: a bad table fails the build.
             _ => panic!("colour tables hold lowercase hex digits only"),
         }
     }

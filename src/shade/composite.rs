@@ -6,12 +6,23 @@ use rayon::prelude::*;
 
 use super::{Image, Rgba};
 
+/// `c / 255` for every byte (Datashader's `extract_scaled`), computed once.
+const SCALED: [f64; 256] = {
+    let mut t = [0.0; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i as f64 / 255.0;
+        i += 1;
+    }
+    t
+};
+
 /// Datashader's `over(src, dst)` on straight-alpha pixels, in `float64` with
 /// the same operation order and `uint32` truncation as its numba kernel.
 #[inline]
 pub(crate) fn over(src: Rgba, dst: Rgba) -> Rgba {
-    let s = src.map(|c| f64::from(c) / 255.0);
-    let d = dst.map(|c| f64::from(c) / 255.0);
+    let s = src.map(|c| SCALED[usize::from(c)]);
+    let d = dst.map(|c| SCALED[usize::from(c)]);
     let (sa, da) = (s[3], d[3]);
     let factor = 1.0 - sa;
     let a = sa + da * factor;
@@ -51,33 +62,46 @@ pub fn spread(img: &Image, px: u32) -> Image {
     let w = mask.len();
     let extra = w / 2;
     let (m, n) = (img.height, img.width);
+    // Mask offsets per mask row, relative to the centre column.
+    let offsets: Vec<Vec<isize>> = mask
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .filter(|(_, &on)| on)
+                .map(|(j, _)| j as isize - extra as isize)
+                .collect()
+        })
+        .collect();
+    // Columns of the non-transparent pixels of each row.
+    let lit: Vec<Vec<usize>> = img
+        .pixels
+        .par_chunks(n)
+        .map(|r| (0..n).filter(|&x| r[x][3] != 0).collect())
+        .collect();
     let mut out = vec![[0u8; 4]; m * n];
-    // Gather form of Datashader's scatter kernel: the pixel at (row, col)
-    // receives source (row + extra - i, col + extra - j) for each mask cell
-    // (i, j); sources arrive in row-major order, i.e. i and j descending.
+    // Datashader scatters each source pixel over the mask in row-major source
+    // order. Output rows are independent: row `row` receives source rows
+    // `row - extra ..= row + extra` (mask row i maps source row y to y + i -
+    // extra), visited here in ascending source order, so every output pixel
+    // sees its contributions in Datashader's order.
     out.par_chunks_mut(n).enumerate().for_each(|(row, line)| {
-        for (col, o) in line.iter_mut().enumerate() {
-            let mut acc = [0u8; 4];
-            for i in (0..w).rev() {
-                let Some(y) = (row + extra).checked_sub(i).filter(|&y| y < m) else {
-                    continue;
-                };
-                let src_row = &img.pixels[y * n..(y + 1) * n];
-                for j in (0..w).rev() {
-                    if !mask[i][j] {
+        for i in (0..w).rev() {
+            let Some(y) = (row + extra).checked_sub(i).filter(|&y| y < m) else {
+                continue;
+            };
+            let src = &img.pixels[y * n..(y + 1) * n];
+            for &x in &lit[y] {
+                let el = src[x];
+                for &dj in &offsets[i] {
+                    let col = x as isize + dj;
+                    if col < 0 || col >= n as isize {
                         continue;
                     }
-                    let Some(x) = (col + extra).checked_sub(j).filter(|&x| x < n) else {
-                        continue;
-                    };
-                    let el = src_row[x];
-                    if el[3] == 0 {
-                        continue;
-                    }
-                    acc = if acc == [0; 4] { el } else { over(el, acc) };
+                    let o = &mut line[col as usize];
+                    *o = if *o == [0; 4] { el } else { over(el, *o) };
                 }
             }
-            *o = acc;
         }
     });
     Image {
@@ -87,12 +111,9 @@ pub fn spread(img: &Image, px: u32) -> Image {
     }
 }
 
-/// Datashader's `_rgb_density(img, px)`: the fraction of non-transparent
-/// pixels with another non-transparent pixel within the `(2 px + 1)^2`
-/// square around them; infinite for an empty image.
-fn rgb_density(img: &Image, px: usize) -> f64 {
+/// Summed-area table of "alpha != 0", `(height + 1) x (width + 1)`.
+fn lit_table(img: &Image) -> Vec<u32> {
     let (m, n) = (img.height, img.width);
-    // Summed-area table of "alpha != 0", (m + 1) x (n + 1).
     let mut sat = vec![0u32; (m + 1) * (n + 1)];
     for y in 0..m {
         let mut run = 0u32;
@@ -101,6 +122,15 @@ fn rgb_density(img: &Image, px: usize) -> f64 {
             sat[(y + 1) * (n + 1) + x + 1] = sat[y * (n + 1) + x + 1] + run;
         }
     }
+    sat
+}
+
+/// Datashader's `_rgb_density(img, px)`: the fraction of non-transparent
+/// pixels with another non-transparent pixel within the `(2 px + 1)^2`
+/// square around them; infinite for an empty image. `sat` is
+/// [`lit_table`]`(img)`.
+fn rgb_density(img: &Image, sat: &[u32], px: usize) -> f64 {
+    let (m, n) = (img.height, img.width);
     let (cnt, has) = (0..m)
         .into_par_iter()
         .map(|y| {
@@ -135,10 +165,15 @@ fn rgb_density(img: &Image, px: usize) -> f64 {
 /// below `threshold` (density measured with a `2 * px` window). `threshold`
 /// should lie in `[0, 1]` ([`super::shade`] checks it).
 pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
+    let sat = if max_px > 0 {
+        lit_table(img)
+    } else {
+        Vec::new()
+    };
     let mut px_ = 0;
     for px in 1..=max_px {
         px_ = px;
-        if rgb_density(img, 2 * px as usize) > threshold {
+        if rgb_density(img, &sat, 2 * px as usize) > threshold {
             px_ = px - 1;
             break;
         }
@@ -151,13 +186,35 @@ pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
 }
 
 /// `tf.set_background(img, colour)`: every pixel composited `over` an opaque
-/// background.
+/// background. With the background fixed, each output channel depends only
+/// on the pixel's channel and alpha, so `over` is tabulated once.
 pub fn set_background(img: &Image, rgb: [u8; 3]) -> Image {
     let bg = [rgb[0], rgb[1], rgb[2], 255];
+    // table[k][a * 256 + c]: channel k (alpha for k = 3) of over([c..], bg).
+    let table: Vec<Vec<u8>> = (0..4)
+        .map(|k| {
+            (0..256 * 256)
+                .map(|i| {
+                    let (a, c) = ((i >> 8) as u8, (i & 255) as u8);
+                    let mut src = [0, 0, 0, a];
+                    if k < 3 {
+                        src[k] = c;
+                    }
+                    over(src, bg)[k]
+                })
+                .collect()
+        })
+        .collect();
     let mut out = img.clone();
     out.pixels.par_chunks_mut(1 << 14).for_each(|c| {
         for p in c {
-            *p = over(*p, bg);
+            let a = usize::from(p[3]) << 8;
+            *p = [
+                table[0][a | usize::from(p[0])],
+                table[1][a | usize::from(p[1])],
+                table[2][a | usize::from(p[2])],
+                table[3][a],
+            ];
         }
     });
     out

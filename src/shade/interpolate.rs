@@ -1,14 +1,37 @@
 //! Datashader's `_interpolate`: shading a 2-D aggregate through a colormap
 //! (or a single colour's alpha ramp).
+//!
+//! Counts take a lookup-table path: a cell's colour depends only on its
+//! integer value, so the transform and the colour are computed once per
+//! distinct value (same arithmetic, far fewer evaluations). Other aggregates,
+//! and counts with a value range larger than the canvas, go cell by cell.
 
 use rayon::prelude::*;
 
-use super::numeric::{self, locate, to_u8, Interp, CHUNK};
+use super::numeric::{self, to_u8, Grid, Interp, CHUNK};
 use super::{How, Image, Rgba, ShadeError, ShadeOptions};
 use crate::aggregate::{AggValues, Aggregate};
 
+/// Largest value range (after subtracting the offset) shaded through a
+/// lookup table.
+pub(crate) const LUT_LIMIT: usize = 1 << 22;
+
 /// Shade a 2-D aggregate (`agg.categories` is `None`).
 pub(crate) fn interpolate(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image, ShadeError> {
+    if let AggValues::U32(v) = &agg.values {
+        if let Some(pixels) = interpolate_counts(v, opts)? {
+            return Ok(Image {
+                width: agg.width,
+                height: agg.height,
+                pixels,
+            });
+        }
+    }
+    interpolate_cells(agg, opts)
+}
+
+/// [`interpolate`] cell by cell, without lookup tables.
+pub(crate) fn interpolate_cells(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image, ShadeError> {
     let Some((data, integer)) = offset_data(&agg.values, opts.span) else {
         // Everything masked: Datashader returns an all-zero image.
         return Ok(Image::transparent(agg.width, agg.height));
@@ -19,26 +42,157 @@ pub(crate) fn interpolate(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image,
             let Some(span) = numeric::nan_min_max(&data) else {
                 return Ok(Image::transparent(agg.width, agg.height));
             };
-            match (opts.how, opts.rescale_discrete_levels, levels) {
-                (How::EqHist, true, Some(levels)) => numeric::rescale_discrete_levels(levels, span),
-                _ => span,
-            }
+            rescale(opts, levels, span)
         }
         Some((lo, hi)) => (0.0, transform_scalar(opts.how, hi - lo)),
     };
+    let painter = Painter::new(span, opts)?;
     let mut img = Image::transparent(agg.width, agg.height);
-    match opts.single_color {
-        None => colormap_pixels(&data, span, &opts.cmap, opts.alpha, &mut img.pixels),
-        Some(color) => alpha_ramp_pixels(
-            &data,
-            span,
-            color,
-            opts.alpha,
-            opts.min_alpha,
-            &mut img.pixels,
-        )?,
+    if painter.grid().has_nan {
+        // An infinite span end put NaN among the sample points: NumPy's
+        // result then depends on where the previous cell was found, so walk
+        // the cells in order as `np.interp` does.
+        let mut j = 0;
+        for (p, &x) in img.pixels.iter_mut().zip(&data) {
+            *p = painter.paint_at(numeric::locate_seq(&painter.grid().xs, x, &mut j), x);
+        }
+        return Ok(img);
     }
+    img.pixels
+        .par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(CHUNK))
+        .for_each(|(o, d)| {
+            for (p, &x) in o.iter_mut().zip(d) {
+                *p = painter.paint(x);
+            }
+        });
     Ok(img)
+}
+
+/// `_rescale_discrete_levels` when asked for and applicable (`eq_hist`).
+fn rescale(opts: &ShadeOptions, levels: Option<usize>, span: (f64, f64)) -> (f64, f64) {
+    match (opts.how, opts.rescale_discrete_levels, levels) {
+        (How::EqHist, true, Some(levels)) => numeric::rescale_discrete_levels(levels, span),
+        _ => span,
+    }
+}
+
+/// The lookup-table path for counts; `None` when the value range is too
+/// large for a table (the caller then shades cell by cell).
+fn interpolate_counts(v: &[u32], opts: &ShadeOptions) -> Result<Option<Vec<Rgba>>, ShadeError> {
+    let Some((min, max)) = v
+        .par_chunks(CHUNK)
+        .map(|c| {
+            c.iter()
+                .filter(|&&x| x != 0)
+                .fold(None, |acc: Option<(u32, u32)>, &x| match acc {
+                    None => Some((x, x)),
+                    Some((lo, hi)) => Some((lo.min(x), hi.max(x))),
+                })
+        })
+        .reduce(
+            || None,
+            |a, b| match (a, b) {
+                (Some((l1, h1)), Some((l2, h2))) => Some((l1.min(l2), h1.max(h2))),
+                (a, None) => a,
+                (None, b) => b,
+            },
+        )
+    else {
+        return Ok(Some(vec![[0; 4]; v.len()]));
+    };
+    // `np.array(span, dtype=uint32)` and numba's casts in `masked_clip_2d`
+    // (the span was validated to fit uint32).
+    let (offset, clip) = match opts.span {
+        None => (min, None),
+        Some((lo, hi)) => (lo as u32, Some((lo, hi, lo as u32, hi as u32))),
+    };
+    let clip = move |x: u32| match clip {
+        None => x,
+        Some((lo, hi, lo_v, hi_v)) => {
+            let xf = f64::from(x);
+            if xf < lo {
+                lo_v
+            } else if xf > hi {
+                hi_v
+            } else {
+                x
+            }
+        }
+    };
+    let key = move |x: u32| (x != 0).then(|| clip(x).wrapping_sub(offset) as usize);
+    // Keys lie between those of `min` and `max` (clipping is monotonic).
+    let size = clip(max).wrapping_sub(offset) as usize + 1;
+    if size > LUT_LIMIT || size > v.len() {
+        return Ok(None);
+    }
+    let counts = numeric::key_histogram(v, size, key);
+    let (values, levels) = key_values(&counts, opts.how, true)?;
+    let span = match opts.span {
+        None => match numeric::nan_min_max(&values) {
+            Some(span) => rescale(opts, levels, span),
+            None => return Ok(Some(vec![[0; 4]; v.len()])),
+        },
+        Some((lo, hi)) => (0.0, transform_scalar(opts.how, hi - lo)),
+    };
+    let painter = Painter::new(span, opts)?;
+    if painter.grid().has_nan {
+        return Ok(None);
+    }
+    let lut: Vec<Rgba> = values.par_iter().map(|&x| painter.paint(x)).collect();
+    let masked = painter.paint(f64::NAN);
+    let mut pixels = vec![[0; 4]; v.len()];
+    pixels
+        .par_chunks_mut(CHUNK)
+        .zip(v.par_chunks(CHUNK))
+        .for_each(|(o, c)| {
+            for (p, &x) in o.iter_mut().zip(c) {
+                *p = key(x).map_or(masked, |k| lut[k]);
+            }
+        });
+    Ok(Some(pixels))
+}
+
+/// The transformed value of every integer key present in `counts` (NaN for
+/// absent keys), and for `eq_hist` the number of discrete levels. `integer`
+/// is the NumPy dtype kind, as for [`numeric::eq_hist`].
+pub(crate) fn key_values(
+    counts: &[u64],
+    how: How,
+    integer: bool,
+) -> Result<(Vec<f64>, Option<usize>), ShadeError> {
+    let present = |k: usize| counts[k] > 0;
+    match how {
+        How::EqHist => {
+            let Some((eq, levels)) = numeric::eq_hist_keys(counts, integer)? else {
+                return Ok((vec![f64::NAN; counts.len()], Some(0)));
+            };
+            let values = (0..counts.len())
+                .into_par_iter()
+                .map(|k| {
+                    if present(k) {
+                        eq.eval(k as f64)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            Ok((values, Some(levels)))
+        }
+        _ => {
+            let values = (0..counts.len())
+                .into_par_iter()
+                .map(|k| {
+                    if present(k) {
+                        transform_scalar(how, k as f64)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            Ok((values, None))
+        }
+    }
 }
 
 /// The masked, offset (or clipped) data as `f64` with NaN for masked cells,
@@ -173,59 +327,101 @@ pub(crate) fn transform(
     }
 }
 
-/// The list-of-colours path: `np.interp` of each channel over
-/// `np.linspace(span[0], span[1], len(cmap))`, `left=255`, then `uint8`.
-fn colormap_pixels(data: &[f64], span: (f64, f64), cmap: &[[u8; 3]], alpha: u8, out: &mut [Rgba]) {
-    let xs = numeric::linspace(span.0, span.1, cmap.len());
-    let channel = |k: usize| {
-        Interp::new(
-            &xs,
-            cmap.iter().map(|c| f64::from(c[k])).collect(),
-            Some(255.0),
-            None,
-        )
-    };
-    let (tr, tg, tb) = (channel(0), channel(1), channel(2));
-    out.par_chunks_mut(CHUNK)
-        .zip(data.par_chunks(CHUNK))
-        .for_each(|(o, d)| {
-            for (p, &x) in o.iter_mut().zip(d) {
-                let pos = locate(&xs, x);
-                *p = [
-                    to_u8(tr.at(pos, &xs, x)),
-                    to_u8(tg.at(pos, &xs, x)),
-                    to_u8(tb.at(pos, &xs, x)),
-                    if x.is_nan() { 0 } else { alpha },
-                ];
-            }
-        });
+/// Colours a transformed value, as the end of `_interpolate` does.
+#[derive(Debug)]
+enum Painter {
+    /// The list-of-colours path: `np.interp` of each channel over
+    /// `np.linspace(span[0], span[1], len(cmap))` with `left=255`, then
+    /// `uint8`; alpha `alpha` where the value is not NaN.
+    Colormap {
+        grid: Grid,
+        channels: [Interp; 3],
+        alpha: u8,
+    },
+    /// The single-colour path: alpha interpolated over
+    /// `np.arange(min_alpha, alpha + 1)` with `left=0`, `right=255`.
+    AlphaRamp {
+        grid: Grid,
+        table: Interp,
+        color: [u8; 3],
+    },
 }
 
-/// The single-colour path: alpha interpolated over
-/// `np.arange(min_alpha, alpha + 1)`, `left=0`, `right=255`; RGB constant.
-fn alpha_ramp_pixels(
-    data: &[f64],
-    span: (f64, f64),
-    color: [u8; 3],
-    alpha: u8,
-    min_alpha: f64,
-    out: &mut [Rgba],
-) -> Result<(), ShadeError> {
-    let aspan = arange(min_alpha, f64::from(alpha) + 1.0);
-    if aspan.is_empty() {
-        return Err(ShadeError::EmptyAlphaRamp { min_alpha, alpha });
-    }
-    let xs = numeric::linspace(span.0, span.1, aspan.len());
-    let table = Interp::new(&xs, aspan, Some(0.0), Some(255.0));
-    out.par_chunks_mut(CHUNK)
-        .zip(data.par_chunks(CHUNK))
-        .for_each(|(o, d)| {
-            for (p, &x) in o.iter_mut().zip(d) {
-                let a = to_u8(table.at(locate(&xs, x), &xs, x));
-                *p = [color[0], color[1], color[2], a];
+impl Painter {
+    fn new(span: (f64, f64), opts: &ShadeOptions) -> Result<Self, ShadeError> {
+        match opts.single_color {
+            None => {
+                let cmap = &opts.cmap;
+                if cmap.is_empty() {
+                    return Err(ShadeError::EmptyColormap);
+                }
+                let grid = Grid::linspace(span.0, span.1, cmap.len());
+                let channel = |k: usize| {
+                    Interp::new(
+                        &grid.xs,
+                        cmap.iter().map(|c| f64::from(c[k])).collect(),
+                        Some(255.0),
+                        None,
+                    )
+                };
+                let channels = [channel(0), channel(1), channel(2)];
+                Ok(Painter::Colormap {
+                    grid,
+                    channels,
+                    alpha: opts.alpha,
+                })
             }
-        });
-    Ok(())
+            Some(color) => {
+                let aspan = arange(opts.min_alpha, f64::from(opts.alpha) + 1.0);
+                if aspan.is_empty() {
+                    return Err(ShadeError::EmptyAlphaRamp {
+                        min_alpha: opts.min_alpha,
+                        alpha: opts.alpha,
+                    });
+                }
+                let grid = Grid::linspace(span.0, span.1, aspan.len());
+                let table = Interp::new(&grid.xs, aspan, Some(0.0), Some(255.0));
+                Ok(Painter::AlphaRamp { grid, table, color })
+            }
+        }
+    }
+
+    /// The sample points values are located among.
+    fn grid(&self) -> &Grid {
+        match self {
+            Painter::Colormap { grid, .. } | Painter::AlphaRamp { grid, .. } => grid,
+        }
+    }
+
+    /// The pixel for value `x` (grids without NaN).
+    #[inline]
+    fn paint(&self, x: f64) -> Rgba {
+        self.paint_at(self.grid().locate(x), x)
+    }
+
+    /// The pixel for value `x` found at `pos` among the sample points.
+    #[inline]
+    fn paint_at(&self, pos: numeric::Pos, x: f64) -> Rgba {
+        match self {
+            Painter::Colormap {
+                grid,
+                channels,
+                alpha,
+            } => {
+                let xs = &grid.xs;
+                [
+                    to_u8(channels[0].at(pos, xs, x)),
+                    to_u8(channels[1].at(pos, xs, x)),
+                    to_u8(channels[2].at(pos, xs, x)),
+                    if x.is_nan() { 0 } else { *alpha },
+                ]
+            }
+            Painter::AlphaRamp { grid, table, color } => {
+                let a = to_u8(table.at(pos, &grid.xs, x));
+                [color[0], color[1], color[2], a]
+            }
+        }
+    }
 }
 
 /// `np.arange(start, stop)` with step 1.

@@ -62,12 +62,87 @@ pub(crate) enum Pos {
     Between(usize),
 }
 
-/// Locate `x` in the non-decreasing `xp` exactly as NumPy's `arr_interp`
-/// does (including its `len(xp) == 1` shortcut, which maps NaN to `fp[0]`).
+/// NumPy's `binary_search_with_guess` (`compiled_base.c`), verbatim: the
+/// index `j` with `arr[j] <= key < arr[j + 1]`, `-1` below the range, `len`
+/// above it. For `arr` without NaN the result does not depend on `guess`.
+pub(crate) fn np_search(key: f64, arr: &[f64], guess: isize) -> isize {
+    const LIKELY_IN_CACHE_SIZE: isize = 8;
+    let len = arr.len() as isize;
+    let at = |i: isize| arr[i as usize];
+    if key > at(len - 1) {
+        return len;
+    } else if key < at(0) {
+        return -1;
+    }
+    if len <= 4 {
+        let mut i = 1;
+        while i < len && key >= at(i) {
+            i += 1;
+        }
+        return i - 1;
+    }
+    let guess = guess.min(len - 3).max(1);
+    let (mut imin, mut imax) = (0, len);
+    if key < at(guess) {
+        if key < at(guess - 1) {
+            imax = guess - 1;
+            if guess > LIKELY_IN_CACHE_SIZE && key >= at(guess - LIKELY_IN_CACHE_SIZE) {
+                imin = guess - LIKELY_IN_CACHE_SIZE;
+            }
+        } else {
+            return guess - 1;
+        }
+    } else if key < at(guess + 1) {
+        return guess;
+    } else if key < at(guess + 2) {
+        return guess + 1;
+    } else {
+        imin = guess + 2;
+        if guess < len - LIKELY_IN_CACHE_SIZE - 1 && key < at(guess + LIKELY_IN_CACHE_SIZE) {
+            imax = guess + LIKELY_IN_CACHE_SIZE;
+        }
+    }
+    while imin < imax {
+        let imid = imin + ((imax - imin) >> 1);
+        if key >= at(imid) {
+            imin = imid + 1;
+        } else {
+            imax = imid;
+        }
+    }
+    imin - 1
+}
+
+/// `arr_interp`'s reading of a search result `j` for a non-NaN `x`.
+#[inline]
+fn classify(xp: &[f64], x: f64, j: isize) -> Pos {
+    let n = xp.len() as isize;
+    if j < 0 {
+        Pos::Left
+    } else if j >= n {
+        Pos::Right
+    } else if j == n - 1 || xp[j as usize] == x {
+        Pos::At(j as usize)
+    } else {
+        Pos::Between(j as usize)
+    }
+}
+
+/// Locate `x` in `xp` exactly as NumPy's `arr_interp` does, including its
+/// `len(xp) == 1` shortcut (which maps NaN to `fp[0]`). For `xp` containing
+/// NaN, NumPy's answer depends on where the previous element was found; use
+/// [`locate_seq`] to follow it.
 #[inline]
 pub(crate) fn locate(xp: &[f64], x: f64) -> Pos {
-    let n = xp.len();
-    if n == 1 {
+    let mut j = 0;
+    locate_seq(xp, x, &mut j)
+}
+
+/// [`locate`] carrying NumPy's search guess from one element to the next, as
+/// `arr_interp` does while walking the array in order.
+#[inline]
+pub(crate) fn locate_seq(xp: &[f64], x: f64, j: &mut isize) -> Pos {
+    if xp.len() == 1 {
         return if x < xp[0] {
             Pos::Left
         } else if x > xp[0] {
@@ -79,18 +154,83 @@ pub(crate) fn locate(xp: &[f64], x: f64) -> Pos {
     if x.is_nan() {
         return Pos::Nan;
     }
-    if x > xp[n - 1] {
-        return Pos::Right;
+    *j = np_search(x, xp, *j);
+    classify(xp, x, *j)
+}
+
+/// [`locate`] starting from a guess for the index: the same result, found by
+/// a short walk when the guess is close (falls back to bisection). `xp` must
+/// not contain NaN.
+#[inline]
+pub(crate) fn locate_from(xp: &[f64], x: f64, guess: usize) -> Pos {
+    let n = xp.len();
+    if n == 1 || x.is_nan() || x > xp[n - 1] || x < xp[0] {
+        return locate(xp, x);
     }
-    if x < xp[0] {
-        return Pos::Left;
+    // Here xp[0] <= x <= xp[n - 1]: find the largest j with xp[j] <= x.
+    let mut j = guess.min(n - 1);
+    let mut steps = 0;
+    if xp[j] > x {
+        while xp[j] > x {
+            j -= 1;
+            steps += 1;
+            if steps > 4 {
+                return locate(xp, x);
+            }
+        }
+    } else {
+        while j + 1 < n && xp[j + 1] <= x {
+            j += 1;
+            steps += 1;
+            if steps > 4 {
+                return locate(xp, x);
+            }
+        }
     }
-    // Largest j with xp[j] <= x (what NumPy's guessed binary search returns).
-    let j = xp.partition_point(|&v| v <= x) - 1;
     if j == n - 1 || xp[j] == x {
         Pos::At(j)
     } else {
         Pos::Between(j)
+    }
+}
+
+/// Sample points from `np.linspace`, with a fast index guess for lookups.
+#[derive(Debug, Clone)]
+pub(crate) struct Grid {
+    /// The sample points.
+    pub(crate) xs: Vec<f64>,
+    inv_step: f64,
+    /// Some sample point is NaN (a span with an infinite end): lookups then
+    /// depend on the order of evaluation, see [`locate_seq`].
+    pub(crate) has_nan: bool,
+}
+
+impl Grid {
+    /// `np.linspace(start, stop, num)`.
+    pub(crate) fn linspace(start: f64, stop: f64, num: usize) -> Self {
+        let xs = linspace(start, stop, num);
+        let inv_step = if num > 1 {
+            (num - 1) as f64 / (stop - start)
+        } else {
+            0.0
+        };
+        let has_nan = xs.iter().any(|v| v.is_nan());
+        Grid {
+            xs,
+            inv_step,
+            has_nan,
+        }
+    }
+
+    /// [`locate`] in the grid (for grids without NaN; see [`Grid::has_nan`]).
+    #[inline]
+    pub(crate) fn locate(&self, x: f64) -> Pos {
+        let g = (x - self.xs[0]) * self.inv_step;
+        if !self.has_nan && g.is_finite() && g >= 0.0 {
+            locate_from(&self.xs, x, g as usize)
+        } else {
+            locate(&self.xs, x)
+        }
     }
 }
 
@@ -261,6 +401,165 @@ pub(crate) fn nan_min_max(v: &[f64]) -> Option<(f64, f64)> {
         )
 }
 
+/// Histogram counts -> `hist.cumsum() / float(cdf[-1])`, as NumPy computes it.
+fn cdf_of(counts: &[u64]) -> Vec<f64> {
+    let mut cum = 0u64;
+    let cum_counts: Vec<u64> = counts
+        .iter()
+        .map(|&c| {
+            cum += c;
+            cum
+        })
+        .collect();
+    let total = cum as f64;
+    cum_counts.iter().map(|&c| c as f64 / total).collect()
+}
+
+/// Sum per-thread histograms of `size` bins filled by `fill`, one part per thread.
+fn par_histogram<T: Sync>(
+    items: &[T],
+    size: usize,
+    fill: impl Fn(&mut [u64], &[T]) + Sync,
+) -> Vec<u64> {
+    let parts = rayon::current_num_threads().max(1);
+    let chunk = items.len().div_ceil(parts).max(CHUNK);
+    items
+        .par_chunks(chunk)
+        .map(|c| {
+            let mut h = vec![0u64; size];
+            fill(&mut h, c);
+            h
+        })
+        .reduce(
+            || vec![0u64; size],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            },
+        )
+}
+
+/// `np.histogram(a, bins=65536)`'s equal-width bins over `[lo, hi]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Bins {
+    first: f64,
+    denom: f64,
+    edges: Vec<f64>,
+}
+
+impl Bins {
+    /// NumPy's bin edges for data in `[lo, hi]`, with its errors for
+    /// non-finite ranges and for ranges too narrow for distinct edges.
+    fn new(lo: f64, hi: f64) -> Result<Self, ShadeError> {
+        if !(lo.is_finite() && hi.is_finite()) {
+            return Err(ShadeError::NonFiniteEqHist { lo, hi });
+        }
+        let (first, last) = if lo == hi {
+            (lo - 0.5, hi + 0.5)
+        } else {
+            (lo, hi)
+        };
+        let edges = linspace(first, last, EQ_HIST_BINS + 1);
+        if edges.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ShadeError::EqHistRangeTooNarrow { lo, hi });
+        }
+        Ok(Bins {
+            first,
+            denom: last - first,
+            edges,
+        })
+    }
+
+    /// The bin of `x`, with NumPy's corrections against the actual edges.
+    #[inline]
+    fn index(&self, x: f64) -> usize {
+        let nb = EQ_HIST_BINS;
+        // Values outside [first, last] never reach here (they define the range).
+        let f = ((x - self.first) / self.denom) * nb as f64;
+        let mut idx = f as i64;
+        if idx == nb as i64 {
+            idx -= 1;
+        }
+        if x < self.edges[idx as usize] {
+            idx -= 1;
+        }
+        if idx != nb as i64 - 1 && x >= self.edges[idx as usize + 1] {
+            idx += 1;
+        }
+        idx as usize
+    }
+
+    /// Centres and cdf of the non-empty bins (Datashader drops empty ones).
+    fn equalizer(self, hist: &[u64]) -> (EqHist, usize) {
+        let mut centers = Vec::new();
+        let mut counts = Vec::new();
+        let mut rank = Vec::with_capacity(hist.len());
+        for (k, &c) in hist.iter().enumerate() {
+            rank.push(counts.len().saturating_sub(usize::from(c == 0)) as u32);
+            if c > 0 {
+                centers.push((self.edges[k] + self.edges[k + 1]) / 2.0);
+                counts.push(c);
+            }
+        }
+        let levels = counts.len();
+        let table = Interp::new(&centers, cdf_of(&counts), None, None);
+        (
+            EqHist::Binned {
+                centers,
+                table,
+                bins: self,
+                rank,
+            },
+            levels,
+        )
+    }
+}
+
+/// The value -> equalised value map of Datashader's `eq_hist`.
+#[derive(Debug, Clone)]
+pub(crate) enum EqHist {
+    /// Integer data with a range below 65536: `cdf[v - lo]` exactly.
+    Exact {
+        /// Smallest value.
+        lo: f64,
+        /// Cumulative fraction per value `lo..=hi`.
+        cdf: Vec<f64>,
+    },
+    /// `np.interp` between the centres of the non-empty bins.
+    Binned {
+        /// Centres of the non-empty bins.
+        centers: Vec<f64>,
+        /// Their cumulative fractions.
+        table: Interp,
+        /// The bins, to guess where a value lies among the centres.
+        bins: Bins,
+        /// For each bin, the index of the nearest non-empty bin at or below it.
+        rank: Vec<u32>,
+    },
+}
+
+impl EqHist {
+    /// The equalised value of a (non-NaN, in-range) data value.
+    #[inline]
+    pub(crate) fn eval(&self, x: f64) -> f64 {
+        match self {
+            EqHist::Exact { lo, cdf } => cdf[(x - lo) as usize],
+            EqHist::Binned {
+                centers,
+                table,
+                bins,
+                rank,
+            } => {
+                // A value lies in a non-empty bin, next to that bin's centre.
+                let guess = rank[bins.index(x)] as usize;
+                table.at(locate_from(centers, x, guess), centers, x)
+            }
+        }
+    }
+}
+
 /// Datashader's `eq_hist(data, mask)` for the cells of `data` that are not NaN
 /// (NaN marks masked cells). `integer` says whether the NumPy array was of an
 /// integer dtype: then, if the value range is below 65536, the exact
@@ -272,157 +571,80 @@ pub(crate) fn eq_hist(data: &[f64], integer: bool) -> Result<(Vec<f64>, usize), 
         // Issue #1166 in Datashader: everything masked -> all NaN, 0 levels.
         return Ok((vec![f64::NAN; data.len()], 0));
     };
-    if integer && hi - lo < EQ_HIST_BINS as f64 {
-        Ok(eq_hist_exact(data, lo, hi))
-    } else {
-        eq_hist_binned(data, lo, hi)
-    }
-}
-
-/// Integer path: `np.unique` counts on the range `lo..=hi`; every value sits
-/// exactly on a bin centre, so `np.interp` returns `cdf[v - lo]`.
-fn eq_hist_exact(data: &[f64], lo: f64, hi: f64) -> (Vec<f64>, usize) {
-    let nbins = (hi - lo) as usize + 1;
-    let hist = data
-        .par_chunks(CHUNK)
-        .fold(
-            || vec![0u64; nbins],
-            |mut h, c| {
-                for &x in c {
-                    if !x.is_nan() {
-                        h[(x - lo) as usize] += 1;
-                    }
+    let (eq, levels) = if integer && hi - lo < EQ_HIST_BINS as f64 {
+        let hist = par_histogram(data, (hi - lo) as usize + 1, |h, c| {
+            for &x in c {
+                if !x.is_nan() {
+                    h[(x - lo) as usize] += 1;
                 }
-                h
-            },
-        )
-        .reduce(
-            || vec![0u64; nbins],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += y;
-                }
-                a
-            },
-        );
-    let levels = hist.iter().filter(|&&c| c > 0).count();
-    let mut cum = 0u64;
-    let cum_counts: Vec<u64> = hist
-        .iter()
-        .map(|&c| {
-            cum += c;
-            cum
-        })
-        .collect();
-    let total = cum as f64;
-    let cdf: Vec<f64> = cum_counts.iter().map(|&c| c as f64 / total).collect();
-    let mut out = vec![0.0; data.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(data.par_chunks(CHUNK))
-        .for_each(|(o, d)| {
-            for (o, &x) in o.iter_mut().zip(d) {
-                *o = if x.is_nan() {
-                    f64::NAN
-                } else {
-                    cdf[(x - lo) as usize]
-                };
             }
         });
-    (out, levels)
-}
-
-/// `np.histogram(data2, bins=65536)` bin index of `x`, with NumPy's ULP
-/// corrections against the actual bin edges.
-#[inline]
-fn hist_index(x: f64, first: f64, denom: f64, edges: &[f64]) -> usize {
-    let nb = EQ_HIST_BINS;
-    let f = ((x - first) / denom) * nb as f64;
-    let mut idx = f as i64;
-    if idx == nb as i64 {
-        idx -= 1;
-    }
-    if x < edges[idx as usize] {
-        idx -= 1;
-    }
-    if idx != nb as i64 - 1 && x >= edges[idx as usize + 1] {
-        idx += 1;
-    }
-    idx as usize
-}
-
-/// Float path (and wide integer ranges): 65536 equal bins, empty bins
-/// dropped, `np.interp` between bin centres.
-fn eq_hist_binned(data: &[f64], lo: f64, hi: f64) -> Result<(Vec<f64>, usize), ShadeError> {
-    if !(lo.is_finite() && hi.is_finite()) {
-        return Err(ShadeError::NonFiniteEqHist { lo, hi });
-    }
-    let (first, last) = if lo == hi {
-        (lo - 0.5, hi + 0.5)
+        let levels = hist.iter().filter(|&&c| c > 0).count();
+        let cdf = cdf_of(&hist);
+        (EqHist::Exact { lo, cdf }, levels)
     } else {
-        (lo, hi)
+        let bins = Bins::new(lo, hi)?;
+        let hist = par_histogram(data, EQ_HIST_BINS, |h, c| {
+            for &x in c {
+                if !x.is_nan() {
+                    h[bins.index(x)] += 1;
+                }
+            }
+        });
+        bins.equalizer(&hist)
     };
-    let nb = EQ_HIST_BINS;
-    let edges = linspace(first, last, nb + 1);
-    if edges.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(ShadeError::EqHistRangeTooNarrow { lo, hi });
-    }
-    let denom = last - first;
-    let hist = data
-        .par_chunks(CHUNK)
-        .fold(
-            || vec![0u64; nb],
-            |mut h, c| {
-                for &x in c {
-                    if !x.is_nan() {
-                        h[hist_index(x, first, denom, &edges)] += 1;
-                    }
-                }
-                h
-            },
-        )
-        .reduce(
-            || vec![0u64; nb],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += y;
-                }
-                a
-            },
-        );
-    let mut centers = Vec::new();
-    let mut counts = Vec::new();
-    for (k, &c) in hist.iter().enumerate() {
-        if c > 0 {
-            centers.push((edges[k] + edges[k + 1]) / 2.0);
-            counts.push(c);
-        }
-    }
-    let levels = counts.len();
-    let mut cum = 0u64;
-    let cum_counts: Vec<u64> = counts
-        .iter()
-        .map(|&c| {
-            cum += c;
-            cum
-        })
-        .collect();
-    let total = cum as f64;
-    let cdf: Vec<f64> = cum_counts.iter().map(|&c| c as f64 / total).collect();
-    let table = Interp::new(&centers, cdf, None, None);
     let mut out = vec![0.0; data.len()];
     out.par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK))
         .for_each(|(o, d)| {
             for (o, &x) in o.iter_mut().zip(d) {
-                // Masked cells are NaN in `data`; NumPy maps them to NaN too.
-                *o = if x.is_nan() {
-                    f64::NAN
-                } else {
-                    table.at(locate(&centers, x), &centers, x)
-                };
+                *o = if x.is_nan() { f64::NAN } else { eq.eval(x) };
             }
         });
     Ok((out, levels))
+}
+
+/// [`eq_hist`] from a histogram of integer keys (`counts[k]` cells hold key
+/// `k`), for lookup-table shading: the same map, built without a pass over
+/// the cells. `integer` as in [`eq_hist`]. `None` when no key is present.
+pub(crate) fn eq_hist_keys(
+    counts: &[u64],
+    integer: bool,
+) -> Result<Option<(EqHist, usize)>, ShadeError> {
+    let Some(lo) = counts.iter().position(|&c| c > 0) else {
+        return Ok(None);
+    };
+    let hi = counts.iter().rposition(|&c| c > 0).unwrap_or(lo);
+    if integer && hi - lo < EQ_HIST_BINS {
+        let present = &counts[lo..=hi];
+        let levels = present.iter().filter(|&&c| c > 0).count();
+        let cdf = cdf_of(present);
+        return Ok(Some((EqHist::Exact { lo: lo as f64, cdf }, levels)));
+    }
+    let bins = Bins::new(lo as f64, hi as f64)?;
+    let mut hist = vec![0u64; EQ_HIST_BINS];
+    for (k, &c) in counts.iter().enumerate().skip(lo).take(hi - lo + 1) {
+        if c > 0 {
+            hist[bins.index(k as f64)] += c;
+        }
+    }
+    Ok(Some(bins.equalizer(&hist)))
+}
+
+/// Histogram of integer keys `0..size` over `items` (`key` gives `None` for
+/// masked items), summed over threads.
+pub(crate) fn key_histogram<T: Copy + Sync>(
+    items: &[T],
+    size: usize,
+    key: impl Fn(T) -> Option<usize> + Sync,
+) -> Vec<u64> {
+    par_histogram(items, size, |h, c| {
+        for &x in c {
+            if let Some(k) = key(x) {
+                h[k] += 1;
+            }
+        }
+    })
 }
 
 /// Datashader's `_rescale_discrete_levels`: with few distinct levels, lower
@@ -477,6 +699,29 @@ mod tests {
         let t = Interp::new(&xp, vec![7.0], Some(255.0), None);
         assert_eq!(t.at(locate(&xp, f64::NAN), &xp, f64::NAN), 7.0);
         assert_eq!(t.at(locate(&xp, -1.0), &xp, -1.0), 255.0);
+    }
+
+    #[test]
+    fn nan_sample_points_follow_numpys_guess_chain() {
+        // np.interp([1, inf, 2, 3, nan, 4], linspace(0, inf, 6), ..., left=255)
+        // gives [nan, 60, 255, nan, nan, nan]: after the search for inf, the
+        // carried guess sends 2.0 below the range.
+        let xp = linspace(0.0, f64::INFINITY, 6);
+        assert!(xp[0].is_nan() && xp[1..].iter().all(|&v| v == f64::INFINITY));
+        let t = Interp::new(
+            &xp,
+            vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+            Some(255.0),
+            None,
+        );
+        let mut j = 0;
+        let out: Vec<f64> = [1.0, f64::INFINITY, 2.0, 3.0, f64::NAN, 4.0]
+            .iter()
+            .map(|&x| t.at(locate_seq(&xp, x, &mut j), &xp, x))
+            .collect();
+        assert!(out[0].is_nan());
+        assert_eq!(&out[1..3], &[60.0, 255.0]);
+        assert!(out[3..].iter().all(|v| v.is_nan()));
     }
 
     #[test]

@@ -195,6 +195,57 @@ fn single_colour_ramps_alpha_from_min_alpha_to_alpha() {
 }
 
 #[test]
+fn single_colour_with_min_alpha_equal_to_alpha_matches_datashader_quirk() {
+    // A one-step alpha ramp: NumPy's one-sample interp returns that alpha
+    // even for empty cells, so Datashader paints them opaque too.
+    let px = row(
+        AggValues::U32(vec![0, 1, 2]),
+        &ShadeOptions {
+            single_color: Some(RED),
+            min_alpha: 255.0,
+            ..opts(How::Linear, &BLACK_WHITE)
+        },
+    );
+    assert_eq!(px, vec![[255, 0, 0, 255]; 3]);
+}
+
+#[test]
+fn infinite_values_shade_like_datashader() {
+    // Span (0, inf): NaN sample points, order-dependent lookups in NumPy.
+    let nan = f64::NAN;
+    let px = row(
+        AggValues::F64(vec![1.0, f64::INFINITY, 2.0, 3.0, nan, 4.0]),
+        &opts(
+            How::Linear,
+            &[
+                [0, 0, 0],
+                [255, 255, 255],
+                [255, 0, 0],
+                [0, 255, 0],
+                [0, 0, 255],
+                [128, 128, 128],
+            ],
+        ),
+    );
+    assert_eq!(
+        px,
+        vec![
+            [0, 0, 0, 255],
+            [128, 128, 128, 255],
+            [255, 255, 255, 255],
+            [0, 0, 0, 255],
+            [0, 0, 0, 0],
+            [0, 0, 0, 255]
+        ]
+    );
+    let agg = agg_2d(2, 1, AggValues::F64(vec![1.0, f64::INFINITY]));
+    assert!(matches!(
+        shade(&agg, &opts(How::EqHist, &BLACK_WHITE)),
+        Err(ShadeError::NonFiniteEqHist { .. })
+    ));
+}
+
+#[test]
 fn a_list_of_one_colour_paints_every_value_opaque() {
     let px = row(
         AggValues::U32(vec![0, 1, 2, 3, 5]),
@@ -291,8 +342,9 @@ fn spread_paints_a_circle_and_composites_later_pixels_over_earlier() {
     let one = spread(&image(7, 7, &[(3, 3, [9, 9, 9, 255])]), 2);
     let painted = one.pixels.iter().filter(|p| p[3] != 0).count();
     assert_eq!(painted, 21, "radius-2 circle mask: 5x5 minus the corners");
-    assert_eq!(one.pixel(1, 3), [9, 9, 9, 255]);
-    assert_eq!(one.pixel(1, 1)[3], 0);
+    assert_eq!(one.pixel(1, 3), Some([9, 9, 9, 255]));
+    assert_eq!(one.pixel(1, 1).map(|p| p[3]), Some(0));
+    assert_eq!(one.pixel(7, 0), None);
     // Half-transparent red then blue on one row: blue (later) over red.
     let two = spread(
         &image(5, 5, &[(2, 2, [255, 0, 0, 128]), (2, 3, [0, 0, 255, 128])]),
@@ -397,4 +449,77 @@ fn same_output_regardless_of_thread_count() {
             .install(|| shade(&agg, &o).expect("shade"))
     };
     assert_eq!(run(1), run(4));
+}
+
+/// Pseudo-random counts with empty cells and a long tail.
+fn random_counts(n: usize, seed: u64, scale: u64) -> Vec<u32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = s >> 33;
+            if r % 3 == 0 {
+                0
+            } else {
+                ((r % scale) * (r % scale) / (1 + r % 89)) as u32
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn lookup_tables_reproduce_cell_by_cell_shading() {
+    for (seed, scale) in [(1, 30), (2, 300), (3, 3000)] {
+        let agg = agg_2d(
+            200,
+            150,
+            AggValues::U32(random_counts(200 * 150, seed, scale)),
+        );
+        for how in [How::Linear, How::Log, How::Cbrt, How::EqHist] {
+            for (single, span, rescale) in [
+                (None, None, false),
+                (None, None, true),
+                (Some(RED), None, false),
+                (None, Some((3.0, 400.5)), false),
+                (Some(BLUE), Some((0.5, 40.0)), false),
+            ] {
+                if how == How::EqHist && span.is_some() {
+                    continue;
+                }
+                let o = ShadeOptions {
+                    how,
+                    single_color: single,
+                    span,
+                    rescale_discrete_levels: rescale,
+                    ..ShadeOptions::default()
+                };
+                let fast = shade(&agg, &o).expect("shade");
+                let slow = interpolate::interpolate_cells(&agg, &o).expect("shade");
+                assert_eq!(fast, slow, "{how} {single:?} {span:?} {rescale}");
+            }
+        }
+    }
+}
+
+#[test]
+fn categorical_shortcuts_reproduce_float_mixing() {
+    for (ncat, scale) in [(3, 20), (5, 3000), (9, 60000)] {
+        let values = random_counts(120 * 80 * ncat, ncat as u64, scale);
+        let agg = agg_cat(120, 80, ncat, AggValues::U32(values));
+        for how in [How::Linear, How::Log, How::Cbrt, How::EqHist] {
+            for rescale in [false, true] {
+                let o = ShadeOptions {
+                    how,
+                    rescale_discrete_levels: rescale,
+                    ..ShadeOptions::default()
+                };
+                let key = o.color_key_colors();
+                let fast = colorize::colorize_with(&agg, &key[..ncat], &o, true).expect("shade");
+                let slow = colorize::colorize_with(&agg, &key[..ncat], &o, false).expect("shade");
+                assert_eq!(fast, slow, "{ncat} categories, {how}, rescale {rescale}");
+            }
+        }
+    }
 }
