@@ -9,6 +9,7 @@
 mod canvas;
 mod error;
 mod geometry;
+mod kernel;
 mod partial;
 mod reduction;
 mod run;
@@ -18,4 +19,4 @@ pub use error::AggError;
 pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
 pub use partial::{state_bytes_per_cell, Partial, NO_CELL};
 pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};
-pub use run::{aggregate, AggregateRequest, AggregationPlan, DEFAULT_MEMORY_BUDGET};
+pub use run::{aggregate, AggregateRequest, AggregationPlan, Scratch, DEFAULT_MEMORY_BUDGET};

@@ -52,6 +52,12 @@ impl ReductionKind {
             .map_or("?", |(n, _)| n)
     }
 
+    /// Whether partial results combine exactly in any order (integer counts
+    /// and booleans), so workers may fold units in whatever order they get.
+    pub fn is_exact_commutative(self) -> bool {
+        matches!(self, ReductionKind::Count | ReductionKind::Any)
+    }
+
     /// Whether a value column is required (`count` and `any` may go without).
     pub fn needs_column(self) -> bool {
         !matches!(self, ReductionKind::Count | ReductionKind::Any)

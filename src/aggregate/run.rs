@@ -1,22 +1,42 @@
 //! Planning and running an aggregation over a [`Source`] on all cores.
 //!
-//! The input is cut into work units (row groups, split at a fixed row count)
-//! in row order. Each unit is decoded and accumulated into its own
-//! [`Partial`] on the rayon pool; partials are merged strictly in unit order.
-//! Units do not depend on the thread count, so the result is the same on one
-//! thread or many, and byte-identical run to run. At most a window of units
-//! is in flight, so memory is bounded by a few canvases, never by the rows.
+//! The input is cut into work units (row groups, split at a fixed row
+//! count) in row order; row groups whose statistics put them outside the
+//! canvas are skipped. Two strategies keep results identical on one thread
+//! or many, byte for byte:
+//!
+//! - `count` and `any` (also per category) are exact and commutative: each
+//!   worker folds units into one canvas of its own and the canvases are
+//!   summed at the end;
+//! - every other reduction is order-sensitive in its last bits: units are
+//!   folded into groups of consecutive units whose size depends only on the
+//!   data and canvas, groups run in parallel, and their partials merge
+//!   strictly in row order.
+//!
+//! At most one canvas per worker is alive at a time, so memory is bounded by
+//! the canvas size and the thread count, never by the row count.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
 use super::canvas::Aggregate;
 use super::error::AggError;
 use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
+use super::kernel;
 use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use crate::source::{
-    auto_range, numeric_to_f64, CategoryMap, Source, SourceError, BATCH_ROWS, UNIT_ROWS,
+    auto_range, numeric_to_f64, CategoryMap, Source, SourceError, Unit, BATCH_ROWS, UNIT_ROWS,
 };
+
+/// Reusable per-worker buffers.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pix: Vec<u32>,
+    codes: Vec<u32>,
+    values: Vec<f64>,
+}
 
 /// Default memory budget for aggregation state (all partials in flight).
 pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
@@ -78,7 +98,7 @@ pub struct AggregationPlan {
     kind: ReductionKind,
     value: Option<String>,
     by: Option<(String, CategoryMap)>,
-    window: usize,
+    workers: usize,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -176,8 +196,9 @@ impl AggregationPlan {
         if cells >= u128::from(NO_CELL) || 2 * state > u128::from(req.memory_budget) {
             return Err(too_large(2 * state));
         }
+        // One canvas per worker plus the running total must fit the budget.
         let fit = (u128::from(req.memory_budget) / state.max(1)).saturating_sub(1) as usize;
-        let window = (2 * rayon::current_num_threads()).clamp(1, fit.max(1));
+        let workers = rayon::current_num_threads().clamp(1, fit.max(1));
 
         let x_range = resolve_range(source, "x", &req.x, req.x_range, req.x_axis)?;
         let y_range = resolve_range(source, "y", &req.y, req.y_range, req.y_axis)?;
@@ -190,7 +211,7 @@ impl AggregationPlan {
             kind,
             value,
             by,
-            window,
+            workers,
         })
     }
 
@@ -227,13 +248,14 @@ impl AggregationPlan {
         cols
     }
 
-    /// Accumulate the rows of `unit` into a new partial.
-    pub fn unit_partial(
+    /// Accumulate the rows of `unit`, in order, into `p`.
+    pub fn accumulate_unit(
         &self,
         source: &Source,
-        unit: &crate::source::Unit,
-    ) -> Result<Partial, AggError> {
-        let mut p = self.new_partial();
+        unit: &Unit,
+        p: &mut Partial,
+        scratch: &mut Scratch,
+    ) -> Result<(), AggError> {
         let cols = self.columns();
         let label = source.file_label(unit.file);
         let not_numeric = |column: &str, found: String| SourceError::NotNumeric {
@@ -241,8 +263,7 @@ impl AggregationPlan {
             column: column.to_string(),
             found,
         };
-        let (mut xs, mut ys, mut vs) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut pix, mut codes) = (Vec::new(), Vec::new());
+        let Scratch { pix, codes, values } = scratch;
         for batch in source.read_unit(unit, &cols, BATCH_ROWS)? {
             let batch = batch?;
             let col = |name: &str| {
@@ -261,18 +282,17 @@ impl AggregationPlan {
             };
             let xa = col(&self.x)?;
             let ya = col(&self.y)?;
-            xs.clear();
-            ys.clear();
-            if !numeric_to_f64(xa.as_ref(), &mut xs) {
-                return Err(not_numeric(&self.x, xa.data_type().to_string()).into());
+            if let Err(axis) = kernel::bin_arrays(&self.geometry, xa.as_ref(), ya.as_ref(), pix) {
+                let (name, arr) = if axis == "x" {
+                    (&self.x, &xa)
+                } else {
+                    (&self.y, &ya)
+                };
+                return Err(not_numeric(name, arr.data_type().to_string()).into());
             }
-            if !numeric_to_f64(ya.as_ref(), &mut ys) {
-                return Err(not_numeric(&self.y, ya.data_type().to_string()).into());
-            }
-            self.geometry.bin_points(&xs, &ys, &mut pix);
             if let Some((c, map)) = &self.by {
                 let ca = col(c)?;
-                if !map.codes(ca.as_ref(), &mut codes) {
+                if !map.codes(ca.as_ref(), codes) {
                     return Err(SourceError::NotCategorical {
                         path: label.to_string(),
                         column: c.clone(),
@@ -284,7 +304,7 @@ impl AggregationPlan {
                 // Datashader codes a null (or unlisted) category as -1, and
                 // NumPy's indexing sends -1 to the last plane: do the same.
                 let none_plane = planes.saturating_sub(1);
-                for (p, &code) in pix.iter_mut().zip(&codes) {
+                for (p, &code) in pix.iter_mut().zip(codes.iter()) {
                     *p = if *p == NO_PIXEL || planes == 0 {
                         NO_CELL
                     } else if code == CategoryMap::NONE {
@@ -294,30 +314,144 @@ impl AggregationPlan {
                     };
                 }
             }
-            let values = match &self.value {
+            let vals = match &self.value {
                 Some(v) => {
                     let va = col(v)?;
-                    vs.clear();
-                    if !numeric_to_f64(va.as_ref(), &mut vs) {
+                    values.clear();
+                    if !numeric_to_f64(va.as_ref(), values) {
                         return Err(not_numeric(v, va.data_type().to_string()).into());
                     }
-                    Some(vs.as_slice())
+                    Some(values.as_slice())
                 }
                 None => None,
             };
-            p.accumulate(&pix, values);
+            p.accumulate(pix, vals);
         }
-        Ok(p)
+        Ok(())
     }
 
     /// Run the aggregation over the whole source.
     pub fn run(&self, source: &Source) -> Result<Aggregate, AggError> {
-        let units = source.units(UNIT_ROWS);
+        self.run_with_progress(source, &|_| {})
+    }
+
+    /// Run the aggregation, calling `progress` with the number of rows of
+    /// each finished work unit (from any thread).
+    pub fn run_with_progress(
+        &self,
+        source: &Source,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Aggregate, AggError> {
+        let units = self.units(source);
+        let total = if self.kind.is_exact_commutative() {
+            self.run_per_worker(source, &units, progress)?
+        } else {
+            self.run_ordered(source, &units, progress)?
+        };
+        Ok(self.finish(total.unwrap_or_else(|| self.new_partial())))
+    }
+
+    /// The work units that can hold points inside the canvas, in row
+    /// order: row groups whose x or y statistics lie wholly outside the
+    /// ranges are skipped, since every one of their points would be dropped.
+    pub fn units(&self, source: &Source) -> Vec<Unit> {
+        let g = &self.geometry;
+        source
+            .units(UNIT_ROWS)
+            .into_iter()
+            .filter(|u| {
+                let outside = |col: &str, r: (f64, f64)| {
+                    source
+                        .row_group_range(u.file, u.row_group, col)
+                        .is_some_and(|(lo, hi)| hi < r.0 || lo > r.1)
+                };
+                !(outside(&self.x, g.x.range) || outside(&self.y, g.y.range))
+            })
+            .collect()
+    }
+
+    /// Count and `any` (per category or not) are exact and commutative, so
+    /// each worker folds whole units into its own canvas and the canvases
+    /// merge in any order: one canvas per worker, not per unit.
+    fn run_per_worker(
+        &self,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Option<Partial>, AggError> {
+        let workers = self.workers.min(units.len()).max(1);
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let parts: Vec<Result<Partial, AggError>> = (0..workers)
+            .into_par_iter()
+            .map(|_| {
+                let mut p = self.new_partial();
+                let mut scratch = Scratch::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(u) = units.get(i) else { break };
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if let Err(e) = self.accumulate_unit(source, u, &mut p, &mut scratch) {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                    progress(u.rows as u64);
+                }
+                Ok(p)
+            })
+            .collect();
         let mut acc: Option<Partial> = None;
-        for window in units.chunks(self.window) {
+        for p in parts {
+            let p = p?;
+            match &mut acc {
+                None => acc = Some(p),
+                Some(a) => a.merge(p),
+            }
+        }
+        Ok(acc)
+    }
+
+    /// Order-sensitive reductions (float sums, min/max with signed zeros,
+    /// first/last) fold consecutive units into groups whose size depends
+    /// only on the data and the canvas, never on the thread count; groups
+    /// run in parallel and merge strictly in row order.
+    fn run_ordered(
+        &self,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Option<Partial>, AggError> {
+        // Enough rows per group to amortise a canvas allocation and merge.
+        let group_rows = (4 * self.cells()).max(UNIT_ROWS);
+        let mut groups: Vec<&[Unit]> = Vec::new();
+        let mut start = 0;
+        let mut rows = 0;
+        for (i, u) in units.iter().enumerate() {
+            rows += u.rows;
+            if rows >= group_rows {
+                groups.push(&units[start..=i]);
+                start = i + 1;
+                rows = 0;
+            }
+        }
+        if start < units.len() {
+            groups.push(&units[start..]);
+        }
+        let mut acc: Option<Partial> = None;
+        for window in groups.chunks(self.workers.max(1)) {
             let parts: Vec<Result<Partial, AggError>> = window
                 .par_iter()
-                .map(|u| self.unit_partial(source, u))
+                .map(|group| {
+                    let mut p = self.new_partial();
+                    let mut scratch = Scratch::default();
+                    for u in group.iter() {
+                        self.accumulate_unit(source, u, &mut p, &mut scratch)?;
+                        progress(u.rows as u64);
+                    }
+                    Ok(p)
+                })
                 .collect();
             for p in parts {
                 let p = p?;
@@ -327,8 +461,7 @@ impl AggregationPlan {
                 }
             }
         }
-        let total = acc.unwrap_or_else(|| self.new_partial());
-        Ok(self.finish(total))
+        Ok(acc)
     }
 
     /// Turn the merged partial into the finished aggregate.

@@ -176,6 +176,18 @@ impl CategorySet {
         })
     }
 
+    /// Add one string category.
+    pub fn insert_str(&mut self, v: &str) {
+        if !self.strings.contains(v) {
+            self.strings.insert(v.to_owned());
+        }
+    }
+
+    /// Add one integer category.
+    pub fn insert_int(&mut self, v: i64) {
+        self.ints.insert(v);
+    }
+
     /// Merge another set into this one.
     pub fn merge(&mut self, other: CategorySet) {
         self.strings.extend(other.strings);

@@ -9,7 +9,7 @@ use arrow_array::{Array, ArrowPrimitiveType, PrimitiveArray};
 use arrow_schema::DataType;
 
 /// Whether a column of this type can be read as numbers.
-pub(crate) fn is_numeric(dt: &DataType) -> bool {
+pub fn is_numeric(dt: &DataType) -> bool {
     matches!(
         dt,
         DataType::Int8

@@ -29,7 +29,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 
 pub use categories::{CategoryKind, CategoryMap};
-pub use decode::numeric_to_f64;
+pub use decode::{is_numeric as is_numeric_type, numeric_to_f64};
 pub use error::SourceError;
 
 /// The sample dataset shipped in `data/`, embedded in the library so that

@@ -2,12 +2,20 @@
 //! Parquet statistics where they can be trusted, else from a parallel scan
 //! of just the column in question.
 
+use std::fs::File;
+use std::sync::Arc;
+
 use arrow_schema::DataType;
+use parquet::basic::{Encoding, Type as PhysicalType};
+use parquet::column::page::{Page, PageReader};
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::reader::ChunkReader;
+use parquet::file::serialized_reader::SerializedPageReader;
 use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 
 use super::categories::{CategoryKind, CategorySet};
-use super::{decode, Source, SourceError, BATCH_ROWS, UNIT_ROWS};
+use super::{decode, Backing, Source, SourceError, BATCH_ROWS, UNIT_ROWS};
 
 /// Min and max over the finite values of `column` in every file, from row
 /// group statistics when every row group has trustworthy ones, else by
@@ -78,6 +86,164 @@ fn range_from_statistics(source: &Source, column: &str) -> Option<Option<(f64, f
     Some(if lo <= hi { Some((lo, hi)) } else { None })
 }
 
+/// The PLAIN-encoded values of a dictionary page, into `set`. `None` when
+/// the page holds a type we do not read this way.
+fn read_dictionary_page(
+    buf: &[u8],
+    num_values: u32,
+    physical: PhysicalType,
+    set: &mut CategorySet,
+) -> Option<()> {
+    let mut rest = buf;
+    for _ in 0..num_values {
+        match physical {
+            PhysicalType::BYTE_ARRAY => {
+                let (len, tail) = rest.split_first_chunk::<4>()?;
+                let len = u32::from_le_bytes(*len) as usize;
+                let (bytes, tail) = (tail.get(..len)?, tail.get(len..)?);
+                set.insert_str(std::str::from_utf8(bytes).ok()?);
+                rest = tail;
+            }
+            PhysicalType::INT32 => {
+                let (v, tail) = rest.split_first_chunk::<4>()?;
+                set.insert_int(i64::from(i32::from_le_bytes(*v)));
+                rest = tail;
+            }
+            PhysicalType::INT64 => {
+                let (v, tail) = rest.split_first_chunk::<8>()?;
+                set.insert_int(i64::from_le_bytes(*v));
+                rest = tail;
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
+/// The dictionary page of one column chunk, if every data page of the chunk
+/// is dictionary-encoded (so the dictionary lists exactly its values).
+fn chunk_dictionary<R: ChunkReader + 'static>(
+    reader: Arc<R>,
+    chunk: &ColumnChunkMetaData,
+    rows: usize,
+    set: &mut CategorySet,
+) -> Option<()> {
+    chunk.dictionary_page_offset()?;
+    let all_dict = chunk.page_encoding_stats_mask().is_some_and(|m| {
+        m.is_only(Encoding::PLAIN_DICTIONARY) || m.is_only(Encoding::RLE_DICTIONARY)
+    });
+    if !all_dict {
+        return None;
+    }
+    let mut pages = SerializedPageReader::new(reader, chunk, rows, None).ok()?;
+    match pages.get_next_page().ok()?? {
+        Page::DictionaryPage {
+            buf,
+            num_values,
+            encoding: Encoding::PLAIN | Encoding::PLAIN_DICTIONARY,
+            ..
+        } => read_dictionary_page(&buf, num_values, chunk.column_type(), set),
+        _ => None,
+    }
+}
+
+impl Source {
+    /// Distinct values of a dictionary-encoded category column read from
+    /// the dictionary pages alone (a few bytes per row group instead of a
+    /// scan). `None` when any chunk is not fully dictionary-encoded or is of
+    /// a type read this way only for signed integers and strings.
+    fn dictionary_categories(&self, column: &str) -> Option<CategorySet> {
+        let mut set = CategorySet::default();
+        for f in &self.files {
+            let field = f.meta.schema().field_with_name(column).ok()?;
+            let value_type = match field.data_type() {
+                DataType::Dictionary(_, v) => v.as_ref(),
+                other => other,
+            };
+            let ok_type = matches!(
+                value_type,
+                DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View
+                    | DataType::Int8
+                    | DataType::Int16
+                    | DataType::Int32
+                    | DataType::Int64
+            );
+            if !ok_type {
+                return None;
+            }
+            let schema = f.meta.parquet_schema();
+            let leaf =
+                (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)?;
+            let file = match &f.backing {
+                Backing::Path(p) => Some(Arc::new(File::open(p).ok()?)),
+                Backing::Memory(_) => None,
+            };
+            for rg in f.meta.metadata().row_groups() {
+                let rows = rg.num_rows().max(0) as usize;
+                let chunk = rg.column(leaf);
+                let all_null = chunk
+                    .statistics()
+                    .and_then(|s| s.null_count_opt())
+                    .is_some_and(|n| n == rows as u64);
+                if rows == 0 || all_null {
+                    continue;
+                }
+                match (&file, &f.backing) {
+                    (Some(file), _) => chunk_dictionary(file.clone(), chunk, rows, &mut set)?,
+                    (None, Backing::Memory(bytes)) => {
+                        chunk_dictionary(Arc::new(bytes.clone()), chunk, rows, &mut set)?
+                    }
+                    (None, Backing::Path(_)) => return None,
+                }
+            }
+        }
+        Some(set)
+    }
+
+    /// Min and max of `column` in one row group, from its statistics, when
+    /// they are present and trustworthy (signed integers and floats, not
+    /// the deprecated fields, no NaN). Used to skip row groups that lie
+    /// outside a zoomed canvas.
+    pub fn row_group_range(
+        &self,
+        file: usize,
+        row_group: usize,
+        column: &str,
+    ) -> Option<(f64, f64)> {
+        let f = self.files.get(file)?;
+        let field = f.meta.schema().field_with_name(column).ok()?;
+        if !matches!(
+            field.data_type(),
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Float32
+                | DataType::Float64
+        ) {
+            return None;
+        }
+        let schema = f.meta.parquet_schema();
+        let leaf =
+            (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)?;
+        let rg = f.meta.metadata().row_groups().get(row_group)?;
+        let stats = rg.column(leaf).statistics()?;
+        if stats.is_min_max_deprecated() {
+            return None;
+        }
+        let (lo, hi) = match stats {
+            Statistics::Float(s) => (f64::from(*s.min_opt()?), f64::from(*s.max_opt()?)),
+            Statistics::Double(s) => (*s.min_opt()?, *s.max_opt()?),
+            Statistics::Int32(s) => (f64::from(*s.min_opt()?), f64::from(*s.max_opt()?)),
+            Statistics::Int64(s) => (*s.min_opt()? as f64, *s.max_opt()? as f64),
+            _ => return None,
+        };
+        (!lo.is_nan() && !hi.is_nan() && lo <= hi).then_some((lo, hi))
+    }
+}
+
 /// Min and max of the finite values of `column`, by reading it.
 pub fn scan_range(source: &Source, column: &str) -> Result<Option<(f64, f64)>, SourceError> {
     let units = source.units(UNIT_ROWS);
@@ -119,6 +285,9 @@ impl Source {
     /// whole input, sorted (strings by code point, integers numerically).
     pub fn distinct_categories(&self, column: &str) -> Result<Vec<String>, SourceError> {
         let kind: CategoryKind = self.check_category(column)?;
+        if let Some(set) = self.dictionary_categories(column) {
+            return Ok(set.into_labels(kind));
+        }
         let units = self.units(UNIT_ROWS);
         let parts: Vec<Result<CategorySet, SourceError>> = units
             .par_iter()
@@ -209,6 +378,47 @@ mod tests {
         let v: ArrayRef = Arc::new(Int64Array::from(vec![None, None, None]));
         let s = parquet(vec![("v", v)], true, 2);
         assert_eq!(auto_range(&s, "v").expect("range"), None);
+    }
+
+    #[test]
+    fn dictionary_pages_give_the_same_categories_as_a_scan() {
+        use arrow_array::types::Int32Type;
+        use arrow_array::DictionaryArray;
+        let d: DictionaryArray<Int32Type> = vec![
+            Some("pear"),
+            None,
+            Some("apple"),
+            Some("fig"),
+            Some("apple"),
+        ]
+        .into_iter()
+        .collect();
+        let s = parquet(vec![("c", Arc::new(d) as ArrayRef)], true, 2);
+        let fast = s
+            .dictionary_categories("c")
+            .expect("all chunks dictionary-encoded");
+        assert_eq!(
+            fast.into_labels(CategoryKind::Strings),
+            vec!["apple", "fig", "pear"]
+        );
+        assert_eq!(
+            s.distinct_categories("c").expect("categories"),
+            vec!["apple", "fig", "pear"]
+        );
+        // The embedded sample's `cat` column takes the same fast path.
+        let sample = Source::sample().expect("sample");
+        let fast = sample.dictionary_categories("cat").expect("dictionary");
+        let mut scanned = CategorySet::default();
+        for u in sample.units(UNIT_ROWS) {
+            for b in sample.read_unit(&u, &["cat"], BATCH_ROWS).expect("read") {
+                let b = b.expect("batch");
+                scanned.add(b.column(0).as_ref());
+            }
+        }
+        assert_eq!(
+            fast.into_labels(CategoryKind::Strings),
+            scanned.into_labels(CategoryKind::Strings)
+        );
     }
 
     #[test]
