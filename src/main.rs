@@ -3,13 +3,15 @@
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{Cli, Command, InfoArgs, RenderPlan};
-use pointillist::render::{open_inputs, render};
+use pointillist::render::{open_inputs, render_with_progress};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,7 +67,27 @@ fn run_render(plan: RenderPlan) -> Result<()> {
             .build_global()
             .context("cannot start the thread pool")?;
     }
-    let outcome = render(&plan.request)?;
+    // A progress bar only for a person watching a terminal.
+    let bar = (!plan.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {percent:>3}% {human_pos}/{human_len} rows, eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let outcome = render_with_progress(&plan.request, &|n, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.inc(n);
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let outcome = outcome?;
     if !plan.quiet {
         for w in &outcome.warnings {
             eprintln!("pointillist: warning: {w}");

@@ -67,6 +67,15 @@ pub fn open_inputs(inputs: &[PathBuf]) -> Result<Source, Error> {
 /// Run a render: plan and aggregate, shade, then write the outputs (each
 /// atomically). Nothing is written when any step before writing fails.
 pub fn render(req: &RenderRequest) -> Result<RenderOutcome, Error> {
+    render_with_progress(req, &|_, _| {})
+}
+
+/// [`render`], calling `progress(rows_done_now, total_rows)` as work units
+/// finish (from any thread), e.g. to drive a progress bar.
+pub fn render_with_progress(
+    req: &RenderRequest,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<RenderOutcome, Error> {
     let t0 = Instant::now();
     let source = open_inputs(&req.inputs)?;
     let plan = AggregationPlan::new(&source, &req.aggregate)?;
@@ -81,7 +90,8 @@ pub fn render(req: &RenderRequest) -> Result<RenderOutcome, Error> {
         }
     }
     let t1 = Instant::now();
-    let aggregate = plan.run(&source)?;
+    let total_rows = source.num_rows();
+    let aggregate = plan.run_with_progress(&source, &|n| progress(n, total_rows))?;
     let t2 = Instant::now();
     let image = match &req.png {
         Some(_) => Some(shade::shade(&aggregate, &req.shade)?),
