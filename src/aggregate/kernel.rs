@@ -37,7 +37,7 @@ widen!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
 
 /// Linear-axis constants, hoisted out of the loop.
 #[derive(Debug, Clone, Copy)]
-struct Linear {
+pub(super) struct Linear {
     x0: f64,
     x1: f64,
     sx: f64,
@@ -47,8 +47,8 @@ struct Linear {
     sy: f64,
     ty: f64,
     w: u32,
-    xmax: i32,
-    ymax: i32,
+    xmaxf: f64,
+    ymaxf: f64,
 }
 
 impl Linear {
@@ -66,8 +66,8 @@ impl Linear {
             sy: g.y.s,
             ty: g.y.t,
             w: g.width() as u32,
-            xmax: (g.width() - 1) as i32,
-            ymax: (g.height() - 1) as i32,
+            xmaxf: (g.width() - 1) as f64,
+            ymaxf: (g.height() - 1) as f64,
         })
     }
 
@@ -76,13 +76,26 @@ impl Linear {
     /// zero is a plain float-to-int conversion and Datashader's upper-edge
     /// rule is a `min`.
     #[inline(always)]
-    fn bin<X: Widen, Y: Widen>(&self, xs: &[X], ys: &[Y], out: &mut [u32]) {
+    pub(super) fn bin<X: Widen, Y: Widen>(&self, xs: &[X], ys: &[Y], out: &mut [u32]) {
         for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
             let x = x.widen();
             let y = y.widen();
             let inside = (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1);
-            let cx = ((x * self.sx + self.tx) as i32).min(self.xmax) as u32;
-            let cy = ((y * self.sy + self.ty) as i32).min(self.ymax) as u32;
+            // Out-of-range points get 0 before the conversion so that it
+            // never sees NaN or a huge value; `min` is the upper-edge rule
+            // (trunc(min(v, n-1)) == min(trunc(v), n-1) for integer n-1).
+            let fx = if inside {
+                (x * self.sx + self.tx).min(self.xmaxf)
+            } else {
+                0.0
+            };
+            let fy = if inside {
+                (y * self.sy + self.ty).min(self.ymaxf)
+            } else {
+                0.0
+            };
+            let cx = fx as u32;
+            let cy = fy as u32;
             *o = if inside { cy * self.w + cx } else { NO_PIXEL };
         }
     }
@@ -112,7 +125,7 @@ fn bin_typed<X: Widen, Y: Widen>(
     out: &mut [u32],
 ) {
     match lin {
-        Some(l) => l.bin(xs, ys, out),
+        Some(l) => super::simd::bin_linear(&l, xs, ys, out),
         None => {
             for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
                 *o = g.pixel(x.widen(), y.widen()).map_or(NO_PIXEL, |p| p as u32);

@@ -13,6 +13,7 @@ mod kernel;
 mod partial;
 mod reduction;
 mod run;
+mod simd;
 
 pub use canvas::{AggValues, Aggregate};
 pub use error::AggError;

@@ -24,16 +24,13 @@ enum State {
     Count(Vec<u32>),
     Any(Vec<bool>),
     Sum(Vec<f64>),
-    Mean {
-        sum: Vec<f64>,
-        count: Vec<u32>,
-    },
+    /// `[sum, count]` per cell, side by side so a point touches one cache line.
+    Mean(Vec<[f64; 2]>),
     Min(Vec<f64>),
     Max(Vec<f64>),
+    /// `[sum, count, m2]` per cell.
     Var {
-        sum: Vec<f64>,
-        count: Vec<u32>,
-        m2: Vec<f64>,
+        cells: Vec<[f64; 3]>,
         std: bool,
     },
     First(Vec<f64>),
@@ -56,9 +53,19 @@ pub fn state_bytes_per_cell(kind: ReductionKind) -> usize {
         | ReductionKind::Max
         | ReductionKind::First
         | ReductionKind::Last => 8,
-        ReductionKind::Mean => 12,
-        ReductionKind::Var | ReductionKind::Std => 20,
+        ReductionKind::Mean => 16,
+        ReductionKind::Var | ReductionKind::Std => 24,
     }
+}
+
+/// A vector of `n` copies of `v`, written out now. (`vec![0; n]` maps
+/// shared zero pages that fault again, with a TLB shoot-down across
+/// threads, on the first increment of each page: writing up front costs one
+/// cheap fault per page instead.)
+fn filled<T: Copy>(n: usize, v: T) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    out.resize(n, v);
+    out
 }
 
 /// NaN-skipping binary op: NaN only when both sides are NaN.
@@ -76,27 +83,36 @@ fn nan_combine(a: f64, b: f64, f: impl Fn(f64, f64) -> f64) -> f64 {
 impl Partial {
     /// An empty partial for `kind` over `cells` cells.
     pub fn new(kind: ReductionKind, cells: usize) -> Partial {
-        let nan = || vec![f64::NAN; cells];
+        let nan = || filled(cells, f64::NAN);
         let state = match kind {
-            ReductionKind::Count => State::Count(vec![0; cells]),
-            ReductionKind::Any => State::Any(vec![false; cells]),
+            ReductionKind::Count => State::Count(filled(cells, 0)),
+            ReductionKind::Any => State::Any(filled(cells, false)),
             ReductionKind::Sum => State::Sum(nan()),
-            ReductionKind::Mean => State::Mean {
-                sum: vec![0.0; cells],
-                count: vec![0; cells],
-            },
+            ReductionKind::Mean => State::Mean(filled(cells, [0.0; 2])),
             ReductionKind::Min => State::Min(nan()),
             ReductionKind::Max => State::Max(nan()),
             ReductionKind::Var | ReductionKind::Std => State::Var {
-                sum: vec![0.0; cells],
-                count: vec![0; cells],
-                m2: vec![0.0; cells],
+                cells: filled(cells, [0.0; 3]),
                 std: kind == ReductionKind::Std,
             },
             ReductionKind::First => State::First(nan()),
             ReductionKind::Last => State::Last(nan()),
         };
         Partial { state }
+    }
+
+    /// Empty the partial again (as [`Partial::new`] would make it) without
+    /// giving its memory back, so it can be reused.
+    pub fn reset(&mut self) {
+        match &mut self.state {
+            State::Count(v) => v.fill(0),
+            State::Any(v) => v.fill(false),
+            State::Sum(v) | State::Min(v) | State::Max(v) | State::First(v) | State::Last(v) => {
+                v.fill(f64::NAN)
+            }
+            State::Mean(v) => v.fill([0.0; 2]),
+            State::Var { cells, .. } => cells.fill([0.0; 3]),
+        }
     }
 
     /// Number of cells.
@@ -107,7 +123,8 @@ impl Partial {
             State::Sum(v) | State::Min(v) | State::Max(v) | State::First(v) | State::Last(v) => {
                 v.len()
             }
-            State::Mean { count, .. } | State::Var { count, .. } => count.len(),
+            State::Mean(v) => v.len(),
+            State::Var { cells, .. } => cells.len(),
         }
     }
 
@@ -146,83 +163,76 @@ impl Partial {
     /// Both must be of the same reduction and size; a mismatched partial is
     /// ignored.
     pub fn merge(&mut self, later: Partial) {
-        match (&mut self.state, later.state) {
+        self.merge_from(&later);
+    }
+
+    /// [`Partial::merge`] without consuming `later` (so its memory can be
+    /// reset and reused).
+    pub fn merge_from(&mut self, later: &Partial) {
+        match (&mut self.state, &later.state) {
             (State::Count(a), State::Count(b)) => {
-                for (a, b) in a.iter_mut().zip(b) {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
                     *a = a.wrapping_add(b);
                 }
             }
             (State::Any(a), State::Any(b)) => {
-                for (a, b) in a.iter_mut().zip(b) {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
                     *a |= b;
                 }
             }
             (State::Sum(a), State::Sum(b)) => {
-                for (a, b) in a.iter_mut().zip(b) {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
                     *a = nan_combine(*a, b, |x, y| x + y);
                 }
             }
             (State::Min(a), State::Min(b)) => {
-                for (a, b) in a.iter_mut().zip(b) {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
                     *a = nan_combine(*a, b, f64::min);
                 }
             }
             (State::Max(a), State::Max(b)) => {
-                for (a, b) in a.iter_mut().zip(b) {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
                     *a = nan_combine(*a, b, f64::max);
                 }
             }
             (State::First(a), State::First(b)) => {
-                for (a, b) in a.iter_mut().zip(b) {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
                     if a.is_nan() {
                         *a = b;
                     }
                 }
             }
             (State::Last(a), State::Last(b)) => {
-                for (a, b) in a.iter_mut().zip(b) {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
                     if !b.is_nan() {
                         *a = b;
                     }
                 }
             }
-            (State::Mean { sum, count }, State::Mean { sum: s2, count: c2 }) => {
-                for (a, b) in sum.iter_mut().zip(s2) {
-                    *a += b;
-                }
-                for (a, b) in count.iter_mut().zip(c2) {
-                    *a = a.wrapping_add(b);
+            (State::Mean(a), State::Mean(b)) => {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
+                    a[0] += b[0];
+                    a[1] += b[1];
                 }
             }
-            (
-                State::Var { sum, count, m2, .. },
-                State::Var {
-                    sum: s2,
-                    count: c2,
-                    m2: m2b,
-                    ..
-                },
-            ) => {
-                for i in 0..sum.len().min(s2.len()) {
-                    let (na, nb) = (count[i], c2[i]);
-                    if nb == 0 {
+            (State::Var { cells: a, .. }, State::Var { cells: b, .. }) => {
+                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
+                    let (na, nb) = (a[1], b[1]);
+                    if nb == 0.0 {
                         continue;
                     }
-                    if na == 0 {
-                        sum[i] = s2[i];
-                        count[i] = nb;
-                        m2[i] = m2b[i];
+                    if na == 0.0 {
+                        *a = b;
                         continue;
                     }
                     // Chan et al.: M = Ma + Mb + na*(mean_a - mu)^2 + nb*(mean_b - mu)^2.
-                    let (fa, fb) = (f64::from(na), f64::from(nb));
-                    let n = na.wrapping_add(nb);
-                    let mu = (sum[i] + s2[i]) / f64::from(n);
-                    let da = sum[i] / fa - mu;
-                    let db = s2[i] / fb - mu;
-                    m2[i] = (m2[i] + fa * da * da) + (m2b[i] + fb * db * db);
-                    sum[i] += s2[i];
-                    count[i] = n;
+                    let n = na + nb;
+                    let mu = (a[0] + b[0]) / n;
+                    let da = a[0] / na - mu;
+                    let db = b[0] / nb - mu;
+                    a[2] = (a[2] + na * da * da) + (b[2] + nb * db * db);
+                    a[0] += b[0];
+                    a[1] = n;
                 }
             }
             _ => {}
@@ -237,18 +247,17 @@ impl Partial {
             State::Sum(v) | State::Min(v) | State::Max(v) | State::First(v) | State::Last(v) => {
                 AggValues::F64(v)
             }
-            State::Mean { sum, count } => AggValues::F64(
-                sum.iter()
-                    .zip(&count)
-                    .map(|(&s, &n)| if n > 0 { s / f64::from(n) } else { f64::NAN })
+            State::Mean(v) => AggValues::F64(
+                v.iter()
+                    .map(|&[s, n]| if n > 0.0 { s / n } else { f64::NAN })
                     .collect(),
             ),
-            State::Var { count, m2, std, .. } => AggValues::F64(
-                m2.iter()
-                    .zip(&count)
-                    .map(|(&m, &n)| {
-                        if n > 0 {
-                            let v = m / f64::from(n);
+            State::Var { cells, std } => AggValues::F64(
+                cells
+                    .iter()
+                    .map(|&[_, n, m]| {
+                        if n > 0.0 {
+                            let v = m / n;
                             if std {
                                 v.sqrt()
                             } else {
@@ -328,25 +337,27 @@ fn accumulate_values(state: &mut State, cells: &[u32], values: &[f64]) {
                 }
             }
         }
-        State::Mean { sum, count } => {
+        State::Mean(c) => {
             for (i, v) in pts {
-                if i < sum.len() && i < count.len() {
-                    sum[i] += v;
-                    count[i] = count[i].wrapping_add(1);
+                if let Some(c) = c.get_mut(i) {
+                    c[0] += v;
+                    c[1] += 1.0;
                 }
             }
         }
-        State::Var { sum, count, m2, .. } => {
+        State::Var { cells, .. } => {
             for (i, v) in pts {
-                if i < sum.len() && i < count.len() && i < m2.len() {
-                    let (s, n) = (sum[i], count[i]);
-                    if n > 0 {
-                        let u1 = s / f64::from(n);
-                        let u = (s + v) / (f64::from(n) + 1.0);
-                        m2[i] += (v - u1) * (v - u);
+                if let Some(c) = cells.get_mut(i) {
+                    // Datashader's m2 update uses the sum and count before
+                    // this point.
+                    let [s, n, _] = *c;
+                    if n > 0.0 {
+                        let u1 = s / n;
+                        let u = (s + v) / (n + 1.0);
+                        c[2] += (v - u1) * (v - u);
                     }
-                    sum[i] = s + v;
-                    count[i] = n.wrapping_add(1);
+                    c[0] = s + v;
+                    c[1] = n + 1.0;
                 }
             }
         }

@@ -16,7 +16,9 @@
 //! At most one canvas per worker is alive at a time, so memory is bounded by
 //! the canvas size and the thread count, never by the row count.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use rayon::prelude::*;
 
@@ -29,6 +31,17 @@ use super::reduction::{ReductionKind, ReductionSpec};
 use crate::source::{
     auto_range, numeric_to_f64, CategoryMap, Source, SourceError, Unit, BATCH_ROWS, UNIT_ROWS,
 };
+
+/// Partials of finished groups waiting to be merged in group order.
+#[derive(Default)]
+struct OrderedMerge {
+    next: usize,
+    pending: BTreeMap<usize, Partial>,
+    total: Option<Partial>,
+    error: Option<AggError>,
+    /// Merged partials, emptied, for reuse: no fresh canvas per group.
+    free: Vec<Partial>,
+}
 
 /// Reusable per-worker buffers.
 #[derive(Debug, Default)]
@@ -439,29 +452,78 @@ impl AggregationPlan {
         if start < units.len() {
             groups.push(&units[start..]);
         }
-        let mut acc: Option<Partial> = None;
-        for window in groups.chunks(self.workers.max(1)) {
-            let parts: Vec<Result<Partial, AggError>> = window
-                .par_iter()
-                .map(|group| {
-                    let mut p = self.new_partial();
-                    let mut scratch = Scratch::default();
-                    for u in group.iter() {
-                        self.accumulate_unit(source, u, &mut p, &mut scratch)?;
-                        progress(u.rows as u64);
+        // Workers take groups in order; finished partials wait in a small
+        // reorder buffer and merge strictly in group order. A worker does
+        // not start a group more than `workers` ahead of the next one to
+        // merge, so at most about two canvases per worker are alive.
+        let workers = self.workers.min(groups.len()).max(1);
+        let next_group = AtomicUsize::new(0);
+        let merge = Mutex::new(OrderedMerge::default());
+        let advanced = Condvar::new();
+        let lock = || {
+            merge
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        };
+        (0..workers).into_par_iter().for_each(|_| {
+            let mut scratch = Scratch::default();
+            loop {
+                let gi = next_group.fetch_add(1, Ordering::Relaxed);
+                let Some(group) = groups.get(gi) else { break };
+                {
+                    let mut st = lock();
+                    while gi > st.next + workers && st.error.is_none() {
+                        st = advanced
+                            .wait(st)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
                     }
-                    Ok(p)
-                })
-                .collect();
-            for p in parts {
-                let p = p?;
-                match &mut acc {
-                    None => acc = Some(p),
-                    Some(a) => a.merge(p),
+                    if st.error.is_some() {
+                        break;
+                    }
+                }
+                let mut p = lock().free.pop().unwrap_or_else(|| self.new_partial());
+                let mut result = Ok(());
+                for u in group.iter() {
+                    result = self.accumulate_unit(source, u, &mut p, &mut scratch);
+                    if result.is_err() {
+                        break;
+                    }
+                    progress(u.rows as u64);
+                }
+                let mut st = lock();
+                match result {
+                    Err(e) => {
+                        st.error.get_or_insert(e);
+                        advanced.notify_all();
+                        break;
+                    }
+                    Ok(()) => {
+                        st.pending.insert(gi, p);
+                        let st = &mut *st;
+                        while let Some(p) = st.pending.remove(&st.next) {
+                            match &mut st.total {
+                                None => st.total = Some(p),
+                                Some(t) => {
+                                    t.merge_from(&p);
+                                    let mut p = p;
+                                    p.reset();
+                                    st.free.push(p);
+                                }
+                            }
+                            st.next += 1;
+                        }
+                        advanced.notify_all();
+                    }
                 }
             }
+        });
+        let st = merge
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match st.error {
+            Some(e) => Err(e),
+            None => Ok(st.total),
         }
-        Ok(acc)
     }
 
     /// Turn the merged partial into the finished aggregate.
