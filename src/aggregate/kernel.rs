@@ -19,7 +19,8 @@ use arrow_schema::DataType;
 use super::geometry::{AxisKind, Geometry, NO_PIXEL};
 
 /// A number that widens to f64 the way NumPy casts it.
-pub(crate) trait Widen: Copy {
+pub trait Widen: Copy {
+    /// The value as f64 (exact for every integer up to 2^53 and every float).
     fn widen(self) -> f64;
 }
 
@@ -174,7 +175,7 @@ macro_rules! dispatch_y {
 /// the coordinate arrays, or [`NO_PIXEL`] where the point is null, NaN or
 /// out of range. Returns the name of the offending axis (`"x"` or `"y"`)
 /// when a column is not numeric.
-pub(crate) fn bin_arrays(
+pub fn bin_arrays(
     g: &Geometry,
     xa: &dyn Array,
     ya: &dyn Array,
