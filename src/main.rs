@@ -97,8 +97,9 @@ fn run_render(plan: RenderPlan) -> Result<()> {
         let t = &outcome.timings;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         eprintln!(
-            "rows {}  plan {:.1} ms  read+aggregate {:.1} ms  shade {:.1} ms  encode+write {:.1} ms",
+            "rows {} (read {})  plan {:.1} ms  read+aggregate {:.1} ms  shade {:.1} ms  encode+write {:.1} ms",
             outcome.rows,
+            outcome.rows_read,
             ms(t.plan),
             ms(t.aggregate),
             ms(t.shade),

@@ -49,6 +49,9 @@ pub struct RenderOutcome {
     pub aggregate: Aggregate,
     /// Rows in the input.
     pub rows: u64,
+    /// Rows in the work units actually read (row groups outside a zoomed
+    /// canvas are skipped by their statistics).
+    pub rows_read: u64,
     /// Things the user should know (e.g. empty input).
     pub warnings: Vec<String>,
     /// Time per stage.
@@ -91,6 +94,7 @@ pub fn render_with_progress(
     }
     let t1 = Instant::now();
     let total_rows = source.num_rows();
+    let rows_read = plan.units(&source).iter().map(|u| u.rows as u64).sum();
     let aggregate = plan.run_with_progress(&source, &|n| progress(n, total_rows))?;
     let t2 = Instant::now();
     let image = match &req.png {
@@ -117,6 +121,7 @@ pub fn render_with_progress(
     Ok(RenderOutcome {
         aggregate,
         rows,
+        rows_read,
         warnings,
         timings: Timings {
             plan: t1 - t0,

@@ -22,11 +22,12 @@ pub(super) fn bin_linear<X: Widen, Y: Widen>(l: &Linear, xs: &[X], ys: &[Y], out
     l.bin(xs, ys, out);
 }
 
-/// The same loop as [`Linear::bin`], compiled with AVX2 enabled. No fused
-/// multiply-add: Rust never contracts `x * s + t`, so results are
-/// bit-identical to the baseline build.
+/// The mapping of [`Linear::bin`] written with `trunc` (see
+/// [`Linear::bin_trunc`]), compiled with AVX2 enabled. No fused multiply-add:
+/// Rust never contracts `x * s + t`, so results are bit-identical to the
+/// baseline build.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn bin_linear_avx2<X: Widen, Y: Widen>(l: &Linear, xs: &[X], ys: &[Y], out: &mut [u32]) {
-    l.bin(xs, ys, out);
+    l.bin_trunc(xs, ys, out);
 }
