@@ -474,3 +474,64 @@ fn nothing_to_write_is_refused() {
     let o = run(dir.path(), &["render", input.to_str().expect("utf8")]);
     assert_clean_failure(dir.path(), &o, &["-o"], &["points.parquet"]);
 }
+
+#[test]
+fn zoomed_render_skips_row_groups_outside_the_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Four row groups of 250 rows, x in disjoint bands 0, 10, 20, 30 (+0..1).
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, false),
+        Field::new("y", DataType::Float64, false),
+    ]));
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(250))
+        .build();
+    let file = std::fs::File::create(dir.path().join("bands.parquet")).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema.clone(), Some(props)).expect("writer");
+    let x: Vec<f64> = (0..1000)
+        .map(|i| (i / 250) as f64 * 10.0 + (i % 250) as f64 / 250.0)
+        .collect();
+    let y: Vec<f64> = (0..1000).map(|i| (i % 7) as f64 / 7.0).collect();
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Float64Array::from(x)) as ArrayRef,
+            Arc::new(Float64Array::from(y)),
+        ],
+    )
+    .expect("batch");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            "bands.parquet",
+            "--x-range=9.5,11.5",
+            "--y-range=0,1",
+            "--width",
+            "8",
+            "--height",
+            "4",
+            "--agg",
+            "count",
+            "--save-agg",
+            "z.npy",
+            "--timings",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rows 1000 (read 250)"),
+        "{}",
+        stderr(&o)
+    );
+    let arr = pointillist::output::npy::read_npy(
+        std::fs::File::open(dir.path().join("z.npy")).expect("open"),
+    )
+    .expect("npy");
+    let pointillist::output::npy::NpyData::U32(counts) = arr.data else {
+        panic!("count is uint32");
+    };
+    assert_eq!(counts.iter().sum::<u32>(), 250);
+}
