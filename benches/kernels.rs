@@ -176,6 +176,11 @@ struct AccCase<'a> {
 
 /// `Partial::accumulate` of 1 Mi precomputed cells (one work unit) into a
 /// canvas built once; `partial_new` is the canvas allocation (cells/s).
+///
+/// Note on `partial_new`: glibc serves a freed block of up to 32 MiB again
+/// from its heap (already faulted in), so below that size the loop measures
+/// writing warm memory; above it every call maps fresh pages and pays a page
+/// fault per 4 KiB, which is what a one-shot render pays for every canvas.
 fn bench_accumulate(c: &mut Criterion) {
     let points = Points::new();
     let values = points.values();
@@ -293,16 +298,48 @@ fn bench_end_to_end(c: &mut Criterion, bytes: &Bytes) {
         }
     }
     g.finish();
+
+    // The planning share of the above (column checks, category discovery
+    // from the dictionary pages for count_cat); elements are still points.
+    let mut g = c.benchmark_group("plan_only");
+    g.throughput(Throughput::Elements(E2E_ROWS));
+    for (name, spec) in &specs {
+        let req = AggregateRequest {
+            x_range: Some(xr),
+            y_range: Some(yr),
+            reduction: spec.clone(),
+            ..AggregateRequest::new(1920, 1080)
+        };
+        g.bench_function(BenchmarkId::new(*name, "1920x1080"), |b| {
+            b.iter(|| black_box(AggregationPlan::new(&source, &req).expect("valid request")))
+        });
+    }
+    g.finish();
+}
+
+/// Sum of `values` in eight independent lanes, so that the loop vectorises
+/// and costs next to nothing beside the decoding (a plain serial f64 sum is
+/// latency-bound and would cost as much as the decoding itself).
+fn lanes<T: Copy + Into<f64>>(values: &[T]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v.into();
+        }
+    }
+    acc.iter().sum::<f64>() + rest.iter().map(|&v| v.into()).sum::<f64>()
 }
 
 /// Sum of every value, so the decoded buffers are really read.
 fn touch(a: &dyn Array) -> f64 {
     if let Some(p) = a.as_primitive_opt::<Float32Type>() {
-        p.values().iter().map(|&v| f64::from(v)).sum()
+        lanes(p.values())
     } else if let Some(p) = a.as_primitive_opt::<Float64Type>() {
-        p.values().iter().sum()
+        lanes(p.values())
     } else if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
-        d.keys().values().iter().map(|&k| f64::from(k)).sum()
+        lanes(d.keys().values())
     } else {
         a.len() as f64
     }
