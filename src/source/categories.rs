@@ -10,10 +10,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use arrow_array::cast::AsArray;
+use arrow_array::types::ArrowDictionaryKeyType;
 use arrow_array::types::{
     Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::Array;
+use arrow_array::{Array, DictionaryArray};
 use arrow_schema::DataType;
 
 /// What a category column holds.
@@ -147,6 +148,48 @@ fn for_each_plain_int(array: &dyn Array, mut f: impl FnMut(usize, Option<i64>)) 
     }
 }
 
+/// Codes of a dictionary array from the codes of its dictionary entries,
+/// reading the typed keys directly (no per-row null test when there are no
+/// nulls). Returns false for key types it does not handle.
+fn dictionary_codes(array: &dyn Array, dict_codes: &[u32], out: &mut [u32]) -> bool {
+    fn fill<K: ArrowDictionaryKeyType>(d: &DictionaryArray<K>, dict_codes: &[u32], out: &mut [u32])
+    where
+        K::Native: TryInto<usize>,
+    {
+        let code = |k: K::Native| {
+            k.try_into()
+                .ok()
+                .and_then(|k: usize| dict_codes.get(k).copied())
+                .unwrap_or(CategoryMap::NONE)
+        };
+        let keys = d.keys();
+        match keys.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                for (o, &k) in out.iter_mut().zip(keys.values().iter()) {
+                    *o = code(k);
+                }
+            }
+            Some(nulls) => {
+                for ((o, &k), valid) in out.iter_mut().zip(keys.values().iter()).zip(nulls.iter()) {
+                    if valid {
+                        *o = code(k);
+                    }
+                }
+            }
+        }
+    }
+    macro_rules! keyed {
+        ($($t:ty),*) => {$(
+            if let Some(d) = array.as_dictionary_opt::<$t>() {
+                fill(d, dict_codes, out);
+                return true;
+            }
+        )*};
+    }
+    keyed!(Int32Type, Int16Type, Int8Type, Int64Type, UInt8Type, UInt16Type, UInt32Type);
+    false
+}
+
 /// Distinct category values seen so far, kept sorted.
 #[derive(Debug, Clone, Default)]
 pub struct CategorySet {
@@ -272,6 +315,9 @@ impl CategoryMap {
                         )
                     }) {
                         return false;
+                    }
+                    if dictionary_codes(array, &dict_codes, out) {
+                        return true;
                     }
                     let keys = d.keys();
                     for (i, k) in d.normalized_keys().iter().enumerate() {
