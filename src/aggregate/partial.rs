@@ -337,14 +337,7 @@ fn accumulate_values(state: &mut State, cells: &[u32], values: &[f64]) {
                 }
             }
         }
-        State::Mean(c) => {
-            for (i, v) in pts {
-                if let Some(c) = c.get_mut(i) {
-                    c[0] += v;
-                    c[1] += 1.0;
-                }
-            }
-        }
+        State::Mean(c) => super::simd::accumulate_mean(c, cells, values),
         State::Var { cells, .. } => {
             for (i, v) in pts {
                 if let Some(c) = cells.get_mut(i) {

@@ -437,7 +437,10 @@ impl AggregationPlan {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Option<Partial>, AggError> {
         // Enough rows per group to amortise a canvas allocation and merge.
-        let group_rows = (4 * self.cells()).max(UNIT_ROWS);
+        // At most about 16 groups (so few merges), and enough rows per group
+        // to amortise a canvas reset and merge; never thread-dependent.
+        let all_rows: usize = units.iter().map(|u| u.rows).sum();
+        let group_rows = (4 * self.cells()).max(UNIT_ROWS).max(all_rows.div_ceil(16));
         let mut groups: Vec<&[Unit]> = Vec::new();
         let mut start = 0;
         let mut rows = 0;
