@@ -254,6 +254,20 @@ def parse_time_v(text: str) -> dict:
     return out
 
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_NPROC = len(os.sched_getaffinity(0))
+
+
+def cpu_busy_s() -> float | None:
+    """Machine-wide busy CPU seconds so far (all CPUs; steal counts as busy)."""
+    try:
+        vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = vals[3] + vals[4]
+    return (sum(vals) - idle) / _CLK_TCK
+
+
 def timed(cmd: list[str], workdir: Path, timeout: float) -> dict:
     """Run cmd in a fresh process under /usr/bin/time -v; wall time measured
     here around the child (perf_counter), peak RSS from time -v."""
@@ -261,6 +275,7 @@ def timed(cmd: list[str], workdir: Path, timeout: float) -> dict:
     tfile = workdir / "time-v.txt"
     tfile.unlink(missing_ok=True)
     full = ["/usr/bin/time", "-v", "-o", str(tfile)] + cmd
+    busy0 = cpu_busy_s()
     t0 = time.perf_counter()
     _current = subprocess.Popen(
         full,
@@ -278,6 +293,7 @@ def timed(cmd: list[str], workdir: Path, timeout: float) -> dict:
         _kill_current()
         raise
     wall = time.perf_counter() - t0
+    busy1 = cpu_busy_s()
     rc = _current.returncode
     _current = None
     if rc != 0:
@@ -286,7 +302,14 @@ def timed(cmd: list[str], workdir: Path, timeout: float) -> dict:
     tv = parse_time_v(tfile.read_text()) if tfile.exists() else {}
     if "rss_mb" not in tv:
         raise BenchError(f"/usr/bin/time -v gave no peak RSS for {' '.join(cmd)}")
-    return {"wall_s": wall, **tv, "stdout": out, "stderr": err}
+    r = {"wall_s": wall, **tv, "stdout": out, "stderr": err}
+    # CPU time other processes used while this one ran: a noise signal.
+    # (Clock ticks are 10 ms, so runs shorter than a quarter second say little.)
+    if busy0 is not None and busy1 is not None and "user_s" in tv and wall >= 0.25:
+        foreign = max(0.0, (busy1 - busy0) - tv["user_s"] - tv.get("sys_s", 0.0))
+        r["foreign_cpu_s"] = foreign
+        r["foreign_share"] = foreign / (wall * _NPROC) if wall > 0 else 0.0
+    return r
 
 
 def parse_pt_timings(stderr: str) -> dict:
@@ -467,6 +490,14 @@ def bench(a: argparse.Namespace) -> int:
 
     results: dict = {"meta": meta, "scenarios": {}, "image_checks": {}}
 
+    def warm_up(*cmds):
+        """One untimed run of each side before a scenario's repetitions. On a
+        VM the first multi-GB allocation after a pause can cost seconds of
+        system time (guest memory handed back to the host is faulted in
+        again); without this the first repetition is an outlier."""
+        for cmd in cmds:
+            timed(cmd, outdir, timeout)
+
     def pair(name, ref_name, ref_fn, pt_fn):
         """reps repetitions, alternating which side runs first."""
         refs, pts = [], []
@@ -482,26 +513,30 @@ def bench(a: argparse.Namespace) -> int:
         return refs, pts
 
     def summary(runs, key="wall_s"):
+        shares = [r["foreign_share"] for r in runs if "foreign_share" in r]
         return {
             "wall_s": median([r[key] for r in runs]),
             "rss_mb": median([r["rss_mb"] for r in runs]),
+            "max_foreign_share": max(shares) if shares else None,
         }
 
     size = {"width": 1920, "height": 1080}
     for scen, agg in [("count", "count"), ("mean", "mean:val"), ("count_cat", "count_cat:cat")]:
         log(f"scenario {scen}")
         ds_png, pt_png = outdir / f"ds-{scen}.png", outdir / f"pt-{scen}.png"
+        # Datashader with numba already compiled: a second whole pipeline
+        # (read + aggregate + shade + save) in the same process. Run first,
+        # untimed, it is also the scenario's warm-up (see warm_up()).
+        warm = run_ds(ds_cmd(scen, outdir / f"ds-{scen}-warm.png", passes=2))
+        p1, p2 = warm["internal"]["passes"]
+        log(f"  {scen} datashader warm: first pass {p1['total_s']:.2f} s, second {p2['total_s']:.2f} s")
+        run_pt(pt_cmd(agg, pt_png, cmap=scen != "count_cat"))
         refs, pts = pair(
             scen,
             "datashader",
             lambda: run_ds(ds_cmd(scen, ds_png)),
             lambda: run_pt(pt_cmd(agg, pt_png, cmap=scen != "count_cat")),
         )
-        # Datashader with numba already compiled: a second whole pipeline
-        # (read + aggregate + shade + save) in the same process.
-        warm = run_ds(ds_cmd(scen, outdir / f"ds-{scen}-warm.png", passes=2))
-        p1, p2 = warm["internal"]["passes"]
-        log(f"  {scen} datashader warm: first pass {p1['total_s']:.2f} s, second {p2['total_s']:.2f} s")
         ds_s, pt_s = summary(refs), summary(pts)
         speed, mem = ds_s["wall_s"] / pt_s["wall_s"], ds_s["rss_mb"] / pt_s["rss_mb"]
         tsp, tmem = TARGETS[scen]
@@ -541,6 +576,7 @@ def bench(a: argparse.Namespace) -> int:
     # shade4096: shading + PNG only, 4096x4096 count of the same file.
     log("scenario shade4096")
     ds_png, pt_png = outdir / "ds-shade4096.png", outdir / "pt-shade4096.png"
+    warm_up(ds_cmd("shade4096", ds_png, 4096, 4096, passes=1), pt_cmd("count", pt_png, 4096, 4096))
     refs, pts = pair(
         "shade4096",
         "datashader",
@@ -576,6 +612,7 @@ def bench(a: argparse.Namespace) -> int:
     # Decode floor vs pointillist's count render (both whole processes).
     log("scenario decode floor")
     pt_png = outdir / "pt-count.png"
+    warm_up([a.decode_floor, str(data)], pt_cmd("count", pt_png))
     refs, pts = pair(
         "decode", "decode_floor", run_decode, lambda: run_pt(pt_cmd("count", pt_png))
     )
@@ -599,6 +636,10 @@ def bench(a: argparse.Namespace) -> int:
     # Zoom: ~1% of the area around New York, same file; report only.
     log(f"scenario zoom x_range={ZOOM_X} y_range={ZOOM_Y}")
     ds_png, pt_png = outdir / "ds-zoom.png", outdir / "pt-zoom.png"
+    warm_up(
+        ds_cmd("zoom", ds_png, x_range=ZOOM_X, y_range=ZOOM_Y),
+        pt_cmd("count", pt_png, x_range=ZOOM_X, y_range=ZOOM_Y),
+    )
     refs, pts = pair(
         "zoom",
         "datashader",
@@ -681,6 +722,21 @@ def markdown(res: dict) -> str:
         f"{s['target']} | {verdict(s)} |"
     )
     lines.append("")
+    noise = []
+    for name, s in sc.items():
+        shares = [
+            side["max_foreign_share"]
+            for key, side in s.items()
+            if isinstance(side, dict) and side.get("max_foreign_share") is not None
+        ]
+        if shares:
+            noise.append(f"{name} {100 * max(shares):.0f}%")
+    if noise:
+        lines.append(
+            "other processes' share of the machine's CPU during the timed runs (worst run): "
+            + ", ".join(noise)
+            + " — above ~10%, re-run on a quiet machine"
+        )
     rg = sc["zoom"].get("row_groups_report")
     lines.append(
         "zoom: pointillist reports: " + " / ".join(rg)
