@@ -323,6 +323,9 @@ def parse_pt_timings(stderr: str) -> dict:
         m = re.search(r"\brows (\d+)", line)
         if m:
             out["rows"] = int(m.group(1))
+        m = re.search(r"\(read (\d+)", line)
+        if m:
+            out["rows_read"] = int(m.group(1))
     return out
 
 
@@ -647,7 +650,12 @@ def bench(a: argparse.Namespace) -> int:
         lambda: run_pt(pt_cmd("count", pt_png, x_range=ZOOM_X, y_range=ZOOM_Y)),
     )
     ds_s, pt_s = summary(refs), summary(pts)
-    rg_lines = [ln for ln in pts[0]["stderr"].splitlines() if "row group" in ln.lower()]
+    # What pointillist says it read (row groups, or rows "(read N)"), if it says.
+    rg_lines = [
+        ln.strip()
+        for ln in pts[0]["stderr"].splitlines()
+        if "row group" in ln.lower() or re.search(r"\(read \d+", ln)
+    ]
     results["scenarios"]["zoom"] = {
         "reference": "datashader",
         "x_range": ZOOM_X,
@@ -739,7 +747,7 @@ def markdown(res: dict) -> str:
         )
     rg = sc["zoom"].get("row_groups_report")
     lines.append(
-        "zoom: pointillist reports: " + " / ".join(rg)
+        "zoom: pointillist reports what it read: " + " / ".join(rg)
         if rg
         else "zoom: pointillist does not report how many row groups it read (skipped)"
     )
