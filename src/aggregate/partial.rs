@@ -68,6 +68,22 @@ fn filled<T: Copy>(n: usize, v: T) -> Vec<T> {
     out
 }
 
+/// `f(a[i], b[i])` for every cell, writing `init` back into `b` when
+/// `reset` (one pass instead of a merge and a separate fill).
+#[inline(always)]
+fn combine<T: Copy>(a: &mut [T], b: &mut [T], init: T, reset: bool, f: impl Fn(&mut T, T)) {
+    if reset {
+        for (a, b) in a.iter_mut().zip(b.iter_mut()) {
+            f(a, *b);
+            *b = init;
+        }
+    } else {
+        for (a, b) in a.iter_mut().zip(b.iter()) {
+            f(a, *b);
+        }
+    }
+}
+
 /// NaN-skipping binary op: NaN only when both sides are NaN.
 #[inline(always)]
 fn nan_combine(a: f64, b: f64, f: impl Fn(f64, f64) -> f64) -> f64 {
@@ -162,68 +178,61 @@ impl Partial {
     /// Absorb `later`, a partial over rows that come after this one's.
     /// Both must be of the same reduction and size; a mismatched partial is
     /// ignored.
-    pub fn merge(&mut self, later: Partial) {
-        self.merge_from(&later);
+    pub fn merge(&mut self, mut later: Partial) {
+        self.merge_impl(&mut later, false);
     }
 
-    /// [`Partial::merge`] without consuming `later` (so its memory can be
-    /// reset and reused).
-    pub fn merge_from(&mut self, later: &Partial) {
-        match (&mut self.state, &later.state) {
+    /// [`Partial::merge`], emptying `later` in the same pass (as
+    /// [`Partial::reset`] would) so its memory can be reused without a
+    /// second sweep over it.
+    pub fn merge_and_reset(&mut self, later: &mut Partial) {
+        self.merge_impl(later, true);
+    }
+
+    fn merge_impl(&mut self, later: &mut Partial, reset: bool) {
+        match (&mut self.state, &mut later.state) {
             (State::Count(a), State::Count(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    *a = a.wrapping_add(b);
-                }
+                combine(a, b, 0, reset, |a, b| *a = a.wrapping_add(b));
             }
-            (State::Any(a), State::Any(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    *a |= b;
-                }
-            }
+            (State::Any(a), State::Any(b)) => combine(a, b, false, reset, |a, b| *a |= b),
             (State::Sum(a), State::Sum(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    *a = nan_combine(*a, b, |x, y| x + y);
-                }
+                combine(a, b, f64::NAN, reset, |a, b| {
+                    *a = nan_combine(*a, b, |x, y| x + y)
+                });
             }
             (State::Min(a), State::Min(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    *a = nan_combine(*a, b, f64::min);
-                }
+                combine(a, b, f64::NAN, reset, |a, b| {
+                    *a = nan_combine(*a, b, f64::min)
+                });
             }
             (State::Max(a), State::Max(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    *a = nan_combine(*a, b, f64::max);
-                }
+                combine(a, b, f64::NAN, reset, |a, b| {
+                    *a = nan_combine(*a, b, f64::max)
+                });
             }
-            (State::First(a), State::First(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    if a.is_nan() {
-                        *a = b;
-                    }
+            (State::First(a), State::First(b)) => combine(a, b, f64::NAN, reset, |a, b| {
+                if a.is_nan() {
+                    *a = b;
                 }
-            }
-            (State::Last(a), State::Last(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    if !b.is_nan() {
-                        *a = b;
-                    }
+            }),
+            (State::Last(a), State::Last(b)) => combine(a, b, f64::NAN, reset, |a, b| {
+                if !b.is_nan() {
+                    *a = b;
                 }
-            }
-            (State::Mean(a), State::Mean(b)) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
-                    a[0] += b[0];
-                    a[1] += b[1];
-                }
-            }
+            }),
+            (State::Mean(a), State::Mean(b)) => combine(a, b, [0.0; 2], reset, |a, b| {
+                a[0] += b[0];
+                a[1] += b[1];
+            }),
             (State::Var { cells: a, .. }, State::Var { cells: b, .. }) => {
-                for (a, b) in a.iter_mut().zip(b.iter().copied()) {
+                combine(a, b, [0.0; 3], reset, |a, b| {
                     let (na, nb) = (a[1], b[1]);
                     if nb == 0.0 {
-                        continue;
+                        return;
                     }
                     if na == 0.0 {
                         *a = b;
-                        continue;
+                        return;
                     }
                     // Chan et al.: M = Ma + Mb + na*(mean_a - mu)^2 + nb*(mean_b - mu)^2.
                     let n = na + nb;
@@ -233,7 +242,7 @@ impl Partial {
                     a[2] = (a[2] + na * da * da) + (b[2] + nb * db * db);
                     a[0] += b[0];
                     a[1] = n;
-                }
+                })
             }
             _ => {}
         }
@@ -452,6 +461,34 @@ mod tests {
         assert_eq!(f64s(run(ReductionKind::First, &[a, b]))[1], 10.0);
         assert_eq!(f64s(run(ReductionKind::Last, &[a, b]))[1], 20.0);
         assert_eq!(f64s(run(ReductionKind::First, &[a, b]))[0], 5.0);
+    }
+
+    #[test]
+    fn merge_and_reset_merges_like_merge_and_empties_the_source() {
+        for kind in ReductionKind::ALL.map(|(_, k)| k) {
+            let mk = |part: &[(u32, f64)]| {
+                let mut p = Partial::new(kind, 2);
+                let cells: Vec<u32> = part.iter().map(|p| p.0).collect();
+                let vals: Vec<f64> = part.iter().map(|p| p.1).collect();
+                p.accumulate(&cells, Some(&vals));
+                p
+            };
+            let (mut a1, mut a2) = (mk(&DATA[..3]), mk(&DATA[..3]));
+            let mut b = mk(&DATA[3..]);
+            a1.merge(b.clone());
+            a2.merge_and_reset(&mut b);
+            assert_eq!(
+                format!("{:?}", a1.finalize()),
+                format!("{:?}", a2.finalize()),
+                "{kind:?}"
+            );
+            // NaN != NaN, so compare the printed states.
+            assert_eq!(
+                format!("{b:?}"),
+                format!("{:?}", Partial::new(kind, 2)),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]

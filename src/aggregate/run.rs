@@ -507,9 +507,8 @@ impl AggregationPlan {
                             match &mut st.total {
                                 None => st.total = Some(p),
                                 Some(t) => {
-                                    t.merge_from(&p);
                                     let mut p = p;
-                                    p.reset();
+                                    t.merge_and_reset(&mut p);
                                     st.free.push(p);
                                 }
                             }
