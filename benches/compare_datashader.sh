@@ -2,7 +2,10 @@
 # Side-by-side benchmark: pointillist vs Datashader 0.19.1 on the same
 # synthetic census-like Parquet file. See benches/README.md.
 #
-#   bash benches/compare_datashader.sh [--rows N] [--quick] [--reps N] [--seed N]
+#   bash benches/compare_datashader.sh [--rows N] [--quick] [--reps N] [--seed N] [--max-wait S]
+#
+# --max-wait S: before each timed run wait up to S seconds (default 600) for
+# other processes to go quiet, and repeat runs they disturbed; 0 = never.
 #
 # Environment:
 #   POINTILLIST_BENCH_DIR   data, PNGs and results (default /tmp/pointillist-bench)
@@ -12,7 +15,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 die() {
@@ -26,6 +29,7 @@ ROWS_SET=0
 QUICK=0
 REPS=3
 SEED=42
+MAX_WAIT=600
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rows) [[ $# -ge 2 ]] || die "--rows needs a value"; ROWS="$2"; ROWS_SET=1; shift 2 ;;
@@ -35,6 +39,8 @@ while [[ $# -gt 0 ]]; do
         --reps=*) REPS="${1#*=}"; shift ;;
         --seed) [[ $# -ge 2 ]] || die "--seed needs a value"; SEED="$2"; shift 2 ;;
         --seed=*) SEED="${1#*=}"; shift ;;
+        --max-wait) [[ $# -ge 2 ]] || die "--max-wait needs a value"; MAX_WAIT="$2"; shift 2 ;;
+        --max-wait=*) MAX_WAIT="${1#*=}"; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument '$1' (try --help)" ;;
     esac
@@ -45,6 +51,7 @@ fi
 [[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "--rows '$ROWS' is not a positive integer"
 [[ "$REPS" =~ ^[0-9]+$ && "$REPS" -gt 0 ]] || die "--reps '$REPS' is not a positive integer"
 [[ "$SEED" =~ ^[0-9]+$ ]] || die "--seed '$SEED' is not a non-negative integer"
+[[ "$MAX_WAIT" =~ ^[0-9]+$ ]] || die "--max-wait '$MAX_WAIT' is not a whole number of seconds"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_DIR="${POINTILLIST_BENCH_DIR:-/tmp/pointillist-bench}"
@@ -131,5 +138,5 @@ mkdir -p "$OUT"
 echo "== running scenarios ($REPS repetitions each; Datashader needs several GB of RAM at 100M rows)" >&2
 "$PY" "$REPO/benches/compare_datashader.py" bench \
     --data "$DATA" --rows "$ROWS" --pointillist "$PT" --decode-floor "$DECODE" \
-    --outdir "$OUT" --results-dir "$BENCH_DIR" --repo "$REPO" --reps "$REPS" \
+    --outdir "$OUT" --results-dir "$BENCH_DIR" --repo "$REPO" --reps "$REPS" --max-wait "$MAX_WAIT" \
     --synth-meta "$SYNTH_META" --command-line "$COMMAND_LINE"
