@@ -469,11 +469,11 @@ def bench(a: argparse.Namespace) -> int:
         f"machine: {m['nproc']} cores, {m['cpu_model']}, {m['mem_total_gib']} GiB; "
         f"load average {meta['loadavg_start']}"
     )
-    busy = meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5 * m["nproc"]
-    if busy:
+    meta["other_load_start"] = other_load(2.0)
+    if meta["other_load_start"] is not None and meta["other_load_start"] >= NOISY_SHARE:
         log(
-            f"warning: the machine is busy (1-minute load {meta['loadavg_start'][0]} on "
-            f"{m['nproc']} cores); timings will be noisy"
+            f"note: other processes use {100 * meta['other_load_start']:.0f}% of the CPUs now; "
+            + ("each timed run waits for them" if a.max_wait > 0 else "timings will be noisy")
         )
     log(f"data: {data} ({meta['data_bytes'] / 2**20:,.0f} MiB, {a.rows:,} rows)")
 
