@@ -15,7 +15,7 @@ use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 
 use super::categories::{CategoryKind, CategorySet};
-use super::{decode, Backing, Source, SourceError, BATCH_ROWS, UNIT_ROWS};
+use super::{decode, Backing, Source, SourceError, SourceFile, BATCH_ROWS, UNIT_ROWS};
 
 /// Min and max over the finite values of `column` in every file, from row
 /// group statistics when every row group has trustworthy ones, else by
@@ -28,58 +28,83 @@ pub fn auto_range(source: &Source, column: &str) -> Result<Option<(f64, f64)>, S
     scan_range(source, column)
 }
 
+/// What one column chunk's statistics say about its values.
+enum ChunkStats {
+    /// Min and max (as f64; NaN or infinite bounds are possible).
+    Range(f64, f64),
+    /// Every value is null.
+    AllNull,
+}
+
+/// Leaf index of `column` in file `f` when its statistics can be trusted for
+/// ranges: signed integers and floats only (unsigned types sort differently
+/// in Parquet's physical types).
+fn ranged_leaf(f: &SourceFile, column: &str) -> Option<usize> {
+    let field = f.meta.schema().field_with_name(column).ok()?;
+    let signed_or_float = matches!(
+        field.data_type(),
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float32
+            | DataType::Float64
+    );
+    if !signed_or_float {
+        return None;
+    }
+    let schema = f.meta.parquet_schema();
+    (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)
+}
+
+/// The statistics of row group `rg`'s chunk of leaf `leaf`, or `None` when
+/// absent, deprecated or of another type.
+fn chunk_stats(f: &SourceFile, rg: usize, leaf: usize) -> Option<ChunkStats> {
+    let rg = f.meta.metadata().row_groups().get(rg)?;
+    let stats = rg.column(leaf).statistics()?;
+    if stats.is_min_max_deprecated() {
+        return None;
+    }
+    let (mn, mx) = match stats {
+        Statistics::Float(s) => (
+            s.min_opt().map(|v| f64::from(*v)),
+            s.max_opt().map(|v| f64::from(*v)),
+        ),
+        Statistics::Double(s) => (s.min_opt().copied(), s.max_opt().copied()),
+        Statistics::Int32(s) => (
+            s.min_opt().map(|v| f64::from(*v)),
+            s.max_opt().map(|v| f64::from(*v)),
+        ),
+        Statistics::Int64(s) => (
+            s.min_opt().map(|v| *v as f64),
+            s.max_opt().map(|v| *v as f64),
+        ),
+        _ => return None,
+    };
+    match (mn, mx) {
+        (Some(a), Some(b)) => Some(ChunkStats::Range(a, b)),
+        (None, None) if stats.null_count_opt() == Some(rg.num_rows().max(0) as u64) => {
+            Some(ChunkStats::AllNull)
+        }
+        _ => None,
+    }
+}
+
 /// `Some(result)` when statistics decide the range, `None` when a scan is needed.
 fn range_from_statistics(source: &Source, column: &str) -> Option<Option<(f64, f64)>> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for f in &source.files {
-        let field = f.meta.schema().field_with_name(column).ok()?;
-        let signed_or_float = matches!(
-            field.data_type(),
-            DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::Float32
-                | DataType::Float64
-        );
-        if !signed_or_float {
-            return None;
-        }
-        let schema = f.meta.parquet_schema();
-        let leaf =
-            (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)?;
-        for rg in f.meta.metadata().row_groups() {
-            let chunk = rg.column(leaf);
-            let stats = chunk.statistics()?;
-            if stats.is_min_max_deprecated() {
-                return None;
-            }
-            let (mn, mx) = match stats {
-                Statistics::Float(s) => (
-                    s.min_opt().map(|v| f64::from(*v)),
-                    s.max_opt().map(|v| f64::from(*v)),
-                ),
-                Statistics::Double(s) => (s.min_opt().copied(), s.max_opt().copied()),
-                Statistics::Int32(s) => (
-                    s.min_opt().map(|v| f64::from(*v)),
-                    s.max_opt().map(|v| f64::from(*v)),
-                ),
-                Statistics::Int64(s) => (
-                    s.min_opt().map(|v| *v as f64),
-                    s.max_opt().map(|v| *v as f64),
-                ),
-                _ => return None,
-            };
-            match (mn, mx) {
-                (Some(a), Some(b)) if a.is_finite() && b.is_finite() => {
+        let leaf = ranged_leaf(f, column)?;
+        for rg in 0..f.meta.metadata().num_row_groups() {
+            match chunk_stats(f, rg, leaf)? {
+                ChunkStats::Range(a, b) if a.is_finite() && b.is_finite() => {
                     lo = lo.min(a);
                     hi = hi.max(b);
                 }
-                (None, None) if stats.null_count_opt() == Some(rg.num_rows().max(0) as u64) => {}
-                // NaN or infinite bounds, or missing ones: the finite range
-                // is unknown, so scan.
-                _ => return None,
+                ChunkStats::AllNull => {}
+                // NaN or infinite bounds: the finite range is unknown, so scan.
+                ChunkStats::Range(..) => return None,
             }
         }
     }
@@ -213,34 +238,10 @@ impl Source {
         column: &str,
     ) -> Option<(f64, f64)> {
         let f = self.files.get(file)?;
-        let field = f.meta.schema().field_with_name(column).ok()?;
-        if !matches!(
-            field.data_type(),
-            DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::Float32
-                | DataType::Float64
-        ) {
-            return None;
+        match chunk_stats(f, row_group, ranged_leaf(f, column)?)? {
+            ChunkStats::Range(lo, hi) if !lo.is_nan() && !hi.is_nan() && lo <= hi => Some((lo, hi)),
+            _ => None,
         }
-        let schema = f.meta.parquet_schema();
-        let leaf =
-            (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)?;
-        let rg = f.meta.metadata().row_groups().get(row_group)?;
-        let stats = rg.column(leaf).statistics()?;
-        if stats.is_min_max_deprecated() {
-            return None;
-        }
-        let (lo, hi) = match stats {
-            Statistics::Float(s) => (f64::from(*s.min_opt()?), f64::from(*s.max_opt()?)),
-            Statistics::Double(s) => (*s.min_opt()?, *s.max_opt()?),
-            Statistics::Int32(s) => (f64::from(*s.min_opt()?), f64::from(*s.max_opt()?)),
-            Statistics::Int64(s) => (*s.min_opt()? as f64, *s.max_opt()? as f64),
-            _ => return None,
-        };
-        (!lo.is_nan() && !hi.is_nan() && lo <= hi).then_some((lo, hi))
     }
 }
 
