@@ -68,13 +68,15 @@ BENCH_DIR="$(cd "$BENCH_DIR" && pwd)"
 
 # Nothing of ours outlives the script: partial data files go, children die.
 TMP_DATA=""
+ORCH=""
 cleanup() {
     local rc=$?
     [[ -n "$TMP_DATA" ]] && rm -f "$TMP_DATA"
-    # Kill any child still running (the orchestrator kills its own on exit).
-    local kids
-    kids="$(jobs -pr)"
-    [[ -n "$kids" ]] && kill $kids 2>/dev/null || true
+    # The orchestrator, on SIGTERM, kills the measured process it is running.
+    if [[ -n "$ORCH" ]] && kill -0 "$ORCH" 2>/dev/null; then
+        kill -TERM "$ORCH" 2>/dev/null || true
+        wait "$ORCH" 2>/dev/null || true
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -136,7 +138,11 @@ echo "   $SYNTH_META" >&2
 OUT="$BENCH_DIR/out-$ROWS"
 mkdir -p "$OUT"
 echo "== running scenarios ($REPS repetitions each; Datashader needs several GB of RAM at 100M rows)" >&2
+# In the background with `wait`, so that a signal to this script runs the
+# trap at once (bash defers traps while a foreground child runs).
 "$PY" "$REPO/benches/compare_datashader.py" bench \
     --data "$DATA" --rows "$ROWS" --pointillist "$PT" --decode-floor "$DECODE" \
     --outdir "$OUT" --results-dir "$BENCH_DIR" --repo "$REPO" --reps "$REPS" --max-wait "$MAX_WAIT" \
-    --synth-meta "$SYNTH_META" --command-line "$COMMAND_LINE"
+    --synth-meta "$SYNTH_META" --command-line "$COMMAND_LINE" &
+ORCH=$!
+wait "$ORCH"
