@@ -94,8 +94,9 @@ pub fn render_with_progress(
     }
     let t1 = Instant::now();
     let total_rows = source.num_rows();
-    let rows_read = plan.units(&source).iter().map(|u| u.rows as u64).sum();
-    let aggregate = plan.run_with_progress(&source, &|n| progress(n, total_rows))?;
+    let units = plan.units(&source);
+    let rows_read = units.iter().map(|u| u.rows as u64).sum();
+    let aggregate = plan.run_units(&source, &units, &|n| progress(n, total_rows))?;
     let t2 = Instant::now();
     let image = match &req.png {
         Some(_) => Some(shade::shade(&aggregate, &req.shade)?),

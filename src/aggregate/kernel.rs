@@ -72,12 +72,19 @@ impl Linear {
         })
     }
 
-    /// Pixel of every point. For an in-range value `v * s + t >= 0` exactly
-    /// (rounding is monotonic and `t = -min * s`), so truncation toward
-    /// zero is a plain float-to-int conversion and Datashader's upper-edge
-    /// rule is a `min`.
+    /// Pixel of every point, converting each (non-negative, integer-range)
+    /// scaled coordinate to an integer with `to_int`. For an in-range value
+    /// `v * s + t >= 0` exactly (rounding is monotonic and `t = -min * s`),
+    /// so truncation toward zero is a plain conversion and Datashader's
+    /// upper-edge rule is a `min`.
     #[inline(always)]
-    pub(super) fn bin<X: Widen, Y: Widen>(&self, xs: &[X], ys: &[Y], out: &mut [u32]) {
+    fn bin_with<X: Widen, Y: Widen>(
+        &self,
+        xs: &[X],
+        ys: &[Y],
+        out: &mut [u32],
+        to_int: impl Fn(f64) -> u32,
+    ) {
         for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
             let x = x.widen();
             let y = y.widen();
@@ -95,10 +102,15 @@ impl Linear {
             } else {
                 0.0
             };
-            let cx = fx as i32 as u32;
-            let cy = fy as i32 as u32;
+            let (cx, cy) = (to_int(fx), to_int(fy));
             *o = if inside { cy * self.w + cx } else { NO_PIXEL };
         }
+    }
+
+    /// Pixel of every point, truncating with a float-to-int conversion.
+    #[inline(always)]
+    pub(super) fn bin<X: Widen, Y: Widen>(&self, xs: &[X], ys: &[Y], out: &mut [u32]) {
+        self.bin_with(xs, ys, out, |f| f as i32 as u32);
     }
 
     /// The same mapping with truncation done as `trunc` plus the 2^52 trick
@@ -109,24 +121,7 @@ impl Linear {
     #[inline(always)]
     pub(super) fn bin_trunc<X: Widen, Y: Widen>(&self, xs: &[X], ys: &[Y], out: &mut [u32]) {
         const MAGIC: f64 = 4_503_599_627_370_496.0; // 2^52
-        for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
-            let x = x.widen();
-            let y = y.widen();
-            let inside = (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1);
-            let fx = if inside {
-                (x * self.sx + self.tx).min(self.xmaxf)
-            } else {
-                0.0
-            };
-            let fy = if inside {
-                (y * self.sy + self.ty).min(self.ymaxf)
-            } else {
-                0.0
-            };
-            let cx = (fx.trunc() + MAGIC).to_bits() as u32;
-            let cy = (fy.trunc() + MAGIC).to_bits() as u32;
-            *o = if inside { cy * self.w + cx } else { NO_PIXEL };
-        }
+        self.bin_with(xs, ys, out, |f| (f.trunc() + MAGIC).to_bits() as u32);
     }
 }
 

@@ -355,11 +355,21 @@ impl AggregationPlan {
         source: &Source,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Aggregate, AggError> {
-        let units = self.units(source);
+        self.run_units(source, &self.units(source), progress)
+    }
+
+    /// Run the aggregation over `units` (from [`AggregationPlan::units`]),
+    /// for callers that also want to know what will be read.
+    pub fn run_units(
+        &self,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Aggregate, AggError> {
         let total = if self.kind.is_exact_commutative() {
-            self.run_per_worker(source, &units, progress)?
+            self.run_per_worker(source, units, progress)?
         } else {
-            self.run_ordered(source, &units, progress)?
+            self.run_ordered(source, units, progress)?
         };
         Ok(self.finish(total.unwrap_or_else(|| self.new_partial())))
     }

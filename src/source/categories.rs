@@ -17,6 +17,8 @@ use arrow_array::types::{
 use arrow_array::{Array, DictionaryArray};
 use arrow_schema::DataType;
 
+use super::decode::is_integer;
+
 /// What a category column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CategoryKind {
@@ -24,20 +26,6 @@ pub enum CategoryKind {
     Strings,
     /// Integers, plain or dictionary-encoded.
     Integers,
-}
-
-fn is_int(dt: &DataType) -> bool {
-    matches!(
-        dt,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-    )
 }
 
 fn is_str(dt: &DataType) -> bool {
@@ -52,7 +40,7 @@ impl CategoryKind {
     pub fn of(dt: &DataType) -> Option<CategoryKind> {
         match dt {
             d if is_str(d) => Some(CategoryKind::Strings),
-            d if is_int(d) => Some(CategoryKind::Integers),
+            d if is_integer(d) => Some(CategoryKind::Integers),
             DataType::Dictionary(_, v) => CategoryKind::of(v),
             _ => None,
         }

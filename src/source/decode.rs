@@ -8,8 +8,8 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrowPrimitiveType, PrimitiveArray};
 use arrow_schema::DataType;
 
-/// Whether a column of this type can be read as numbers.
-pub fn is_numeric(dt: &DataType) -> bool {
+/// Whether a column of this type holds integers.
+pub(crate) fn is_integer(dt: &DataType) -> bool {
     matches!(
         dt,
         DataType::Int8
@@ -20,10 +20,16 @@ pub fn is_numeric(dt: &DataType) -> bool {
             | DataType::UInt16
             | DataType::UInt32
             | DataType::UInt64
-            | DataType::Float16
-            | DataType::Float32
-            | DataType::Float64
     )
+}
+
+/// Whether a column of this type can be read as numbers.
+pub fn is_numeric(dt: &DataType) -> bool {
+    is_integer(dt)
+        || matches!(
+            dt,
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        )
 }
 
 fn extend_primitive<T, F>(array: &PrimitiveArray<T>, out: &mut Vec<f64>, conv: F)

@@ -297,36 +297,42 @@ impl Source {
             path: f.label.clone(),
             source,
         };
+        fn build<T: parquet::file::reader::ChunkReader + 'static>(
+            input: T,
+            meta: &ArrowReaderMetadata,
+            mask: ProjectionMask,
+            row_group: usize,
+            batch_rows: usize,
+            selection: Option<RowSelection>,
+        ) -> parquet::errors::Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader>
+        {
+            let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
+                .with_projection(mask)
+                .with_row_groups(vec![row_group])
+                .with_batch_size(batch_rows.max(1));
+            if let Some(s) = selection {
+                b = b.with_row_selection(s);
+            }
+            b.build()
+        }
         let reader = match &f.backing {
             Backing::Path(p) => {
                 let file = File::open(p).map_err(|source| SourceError::Io {
                     path: f.label.clone(),
                     source,
                 })?;
-                let mut b =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, f.meta.clone())
-                        .with_projection(mask)
-                        .with_row_groups(vec![unit.row_group])
-                        .with_batch_size(batch_rows.max(1));
-                if let Some(s) = selection {
-                    b = b.with_row_selection(s);
-                }
-                b.build().map_err(read_err)?
+                build(file, &f.meta, mask, unit.row_group, batch_rows, selection)
             }
-            Backing::Memory(bytes) => {
-                let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                    bytes.clone(),
-                    f.meta.clone(),
-                )
-                .with_projection(mask)
-                .with_row_groups(vec![unit.row_group])
-                .with_batch_size(batch_rows.max(1));
-                if let Some(s) = selection {
-                    b = b.with_row_selection(s);
-                }
-                b.build().map_err(read_err)?
-            }
-        };
+            Backing::Memory(bytes) => build(
+                bytes.clone(),
+                &f.meta,
+                mask,
+                unit.row_group,
+                batch_rows,
+                selection,
+            ),
+        }
+        .map_err(read_err)?;
         Ok(UnitReader {
             inner: reader,
             label: f.label.clone(),
@@ -364,6 +370,20 @@ impl Iterator for UnitReader {
     }
 }
 
+/// Append `found`, sorted by name, or fail with `empty` when there is none.
+fn push_sorted(
+    out: &mut Vec<PathBuf>,
+    mut found: Vec<PathBuf>,
+    empty: impl FnOnce() -> SourceError,
+) -> Result<(), SourceError> {
+    if found.is_empty() {
+        return Err(empty());
+    }
+    found.sort();
+    out.extend(found);
+    Ok(())
+}
+
 /// Expand the user's inputs into an ordered list of files.
 fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceError> {
     let mut out = Vec::new();
@@ -371,7 +391,7 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
         let p = input.as_ref();
         let s = p.to_string_lossy();
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+            let found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|source| SourceError::Io {
                     path: s.to_string(),
                     source,
@@ -383,13 +403,9 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
                             .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
                 })
                 .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(SourceError::EmptyDirectory {
-                    path: s.to_string(),
-                });
-            }
-            out.extend(found);
+            push_sorted(&mut out, found, || SourceError::EmptyDirectory {
+                path: s.to_string(),
+            })?;
         } else if p.exists() {
             out.push(p.to_path_buf());
         } else if s.contains(['*', '?', '[']) {
@@ -397,17 +413,13 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
                 pattern: s.to_string(),
                 message: e.msg.to_string(),
             })?;
-            let mut found: Vec<PathBuf> = entries
+            let found: Vec<PathBuf> = entries
                 .filter_map(Result::ok)
                 .filter(|q| q.is_file())
                 .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(SourceError::NoFiles {
-                    pattern: s.to_string(),
-                });
-            }
-            out.extend(found);
+            push_sorted(&mut out, found, || SourceError::NoFiles {
+                pattern: s.to_string(),
+            })?;
         } else {
             return Err(SourceError::Io {
                 path: s.to_string(),
