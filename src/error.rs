@@ -5,6 +5,7 @@ use crate::aggregate::AggError;
 use crate::output::OutputError;
 use crate::shade::ShadeError;
 use crate::source::SourceError;
+use crate::tiles::TileError;
 
 /// Any error of a render, by stage.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,15 @@ pub enum Error {
     /// Writing outputs.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// A bad tile address.
+    #[error(transparent)]
+    Tile(#[from] TileError),
+    /// A tile image the PNG encoder refused.
+    #[error("cannot encode a tile as PNG: {message}")]
+    TileEncode {
+        /// The encoder's complaint.
+        message: String,
+    },
     /// A categorical render with more categories than key colours.
     #[error("{categories} categories in column '{column}' but only {colors} colours in the color key; give --color-key with at least {categories} colours")]
     TooFewColors {

@@ -24,5 +24,6 @@ pub mod render;
 pub mod shade;
 pub mod source;
 pub mod synth;
+pub mod tiles;
 
 pub use error::Error;

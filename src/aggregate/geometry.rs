@@ -69,13 +69,30 @@ pub fn expand_bounds(bounds: Option<(f64, f64)>) -> (f64, f64) {
     }
 }
 
+/// The largest float below `v` (`f64::next_down`, which needs Rust 1.86).
+fn next_down(v: f64) -> f64 {
+    if v.is_nan() || v == f64::NEG_INFINITY {
+        v
+    } else if v == 0.0 {
+        -f64::from_bits(1)
+    } else if v > 0.0 {
+        f64::from_bits(v.to_bits() - 1)
+    } else {
+        f64::from_bits(v.to_bits() + 1)
+    }
+}
+
 /// One axis of the canvas, with its precomputed scale and translation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AxisMap {
     /// Number of bins.
     pub n: usize,
-    /// Inclusive data range.
+    /// Data range: `range.0` is always included; `range.1` too unless the
+    /// axis is half-open ([`AxisMap::half_open`]).
     pub range: (f64, f64),
+    /// Largest value kept: `range.1`, or the float just below it on a
+    /// half-open axis.
+    pub hi: f64,
     /// Mapping kind.
     pub kind: AxisKind,
     /// Scale `s`.
@@ -94,16 +111,27 @@ impl AxisMap {
         AxisMap {
             n,
             range,
+            hi: range.1,
             kind,
             s,
             t,
         }
     }
 
+    /// The same mapping with the upper edge excluded: a point at exactly
+    /// `range.1` belongs to the next tile, not this one. Scale and
+    /// translation do not change, so every kept point gets the same bin.
+    pub fn half_open(self) -> AxisMap {
+        AxisMap {
+            hi: next_down(self.range.1),
+            ..self
+        }
+    }
+
     /// The bin of value `v`, or `None` when it is NaN or out of range.
     #[inline(always)]
     pub fn bin(&self, v: f64) -> Option<usize> {
-        if !(self.range.0 <= v && v <= self.range.1) {
+        if !(self.range.0 <= v && v <= self.hi) {
             return None;
         }
         let b = (self.kind.map(v) * self.s + self.t) as i64;
@@ -196,6 +224,18 @@ mod tests {
         assert_eq!(a.bin(0.0), Some(0));
         assert_eq!(a.bin(2.999_999), Some(2));
         assert_eq!(a.bin(1.0), Some(1));
+    }
+
+    #[test]
+    fn half_open_axis_drops_only_the_upper_edge() {
+        let a = AxisMap::new(4, (0.0, 1.0), AxisKind::Linear).half_open();
+        assert_eq!(a.bin(1.0), None);
+        assert_eq!(a.bin(1.0f64.next_down()), Some(3));
+        assert_eq!(a.bin(0.0), Some(0));
+        assert_eq!(a.bin(0.5), Some(2));
+        assert_eq!(next_down(1.0), 1.0 - f64::EPSILON / 2.0);
+        assert_eq!(next_down(-1.0), -1.0 - f64::EPSILON);
+        assert!(next_down(0.0) < 0.0);
     }
 
     #[test]

@@ -59,11 +59,11 @@ impl Linear {
         }
         Some(Linear {
             x0: g.x.range.0,
-            x1: g.x.range.1,
+            x1: g.x.hi,
             sx: g.x.s,
             tx: g.x.t,
             y0: g.y.range.0,
-            y1: g.y.range.1,
+            y1: g.y.hi,
             sy: g.y.s,
             ty: g.y.t,
             w: g.width() as u32,
@@ -235,6 +235,39 @@ pub fn bin_arrays(
     }
     mask_nulls(xa, o);
     mask_nulls(ya, o);
+    Ok(())
+}
+
+/// [`bin_arrays`] for longitude/latitude columns: each point is projected
+/// to Web Mercator metres ([`super::mercator`]) into `projected` first
+/// (nulls become NaN, which no range keeps), then binned on `g`, whose
+/// ranges are in metres.
+pub fn bin_lnglat(
+    g: &Geometry,
+    xa: &dyn Array,
+    ya: &dyn Array,
+    out: &mut Vec<u32>,
+    projected: &mut [Vec<f64>; 2],
+) -> Result<(), &'static str> {
+    let [xs, ys] = projected;
+    xs.clear();
+    ys.clear();
+    if !crate::source::numeric_to_f64(xa, xs) {
+        return Err("x");
+    }
+    if !crate::source::numeric_to_f64(ya, ys) {
+        return Err("y");
+    }
+    for v in xs.iter_mut() {
+        *v = super::mercator::lng_to_x(*v);
+    }
+    for v in ys.iter_mut() {
+        *v = super::mercator::lat_to_y(*v);
+    }
+    let n = xs.len().min(ys.len());
+    out.clear();
+    out.resize(n, NO_PIXEL);
+    bin_typed(g, Linear::of(g), &xs[..n], &ys[..n], out);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod canvas;
 mod error;
 mod geometry;
 mod kernel;
+pub mod mercator;
 mod partial;
 mod reduction;
 mod run;

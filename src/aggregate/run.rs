@@ -26,6 +26,7 @@ use super::canvas::Aggregate;
 use super::error::AggError;
 use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
 use super::kernel;
+use super::mercator;
 use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use crate::source::{
@@ -49,6 +50,7 @@ pub struct Scratch {
     pix: Vec<u32>,
     codes: Vec<u32>,
     values: Vec<f64>,
+    projected: [Vec<f64>; 2],
 }
 
 /// Default memory budget for aggregation state (all partials in flight).
@@ -80,6 +82,15 @@ pub struct AggregateRequest {
     pub categories: Option<Vec<String>>,
     /// Bytes the aggregation state may take.
     pub memory_budget: u64,
+    /// The x and y columns hold longitude and latitude in degrees: project
+    /// them to Web Mercator metres ([`super::mercator`]) before binning.
+    /// Ranges are then in metres.
+    pub lnglat: bool,
+    /// Drop points exactly on the upper x edge (`x_range.1`): for tiles,
+    /// whose shared edges belong to one tile only.
+    pub x_upper_open: bool,
+    /// Drop points exactly on the upper y edge (`y_range.1`).
+    pub y_upper_open: bool,
 }
 
 impl AggregateRequest {
@@ -98,6 +109,9 @@ impl AggregateRequest {
             reduction: ReductionSpec::count(),
             categories: None,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            lnglat: false,
+            x_upper_open: false,
+            y_upper_open: false,
         }
     }
 }
@@ -112,6 +126,7 @@ pub struct AggregationPlan {
     value: Option<String>,
     by: Option<(String, CategoryMap)>,
     workers: usize,
+    lnglat: bool,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -131,10 +146,16 @@ fn resolve_range(
     column: &str,
     given: Option<(f64, f64)>,
     kind: AxisKind,
+    project: mercator::Projection,
 ) -> Result<(f64, f64), AggError> {
     let r = match given {
         Some(r) => r,
-        None => expand_bounds(auto_range(source, column)?),
+        None => {
+            // The projections are increasing: the range of the projected
+            // values is the projection of the range.
+            let data = auto_range(source, column)?.map(|(lo, hi)| (project(lo), project(hi)));
+            expand_bounds(data)
+        }
     };
     check_range(axis, r, kind)?;
     Ok(r)
@@ -213,14 +234,23 @@ impl AggregationPlan {
         let fit = (u128::from(req.memory_budget) / state.max(1)).saturating_sub(1) as usize;
         let workers = rayon::current_num_threads().clamp(1, fit.max(1));
 
-        let x_range = resolve_range(source, "x", &req.x, req.x_range, req.x_axis)?;
-        let y_range = resolve_range(source, "y", &req.y, req.y_range, req.y_axis)?;
+        let (px, py) = mercator::projections(req.lnglat);
+        let x_range = resolve_range(source, "x", &req.x, req.x_range, req.x_axis, px)?;
+        let y_range = resolve_range(source, "y", &req.y, req.y_range, req.y_axis, py)?;
+        let mut geometry = Geometry::new(
+            req.width, req.height, x_range, y_range, req.x_axis, req.y_axis,
+        );
+        if req.x_upper_open {
+            geometry.x = geometry.x.half_open();
+        }
+        if req.y_upper_open {
+            geometry.y = geometry.y.half_open();
+        }
         Ok(AggregationPlan {
             x: req.x.clone(),
             y: req.y.clone(),
-            geometry: Geometry::new(
-                req.width, req.height, x_range, y_range, req.x_axis, req.y_axis,
-            ),
+            geometry,
+            lnglat: req.lnglat,
             kind,
             value,
             by,
@@ -276,7 +306,12 @@ impl AggregationPlan {
             column: column.to_string(),
             found,
         };
-        let Scratch { pix, codes, values } = scratch;
+        let Scratch {
+            pix,
+            codes,
+            values,
+            projected,
+        } = scratch;
         for batch in source.read_unit(unit, &cols, BATCH_ROWS)? {
             let batch = batch?;
             let col = |name: &str| {
@@ -295,7 +330,12 @@ impl AggregationPlan {
             };
             let xa = col(&self.x)?;
             let ya = col(&self.y)?;
-            if let Err(axis) = kernel::bin_arrays(&self.geometry, xa.as_ref(), ya.as_ref(), pix) {
+            let binned = if self.lnglat {
+                kernel::bin_lnglat(&self.geometry, xa.as_ref(), ya.as_ref(), pix, projected)
+            } else {
+                kernel::bin_arrays(&self.geometry, xa.as_ref(), ya.as_ref(), pix)
+            };
+            if let Err(axis) = binned {
                 let (name, arr) = if axis == "x" {
                     (&self.x, &xa)
                 } else {
@@ -383,12 +423,14 @@ impl AggregationPlan {
             .units(UNIT_ROWS)
             .into_iter()
             .filter(|u| {
-                let outside = |col: &str, r: (f64, f64)| {
+                let outside = |col: &str, r: (f64, f64), project: mercator::Projection| {
                     source
                         .row_group_range(u.file, u.row_group, col)
+                        .map(|(lo, hi)| (project(lo), project(hi)))
                         .is_some_and(|(lo, hi)| hi < r.0 || lo > r.1)
                 };
-                !(outside(&self.x, g.x.range) || outside(&self.y, g.y.range))
+                let (px, py) = mercator::projections(self.lnglat);
+                !(outside(&self.x, g.x.range, px) || outside(&self.y, g.y.range, py))
             })
             .collect()
     }

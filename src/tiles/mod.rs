@@ -1,0 +1,405 @@
+//! Web-map tiles: XYZ tile maths and rendering one tile.
+//!
+//! Tile bounds follow Datashader's `MercatorTileDefinition` exactly (origin
+//! offset 20037508.34 m, initial resolution 156543.03392804097 m/px at zoom
+//! 0, 256-pixel tiles, rows counted from the north in XYZ), so a tile covers
+//! the same metres as Datashader's tile of the same `z/x/y`. Unlike
+//! Datashader's tiler, tiles are half-open: a point on an edge shared by two
+//! tiles belongs to the tile east (or north) of it, and only the world's far
+//! edges (east, north) are closed, so the tiles of one zoom level count each
+//! point once.
+//!
+//! A tile is an ordinary aggregation ([`crate::aggregate`]) with the tile's
+//! bounds as ranges and its upper edges open, shaded ([`crate::shade`]) and
+//! encoded as PNG ([`crate::output`]). [`TileLayer`] holds what stays fixed
+//! across tiles (columns, reduction, categories, colours);
+//! [`zoom_span`] is Datashader's full-pass colour span of one zoom level.
+
+use crate::aggregate::{
+    mercator, AggValues, Aggregate, AggregateRequest, AggregationPlan, ReductionSpec,
+};
+use crate::error::Error;
+use crate::output::{encode_png, PngOptions};
+use crate::shade::{self, ShadeOptions};
+use crate::source::Source;
+
+/// `(x_range, y_range)` in Web Mercator metres.
+pub type Extent = ((f64, f64), (f64, f64));
+
+/// Datashader's `x_origin_offset` / `y_origin_offset`, in metres.
+pub const ORIGIN_OFFSET: f64 = 20_037_508.34;
+
+/// Datashader's `initial_resolution`: metres per pixel of a 256-pixel tile
+/// at zoom 0 (`2 * pi * 6378137 / 256`).
+pub const INITIAL_RESOLUTION: f64 = 156_543.033_928_040_97;
+
+/// Pixels along a tile's side that define its bounds.
+pub const TILE_SIZE: u32 = 256;
+
+/// Deepest zoom level served or written (a tile is then ~3.7 cm wide).
+pub const MAX_ZOOM: u8 = 30;
+
+/// What is wrong with a tile address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TileError {
+    /// A zoom level beyond [`MAX_ZOOM`].
+    #[error("zoom {z} is out of range; use 0 to {MAX_ZOOM}")]
+    Zoom {
+        /// The zoom asked for.
+        z: u32,
+    },
+    /// A column or row outside the zoom level's `2^z x 2^z` grid.
+    #[error("tile {z}/{x}/{y} does not exist; at zoom {z} x and y run from 0 to {max}")]
+    OutOfRange {
+        /// Zoom.
+        z: u8,
+        /// Column.
+        x: u64,
+        /// Row.
+        y: u64,
+        /// Largest valid column and row.
+        max: u64,
+    },
+}
+
+/// One XYZ tile: zoom, column (from the west), row (from the north).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TileId {
+    /// Zoom level.
+    pub z: u8,
+    /// Column, `0..2^z` from the west.
+    pub x: u32,
+    /// Row, `0..2^z` from the north.
+    pub y: u32,
+}
+
+/// Metres per pixel at zoom `z` (Datashader's `_get_resolution`).
+pub fn resolution(z: u8) -> f64 {
+    INITIAL_RESOLUTION / 2f64.powi(i32::from(z))
+}
+
+/// Tiles along each side of the world at zoom `z`.
+pub fn tiles_per_side(z: u8) -> u64 {
+    1u64 << z
+}
+
+impl TileId {
+    /// A checked tile address.
+    pub fn new(z: u32, x: u64, y: u64) -> Result<TileId, TileError> {
+        let zz = u8::try_from(z)
+            .ok()
+            .filter(|&z| z <= MAX_ZOOM)
+            .ok_or(TileError::Zoom { z })?;
+        let n = tiles_per_side(zz);
+        if x >= n || y >= n {
+            return Err(TileError::OutOfRange {
+                z: zz,
+                x,
+                y,
+                max: n - 1,
+            });
+        }
+        Ok(TileId {
+            z: zz,
+            x: x as u32,
+            y: y as u32,
+        })
+    }
+
+    /// Row counted from the south (TMS), as Datashader computes bounds.
+    fn tms_row(&self) -> u64 {
+        tiles_per_side(self.z) - 1 - u64::from(self.y)
+    }
+
+    /// `(x_range, y_range)` in Web Mercator metres, as Datashader's
+    /// `get_tile_meters`.
+    pub fn bounds(&self) -> Extent {
+        let res = resolution(self.z);
+        let ts = u64::from(TILE_SIZE);
+        let edge = |i: u64| (i * ts) as f64 * res - ORIGIN_OFFSET;
+        let (x, ty) = (u64::from(self.x), self.tms_row());
+        ((edge(x), edge(x + 1)), (edge(ty), edge(ty + 1)))
+    }
+
+    /// Whether the tile's east edge is the world's (closed) east edge.
+    pub fn at_east_edge(&self) -> bool {
+        u64::from(self.x) + 1 == tiles_per_side(self.z)
+    }
+
+    /// Whether the tile's north edge is the world's (closed) north edge.
+    pub fn at_north_edge(&self) -> bool {
+        self.y == 0
+    }
+
+    /// The tile one zoom level up that contains this one.
+    pub fn parent(&self) -> Option<TileId> {
+        (self.z > 0).then(|| TileId {
+            z: self.z - 1,
+            x: self.x / 2,
+            y: self.y / 2,
+        })
+    }
+}
+
+impl std::fmt::Display for TileId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.z, self.x, self.y)
+    }
+}
+
+/// `(min, max)` of the world in metres at zoom `z` along one axis: the
+/// lower edge of the first tile and the upper edge of the last.
+pub fn world_range(z: u8) -> (f64, f64) {
+    let n = tiles_per_side(z);
+    let res = resolution(z);
+    let ts = u64::from(TILE_SIZE);
+    (-ORIGIN_OFFSET, (n * ts) as f64 * res - ORIGIN_OFFSET)
+}
+
+/// Index along one axis of the tile holding `v` (metres), counted from the
+/// low end, by the half-open rule; `None` outside the world.
+fn tile_index(v: f64, z: u8) -> Option<u64> {
+    let (lo, hi) = world_range(z);
+    if !(lo <= v && v <= hi) {
+        return None;
+    }
+    let n = tiles_per_side(z);
+    let res = resolution(z);
+    let ts = u64::from(TILE_SIZE);
+    let edge = |i: u64| (i * ts) as f64 * res - ORIGIN_OFFSET;
+    let guess = ((v + ORIGIN_OFFSET) / res / f64::from(TILE_SIZE)).floor();
+    let mut i = (guess.max(0.0) as u64).min(n - 1);
+    // The division can round across an edge: settle on the tile whose
+    // half-open bounds (as `bounds` computes them) hold v.
+    while i > 0 && v < edge(i) {
+        i -= 1;
+    }
+    while i + 1 < n && v >= edge(i + 1) {
+        i += 1;
+    }
+    Some(i)
+}
+
+/// The tile at zoom `z` that holds the point `(mx, my)` in metres (the one
+/// whose render counts it), or `None` outside the world.
+pub fn tile_of(mx: f64, my: f64, z: u8) -> Option<TileId> {
+    let tx = tile_index(mx, z)?;
+    let tms = tile_index(my, z)?;
+    Some(TileId {
+        z,
+        x: tx as u32,
+        y: (tiles_per_side(z) - 1 - tms) as u32,
+    })
+}
+
+/// Every tile at zoom `z` that intersects the extent (metres), row by row
+/// from the north-west; empty when the extent lies outside the world.
+pub fn tiles_covering(x_range: (f64, f64), y_range: (f64, f64), z: u8) -> Vec<TileId> {
+    let (wlo, whi) = world_range(z);
+    let clamp = |v: f64| v.clamp(wlo, whi);
+    if x_range.1 < wlo || x_range.0 > whi || y_range.1 < wlo || y_range.0 > whi {
+        return Vec::new();
+    }
+    let (Some(nw), Some(se)) = (
+        tile_of(clamp(x_range.0), clamp(y_range.1), z),
+        tile_of(clamp(x_range.1), clamp(y_range.0), z),
+    ) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for y in nw.y..=se.y {
+        for x in nw.x..=se.x {
+            out.push(TileId { z, x, y });
+        }
+    }
+    out
+}
+
+/// What stays fixed across the tiles of one layer.
+#[derive(Debug, Clone)]
+pub struct TileLayer {
+    /// Column of x (metres, or longitude with `lnglat`).
+    pub x: String,
+    /// Column of y (metres, or latitude with `lnglat`).
+    pub y: String,
+    /// x and y are longitude and latitude in degrees.
+    pub lnglat: bool,
+    /// The reduction.
+    pub reduction: ReductionSpec,
+    /// Category planes, resolved once so that every tile has the same.
+    pub categories: Option<Vec<String>>,
+}
+
+impl TileLayer {
+    /// A `count` layer over columns `x` and `y` in metres.
+    pub fn new() -> TileLayer {
+        TileLayer {
+            x: "x".into(),
+            y: "y".into(),
+            lnglat: false,
+            reduction: ReductionSpec::count(),
+            categories: None,
+        }
+    }
+
+    /// Check the layer against `source` and resolve its categories (from
+    /// the data when not given), so that each tile does not.
+    pub fn resolve(mut self, source: &Source) -> Result<TileLayer, Error> {
+        let mut req = self.request(((0.0, 1.0), (0.0, 1.0)), 1);
+        req.categories = self.categories.clone();
+        let plan = AggregationPlan::new(source, &req)?;
+        self.categories = plan.categories().map(<[String]>::to_vec);
+        Ok(self)
+    }
+
+    /// The aggregation of a `size x size` canvas over `bounds`.
+    fn request(&self, bounds: Extent, size: usize) -> AggregateRequest {
+        let mut req = AggregateRequest::new(size, size);
+        req.x = self.x.clone();
+        req.y = self.y.clone();
+        req.lnglat = self.lnglat;
+        req.reduction = self.reduction.clone();
+        req.categories = self.categories.clone();
+        req.x_range = Some(bounds.0);
+        req.y_range = Some(bounds.1);
+        req
+    }
+
+    /// The extent of the data in metres, from statistics where they exist.
+    pub fn data_extent(&self, source: &Source) -> Result<Extent, Error> {
+        let mut req = AggregateRequest::new(1, 1);
+        req.x = self.x.clone();
+        req.y = self.y.clone();
+        req.lnglat = self.lnglat;
+        let plan = AggregationPlan::new(source, &req)?;
+        let g = plan.geometry();
+        Ok((g.x.range, g.y.range))
+    }
+}
+
+impl Default for TileLayer {
+    fn default() -> Self {
+        TileLayer::new()
+    }
+}
+
+/// The aggregate of one tile, `size` pixels square (256, or 512 for
+/// high-DPI tiles over the same bounds).
+pub fn aggregate_tile(
+    source: &Source,
+    layer: &TileLayer,
+    tile: TileId,
+    size: usize,
+) -> Result<Aggregate, Error> {
+    let mut req = layer.request(tile.bounds(), size);
+    req.x_upper_open = !tile.at_east_edge();
+    req.y_upper_open = !tile.at_north_edge();
+    let plan = AggregationPlan::new(source, &req)?;
+    let units = plan.units(source);
+    Ok(plan.run_units(source, &units, &|_| {})?)
+}
+
+/// Whether no point landed in the aggregate (every cell empty).
+pub fn is_blank(agg: &Aggregate) -> bool {
+    match &agg.values {
+        AggValues::U32(v) => v.iter().all(|&c| c == 0),
+        AggValues::Bool(v) => v.iter().all(|&b| !b),
+        AggValues::F64(v) => v.iter().all(|c| c.is_nan()),
+    }
+}
+
+/// `(nanmin, nanmax)` over the cells of `agg` (Datashader's per-super-tile
+/// statistics), or `None` when every cell is NaN.
+pub fn value_range(agg: &Aggregate) -> Option<(f64, f64)> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for i in 0..agg.values.len() {
+        let v = agg.values.get_f64(i);
+        if !v.is_nan() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Shade `agg` and encode it as PNG bytes.
+pub fn encode_tile(agg: &Aggregate, opts: &ShadeOptions) -> Result<Vec<u8>, Error> {
+    let img = shade::shade(agg, opts)?;
+    let rgba = img.to_north_up_rgba8();
+    encode_png(img.width, img.height, &rgba, &PngOptions::default())
+        .map_err(|message| Error::TileEncode { message })
+}
+
+/// Largest side, in tiles, of the blocks [`zoom_span`] aggregates at once
+/// (Datashader's super tiles are 16 tiles, 4096 pixels, wide).
+const BLOCK_TILES: u64 = 16;
+
+/// Datashader's full-pass colour span of zoom level `z` over the data's
+/// extent: `(nanmin, nanmax)` over the aggregates of every tile that
+/// intersects it (empty cells of a count are 0, so the minimum is usually
+/// 0). Computed block by block (at most 16x16 tiles per canvas); `None`
+/// when there is no data. Boolean aggregates give `(0, 1)`.
+pub fn zoom_span(
+    source: &Source,
+    layer: &TileLayer,
+    extent: Extent,
+    z: u8,
+) -> Result<Option<(f64, f64)>, Error> {
+    let tiles = tiles_covering(extent.0, extent.1, z);
+    let (Some(first), Some(last)) = (tiles.first(), tiles.last()) else {
+        return Ok(None);
+    };
+    let mut span: Option<(f64, f64)> = None;
+    let mut by = u64::from(first.y);
+    while by <= u64::from(last.y) {
+        let ey = (by + BLOCK_TILES - 1).min(u64::from(last.y));
+        let mut bx = u64::from(first.x);
+        while bx <= u64::from(last.x) {
+            let ex = (bx + BLOCK_TILES - 1).min(u64::from(last.x));
+            let nw = TileId::new(u32::from(z), bx, by)?;
+            let se = TileId::new(u32::from(z), ex, ey)?;
+            let ((x0, _), (_, y1)) = nw.bounds();
+            let ((_, x1), (y0, _)) = se.bounds();
+            let w = ((ex - bx + 1) * u64::from(TILE_SIZE)) as usize;
+            let h = ((ey - by + 1) * u64::from(TILE_SIZE)) as usize;
+            let mut req = layer.request(((x0, x1), (y0, y1)), w);
+            req.height = h;
+            req.x_upper_open = !se.at_east_edge();
+            req.y_upper_open = !nw.at_north_edge();
+            let plan = AggregationPlan::new(source, &req)?;
+            let units = plan.units(source);
+            let agg = plan.run_units(source, &units, &|_| {})?;
+            if matches!(agg.values, AggValues::Bool(_)) {
+                return Ok(Some((0.0, 1.0)));
+            }
+            if let Some((lo, hi)) = value_range(&agg) {
+                span = Some(match span {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+            bx = ex + 1;
+        }
+        by = ey + 1;
+    }
+    Ok(span)
+}
+
+/// `(west, south, east, north)` in degrees of an extent in metres, clamped
+/// to the Web Mercator world (for TileJSON `bounds`).
+pub fn extent_lnglat(extent: Extent) -> [f64; 4] {
+    let (lo, hi) = world_range(0);
+    let c = |v: f64| v.clamp(lo, hi);
+    let (w, s) = mercator::meters_to_lnglat(c(extent.0 .0), c(extent.1 .0));
+    let (e, n) = mercator::meters_to_lnglat(c(extent.0 .1), c(extent.1 .1));
+    [
+        w.max(-180.0),
+        s.max(-85.051_128_78),
+        e.min(180.0),
+        n.min(85.051_128_78),
+    ]
+}
+
+#[cfg(test)]
+mod tests;
