@@ -264,18 +264,8 @@ impl RenderArgs {
         // One named colour (not a colormap) is Datashader's `cmap='red'`: an
         // alpha ramp. Anything else is a list of colours, like `cmap=[...]`
         // (so `--cmap '#ff0000'` is a one-colour list, painted opaque).
-        let single_color = if !self.cmap.contains(',')
-            && !self.cmap.trim_start().starts_with('#')
-            && shade::colormap(self.cmap.trim()).is_none()
-        {
-            shade::parse_color(self.cmap.trim()).ok()
-        } else {
-            None
-        };
-        let cmap = match single_color {
-            Some(c) => vec![c],
-            None => shade::parse_cmap(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?,
-        };
+        let (cmap, single_color) =
+            shade::parse_cmap_arg(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
         let span = self
             .span
             .as_deref()

@@ -21,6 +21,7 @@ pub mod aggregate;
 pub mod error;
 pub mod output;
 pub mod render;
+pub mod server;
 pub mod shade;
 pub mod source;
 pub mod synth;

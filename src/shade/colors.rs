@@ -142,3 +142,17 @@ mod tests {
         assert!(parse_cmap("red,").is_err());
     }
 }
+
+/// A `--cmap` argument as Datashader reads `cmap=`: one named colour that is
+/// not a colormap is the alpha ramp of `cmap='red'` (returned as the single
+/// colour); anything else (a colormap name, `#rrggbb`, a comma list) is a
+/// list of colours, like `cmap=[...]`.
+pub fn parse_cmap_arg(s: &str) -> Result<(Vec<[u8; 3]>, Option<[u8; 3]>), ShadeError> {
+    let t = s.trim();
+    if !t.contains(',') && !t.starts_with('#') && colormap(t).is_none() {
+        if let Ok(c) = parse_color(t) {
+            return Ok((vec![c], Some(c)));
+        }
+    }
+    Ok((parse_cmap(s)?, None))
+}

@@ -35,7 +35,9 @@ use std::str::FromStr;
 
 use crate::aggregate::{AggValues, Aggregate};
 
-pub use colors::{colormap, colormap_names, default_color_key, parse_cmap, parse_color};
+pub use colors::{
+    colormap, colormap_names, default_color_key, parse_cmap, parse_cmap_arg, parse_color,
+};
 pub use composite::{dynspread, set_background, spread};
 
 /// One RGBA pixel, straight (not premultiplied) alpha, like Datashader's

@@ -1,0 +1,322 @@
+use axum::body::{to_bytes, Body};
+use axum::http::Request;
+use tower::ServiceExt;
+
+use super::*;
+
+fn server() -> Arc<TileServer> {
+    let config = ServerConfig {
+        max_zoom: 14,
+        span_max_zoom: 6,
+        ..ServerConfig::default()
+    };
+    Arc::new(TileServer::new(Source::sample().expect("sample"), config).expect("server"))
+}
+
+async fn call(s: &Arc<TileServer>, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let resp = router(s.clone()).oneshot(req).await.expect("response");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = to_bytes(resp.into_body(), 64 << 20).await.expect("body");
+    (status, headers, body.to_vec())
+}
+
+async fn get(s: &Arc<TileServer>, uri: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+    call(s, Request::get(uri).body(Body::empty()).expect("request")).await
+}
+
+/// A zoom-4 tile with sample points in it, and one without.
+fn full_and_empty(s: &TileServer) -> (TileId, TileId) {
+    let layer = s.config.layer.clone();
+    let ext = s.extent();
+    let mut full = None;
+    for t in tiles::tiles_covering(ext.0, ext.1, 4) {
+        let agg = tiles::aggregate_tile(&s.source, &layer, t, 256).expect("tile");
+        if !tiles::is_blank(&agg) {
+            full = Some(t);
+            break;
+        }
+    }
+    // The South Pacific: no sample point there.
+    let empty = TileId::new(4, 1, 10).expect("tile");
+    (full.expect("a tile with points"), empty)
+}
+
+fn png_size(b: &[u8]) -> (u32, u32) {
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n");
+    let w = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+    let h = u32::from_be_bytes([b[20], b[21], b[22], b[23]]);
+    (w, h)
+}
+
+#[tokio::test]
+async fn tiles_etags_and_conditional_requests() {
+    let s = server();
+    let (full, empty) = full_and_empty(&s);
+    let uri = format!("/tiles/{full}.png");
+    let (st, h, body) = get(&s, &uri).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "image/png");
+    assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(h[header::CACHE_CONTROL]
+        .to_str()
+        .expect("ascii")
+        .contains("max-age"));
+    assert_eq!(png_size(&body), (256, 256));
+    let tag = h[header::ETAG].to_str().expect("ascii").to_string();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "strong: {tag}");
+    assert_eq!(tag, etag(&body));
+
+    // Same bytes again (from the cache), same tag.
+    let (_, h2, body2) = get(&s, &uri).await;
+    assert_eq!(body2, body);
+    assert_eq!(h2[header::ETAG], tag.as_str());
+
+    for inm in [
+        tag.clone(),
+        format!("W/{tag}"),
+        format!("\"x\", {tag}"),
+        "*".into(),
+    ] {
+        let req = Request::get(&uri)
+            .header(header::IF_NONE_MATCH, inm.as_str())
+            .body(Body::empty())
+            .expect("request");
+        let (st, h, body) = call(&s, req).await;
+        assert_eq!(st, StatusCode::NOT_MODIFIED, "{inm}");
+        assert!(body.is_empty());
+        assert_eq!(h[header::ETAG], tag.as_str());
+    }
+    let req = Request::get(&uri)
+        .header(header::IF_NONE_MATCH, "\"other\"")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&s, req).await.0, StatusCode::OK);
+
+    // HEAD: headers, no body.
+    let req = Request::head(&uri).body(Body::empty()).expect("request");
+    let (st, h, body) = call(&s, req).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.is_empty());
+    assert_eq!(h[header::ETAG], tag.as_str());
+
+    // High-DPI: 512 pixels over the same bounds.
+    let (st, _, body) = get(&s, &format!("/tiles/{full}@2x.png")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(png_size(&body), (512, 512));
+
+    // Empty tile: 204 with CORS, no body.
+    let (st, h, body) = get(&s, &format!("/tiles/{empty}.png")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert!(body.is_empty());
+    assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+
+    // A second server renders the same bytes (deterministic output).
+    let (_, _, again) = get(&server(), &uri).await;
+    assert_eq!(again, body2);
+}
+
+#[tokio::test]
+async fn overrides_change_the_tile_and_are_checked() {
+    let s = server();
+    let (full, _) = full_and_empty(&s);
+    let base = get(&s, &format!("/tiles/{full}.png")).await.2;
+    for q in [
+        "how=eq_hist",
+        "how=linear&cmap=viridis",
+        "cmap=red",
+        "span=0,5",
+        "agg=count_cat:cat",
+    ] {
+        let (st, _, body) = get(&s, &format!("/tiles/{full}.png?{q}")).await;
+        assert_eq!(st, StatusCode::OK, "{q}");
+        assert_ne!(body, base, "{q}");
+    }
+    // Unknown parameters (cache busters) are ignored.
+    assert_eq!(get(&s, &format!("/tiles/{full}.png?v=3")).await.2, base);
+    for q in [
+        "how=sideways",
+        "cmap=nosuchmap",
+        "span=5,1",
+        "span=1",
+        "span=0,inf",
+        "agg=median:val",
+        "agg=mean:nosuchcolumn",
+    ] {
+        let (st, h, body) = get(&s, &format!("/tiles/{full}.png?{q}")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{q}");
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let msg = String::from_utf8(body).expect("utf8");
+        assert_eq!(msg.trim().lines().count(), 1, "{msg}");
+    }
+    let long = "x".repeat(MAX_OVERRIDE_LEN + 1);
+    let (st, _, _) = get(&s, &format!("/tiles/{full}.png?cmap={long}")).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bad_addresses_and_unknown_paths() {
+    let s = server();
+    for uri in [
+        "/tiles/31/0/0.png",
+        "/tiles/15/0/0.png", // beyond max zoom 14
+        "/tiles/2/4/0.png",
+        "/tiles/2/0/4.png",
+        "/tiles/2/-1/0.png",
+        "/tiles/2/0/abc.png",
+        "/tiles/2/0/0.jpg",
+        "/tiles/2/0/0@3x.png",
+        "/tiles/x/0/0.png",
+        "/tiles/99999999999999999999/0/0.png",
+        "/tiles/2/0/.png",
+    ] {
+        let (st, _, body) = get(&s, uri).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(!body.is_empty());
+    }
+    for uri in [
+        "/nope",
+        "/tiles/2/0",
+        "/tiles/2/0/0/0.png",
+        "/tiles/../../etc/passwd",
+        "/tiles/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2f..%2fetc%2fpasswd",
+        "/viewer.html",
+    ] {
+        let (st, h, _) = get(&s, uri).await;
+        assert!(
+            st == StatusCode::NOT_FOUND || st == StatusCode::BAD_REQUEST,
+            "{uri}: {st}"
+        );
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    }
+    let req = Request::post("/tiles/0/0/0.png")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&s, req).await.0, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn metadata_viewer_health_and_preflight() {
+    let s = server();
+    let req = Request::get("/tilejson.json")
+        .header(header::HOST, "example.test:9000")
+        .body(Body::empty())
+        .expect("request");
+    let (st, h, body) = call(&s, req).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    let tj: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert_eq!(tj["scheme"], "xyz");
+    assert_eq!(
+        tj["tiles"][0],
+        "http://example.test:9000/tiles/{z}/{x}/{y}.png"
+    );
+    assert_eq!(tj["minzoom"], 0);
+    assert_eq!(tj["maxzoom"], 14);
+    let b: Vec<f64> = tj["bounds"]
+        .as_array()
+        .expect("bounds")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    // The sample is census-like points over the contiguous US.
+    assert!(
+        b[0] < -100.0 && b[2] > -80.0 && b[1] > 20.0 && b[3] < 55.0,
+        "{b:?}"
+    );
+
+    let (st, _, body) = get(&s, "/legend.json?z=3").await;
+    assert_eq!(st, StatusCode::OK);
+    let lg: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(lg["how"], "log");
+    assert_eq!(lg["agg"], "count");
+    assert_eq!(lg["cmap"][0].as_str().map(str::len), Some(7));
+    let z3 = &lg["zooms"][3];
+    assert_eq!(z3["zoom"], 3);
+    assert_eq!(z3["computed"], true);
+    assert_eq!(z3["span"][0], 0.0);
+    assert!(z3["span"][1].as_f64().expect("max") >= 1.0);
+    assert_eq!(
+        get(&s, "/legend.json?z=99").await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (st, h, body) = get(&s, "/").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(h[header::CONTENT_TYPE]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/html"));
+    let html = String::from_utf8(body).expect("utf8");
+    assert!(html.contains("/tilejson.json") && html.contains("/tiles/"));
+    assert!(
+        !html.contains("https://") && !html.contains("http://"),
+        "no CDN"
+    );
+
+    let (st, _, body) = get(&s, "/health").await;
+    assert_eq!(st, StatusCode::OK);
+    let hv: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(hv["status"], "ok");
+    assert_eq!(hv["rows"], s.source.num_rows());
+
+    let req = Request::options("/tiles/1/0/0.png")
+        .header(header::ORIGIN, "http://elsewhere.test")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .body(Body::empty())
+        .expect("request");
+    let (st, h, _) = call(&s, req).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(h[header::ACCESS_CONTROL_ALLOW_METHODS]
+        .to_str()
+        .expect("ascii")
+        .contains("GET"));
+}
+
+#[tokio::test]
+async fn cache_stays_within_its_bytes() {
+    let config = ServerConfig {
+        cache_bytes: 40_000,
+        span_max_zoom: 4,
+        ..ServerConfig::default()
+    };
+    let s = Arc::new(TileServer::new(Source::sample().expect("sample"), config).expect("server"));
+    let ext = s.extent();
+    for t in tiles::tiles_covering(ext.0, ext.1, 5) {
+        let (st, _, _) = get(&s, &format!("/tiles/{t}.png")).await;
+        assert!(st == StatusCode::OK || st == StatusCode::NO_CONTENT);
+        assert!(lock(&s.cache).bytes() <= 40_000);
+    }
+    assert!(lock(&s.cache).len() >= 1);
+}
+
+#[tokio::test]
+async fn serves_over_tcp_and_shuts_down_gracefully() {
+    use std::io::{Read, Write};
+    let s = server();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, s, async {
+        let _ = rx.await;
+    }));
+    let out = tokio::task::spawn_blocking(move || {
+        let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+        conn.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("write");
+        let mut out = String::new();
+        conn.read_to_string(&mut out).expect("read");
+        out
+    })
+    .await
+    .expect("client");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("\"status\":\"ok\""));
+    tx.send(()).expect("signal");
+    task.await.expect("join").expect("clean shutdown");
+}
