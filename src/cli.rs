@@ -264,8 +264,10 @@ impl RenderArgs {
         // One named colour (not a colormap) is Datashader's `cmap='red'`: an
         // alpha ramp. Anything else is a list of colours, like `cmap=[...]`
         // (so `--cmap '#ff0000'` is a one-colour list, painted opaque).
-        let (cmap, single_color) =
-            shade::parse_cmap_arg(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
+        let shade::CmapArg {
+            colors: cmap,
+            single_color,
+        } = shade::parse_cmap_arg(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
         let span = self
             .span
             .as_deref()

@@ -90,6 +90,9 @@ impl Default for ServerConfig {
     }
 }
 
+/// A zoom level's span is kept per `agg` override and zoom.
+type SpanKey = (String, u8);
+
 /// Shared state of a running server.
 pub struct TileServer {
     source: Source,
@@ -100,7 +103,7 @@ pub struct TileServer {
     /// Resolved layers by `agg` override ("" = the default).
     layers: Mutex<HashMap<String, TileLayer>>,
     /// Full-pass spans by (`agg` key, zoom).
-    spans: Mutex<HashMap<(String, u8), Option<(f64, f64)>>>,
+    spans: Mutex<HashMap<SpanKey, Option<(f64, f64)>>>,
 }
 
 impl std::fmt::Debug for TileServer {
@@ -293,10 +296,10 @@ impl TileServer {
                 .map_err(|e| Reject::bad(format!("how '{h}': {e}")))?;
         }
         if let Some(c) = query.get("cmap") {
-            let (cmap, single) =
+            let arg =
                 shade::parse_cmap_arg(c).map_err(|e| Reject::bad(format!("cmap '{c}': {e}")))?;
-            shade.cmap = cmap;
-            shade.single_color = single;
+            shade.cmap = arg.colors;
+            shade.single_color = arg.single_color;
         }
         if let Some(s) = query.get("span") {
             let parts: Vec<&str> = s.split(',').map(str::trim).collect();

@@ -80,6 +80,36 @@ pub fn parse_cmap(s: &str) -> Result<Vec<[u8; 3]>, ShadeError> {
     }
 }
 
+/// A parsed `--cmap` argument: what goes into [`super::ShadeOptions`]'s
+/// `cmap` and `single_color`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CmapArg {
+    /// The colour list (one colour for a single colour).
+    pub colors: Vec<[u8; 3]>,
+    /// Set for Datashader's `cmap='<colour>'` alpha ramp.
+    pub single_color: Option<[u8; 3]>,
+}
+
+/// A `--cmap` argument as Datashader reads `cmap=`: one named colour that is
+/// not a colormap is the alpha ramp of `cmap='red'` (returned as the single
+/// colour); anything else (a colormap name, `#rrggbb`, a comma list) is a
+/// list of colours, like `cmap=[...]`.
+pub fn parse_cmap_arg(s: &str) -> Result<CmapArg, ShadeError> {
+    let t = s.trim();
+    if !t.contains(',') && !t.starts_with('#') && colormap(t).is_none() {
+        if let Ok(c) = parse_color(t) {
+            return Ok(CmapArg {
+                colors: vec![c],
+                single_color: Some(c),
+            });
+        }
+    }
+    Ok(CmapArg {
+        colors: parse_cmap(s)?,
+        single_color: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,18 +171,4 @@ mod tests {
         assert!(!msg.contains('\n'));
         assert!(parse_cmap("red,").is_err());
     }
-}
-
-/// A `--cmap` argument as Datashader reads `cmap=`: one named colour that is
-/// not a colormap is the alpha ramp of `cmap='red'` (returned as the single
-/// colour); anything else (a colormap name, `#rrggbb`, a comma list) is a
-/// list of colours, like `cmap=[...]`.
-pub fn parse_cmap_arg(s: &str) -> Result<(Vec<[u8; 3]>, Option<[u8; 3]>), ShadeError> {
-    let t = s.trim();
-    if !t.contains(',') && !t.starts_with('#') && colormap(t).is_none() {
-        if let Ok(c) = parse_color(t) {
-            return Ok((vec![c], Some(c)));
-        }
-    }
-    Ok((parse_cmap(s)?, None))
 }

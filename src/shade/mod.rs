@@ -36,7 +36,7 @@ use std::str::FromStr;
 use crate::aggregate::{AggValues, Aggregate};
 
 pub use colors::{
-    colormap, colormap_names, default_color_key, parse_cmap, parse_cmap_arg, parse_color,
+    colormap, colormap_names, default_color_key, parse_cmap, parse_cmap_arg, parse_color, CmapArg,
 };
 pub use composite::{dynspread, set_background, spread};
 
