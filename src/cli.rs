@@ -12,8 +12,10 @@ use clap::{Args, Parser, Subcommand};
 use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
+use pointillist::server::ServerConfig;
 use pointillist::shade::{self, Dynspread, How, ShadeOptions};
 use pointillist::synth::{Precision, SynthCompression, SynthOptions};
+use pointillist::tiles::{self, TileLayer};
 
 /// Turn hundreds of millions of points from Parquet into Datashader-exact images.
 #[derive(Debug, Parser)]
@@ -33,6 +35,8 @@ pub enum Command {
     Synth(SynthArgs),
     /// Describe inputs: files, rows, row groups, columns and their types.
     Info(InfoArgs),
+    /// Serve XYZ map tiles rendered on demand, with a viewer at /.
+    Serve(Box<ServeArgs>),
 }
 
 /// `pointillist render`.
@@ -62,6 +66,10 @@ pub struct RenderArgs {
     /// y range, inclusive (default: the data's range).
     #[arg(long, value_name = "MIN,MAX", allow_hyphen_values = true)]
     pub y_range: Option<String>,
+    /// x and y are longitude and latitude in degrees: project them to Web
+    /// Mercator metres (ranges are then in metres).
+    #[arg(long)]
+    pub lnglat: bool,
     /// x axis: linear or log.
     #[arg(long, default_value = "linear")]
     pub x_axis: String,
@@ -161,6 +169,145 @@ pub struct InfoArgs {
     pub inputs: Vec<PathBuf>,
 }
 
+/// `pointillist serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Parquet files, directories or globs (default: the sample data).
+    pub inputs: Vec<PathBuf>,
+    /// TCP port (0 = any free port; the address is printed).
+    #[arg(long, default_value_t = 8080, value_name = "N")]
+    pub port: u16,
+    /// Address to listen on. The default serves this machine only.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind: String,
+    /// Column of x coordinates (Web Mercator metres, or longitude with --lnglat).
+    #[arg(long, default_value = "x", value_name = "COL")]
+    pub x: String,
+    /// Column of y coordinates (Web Mercator metres, or latitude with --lnglat).
+    #[arg(long, default_value = "y", value_name = "COL")]
+    pub y: String,
+    /// x and y are longitude and latitude in degrees.
+    #[arg(long)]
+    pub lnglat: bool,
+    /// Reduction (as for render); tiles may override it with ?agg=.
+    #[arg(long, default_value = "count", value_name = "SPEC")]
+    pub agg: String,
+    /// Categories in plane order (default: the column's sorted distinct values).
+    #[arg(long, value_name = "A,B,...")]
+    pub categories: Option<String>,
+    /// Shading: linear, log, cbrt or eq_hist (eq_hist equalises each tile alone).
+    #[arg(long, default_value = "log")]
+    pub how: String,
+    /// Colormap name, or colours: NAME | COLOR,COLOR,...
+    #[arg(long, default_value = "fire", value_name = "NAME|COLORS")]
+    pub cmap: String,
+    /// Fixed span for every zoom (default: each zoom level's full-pass span).
+    #[arg(long, value_name = "MIN,MAX", allow_hyphen_values = true)]
+    pub span: Option<String>,
+    /// Smallest zoom advertised.
+    #[arg(long, default_value_t = 0, value_name = "Z")]
+    pub min_zoom: u8,
+    /// Largest zoom served.
+    #[arg(long, default_value_t = 18, value_name = "Z")]
+    pub max_zoom: u8,
+    /// Deepest zoom whose colour span comes from a full pass; deeper zooms reuse it.
+    #[arg(long, default_value_t = 10, value_name = "Z")]
+    pub span_max_zoom: u8,
+    /// Memory for cached tiles, in MiB.
+    #[arg(long, default_value_t = 256, value_name = "MiB")]
+    pub cache_mb: usize,
+    /// Tile renders at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub max_renders: Option<usize>,
+    /// Worker threads for aggregation (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// A validated `serve`.
+#[derive(Debug)]
+pub struct ServePlan {
+    /// Inputs (empty = the sample).
+    pub inputs: Vec<PathBuf>,
+    /// Where to listen.
+    pub addr: std::net::SocketAddr,
+    /// The server's settings.
+    pub config: ServerConfig,
+    /// Thread pool size.
+    pub threads: Option<usize>,
+}
+
+impl ServeArgs {
+    /// Validate every argument and build the plan.
+    pub fn into_plan(self) -> Result<ServePlan> {
+        let ip: std::net::IpAddr = self.bind.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "--bind '{}' is not an IP address; give e.g. 127.0.0.1 or 0.0.0.0",
+                self.bind
+            )
+        })?;
+        if self.max_zoom > tiles::MAX_ZOOM {
+            bail!(
+                "--max-zoom {} is beyond {}; give at most {}",
+                self.max_zoom,
+                tiles::MAX_ZOOM,
+                tiles::MAX_ZOOM
+            );
+        }
+        if self.min_zoom > self.max_zoom {
+            bail!(
+                "--min-zoom {} is above --max-zoom {}; give MIN <= MAX",
+                self.min_zoom,
+                self.max_zoom
+            );
+        }
+        if self.threads == Some(0) || self.max_renders == Some(0) {
+            bail!("--threads and --max-renders need at least 1");
+        }
+        let reduction: ReductionSpec = self
+            .agg
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--agg: {e}"))?;
+        let how: How = self
+            .how
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--how: {e}"))?;
+        let cmap = shade::parse_cmap_arg(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
+        let span = self
+            .span
+            .as_deref()
+            .map(|s| parse_pair("span", s))
+            .transpose()?;
+        let mut layer = TileLayer::new();
+        layer.x = self.x;
+        layer.y = self.y;
+        layer.lnglat = self.lnglat;
+        layer.reduction = reduction;
+        layer.categories = self.categories.as_deref().map(parse_list);
+        let mut config = ServerConfig {
+            layer,
+            min_zoom: self.min_zoom,
+            max_zoom: self.max_zoom,
+            span_max_zoom: self.span_max_zoom,
+            cache_bytes: self.cache_mb.saturating_mul(1 << 20),
+            ..ServerConfig::default()
+        };
+        config.shade.how = how;
+        config.shade.cmap = cmap.colors;
+        config.shade.single_color = cmap.single_color;
+        config.shade.span = span;
+        if let Some(n) = self.max_renders {
+            config.max_renders = n;
+        }
+        Ok(ServePlan {
+            inputs: self.inputs,
+            addr: std::net::SocketAddr::new(ip, self.port),
+            config,
+            threads: self.threads,
+        })
+    }
+}
+
 /// A validated render, plus the CLI-only settings.
 #[derive(Debug)]
 pub struct RenderPlan {
@@ -250,6 +397,10 @@ impl RenderArgs {
         aggregate.y_range = y_range;
         aggregate.x_axis = x_axis;
         aggregate.y_axis = y_axis;
+        aggregate.lnglat = self.lnglat;
+        if self.lnglat && (x_axis != AxisKind::Linear || y_axis != AxisKind::Linear) {
+            bail!("--lnglat projects to Web Mercator metres; drop --x-axis/--y-axis log");
+        }
         aggregate.categories = self.categories.as_deref().map(parse_list);
         if aggregate.categories.is_some() && reduction.by.is_none() {
             bail!("--categories needs a categorical aggregation: --agg count_cat:COL or --by COL");

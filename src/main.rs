@@ -10,8 +10,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{Cli, Command, InfoArgs, RenderPlan};
+use cli::{Cli, Command, InfoArgs, RenderPlan, ServePlan};
 use pointillist::render::{open_inputs, render_with_progress};
+use pointillist::server::TileServer;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -57,7 +58,41 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Info(args) => run_info(&args),
+        Command::Serve(args) => run_serve(args.into_plan()?),
     }
+}
+
+fn run_serve(plan: ServePlan) -> Result<()> {
+    if let Some(n) = plan.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot start the thread pool")?;
+    }
+    let source = open_inputs(&plan.inputs)?;
+    let rows = source.num_rows();
+    let server = std::sync::Arc::new(TileServer::new(source, plan.config)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(plan.addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}; choose another --port or --bind",
+                    plan.addr
+                )
+            })?;
+        let addr = listener.local_addr().context("cannot read the bound address")?;
+        eprintln!("serving {rows} rows at http://{addr}/ (viewer); tiles at http://{addr}/tiles/{{z}}/{{x}}/{{y}}.png, TileJSON at http://{addr}/tilejson.json; Ctrl-C stops");
+        pointillist::server::serve(listener, server, pointillist::server::shutdown_signal())
+            .await
+            .context("the server failed")?;
+        eprintln!("stopped");
+        Ok(())
+    })
 }
 
 fn run_render(plan: RenderPlan) -> Result<()> {

@@ -535,3 +535,145 @@ fn zoomed_render_skips_row_groups_outside_the_range() {
     };
     assert_eq!(counts.iter().sum::<u32>(), 250);
 }
+
+/// GET `path` from `addr` over plain HTTP/1.1; the status line and body.
+fn http_get(addr: &str, path: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, raw[split + 4..].to_vec())
+}
+
+#[test]
+fn serve_answers_tiles_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = bin()
+        .args(["serve", "--port", "0", "--max-zoom", "12"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("a line").expect("utf8");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("address in the first line")
+        .to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{first}");
+    let (status, body) = http_get(&addr, "/tilejson.json");
+    assert!(status.contains("200"), "{status}");
+    let tj: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(tj["maxzoom"], 12);
+    // The whole world at zoom 0 holds every sample point.
+    let (status, body) = http_get(&addr, "/tiles/0/0/0.png");
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(&body[..4], b"\x89PNG");
+    let (status, _) = http_get(&addr, "/tiles/13/0/0.png");
+    assert!(status.contains("400"), "{status}");
+    let (status, _) = http_get(&addr, "/tiles/3/0/7.png");
+    assert!(status.contains("204"), "{status}");
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "{exit:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
+
+#[test]
+fn serve_rejects_bad_arguments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (args, needle) in [
+        (vec!["serve", "--bind", "localhost"], "--bind"),
+        (vec!["serve", "--max-zoom", "31"], "--max-zoom"),
+        (
+            vec!["serve", "--min-zoom", "5", "--max-zoom", "4"],
+            "--min-zoom",
+        ),
+        (vec!["serve", "--agg", "median:val"], "--agg"),
+        (vec!["serve", "--x", "nope"], "nope"),
+    ] {
+        let o = run(dir.path(), &args);
+        assert!(!o.status.success(), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains(needle), "{args:?}: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
+fn lnglat_render_matches_a_render_of_projected_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lon = [-74.0, -73.99, 2.35, -122.42, 151.2];
+    let lat = [40.71, 40.75, 48.86, 37.77, -33.87];
+    let (mx, my): (Vec<f64>, Vec<f64>) = lon
+        .iter()
+        .zip(&lat)
+        .map(|(&a, &b)| pointillist::aggregate::mercator::lnglat_to_meters(a, b))
+        .unzip();
+    let write = |name: &str, a: &[f64], b: &[f64]| {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Float64, false),
+            Field::new("y", DataType::Float64, false),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(a.to_vec())),
+            Arc::new(Float64Array::from(b.to_vec())),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
+        let f = std::fs::File::create(dir.path().join(name)).expect("create");
+        let mut w = ArrowWriter::try_new(f, schema, None).expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+    };
+    write("deg.parquet", &lon, &lat);
+    write("met.parquet", &mx, &my);
+    let a = run(
+        dir.path(),
+        &[
+            "render",
+            "deg.parquet",
+            "--lnglat",
+            "--save-agg",
+            "a.npy",
+            "--width",
+            "300",
+            "--height",
+            "200",
+        ],
+    );
+    assert!(a.status.success(), "{}", stderr(&a));
+    let b = run(
+        dir.path(),
+        &[
+            "render",
+            "met.parquet",
+            "--save-agg",
+            "b.npy",
+            "--width",
+            "300",
+            "--height",
+            "200",
+        ],
+    );
+    assert!(b.status.success(), "{}", stderr(&b));
+    let read = |n: &str| std::fs::read(dir.path().join(n)).expect("npy");
+    assert_eq!(read("a.npy"), read("b.npy"));
+}
