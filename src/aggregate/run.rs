@@ -419,6 +419,7 @@ impl AggregationPlan {
     /// ranges are skipped, since every one of their points would be dropped.
     pub fn units(&self, source: &Source) -> Vec<Unit> {
         let g = &self.geometry;
+        let (px, py) = mercator::projections(self.lnglat);
         source
             .units(UNIT_ROWS)
             .into_iter()
@@ -429,7 +430,6 @@ impl AggregationPlan {
                         .map(|(lo, hi)| (project(lo), project(hi)))
                         .is_some_and(|(lo, hi)| hi < r.0 || lo > r.1)
                 };
-                let (px, py) = mercator::projections(self.lnglat);
                 !(outside(&self.x, g.x.range, px) || outside(&self.y, g.y.range, py))
             })
             .collect()

@@ -530,11 +530,15 @@ async fn legend(
 }
 
 async fn health(State(server): State<Arc<TileServer>>) -> Response {
+    let (tiles, bytes) = {
+        let cache = lock(&server.cache);
+        (cache.len(), cache.bytes())
+    };
     json_response(serde_json::json!({
         "status": "ok",
         "rows": server.source.num_rows(),
-        "cached_tiles": lock(&server.cache).len(),
-        "cached_bytes": lock(&server.cache).bytes(),
+        "cached_tiles": tiles,
+        "cached_bytes": bytes,
     }))
 }
 

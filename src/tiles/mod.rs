@@ -114,9 +114,7 @@ impl TileId {
     /// `(x_range, y_range)` in Web Mercator metres, as Datashader's
     /// `get_tile_meters`.
     pub fn bounds(&self) -> Extent {
-        let res = resolution(self.z);
-        let ts = u64::from(TILE_SIZE);
-        let edge = |i: u64| (i * ts) as f64 * res - ORIGIN_OFFSET;
+        let edge = |i| tile_edge(self.z, i);
         let (x, ty) = (u64::from(self.x), self.tms_row());
         ((edge(x), edge(x + 1)), (edge(ty), edge(ty + 1)))
     }
@@ -147,13 +145,17 @@ impl std::fmt::Display for TileId {
     }
 }
 
+/// The lower edge, in metres, of tile `i` (counted from the west, or from
+/// the south) at zoom `z`: Datashader's `pixels_to_meters` of pixel
+/// `i * 256`. Shared edges of neighbouring tiles are the same float.
+fn tile_edge(z: u8, i: u64) -> f64 {
+    (i * u64::from(TILE_SIZE)) as f64 * resolution(z) - ORIGIN_OFFSET
+}
+
 /// `(min, max)` of the world in metres at zoom `z` along one axis: the
 /// lower edge of the first tile and the upper edge of the last.
 pub fn world_range(z: u8) -> (f64, f64) {
-    let n = tiles_per_side(z);
-    let res = resolution(z);
-    let ts = u64::from(TILE_SIZE);
-    (-ORIGIN_OFFSET, (n * ts) as f64 * res - ORIGIN_OFFSET)
+    (tile_edge(z, 0), tile_edge(z, tiles_per_side(z)))
 }
 
 /// Index along one axis of the tile holding `v` (metres), counted from the
@@ -164,10 +166,8 @@ fn tile_index(v: f64, z: u8) -> Option<u64> {
         return None;
     }
     let n = tiles_per_side(z);
-    let res = resolution(z);
-    let ts = u64::from(TILE_SIZE);
-    let edge = |i: u64| (i * ts) as f64 * res - ORIGIN_OFFSET;
-    let guess = ((v + ORIGIN_OFFSET) / res / f64::from(TILE_SIZE)).floor();
+    let edge = |i| tile_edge(z, i);
+    let guess = ((v + ORIGIN_OFFSET) / resolution(z) / f64::from(TILE_SIZE)).floor();
     let mut i = (guess.max(0.0) as u64).min(n - 1);
     // The division can round across an edge: settle on the tile whose
     // half-open bounds (as `bounds` computes them) hold v.
