@@ -1,15 +1,17 @@
-//! Output stage: PNG images and `.npy` aggregates on disk.
+//! Output stage: PNG images, `.npy` aggregates and PMTiles archives on disk.
 //!
 //! Every file is written to a temporary file in the destination directory
 //! and renamed into place only when complete, so a failed run never leaves
 //! a half-written output behind.
 
 pub mod npy;
+pub mod pmtiles;
 mod png_out;
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+pub use pmtiles::{PmtilesMetadata, PmtilesProblem, PmtilesSummary, PmtilesWriter};
 pub use png_out::{encode_png, PngOptions};
 
 use crate::aggregate::Aggregate;
@@ -33,6 +35,14 @@ pub enum OutputError {
         path: PathBuf,
         /// The encoder's complaint.
         message: String,
+    },
+    /// A PMTiles archive that cannot be written as asked.
+    #[error("cannot write PMTiles archive '{path}': {what}")]
+    Pmtiles {
+        /// The destination.
+        path: PathBuf,
+        /// What is wrong.
+        what: PmtilesProblem,
     },
 }
 
