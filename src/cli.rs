@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
+use pointillist::index::IndexOptions;
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
 use pointillist::server::ServerConfig;
@@ -37,6 +38,89 @@ pub enum Command {
     Info(InfoArgs),
     /// Serve XYZ map tiles rendered on demand, with a viewer at /.
     Serve(Box<ServeArgs>),
+    /// Rewrite inputs as one Parquet file sorted along a Hilbert curve, in
+    /// small row groups, so zoomed renders and tiles read only what they show.
+    Index(IndexArgs),
+}
+
+/// `pointillist index`.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Parquet files, directories of *.parquet, or globs, read in order.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output Parquet file (written beside as a temp file, then renamed).
+    #[arg(short = 'o', long = "output", value_name = "OUT.parquet")]
+    pub output: PathBuf,
+    /// Column of x coordinates.
+    #[arg(long, default_value = "x", value_name = "COL")]
+    pub x: String,
+    /// Column of y coordinates.
+    #[arg(long, default_value = "y", value_name = "COL")]
+    pub y: String,
+    /// Rows per output row group (smaller: finer pruning, more metadata).
+    #[arg(long, default_value_t = 64 * 1024, value_name = "N")]
+    pub row_group_rows: usize,
+    /// Memory for sorting, in MiB; larger inputs are sorted in runs spilled
+    /// to disk and merged.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory_mb: u64,
+    /// Compression: snappy, zstd, zstd:LEVEL or none.
+    #[arg(long, default_value = "snappy")]
+    pub compression: String,
+    /// Directory for spilled runs (default: the output's directory).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl IndexArgs {
+    /// Check the arguments and turn them into index options.
+    pub fn into_plan(self) -> Result<IndexPlan> {
+        let compression: SynthCompression = self
+            .compression
+            .parse()
+            .with_context(|| format!("--compression '{}'", self.compression))?;
+        if self.row_group_rows == 0 {
+            bail!("--row-group-rows 0: give at least 1");
+        }
+        if self.memory_mb == 0 {
+            bail!("--memory-mb 0: give at least 1");
+        }
+        if self.threads == Some(0) {
+            bail!("--threads 0: give at least 1, or leave it out to use every core");
+        }
+        let options = IndexOptions {
+            x: self.x,
+            y: self.y,
+            row_group_rows: self.row_group_rows,
+            memory_bytes: usize::try_from(self.memory_mb.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+            compression: compression.to_parquet()?,
+            temp_dir: self.temp_dir,
+        };
+        Ok(IndexPlan {
+            inputs: self.inputs,
+            output: self.output,
+            options,
+            threads: self.threads,
+        })
+    }
+}
+
+/// A checked `index` command.
+#[derive(Debug)]
+pub struct IndexPlan {
+    /// Inputs.
+    pub inputs: Vec<PathBuf>,
+    /// Output file.
+    pub output: PathBuf,
+    /// Sorting options.
+    pub options: IndexOptions,
+    /// Worker threads.
+    pub threads: Option<usize>,
 }
 
 /// `pointillist render`.

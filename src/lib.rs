@@ -19,6 +19,7 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod index;
 pub mod output;
 pub mod render;
 pub mod server;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{Cli, Command, InfoArgs, RenderPlan, ServePlan};
+use cli::{Cli, Command, IndexPlan, InfoArgs, RenderPlan, ServePlan};
 use pointillist::render::{open_inputs, render_with_progress};
 use pointillist::server::TileServer;
 
@@ -59,7 +59,34 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Info(args) => run_info(&args),
         Command::Serve(args) => run_serve(args.into_plan()?),
+        Command::Index(args) => run_index(args.into_plan()?),
     }
+}
+
+fn run_index(plan: IndexPlan) -> Result<()> {
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = plan.threads {
+            b = b.num_threads(n);
+        }
+        b.build().context("cannot start worker threads")?
+    };
+    let source = pointillist::source::Source::open(&plan.inputs)?;
+    let started = std::time::Instant::now();
+    let summary =
+        pool.install(|| pointillist::index::build_index(&source, &plan.output, &plan.options))?;
+    eprintln!(
+        "indexed {} rows into {} row groups of up to {} rows ({} sorted run{}) in {:.1} s: {} ({} bytes)",
+        summary.rows,
+        summary.row_groups,
+        plan.options.row_group_rows,
+        summary.runs,
+        if summary.runs == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64(),
+        plan.output.display(),
+        summary.bytes
+    );
+    Ok(())
 }
 
 fn run_serve(plan: ServePlan) -> Result<()> {

@@ -207,7 +207,8 @@ impl FromStr for SynthCompression {
 }
 
 impl SynthCompression {
-    fn to_parquet(self) -> Result<Compression, SynthError> {
+    /// The Parquet codec for this choice.
+    pub fn to_parquet(self) -> Result<Compression, SynthError> {
         Ok(match self {
             SynthCompression::Uncompressed => Compression::UNCOMPRESSED,
             SynthCompression::Snappy => Compression::SNAPPY,

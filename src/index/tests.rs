@@ -1,0 +1,300 @@
+use std::collections::HashMap;
+
+use arrow_array::{Float32Array, Float64Array, Int64Array, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
+
+use super::*;
+use crate::aggregate::{AggValues, AggregateRequest, AggregationPlan, ReductionSpec};
+
+/// A Parquet file of `n` pseudo-random points with an id, a value (some
+/// NaN) and a category, written with row groups of `rg` rows.
+fn write_points(path: &Path, n: usize, rg: usize, seed: u64) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("y", DataType::Float32, false),
+        Field::new("id", DataType::Int64, false),
+        Field::new("cat", DataType::Utf8, false),
+    ]));
+    let mut s = seed;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64) / ((1u64 << 53) as f64)
+    };
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for i in 0..n {
+        // Clusters plus a few rows with no x.
+        let c = (i % 3) as f64;
+        xs.push(if i % 97 == 5 {
+            None
+        } else {
+            Some(c * 10.0 + next() * 3.0)
+        });
+        ys.push((c * 5.0 + next() * 2.0) as f32);
+    }
+    let ids: Vec<i64> = (0..n as i64).collect();
+    let cats: Vec<&str> = (0..n).map(|i| ["a", "b", "c", "d"][i % 4]).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Float64Array::from(xs)),
+            Arc::new(Float32Array::from(ys)),
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(StringArray::from(cats)),
+        ],
+    )
+    .expect("batch");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rg))
+        .build();
+    let file = File::create(path).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+}
+
+fn read_all(path: &Path) -> Vec<RecordBatch> {
+    let source = Source::open(&[path]).expect("open");
+    let names: Vec<String> = source.column_names();
+    let cols: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut out = Vec::new();
+    for unit in source.units(UNIT_ROWS) {
+        for b in source.read_unit(&unit, &cols, BATCH_ROWS).expect("read") {
+            out.push(b.expect("batch"));
+        }
+    }
+    out
+}
+
+fn count_canvas(path: &Path, window: Option<((f64, f64), (f64, f64))>) -> (Vec<u32>, usize) {
+    let source = Source::open(&[path]).expect("open");
+    let mut req = AggregateRequest::new(64, 48);
+    req.reduction = ReductionSpec::count();
+    if let Some((xr, yr)) = window {
+        req.x_range = Some(xr);
+        req.y_range = Some(yr);
+    }
+    let plan = AggregationPlan::new(&source, &req).expect("plan");
+    let units = plan.units(&source);
+    let agg = plan.run_units(&source, &units, &|_| {}).expect("run");
+    match agg.values {
+        AggValues::U32(v) => (v, units.len()),
+        other => panic!("not a count: {other:?}"),
+    }
+}
+
+#[test]
+fn hilbert_visits_neighbouring_cells_in_turn() {
+    // Walk the curve over the top-left 64x64 corner of the grid: each key's
+    // cell must be one step from the previous key's cell.
+    let n = 64u32;
+    let mut cells: HashMap<u32, (u32, u32)> = HashMap::new();
+    for x in 0..n {
+        for y in 0..n {
+            cells.insert(hilbert_index(x, y), (x, y));
+        }
+    }
+    let mut keys: Vec<u32> = cells.keys().copied().collect();
+    keys.sort_unstable();
+    // The corner is the curve's first n*n cells.
+    assert_eq!(keys.first(), Some(&0));
+    assert_eq!(keys.last(), Some(&(n * n - 1)));
+    for w in keys.windows(2) {
+        let (a, b) = (cells[&w[0]], cells[&w[1]]);
+        let d = a.0.abs_diff(b.0) + a.1.abs_diff(b.1);
+        assert_eq!(d, 1, "keys {} and {} are cells {a:?} and {b:?}", w[0], w[1]);
+    }
+    let max = (1u32 << HILBERT_BITS) - 1;
+    let corners = [
+        hilbert_index(0, 0),
+        hilbert_index(0, max),
+        hilbert_index(max, 0),
+        hilbert_index(max, max),
+    ];
+    assert!(corners.contains(&u32::MAX), "the curve ends at a corner");
+}
+
+#[test]
+fn index_keeps_every_row_and_sorts_along_the_curve() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("in.parquet");
+    let out = dir.path().join("out.parquet");
+    write_points(&input, 20_000, 3_000, 1);
+    let source = Source::open(&[&input]).expect("open");
+    let opts = IndexOptions {
+        row_group_rows: 1_000,
+        ..IndexOptions::default()
+    };
+    let summary = build_index(&source, &out, &opts).expect("index");
+    assert_eq!(summary.rows, 20_000);
+    assert_eq!(summary.row_groups, 20);
+    assert_eq!(summary.runs, 1);
+
+    let batches = read_all(&out);
+    let indexed = Source::open(&[&out]).expect("open");
+    assert_eq!(
+        indexed.schema_of(0).expect("schema").fields(),
+        source.schema_of(0).expect("schema").fields(),
+        "columns and types are kept"
+    );
+    // Every id exactly once, and each row's columns travel together.
+    let mut seen = vec![false; 20_000];
+    let keyer = Keyer::new(summary.extent);
+    let mut last_key = 0u32;
+    for b in &batches {
+        let ids = b
+            .column_by_name("id")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .expect("ids");
+        let cats = b
+            .column_by_name("cat")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .expect("cats");
+        let xs = b
+            .column_by_name("x")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+            .expect("xs");
+        for r in 0..b.num_rows() {
+            let id = ids.value(r) as usize;
+            assert!(!seen[id], "row {id} written twice");
+            seen[id] = true;
+            assert_eq!(cats.value(r), ["a", "b", "c", "d"][id % 4]);
+            assert_eq!(xs.is_null(r), id % 97 == 5);
+        }
+        for (r, &k) in keyer.keys(b, "x", "y").iter().enumerate() {
+            assert!(k >= last_key, "keys go down at row {r}");
+            last_key = k;
+        }
+    }
+    assert!(seen.iter().all(|&s| s), "every row is written");
+    // Rows with no x come last.
+    let tail = batches.last().expect("batches");
+    assert!(tail
+        .column_by_name("x")
+        .expect("x")
+        .is_null(tail.num_rows() - 1));
+}
+
+#[test]
+fn spilled_runs_threads_and_budgets_give_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("in.parquet");
+    write_points(&input, 30_000, 4_000, 2);
+    let source = Source::open(&[&input]).expect("open");
+    let mut outputs = Vec::new();
+    for (i, (budget, threads)) in [(1usize << 30, 2usize), (50_000, 1), (200_000, 3)]
+        .into_iter()
+        .enumerate()
+    {
+        let out = dir.path().join(format!("out{i}.parquet"));
+        let opts = IndexOptions {
+            row_group_rows: 2_000,
+            memory_bytes: budget,
+            ..IndexOptions::default()
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        let summary = pool
+            .install(|| build_index(&source, &out, &opts))
+            .expect("index");
+        if budget < 1 << 20 {
+            assert!(summary.runs > 1, "a small budget spills runs");
+        }
+        outputs.push(std::fs::read(&out).expect("read"));
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+    // Spill files are gone.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".pointillist-index"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+#[test]
+fn indexed_file_renders_the_same_counts_and_prunes_row_groups() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("in.parquet");
+    let out = dir.path().join("out.parquet");
+    write_points(&input, 40_000, 40_000, 3);
+    let source = Source::open(&[&input]).expect("open");
+    let opts = IndexOptions {
+        row_group_rows: 1_000,
+        ..IndexOptions::default()
+    };
+    build_index(&source, &out, &opts).expect("index");
+    let (a, _) = count_canvas(&input, None);
+    let (b, _) = count_canvas(&out, None);
+    assert_eq!(a, b, "whole-extent counts are unchanged");
+    // A window on one cluster reads a fraction of the indexed row groups.
+    let window = Some(((0.5, 2.0), (0.5, 1.5)));
+    let (a, units_before) = count_canvas(&input, window);
+    let (b, units_after) = count_canvas(&out, window);
+    assert_eq!(a, b, "zoomed counts are unchanged");
+    assert_eq!(units_before, 1);
+    assert!(
+        units_after < 40 / 3,
+        "the window reads {units_after} of 40 row groups"
+    );
+}
+
+#[test]
+fn mismatched_inputs_and_overwriting_an_input_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = dir.path().join("a.parquet");
+    write_points(&a, 100, 100, 4);
+    let source = Source::open(&[&a]).expect("open");
+    let err = build_index(&source, &a, &IndexOptions::default()).expect_err("overwrite");
+    assert!(matches!(err, IndexError::OutputIsInput { .. }), "{err}");
+
+    let b = dir.path().join("b.parquet");
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, false)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Float64Array::from(vec![1.0]))],
+    )
+    .expect("batch");
+    let mut w =
+        ArrowWriter::try_new(File::create(&b).expect("create"), schema, None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let both = Source::open(&[&a, &b]).expect("open");
+    let out = dir.path().join("out.parquet");
+    let err = build_index(&both, &out, &IndexOptions::default()).expect_err("mismatch");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("b.parquet") && msg.contains("same columns"),
+        "{msg}"
+    );
+    assert!(!out.exists(), "no output after an error");
+
+    let no_y = IndexOptions {
+        y: "nope".into(),
+        ..IndexOptions::default()
+    };
+    let err = build_index(&source, &out, &no_y).expect_err("missing column");
+    assert!(err.to_string().contains("nope"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn empty_input_gives_an_empty_file_with_the_columns() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = dir.path().join("a.parquet");
+    write_points(&a, 0, 100, 5);
+    let source = Source::open(&[&a]).expect("open");
+    let out = dir.path().join("out.parquet");
+    let s = build_index(&source, &out, &IndexOptions::default()).expect("index");
+    assert_eq!(s.rows, 0);
+    let indexed =
+        Source::from_bytes(Bytes::from(std::fs::read(&out).expect("read")), "out").expect("open");
+    assert_eq!(indexed.num_rows(), 0);
+    assert_eq!(indexed.column_names().len(), 4);
+}
