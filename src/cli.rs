@@ -300,6 +300,13 @@ pub struct ServeArgs {
     /// Memory for cached tiles, in MiB.
     #[arg(long, default_value_t = 256, value_name = "MiB")]
     pub cache_mb: usize,
+    /// Deepest zoom whose tile aggregates are all computed at start-up and
+    /// kept (when the data is spatially sorted, e.g. by `pointillist index`).
+    #[arg(long, default_value_t = 6, value_name = "Z")]
+    pub pyramid_max_zoom: u8,
+    /// Memory for those aggregates, in MiB (0 turns the pyramid off).
+    #[arg(long, default_value_t = 256, value_name = "MiB")]
+    pub pyramid_mb: usize,
     /// Tile renders at once (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub max_renders: Option<usize>,
@@ -374,6 +381,8 @@ impl ServeArgs {
             max_zoom: self.max_zoom,
             span_max_zoom: self.span_max_zoom,
             cache_bytes: self.cache_mb.saturating_mul(1 << 20),
+            pyramid_max_zoom: (self.pyramid_mb > 0).then_some(self.pyramid_max_zoom),
+            pyramid_bytes: self.pyramid_mb.saturating_mul(1 << 20),
             ..ServerConfig::default()
         };
         config.shade.how = how;

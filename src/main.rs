@@ -99,6 +99,9 @@ fn run_serve(plan: ServePlan) -> Result<()> {
     let source = open_inputs(&plan.inputs)?;
     let rows = source.num_rows();
     let server = std::sync::Arc::new(TileServer::new(source, plan.config)?);
+    // Low-zoom levels are computed in the background; tiles that need one
+    // before it is ready wait for it.
+    let _warm = server.warm_up();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

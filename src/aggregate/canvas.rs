@@ -30,6 +30,15 @@ impl AggValues {
         self.len() == 0
     }
 
+    /// Bytes per cell (4, 1 or 8).
+    pub fn cell_bytes(&self) -> usize {
+        match self {
+            AggValues::U32(_) => 4,
+            AggValues::Bool(_) => 1,
+            AggValues::F64(_) => 8,
+        }
+    }
+
     /// NumPy's name for the dtype (`uint32`, `bool`, `float64`).
     pub fn dtype_name(&self) -> &'static str {
         match self {

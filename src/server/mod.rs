@@ -14,11 +14,20 @@
 //! renders run on blocking threads, at most `max_renders` at once.
 //!
 //! Colours are the same across a zoom level: for `linear`, `log` and `cbrt`
-//! without an explicit `span`, each zoom level's span is Datashader's
-//! full-pass `(nanmin, nanmax)` over the tiles covering the data
-//! ([`crate::tiles::zoom_span`]), computed once per zoom on first use up to
-//! `span_max_zoom`; deeper zoom levels reuse that level's span. `eq_hist`
-//! equalises each tile on its own (as Datashader's `shade` does per image).
+//! without an explicit `span`, each zoom level's span is `(nanmin, nanmax)`
+//! over the zoom's tiles, computed once per zoom up to `span_max_zoom`;
+//! deeper zoom levels reuse that level's span, and a `@2x` tile takes the
+//! span of the next zoom (its pixels are that zoom's). `eq_hist` equalises
+//! each tile on its own (as Datashader's `shade` does per image).
+//!
+//! Low zooms, where one tile holds much of the data, come from a pyramid:
+//! when the data is sorted in space (`pointillist index`), every tile of the
+//! default layer at zooms up to `pyramid_max_zoom` is aggregated in the
+//! background at start-up (each exactly as it would be on its own, so the
+//! bytes do not change) and kept within `pyramid_bytes`; their span is over
+//! those tiles. Deeper zooms' spans are Datashader's full pass over blocks
+//! of up to 16x16 tiles ([`crate::tiles::zoom_span`]), also computed in the
+//! background.
 
 mod cache;
 
@@ -70,6 +79,12 @@ pub struct ServerConfig {
     pub span_max_zoom: u8,
     /// Name in TileJSON.
     pub name: String,
+    /// Deepest zoom whose tiles of the default layer are all aggregated in
+    /// one go and kept in memory (a low-zoom pyramid), when the data is
+    /// spatially sorted enough for that to cost about one pass per zoom.
+    pub pyramid_max_zoom: Option<u8>,
+    /// Bytes of aggregates the pyramid may hold.
+    pub pyramid_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -86,12 +101,26 @@ impl Default for ServerConfig {
             max_renders: std::thread::available_parallelism().map_or(2, |n| n.get()),
             span_max_zoom: 10,
             name: "pointillist".into(),
+            pyramid_max_zoom: Some(6),
+            pyramid_bytes: 256 << 20,
         }
     }
 }
 
 /// A zoom level's span is kept per `agg` override and zoom.
 type SpanKey = (String, u8);
+
+/// A pyramid level: not yet looked at, held, or left to per-tile renders.
+#[derive(Debug, Clone)]
+enum Level {
+    Unknown,
+    Ready(Arc<tiles::ZoomLevel>),
+    Skipped,
+}
+
+/// A level is kept only when rendering it tile by tile reads at most this
+/// many times the source's row groups (i.e. the data is spatially sorted).
+const PYRAMID_READ_FACTOR: usize = 4;
 
 /// Shared state of a running server.
 pub struct TileServer {
@@ -104,6 +133,10 @@ pub struct TileServer {
     layers: Mutex<HashMap<String, TileLayer>>,
     /// Full-pass spans by (`agg` key, zoom).
     spans: Mutex<HashMap<SpanKey, Option<(f64, f64)>>>,
+    /// The low-zoom pyramid of the default layer, by zoom.
+    levels: Vec<Mutex<Level>>,
+    /// Bytes the pyramid holds.
+    pyramid_used: Mutex<usize>,
 }
 
 impl std::fmt::Debug for TileServer {
@@ -131,7 +164,78 @@ impl TileServer {
             renders: Semaphore::new(config.max_renders.max(1)),
             layers: Mutex::new(layers),
             spans: Mutex::new(HashMap::new()),
+            levels: (0..=config
+                .pyramid_max_zoom
+                .map_or(0, |z| z.min(config.max_zoom)))
+                .map(|_| Mutex::new(Level::Unknown))
+                .collect(),
+            pyramid_used: Mutex::new(0),
             config,
+        })
+    }
+
+    /// The pyramid level of zoom `z` (default layer, 256 px), computing it
+    /// on first use; `None` past the pyramid's zoom, over its byte budget,
+    /// or when the data is not sorted in space. Callers for the same zoom
+    /// wait for one computation.
+    pub fn level(&self, z: u8) -> Result<Option<Arc<tiles::ZoomLevel>>, Error> {
+        let Some(max) = self.config.pyramid_max_zoom else {
+            return Ok(None);
+        };
+        if z > max {
+            return Ok(None);
+        }
+        let Some(slot) = self.levels.get(usize::from(z)) else {
+            return Ok(None);
+        };
+        let mut slot = lock(slot);
+        match &*slot {
+            Level::Ready(l) => return Ok(Some(l.clone())),
+            Level::Skipped => return Ok(None),
+            Level::Unknown => {}
+        }
+        let layer = &self.config.layer;
+        let (reads, all) = tiles::zoom_reads(&self.source, layer, self.extent, z)?;
+        if reads > PYRAMID_READ_FACTOR * all.max(1) + 16 {
+            *slot = Level::Skipped;
+            return Ok(None);
+        }
+        let level = tiles::aggregate_zoom(&self.source, layer, self.extent, z, 256)?;
+        lock(&self.spans).insert((String::new(), z), level.span);
+        let mut used = lock(&self.pyramid_used);
+        if *used + level.bytes > self.config.pyramid_bytes {
+            *slot = Level::Skipped;
+            return Ok(None);
+        }
+        *used += level.bytes;
+        let level = Arc::new(level);
+        *slot = Level::Ready(level.clone());
+        Ok(Some(level))
+    }
+
+    /// The zooms whose pyramid levels are held.
+    fn pyramid_zooms(&self) -> Vec<u8> {
+        (0u8..)
+            .zip(&self.levels)
+            .filter(|(_, l)| matches!(l.try_lock().as_deref(), Ok(Level::Ready(_))))
+            .map(|(z, _)| z)
+            .collect()
+    }
+
+    /// Compute the pyramid's levels in the background, shallowest first, so
+    /// that low-zoom tiles are ready before anyone asks.
+    pub fn warm_up(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
+        let server = Arc::clone(self);
+        std::thread::spawn(move || {
+            let c = &server.config;
+            // Levels (which bring their spans), then the full-pass spans of
+            // the zooms below them.
+            let last = c.span_max_zoom.max(c.pyramid_max_zoom.unwrap_or(0));
+            for z in c.min_zoom..=last.min(c.max_zoom) {
+                if server.zoom_span("", &c.layer, z).is_err() {
+                    break;
+                }
+            }
         })
     }
 
@@ -172,6 +276,15 @@ impl TileServer {
         if let Some(s) = lock(&self.spans).get(&key) {
             return Ok(*s);
         }
+        if agg.is_empty() {
+            // A pyramid level's span is over the tiles it shows.
+            if let Some(level) = self.level(z)? {
+                return Ok(level.span);
+            }
+            if let Some(s) = lock(&self.spans).get(&key) {
+                return Ok(*s);
+            }
+        }
         let span = tiles::zoom_span(&self.source, layer, self.extent, z)?;
         lock(&self.spans).insert(key, span);
         Ok(span)
@@ -179,7 +292,23 @@ impl TileServer {
 
     /// Render one tile: `Ok(None)` when no point falls in it.
     fn render(&self, req: &TileRequest) -> Result<Option<Vec<u8>>, Error> {
-        let agg = tiles::aggregate_tile(&self.source, &req.layer, req.tile, req.size)?;
+        let from_level = if req.agg_key.is_empty() && req.size == 256 {
+            self.level(req.tile.z)?
+        } else {
+            None
+        };
+        let agg = match &from_level {
+            Some(level) => match level.tile(req.tile.x, req.tile.y) {
+                Some(a) => a.clone(),
+                None => return Ok(None),
+            },
+            None => Arc::new(tiles::aggregate_tile(
+                &self.source,
+                &req.layer,
+                req.tile,
+                req.size,
+            )?),
+        };
         if tiles::is_blank(&agg) {
             return Ok(None);
         }
@@ -187,7 +316,14 @@ impl TileServer {
         let categorical = agg.categories.is_some();
         let bool_agg = matches!(agg.values, AggValues::Bool(_));
         if opts.span.is_none() && opts.how != How::EqHist && !categorical && !bool_agg {
-            opts.span = self.zoom_span(&req.agg_key, &req.layer, req.tile.z)?;
+            // A 512-pixel tile has the pixels of the four 256-pixel tiles
+            // of the next zoom, so it takes that zoom's span.
+            let z = if req.size > 256 {
+                req.tile.z.saturating_add(1).min(tiles::MAX_ZOOM)
+            } else {
+                req.tile.z
+            };
+            opts.span = self.zoom_span(&req.agg_key, &req.layer, z)?;
         }
         tiles::encode_tile(&agg, &opts).map(Some)
     }
@@ -539,6 +675,8 @@ async fn health(State(server): State<Arc<TileServer>>) -> Response {
         "rows": server.source.num_rows(),
         "cached_tiles": tiles,
         "cached_bytes": bytes,
+        "pyramid_zooms": server.pyramid_zooms(),
+        "pyramid_bytes": *lock(&server.pyramid_used),
     }))
 }
 

@@ -320,3 +320,100 @@ async fn serves_over_tcp_and_shuts_down_gracefully() {
     tx.send(()).expect("signal");
     task.await.expect("join").expect("clean shutdown");
 }
+
+/// The sample, indexed (`pointillist index`) into row groups of 4096 rows.
+fn indexed_sample() -> Source {
+    static FILE: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    let (_, path) = FILE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("indexed.parquet");
+        let opts = crate::index::IndexOptions {
+            row_group_rows: 4096,
+            ..crate::index::IndexOptions::default()
+        };
+        crate::index::build_index(&Source::sample().expect("sample"), &path, &opts).expect("index");
+        (dir, path)
+    });
+    Source::open(&[path]).expect("open")
+}
+
+fn pyramid_server(pyramid: Option<u8>, span: Option<(f64, f64)>, bytes: usize) -> Arc<TileServer> {
+    let mut config = ServerConfig {
+        max_zoom: 14,
+        span_max_zoom: 6,
+        pyramid_max_zoom: pyramid,
+        pyramid_bytes: bytes,
+        ..ServerConfig::default()
+    };
+    config.shade.span = span;
+    Arc::new(TileServer::new(indexed_sample(), config).expect("server"))
+}
+
+#[tokio::test]
+async fn pyramid_tiles_are_the_tile_by_tile_renders() {
+    let span = Some((0.0, 40.0));
+    let with = pyramid_server(Some(4), span, 256 << 20);
+    let without = pyramid_server(None, span, 256 << 20);
+    let ext = with.extent();
+    let mut compared = 0;
+    for z in 0..=4u8 {
+        assert!(with.level(z).expect("level").is_some(), "zoom {z} is held");
+        assert!(without.level(z).expect("level").is_none());
+        for t in tiles::tiles_covering(ext.0, ext.1, z) {
+            let uri = format!("/tiles/{t}.png");
+            let (a_status, _, a) = get(&with, &uri).await;
+            let (b_status, _, b) = get(&without, &uri).await;
+            assert_eq!(a_status, b_status, "{uri}");
+            assert_eq!(a, b, "{uri}");
+            compared += usize::from(a_status == StatusCode::OK);
+        }
+    }
+    assert!(compared >= 10, "only {compared} non-empty tiles compared");
+    // The unsorted sample would read every row group for every tile: no level.
+    let unsorted = server();
+    assert!(unsorted.level(4).expect("level").is_none());
+    let (_, _, health) = get(&with, "/health").await;
+    let health: serde_json::Value = serde_json::from_slice(&health).expect("json");
+    assert_eq!(health["pyramid_zooms"], serde_json::json!([0, 1, 2, 3, 4]));
+}
+
+#[test]
+fn pyramid_span_is_over_every_tile_of_the_zoom() {
+    let s = pyramid_server(Some(3), None, 256 << 20);
+    let level = s.level(3).expect("level").expect("held");
+    let ext = s.extent();
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for t in tiles::tiles_covering(ext.0, ext.1, 3) {
+        let agg = tiles::aggregate_tile(&s.source, &s.config.layer, t, 256).expect("tile");
+        if let Some((a, b)) = tiles::value_range(&agg) {
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        assert_eq!(
+            level.tile(t.x, t.y).map(|a| a.values.clone()),
+            (!tiles::is_blank(&agg)).then_some(agg.values),
+            "tile {t}"
+        );
+    }
+    assert_eq!(level.span, Some((lo, hi)));
+    assert!(hi > 1.0);
+    // The span a tile is shaded with is the level's.
+    assert_eq!(
+        s.zoom_span("", &s.config.layer, 3).expect("span"),
+        Some((lo, hi))
+    );
+}
+
+#[test]
+fn pyramid_respects_its_byte_budget_but_keeps_the_span() {
+    let s = pyramid_server(Some(4), None, 300 << 10);
+    // Zoom 0 is one 256x256 count tile (256 KiB); zoom 1 does not fit next to it.
+    assert!(s.level(0).expect("level").is_some());
+    assert!(s.level(1).expect("level").is_none());
+    let span = s.zoom_span("", &s.config.layer, 1).expect("span");
+    let direct = tiles::zoom_span(&s.source, &s.config.layer, s.extent(), 1).expect("span");
+    assert!(span.is_some() && direct.is_some());
+    assert!(*lock(&s.pyramid_used) <= 300 << 10);
+}

@@ -18,6 +18,11 @@
 use crate::aggregate::{
     mercator, AggValues, Aggregate, AggregateRequest, AggregationPlan, ReductionSpec,
 };
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
 use crate::error::Error;
 use crate::output::{encode_png, PngOptions};
 use crate::shade::{self, ShadeOptions};
@@ -384,6 +389,94 @@ pub fn zoom_span(
         by = ey + 1;
     }
     Ok(span)
+}
+
+/// Every non-empty tile aggregate of one zoom level, each computed by
+/// [`aggregate_tile`] (so a tile is the same whether it comes from here or
+/// is rendered on its own), with the level's colour span.
+#[derive(Debug, Clone)]
+pub struct ZoomLevel {
+    /// The zoom level.
+    pub z: u8,
+    /// Tile side in pixels.
+    pub size: usize,
+    /// Non-empty tiles by `(x, y)`.
+    pub tiles: HashMap<(u32, u32), Arc<Aggregate>>,
+    /// `(nanmin, nanmax)` over every tile covering the data (empty count
+    /// cells are 0, so blank tiles count as 0); `(0, 1)` for booleans.
+    pub span: Option<(f64, f64)>,
+    /// Bytes held by the aggregates.
+    pub bytes: usize,
+}
+
+impl ZoomLevel {
+    /// The aggregate of tile `(x, y)`, or `None` when it has no points.
+    pub fn tile(&self, x: u32, y: u32) -> Option<&Arc<Aggregate>> {
+        self.tiles.get(&(x, y))
+    }
+}
+
+/// How many row-group reads rendering every tile of zoom `z` over
+/// `extent` one by one would take (row groups are pruned by their
+/// statistics), and how many row groups the source has. On a spatially
+/// sorted file the first is close to the second; on an unsorted one it is
+/// the second times the number of tiles.
+pub fn zoom_reads(
+    source: &Source,
+    layer: &TileLayer,
+    extent: Extent,
+    z: u8,
+) -> Result<(usize, usize), Error> {
+    let all = source.units(crate::source::UNIT_ROWS).len();
+    let mut reads = 0usize;
+    for tile in tiles_covering(extent.0, extent.1, z) {
+        let mut req = layer.request(tile.bounds(), TILE_SIZE as usize);
+        req.x_upper_open = !tile.at_east_edge();
+        req.y_upper_open = !tile.at_north_edge();
+        let plan = AggregationPlan::new(source, &req)?;
+        reads += plan.units(source).len();
+    }
+    Ok((reads, all))
+}
+
+/// Aggregate every tile of zoom `z` that covers `extent`, tile by tile
+/// (tiles in parallel), keeping the non-empty ones.
+pub fn aggregate_zoom(
+    source: &Source,
+    layer: &TileLayer,
+    extent: Extent,
+    z: u8,
+    size: usize,
+) -> Result<ZoomLevel, Error> {
+    let covering = tiles_covering(extent.0, extent.1, z);
+    let aggs: Vec<(TileId, Aggregate)> = covering
+        .par_iter()
+        .map(|&t| aggregate_tile(source, layer, t, size).map(|a| (t, a)))
+        .collect::<Result<_, _>>()?;
+    let mut span: Option<(f64, f64)> = None;
+    let mut tiles = HashMap::new();
+    let mut bytes = 0usize;
+    for (t, agg) in aggs {
+        if matches!(agg.values, AggValues::Bool(_)) {
+            span = Some((0.0, 1.0));
+        } else if let Some((lo, hi)) = value_range(&agg) {
+            span = Some(match span {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
+        if !is_blank(&agg) {
+            bytes += agg.values.len() * agg.values.cell_bytes();
+            tiles.insert((t.x, t.y), Arc::new(agg));
+        }
+    }
+    Ok(ZoomLevel {
+        z,
+        size,
+        tiles,
+        span,
+        bytes,
+    })
 }
 
 /// `(west, south, east, north)` in degrees of an extent in metres, clamped
