@@ -16,6 +16,7 @@ use pointillist::render::RenderRequest;
 use pointillist::server::ServerConfig;
 use pointillist::shade::{self, Dynspread, How, ShadeOptions};
 use pointillist::synth::{Precision, SynthCompression, SynthOptions};
+use pointillist::tiles::pyramid::{PyramidOptions, PyramidOutput};
 use pointillist::tiles::{self, TileLayer};
 
 /// Turn hundreds of millions of points from Parquet into Datashader-exact images.
@@ -41,6 +42,95 @@ pub enum Command {
     /// Rewrite inputs as one Parquet file sorted along a Hilbert curve, in
     /// small row groups, so zoomed renders and tiles read only what they show.
     Index(IndexArgs),
+    /// Write a tile pyramid ({z}/{x}/{y}.png directory or .pmtiles archive)
+    /// with one colour scale per zoom level.
+    Tiles(Box<TilesArgs>),
+}
+
+/// `pointillist tiles`.
+#[derive(Debug, Args)]
+pub struct TilesArgs {
+    /// Parquet files, directories or globs (default: the sample data).
+    pub inputs: Vec<PathBuf>,
+    /// Output: a directory (must not exist or be empty) for {z}/{x}/{y}.png,
+    /// or a file ending in .pmtiles for one PMTiles archive.
+    #[arg(short = 'o', long = "output", value_name = "DIR|OUT.pmtiles")]
+    pub output: PathBuf,
+    /// The layer and its shading.
+    #[command(flatten)]
+    pub layer: LayerArgs,
+    /// Shallowest zoom written.
+    #[arg(long, default_value_t = 0, value_name = "Z")]
+    pub min_zoom: u8,
+    /// Deepest zoom written.
+    #[arg(long, default_value_t = 8, value_name = "Z")]
+    pub max_zoom: u8,
+    /// Tile side in pixels: 256 or 512.
+    #[arg(long, default_value_t = 256, value_name = "PX")]
+    pub tile_size: usize,
+    /// Memory for one zoom's tile aggregates between its two passes, in MiB.
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    pub memory_mb: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// A checked `tiles` command.
+#[derive(Debug)]
+pub struct TilesPlan {
+    /// Inputs (empty = the sample).
+    pub inputs: Vec<PathBuf>,
+    /// Where the pyramid goes.
+    pub output: PyramidOutput,
+    /// The layer.
+    pub layer: TileLayer,
+    /// Zooms, size and shading.
+    pub options: PyramidOptions,
+    /// Worker threads.
+    pub threads: Option<usize>,
+}
+
+impl TilesArgs {
+    /// Check the arguments.
+    pub fn into_plan(self) -> Result<TilesPlan> {
+        if self.max_zoom > tiles::MAX_ZOOM {
+            bail!(
+                "--max-zoom {} is beyond {}; give at most {}",
+                self.max_zoom,
+                tiles::MAX_ZOOM,
+                tiles::MAX_ZOOM
+            );
+        }
+        if self.min_zoom > self.max_zoom {
+            bail!(
+                "--min-zoom {} is above --max-zoom {}; give MIN <= MAX",
+                self.min_zoom,
+                self.max_zoom
+            );
+        }
+        if self.tile_size != 256 && self.tile_size != 512 {
+            bail!("--tile-size {}: use 256 or 512", self.tile_size);
+        }
+        if self.threads == Some(0) {
+            bail!("--threads 0: give at least 1, or leave it out to use every core");
+        }
+        let (layer, shade) = self.layer.into_layer()?;
+        Ok(TilesPlan {
+            inputs: self.inputs,
+            output: PyramidOutput::from_path(&self.output),
+            layer,
+            options: PyramidOptions {
+                min_zoom: self.min_zoom,
+                max_zoom: self.max_zoom,
+                tile_size: self.tile_size,
+                shade,
+                memory_bytes: self.memory_mb.saturating_mul(1 << 20),
+                ..PyramidOptions::default()
+            },
+            threads: self.threads,
+        })
+    }
 }
 
 /// `pointillist index`.
@@ -253,6 +343,72 @@ pub struct InfoArgs {
     pub inputs: Vec<PathBuf>,
 }
 
+/// Columns, reduction and shading of a tile layer (`serve` and `tiles`).
+#[derive(Debug, Args)]
+pub struct LayerArgs {
+    /// Column of x coordinates (Web Mercator metres, or longitude with --lnglat).
+    #[arg(long, default_value = "x", value_name = "COL")]
+    pub x: String,
+    /// Column of y coordinates (Web Mercator metres, or latitude with --lnglat).
+    #[arg(long, default_value = "y", value_name = "COL")]
+    pub y: String,
+    /// x and y are longitude and latitude in degrees.
+    #[arg(long)]
+    pub lnglat: bool,
+    /// Reduction (as for render); served tiles may override it with ?agg=.
+    #[arg(long, default_value = "count", value_name = "SPEC")]
+    pub agg: String,
+    /// Categories in plane order (default: the column's sorted distinct values).
+    #[arg(long, value_name = "A,B,...")]
+    pub categories: Option<String>,
+    /// Shading: linear, log, cbrt or eq_hist.
+    #[arg(long, default_value = "log")]
+    pub how: String,
+    /// Colormap name, or colours: NAME | COLOR,COLOR,...
+    #[arg(long, default_value = "fire", value_name = "NAME|COLORS")]
+    pub cmap: String,
+    /// Fixed span for every zoom (default: each zoom level's full-pass span).
+    #[arg(long, value_name = "MIN,MAX", allow_hyphen_values = true)]
+    pub span: Option<String>,
+}
+
+impl LayerArgs {
+    /// Check the layer's arguments: the layer and the default shading.
+    pub fn into_layer(self) -> Result<(TileLayer, ShadeOptions)> {
+        let reduction: ReductionSpec = self
+            .agg
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--agg: {e}"))?;
+        let how: How = self
+            .how
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--how: {e}"))?;
+        let cmap = shade::parse_cmap_arg(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
+        let span = self
+            .span
+            .as_deref()
+            .map(|s| parse_pair("span", s))
+            .transpose()?;
+        if span.is_some() && how == How::EqHist {
+            bail!("--span cannot be used with --how eq_hist; drop one of them");
+        }
+        let mut layer = TileLayer::new();
+        layer.x = self.x;
+        layer.y = self.y;
+        layer.lnglat = self.lnglat;
+        layer.reduction = reduction;
+        layer.categories = self.categories.as_deref().map(parse_list);
+        let shade = ShadeOptions {
+            how,
+            cmap: cmap.colors,
+            single_color: cmap.single_color,
+            span,
+            ..ShadeOptions::default()
+        };
+        Ok((layer, shade))
+    }
+}
+
 /// `pointillist serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -264,30 +420,9 @@ pub struct ServeArgs {
     /// Address to listen on. The default serves this machine only.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     pub bind: String,
-    /// Column of x coordinates (Web Mercator metres, or longitude with --lnglat).
-    #[arg(long, default_value = "x", value_name = "COL")]
-    pub x: String,
-    /// Column of y coordinates (Web Mercator metres, or latitude with --lnglat).
-    #[arg(long, default_value = "y", value_name = "COL")]
-    pub y: String,
-    /// x and y are longitude and latitude in degrees.
-    #[arg(long)]
-    pub lnglat: bool,
-    /// Reduction (as for render); tiles may override it with ?agg=.
-    #[arg(long, default_value = "count", value_name = "SPEC")]
-    pub agg: String,
-    /// Categories in plane order (default: the column's sorted distinct values).
-    #[arg(long, value_name = "A,B,...")]
-    pub categories: Option<String>,
-    /// Shading: linear, log, cbrt or eq_hist (eq_hist equalises each tile alone).
-    #[arg(long, default_value = "log")]
-    pub how: String,
-    /// Colormap name, or colours: NAME | COLOR,COLOR,...
-    #[arg(long, default_value = "fire", value_name = "NAME|COLORS")]
-    pub cmap: String,
-    /// Fixed span for every zoom (default: each zoom level's full-pass span).
-    #[arg(long, value_name = "MIN,MAX", allow_hyphen_values = true)]
-    pub span: Option<String>,
+    /// The layer and its shading.
+    #[command(flatten)]
+    pub layer: LayerArgs,
     /// Smallest zoom advertised.
     #[arg(long, default_value_t = 0, value_name = "Z")]
     pub min_zoom: u8,
@@ -355,28 +490,10 @@ impl ServeArgs {
         if self.threads == Some(0) || self.max_renders == Some(0) {
             bail!("--threads and --max-renders need at least 1");
         }
-        let reduction: ReductionSpec = self
-            .agg
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--agg: {e}"))?;
-        let how: How = self
-            .how
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--how: {e}"))?;
-        let cmap = shade::parse_cmap_arg(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
-        let span = self
-            .span
-            .as_deref()
-            .map(|s| parse_pair("span", s))
-            .transpose()?;
-        let mut layer = TileLayer::new();
-        layer.x = self.x;
-        layer.y = self.y;
-        layer.lnglat = self.lnglat;
-        layer.reduction = reduction;
-        layer.categories = self.categories.as_deref().map(parse_list);
-        let mut config = ServerConfig {
+        let (layer, shade) = self.layer.into_layer()?;
+        let config = ServerConfig {
             layer,
+            shade,
             min_zoom: self.min_zoom,
             max_zoom: self.max_zoom,
             span_max_zoom: self.span_max_zoom,
@@ -385,10 +502,7 @@ impl ServeArgs {
             pyramid_bytes: self.pyramid_mb.saturating_mul(1 << 20),
             ..ServerConfig::default()
         };
-        config.shade.how = how;
-        config.shade.cmap = cmap.colors;
-        config.shade.single_color = cmap.single_color;
-        config.shade.span = span;
+        let mut config = config;
         if let Some(n) = self.max_renders {
             config.max_renders = n;
         }

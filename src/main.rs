@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{Cli, Command, IndexPlan, InfoArgs, RenderPlan, ServePlan};
+use cli::{Cli, Command, IndexPlan, InfoArgs, RenderPlan, ServePlan, TilesPlan};
 use pointillist::render::{open_inputs, render_with_progress};
 use pointillist::server::TileServer;
 
@@ -60,6 +60,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => run_info(&args),
         Command::Serve(args) => run_serve(args.into_plan()?),
         Command::Index(args) => run_index(args.into_plan()?),
+        Command::Tiles(args) => run_tiles(args.into_plan()?),
     }
 }
 
@@ -85,6 +86,60 @@ fn run_index(plan: IndexPlan) -> Result<()> {
         started.elapsed().as_secs_f64(),
         plan.output.display(),
         summary.bytes
+    );
+    Ok(())
+}
+
+fn run_tiles(plan: TilesPlan) -> Result<()> {
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = plan.threads {
+            b = b.num_threads(n);
+        }
+        b.build().context("cannot start worker threads")?
+    };
+    let source = open_inputs(&plan.inputs)?;
+    let started = std::time::Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        if let Ok(style) = ProgressStyle::with_template("zoom {msg} {wide_bar} {pos}/{len} tiles") {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress = |z: u8, done: usize, total: usize| {
+        bar.set_message(z.to_string());
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let summary = pool.install(|| {
+        pointillist::tiles::pyramid::write_pyramid(
+            &source,
+            &plan.layer,
+            &plan.output,
+            &plan.options,
+            &progress,
+        )
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    for z in &summary.zooms {
+        let span = z
+            .span
+            .map_or_else(|| "per tile".to_string(), |(a, b)| format!("{a}..{b}"));
+        eprintln!(
+            "zoom {:>2}: {} of {} tiles have points; span {span}",
+            z.z, z.written, z.covering
+        );
+    }
+    eprintln!(
+        "wrote {} tiles ({} bytes of PNG) to {} in {:.1} s",
+        summary.tiles,
+        summary.png_bytes,
+        plan.output.path().display(),
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

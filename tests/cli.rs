@@ -677,3 +677,133 @@ fn lnglat_render_matches_a_render_of_projected_columns() {
     let read = |n: &str| std::fs::read(dir.path().join(n)).expect("npy");
     assert_eq!(read("a.npy"), read("b.npy"));
 }
+
+#[test]
+fn index_then_render_gives_the_same_counts_and_refuses_bad_input() {
+    let (dir, input) = fixture();
+    let d = dir.path();
+    let o = run(
+        d,
+        &[
+            "index",
+            input.to_str().expect("utf8"),
+            "-o",
+            "indexed.parquet",
+            "--row-group-rows",
+            "100",
+            "--memory-mb",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("indexed 1000 rows into 10 row groups"),
+        "{}",
+        stderr(&o)
+    );
+    let info = run(d, &["info", "indexed.parquet"]);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("row groups: 10"));
+    for (file, out) in [("points.parquet", "a.npy"), ("indexed.parquet", "b.npy")] {
+        let o = run(
+            d,
+            &[
+                "render",
+                file,
+                "--agg",
+                "count",
+                "--save-agg",
+                out,
+                "--width",
+                "40",
+                "--height",
+                "30",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(
+        std::fs::read(d.join("a.npy")).expect("a"),
+        std::fs::read(d.join("b.npy")).expect("b")
+    );
+    // Overwriting the input, a missing column, a bad option: one line each.
+    let o = run(d, &["index", "points.parquet", "-o", "points.parquet"]);
+    assert_clean_failure(
+        d,
+        &o,
+        &["also an input"],
+        &["points.parquet", "indexed.parquet", "a.npy", "b.npy"],
+    );
+    let o = run(
+        d,
+        &["index", "points.parquet", "-o", "c.parquet", "--y", "nope"],
+    );
+    assert_clean_failure(
+        d,
+        &o,
+        &["nope", "available columns"],
+        &["points.parquet", "indexed.parquet", "a.npy", "b.npy"],
+    );
+    let o = run(
+        d,
+        &[
+            "index",
+            "points.parquet",
+            "-o",
+            "c.parquet",
+            "--compression",
+            "gzip9",
+        ],
+    );
+    assert_clean_failure(
+        d,
+        &o,
+        &["--compression"],
+        &["points.parquet", "indexed.parquet", "a.npy", "b.npy"],
+    );
+}
+
+#[test]
+fn tiles_writes_a_pyramid_directory_and_a_pmtiles_archive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let o = run(d, &["tiles", "-o", "pyr", "--max-zoom", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("zoom  3:") && err.contains("wrote"), "{err}");
+    let (w, h, _) = png_size(&d.join("pyr/0/0/0.png"));
+    assert_eq!((w, h), (256, 256));
+    assert!(d.join("pyr/metadata.json").exists());
+    let o = run(
+        d,
+        &[
+            "tiles",
+            "-o",
+            "pyr.pmtiles",
+            "--max-zoom",
+            "2",
+            "--tile-size",
+            "512",
+            "--how",
+            "eq_hist",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(d.join("pyr.pmtiles")).expect("archive");
+    assert_eq!(&bytes[..7], b"PMTiles");
+    // Refusals: non-empty directory, bad size, span with eq_hist.
+    let keep = ["pyr", "pyr.pmtiles"];
+    let o = run(d, &["tiles", "-o", "pyr", "--max-zoom", "1"]);
+    assert_clean_failure(d, &o, &["pyr", "not empty"], &keep);
+    let o = run(d, &["tiles", "-o", "x", "--tile-size", "300"]);
+    assert_clean_failure(d, &o, &["--tile-size"], &keep);
+    let o = run(
+        d,
+        &["tiles", "-o", "x", "--how", "eq_hist", "--span", "0,5"],
+    );
+    assert_clean_failure(d, &o, &["--span", "eq_hist"], &keep);
+    let o = run(
+        d,
+        &["tiles", "-o", "x", "--min-zoom", "5", "--max-zoom", "2"],
+    );
+    assert_clean_failure(d, &o, &["--min-zoom"], &keep);
+}

@@ -36,6 +36,12 @@ pub enum OutputError {
         /// The encoder's complaint.
         message: String,
     },
+    /// A pyramid directory that already holds files.
+    #[error("'{path}' exists and is not empty; remove it or give a new directory")]
+    NotEmpty {
+        /// The directory.
+        path: PathBuf,
+    },
     /// A PMTiles archive that cannot be written as asked.
     #[error("cannot write PMTiles archive '{path}': {what}")]
     Pmtiles {
@@ -64,11 +70,16 @@ where
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io_err)?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Like File::create: 0666 minus the umask, not tempfile's 0600.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder.tempfile_in(&dir).map_err(io_err)?;
     {
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
         fill(&mut w).map_err(io_err)?;

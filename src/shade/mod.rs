@@ -29,6 +29,7 @@ mod colors;
 mod composite;
 mod interpolate;
 mod numeric;
+mod shared_eq;
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,6 +40,7 @@ pub use colors::{
     colormap, colormap_names, default_color_key, parse_cmap, parse_cmap_arg, parse_color, CmapArg,
 };
 pub use composite::{dynspread, set_background, spread};
+pub use shared_eq::{SharedEqHist, SharedEqHistBuilder};
 
 /// One RGBA pixel, straight (not premultiplied) alpha, like Datashader's
 /// `uint32` pixels viewed as bytes.

@@ -452,7 +452,7 @@ pub(crate) struct Bins {
 impl Bins {
     /// NumPy's bin edges for data in `[lo, hi]`, with its errors for
     /// non-finite ranges and for ranges too narrow for distinct edges.
-    fn new(lo: f64, hi: f64) -> Result<Self, ShadeError> {
+    pub(crate) fn new(lo: f64, hi: f64) -> Result<Self, ShadeError> {
         if !(lo.is_finite() && hi.is_finite()) {
             return Err(ShadeError::NonFiniteEqHist { lo, hi });
         }
@@ -492,7 +492,12 @@ impl Bins {
     }
 
     /// Centres and cdf of the non-empty bins (Datashader drops empty ones).
-    fn equalizer(self, hist: &[u64]) -> (EqHist, usize) {
+    /// The bin of an in-range value.
+    pub(crate) fn bin(&self, x: f64) -> usize {
+        self.index(x)
+    }
+
+    pub(crate) fn equalizer(self, hist: &[u64]) -> (EqHist, usize) {
         let mut centers = Vec::new();
         let mut counts = Vec::new();
         let mut rank = Vec::with_capacity(hist.len());

@@ -494,5 +494,7 @@ pub fn extent_lnglat(extent: Extent) -> [f64; 4] {
     ]
 }
 
+pub mod pyramid;
+
 #[cfg(test)]
 mod tests;

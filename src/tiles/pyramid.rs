@@ -1,0 +1,654 @@
+//! The pyramid writer: every non-empty tile of zooms `min..=max` over the
+//! data, rendered with one colour scale per zoom level and written as a
+//! `{z}/{x}/{y}.png` directory or a PMTiles archive.
+//!
+//! Each tile is [`aggregate_tile`]'s half-open canvas, so a point on a
+//! shared edge is in exactly one tile and the tiles of a zoom sum to the
+//! point count. Per zoom, the scale comes from every tile of that zoom:
+//! for `linear`, `log` and `cbrt` without an explicit span, the span is
+//! `(nanmin, nanmax)` over the tiles (the full pass Datashader makes); for
+//! `eq_hist`, one histogram of every tile's cells ([`SharedEqHist`]).
+//! Categorical aggregates are coloured tile by tile, as the server does.
+//! Tile aggregates are kept between the scale pass and the render pass
+//! while they fit in the memory budget, and recomputed otherwise.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{aggregate_tile, encode_tile, extent_lnglat, is_blank, tiles_covering, value_range};
+use super::{Extent, TileId, TileLayer};
+use crate::aggregate::{AggValues, Aggregate};
+use crate::error::Error;
+use crate::output::{OutputError, PmtilesMetadata, PmtilesWriter};
+use crate::shade::{How, ShadeOptions, SharedEqHist, SharedEqHistBuilder};
+use crate::source::Source;
+
+/// Where a pyramid goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PyramidOutput {
+    /// A directory of `{z}/{x}/{y}.png` plus `metadata.json`.
+    Directory(PathBuf),
+    /// One PMTiles v3 archive.
+    Pmtiles(PathBuf),
+}
+
+impl PyramidOutput {
+    /// A `.pmtiles` path is an archive; anything else a directory.
+    pub fn from_path(path: &Path) -> PyramidOutput {
+        let archive = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("pmtiles"));
+        if archive {
+            PyramidOutput::Pmtiles(path.to_path_buf())
+        } else {
+            PyramidOutput::Directory(path.to_path_buf())
+        }
+    }
+
+    /// The path written.
+    pub fn path(&self) -> &Path {
+        match self {
+            PyramidOutput::Directory(p) | PyramidOutput::Pmtiles(p) => p,
+        }
+    }
+}
+
+/// How to render a pyramid.
+#[derive(Debug, Clone)]
+pub struct PyramidOptions {
+    /// Shallowest zoom.
+    pub min_zoom: u8,
+    /// Deepest zoom.
+    pub max_zoom: u8,
+    /// Tile side in pixels (256, or 512 for high-DPI tiles).
+    pub tile_size: usize,
+    /// Shading (`span: None` = each zoom's own span).
+    pub shade: ShadeOptions,
+    /// Bytes of tile aggregates kept between the two passes of a zoom.
+    pub memory_bytes: usize,
+    /// Name in the metadata.
+    pub name: String,
+}
+
+impl Default for PyramidOptions {
+    fn default() -> Self {
+        PyramidOptions {
+            min_zoom: 0,
+            max_zoom: 8,
+            tile_size: 256,
+            shade: ShadeOptions {
+                how: How::Log,
+                ..ShadeOptions::default()
+            },
+            memory_bytes: 512 << 20,
+            name: "pointillist".into(),
+        }
+    }
+}
+
+/// What one zoom level got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoomSummary {
+    /// The zoom.
+    pub z: u8,
+    /// Tiles over the data's extent.
+    pub covering: usize,
+    /// Non-empty tiles written.
+    pub written: usize,
+    /// The colour span (`eq_hist`: the equalised span), if any.
+    pub span: Option<(f64, f64)>,
+}
+
+/// What [`write_pyramid`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyramidSummary {
+    /// Per zoom, shallowest first.
+    pub zooms: Vec<ZoomSummary>,
+    /// Tiles written in all.
+    pub tiles: usize,
+    /// Bytes of PNG written (before PMTiles de-duplication).
+    pub png_bytes: u64,
+}
+
+/// The colour scale of one zoom level.
+enum Scale {
+    /// Shade each tile with these options (span fixed or per tile).
+    Options(ShadeOptions),
+    /// One histogram for the zoom.
+    Shared(SharedEqHist),
+}
+
+/// Render the pyramid of `layer` over `source` to `out`. Nothing appears at
+/// the destination until every tile is written; a directory destination
+/// must not exist yet or be empty. `progress(z, done, total)` is called as
+/// tiles are rendered.
+pub fn write_pyramid(
+    source: &Source,
+    layer: &TileLayer,
+    out: &PyramidOutput,
+    opts: &PyramidOptions,
+    progress: &(dyn Fn(u8, usize, usize) + Sync),
+) -> Result<PyramidSummary, Error> {
+    if opts.min_zoom > opts.max_zoom || opts.max_zoom > super::MAX_ZOOM {
+        return Err(Error::Tile(super::TileError::Zoom {
+            z: u32::from(opts.max_zoom),
+        }));
+    }
+    let layer = layer.clone().resolve(source)?;
+    let extent = layer.data_extent(source)?;
+    let mut sink = Sink::create(out)?;
+    let mut zooms = Vec::new();
+    let mut total = 0usize;
+    let mut png_bytes = 0u64;
+    for z in opts.min_zoom..=opts.max_zoom {
+        let covering = tiles_covering(extent.0, extent.1, z);
+        let (scale, kept) = zoom_scale(source, &layer, &covering, opts)?;
+        let span = match &scale {
+            Scale::Options(o) => o.span,
+            Scale::Shared(eq) => Some(eq.span()),
+        };
+        let mut written = 0usize;
+        // Render in chunks so that memory stays bounded and writes keep order.
+        let chunk = 64;
+        for (ci, tiles) in covering.chunks(chunk).enumerate() {
+            let rendered: Vec<Option<(TileId, Vec<u8>)>> = tiles
+                .par_iter()
+                .enumerate()
+                .map(|(i, &t)| {
+                    let fresh;
+                    let agg = match kept.as_ref().and_then(|k| k[ci * chunk + i].as_ref()) {
+                        Some(a) => a,
+                        None if kept.is_some() => return Ok(None),
+                        None => {
+                            fresh = aggregate_tile(source, &layer, t, opts.tile_size)?;
+                            &fresh
+                        }
+                    };
+                    if is_blank(agg) {
+                        return Ok(None);
+                    }
+                    let png = match &scale {
+                        Scale::Options(o) => encode_tile(agg, o)?,
+                        Scale::Shared(eq) => {
+                            let img = eq.shade(agg, &opts.shade)?;
+                            let rgba = img.to_north_up_rgba8();
+                            crate::output::encode_png(
+                                img.width,
+                                img.height,
+                                &rgba,
+                                &crate::output::PngOptions::default(),
+                            )
+                            .map_err(|message| Error::TileEncode { message })?
+                        }
+                    };
+                    Ok(Some((t, png)))
+                })
+                .collect::<Result<_, Error>>()?;
+            for (t, png) in rendered.into_iter().flatten() {
+                png_bytes += png.len() as u64;
+                sink.add(t, &png)?;
+                written += 1;
+            }
+            progress(
+                z,
+                (ci * chunk + tiles.len()).min(covering.len()),
+                covering.len(),
+            );
+        }
+        total += written;
+        zooms.push(ZoomSummary {
+            z,
+            covering: covering.len(),
+            written,
+            span,
+        });
+    }
+    sink.finish(extent, opts, &layer, &zooms)?;
+    Ok(PyramidSummary {
+        zooms,
+        tiles: total,
+        png_bytes,
+    })
+}
+
+/// The zoom's colour scale, and the tile aggregates (`None` = blank) when
+/// they fitted in the memory budget.
+#[allow(clippy::type_complexity)]
+fn zoom_scale(
+    source: &Source,
+    layer: &TileLayer,
+    covering: &[TileId],
+    opts: &PyramidOptions,
+) -> Result<(Scale, Option<Vec<Option<Aggregate>>>), Error> {
+    let categorical = layer.reduction.by.is_some() || layer.categories.is_some();
+    let eq = opts.shade.how == How::EqHist && !categorical;
+    let needs_pass = !categorical && (eq || opts.shade.span.is_none());
+    if !needs_pass {
+        return Ok((Scale::Options(opts.shade.clone()), None));
+    }
+    // One pass over the tiles: ranges, integer histogram, and the
+    // aggregates while they fit.
+    let mut kept: Option<Vec<Option<Aggregate>>> = Some(Vec::with_capacity(covering.len()));
+    let mut kept_bytes = 0usize;
+    let mut range: Option<(f64, f64)> = None;
+    let mut integer: Option<SharedEqHistBuilder> = None;
+    let mut is_float = false;
+    let mut is_bool = false;
+    for tiles in covering.chunks(64) {
+        let aggs: Vec<Aggregate> = tiles
+            .par_iter()
+            .map(|&t| aggregate_tile(source, layer, t, opts.tile_size))
+            .collect::<Result<_, _>>()?;
+        for agg in aggs {
+            match &agg.values {
+                AggValues::U32(_) => {
+                    if eq {
+                        integer
+                            .get_or_insert_with(SharedEqHistBuilder::integer)
+                            .add(&agg)?;
+                    }
+                }
+                AggValues::F64(_) => is_float = true,
+                AggValues::Bool(_) => is_bool = true,
+            }
+            if let Some((lo, hi)) = value_range(&agg) {
+                range = Some(match range {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+            if let Some(k) = kept.as_mut() {
+                if is_blank(&agg) {
+                    k.push(None);
+                } else {
+                    kept_bytes += agg.values.len() * agg.values.cell_bytes();
+                    if kept_bytes > opts.memory_bytes {
+                        kept = None;
+                    } else {
+                        k.push(Some(agg));
+                    }
+                }
+            }
+        }
+    }
+    if is_bool {
+        let mut o = opts.shade.clone();
+        if !eq && o.span.is_none() {
+            o.span = Some((0.0, 1.0));
+        }
+        return Ok((Scale::Options(o), kept));
+    }
+    if !eq {
+        let mut o = opts.shade.clone();
+        o.span = range;
+        return Ok((Scale::Options(o), kept));
+    }
+    let builder = if is_float {
+        let Some(r) = range else {
+            return Ok((Scale::Options(opts.shade.clone()), kept));
+        };
+        // Float bins need the range first: a second pass over the cells.
+        let mut b = SharedEqHistBuilder::float(r);
+        match &kept {
+            Some(k) => {
+                for agg in k.iter().flatten() {
+                    b.add(agg)?;
+                }
+            }
+            None => {
+                for tiles in covering.chunks(64) {
+                    let aggs: Vec<Aggregate> = tiles
+                        .par_iter()
+                        .map(|&t| aggregate_tile(source, layer, t, opts.tile_size))
+                        .collect::<Result<_, _>>()?;
+                    for agg in &aggs {
+                        b.add(agg)?;
+                    }
+                }
+            }
+        }
+        Some(b)
+    } else {
+        integer
+    };
+    match builder
+        .map(SharedEqHistBuilder::finish)
+        .transpose()?
+        .flatten()
+    {
+        Some(shared) => Ok((Scale::Shared(shared), kept)),
+        None => Ok((Scale::Options(opts.shade.clone()), kept)),
+    }
+}
+
+/// The destination being filled.
+enum Sink {
+    Directory {
+        tmp: tempfile::TempDir,
+        dest: PathBuf,
+    },
+    Pmtiles(PmtilesWriter, PathBuf),
+}
+
+impl Sink {
+    fn create(out: &PyramidOutput) -> Result<Sink, Error> {
+        let io = |path: &Path, source| {
+            Error::Output(OutputError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        match out {
+            PyramidOutput::Pmtiles(p) => Ok(Sink::Pmtiles(PmtilesWriter::create(p)?, p.clone())),
+            PyramidOutput::Directory(dest) => {
+                if dest.exists() {
+                    let empty = fs::read_dir(dest)
+                        .map_err(|e| io(dest, e))?
+                        .next()
+                        .is_none();
+                    if !empty {
+                        return Err(Error::Output(OutputError::NotEmpty { path: dest.clone() }));
+                    }
+                }
+                let parent = match dest.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let tmp = tempfile::Builder::new()
+                    .prefix(".pointillist-tiles-")
+                    .tempdir_in(&parent)
+                    .map_err(|e| io(&parent, e))?;
+                Ok(Sink::Directory {
+                    tmp,
+                    dest: dest.clone(),
+                })
+            }
+        }
+    }
+
+    fn add(&mut self, t: TileId, png: &[u8]) -> Result<(), Error> {
+        match self {
+            Sink::Pmtiles(w, _) => Ok(w.add_tile(t.z, t.x, t.y, png)?),
+            Sink::Directory { tmp, .. } => {
+                let dir = tmp.path().join(t.z.to_string()).join(t.x.to_string());
+                let path = dir.join(format!("{}.png", t.y));
+                fs::create_dir_all(&dir)
+                    .and_then(|()| fs::write(&path, png))
+                    .map_err(|source| Error::Output(OutputError::Io { path, source }))
+            }
+        }
+    }
+
+    fn finish(
+        self,
+        extent: Extent,
+        opts: &PyramidOptions,
+        layer: &TileLayer,
+        zooms: &[ZoomSummary],
+    ) -> Result<(), Error> {
+        let bounds = extent_lnglat(extent);
+        let spans: serde_json::Value = zooms
+            .iter()
+            .map(|z| {
+                serde_json::json!({
+                    "zoom": z.z,
+                    "tiles": z.written,
+                    "span": z.span.map(|(a, b)| [a, b]),
+                })
+            })
+            .collect();
+        let description = format!(
+            "{} of {}, {} shading, tiles {} px",
+            layer.reduction,
+            if layer.lnglat {
+                "longitude/latitude"
+            } else {
+                "Web Mercator points"
+            },
+            opts.shade.how.name(),
+            opts.tile_size
+        );
+        match self {
+            Sink::Pmtiles(w, path) => {
+                if w.tile_count() == 0 {
+                    return Err(Error::Output(OutputError::Io {
+                        path,
+                        source: std::io::Error::other(
+                            "no tile has any point at these zooms; check the columns and zoom range",
+                        ),
+                    }));
+                }
+                let mut extra = serde_json::Map::new();
+                extra.insert("pointillist_zooms".into(), spans);
+                extra.insert("tile_size".into(), opts.tile_size.into());
+                let meta = PmtilesMetadata {
+                    min_zoom: opts.min_zoom,
+                    max_zoom: opts.max_zoom,
+                    bounds,
+                    center: None,
+                    name: opts.name.clone(),
+                    description,
+                    attribution: "rendered by pointillist".into(),
+                    extra,
+                    ..PmtilesMetadata::default()
+                };
+                w.finish(&meta)?;
+                Ok(())
+            }
+            Sink::Directory { tmp, dest } => {
+                let meta = serde_json::json!({
+                    "tilejson": "3.0.0",
+                    "name": opts.name,
+                    "description": description,
+                    "scheme": "xyz",
+                    "tiles": ["{z}/{x}/{y}.png"],
+                    "minzoom": opts.min_zoom,
+                    "maxzoom": opts.max_zoom,
+                    "bounds": bounds,
+                    "tile_size": opts.tile_size,
+                    "pointillist_zooms": spans,
+                });
+                let path = tmp.path().join("metadata.json");
+                fs::write(&path, meta.to_string())
+                    .map_err(|source| Error::Output(OutputError::Io { path, source }))?;
+                if dest.exists() {
+                    // Checked empty at the start.
+                    let _ = fs::remove_dir(&dest);
+                }
+                let kept = tmp.keep();
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    // A normal directory, not tempfile's private 0700 one.
+                    let _ = fs::set_permissions(&kept, fs::Permissions::from_mode(0o755));
+                }
+                fs::rename(&kept, &dest).map_err(|source| {
+                    let _ = fs::remove_dir_all(&kept);
+                    Error::Output(OutputError::Io { path: dest, source })
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shade::Rgba;
+
+    fn sample() -> Source {
+        Source::sample().expect("sample")
+    }
+
+    fn opts(how: How, max_zoom: u8) -> PyramidOptions {
+        PyramidOptions {
+            min_zoom: 0,
+            max_zoom,
+            shade: ShadeOptions {
+                how,
+                ..ShadeOptions::default()
+            },
+            ..PyramidOptions::default()
+        }
+    }
+
+    fn decode(png: &[u8]) -> Vec<u8> {
+        let mut r = png::Decoder::new(std::io::Cursor::new(png))
+            .read_info()
+            .expect("png");
+        let mut buf = vec![0; r.output_buffer_size().expect("size")];
+        let info = r.next_frame(&mut buf).expect("frame");
+        buf.truncate(info.buffer_size());
+        buf
+    }
+
+    #[test]
+    fn directory_pyramid_holds_every_non_empty_tile_with_the_zoom_span() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let dest = dir.path().join("pyr");
+        let source = sample();
+        let layer = TileLayer::new();
+        let o = opts(How::Log, 3);
+        let out = PyramidOutput::from_path(&dest);
+        let summary = write_pyramid(&source, &layer, &out, &o, &|_, _, _| {}).expect("pyramid");
+        let extent = layer.data_extent(&source).expect("extent");
+        let mut files = 0;
+        for z in 0..=3u8 {
+            let zs = &summary.zooms[usize::from(z)];
+            // The zoom's span is over all of its tiles.
+            let mut span: Option<(f64, f64)> = None;
+            let covering = tiles_covering(extent.0, extent.1, z);
+            let aggs: Vec<_> = covering
+                .iter()
+                .map(|&t| (t, aggregate_tile(&source, &layer, t, 256).expect("tile")))
+                .collect();
+            for (_, a) in &aggs {
+                if let Some((lo, hi)) = value_range(a) {
+                    span = Some(span.map_or((lo, hi), |(x, y)| (x.min(lo), y.max(hi))));
+                }
+            }
+            assert_eq!(zs.span, span, "zoom {z}");
+            let mut shade = o.shade.clone();
+            shade.span = span;
+            for (t, a) in &aggs {
+                let path = dest.join(format!("{}/{}/{}.png", t.z, t.x, t.y));
+                if is_blank(a) {
+                    assert!(!path.exists(), "empty tile {t} written");
+                } else {
+                    let want = encode_tile(a, &shade).expect("encode");
+                    assert_eq!(std::fs::read(&path).expect("tile"), want, "tile {t}");
+                    files += 1;
+                }
+            }
+        }
+        assert_eq!(files, summary.tiles);
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dest.join("metadata.json")).expect("meta"))
+                .expect("json");
+        assert_eq!(meta["maxzoom"], 3);
+        assert_eq!(meta["tiles"][0], "{z}/{x}/{y}.png");
+        // Nothing else was left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("pyr")]);
+        // A second run into the same directory is refused and changes nothing.
+        let err = write_pyramid(&source, &layer, &out, &o, &|_, _, _| {}).expect_err("exists");
+        assert!(err.to_string().contains("not empty"), "{err}");
+    }
+
+    #[test]
+    fn eq_hist_gives_equal_counts_equal_colours_across_tiles() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let dest = dir.path().join("eq");
+        let source = sample();
+        let layer = TileLayer::new();
+        let o = opts(How::EqHist, 4);
+        let out = PyramidOutput::Directory(dest.clone());
+        write_pyramid(&source, &layer, &out, &o, &|_, _, _| {}).expect("pyramid");
+        let extent = layer.data_extent(&source).expect("extent");
+        // Colour of each count value, over every tile of zoom 4.
+        let mut colour_of: std::collections::HashMap<u32, Rgba> = Default::default();
+        let mut tiles_seen = std::collections::HashMap::<u32, usize>::new();
+        let mut checked = 0;
+        for t in tiles_covering(extent.0, extent.1, 4) {
+            let agg = aggregate_tile(&source, &layer, t, 256).expect("tile");
+            let AggValues::U32(v) = &agg.values else {
+                panic!("count")
+            };
+            if is_blank(&agg) {
+                continue;
+            }
+            let png = std::fs::read(dest.join(format!("4/{}/{}.png", t.x, t.y))).expect("png");
+            let rgba = decode(&png);
+            for row in 0..256 {
+                for col in 0..256 {
+                    let c = v[row * 256 + col];
+                    if c == 0 {
+                        continue;
+                    }
+                    // Aggregates are south-up, images north-up.
+                    let i = ((255 - row) * 256 + col) * 4;
+                    let px = [rgba[i], rgba[i + 1], rgba[i + 2], rgba[i + 3]];
+                    match colour_of.get(&c) {
+                        Some(seen) => {
+                            assert_eq!(*seen, px, "count {c} in tile {t}");
+                            checked += 1;
+                        }
+                        None => {
+                            colour_of.insert(c, px);
+                        }
+                    }
+                    *tiles_seen.entry(c).or_default() += 1;
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} repeated values compared");
+        // Denser pixels are never darker in the colormap's order: the
+        // highest count is at the top of the colormap.
+        let top = colour_of.keys().max().copied().expect("values");
+        let fire_top = crate::shade::colormap("fire").expect("fire");
+        let last = fire_top.last().expect("colour");
+        assert_eq!(&colour_of[&top][..3], &last[..]);
+    }
+
+    #[test]
+    fn pmtiles_archive_addresses_every_tile_and_is_deterministic() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let source = sample();
+        let layer = TileLayer::new();
+        let o = opts(How::Log, 5);
+        let mut archives = Vec::new();
+        for threads in [1, 2] {
+            let path = dir.path().join(format!("t{threads}.pmtiles"));
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            let s = pool
+                .install(|| {
+                    write_pyramid(
+                        &source,
+                        &layer,
+                        &PyramidOutput::from_path(&path),
+                        &o,
+                        &|_, _, _| {},
+                    )
+                })
+                .expect("pyramid");
+            assert!(s.tiles > 30);
+            let bytes = std::fs::read(&path).expect("read");
+            // Header: addressed tiles at byte 72, zooms at 100 and 101.
+            let addressed = u64::from_le_bytes(bytes[72..80].try_into().expect("8 bytes"));
+            assert_eq!(addressed, s.tiles as u64);
+            assert_eq!((bytes[100], bytes[101]), (0, 5));
+            archives.push(std::fs::read(&path).expect("read"));
+        }
+        assert_eq!(archives[0], archives[1], "same bytes on 1 and 2 threads");
+        assert_eq!(&archives[0][..7], b"PMTiles");
+        assert_eq!(archives[0][7], 3);
+    }
+}
