@@ -94,21 +94,7 @@ pub struct TilesPlan {
 impl TilesArgs {
     /// Check the arguments.
     pub fn into_plan(self) -> Result<TilesPlan> {
-        if self.max_zoom > tiles::MAX_ZOOM {
-            bail!(
-                "--max-zoom {} is beyond {}; give at most {}",
-                self.max_zoom,
-                tiles::MAX_ZOOM,
-                tiles::MAX_ZOOM
-            );
-        }
-        if self.min_zoom > self.max_zoom {
-            bail!(
-                "--min-zoom {} is above --max-zoom {}; give MIN <= MAX",
-                self.min_zoom,
-                self.max_zoom
-            );
-        }
+        check_zooms(self.min_zoom, self.max_zoom)?;
         if self.tile_size != 256 && self.tile_size != 512 {
             bail!("--tile-size {}: use 256 or 512", self.tile_size);
         }
@@ -131,6 +117,21 @@ impl TilesArgs {
             threads: self.threads,
         })
     }
+}
+
+/// `--min-zoom` and `--max-zoom` name a valid, ordered range.
+fn check_zooms(min_zoom: u8, max_zoom: u8) -> Result<()> {
+    if max_zoom > tiles::MAX_ZOOM {
+        bail!(
+            "--max-zoom {max_zoom} is beyond {}; give at most {}",
+            tiles::MAX_ZOOM,
+            tiles::MAX_ZOOM
+        );
+    }
+    if min_zoom > max_zoom {
+        bail!("--min-zoom {min_zoom} is above --max-zoom {max_zoom}; give MIN <= MAX");
+    }
+    Ok(())
 }
 
 /// `pointillist index`.
@@ -472,21 +473,7 @@ impl ServeArgs {
                 self.bind
             )
         })?;
-        if self.max_zoom > tiles::MAX_ZOOM {
-            bail!(
-                "--max-zoom {} is beyond {}; give at most {}",
-                self.max_zoom,
-                tiles::MAX_ZOOM,
-                tiles::MAX_ZOOM
-            );
-        }
-        if self.min_zoom > self.max_zoom {
-            bail!(
-                "--min-zoom {} is above --max-zoom {}; give MIN <= MAX",
-                self.min_zoom,
-                self.max_zoom
-            );
-        }
+        check_zooms(self.min_zoom, self.max_zoom)?;
         if self.threads == Some(0) || self.max_renders == Some(0) {
             bail!("--threads and --max-renders need at least 1");
         }

@@ -64,14 +64,17 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// A pool of `threads` workers (default: one per core).
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        b = b.num_threads(n);
+    }
+    b.build().context("cannot start worker threads")
+}
+
 fn run_index(plan: IndexPlan) -> Result<()> {
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = plan.threads {
-            b = b.num_threads(n);
-        }
-        b.build().context("cannot start worker threads")?
-    };
+    let pool = thread_pool(plan.threads)?;
     let source = pointillist::source::Source::open(&plan.inputs)?;
     let started = std::time::Instant::now();
     let summary =
@@ -91,13 +94,7 @@ fn run_index(plan: IndexPlan) -> Result<()> {
 }
 
 fn run_tiles(plan: TilesPlan) -> Result<()> {
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = plan.threads {
-            b = b.num_threads(n);
-        }
-        b.build().context("cannot start worker threads")?
-    };
+    let pool = thread_pool(plan.threads)?;
     let source = open_inputs(&plan.inputs)?;
     let started = std::time::Instant::now();
     let bar = if std::io::stderr().is_terminal() {
