@@ -52,16 +52,10 @@ pub enum OutputError {
     },
 }
 
-/// Write `path` atomically: `fill` writes into a temporary file beside it,
-/// which replaces `path` only when `fill` and the flush succeed.
-pub fn atomic_write<F>(path: &Path, fill: F) -> Result<(), OutputError>
-where
-    F: FnOnce(&mut dyn Write) -> io::Result<()>,
-{
-    let io_err = |source: io::Error| OutputError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+/// A hidden temporary file `.NAME.XXXX{suffix}` in `path`'s directory
+/// (so it can be renamed over `path`), with the permissions
+/// `File::create` would give (0666 minus the umask), not tempfile's 0600.
+pub(crate) fn temp_file_beside(path: &Path, suffix: &str) -> io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -72,14 +66,26 @@ where
         .unwrap_or_default();
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
+    builder.prefix(&prefix).suffix(suffix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        // Like File::create: 0666 minus the umask, not tempfile's 0600.
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let tmp = builder.tempfile_in(&dir).map_err(io_err)?;
+    builder.tempfile_in(&dir)
+}
+
+/// Write `path` atomically: `fill` writes into a temporary file beside it,
+/// which replaces `path` only when `fill` and the flush succeed.
+pub fn atomic_write<F>(path: &Path, fill: F) -> Result<(), OutputError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    let io_err = |source: io::Error| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = temp_file_beside(path, ".tmp").map_err(io_err)?;
     {
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
         fill(&mut w).map_err(io_err)?;

@@ -372,19 +372,7 @@ impl PmtilesWriter {
     /// file in the same directory meanwhile.
     pub fn create(path: &Path) -> Result<Self, OutputError> {
         let err = io_error(path);
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let data_file = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tiles.tmp")
-            .tempfile_in(&dir)
-            .map_err(&err)?;
+        let data_file = super::temp_file_beside(path, ".tiles.tmp").map_err(&err)?;
         let data =
             BufWriter::with_capacity(1 << 20, data_file.as_file().try_clone().map_err(&err)?);
         let reader = data_file.reopen().map_err(&err)?;

@@ -328,12 +328,34 @@ pub fn value_range(agg: &Aggregate) -> Option<(f64, f64)> {
     (lo <= hi).then_some((lo, hi))
 }
 
+/// `span` grown to include `range` (a span over several aggregates).
+pub(crate) fn widen(span: Option<(f64, f64)>, range: (f64, f64)) -> Option<(f64, f64)> {
+    Some(span.map_or(range, |(lo, hi)| (lo.min(range.0), hi.max(range.1))))
+}
+
 /// Shade `agg` and encode it as PNG bytes.
 pub fn encode_tile(agg: &Aggregate, opts: &ShadeOptions) -> Result<Vec<u8>, Error> {
-    let img = shade::shade(agg, opts)?;
+    encode_image(&shade::shade(agg, opts)?)
+}
+
+/// Encode a shaded tile as PNG bytes.
+pub fn encode_image(img: &shade::Image) -> Result<Vec<u8>, Error> {
     let rgba = img.to_north_up_rgba8();
     encode_png(img.width, img.height, &rgba, &PngOptions::default())
         .map_err(|message| Error::TileEncode { message })
+}
+
+/// The aggregates of `tiles`, in order, computed in parallel.
+pub fn aggregate_tiles(
+    source: &Source,
+    layer: &TileLayer,
+    tiles: &[TileId],
+    size: usize,
+) -> Result<Vec<Aggregate>, Error> {
+    tiles
+        .par_iter()
+        .map(|&t| aggregate_tile(source, layer, t, size))
+        .collect()
 }
 
 /// Largest side, in tiles, of the blocks [`zoom_span`] aggregates at once
@@ -378,11 +400,8 @@ pub fn zoom_span(
             if matches!(agg.values, AggValues::Bool(_)) {
                 return Ok(Some((0.0, 1.0)));
             }
-            if let Some((lo, hi)) = value_range(&agg) {
-                span = Some(match span {
-                    Some((a, b)) => (a.min(lo), b.max(hi)),
-                    None => (lo, hi),
-                });
+            if let Some(r) = value_range(&agg) {
+                span = widen(span, r);
             }
             bx = ex + 1;
         }
@@ -449,21 +468,15 @@ pub fn aggregate_zoom(
     size: usize,
 ) -> Result<ZoomLevel, Error> {
     let covering = tiles_covering(extent.0, extent.1, z);
-    let aggs: Vec<(TileId, Aggregate)> = covering
-        .par_iter()
-        .map(|&t| aggregate_tile(source, layer, t, size).map(|a| (t, a)))
-        .collect::<Result<_, _>>()?;
+    let aggs = aggregate_tiles(source, layer, &covering, size)?;
     let mut span: Option<(f64, f64)> = None;
     let mut tiles = HashMap::new();
     let mut bytes = 0usize;
-    for (t, agg) in aggs {
+    for (t, agg) in covering.into_iter().zip(aggs) {
         if matches!(agg.values, AggValues::Bool(_)) {
             span = Some((0.0, 1.0));
-        } else if let Some((lo, hi)) = value_range(&agg) {
-            span = Some(match span {
-                Some((a, b)) => (a.min(lo), b.max(hi)),
-                None => (lo, hi),
-            });
+        } else if let Some(r) = value_range(&agg) {
+            span = widen(span, r);
         }
         if !is_blank(&agg) {
             bytes += agg.values.len() * agg.values.cell_bytes();

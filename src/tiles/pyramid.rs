@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{aggregate_tile, encode_tile, extent_lnglat, is_blank, tiles_covering, value_range};
+use super::{
+    aggregate_tile, aggregate_tiles, encode_image, encode_tile, extent_lnglat, is_blank,
+    tiles_covering, value_range, widen,
+};
 use super::{Extent, TileId, TileLayer};
 use crate::aggregate::{AggValues, Aggregate};
 use crate::error::Error;
@@ -171,17 +174,7 @@ pub fn write_pyramid(
                     }
                     let png = match &scale {
                         Scale::Options(o) => encode_tile(agg, o)?,
-                        Scale::Shared(eq) => {
-                            let img = eq.shade(agg, &opts.shade)?;
-                            let rgba = img.to_north_up_rgba8();
-                            crate::output::encode_png(
-                                img.width,
-                                img.height,
-                                &rgba,
-                                &crate::output::PngOptions::default(),
-                            )
-                            .map_err(|message| Error::TileEncode { message })?
-                        }
+                        Scale::Shared(eq) => encode_image(&eq.shade(agg, &opts.shade)?)?,
                     };
                     Ok(Some((t, png)))
                 })
@@ -237,11 +230,7 @@ fn zoom_scale(
     let mut is_float = false;
     let mut is_bool = false;
     for tiles in covering.chunks(64) {
-        let aggs: Vec<Aggregate> = tiles
-            .par_iter()
-            .map(|&t| aggregate_tile(source, layer, t, opts.tile_size))
-            .collect::<Result<_, _>>()?;
-        for agg in aggs {
+        for agg in aggregate_tiles(source, layer, tiles, opts.tile_size)? {
             match &agg.values {
                 AggValues::U32(_) => {
                     if eq {
@@ -253,11 +242,8 @@ fn zoom_scale(
                 AggValues::F64(_) => is_float = true,
                 AggValues::Bool(_) => is_bool = true,
             }
-            if let Some((lo, hi)) = value_range(&agg) {
-                range = Some(match range {
-                    Some((a, b)) => (a.min(lo), b.max(hi)),
-                    None => (lo, hi),
-                });
+            if let Some(r) = value_range(&agg) {
+                range = widen(range, r);
             }
             if let Some(k) = kept.as_mut() {
                 if is_blank(&agg) {
@@ -299,11 +285,7 @@ fn zoom_scale(
             }
             None => {
                 for tiles in covering.chunks(64) {
-                    let aggs: Vec<Aggregate> = tiles
-                        .par_iter()
-                        .map(|&t| aggregate_tile(source, layer, t, opts.tile_size))
-                        .collect::<Result<_, _>>()?;
-                    for agg in &aggs {
+                    for agg in &aggregate_tiles(source, layer, tiles, opts.tile_size)? {
                         b.add(agg)?;
                     }
                 }
