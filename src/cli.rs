@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
+use pointillist::aggregate::gpu::{self, GpuError};
+use pointillist::aggregate::{AggregateRequest, AxisKind, Device, ReductionSpec};
 use pointillist::index::IndexOptions;
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
@@ -309,6 +310,13 @@ pub struct RenderArgs {
     /// Print time per stage to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Where to aggregate: cpu, gpu (wgpu: Vulkan, Metal or DX12), or auto
+    /// (the GPU for large jobs when a hardware adapter exists).
+    #[arg(long, default_value = "auto", value_name = "cpu|gpu|auto")]
+    pub device: String,
+    /// Say on stderr which device aggregated, and why.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// No warnings on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -511,6 +519,8 @@ pub struct RenderPlan {
     pub threads: Option<usize>,
     /// Print stage timings.
     pub timings: bool,
+    /// Say which device aggregated.
+    pub verbose: bool,
     /// Silence warnings.
     pub quiet: bool,
 }
@@ -601,6 +611,15 @@ impl RenderArgs {
         }
         aggregate.reduction = reduction;
         aggregate.memory_budget = self.memory_budget.saturating_mul(1 << 20);
+        aggregate.device = self
+            .device
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+        if aggregate.device == Device::Gpu && !gpu::supports(aggregate.reduction.kind) {
+            bail!("--device gpu: {}", GpuError::Unsupported {
+                reduction: aggregate.reduction.kind.name(),
+            });
+        }
 
         let how: How = self
             .how
@@ -686,6 +705,7 @@ impl RenderArgs {
             },
             threads: self.threads,
             timings: self.timings,
+            verbose: self.verbose,
             quiet: self.quiet,
         })
     }

@@ -11,10 +11,18 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{Cli, Command, IndexPlan, InfoArgs, RenderPlan, ServePlan, TilesPlan};
+use pointillist::aggregate::gpu::Gpu;
 use pointillist::render::{open_inputs, render_with_progress};
 use pointillist::server::TileServer;
 
 fn main() -> ExitCode {
+    // Mesa's Vulkan drivers probe Wayland when a GPU is opened, and
+    // libwayland prints "XDG_RUNTIME_DIR is invalid" to stderr where the
+    // variable is unset (containers, CI, ssh). Any value silences it and
+    // nothing else here reads it. Set while the process has one thread.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -210,6 +218,9 @@ fn run_render(plan: RenderPlan) -> Result<()> {
             eprintln!("pointillist: warning: {w}");
         }
     }
+    if plan.verbose {
+        eprintln!("pointillist: device: {}", outcome.device);
+    }
     if plan.timings {
         let t = &outcome.timings;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
@@ -234,6 +245,10 @@ fn run_info(args: &InfoArgs) -> Result<()> {
     }
     println!("rows: {}", source.num_rows());
     println!("row groups: {}", source.units(usize::MAX).len());
+    match Gpu::shared() {
+        Ok(g) => println!("gpu: {}", g.adapter()),
+        Err(e) => println!("gpu: none ({e})"),
+    }
     println!("columns:");
     if let Some(schema) = source.schema_of(0) {
         for field in schema.fields() {

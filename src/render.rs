@@ -56,6 +56,8 @@ pub struct RenderOutcome {
     pub warnings: Vec<String>,
     /// Time per stage.
     pub timings: Timings,
+    /// The device that aggregated and, for `auto`, why (one line).
+    pub device: String,
 }
 
 /// Open the request's inputs (or the embedded sample).
@@ -96,7 +98,8 @@ pub fn render_with_progress(
     let total_rows = source.num_rows();
     let units = plan.units(&source);
     let rows_read = units.iter().map(|u| u.rows as u64).sum();
-    let aggregate = plan.run_units(&source, &units, &|n| progress(n, total_rows))?;
+    let engine = plan.choose_engine(&units)?;
+    let aggregate = plan.run_units_on(engine.engine, &source, &units, &|n| progress(n, total_rows))?;
     let t2 = Instant::now();
     let image = match &req.png {
         Some(_) => Some(shade::shade(&aggregate, &req.shade)?),
@@ -124,6 +127,7 @@ pub fn render_with_progress(
         rows,
         rows_read,
         warnings,
+        device: engine.reason,
         timings: Timings {
             plan: t1 - t0,
             aggregate: t2 - t1,

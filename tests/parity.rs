@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use pointillist::aggregate::gpu::{self, Gpu};
+use pointillist::aggregate::ReductionSpec;
 use pointillist::output::npy::{read_npy, NpyArray, NpyData};
 use serde_json::Value;
 
@@ -42,8 +44,18 @@ fn run_case(
     dir: &Path,
     threads: usize,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
-    let npy = dir.join(format!("agg-{threads}.npy"));
-    let png = dir.join(format!("img-{threads}.png"));
+    run_case_on(case, dir, threads, "cpu")
+}
+
+/// Run one case on `device` (cpu or gpu).
+fn run_case_on(
+    case: &Value,
+    dir: &Path,
+    threads: usize,
+    device: &str,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+    let npy = dir.join(format!("agg-{device}-{threads}.npy"));
+    let png = dir.join(format!("img-{device}-{threads}.png"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pointillist"));
     cmd.arg("render");
     for input in case["inputs"].as_array().expect("inputs") {
@@ -58,6 +70,7 @@ fn run_case(
         cmd.arg("-o").arg(&png);
     }
     cmd.arg("--threads").arg(threads.to_string());
+    cmd.arg("--device").arg(device);
     let out = cmd.output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!(
@@ -159,7 +172,7 @@ fn every_manifest_case_matches_datashader_on_one_and_many_threads() {
             let got = read_npy(std::io::Cursor::new(&npy1)).map_err(|e| e.to_string())?;
             compare_agg(case, &got, &expected)?;
             if let Some(png) = case.get("expected_png").and_then(Value::as_str) {
-                compare_png(&dir.path().join("img-1.png"), &parity_dir().join(png))?;
+                compare_png(&dir.path().join("img-cpu-1.png"), &parity_dir().join(png))?;
             }
             Ok(())
         })();
@@ -170,6 +183,89 @@ fn every_manifest_case_matches_datashader_on_one_and_many_threads() {
     assert!(
         failures.is_empty(),
         "{} of {} parity cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// The `--agg` spec of a case (`count` when it gives none).
+fn case_reduction(case: &Value) -> ReductionSpec {
+    let args: Vec<&str> = case["cli"]
+        .as_array()
+        .expect("cli")
+        .iter()
+        .map(|a| a.as_str().expect("cli arg"))
+        .collect();
+    args.iter()
+        .position(|a| *a == "--agg")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(ReductionSpec::count, |s| s.parse().expect("case --agg"))
+}
+
+/// The same cases with `--device gpu`: the GPU path (on a software Vulkan
+/// driver in CI) against Datashader's aggregates and images, with the same
+/// tolerance as the CPU path (float64 cells within 1e-9 relative; the GPU
+/// sums exactly in fixed point and rounds once, so it differs from
+/// Datashader's sequential f64 sums by their rounding error, far below
+/// that). Reductions the GPU has no kernel for are listed and must be
+/// refused with a message, not run.
+#[test]
+fn every_manifest_case_matches_datashader_on_the_gpu() {
+    if let Err(e) = Gpu::shared() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the GPU tests: {e} (.ci/run installs mesa-vulkan-drivers)"
+        );
+        eprintln!("skipping the GPU parity cases: {e}");
+        return;
+    }
+    let cases = load_manifest();
+    let mut failures = Vec::new();
+    let mut refused = Vec::new();
+    let mut ran = 0;
+    for case in &cases {
+        let name = case["name"].as_str().expect("name");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kind = case_reduction(case).kind;
+        if !gpu::supports(kind) {
+            match run_case_on(case, dir.path(), 2, "gpu") {
+                Err(e) if e.contains("has no GPU kernel") && e.contains("--device cpu") => {
+                    refused.push(name)
+                }
+                other => failures.push(format!("{name}: {} not refused: {other:?}", kind.name())),
+            }
+            continue;
+        }
+        ran += 1;
+        let result = (|| {
+            let (npy1, png1) = run_case_on(case, dir.path(), 1, "gpu")?;
+            let (npy4, png4) = run_case_on(case, dir.path(), 4, "gpu")?;
+            if npy1 != npy4 || png1 != png4 {
+                return Err("1-thread and 4-thread GPU outputs differ".to_string());
+            }
+            let expected =
+                read_npy_file(&parity_dir().join(case["expected_agg"].as_str().expect("agg")));
+            let got = read_npy(std::io::Cursor::new(&npy1)).map_err(|e| e.to_string())?;
+            compare_agg(case, &got, &expected)?;
+            if let Some(png) = case.get("expected_png").and_then(Value::as_str) {
+                compare_png(&dir.path().join("img-gpu-1.png"), &parity_dir().join(png))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    eprintln!(
+        "GPU parity: {ran} cases run, {} refused as having no GPU kernel: {}",
+        refused.len(),
+        refused.join(", ")
+    );
+    assert!(ran > 0, "no case ran on the GPU");
+    assert!(
+        failures.is_empty(),
+        "{} of {} GPU parity cases failed:\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n")

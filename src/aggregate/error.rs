@@ -8,6 +8,9 @@ pub enum AggError {
     /// Reading the input failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The GPU path failed or cannot do the request.
+    #[error(transparent)]
+    Gpu(#[from] super::gpu::GpuError),
     /// A zero-sized canvas.
     #[error("canvas size {width}x{height} is empty; give --width and --height of at least 1")]
     EmptyCanvas {

@@ -117,6 +117,46 @@ impl Partial {
         Partial { state }
     }
 
+    /// Per-cell counts made elsewhere (the GPU), as a `count` partial.
+    pub(crate) fn from_counts(counts: Vec<u32>) -> Partial {
+        Partial {
+            state: State::Count(counts),
+        }
+    }
+
+    /// Per-cell flags made elsewhere, as an `any` partial.
+    pub(crate) fn from_any(any: Vec<bool>) -> Partial {
+        Partial {
+            state: State::Any(any),
+        }
+    }
+
+    /// Per-cell sums made elsewhere (NaN where empty), as a `sum` partial.
+    pub(crate) fn from_sums(sums: Vec<f64>) -> Partial {
+        Partial {
+            state: State::Sum(sums),
+        }
+    }
+
+    /// Per-cell `[sum, count]` made elsewhere, as a `mean` partial.
+    pub(crate) fn from_means(means: Vec<[f64; 2]>) -> Partial {
+        Partial {
+            state: State::Mean(means),
+        }
+    }
+
+    /// Per-cell minima (`kind` = min) or maxima (any other kind) made
+    /// elsewhere, NaN where empty.
+    pub(crate) fn from_extrema(kind: ReductionKind, values: Vec<f64>) -> Partial {
+        Partial {
+            state: if kind == ReductionKind::Min {
+                State::Min(values)
+            } else {
+                State::Max(values)
+            },
+        }
+    }
+
     /// Empty the partial again (as [`Partial::new`] would make it) without
     /// giving its memory back, so it can be reused.
     pub fn reset(&mut self) {

@@ -25,6 +25,7 @@ use rayon::prelude::*;
 use super::canvas::Aggregate;
 use super::error::AggError;
 use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
+use super::gpu::{self, Device, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;
 use super::mercator;
 use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
@@ -91,6 +92,9 @@ pub struct AggregateRequest {
     pub x_upper_open: bool,
     /// Drop points exactly on the upper y edge (`y_range.1`).
     pub y_upper_open: bool,
+    /// Where to aggregate ([`Device::Cpu`] unless asked: float sums can
+    /// differ from the CPU's in the last bits, see [`gpu`]).
+    pub device: Device,
 }
 
 impl AggregateRequest {
@@ -112,8 +116,27 @@ impl AggregateRequest {
             lnglat: false,
             x_upper_open: false,
             y_upper_open: false,
+            device: Device::Cpu,
         }
     }
+}
+
+/// Where a plan runs, once chosen ([`AggregationPlan::choose_engine`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    /// The CPU kernels on the current rayon pool.
+    Cpu,
+    /// The GPU.
+    Gpu(&'static Gpu),
+}
+
+/// The engine chosen for a run, and why, for `--verbose`.
+#[derive(Debug, Clone)]
+pub struct EngineChoice {
+    /// The engine.
+    pub engine: Engine,
+    /// One line: the device used and, for `auto`, the reason.
+    pub reason: String,
 }
 
 /// A validated aggregation: ranges and categories resolved.
@@ -127,6 +150,7 @@ pub struct AggregationPlan {
     by: Option<(String, CategoryMap)>,
     workers: usize,
     lnglat: bool,
+    device: Device,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -255,6 +279,7 @@ impl AggregationPlan {
             value,
             by,
             workers,
+            device: req.device,
         })
     }
 
@@ -298,6 +323,22 @@ impl AggregationPlan {
         unit: &Unit,
         p: &mut Partial,
         scratch: &mut Scratch,
+    ) -> Result<(), AggError> {
+        self.for_each_batch(source, unit, scratch, |cells, values| {
+            p.accumulate(cells, values)
+        })
+    }
+
+    /// Read `unit` batch by batch, in row order, and hand each batch's cells
+    /// (pixel, times the plane count plus the category for categorical
+    /// reductions; [`NO_CELL`] where the point is dropped) and values (NaN
+    /// where missing) to `f`.
+    fn for_each_batch(
+        &self,
+        source: &Source,
+        unit: &Unit,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(&[u32], Option<&[f64]>),
     ) -> Result<(), AggError> {
         let cols = self.columns();
         let label = source.file_label(unit.file);
@@ -378,7 +419,7 @@ impl AggregationPlan {
                 }
                 None => None,
             };
-            p.accumulate(pix, vals);
+            f(pix, vals);
         }
         Ok(())
     }
@@ -406,12 +447,163 @@ impl AggregationPlan {
         units: &[Unit],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Aggregate, AggError> {
-        let total = if self.kind.is_exact_commutative() {
-            self.run_per_worker(source, units, progress)?
-        } else {
-            self.run_ordered(source, units, progress)?
+        let choice = self.choose_engine(units)?;
+        self.run_units_on(choice.engine, source, units, progress)
+    }
+
+    /// Pick the engine for reading `units`, following the request's
+    /// [`Device`]: `cpu` and `gpu` as asked (`gpu` fails without an adapter
+    /// or a kernel for the reduction); `auto` takes the GPU only when it has
+    /// a kernel for the reduction, the units hold at least
+    /// [`gpu::AUTO_MIN_ROWS`] rows and the adapter is real hardware (a
+    /// software rasteriser is slower than the CPU kernels).
+    pub fn choose_engine(&self, units: &[Unit]) -> Result<EngineChoice, AggError> {
+        let cpu = |reason: String| EngineChoice {
+            engine: Engine::Cpu,
+            reason,
+        };
+        let on_gpu = |g: &'static Gpu, how: &str| EngineChoice {
+            engine: Engine::Gpu(g),
+            reason: format!("gpu{how}: {}", g.adapter()),
+        };
+        match self.device {
+            Device::Cpu => Ok(cpu("cpu".into())),
+            Device::Gpu => {
+                if !gpu::supports(self.kind) {
+                    return Err(GpuError::Unsupported {
+                        reduction: self.kind.name(),
+                    }
+                    .into());
+                }
+                Ok(on_gpu(Gpu::shared()?, ""))
+            }
+            Device::Auto => {
+                if !gpu::supports(self.kind) {
+                    return Ok(cpu(format!(
+                        "cpu (auto: {} has no GPU kernel)",
+                        self.kind.name()
+                    )));
+                }
+                let rows: u64 = units.iter().map(|u| u.rows as u64).sum();
+                if rows < gpu::AUTO_MIN_ROWS {
+                    return Ok(cpu(format!(
+                        "cpu (auto: {rows} rows to read, under the {} that pay for a GPU)",
+                        gpu::AUTO_MIN_ROWS
+                    )));
+                }
+                match Gpu::shared() {
+                    Err(e) => Ok(cpu(format!("cpu (auto: {e})"))),
+                    Ok(g) if g.adapter().software => Ok(cpu(format!(
+                        "cpu (auto: the only adapter, {}, is slower than the CPU kernels)",
+                        g.adapter()
+                    ))),
+                    Ok(g) => Ok(on_gpu(g, " (auto)")),
+                }
+            }
+        }
+    }
+
+    /// [`AggregationPlan::run_units`] on a chosen engine.
+    pub fn run_units_on(
+        &self,
+        engine: Engine,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Aggregate, AggError> {
+        let total = match engine {
+            Engine::Gpu(g) => Some(self.run_gpu(g, source, units, progress)?),
+            Engine::Cpu if self.kind.is_exact_commutative() => {
+                self.run_per_worker(source, units, progress)?
+            }
+            Engine::Cpu => self.run_ordered(source, units, progress)?,
         };
         Ok(self.finish(total.unwrap_or_else(|| self.new_partial())))
+    }
+
+    /// The GPU path: workers on the rayon pool read and bin units (the
+    /// same kernels as the CPU path) into chunks of kept points; one thread
+    /// feeds them to the device through a bounded queue, so memory stays at
+    /// a few chunks whatever the input size. Every GPU reduction combines
+    /// by commutative integer operations, so the order in which chunks
+    /// arrive does not change the result.
+    fn run_gpu(
+        &self,
+        g: &Gpu,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Partial, AggError> {
+        let scale = match (&self.kind, &self.value) {
+            (ReductionKind::Sum | ReductionKind::Mean, Some(col)) => {
+                let max_abs = auto_range(source, col)?.map_or(0.0, |(lo, hi)| lo.abs().max(hi.abs()));
+                FixedScale::for_max_abs(max_abs)
+            }
+            _ => FixedScale { k: 0 },
+        };
+        let mut canvas = g.canvas(self.kind, self.cells(), scale, GpuOptions::default())?;
+        let encoding = canvas.encoding();
+        let workers = rayon::current_num_threads().clamp(1, units.len().max(1));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<PointChunk>(workers + 1);
+        let pool: Mutex<Vec<PointChunk>> = Mutex::default();
+        let take = || pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let (produced, fed) = std::thread::scope(|s| {
+            let feeder = s.spawn(|| -> Result<(), GpuError> {
+                for chunk in rx {
+                    canvas.accumulate(&chunk)?;
+                    pool.lock().unwrap_or_else(|p| p.into_inner()).push(chunk);
+                }
+                Ok(())
+            });
+            let produced = (0..workers).into_par_iter().try_for_each(|_| {
+                let mut scratch = Scratch::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(u) = units.get(i) else { break };
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut chunk = take().unwrap_or_default();
+                    chunk.clear();
+                    let mut too_large = None;
+                    let read = self.for_each_batch(source, u, &mut scratch, |cells, values| {
+                        if too_large.is_none() {
+                            too_large = chunk.push(encoding, cells, values).err();
+                        }
+                    });
+                    let result = read.and_then(|()| match too_large {
+                        Some(value) => Err(AggError::from(GpuError::ValueOutOfRange {
+                            column: self.value.clone().unwrap_or_default(),
+                            value,
+                        })),
+                        None => Ok(()),
+                    });
+                    if let Err(e) = result {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                    if tx.send(chunk).is_err() {
+                        // The feeder stopped on a GPU error, reported below.
+                        break;
+                    }
+                    progress(u.rows as u64);
+                }
+                Ok(())
+            });
+            drop(tx);
+            let fed = feeder.join().unwrap_or_else(|_| {
+                Err(GpuError::Failed {
+                    adapter: g.adapter().name.clone(),
+                    message: "the GPU feeder thread panicked".into(),
+                })
+            });
+            (produced, fed)
+        });
+        fed?;
+        produced?;
+        Ok(canvas.finish()?)
     }
 
     /// The work units that can hold points inside the canvas, in row

@@ -1,0 +1,291 @@
+//! Host side of the GPU path: points into the words the shaders read.
+//!
+//! Cells come from the CPU's own binning kernel, so the GPU never maps a
+//! coordinate itself. Only points that land in a cell (with a non-NaN
+//! value, where the reduction has a value column) are kept. Values become
+//! 64-bit words the shaders can combine exactly with 32-bit atomics:
+//!
+//! - `sum`/`mean`: fixed point, `round(v * 2^k)` with `k` chosen from the
+//!   column's largest magnitude ([`FixedScale`]); infinities are tagged;
+//! - `min`/`max`: an order-preserving key ([`order_key`]) for `max`, its
+//!   complement for `min`, so both take the largest "score" and an empty
+//!   cell (all zero) is below every value.
+
+use super::super::partial::NO_CELL;
+use super::super::reduction::ReductionKind;
+
+/// High word tag of a `+inf` value in a sum chunk.
+pub(super) const POS_INF_HI: u32 = 0x4000_0000;
+/// High word tag of a `-inf` value in a sum chunk.
+pub(super) const NEG_INF_HI: u32 = 0x8000_0000;
+/// Scaled values stay below this magnitude.
+const FIXED_LIMIT: f64 = 4_611_686_018_427_387_904.0; // 2^62
+
+/// `2^e` for `-1074 <= e <= 1023`, exactly.
+pub(super) fn pow2(e: i32) -> f64 {
+    let e = e.clamp(-1074, 1023);
+    if e >= -1022 {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (e + 1074))
+    }
+}
+
+/// The power of two that scales a column's values into fixed point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FixedScale {
+    /// Values are multiplied by `2^k`.
+    pub k: i32,
+}
+
+impl FixedScale {
+    /// The scale for a column whose finite values have magnitude at most
+    /// `max_abs`: the largest `2^k` with `max_abs * 2^k < 2^62`, so every
+    /// value within 2^9 of the largest keeps all 53 bits of its mantissa.
+    pub fn for_max_abs(max_abs: f64) -> FixedScale {
+        if !(max_abs.is_finite() && max_abs > 0.0) {
+            return FixedScale { k: 0 };
+        }
+        // max_abs < 2^e.
+        let e = max_abs.log2().floor() as i32 + 1;
+        let e = if pow2(e) <= max_abs { e + 1 } else { e };
+        FixedScale {
+            k: (62 - e).clamp(-1022, 1023),
+        }
+    }
+
+    /// `v` scaled and rounded, as (low, high) words of an i64; `None` when
+    /// its magnitude passes the column's promised maximum.
+    fn encode(self, v: f64) -> Option<[u32; 2]> {
+        if v == f64::INFINITY {
+            return Some([0, POS_INF_HI]);
+        }
+        if v == f64::NEG_INFINITY {
+            return Some([0, NEG_INF_HI]);
+        }
+        // Two steps keep 2^k representable when k is beyond one f64 power.
+        let (a, b) = (self.k / 2, self.k - self.k / 2);
+        let q = (v * pow2(a) * pow2(b)).round();
+        if q.abs() >= FIXED_LIMIT {
+            return None;
+        }
+        let q = q as i64 as u64;
+        Some([q as u32, (q >> 32) as u32])
+    }
+
+    /// A 96-bit two's complement sum back to f64 (one rounding).
+    pub fn decode(self, words: [u32; 3]) -> f64 {
+        let raw = (u128::from(words[2]) << 64) | (u128::from(words[1]) << 32) | u128::from(words[0]);
+        // Sign-extend from 96 bits.
+        let s = ((raw << 32) as i128) >> 32;
+        let (a, b) = (-self.k / 2, -self.k - (-self.k / 2));
+        (s as f64) * pow2(a) * pow2(b)
+    }
+}
+
+/// The order-preserving key of a non-NaN `v`: unsigned order of keys is
+/// the numeric order of values, with -0.0 taken as +0.0.
+pub fn order_key(v: f64) -> u64 {
+    let bits = (v + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The value of a key made by [`order_key`].
+pub fn from_order_key(key: u64) -> f64 {
+    if key >> 63 == 1 {
+        f64::from_bits(key & !(1 << 63))
+    } else {
+        f64::from_bits(!key)
+    }
+}
+
+/// What the shaders need per point for one reduction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Encoding {
+    /// Cells only (`count`, `any`, with or without a value column).
+    Cells,
+    /// Cells and fixed-point values (`sum`, `mean`).
+    Fixed(FixedScale),
+    /// Cells and complemented keys (`min`).
+    MinKey,
+    /// Cells and keys (`max`).
+    MaxKey,
+}
+
+impl Encoding {
+    /// The encoding for `kind`, or `None` when the GPU path does not do it.
+    pub fn for_kind(kind: ReductionKind, scale: FixedScale) -> Option<Encoding> {
+        Some(match kind {
+            ReductionKind::Count | ReductionKind::Any => Encoding::Cells,
+            ReductionKind::Sum | ReductionKind::Mean => Encoding::Fixed(scale),
+            ReductionKind::Min => Encoding::MinKey,
+            ReductionKind::Max => Encoding::MaxKey,
+            ReductionKind::Var | ReductionKind::Std | ReductionKind::First | ReductionKind::Last => {
+                return None
+            }
+        })
+    }
+}
+
+/// Kept points of part of the input, ready to upload.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PointChunk {
+    /// Cell of each kept point.
+    pub cells: Vec<u32>,
+    /// Two words per kept point (empty for [`Encoding::Cells`]).
+    pub words: Vec<u32>,
+}
+
+impl PointChunk {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// True when no point is kept.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Drop every point, keeping the memory.
+    pub fn clear(&mut self) {
+        self.cells.clear();
+        self.words.clear();
+    }
+
+    /// Append the points of one batch: `cells[i]` (or [`NO_CELL`]) and, with
+    /// a value column, `values[i]` (NaN = missing). Returns the first value
+    /// that does not fit the fixed-point scale, if any.
+    pub fn push(&mut self, enc: Encoding, cells: &[u32], values: Option<&[f64]>) -> Result<(), f64> {
+        match (enc, values) {
+            (_, None) => {
+                self.cells.extend(cells.iter().copied().filter(|&c| c != NO_CELL));
+            }
+            (Encoding::Cells, Some(values)) => {
+                self.cells.extend(
+                    cells
+                        .iter()
+                        .zip(values)
+                        .filter(|(&c, v)| c != NO_CELL && !v.is_nan())
+                        .map(|(&c, _)| c),
+                );
+            }
+            (Encoding::Fixed(scale), Some(values)) => {
+                self.push_words(cells, values, |v| scale.encode(v).ok_or(v))?;
+            }
+            (Encoding::MinKey, Some(values)) => {
+                self.push_words(cells, values, |v| Ok(split(!order_key(v))))?;
+            }
+            (Encoding::MaxKey, Some(values)) => {
+                self.push_words(cells, values, |v| Ok(split(order_key(v))))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn push_words(
+        &mut self,
+        cells: &[u32],
+        values: &[f64],
+        word: impl Fn(f64) -> Result<[u32; 2], f64>,
+    ) -> Result<(), f64> {
+        for (&c, &v) in cells.iter().zip(values) {
+            if c == NO_CELL || v.is_nan() {
+                continue;
+            }
+            let w = word(v)?;
+            self.cells.push(c);
+            self.words.extend_from_slice(&w);
+        }
+        Ok(())
+    }
+}
+
+fn split(k: u64) -> [u32; 2] {
+    [k as u32, (k >> 32) as u32]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_order_like_values() {
+        let mut vals = vec![
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            f64::from_bits(1),
+            1.0,
+            1.0 + f64::EPSILON,
+            3e200,
+            f64::INFINITY,
+        ];
+        let keys: Vec<u64> = vals.iter().map(|&v| order_key(v)).collect();
+        for w in keys.windows(2) {
+            assert!(w[0] <= w[1], "{w:?}");
+        }
+        // -0.0 and 0.0 share a key; every other neighbour is strictly ordered.
+        assert_eq!(keys[4], keys[5]);
+        vals[4] = 0.0;
+        for (&v, &k) in vals.iter().zip(&keys) {
+            assert_eq!(from_order_key(k).to_bits(), v.to_bits());
+        }
+        // No non-NaN score (key or complement) is the empty marker 0.
+        assert!(keys.iter().all(|&k| k != 0 && !k != 0));
+    }
+
+    #[test]
+    fn fixed_point_sums_are_exact_for_values_near_the_maximum() {
+        let vals = [1.5, -0.25, 1e3, -999.125, 0.1, 7.0];
+        let max_abs = vals.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let scale = FixedScale::for_max_abs(max_abs);
+        let mut total: i128 = 0;
+        for &v in &vals {
+            let [lo, hi] = scale.encode(v).expect("in range");
+            total += i128::from(((u64::from(hi) << 32) | u64::from(lo)) as i64);
+        }
+        let t = total as u128;
+        let words = [t as u32, (t >> 32) as u32, (t >> 64) as u32];
+        let got = scale.decode(words);
+        let exact = 1.5 - 0.25 + 1e3 - 999.125 + 0.1 + 7.0;
+        assert!((got - exact).abs() <= 1e-15 * exact.abs(), "{got} vs {exact}");
+    }
+
+    #[test]
+    fn scale_keeps_the_largest_value_below_two_to_the_62() {
+        for m in [1.0, 0.75, 1e-300, 3e300, 123456.0, f64::MAX, f64::from_bits(1)] {
+            let scale = FixedScale::for_max_abs(m);
+            assert!(scale.encode(m).is_some(), "{m}");
+            assert!(scale.encode(-m).is_some(), "{m}");
+        }
+        // Far past the promised maximum: refused rather than wrapped.
+        assert_eq!(FixedScale::for_max_abs(1.0).encode(1e6), None);
+        assert_eq!(FixedScale::for_max_abs(0.0).k, 0);
+    }
+
+    #[test]
+    fn chunks_keep_only_binned_non_nan_points() {
+        let mut c = PointChunk::default();
+        let cells = [3, NO_CELL, 5, 7];
+        let vals = [1.0, 2.0, f64::NAN, -4.0];
+        c.push(Encoding::Cells, &cells, None).expect("cells");
+        assert_eq!(c.cells, vec![3, 5, 7]);
+        c.clear();
+        c.push(Encoding::Cells, &cells, Some(&vals)).expect("cells");
+        assert_eq!(c.cells, vec![3, 7]);
+        c.clear();
+        c.push(Encoding::MaxKey, &cells, Some(&vals)).expect("keys");
+        assert_eq!(c.cells, vec![3, 7]);
+        assert_eq!(c.words.len(), 4);
+        let k = (u64::from(c.words[3]) << 32) | u64::from(c.words[2]);
+        assert_eq!(from_order_key(k), -4.0);
+    }
+}

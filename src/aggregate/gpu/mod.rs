@@ -1,0 +1,290 @@
+//! The GPU path of the aggregation stage: wgpu compute shaders behind a
+//! safe facade.
+//!
+//! Everything that touches wgpu lives in this module. [`Gpu`] is the
+//! device (one per process, [`Gpu::shared`]); [`GpuCanvas`] is one
+//! aggregate being built on it: [`GpuCanvas::accumulate`] streams chunks of
+//! points in, [`GpuCanvas::finish`] reads the canvas back as a
+//! [`Partial`](super::Partial), which merges and finalizes through the same
+//! contract as the CPU's partials.
+//!
+//! What runs where, and why the results are exact:
+//!
+//! - the host computes each point's cell with the CPU's own f64 kernel, so
+//!   every point lands in the pixel Datashader gives it (WGSL has no f64);
+//! - `count`, `any` and the per-category forms are integer atomics: exact;
+//! - `min`/`max` take the minimum of 64-bit order-preserving keys in three
+//!   32-bit atomic passes (`shaders/minmax.wgsl`): exact;
+//! - `sum`/`mean` add 96-bit fixed-point values (`shaders/sum.wgsl`): the
+//!   exact sum of the values scaled to 62 bits, rounded once to f64.
+//!   The CPU adds in f64 in row order, rounding at every step; the two
+//!   agree to within the CPU's own rounding error.
+//! - `var`, `std`, `first` and `last` are not done on the GPU (they need f64
+//!   arithmetic or row order on the device) and report
+//!   [`GpuError::Unsupported`].
+//!
+//! All of these combine by commutative integer operations, so the result
+//! does not depend on the order chunks or invocations run in: it is the
+//! same bytes on every run.
+
+mod canvas;
+mod encode;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use canvas::{GpuCanvas, GpuOptions};
+pub use encode::{Encoding, FixedScale, PointChunk};
+
+use super::reduction::ReductionKind;
+
+/// Where an aggregation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The multi-core CPU kernels.
+    #[default]
+    Cpu,
+    /// The GPU; an error when there is no adapter or the reduction has no
+    /// GPU kernel.
+    Gpu,
+    /// The GPU when a hardware adapter exists, the reduction has a GPU
+    /// kernel and the job is large enough to pay for the transfers
+    /// ([`AUTO_MIN_ROWS`]); else the CPU.
+    Auto,
+}
+
+/// Rows below which `auto` keeps a job on the CPU: under this the CPU path
+/// finishes in tens of milliseconds, about what starting a device costs.
+pub const AUTO_MIN_ROWS: u64 = 20_000_000;
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "gpu" => Ok(Device::Gpu),
+            "auto" => Ok(Device::Auto),
+            other => Err(format!("unknown device '{other}'; use cpu, gpu or auto")),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+            Device::Auto => "auto",
+        })
+    }
+}
+
+/// Whether the GPU path has kernels for `kind`.
+pub fn supports(kind: ReductionKind) -> bool {
+    Encoding::for_kind(kind, FixedScale { k: 0 }).is_some()
+}
+
+/// Errors of the GPU path.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter could be found.
+    #[error("no GPU adapter found ({reason}); install a Vulkan, Metal or DX12 driver (on Debian, mesa-vulkan-drivers gives a software one) or use --device cpu")]
+    NoAdapter {
+        /// What wgpu said.
+        reason: String,
+    },
+    /// The adapter refused to open a device.
+    #[error("GPU adapter {adapter} refused to open a device: {message}; use --device cpu")]
+    RequestDevice {
+        /// The adapter's name.
+        adapter: String,
+        /// What wgpu said.
+        message: String,
+    },
+    /// A reduction with no GPU kernel.
+    #[error("{reduction} has no GPU kernel (the GPU does count, any, sum, mean, min and max, also per category); use --device cpu or auto")]
+    Unsupported {
+        /// The reduction's name.
+        reduction: &'static str,
+    },
+    /// The canvas does not fit the device.
+    #[error("the GPU ({adapter}) could not hold a {needed_mib} MiB canvas; use a smaller canvas or --device cpu")]
+    OutOfMemory {
+        /// The adapter's name.
+        adapter: String,
+        /// MiB the canvas needs.
+        needed_mib: u64,
+    },
+    /// The device failed while running (validation error, device lost,
+    /// timeout).
+    #[error("the GPU ({adapter}) failed: {message}; use --device cpu")]
+    Failed {
+        /// The adapter's name.
+        adapter: String,
+        /// What wgpu said.
+        message: String,
+    },
+    /// A value larger than the column's statistics promised.
+    #[error("column '{column}' holds {value}, beyond the largest magnitude its statistics give; rewrite the file with correct statistics or use --device cpu")]
+    ValueOutOfRange {
+        /// The value column.
+        column: String,
+        /// The value.
+        value: f64,
+    },
+}
+
+/// What the adapter is, for messages and `--verbose`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// The adapter's name (e.g. `NVIDIA H100`, `llvmpipe (LLVM 15.0.6, 256 bits)`).
+    pub name: String,
+    /// The backend (`Vulkan`, `Metal`, `Dx12`, `Gl`).
+    pub backend: String,
+    /// Whether this is a software rasteriser running on the CPU (Mesa's
+    /// lavapipe, WARP, SwiftShader).
+    pub software: bool,
+    /// The driver and its version, where the backend says.
+    pub driver: String,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}", self.name, self.backend)?;
+        if !self.driver.is_empty() {
+            write!(f, ", {}", self.driver)?;
+        }
+        if self.software {
+            f.write_str(", software")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Errors raised by wgpu outside a call (validation, device loss), kept
+/// until the next check.
+type ErrorSink = Arc<Mutex<Option<String>>>;
+
+/// An open GPU device with the aggregation pipelines.
+#[derive(Debug)]
+pub struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    summary: AdapterSummary,
+    limits: wgpu::Limits,
+    errors: ErrorSink,
+    pipelines: canvas::Pipelines,
+}
+
+static SHARED: OnceLock<Result<Gpu, GpuError>> = OnceLock::new();
+
+impl Gpu {
+    /// Open the best adapter (high performance first; the backends can be
+    /// narrowed with `WGPU_BACKEND`, e.g. `vulkan`).
+    pub fn new() -> Result<Gpu, GpuError> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::PRIMARY;
+        let desc = desc.with_env();
+        let instance = wgpu::Instance::new(desc);
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::NoAdapter {
+            reason: e.to_string(),
+        })?;
+        let info = adapter.get_info();
+        let summary = AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            software: info.device_type == wgpu::DeviceType::Cpu,
+            driver: [info.driver.as_str(), info.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        // Ask for everything the adapter can do: the defaults cap a storage
+        // binding at 128 MiB, which would split canvases needlessly.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("pointillist aggregation device"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::RequestDevice {
+            adapter: summary.name.clone(),
+            message: e.to_string(),
+        })?;
+        let errors: ErrorSink = Arc::default();
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        let sink = errors.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
+        });
+        let pipelines = canvas::Pipelines::new(&device);
+        let gpu = Gpu {
+            device,
+            queue,
+            summary,
+            limits,
+            errors,
+            pipelines,
+        };
+        gpu.check()?;
+        Ok(gpu)
+    }
+
+    /// The process-wide device, opened on first use. The outcome (device or
+    /// error) is kept: adapters do not come and go within a run.
+    pub fn shared() -> Result<&'static Gpu, GpuError> {
+        SHARED.get_or_init(Gpu::new).as_ref().map_err(Clone::clone)
+    }
+
+    /// What the adapter is.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    /// The largest storage binding, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+
+    /// A new, empty canvas of `cells` cells for `kind` (values scaled by
+    /// `scale` for sum/mean).
+    pub fn canvas(
+        &self,
+        kind: ReductionKind,
+        cells: usize,
+        scale: FixedScale,
+        options: GpuOptions,
+    ) -> Result<GpuCanvas<'_>, GpuError> {
+        GpuCanvas::new(self, kind, cells, scale, options)
+    }
+
+    /// An error wgpu reported since the last check, if any.
+    fn check(&self) -> Result<(), GpuError> {
+        let taken = self.errors.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match taken {
+            Some(message) => Err(self.failed(message)),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, message: impl Into<String>) -> GpuError {
+        GpuError::Failed {
+            adapter: self.summary.name.clone(),
+            message: message.into(),
+        }
+    }
+}
