@@ -616,9 +616,12 @@ impl RenderArgs {
             .parse()
             .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
         if aggregate.device == Device::Gpu && !gpu::supports(aggregate.reduction.kind) {
-            bail!("--device gpu: {}", GpuError::Unsupported {
-                reduction: aggregate.reduction.kind.name(),
-            });
+            bail!(
+                "--device gpu: {}",
+                GpuError::Unsupported {
+                    reduction: aggregate.reduction.kind.name(),
+                }
+            );
         }
 
         let how: How = self

@@ -99,7 +99,8 @@ pub fn render_with_progress(
     let units = plan.units(&source);
     let rows_read = units.iter().map(|u| u.rows as u64).sum();
     let engine = plan.choose_engine(&units)?;
-    let aggregate = plan.run_units_on(engine.engine, &source, &units, &|n| progress(n, total_rows))?;
+    let aggregate =
+        plan.run_units_on(engine.engine, &source, &units, &|n| progress(n, total_rows))?;
     let t2 = Instant::now();
     let image = match &req.png {
         Some(_) => Some(shade::shade(&aggregate, &req.shade)?),

@@ -807,3 +807,98 @@ fn tiles_writes_a_pyramid_directory_and_a_pmtiles_archive() {
     );
     assert_clean_failure(d, &o, &["--min-zoom"], &keep);
 }
+
+/// Whether a GPU adapter (Mesa's lavapipe in CI) can be opened; under `CI`
+/// there must be one.
+fn have_gpu() -> bool {
+    match pointillist::aggregate::gpu::Gpu::shared() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have a GPU adapter: {e}"
+            );
+            eprintln!("skipping the GPU half: {e}");
+            false
+        }
+    }
+}
+
+#[test]
+fn device_choice_is_validated_reported_and_exact() {
+    let (dir, data) = fixture();
+    let d = dir.path();
+    let input = data.to_str().expect("utf8");
+    // A misspelt device and a reduction the GPU lacks: one-line errors
+    // before anything is read or written.
+    let o = run(d, &["render", input, "-o", "x.png", "--device", "tpu"]);
+    assert_clean_failure(
+        d,
+        &o,
+        &["--device", "tpu", "cpu, gpu or auto"],
+        &["points.parquet"],
+    );
+    let o = run(
+        d,
+        &[
+            "render", input, "-o", "x.png", "--device", "gpu", "--agg", "var:val",
+        ],
+    );
+    assert_clean_failure(
+        d,
+        &o,
+        &["var has no GPU kernel", "--device cpu"],
+        &["points.parquet"],
+    );
+    // auto keeps a small job on the CPU and says why.
+    let o = run(d, &["render", input, "--save-agg", "auto.npy", "-v"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("device: cpu (auto: 1000 rows"),
+        "{}",
+        stderr(&o)
+    );
+    if !have_gpu() {
+        return;
+    }
+    // Every GPU reduction, split by category, gives the CPU's aggregate:
+    // the same bytes for counts, min and max, and here for sums too, since
+    // halves of small integers add exactly in f64.
+    for agg in ["count", "any:val", "min:val", "max:n", "sum:val", "mean:n"] {
+        let mut npy = Vec::new();
+        for device in ["cpu", "gpu"] {
+            let out = format!("{device}.npy");
+            let o = run(
+                d,
+                &[
+                    "render",
+                    input,
+                    "--save-agg",
+                    &out,
+                    "--agg",
+                    agg,
+                    "--by",
+                    "cat",
+                    "--width",
+                    "7",
+                    "--height",
+                    "5",
+                    "--device",
+                    device,
+                    "-v",
+                ],
+            );
+            assert!(o.status.success(), "{agg} on {device}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&format!("device: {device}")),
+                "{}",
+                stderr(&o)
+            );
+            npy.push(std::fs::read(d.join(&out)).expect("npy"));
+        }
+        assert_eq!(
+            npy[0], npy[1],
+            "{agg}: GPU aggregate differs from the CPU's"
+        );
+    }
+}

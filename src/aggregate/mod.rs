@@ -20,10 +20,10 @@ mod simd;
 pub use canvas::{AggValues, Aggregate};
 pub use error::AggError;
 pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
+pub use gpu::Device;
 pub use kernel::bin_arrays;
 pub use partial::{state_bytes_per_cell, Partial, NO_CELL};
 pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};
-pub use gpu::Device;
 pub use run::{
     aggregate, AggregateRequest, AggregationPlan, Engine, EngineChoice, Scratch,
     DEFAULT_MEMORY_BUDGET,

@@ -536,7 +536,8 @@ impl AggregationPlan {
     ) -> Result<Partial, AggError> {
         let scale = match (&self.kind, &self.value) {
             (ReductionKind::Sum | ReductionKind::Mean, Some(col)) => {
-                let max_abs = auto_range(source, col)?.map_or(0.0, |(lo, hi)| lo.abs().max(hi.abs()));
+                let max_abs =
+                    auto_range(source, col)?.map_or(0.0, |(lo, hi)| lo.abs().max(hi.abs()));
                 FixedScale::for_max_abs(max_abs)
             }
             _ => FixedScale { k: 0 },

@@ -85,8 +85,10 @@ impl Pipelines {
                 layout_entry(4, rw),
             ],
         });
-        let count_module = device.create_shader_module(wgpu::include_wgsl!("../../../shaders/count.wgsl"));
-        let sum_module = device.create_shader_module(wgpu::include_wgsl!("../../../shaders/sum.wgsl"));
+        let count_module =
+            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/count.wgsl"));
+        let sum_module =
+            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/sum.wgsl"));
         let minmax_module =
             device.create_shader_module(wgpu::include_wgsl!("../../../shaders/minmax.wgsl"));
         let cells_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -99,7 +101,10 @@ impl Pipelines {
             bind_group_layouts: &[Some(&values_layout)],
             immediate_size: 0,
         });
-        let pipeline = |label: &str, layout: &wgpu::PipelineLayout, module: &wgpu::ShaderModule, entry: &str| {
+        let pipeline = |label: &str,
+                        layout: &wgpu::PipelineLayout,
+                        module: &wgpu::ShaderModule,
+                        entry: &str| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(label),
                 layout: Some(layout),
@@ -110,12 +115,32 @@ impl Pipelines {
             })
         };
         Pipelines {
-            count: pipeline("pointillist count", &cells_pl, &count_module, "count_points"),
+            count: pipeline(
+                "pointillist count",
+                &cells_pl,
+                &count_module,
+                "count_points",
+            ),
             any: pipeline("pointillist any", &cells_pl, &count_module, "any_point"),
             sum: pipeline("pointillist sum", &values_pl, &sum_module, "sum_values"),
-            best_high: pipeline("pointillist min/max high words", &values_pl, &minmax_module, "best_high"),
-            best_settle: pipeline("pointillist min/max settle", &values_pl, &minmax_module, "best_settle"),
-            best_low: pipeline("pointillist min/max low words", &values_pl, &minmax_module, "best_low"),
+            best_high: pipeline(
+                "pointillist min/max high words",
+                &values_pl,
+                &minmax_module,
+                "best_high",
+            ),
+            best_settle: pipeline(
+                "pointillist min/max settle",
+                &values_pl,
+                &minmax_module,
+                "best_settle",
+            ),
+            best_low: pipeline(
+                "pointillist min/max low words",
+                &values_pl,
+                &minmax_module,
+                "best_low",
+            ),
             cells_layout,
             values_layout,
         }
@@ -155,9 +180,15 @@ struct Params {
 impl Params {
     fn bytes(&self) -> [u8; 32] {
         let mut b = [0u8; 32];
-        for (i, v) in [self.n, self.band_start, self.band_len, self.row_stride, self.cell_stride]
-            .into_iter()
-            .enumerate()
+        for (i, v) in [
+            self.n,
+            self.band_start,
+            self.band_len,
+            self.row_stride,
+            self.cell_stride,
+        ]
+        .into_iter()
+        .enumerate()
         {
             b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
         }
@@ -214,7 +245,10 @@ impl<'g> GpuCanvas<'g> {
         let device = &gpu.device;
         let binding = gpu.max_binding_bytes();
         // Bands hold whole cells and stay within one binding.
-        let band_bytes = options.max_band_bytes.min(binding).max(family.state_bytes());
+        let band_bytes = options
+            .max_band_bytes
+            .min(binding)
+            .max(family.state_bytes());
         let band_cells = (band_bytes / family.state_bytes()).max(1) as usize;
         let needs_words = encoding != Encoding::Cells;
         let chunk_cap = options
@@ -234,8 +268,8 @@ impl<'g> GpuCanvas<'g> {
         let upload = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let state_usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
         let cells_buf = storage("pointillist point cells", 4 * chunk_cap as u64, upload);
-        let words_buf = needs_words
-            .then(|| storage("pointillist point values", 8 * chunk_cap as u64, upload));
+        let words_buf =
+            needs_words.then(|| storage("pointillist point values", 8 * chunk_cap as u64, upload));
         let layouts = &gpu.pipelines;
         let mut bands = Vec::new();
         let mut start = 0usize;
@@ -405,7 +439,9 @@ impl<'g> GpuCanvas<'g> {
         let cells = self.cells;
         Ok(match self.family {
             Family::Count => Partial::from_counts(self.read_state()?),
-            Family::Any => Partial::from_any(self.read_state()?.into_iter().map(|v| v != 0).collect()),
+            Family::Any => {
+                Partial::from_any(self.read_state()?.into_iter().map(|v| v != 0).collect())
+            }
             Family::Sum => {
                 let words = self.read_state()?;
                 let flags = self.read_aux()?;

@@ -75,7 +75,8 @@ impl FixedScale {
 
     /// A 96-bit two's complement sum back to f64 (one rounding).
     pub fn decode(self, words: [u32; 3]) -> f64 {
-        let raw = (u128::from(words[2]) << 64) | (u128::from(words[1]) << 32) | u128::from(words[0]);
+        let raw =
+            (u128::from(words[2]) << 64) | (u128::from(words[1]) << 32) | u128::from(words[0]);
         // Sign-extend from 96 bits.
         let s = ((raw << 32) as i128) >> 32;
         let (a, b) = (-self.k / 2, -self.k - (-self.k / 2));
@@ -124,9 +125,10 @@ impl Encoding {
             ReductionKind::Sum | ReductionKind::Mean => Encoding::Fixed(scale),
             ReductionKind::Min => Encoding::MinKey,
             ReductionKind::Max => Encoding::MaxKey,
-            ReductionKind::Var | ReductionKind::Std | ReductionKind::First | ReductionKind::Last => {
-                return None
-            }
+            ReductionKind::Var
+            | ReductionKind::Std
+            | ReductionKind::First
+            | ReductionKind::Last => return None,
         })
     }
 }
@@ -160,10 +162,16 @@ impl PointChunk {
     /// Append the points of one batch: `cells[i]` (or [`NO_CELL`]) and, with
     /// a value column, `values[i]` (NaN = missing). Returns the first value
     /// that does not fit the fixed-point scale, if any.
-    pub fn push(&mut self, enc: Encoding, cells: &[u32], values: Option<&[f64]>) -> Result<(), f64> {
+    pub fn push(
+        &mut self,
+        enc: Encoding,
+        cells: &[u32],
+        values: Option<&[f64]>,
+    ) -> Result<(), f64> {
         match (enc, values) {
             (_, None) => {
-                self.cells.extend(cells.iter().copied().filter(|&c| c != NO_CELL));
+                self.cells
+                    .extend(cells.iter().copied().filter(|&c| c != NO_CELL));
             }
             (Encoding::Cells, Some(values)) => {
                 self.cells.extend(
@@ -244,7 +252,7 @@ mod tests {
 
     #[test]
     fn fixed_point_sums_are_exact_for_values_near_the_maximum() {
-        let vals = [1.5, -0.25, 1e3, -999.125, 0.1, 7.0];
+        let vals: [f64; 6] = [1.5, -0.25, 1e3, -999.125, 0.1, 7.0];
         let max_abs = vals.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let scale = FixedScale::for_max_abs(max_abs);
         let mut total: i128 = 0;
@@ -256,12 +264,23 @@ mod tests {
         let words = [t as u32, (t >> 32) as u32, (t >> 64) as u32];
         let got = scale.decode(words);
         let exact = 1.5 - 0.25 + 1e3 - 999.125 + 0.1 + 7.0;
-        assert!((got - exact).abs() <= 1e-15 * exact.abs(), "{got} vs {exact}");
+        assert!(
+            (got - exact).abs() <= 1e-15 * exact.abs(),
+            "{got} vs {exact}"
+        );
     }
 
     #[test]
     fn scale_keeps_the_largest_value_below_two_to_the_62() {
-        for m in [1.0, 0.75, 1e-300, 3e300, 123456.0, f64::MAX, f64::from_bits(1)] {
+        for m in [
+            1.0,
+            0.75,
+            1e-300,
+            3e300,
+            123456.0,
+            f64::MAX,
+            f64::from_bits(1),
+        ] {
             let scale = FixedScale::for_max_abs(m);
             assert!(scale.encode(m).is_some(), "{m}");
             assert!(scale.encode(-m).is_some(), "{m}");

@@ -15,10 +15,17 @@
 //! - `count`, `any` and the per-category forms are integer atomics: exact;
 //! - `min`/`max` take the minimum of 64-bit order-preserving keys in three
 //!   32-bit atomic passes (`shaders/minmax.wgsl`): exact;
-//! - `sum`/`mean` add 96-bit fixed-point values (`shaders/sum.wgsl`): the
-//!   exact sum of the values scaled to 62 bits, rounded once to f64.
-//!   The CPU adds in f64 in row order, rounding at every step; the two
-//!   agree to within the CPU's own rounding error.
+//! - `sum`/`mean` add 96-bit fixed-point values (`shaders/sum.wgsl`): each
+//!   value is rounded to a multiple of `2^-k`, where `2^k` scales the
+//!   column's largest magnitude `M` (from statistics) just under `2^62`, so
+//!   it is off by at most `2^-63 M`; the sum of those is exact and rounded
+//!   once to f64. The CPU adds in f64 in row order, rounding at every step
+//!   (error up to about `n 2^-53 M`), so the two agree to within the CPU's
+//!   own rounding error. One difference by design: a cell with both `+inf`
+//!   and `-inf` is NaN on the GPU, while the CPU, like Datashader, restarts
+//!   the sum from the next finite value (NaN marks an empty cell there).
+//!   `min`/`max` of a cell holding both zeros gives `+0.0` on the GPU and
+//!   whichever came first on the CPU; they compare equal.
 //! - `var`, `std`, `first` and `last` are not done on the GPU (they need f64
 //!   arithmetic or row order on the device) and report
 //!   [`GpuError::Unsupported`].
@@ -288,3 +295,6 @@ impl Gpu {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! GPU against CPU on the same points. These run on whatever adapter
+//! exists (Mesa's lavapipe in CI) and skip, saying so, where there is none;
+//! under `CI` a missing adapter fails instead.
+
+use super::*;
+use crate::aggregate::{AggValues, Partial, NO_CELL};
+
+fn gpu() -> Option<&'static Gpu> {
+    match Gpu::shared() {
+        Ok(g) => Some(g),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the GPU tests: {e}"
+            );
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
+}
+
+/// Tiny limits: many bands and many pieces per chunk.
+const SMALL: GpuOptions = GpuOptions {
+    max_chunk_points: 1000,
+    max_band_bytes: 4096,
+};
+
+/// Deterministic pseudo-random points over `cells` cells: some dropped,
+/// some NaN, repeated values and both zeros.
+fn points(n: usize, cells: u32, seed: u64) -> (Vec<u32>, Vec<f64>) {
+    let mut s = seed;
+    let mut next = || {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        s >> 33
+    };
+    let mut cs = Vec::with_capacity(n);
+    let mut vs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = next();
+        cs.push(if r % 17 == 0 {
+            NO_CELL
+        } else {
+            (next() % u64::from(cells)) as u32
+        });
+        let v = match r % 11 {
+            0 => f64::NAN,
+            1 => -0.0,
+            2 => 0.0,
+            3 => 2.5,
+            _ => (next() as f64 / (1u64 << 31) as f64 - 0.5) * 1e3,
+        };
+        vs.push(v);
+    }
+    (cs, vs)
+}
+
+fn cpu(kind: ReductionKind, cells: usize, cs: &[u32], vs: Option<&[f64]>) -> AggValues {
+    let mut p = Partial::new(kind, cells);
+    p.accumulate(cs, vs);
+    p.finalize()
+}
+
+fn on_gpu(
+    g: &Gpu,
+    kind: ReductionKind,
+    cells: usize,
+    cs: &[u32],
+    vs: Option<&[f64]>,
+    options: GpuOptions,
+) -> AggValues {
+    let scale = FixedScale::for_max_abs(
+        vs.unwrap_or(&[])
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, |m, v| m.max(v.abs())),
+    );
+    let mut canvas = g.canvas(kind, cells, scale, options).expect("canvas");
+    let mut chunk = PointChunk::default();
+    // Uneven chunks, as units of the input would give.
+    for (i, range) in [0..1234, 1234..1300, 1300..cs.len()]
+        .into_iter()
+        .enumerate()
+    {
+        chunk.clear();
+        let range = range.start.min(cs.len())..range.end.min(cs.len());
+        chunk
+            .push(canvas.encoding(), &cs[range.clone()], vs.map(|v| &v[range]))
+            .expect("in range");
+        canvas
+            .accumulate(&chunk)
+            .unwrap_or_else(|e| panic!("chunk {i}: {e}"));
+    }
+    canvas.finish().expect("finish").finalize()
+}
+
+fn assert_close(kind: ReductionKind, got: &AggValues, want: &AggValues, rel: f64) {
+    match (got, want) {
+        (AggValues::F64(a), AggValues::F64(b)) => {
+            assert_eq!(a.len(), b.len());
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                let ok = if y.is_nan() {
+                    x.is_nan()
+                } else {
+                    *x == *y || (x - y).abs() <= rel * y.abs()
+                };
+                assert!(ok, "{kind:?} cell {i}: gpu {x} cpu {y}");
+            }
+        }
+        _ => assert_eq!(got, want, "{kind:?}"),
+    }
+}
+
+#[test]
+fn every_gpu_reduction_matches_the_cpu_across_bands_and_pieces() {
+    let Some(g) = gpu() else { return };
+    let cells = 3 * 700; // 700 pixels x 3 category planes
+    let (cs, vs) = points(20_000, cells as u32, 7);
+    for kind in [
+        ReductionKind::Count,
+        ReductionKind::Any,
+        ReductionKind::Sum,
+        ReductionKind::Mean,
+        ReductionKind::Min,
+        ReductionKind::Max,
+    ] {
+        let canvas = g
+            .canvas(kind, cells, FixedScale { k: 0 }, SMALL)
+            .expect("canvas");
+        assert!(canvas.bands() > 1, "{kind:?}: {} band", canvas.bands());
+        drop(canvas);
+        // Exact reductions must be identical; sums agree to the CPU's own
+        // rounding (the GPU's sum is exact up to the scaling).
+        let rel = if matches!(kind, ReductionKind::Sum | ReductionKind::Mean) {
+            1e-12
+        } else {
+            0.0
+        };
+        for vals in [None, Some(vs.as_slice())] {
+            if vals.is_none() && kind.needs_column() {
+                continue;
+            }
+            let want = cpu(kind, cells, &cs, vals);
+            let got = on_gpu(g, kind, cells, &cs, vals, SMALL);
+            assert_close(kind, &got, &want, rel);
+            // The default limits (one band, one piece) give the same bytes.
+            let whole = on_gpu(g, kind, cells, &cs, vals, GpuOptions::default());
+            assert_eq!(format!("{got:?}"), format!("{whole:?}"), "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn sums_are_exact_where_f64_addition_rounds() {
+    let Some(g) = gpu() else { return };
+    // In f64, 1e16 + 1 rounds back to 1e16: the CPU's running sum loses
+    // the 1. Fixed point does not.
+    let cs = [0, 0, 0, 1, 1];
+    let vs = [1e16, 1.0, -1e16, 0.1, 0.2];
+    let got = on_gpu(g, ReductionKind::Sum, 2, &cs, Some(&vs), SMALL);
+    let AggValues::F64(v) = got else {
+        panic!("sum is float64")
+    };
+    assert_eq!(v[0], 1.0);
+    // The price: every value is rounded to a multiple of 2^-k, here 2^-8
+    // (1e16 * 2^8 < 2^62), so a cell's error is at most half that per value.
+    let k = FixedScale::for_max_abs(1e16).k;
+    assert_eq!(k, 8);
+    assert!(
+        (v[1] - 0.3).abs() <= 2.0 * 0.5 * encode::pow2(-k),
+        "{}",
+        v[1]
+    );
+}
+
+#[test]
+fn infinities_and_empty_cells_follow_the_cpu() {
+    let Some(g) = gpu() else { return };
+    let inf = f64::INFINITY;
+    // (Cell 2 ends in NaN on both. Were a finite value to follow, the
+    // CPU, like Datashader, would restart its sum from it, since NaN marks
+    // an empty cell there; the GPU stays NaN. See the module docs.)
+    let cs = [0, 0, 1, 1, 2, 2, 2];
+    let vs = [inf, 5.0, -inf, 1.0, 3.0, inf, -inf];
+    for kind in [
+        ReductionKind::Sum,
+        ReductionKind::Mean,
+        ReductionKind::Min,
+        ReductionKind::Max,
+        ReductionKind::Count,
+    ] {
+        let want = cpu(kind, 4, &cs, Some(&vs));
+        let got = on_gpu(g, kind, 4, &cs, Some(&vs), SMALL);
+        assert_close(kind, &got, &want, 0.0);
+    }
+}
+
+#[test]
+fn reductions_without_kernels_are_refused() {
+    let Some(g) = gpu() else { return };
+    for kind in [
+        ReductionKind::Var,
+        ReductionKind::Std,
+        ReductionKind::First,
+        ReductionKind::Last,
+    ] {
+        assert!(!supports(kind));
+        let e = g
+            .canvas(kind, 4, FixedScale { k: 0 }, GpuOptions::default())
+            .expect_err("no kernel");
+        assert!(e.to_string().contains("--device cpu"), "{e}");
+    }
+}
