@@ -222,6 +222,8 @@ pub struct GpuCanvas<'g> {
     cells_buf: wgpu::Buffer,
     words_buf: Option<wgpu::Buffer>,
     bands: Vec<Band>,
+    /// Points in the upload buffers.
+    resident: usize,
     last_submission: Option<wgpu::SubmissionIndex>,
 }
 
@@ -342,6 +344,7 @@ impl<'g> GpuCanvas<'g> {
             cells_buf,
             words_buf,
             bands,
+            resident: 0,
             last_submission: None,
         })
     }
@@ -374,16 +377,40 @@ impl<'g> GpuCanvas<'g> {
     }
 
     fn dispatch_piece(&mut self, cells: &[u32], words: &[u32]) -> Result<(), GpuError> {
-        let gpu = self.gpu;
-        let queue = &gpu.queue;
+        let queue = &self.gpu.queue;
         queue.write_buffer(&self.cells_buf, 0, &words_to_bytes(cells));
         if let Some(wb) = &self.words_buf {
             queue.write_buffer(wb, 0, &words_to_bytes(words));
         }
-        let (gx, gy) = gpu.dims(cells.len());
+        self.resident = cells.len();
+        self.dispatch()
+    }
+
+    /// Run the kernels again over the points of the last piece, which are
+    /// still on the device: no upload. This adds those points a second
+    /// time; it exists to measure kernel throughput on resident data
+    /// (`examples/gpu_bench.rs`). Returns the number of points run.
+    pub fn replay(&mut self) -> Result<usize, GpuError> {
+        self.dispatch()?;
+        Ok(self.resident)
+    }
+
+    /// Block until every dispatch so far has run.
+    pub fn sync(&mut self) -> Result<(), GpuError> {
+        self.gpu.wait(self.last_submission.take())?;
+        self.gpu.check()
+    }
+
+    /// Dispatch the kernels over the `resident` points in the upload
+    /// buffers, once per band.
+    fn dispatch(&mut self) -> Result<(), GpuError> {
+        let gpu = self.gpu;
+        let queue = &gpu.queue;
+        let n = self.resident;
+        let (gx, gy) = gpu.dims(n);
         for band in &self.bands {
             let p = Params {
-                n: cells.len() as u32,
+                n: n as u32,
                 band_start: band.start,
                 band_len: band.len,
                 row_stride: gx * WORKGROUP,
