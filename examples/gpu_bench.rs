@@ -13,8 +13,8 @@
 //! 2. Resident: `--resident-points` (default 16M) uniformly spread cells of
 //!    the same canvas are uploaded once, then the kernels run over them 10
 //!    times. Points/s and the input bytes read per second (4 bytes of cell
-//!    plus 8 of value per point, where the reduction has a value) are
-//!    reported, and with `--peak-gbs` (the device's memory bandwidth, e.g.
+//!    plus the encoded value: 8 bytes for sum, mean, min, max; 24 for var
+//!    and std) are reported, and with `--peak-gbs` (the device's memory bandwidth, e.g.
 //!    3350 for an H100 SXM) the fraction of it. The atomics' own traffic
 //!    to the canvas is not counted, so this understates the memory traffic.
 
@@ -169,7 +169,7 @@ fn main() -> Result<(), BoxError> {
     }
     canvas.sync()?;
     let secs = t.elapsed().as_secs_f64();
-    let bytes_per_point = if with_values { 12.0 } else { 4.0 };
+    let bytes_per_point = 4.0 + 4.0 * canvas.encoding().words_per_point() as f64;
     let gbs = points as f64 * bytes_per_point / secs / 1e9;
     print!(
         "resident: {points} points in {secs:.3} s: {:.0} M points/s, {gbs:.1} GB/s of input",

@@ -145,6 +145,17 @@ impl Partial {
         }
     }
 
+    /// Per-cell `[sum, count, m2]` made elsewhere, as a `var` partial
+    /// (`std` when `kind` is std).
+    pub(crate) fn from_var(kind: ReductionKind, cells: Vec<[f64; 3]>) -> Partial {
+        Partial {
+            state: State::Var {
+                cells,
+                std: kind == ReductionKind::Std,
+            },
+        }
+    }
+
     /// Per-cell minima (`kind` = min) or maxima (any other kind) made
     /// elsewhere, NaN where empty.
     pub(crate) fn from_extrema(kind: ReductionKind, values: Vec<f64>) -> Partial {

@@ -535,7 +535,10 @@ impl AggregationPlan {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Partial, AggError> {
         let scale = match (&self.kind, &self.value) {
-            (ReductionKind::Sum | ReductionKind::Mean, Some(col)) => {
+            (
+                ReductionKind::Sum | ReductionKind::Mean | ReductionKind::Var | ReductionKind::Std,
+                Some(col),
+            ) => {
                 let max_abs =
                     auto_range(source, col)?.map_or(0.0, |(lo, hi)| lo.abs().max(hi.abs()));
                 FixedScale::for_max_abs(max_abs)

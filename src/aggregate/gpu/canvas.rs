@@ -44,6 +44,7 @@ pub(super) struct Pipelines {
     count: wgpu::ComputePipeline,
     any: wgpu::ComputePipeline,
     sum: wgpu::ComputePipeline,
+    var: wgpu::ComputePipeline,
     best_high: wgpu::ComputePipeline,
     best_settle: wgpu::ComputePipeline,
     best_low: wgpu::ComputePipeline,
@@ -89,6 +90,8 @@ impl Pipelines {
             device.create_shader_module(wgpu::include_wgsl!("../../../shaders/count.wgsl"));
         let sum_module =
             device.create_shader_module(wgpu::include_wgsl!("../../../shaders/sum.wgsl"));
+        let var_module =
+            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/var.wgsl"));
         let minmax_module =
             device.create_shader_module(wgpu::include_wgsl!("../../../shaders/minmax.wgsl"));
         let cells_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -123,6 +126,12 @@ impl Pipelines {
             ),
             any: pipeline("pointillist any", &cells_pl, &count_module, "any_point"),
             sum: pipeline("pointillist sum", &values_pl, &sum_module, "sum_values"),
+            var: pipeline(
+                "pointillist var moments",
+                &values_pl,
+                &var_module,
+                "var_moments",
+            ),
             best_high: pipeline(
                 "pointillist min/max high words",
                 &values_pl,
@@ -153,6 +162,7 @@ enum Family {
     Count,
     Any,
     Sum,
+    Var,
     Best,
 }
 
@@ -162,6 +172,7 @@ impl Family {
         match self {
             Family::Count | Family::Any => 4,
             Family::Sum => 16,
+            Family::Var => 36,
             Family::Best => 8,
         }
     }
@@ -242,6 +253,7 @@ impl<'g> GpuCanvas<'g> {
             ReductionKind::Count => Family::Count,
             ReductionKind::Any => Family::Any,
             ReductionKind::Sum | ReductionKind::Mean => Family::Sum,
+            ReductionKind::Var | ReductionKind::Std => Family::Var,
             _ => Family::Best,
         };
         let device = &gpu.device;
@@ -252,10 +264,11 @@ impl<'g> GpuCanvas<'g> {
             .min(binding)
             .max(family.state_bytes());
         let band_cells = (band_bytes / family.state_bytes()).max(1) as usize;
-        let needs_words = encoding != Encoding::Cells;
+        let wpp = encoding.words_per_point() as u64;
+        let needs_words = wpp > 0;
         let chunk_cap = options
             .max_chunk_points
-            .min((binding / if needs_words { 8 } else { 4 }) as usize)
+            .min((binding / (4 * wpp.max(1))) as usize)
             .max(1);
         let needed_mib = (cells as u64 * (family.state_bytes() + 4)) >> 20;
         let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -270,8 +283,13 @@ impl<'g> GpuCanvas<'g> {
         let upload = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let state_usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
         let cells_buf = storage("pointillist point cells", 4 * chunk_cap as u64, upload);
-        let words_buf =
-            needs_words.then(|| storage("pointillist point values", 8 * chunk_cap as u64, upload));
+        let words_buf = needs_words.then(|| {
+            storage(
+                "pointillist point values",
+                4 * wpp * chunk_cap as u64,
+                upload,
+            )
+        });
         let layouts = &gpu.pipelines;
         let mut bands = Vec::new();
         let mut start = 0usize;
@@ -287,9 +305,9 @@ impl<'g> GpuCanvas<'g> {
                 len as u64 * family.state_bytes(),
                 state_usage,
             );
-            let aux = matches!(family, Family::Sum | Family::Best).then(|| {
+            let aux = matches!(family, Family::Sum | Family::Var | Family::Best).then(|| {
                 storage(
-                    if family == Family::Sum {
+                    if family != Family::Best {
                         "pointillist infinity flags band"
                     } else {
                         "pointillist settled high words band"
@@ -364,12 +382,13 @@ impl<'g> GpuCanvas<'g> {
     /// two pieces are in flight, so host memory stays bounded.
     pub fn accumulate(&mut self, chunk: &PointChunk) -> Result<(), GpuError> {
         let n = chunk.len();
+        let wpp = self.encoding.words_per_point();
         let mut at = 0;
         while at < n {
             let end = (at + self.chunk_cap).min(n);
             self.dispatch_piece(
                 &chunk.cells[at..end],
-                chunk.words.get(2 * at..2 * end).unwrap_or(&[]),
+                chunk.words.get(wpp * at..wpp * end).unwrap_or(&[]),
             )?;
             at = end;
         }
@@ -432,11 +451,12 @@ impl<'g> GpuCanvas<'g> {
             for band in &self.bands {
                 pass.set_bind_group(0, &band.bind_group, &[]);
                 match self.family {
-                    Family::Count | Family::Any | Family::Sum => {
+                    Family::Count | Family::Any | Family::Sum | Family::Var => {
                         pass.set_pipeline(match self.family {
                             Family::Count => &pl.count,
                             Family::Any => &pl.any,
-                            _ => &pl.sum,
+                            Family::Sum => &pl.sum,
+                            _ => &pl.var,
                         });
                         pass.dispatch_workgroups(gx, gy, 1);
                     }
@@ -505,6 +525,25 @@ impl<'g> GpuCanvas<'g> {
                             .collect(),
                     )
                 }
+            }
+            Family::Var => {
+                let words = self.read_state()?;
+                let flags = self.read_aux()?;
+                let Encoding::Moments(scale) = self.encoding else {
+                    return Err(gpu.failed("var canvas without a fixed-point scale"));
+                };
+                let cells = (0..cells)
+                    .map(|i| {
+                        let w = &words[9 * i..9 * i + 9];
+                        let n = w[8];
+                        if n > 0 && flags[i] != 0 {
+                            // An infinity makes the deviations undefined.
+                            return [f64::NAN, f64::from(n), f64::NAN];
+                        }
+                        scale.decode_moments([w[0], w[1], w[2]], [w[3], w[4], w[5], w[6], w[7]], n)
+                    })
+                    .collect();
+                Partial::from_var(self.kind, cells)
             }
             Family::Best => {
                 let words = self.read_state()?;

@@ -54,8 +54,9 @@ impl FixedScale {
         }
     }
 
-    /// `v` scaled and rounded, as (low, high) words of an i64; `None` when
-    /// its magnitude passes the column's promised maximum.
+    /// `v` scaled and rounded, as (low, high) words of an i64 (infinities
+    /// tagged); `None` when its magnitude passes the column's promised
+    /// maximum.
     fn encode(self, v: f64) -> Option<[u32; 2]> {
         if v == f64::INFINITY {
             return Some([0, POS_INF_HI]);
@@ -63,24 +64,170 @@ impl FixedScale {
         if v == f64::NEG_INFINITY {
             return Some([0, NEG_INF_HI]);
         }
+        let q = self.quantize(v)? as u64;
+        Some([q as u32, (q >> 32) as u32])
+    }
+
+    /// `v` (finite) scaled by `2^k` and rounded; `None` past `2^62`.
+    fn quantize(self, v: f64) -> Option<i64> {
         // Two steps keep 2^k representable when k is beyond one f64 power.
         let (a, b) = (self.k / 2, self.k - self.k / 2);
         let q = (v * pow2(a) * pow2(b)).round();
-        if q.abs() >= FIXED_LIMIT {
-            return None;
+        (q.abs() < FIXED_LIMIT).then_some(q as i64)
+    }
+
+    /// [`FixedScale::encode`] plus the square of the scaled value, as four
+    /// more words (least significant first): what `shaders/var.wgsl` reads.
+    fn encode_moments(self, v: f64) -> Option<[u32; 6]> {
+        let [lo, hi] = self.encode(v)?;
+        if !v.is_finite() {
+            return Some([lo, hi, 0, 0, 0, 0]);
         }
-        let q = q as i64 as u64;
-        Some([q as u32, (q >> 32) as u32])
+        let q = self.quantize(v)?;
+        let sq = (i128::from(q) * i128::from(q)) as u128;
+        Some([
+            lo,
+            hi,
+            sq as u32,
+            (sq >> 32) as u32,
+            (sq >> 64) as u32,
+            (sq >> 96) as u32,
+        ])
+    }
+
+    /// `x * 2^-k` for an f64 `x` computed from scaled integers, taking
+    /// the two-step route for large `k`.
+    fn unscale(self, x: f64, times: i32) -> f64 {
+        let mut x = x;
+        for _ in 0..times {
+            let (a, b) = (-self.k / 2, -self.k - (-self.k / 2));
+            x = x * pow2(a) * pow2(b);
+        }
+        x
     }
 
     /// A 96-bit two's complement sum back to f64 (one rounding).
     pub fn decode(self, words: [u32; 3]) -> f64 {
-        let raw =
-            (u128::from(words[2]) << 64) | (u128::from(words[1]) << 32) | u128::from(words[0]);
-        // Sign-extend from 96 bits.
-        let s = ((raw << 32) as i128) >> 32;
-        let (a, b) = (-self.k / 2, -self.k - (-self.k / 2));
-        (s as f64) * pow2(a) * pow2(b)
+        self.unscale(sum96(words) as f64, 1)
+    }
+
+    /// `[sum, n, m2]` of a cell (the CPU's `var` state) from its exact
+    /// moments: `s1` (96-bit sum of scaled values), `s2` (160-bit sum of
+    /// their squares) and `n`. `n * s2 - s1^2` is formed exactly, so the
+    /// only roundings are its conversion to f64 and the division by `n`.
+    pub fn decode_moments(self, s1: [u32; 3], s2: [u32; 5], n: u32) -> [f64; 3] {
+        let s1 = sum96(s1);
+        let sum = self.unscale(s1 as f64, 1);
+        if n == 0 {
+            return [0.0, 0.0, 0.0];
+        }
+        let mut ns2 = U256::from_words(&s2);
+        ns2.mul_small(n);
+        let a = s1.unsigned_abs();
+        let mut sq = U256::from_u128(a);
+        sq.mul_u128(a);
+        let d = ns2.sub(&sq);
+        // m2 = sum of squared deviations = (n s2 - s1^2) / n, unscaled twice.
+        let m2 = self.unscale(d.to_f64() / f64::from(n), 2);
+        [sum, f64::from(n), m2]
+    }
+}
+
+/// The 96-bit two's complement integer in three words.
+fn sum96(words: [u32; 3]) -> i128 {
+    let raw = (u128::from(words[2]) << 64) | (u128::from(words[1]) << 32) | u128::from(words[0]);
+    ((raw << 32) as i128) >> 32
+}
+
+/// Just enough unsigned 256-bit arithmetic for [`FixedScale::decode_moments`]:
+/// four 64-bit limbs, least significant first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct U256([u64; 4]);
+
+impl U256 {
+    fn from_words(w: &[u32; 5]) -> U256 {
+        let limb = |i: usize| {
+            let lo = w.get(2 * i).copied().unwrap_or(0);
+            let hi = w.get(2 * i + 1).copied().unwrap_or(0);
+            u64::from(lo) | (u64::from(hi) << 32)
+        };
+        U256([limb(0), limb(1), limb(2), 0])
+    }
+
+    fn from_u128(v: u128) -> U256 {
+        U256([v as u64, (v >> 64) as u64, 0, 0])
+    }
+
+    fn mul_small(&mut self, m: u32) {
+        let mut carry = 0u128;
+        for l in &mut self.0 {
+            let p = u128::from(*l) * u128::from(m) + carry;
+            *l = p as u64;
+            carry = p >> 64;
+        }
+    }
+
+    /// `self * m` for `self < 2^128` (the square of a 94-bit sum fits).
+    fn mul_u128(&mut self, m: u128) {
+        let a = [self.0[0], self.0[1]];
+        let b = [m as u64, (m >> 64) as u64];
+        let mut out = [0u64; 4];
+        for (i, &x) in a.iter().enumerate() {
+            let mut carry = 0u128;
+            for (j, &y) in b.iter().enumerate() {
+                let t = u128::from(out[i + j]) + u128::from(x) * u128::from(y) + carry;
+                out[i + j] = t as u64;
+                carry = t >> 64;
+            }
+            out[i + 2] = carry as u64;
+        }
+        self.0 = out;
+    }
+
+    /// `self - other`, or zero when `other` is larger (which exact
+    /// moments never give: `n s2 >= s1^2` by Cauchy-Schwarz).
+    fn sub(&self, other: &U256) -> U256 {
+        let mut out = [0u64; 4];
+        let mut borrow = false;
+        for (i, o) in out.iter_mut().enumerate() {
+            let (d, b1) = self.0[i].overflowing_sub(other.0[i]);
+            let (d, b2) = d.overflowing_sub(u64::from(borrow));
+            *o = d;
+            borrow = b1 || b2;
+        }
+        if borrow {
+            U256([0; 4])
+        } else {
+            U256(out)
+        }
+    }
+
+    /// Rounded to the nearest f64: the top 128 bits, with a sticky bit
+    /// standing for any set bit below them, convert with one rounding.
+    fn to_f64(self) -> f64 {
+        let Some(top) = (0..4).rev().find(|&i| self.0[i] != 0) else {
+            return 0.0;
+        };
+        if top <= 1 {
+            return ((u128::from(self.0[1]) << 64) | u128::from(self.0[0])) as f64;
+        }
+        // Left-align the top limb, fill from the limbs below.
+        let lz = self.0[top].leading_zeros();
+        let wide = |i: usize| self.0.get(i).copied().unwrap_or(0);
+        let mut bits = (u128::from(wide(top)) << 64) | u128::from(wide(top - 1));
+        let next = wide(top - 2);
+        let mut sticky = (0..top - 2).any(|i| self.0[i] != 0);
+        if lz > 0 {
+            bits = (bits << lz) | u128::from(next >> (64 - lz));
+            sticky |= next << lz != 0;
+        } else {
+            sticky |= next != 0;
+        }
+        if sticky {
+            bits |= 1;
+        }
+        // `bits` is the value shifted right by 64 * (top - 1) - lz.
+        (bits as f64) * pow2(64 * (top as i32 - 1) - lz as i32)
     }
 }
 
@@ -115,6 +262,8 @@ pub enum Encoding {
     MinKey,
     /// Cells and keys (`max`).
     MaxKey,
+    /// Cells, fixed-point values and their squares (`var`, `std`).
+    Moments(FixedScale),
 }
 
 impl Encoding {
@@ -125,11 +274,18 @@ impl Encoding {
             ReductionKind::Sum | ReductionKind::Mean => Encoding::Fixed(scale),
             ReductionKind::Min => Encoding::MinKey,
             ReductionKind::Max => Encoding::MaxKey,
-            ReductionKind::Var
-            | ReductionKind::Std
-            | ReductionKind::First
-            | ReductionKind::Last => return None,
+            ReductionKind::Var | ReductionKind::Std => Encoding::Moments(scale),
+            ReductionKind::First | ReductionKind::Last => return None,
         })
+    }
+
+    /// 32-bit words uploaded per point besides its cell.
+    pub fn words_per_point(self) -> usize {
+        match self {
+            Encoding::Cells => 0,
+            Encoding::Fixed(_) | Encoding::MinKey | Encoding::MaxKey => 2,
+            Encoding::Moments(_) => 6,
+        }
     }
 }
 
@@ -138,7 +294,7 @@ impl Encoding {
 pub struct PointChunk {
     /// Cell of each kept point.
     pub cells: Vec<u32>,
-    /// Two words per kept point (empty for [`Encoding::Cells`]).
+    /// [`Encoding::words_per_point`] words per kept point.
     pub words: Vec<u32>,
 }
 
@@ -191,15 +347,18 @@ impl PointChunk {
             (Encoding::MaxKey, Some(values)) => {
                 self.push_words(cells, values, |v| Ok(split(order_key(v))))?;
             }
+            (Encoding::Moments(scale), Some(values)) => {
+                self.push_words(cells, values, |v| scale.encode_moments(v).ok_or(v))?;
+            }
         }
         Ok(())
     }
 
-    fn push_words(
+    fn push_words<const W: usize>(
         &mut self,
         cells: &[u32],
         values: &[f64],
-        word: impl Fn(f64) -> Result<[u32; 2], f64>,
+        word: impl Fn(f64) -> Result<[u32; W], f64>,
     ) -> Result<(), f64> {
         for (&c, &v) in cells.iter().zip(values) {
             if c == NO_CELL || v.is_nan() {
@@ -288,6 +447,48 @@ mod tests {
         // Far past the promised maximum: refused rather than wrapped.
         assert_eq!(FixedScale::for_max_abs(1.0).encode(1e6), None);
         assert_eq!(FixedScale::for_max_abs(0.0).k, 0);
+    }
+
+    #[test]
+    fn wide_integers_convert_with_one_rounding() {
+        // 2^130 + 2^77 + 1: the +1 is a sticky bit that rounds a tie up.
+        let v = U256([1, 1 << 13, 4, 0]);
+        let want = 2f64.powi(130) + 2f64.powi(78);
+        assert_eq!(v.to_f64(), want);
+        assert_eq!(U256([0, 0, 4, 0]).to_f64(), 2f64.powi(130));
+        assert_eq!(U256([5, 0, 0, 0]).to_f64(), 5.0);
+        let mut m = U256::from_u128(u128::MAX);
+        m.mul_u128(u128::MAX);
+        // (2^128 - 1)^2 = 2^256 - 2^129 + 1.
+        assert_eq!(m, U256([1, 0, u64::MAX - 1, u64::MAX]));
+        assert_eq!(
+            m.sub(&U256([2, 0, 0, 0])),
+            U256([u64::MAX, u64::MAX, u64::MAX - 2, u64::MAX])
+        );
+    }
+
+    #[test]
+    fn moments_give_the_exact_variance() {
+        let vals: [f64; 4] = [1e8 + 0.25, 1e8 + 0.5, 1e8 + 0.75, 1e8 + 1.0];
+        let scale = FixedScale::for_max_abs(1e8 + 1.0);
+        let (mut s1, mut s2) = (0i128, 0u128);
+        for &v in &vals {
+            let q = scale.quantize(v).expect("in range");
+            s1 += i128::from(q);
+            s2 += (i128::from(q) * i128::from(q)) as u128;
+        }
+        let s1w = [s1 as u32, (s1 >> 32) as u32, (s1 >> 64) as u32];
+        let s2w = [
+            s2 as u32,
+            (s2 >> 32) as u32,
+            (s2 >> 64) as u32,
+            (s2 >> 96) as u32,
+            0,
+        ];
+        let [sum, n, m2] = scale.decode_moments(s1w, s2w, 4);
+        assert_eq!(n, 4.0);
+        assert_eq!(sum, 4e8 + 2.5);
+        assert_eq!(m2 / n, 0.078125);
     }
 
     #[test]

@@ -26,8 +26,12 @@
 //!   the sum from the next finite value (NaN marks an empty cell there).
 //!   `min`/`max` of a cell holding both zeros gives `+0.0` on the GPU and
 //!   whichever came first on the CPU; they compare equal.
-//! - `var`, `std`, `first` and `last` are not done on the GPU (they need f64
-//!   arithmetic or row order on the device) and report
+//! - `var`/`std` add the same fixed-point values and their squares
+//!   (`shaders/var.wgsl`: 96- and 160-bit integers); the host forms
+//!   `n * S2 - S1^2` exactly and rounds once, so there is no cancellation
+//!   (a cell with an infinity is NaN);
+//! - `first` and `last` are not done on the GPU (they depend on row order,
+//!   which the order-free accumulation gives up) and report
 //!   [`GpuError::Unsupported`].
 //!
 //! All of these combine by commutative integer operations, so the result
@@ -109,7 +113,7 @@ pub enum GpuError {
         message: String,
     },
     /// A reduction with no GPU kernel.
-    #[error("{reduction} has no GPU kernel (the GPU does count, any, sum, mean, min and max, also per category); use --device cpu or auto")]
+    #[error("{reduction} has no GPU kernel (the GPU does count, any, sum, mean, min, max, var and std, also per category); use --device cpu or auto")]
     Unsupported {
         /// The reduction's name.
         reduction: &'static str,

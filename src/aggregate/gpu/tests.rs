@@ -124,18 +124,20 @@ fn every_gpu_reduction_matches_the_cpu_across_bands_and_pieces() {
         ReductionKind::Mean,
         ReductionKind::Min,
         ReductionKind::Max,
+        ReductionKind::Var,
+        ReductionKind::Std,
     ] {
         let canvas = g
             .canvas(kind, cells, FixedScale { k: 0 }, SMALL)
             .expect("canvas");
         assert!(canvas.bands() > 1, "{kind:?}: {} band", canvas.bands());
         drop(canvas);
-        // Exact reductions must be identical; sums agree to the CPU's own
-        // rounding (the GPU's sum is exact up to the scaling).
-        let rel = if matches!(kind, ReductionKind::Sum | ReductionKind::Mean) {
-            1e-12
-        } else {
-            0.0
+        // Exact reductions must be identical; sums and variances agree to
+        // the CPU's own rounding (the GPU's are exact up to the scaling).
+        let rel = match kind {
+            ReductionKind::Sum | ReductionKind::Mean => 1e-12,
+            ReductionKind::Var | ReductionKind::Std => 1e-10,
+            _ => 0.0,
         };
         for vals in [None, Some(vs.as_slice())] {
             if vals.is_none() && kind.needs_column() {
@@ -199,16 +201,36 @@ fn infinities_and_empty_cells_follow_the_cpu() {
 #[test]
 fn reductions_without_kernels_are_refused() {
     let Some(g) = gpu() else { return };
-    for kind in [
-        ReductionKind::Var,
-        ReductionKind::Std,
-        ReductionKind::First,
-        ReductionKind::Last,
-    ] {
+    for kind in [ReductionKind::First, ReductionKind::Last] {
         assert!(!supports(kind));
         let e = g
             .canvas(kind, 4, FixedScale { k: 0 }, GpuOptions::default())
             .expect_err("no kernel");
         assert!(e.to_string().contains("--device cpu"), "{e}");
     }
+}
+
+#[test]
+fn variance_is_exact_where_f64_moments_cancel() {
+    let Some(g) = gpu() else { return };
+    // Values 1e8 + {0.25, 0.5, 0.75, 1}: a sum of squares in f64 loses the
+    // spread entirely; integer moments keep it. Population variance 0.078125.
+    let vs = [1e8 + 0.25, 1e8 + 0.5, 1e8 + 0.75, 1e8 + 1.0, 3.0];
+    let cs = [0, 0, 0, 0, 1];
+    let got = on_gpu(g, ReductionKind::Var, 3, &cs, Some(&vs), SMALL);
+    let AggValues::F64(v) = got else {
+        panic!("var is float64")
+    };
+    assert_eq!(v[0], 0.078125);
+    assert_eq!(v[1], 0.0);
+    assert!(v[2].is_nan());
+    let cpu_var = cpu(ReductionKind::Var, 3, &cs, Some(&vs));
+    assert_close(ReductionKind::Var, &AggValues::F64(v), &cpu_var, 1e-9);
+    // Any infinity makes the cell NaN on the GPU.
+    let vs = [1.0, f64::INFINITY, 2.0];
+    let got = on_gpu(g, ReductionKind::Std, 1, &[0, 0, 0], Some(&vs), SMALL);
+    let AggValues::F64(v) = got else {
+        panic!("std is float64")
+    };
+    assert!(v[0].is_nan());
 }
