@@ -13,8 +13,8 @@
 //! 2. Resident: `--resident-points` (default 16M) uniformly spread cells of
 //!    the same canvas are uploaded once, then the kernels run over them 10
 //!    times. Points/s and the input bytes read per second (4 bytes of cell
-//!    plus the encoded value: 8 bytes for sum, mean, min, max; 24 for var
-//!    and std) are reported, and with `--peak-gbs` (the device's memory bandwidth, e.g.
+//!    plus the encoded value: 8 bytes for sum, mean, min, max; 16 for first
+//!    and last; 24 for var and std) are reported, and with `--peak-gbs` (the device's memory bandwidth, e.g.
 //!    3350 for an H100 SXM) the fraction of it. The atomics' own traffic
 //!    to the canvas is not counted, so this understates the memory traffic.
 
@@ -157,7 +157,12 @@ fn main() -> Result<(), BoxError> {
     }
     let with_values = kind != ReductionKind::Count && kind != ReductionKind::Any;
     chunk
-        .push(canvas.encoding(), &cs, with_values.then_some(vs.as_slice()))
+        .push(
+            canvas.encoding(),
+            0,
+            &cs,
+            with_values.then_some(vs.as_slice()),
+        )
         .map_err(|v| format!("value {v} out of range"))?;
     canvas.accumulate(&chunk)?;
     canvas.sync()?;
@@ -169,7 +174,7 @@ fn main() -> Result<(), BoxError> {
     }
     canvas.sync()?;
     let secs = t.elapsed().as_secs_f64();
-    let bytes_per_point = 4.0 + 4.0 * canvas.encoding().words_per_point() as f64;
+    let bytes_per_point = canvas.encoding().bytes_per_point() as f64;
     let gbs = points as f64 * bytes_per_point / secs / 1e9;
     print!(
         "resident: {points} points in {secs:.3} s: {:.0} M points/s, {gbs:.1} GB/s of input",

@@ -1,4 +1,5 @@
-// min and max on the GPU (src/aggregate/gpu), exactly, on 64-bit keys.
+// min, max, first and last on the GPU (src/aggregate/gpu, after
+// common.wgsl), exactly, on 64-bit keys.
 //
 // The host turns each f64 value into a u64 key whose unsigned order is the
 // value's order (sign bit flipped for positives, all bits flipped for
@@ -17,36 +18,20 @@
 // cell keeps both words at 0 (buffers start zeroed), a score no non-NaN
 // value has.
 
-struct Params {
-    n: u32,
-    band_start: u32,
-    band_len: u32,
-    row_stride: u32,
-    cell_stride: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
 struct KeyCell {
     hi: atomic<u32>,
     lo: atomic<u32>,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> cells: array<u32>;
 @group(0) @binding(2) var<storage, read> keys: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> best: array<KeyCell>;
 @group(0) @binding(4) var<storage, read_write> settled: array<u32>;
 
 @compute @workgroup_size(256)
 fn best_high(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.y * params.row_stride + gid.x;
-    if i >= params.n {
-        return;
-    }
-    let r = cells[i] - params.band_start;
-    if r >= params.band_len {
+    let i = point_index(gid);
+    let r = band_cell(i);
+    if r == NOT_HERE {
         return;
     }
     atomicMax(&best[r].hi, keys[i].y);
@@ -67,16 +52,34 @@ fn best_settle(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size(256)
 fn best_low(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.y * params.row_stride + gid.x;
-    if i >= params.n {
-        return;
-    }
-    let r = cells[i] - params.band_start;
-    if r >= params.band_len {
+    let i = point_index(gid);
+    let r = band_cell(i);
+    if r == NOT_HERE {
         return;
     }
     let k = keys[i];
     if atomicLoad(&best[r].hi) == k.y {
         atomicMax(&best[r].lo, k.x);
+    }
+}
+
+// first and last reuse the three passes above with unique scores: the
+// row's position in the input (complemented for first, plus one for last),
+// so the best score is the first or last non-NaN row of the cell. A
+// fourth pass copies that one row's value; a cell whose best score came
+// from an earlier chunk finds no match and keeps its value.
+@group(0) @binding(5) var<storage, read> payload: array<vec2<u32>>;
+@group(0) @binding(6) var<storage, read_write> picked: array<vec2<u32>>;
+
+@compute @workgroup_size(256)
+fn best_pick(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = point_index(gid);
+    let r = band_cell(i);
+    if r == NOT_HERE {
+        return;
+    }
+    let k = keys[i];
+    if atomicLoad(&best[r].hi) == k.y && atomicLoad(&best[r].lo) == k.x {
+        picked[r] = payload[i];
     }
 }

@@ -1,5 +1,5 @@
-// sum and mean on the GPU (src/aggregate/gpu), exactly, in 96-bit fixed
-// point.
+// sum and mean on the GPU (src/aggregate/gpu, after common.wgsl),
+// exactly, in 96-bit fixed point.
 //
 // The host scales every value of the column by 2^k, where k makes the
 // column's largest magnitude just under 2^62, rounds it to an integer and
@@ -18,17 +18,6 @@
 // -inf with hi = 0x80000000 (patterns no scaled value has, since scaled
 // values lie in [-2^62, 2^62)); they set bits in a flags word.
 
-struct Params {
-    n: u32,
-    band_start: u32,
-    band_len: u32,
-    row_stride: u32,
-    cell_stride: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
 struct SumCell {
     w0: atomic<u32>,
     w1: atomic<u32>,
@@ -36,8 +25,6 @@ struct SumCell {
     n: atomic<u32>,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> cells: array<u32>;
 @group(0) @binding(2) var<storage, read> vals: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> sums: array<SumCell>;
 @group(0) @binding(4) var<storage, read_write> flags: array<atomic<u32>>;
@@ -47,12 +34,9 @@ const NEG_INF_FLAG: u32 = 2u;
 
 @compute @workgroup_size(256)
 fn sum_values(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.y * params.row_stride + gid.x;
-    if i >= params.n {
-        return;
-    }
-    let r = cells[i] - params.band_start;
-    if r >= params.band_len {
+    let i = point_index(gid);
+    let r = band_cell(i);
+    if r == NOT_HERE {
         return;
     }
     let v = vals[i];

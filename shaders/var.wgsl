@@ -1,5 +1,5 @@
-// var and std on the GPU (src/aggregate/gpu), exactly, from integer
-// moments.
+// var and std on the GPU (src/aggregate/gpu, after common.wgsl),
+// exactly, from integer moments.
 //
 // As for sum (sum.wgsl), the host scales each value by 2^k into a 62-bit
 // integer q; it also sends q*q, a 124-bit unsigned integer. Each cell holds
@@ -10,24 +10,11 @@
 // and rounds once: no cancellation, unlike a running sum of squares in
 // floating point. Infinities are tagged as in sum.wgsl and make the cell NaN.
 
-struct Params {
-    n: u32,
-    band_start: u32,
-    band_len: u32,
-    row_stride: u32,
-    cell_stride: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
 // Words per cell: S1 (3), S2 (5), n (1).
 const CELL_WORDS: u32 = 9u;
 // Words per point: q (2: lo, hi), q*q (4, least significant first).
 const POINT_WORDS: u32 = 6u;
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> cells: array<u32>;
 @group(0) @binding(2) var<storage, read> vals: array<u32>;
 @group(0) @binding(3) var<storage, read_write> acc: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> flags: array<atomic<u32>>;
@@ -43,12 +30,9 @@ fn add_word(w: u32, v: u32) -> u32 {
 
 @compute @workgroup_size(256)
 fn var_moments(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.y * params.row_stride + gid.x;
-    if i >= params.n {
-        return;
-    }
-    let r = cells[i] - params.band_start;
-    if r >= params.band_len {
+    let i = point_index(gid);
+    let r = band_cell(i);
+    if r == NOT_HERE {
         return;
     }
     let p = i * POINT_WORDS;

@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use pointillist::aggregate::gpu::{self, GpuError};
-use pointillist::aggregate::{AggregateRequest, AxisKind, Device, ReductionSpec};
+use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
 use pointillist::index::IndexOptions;
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
@@ -615,14 +614,6 @@ impl RenderArgs {
             .device
             .parse()
             .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
-        if aggregate.device == Device::Gpu && !gpu::supports(aggregate.reduction.kind) {
-            bail!(
-                "--device gpu: {}",
-                GpuError::Unsupported {
-                    reduction: aggregate.reduction.kind.name(),
-                }
-            );
-        }
 
         let how: How = self
             .how

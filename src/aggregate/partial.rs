@@ -156,6 +156,18 @@ impl Partial {
         }
     }
 
+    /// Per-cell first (`kind` = first) or last values made elsewhere, NaN
+    /// where empty.
+    pub(crate) fn from_order(kind: ReductionKind, values: Vec<f64>) -> Partial {
+        Partial {
+            state: if kind == ReductionKind::First {
+                State::First(values)
+            } else {
+                State::Last(values)
+            },
+        }
+    }
+
     /// Per-cell minima (`kind` = min) or maxima (any other kind) made
     /// elsewhere, NaN where empty.
     pub(crate) fn from_extrema(kind: ReductionKind, values: Vec<f64>) -> Partial {

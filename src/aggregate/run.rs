@@ -324,22 +324,23 @@ impl AggregationPlan {
         p: &mut Partial,
         scratch: &mut Scratch,
     ) -> Result<(), AggError> {
-        self.for_each_batch(source, unit, scratch, |cells, values| {
+        self.for_each_batch(source, unit, scratch, |_, cells, values| {
             p.accumulate(cells, values)
         })
     }
 
-    /// Read `unit` batch by batch, in row order, and hand each batch's cells
-    /// (pixel, times the plane count plus the category for categorical
-    /// reductions; [`NO_CELL`] where the point is dropped) and values (NaN
-    /// where missing) to `f`.
+    /// Read `unit` batch by batch, in row order, and hand each batch's
+    /// first row (its position in the whole input), cells (pixel, times the
+    /// plane count plus the category for categorical reductions; [`NO_CELL`]
+    /// where the point is dropped) and values (NaN where missing) to `f`.
     fn for_each_batch(
         &self,
         source: &Source,
         unit: &Unit,
         scratch: &mut Scratch,
-        mut f: impl FnMut(&[u32], Option<&[f64]>),
+        mut f: impl FnMut(u64, &[u32], Option<&[f64]>),
     ) -> Result<(), AggError> {
+        let mut row = unit.first_row;
         let cols = self.columns();
         let label = source.file_label(unit.file);
         let not_numeric = |column: &str, found: String| SourceError::NotNumeric {
@@ -419,7 +420,8 @@ impl AggregationPlan {
                 }
                 None => None,
             };
-            f(pix, vals);
+            f(row, pix, vals);
+            row += pix.len() as u64;
         }
         Ok(())
     }
@@ -452,9 +454,8 @@ impl AggregationPlan {
     }
 
     /// Pick the engine for reading `units`, following the request's
-    /// [`Device`]: `cpu` and `gpu` as asked (`gpu` fails without an adapter
-    /// or a kernel for the reduction); `auto` takes the GPU only when it has
-    /// a kernel for the reduction, the units hold at least
+    /// [`Device`]: `cpu` and `gpu` as asked (`gpu` fails without an
+    /// adapter); `auto` takes the GPU only when the units hold at least
     /// [`gpu::AUTO_MIN_ROWS`] rows and the adapter is real hardware (a
     /// software rasteriser is slower than the CPU kernels).
     pub fn choose_engine(&self, units: &[Unit]) -> Result<EngineChoice, AggError> {
@@ -468,22 +469,8 @@ impl AggregationPlan {
         };
         match self.device {
             Device::Cpu => Ok(cpu("cpu".into())),
-            Device::Gpu => {
-                if !gpu::supports(self.kind) {
-                    return Err(GpuError::Unsupported {
-                        reduction: self.kind.name(),
-                    }
-                    .into());
-                }
-                Ok(on_gpu(Gpu::shared()?, ""))
-            }
+            Device::Gpu => Ok(on_gpu(Gpu::shared()?, "")),
             Device::Auto => {
-                if !gpu::supports(self.kind) {
-                    return Ok(cpu(format!(
-                        "cpu (auto: {} has no GPU kernel)",
-                        self.kind.name()
-                    )));
-                }
                 let rows: u64 = units.iter().map(|u| u.rows as u64).sum();
                 if rows < gpu::AUTO_MIN_ROWS {
                     return Ok(cpu(format!(
@@ -572,11 +559,12 @@ impl AggregationPlan {
                     let mut chunk = take().unwrap_or_default();
                     chunk.clear();
                     let mut too_large = None;
-                    let read = self.for_each_batch(source, u, &mut scratch, |cells, values| {
-                        if too_large.is_none() {
-                            too_large = chunk.push(encoding, cells, values).err();
-                        }
-                    });
+                    let read =
+                        self.for_each_batch(source, u, &mut scratch, |row, cells, values| {
+                            if too_large.is_none() {
+                                too_large = chunk.push(encoding, row, cells, values).err();
+                            }
+                        });
                     let result = read.and_then(|()| match too_large {
                         Some(value) => Err(AggError::from(GpuError::ValueOutOfRange {
                             column: self.value.clone().unwrap_or_default(),

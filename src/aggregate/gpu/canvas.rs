@@ -41,6 +41,7 @@ impl Default for GpuOptions {
 pub(super) struct Pipelines {
     cells_layout: wgpu::BindGroupLayout,
     values_layout: wgpu::BindGroupLayout,
+    order_layout: wgpu::BindGroupLayout,
     count: wgpu::ComputePipeline,
     any: wgpu::ComputePipeline,
     sum: wgpu::ComputePipeline,
@@ -48,6 +49,10 @@ pub(super) struct Pipelines {
     best_high: wgpu::ComputePipeline,
     best_settle: wgpu::ComputePipeline,
     best_low: wgpu::ComputePipeline,
+    order_high: wgpu::ComputePipeline,
+    order_settle: wgpu::ComputePipeline,
+    order_low: wgpu::ComputePipeline,
+    order_pick: wgpu::ComputePipeline,
 }
 
 fn layout_entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
@@ -86,14 +91,37 @@ impl Pipelines {
                 layout_entry(4, rw),
             ],
         });
-        let count_module =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/count.wgsl"));
-        let sum_module =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/sum.wgsl"));
-        let var_module =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/var.wgsl"));
-        let minmax_module =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/minmax.wgsl"));
+        let order_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("pointillist first/last layout"),
+            entries: &[
+                layout_entry(0, Uniform),
+                layout_entry(1, ro),
+                layout_entry(2, ro),
+                layout_entry(3, rw),
+                layout_entry(4, rw),
+                layout_entry(5, ro),
+                layout_entry(6, rw),
+            ],
+        });
+        // Each kernel file follows common.wgsl (uniforms, point -> cell).
+        macro_rules! module {
+            ($file:literal) => {
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(concat!("pointillist ", $file)),
+                    source: wgpu::ShaderSource::Wgsl(
+                        concat!(
+                            include_str!("../../../shaders/common.wgsl"),
+                            include_str!(concat!("../../../shaders/", $file))
+                        )
+                        .into(),
+                    ),
+                })
+            };
+        }
+        let count_module = module!("count.wgsl");
+        let sum_module = module!("sum.wgsl");
+        let var_module = module!("var.wgsl");
+        let minmax_module = module!("minmax.wgsl");
         let cells_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("pointillist cells pipeline layout"),
             bind_group_layouts: &[Some(&cells_layout)],
@@ -102,6 +130,11 @@ impl Pipelines {
         let values_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("pointillist values pipeline layout"),
             bind_group_layouts: &[Some(&values_layout)],
+            immediate_size: 0,
+        });
+        let order_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("pointillist first/last pipeline layout"),
+            bind_group_layouts: &[Some(&order_layout)],
             immediate_size: 0,
         });
         let pipeline = |label: &str,
@@ -150,8 +183,33 @@ impl Pipelines {
                 &minmax_module,
                 "best_low",
             ),
+            order_high: pipeline(
+                "pointillist first/last high words",
+                &order_pl,
+                &minmax_module,
+                "best_high",
+            ),
+            order_settle: pipeline(
+                "pointillist first/last settle",
+                &order_pl,
+                &minmax_module,
+                "best_settle",
+            ),
+            order_low: pipeline(
+                "pointillist first/last low words",
+                &order_pl,
+                &minmax_module,
+                "best_low",
+            ),
+            order_pick: pipeline(
+                "pointillist first/last pick",
+                &order_pl,
+                &minmax_module,
+                "best_pick",
+            ),
             cells_layout,
             values_layout,
+            order_layout,
         }
     }
 }
@@ -164,6 +222,7 @@ enum Family {
     Sum,
     Var,
     Best,
+    Order,
 }
 
 impl Family {
@@ -173,7 +232,7 @@ impl Family {
             Family::Count | Family::Any => 4,
             Family::Sum => 16,
             Family::Var => 36,
-            Family::Best => 8,
+            Family::Best | Family::Order => 8,
         }
     }
 }
@@ -214,8 +273,10 @@ struct Band {
     len: u32,
     params: wgpu::Buffer,
     state: wgpu::Buffer,
-    /// Sum: infinity flags; min/max: settled high words.
+    /// Sum, var: infinity flags; min, max, first, last: settled high words.
     aux: Option<wgpu::Buffer>,
+    /// First, last: the value of the winning row.
+    picked: Option<wgpu::Buffer>,
     bind_group: wgpu::BindGroup,
     /// Workgroups of a per-cell pass over the band.
     cell_dims: (u32, u32),
@@ -232,6 +293,7 @@ pub struct GpuCanvas<'g> {
     chunk_cap: usize,
     cells_buf: wgpu::Buffer,
     words_buf: Option<wgpu::Buffer>,
+    payload_buf: Option<wgpu::Buffer>,
     bands: Vec<Band>,
     /// Points in the upload buffers.
     resident: usize,
@@ -246,15 +308,14 @@ impl<'g> GpuCanvas<'g> {
         scale: FixedScale,
         options: GpuOptions,
     ) -> Result<GpuCanvas<'g>, GpuError> {
-        let encoding = Encoding::for_kind(kind, scale).ok_or(GpuError::Unsupported {
-            reduction: kind.name(),
-        })?;
+        let encoding = Encoding::for_kind(kind, scale);
         let family = match kind {
             ReductionKind::Count => Family::Count,
             ReductionKind::Any => Family::Any,
             ReductionKind::Sum | ReductionKind::Mean => Family::Sum,
             ReductionKind::Var | ReductionKind::Std => Family::Var,
-            _ => Family::Best,
+            ReductionKind::First | ReductionKind::Last => Family::Order,
+            ReductionKind::Min | ReductionKind::Max => Family::Best,
         };
         let device = &gpu.device;
         let binding = gpu.max_binding_bytes();
@@ -270,7 +331,10 @@ impl<'g> GpuCanvas<'g> {
             .max_chunk_points
             .min((binding / (4 * wpp.max(1))) as usize)
             .max(1);
-        let needed_mib = (cells as u64 * (family.state_bytes() + 4)) >> 20;
+        let picks = family == Family::Order;
+        // State, the auxiliary word, and first/last's picked values.
+        let cell_bytes = family.state_bytes() + 4 + if picks { 8 } else { 0 };
+        let needed_mib = (cells as u64 * cell_bytes) >> 20;
         let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let storage = |label: &str, size: u64, usage: wgpu::BufferUsages| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -290,6 +354,8 @@ impl<'g> GpuCanvas<'g> {
                 upload,
             )
         });
+        let payload_buf =
+            picks.then(|| storage("pointillist point payloads", 8 * chunk_cap as u64, upload));
         let layouts = &gpu.pipelines;
         let mut bands = Vec::new();
         let mut start = 0usize;
@@ -305,9 +371,9 @@ impl<'g> GpuCanvas<'g> {
                 len as u64 * family.state_bytes(),
                 state_usage,
             );
-            let aux = matches!(family, Family::Sum | Family::Var | Family::Best).then(|| {
+            let aux = (family != Family::Count && family != Family::Any).then(|| {
                 storage(
-                    if family != Family::Best {
+                    if matches!(family, Family::Sum | Family::Var) {
                         "pointillist infinity flags band"
                     } else {
                         "pointillist settled high words band"
@@ -316,18 +382,42 @@ impl<'g> GpuCanvas<'g> {
                     state_usage,
                 )
             });
-            let bind_group = match (&words_buf, &aux) {
-                (Some(words), Some(aux)) => device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("pointillist band bindings (values)"),
-                    layout: &layouts.values_layout,
-                    entries: &[
-                        entry(0, &params),
-                        entry(1, &cells_buf),
-                        entry(2, words),
-                        entry(3, &state),
-                        entry(4, aux),
-                    ],
-                }),
+            let picked = picks.then(|| {
+                storage(
+                    "pointillist picked values band",
+                    len as u64 * 8,
+                    state_usage,
+                )
+            });
+            let bind_group = match (&words_buf, &aux, &payload_buf, &picked) {
+                (Some(words), Some(aux), Some(payload), Some(picked)) => {
+                    device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("pointillist band bindings (first/last)"),
+                        layout: &layouts.order_layout,
+                        entries: &[
+                            entry(0, &params),
+                            entry(1, &cells_buf),
+                            entry(2, words),
+                            entry(3, &state),
+                            entry(4, aux),
+                            entry(5, payload),
+                            entry(6, picked),
+                        ],
+                    })
+                }
+                (Some(words), Some(aux), _, _) => {
+                    device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("pointillist band bindings (values)"),
+                        layout: &layouts.values_layout,
+                        entries: &[
+                            entry(0, &params),
+                            entry(1, &cells_buf),
+                            entry(2, words),
+                            entry(3, &state),
+                            entry(4, aux),
+                        ],
+                    })
+                }
                 _ => device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("pointillist band bindings (cells)"),
                     layout: &layouts.cells_layout,
@@ -340,6 +430,7 @@ impl<'g> GpuCanvas<'g> {
                 params,
                 state,
                 aux,
+                picked,
                 bind_group,
                 cell_dims: gpu.dims(len),
             });
@@ -361,6 +452,7 @@ impl<'g> GpuCanvas<'g> {
             chunk_cap,
             cells_buf,
             words_buf,
+            payload_buf,
             bands,
             resident: 0,
             last_submission: None,
@@ -389,17 +481,26 @@ impl<'g> GpuCanvas<'g> {
             self.dispatch_piece(
                 &chunk.cells[at..end],
                 chunk.words.get(wpp * at..wpp * end).unwrap_or(&[]),
+                chunk.payload.get(2 * at..2 * end).unwrap_or(&[]),
             )?;
             at = end;
         }
         Ok(())
     }
 
-    fn dispatch_piece(&mut self, cells: &[u32], words: &[u32]) -> Result<(), GpuError> {
+    fn dispatch_piece(
+        &mut self,
+        cells: &[u32],
+        words: &[u32],
+        payload: &[u32],
+    ) -> Result<(), GpuError> {
         let queue = &self.gpu.queue;
         queue.write_buffer(&self.cells_buf, 0, &words_to_bytes(cells));
         if let Some(wb) = &self.words_buf {
             queue.write_buffer(wb, 0, &words_to_bytes(words));
+        }
+        if let Some(pb) = &self.payload_buf {
+            queue.write_buffer(pb, 0, &words_to_bytes(payload));
         }
         self.resident = cells.len();
         self.dispatch()
@@ -466,6 +567,16 @@ impl<'g> GpuCanvas<'g> {
                         pass.set_pipeline(&pl.best_settle);
                         pass.dispatch_workgroups(band.cell_dims.0, band.cell_dims.1, 1);
                         pass.set_pipeline(&pl.best_low);
+                        pass.dispatch_workgroups(gx, gy, 1);
+                    }
+                    Family::Order => {
+                        pass.set_pipeline(&pl.order_high);
+                        pass.dispatch_workgroups(gx, gy, 1);
+                        pass.set_pipeline(&pl.order_settle);
+                        pass.dispatch_workgroups(band.cell_dims.0, band.cell_dims.1, 1);
+                        pass.set_pipeline(&pl.order_low);
+                        pass.dispatch_workgroups(gx, gy, 1);
+                        pass.set_pipeline(&pl.order_pick);
                         pass.dispatch_workgroups(gx, gy, 1);
                     }
                 }
@@ -544,6 +655,27 @@ impl<'g> GpuCanvas<'g> {
                     })
                     .collect();
                 Partial::from_var(self.kind, cells)
+            }
+            Family::Order => {
+                let words = self.read_state()?;
+                let mut picked = Vec::with_capacity(2 * cells);
+                for band in &self.bands {
+                    if let Some(p) = &band.picked {
+                        gpu.read_buffer(p, &mut picked)?;
+                    }
+                }
+                let values = (0..cells)
+                    .map(|i| {
+                        if words[2 * i] == 0 && words[2 * i + 1] == 0 {
+                            f64::NAN
+                        } else {
+                            let bits =
+                                u64::from(picked[2 * i]) | (u64::from(picked[2 * i + 1]) << 32);
+                            f64::from_bits(bits)
+                        }
+                    })
+                    .collect();
+                Partial::from_order(self.kind, values)
             }
             Family::Best => {
                 let words = self.read_state()?;

@@ -9,7 +9,11 @@
 //!   column's largest magnitude ([`FixedScale`]); infinities are tagged;
 //! - `min`/`max`: an order-preserving key ([`order_key`]) for `max`, its
 //!   complement for `min`, so both take the largest "score" and an empty
-//!   cell (all zero) is below every value.
+//!   cell (all zero) is below every value;
+//! - `first`/`last`: the row's position in the input as the score
+//!   (complemented for `first`, plus one for `last`), the value's bits as
+//!   the payload picked by the winning row;
+//! - `var`/`std`: the fixed-point value and its square.
 
 use super::super::partial::NO_CELL;
 use super::super::reduction::ReductionKind;
@@ -264,26 +268,42 @@ pub enum Encoding {
     MaxKey,
     /// Cells, fixed-point values and their squares (`var`, `std`).
     Moments(FixedScale),
+    /// Cells, complemented row positions and values (`first`).
+    FirstRow,
+    /// Cells, row positions plus one and values (`last`).
+    LastRow,
 }
 
 impl Encoding {
-    /// The encoding for `kind`, or `None` when the GPU path does not do it.
-    pub fn for_kind(kind: ReductionKind, scale: FixedScale) -> Option<Encoding> {
-        Some(match kind {
+    /// The encoding for `kind`.
+    pub fn for_kind(kind: ReductionKind, scale: FixedScale) -> Encoding {
+        match kind {
             ReductionKind::Count | ReductionKind::Any => Encoding::Cells,
             ReductionKind::Sum | ReductionKind::Mean => Encoding::Fixed(scale),
             ReductionKind::Min => Encoding::MinKey,
             ReductionKind::Max => Encoding::MaxKey,
             ReductionKind::Var | ReductionKind::Std => Encoding::Moments(scale),
-            ReductionKind::First | ReductionKind::Last => return None,
-        })
+            ReductionKind::First => Encoding::FirstRow,
+            ReductionKind::Last => Encoding::LastRow,
+        }
+    }
+
+    /// Bytes uploaded per point: its cell, its words and, for first/last,
+    /// the value picked.
+    pub fn bytes_per_point(self) -> usize {
+        let payload = matches!(self, Encoding::FirstRow | Encoding::LastRow);
+        4 * (1 + self.words_per_point() + if payload { 2 } else { 0 })
     }
 
     /// 32-bit words uploaded per point besides its cell.
     pub fn words_per_point(self) -> usize {
         match self {
             Encoding::Cells => 0,
-            Encoding::Fixed(_) | Encoding::MinKey | Encoding::MaxKey => 2,
+            Encoding::Fixed(_)
+            | Encoding::MinKey
+            | Encoding::MaxKey
+            | Encoding::FirstRow
+            | Encoding::LastRow => 2,
             Encoding::Moments(_) => 6,
         }
     }
@@ -296,6 +316,8 @@ pub struct PointChunk {
     pub cells: Vec<u32>,
     /// [`Encoding::words_per_point`] words per kept point.
     pub words: Vec<u32>,
+    /// `first`/`last` only: the value's bits, two words per kept point.
+    pub payload: Vec<u32>,
 }
 
 impl PointChunk {
@@ -313,14 +335,17 @@ impl PointChunk {
     pub fn clear(&mut self) {
         self.cells.clear();
         self.words.clear();
+        self.payload.clear();
     }
 
-    /// Append the points of one batch: `cells[i]` (or [`NO_CELL`]) and, with
-    /// a value column, `values[i]` (NaN = missing). Returns the first value
-    /// that does not fit the fixed-point scale, if any.
+    /// Append the points of one batch whose first row is row `first_row`
+    /// of the input: `cells[i]` (or [`NO_CELL`]) and, with a value column,
+    /// `values[i]` (NaN = missing). Returns the first value that does not
+    /// fit the fixed-point scale, if any.
     pub fn push(
         &mut self,
         enc: Encoding,
+        first_row: u64,
         cells: &[u32],
         values: Option<&[f64]>,
     ) -> Result<(), f64> {
@@ -349,6 +374,19 @@ impl PointChunk {
             }
             (Encoding::Moments(scale), Some(values)) => {
                 self.push_words(cells, values, |v| scale.encode_moments(v).ok_or(v))?;
+            }
+            (Encoding::FirstRow | Encoding::LastRow, Some(values)) => {
+                let first = enc == Encoding::FirstRow;
+                for (row, (&c, &v)) in (first_row..).zip(cells.iter().zip(values)) {
+                    if c == NO_CELL || v.is_nan() {
+                        continue;
+                    }
+                    // Last takes row + 1 so that no score is 0, the empty mark.
+                    let score = if first { !row } else { row + 1 };
+                    self.cells.push(c);
+                    self.words.extend_from_slice(&split(score));
+                    self.payload.extend_from_slice(&split(v.to_bits()));
+                }
             }
         }
         Ok(())
@@ -496,13 +534,15 @@ mod tests {
         let mut c = PointChunk::default();
         let cells = [3, NO_CELL, 5, 7];
         let vals = [1.0, 2.0, f64::NAN, -4.0];
-        c.push(Encoding::Cells, &cells, None).expect("cells");
+        c.push(Encoding::Cells, 0, &cells, None).expect("cells");
         assert_eq!(c.cells, vec![3, 5, 7]);
         c.clear();
-        c.push(Encoding::Cells, &cells, Some(&vals)).expect("cells");
+        c.push(Encoding::Cells, 0, &cells, Some(&vals))
+            .expect("cells");
         assert_eq!(c.cells, vec![3, 7]);
         c.clear();
-        c.push(Encoding::MaxKey, &cells, Some(&vals)).expect("keys");
+        c.push(Encoding::MaxKey, 0, &cells, Some(&vals))
+            .expect("keys");
         assert_eq!(c.cells, vec![3, 7]);
         assert_eq!(c.words.len(), 4);
         let k = (u64::from(c.words[3]) << 32) | u64::from(c.words[2]);

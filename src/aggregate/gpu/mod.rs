@@ -30,9 +30,9 @@
 //!   (`shaders/var.wgsl`: 96- and 160-bit integers); the host forms
 //!   `n * S2 - S1^2` exactly and rounds once, so there is no cancellation
 //!   (a cell with an infinity is NaN);
-//! - `first` and `last` are not done on the GPU (they depend on row order,
-//!   which the order-free accumulation gives up) and report
-//!   [`GpuError::Unsupported`].
+//! - `first`/`last` take the first or last row of each cell by the same
+//!   three-pass 64-bit maximum on the row's position in the input, then
+//!   copy that row's value: exact.
 //!
 //! All of these combine by commutative integer operations, so the result
 //! does not depend on the order chunks or invocations run in: it is the
@@ -55,12 +55,10 @@ pub enum Device {
     /// The multi-core CPU kernels.
     #[default]
     Cpu,
-    /// The GPU; an error when there is no adapter or the reduction has no
-    /// GPU kernel.
+    /// The GPU; an error when there is no adapter.
     Gpu,
-    /// The GPU when a hardware adapter exists, the reduction has a GPU
-    /// kernel and the job is large enough to pay for the transfers
-    /// ([`AUTO_MIN_ROWS`]); else the CPU.
+    /// The GPU when a hardware adapter exists and the job is large enough
+    /// to pay for the transfers ([`AUTO_MIN_ROWS`]); else the CPU.
     Auto,
 }
 
@@ -90,11 +88,6 @@ impl fmt::Display for Device {
     }
 }
 
-/// Whether the GPU path has kernels for `kind`.
-pub fn supports(kind: ReductionKind) -> bool {
-    Encoding::for_kind(kind, FixedScale { k: 0 }).is_some()
-}
-
 /// Errors of the GPU path.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GpuError {
@@ -111,12 +104,6 @@ pub enum GpuError {
         adapter: String,
         /// What wgpu said.
         message: String,
-    },
-    /// A reduction with no GPU kernel.
-    #[error("{reduction} has no GPU kernel (the GPU does count, any, sum, mean, min, max, var and std, also per category); use --device cpu or auto")]
-    Unsupported {
-        /// The reduction's name.
-        reduction: &'static str,
     },
     /// The canvas does not fit the device.
     #[error("the GPU ({adapter}) could not hold a {needed_mib} MiB canvas; use a smaller canvas or --device cpu")]
