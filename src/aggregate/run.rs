@@ -550,12 +550,7 @@ impl AggregationPlan {
             });
             let produced = (0..workers).into_par_iter().try_for_each(|_| {
                 let mut scratch = Scratch::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(u) = units.get(i) else { break };
-                    if failed.load(Ordering::Relaxed) {
-                        break;
-                    }
+                while let Some(u) = next_unit(units, &next, &failed) {
                     let mut chunk = take().unwrap_or_default();
                     chunk.clear();
                     let mut too_large = None;
@@ -636,12 +631,7 @@ impl AggregationPlan {
             .map(|_| {
                 let mut p = self.new_partial();
                 let mut scratch = Scratch::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(u) = units.get(i) else { break };
-                    if failed.load(Ordering::Relaxed) {
-                        break;
-                    }
+                while let Some(u) = next_unit(units, &next, &failed) {
                     if let Err(e) = self.accumulate_unit(source, u, &mut p, &mut scratch) {
                         failed.store(true, Ordering::Relaxed);
                         return Err(e);
@@ -775,6 +765,13 @@ impl AggregationPlan {
             y_range: self.geometry.y.range,
         }
     }
+}
+
+/// The next unit a worker should take from the shared counter `next`, or
+/// `None` when all are taken or another worker failed.
+fn next_unit<'a>(units: &'a [Unit], next: &AtomicUsize, failed: &AtomicBool) -> Option<&'a Unit> {
+    let u = units.get(next.fetch_add(1, Ordering::Relaxed))?;
+    (!failed.load(Ordering::Relaxed)).then_some(u)
 }
 
 /// Plan and run `req` over `source`.

@@ -389,41 +389,36 @@ impl<'g> GpuCanvas<'g> {
                     state_usage,
                 )
             });
-            let bind_group = match (&words_buf, &aux, &payload_buf, &picked) {
-                (Some(words), Some(aux), Some(payload), Some(picked)) => {
-                    device.create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some("pointillist band bindings (first/last)"),
-                        layout: &layouts.order_layout,
-                        entries: &[
-                            entry(0, &params),
-                            entry(1, &cells_buf),
-                            entry(2, words),
-                            entry(3, &state),
-                            entry(4, aux),
-                            entry(5, payload),
-                            entry(6, picked),
-                        ],
-                    })
+            // Bindings 0-1 (params, cells) always; then either the canvas
+            // alone (count, any) or values, canvas and auxiliary word; then
+            // first/last's payloads and picked values.
+            let mut entries = vec![entry(0, &params), entry(1, &cells_buf)];
+            match (&words_buf, &aux) {
+                (Some(words), Some(aux)) => {
+                    entries.extend([entry(2, words), entry(3, &state), entry(4, aux)])
                 }
-                (Some(words), Some(aux), _, _) => {
-                    device.create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some("pointillist band bindings (values)"),
-                        layout: &layouts.values_layout,
-                        entries: &[
-                            entry(0, &params),
-                            entry(1, &cells_buf),
-                            entry(2, words),
-                            entry(3, &state),
-                            entry(4, aux),
-                        ],
-                    })
+                _ => entries.push(entry(2, &state)),
+            }
+            if let (Some(payload), Some(picked)) = (&payload_buf, &picked) {
+                entries.extend([entry(5, payload), entry(6, picked)]);
+            }
+            let (layout, label) = match family {
+                Family::Count | Family::Any => {
+                    (&layouts.cells_layout, "pointillist band bindings (cells)")
                 }
-                _ => device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("pointillist band bindings (cells)"),
-                    layout: &layouts.cells_layout,
-                    entries: &[entry(0, &params), entry(1, &cells_buf), entry(2, &state)],
-                }),
+                Family::Order => (
+                    &layouts.order_layout,
+                    "pointillist band bindings (first/last)",
+                ),
+                Family::Sum | Family::Var | Family::Best => {
+                    (&layouts.values_layout, "pointillist band bindings (values)")
+                }
             };
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout,
+                entries: &entries,
+            });
             bands.push(Band {
                 start: start as u32,
                 len: len as u32,
