@@ -846,9 +846,18 @@ fn device_choice_is_validated_reported_and_exact() {
         "{}",
         stderr(&o)
     );
+    // info names the adapter, or says why there is none.
+    let o = run(d, &["info", input]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.lines().any(|l| l.starts_with("gpu: ")),
+        "no gpu line: {out}"
+    );
     if !have_gpu() {
+        assert!(out.contains("gpu: none ("), "{out}");
         return;
     }
+    assert!(!out.contains("gpu: none"), "{out}");
     // Every GPU reduction, split by category, gives the CPU's aggregate:
     // the same bytes for counts, min and max, and here for sums too, since
     // halves of small integers add exactly in f64. The GPU's variance is
