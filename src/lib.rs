@@ -1,7 +1,9 @@
 //! pointillist: Parquet points to Datashader-exact aggregates and images.
 //!
-//! Data flows one way: [`source`] (Parquet) -> [`aggregate`] -> [`shade`] ->
-//! [`output`] (PNG, `.npy`). Each stage uses only the stages before it;
+//! Data flows one way: [`source`] (Parquet) -> [`aggregate`] (on the CPU,
+//! or on a GPU through [`aggregate::gpu`]) -> [`shade`] -> [`output`] (PNG,
+//! `.npy`, PMTiles), with [`tiles`] and [`server`] on top. Each stage uses
+//! only the stages before it;
 //! [`render`] runs the whole pipeline, and the `pointillist` binary only
 //! turns command-line arguments into a [`render::RenderRequest`].
 //!
