@@ -237,6 +237,39 @@ impl Family {
     }
 }
 
+/// What a kernel's invocations run over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Over {
+    /// One invocation per uploaded point.
+    Points,
+    /// One invocation per cell of the band.
+    Cells,
+}
+
+impl Pipelines {
+    /// The kernels each chunk runs through for `family`, in order.
+    fn steps(&self, family: Family) -> Vec<(&wgpu::ComputePipeline, Over)> {
+        use Over::{Cells, Points};
+        match family {
+            Family::Count => vec![(&self.count, Points)],
+            Family::Any => vec![(&self.any, Points)],
+            Family::Sum => vec![(&self.sum, Points)],
+            Family::Var => vec![(&self.var, Points)],
+            Family::Best => vec![
+                (&self.best_high, Points),
+                (&self.best_settle, Cells),
+                (&self.best_low, Points),
+            ],
+            Family::Order => vec![
+                (&self.order_high, Points),
+                (&self.order_settle, Cells),
+                (&self.order_low, Points),
+                (&self.order_pick, Points),
+            ],
+        }
+    }
+}
+
 /// The uniform block of every shader (`Params` in `shaders/*.wgsl`).
 #[derive(Debug, Clone, Copy)]
 struct Params {
@@ -295,6 +328,8 @@ pub struct GpuCanvas<'g> {
     words_buf: Option<wgpu::Buffer>,
     payload_buf: Option<wgpu::Buffer>,
     bands: Vec<Band>,
+    /// The kernels a chunk runs through, in order.
+    steps: Vec<(&'g wgpu::ComputePipeline, Over)>,
     /// Points in the upload buffers.
     resident: usize,
     last_submission: Option<wgpu::SubmissionIndex>,
@@ -449,6 +484,7 @@ impl<'g> GpuCanvas<'g> {
             words_buf,
             payload_buf,
             bands,
+            steps: gpu.pipelines.steps(family),
             resident: 0,
             last_submission: None,
         })
@@ -539,41 +575,19 @@ impl<'g> GpuCanvas<'g> {
                 label: Some("pointillist accumulate"),
             });
         {
-            let pl = &gpu.pipelines;
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("pointillist accumulate pass"),
                 timestamp_writes: None,
             });
             for band in &self.bands {
                 pass.set_bind_group(0, &band.bind_group, &[]);
-                match self.family {
-                    Family::Count | Family::Any | Family::Sum | Family::Var => {
-                        pass.set_pipeline(match self.family {
-                            Family::Count => &pl.count,
-                            Family::Any => &pl.any,
-                            Family::Sum => &pl.sum,
-                            _ => &pl.var,
-                        });
-                        pass.dispatch_workgroups(gx, gy, 1);
-                    }
-                    Family::Best => {
-                        pass.set_pipeline(&pl.best_high);
-                        pass.dispatch_workgroups(gx, gy, 1);
-                        pass.set_pipeline(&pl.best_settle);
-                        pass.dispatch_workgroups(band.cell_dims.0, band.cell_dims.1, 1);
-                        pass.set_pipeline(&pl.best_low);
-                        pass.dispatch_workgroups(gx, gy, 1);
-                    }
-                    Family::Order => {
-                        pass.set_pipeline(&pl.order_high);
-                        pass.dispatch_workgroups(gx, gy, 1);
-                        pass.set_pipeline(&pl.order_settle);
-                        pass.dispatch_workgroups(band.cell_dims.0, band.cell_dims.1, 1);
-                        pass.set_pipeline(&pl.order_low);
-                        pass.dispatch_workgroups(gx, gy, 1);
-                        pass.set_pipeline(&pl.order_pick);
-                        pass.dispatch_workgroups(gx, gy, 1);
-                    }
+                for &(pipeline, over) in &self.steps {
+                    pass.set_pipeline(pipeline);
+                    let (x, y) = match over {
+                        Over::Points => (gx, gy),
+                        Over::Cells => band.cell_dims,
+                    };
+                    pass.dispatch_workgroups(x, y, 1);
                 }
             }
         }
