@@ -73,36 +73,26 @@ impl Pipelines {
         use wgpu::BufferBindingType::{Storage, Uniform};
         let ro = Storage { read_only: true };
         let rw = Storage { read_only: false };
-        let cells_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("pointillist cells layout"),
-            entries: &[
-                layout_entry(0, Uniform),
-                layout_entry(1, ro),
-                layout_entry(2, rw),
-            ],
-        });
-        let values_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("pointillist values layout"),
-            entries: &[
-                layout_entry(0, Uniform),
-                layout_entry(1, ro),
-                layout_entry(2, ro),
-                layout_entry(3, rw),
-                layout_entry(4, rw),
-            ],
-        });
-        let order_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("pointillist first/last layout"),
-            entries: &[
-                layout_entry(0, Uniform),
-                layout_entry(1, ro),
-                layout_entry(2, ro),
-                layout_entry(3, rw),
-                layout_entry(4, rw),
-                layout_entry(5, ro),
-                layout_entry(6, rw),
-            ],
-        });
+        let layout = |label: &str, kinds: &[wgpu::BufferBindingType]| {
+            let entries: Vec<_> = (0u32..)
+                .zip(kinds)
+                .map(|(binding, &ty)| layout_entry(binding, ty))
+                .collect();
+            device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(label),
+                entries: &entries,
+            })
+        };
+        // params, cells, canvas.
+        let cells_layout = layout("pointillist cells layout", &[Uniform, ro, rw]);
+        // params, cells, values, canvas, auxiliary word.
+        let values_kinds = [Uniform, ro, ro, rw, rw];
+        let values_layout = layout("pointillist values layout", &values_kinds);
+        // The same, plus first/last's payloads and picked values.
+        let order_layout = layout(
+            "pointillist first/last layout",
+            &[&values_kinds[..], &[ro, rw]].concat(),
+        );
         // Each kernel file follows common.wgsl (uniforms, point -> cell).
         macro_rules! module {
             ($file:literal) => {
@@ -667,12 +657,7 @@ impl<'g> GpuCanvas<'g> {
             }
             Family::Order => {
                 let words = self.read_state()?;
-                let mut picked = Vec::with_capacity(2 * cells);
-                for band in &self.bands {
-                    if let Some(p) = &band.picked {
-                        gpu.read_buffer(p, &mut picked)?;
-                    }
-                }
+                let picked = self.read_bands(2, |b| b.picked.as_ref())?;
                 let values = (0..cells)
                     .map(|i| {
                         if words[2 * i] == 0 && words[2 * i + 1] == 0 {
@@ -706,26 +691,29 @@ impl<'g> GpuCanvas<'g> {
         })
     }
 
-    /// The main state of every band, concatenated, as u32 words.
-    fn read_state(&self) -> Result<Vec<u32>, GpuError> {
-        let mut out = Vec::with_capacity(self.cells * (self.family.state_bytes() / 4) as usize);
-        for band in &self.bands {
-            self.gpu.read_buffer(&band.state, &mut out)?;
+    /// One buffer of every band (chosen by `buffer`), concatenated as u32
+    /// words: `words_per_cell` per cell of the canvas.
+    fn read_bands(
+        &self,
+        words_per_cell: usize,
+        buffer: impl Fn(&Band) -> Option<&wgpu::Buffer>,
+    ) -> Result<Vec<u32>, GpuError> {
+        let mut out = Vec::with_capacity(self.cells * words_per_cell);
+        for b in self.bands.iter().filter_map(&buffer) {
+            self.gpu.read_buffer(b, &mut out)?;
         }
-        out.truncate(self.cells * (self.family.state_bytes() / 4) as usize);
+        out.truncate(self.cells * words_per_cell);
         Ok(out)
     }
 
-    /// The auxiliary word of every band, concatenated.
+    /// The main state of every band.
+    fn read_state(&self) -> Result<Vec<u32>, GpuError> {
+        self.read_bands((self.family.state_bytes() / 4) as usize, |b| Some(&b.state))
+    }
+
+    /// The auxiliary word of every band.
     fn read_aux(&self) -> Result<Vec<u32>, GpuError> {
-        let mut out = Vec::with_capacity(self.cells);
-        for band in &self.bands {
-            if let Some(aux) = &band.aux {
-                self.gpu.read_buffer(aux, &mut out)?;
-            }
-        }
-        out.truncate(self.cells);
-        Ok(out)
+        self.read_bands(1, |b| b.aux.as_ref())
     }
 }
 
