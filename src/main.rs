@@ -11,7 +11,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{Cli, Command, IndexPlan, InfoArgs, RenderPlan, ServePlan, TilesPlan};
-use pointillist::aggregate::gpu::Gpu;
+use pointillist::aggregate::gpu;
 use pointillist::render::{open_inputs, render_with_progress};
 use pointillist::server::TileServer;
 
@@ -245,8 +245,8 @@ fn run_info(args: &InfoArgs) -> Result<()> {
     }
     println!("rows: {}", source.num_rows());
     println!("row groups: {}", source.units(usize::MAX).len());
-    match Gpu::shared() {
-        Ok(g) => println!("gpu: {}", g.adapter()),
+    match gpu::probe() {
+        Ok(a) => println!("gpu: {a}"),
         Err(e) => println!("gpu: none ({e})"),
     }
     println!("columns:");

@@ -478,13 +478,17 @@ impl AggregationPlan {
                         gpu::AUTO_MIN_ROWS
                     )));
                 }
-                match Gpu::shared() {
+                // Probe first: opening a device and compiling its kernels
+                // costs memory that a CPU run should not pay.
+                match gpu::probe() {
                     Err(e) => Ok(cpu(format!("cpu (auto: {e})"))),
-                    Ok(g) if g.adapter().software => Ok(cpu(format!(
-                        "cpu (auto: the only adapter, {}, is slower than the CPU kernels)",
-                        g.adapter()
+                    Ok(a) if a.software => Ok(cpu(format!(
+                        "cpu (auto: the only adapter, {a}, is slower than the CPU kernels)"
                     ))),
-                    Ok(g) => Ok(on_gpu(g, " (auto)")),
+                    Ok(_) => match Gpu::shared() {
+                        Ok(g) => Ok(on_gpu(g, " (auto)")),
+                        Err(e) => Ok(cpu(format!("cpu (auto: {e})"))),
+                    },
                 }
             }
         }

@@ -175,15 +175,21 @@ pub struct Gpu {
 }
 
 static SHARED: OnceLock<Result<Gpu, GpuError>> = OnceLock::new();
+static PROBED: OnceLock<Result<Probe, GpuError>> = OnceLock::new();
 
-impl Gpu {
-    /// Open the best adapter (high performance first; the backends can be
-    /// narrowed with `WGPU_BACKEND`, e.g. `vulkan`).
-    pub fn new() -> Result<Gpu, GpuError> {
+/// The best adapter, found but not opened: enough to decide whether to use
+/// it, without the memory and time a device and its pipelines cost.
+#[derive(Debug)]
+struct Probe {
+    adapter: wgpu::Adapter,
+    summary: AdapterSummary,
+}
+
+impl Probe {
+    fn new() -> Result<Probe, GpuError> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = wgpu::Backends::PRIMARY;
-        let desc = desc.with_env();
-        let instance = wgpu::Instance::new(desc);
+        let instance = wgpu::Instance::new(desc.with_env());
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
@@ -203,6 +209,35 @@ impl Gpu {
                 .collect::<Vec<_>>()
                 .join(" "),
         };
+        Ok(Probe { adapter, summary })
+    }
+
+    /// The process-wide probe, made on first use.
+    fn shared() -> Result<&'static Probe, GpuError> {
+        PROBED
+            .get_or_init(Probe::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// What the best adapter is, without opening it (no device, no shaders
+/// compiled): what `auto` and `pointillist info` need.
+pub fn probe() -> Result<&'static AdapterSummary, GpuError> {
+    Probe::shared().map(|p| &p.summary)
+}
+
+impl Gpu {
+    /// Open the best adapter (high performance first; the backends can be
+    /// narrowed with `WGPU_BACKEND`, e.g. `vulkan`).
+    pub fn new() -> Result<Gpu, GpuError> {
+        Gpu::open(&Probe::new()?)
+    }
+
+    /// Open a device on a probed adapter.
+    fn open(probe: &Probe) -> Result<Gpu, GpuError> {
+        let Probe { adapter, summary } = probe;
+        let summary = summary.clone();
         // Ask for everything the adapter can do: the defaults cap a storage
         // binding at 128 MiB, which would split canvases needlessly.
         let limits = adapter.limits();
@@ -243,7 +278,10 @@ impl Gpu {
     /// The process-wide device, opened on first use. The outcome (device or
     /// error) is kept: adapters do not come and go within a run.
     pub fn shared() -> Result<&'static Gpu, GpuError> {
-        SHARED.get_or_init(Gpu::new).as_ref().map_err(Clone::clone)
+        SHARED
+            .get_or_init(|| Gpu::open(Probe::shared()?))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// What the adapter is.
