@@ -310,8 +310,9 @@ pub struct RenderArgs {
     #[arg(long)]
     pub timings: bool,
     /// Where to aggregate: cpu, gpu (wgpu: Vulkan, Metal or DX12), or auto
-    /// (the GPU for large jobs when a hardware adapter exists).
-    #[arg(long, default_value = "auto", value_name = "cpu|gpu|auto")]
+    /// (the GPU for large jobs when a hardware adapter exists). auto loads
+    /// the GPU driver to look, which costs memory (75 MB for Mesa's).
+    #[arg(long, default_value = "cpu", value_name = "cpu|gpu|auto")]
     pub device: String,
     /// Say on stderr which device aggregated, and why.
     #[arg(short, long)]

@@ -839,7 +839,18 @@ fn device_choice_is_validated_reported_and_exact() {
         &["points.parquet"],
     );
     // auto keeps a small job on the CPU and says why.
-    let o = run(d, &["render", input, "--save-agg", "auto.npy", "-v"]);
+    let o = run(
+        d,
+        &[
+            "render",
+            input,
+            "--save-agg",
+            "auto.npy",
+            "--device",
+            "auto",
+            "-v",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("device: cpu (auto: 1000 rows"),
