@@ -5,7 +5,7 @@
 //! decoding the same Parquet columns without aggregating (`decode_only`).
 //!
 //! Every group reports points per second. The data are synthetic census-like
-//! points (`pointillist::synth`), so pixel access patterns are realistic
+//! points (`pointillist_synth`), so pixel access patterns are realistic
 //! (dense cities, sparse countryside). Run with
 //! `cargo bench --bench kernels` (add a filter such as `-- accumulate` to run
 //! one group).
@@ -32,7 +32,7 @@ use pointillist::aggregate::{
     ReductionSpec, NO_CELL, NO_PIXEL,
 };
 use pointillist::source::Source;
-use pointillist::synth::{synth_batches, us_extent_meters, write_synth, Precision, SynthOptions};
+use pointillist_synth::{synth_batches, us_extent_meters, write_synth, Precision, SynthOptions};
 
 /// Canvas sizes benchmarked: a small plot, a full-HD screen and a big tile.
 const CANVASES: [(usize, usize); 3] = [(800, 600), (1920, 1080), (4096, 4096)];

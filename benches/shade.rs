@@ -2,7 +2,7 @@
 //! and of encoding those images as PNG (`encode_png`), in pixels per second.
 //!
 //! The aggregates come from synthetic census-like points
-//! (`pointillist::synth`) over the contiguous US, so their sparsity is
+//! (`pointillist_synth`) over the contiguous US, so their sparsity is
 //! realistic (most pixels empty, dense cities); they are built once, outside
 //! the timing loop. Run with `cargo bench --bench shade`.
 
@@ -20,7 +20,7 @@ use pointillist::aggregate::{
 use pointillist::output::{encode_png, PngOptions};
 use pointillist::shade::{shade, How, ShadeOptions};
 use pointillist::source::Source;
-use pointillist::synth::{us_extent_meters, write_synth, SynthOptions};
+use pointillist_synth::{us_extent_meters, write_synth, SynthOptions};
 
 /// Canvas sizes benchmarked.
 const CANVASES: [(usize, usize); 2] = [(1920, 1080), (4096, 4096)];

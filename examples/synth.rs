@@ -1,4 +1,5 @@
-//! Generates a synthetic census-like Parquet file with the library API.
+//! Generates a synthetic census-like Parquet file with the generator crate
+//! (`pointillist-synth`, `crates/synth`).
 //!
 //! ```text
 //! cargo run --release --example synth -- OUT.parquet ROWS [SEED] [ROW_GROUP_ROWS]
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use pointillist::synth::{write_synth, SynthOptions};
+use pointillist_synth::{write_synth, SynthOptions};
 
 const USAGE: &str = "usage: synth OUT.parquet ROWS [SEED] [ROW_GROUP_ROWS]";
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use parquet::basic::{Compression, ZstdLevel};
 
 use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
 use pointillist::index::IndexOptions;
@@ -15,9 +16,10 @@ use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
 use pointillist::server::ServerConfig;
 use pointillist::shade::{self, Dynspread, How, ShadeOptions};
-use pointillist::synth::{Precision, SynthCompression, SynthOptions};
 use pointillist::tiles::pyramid::{PyramidOptions, PyramidOutput};
 use pointillist::tiles::{self, TileLayer};
+#[cfg(feature = "synth")]
+use pointillist_synth::{Precision, SynthCompression, SynthOptions};
 
 /// Turn hundreds of millions of points from Parquet into Datashader-exact images.
 #[derive(Debug, Parser)]
@@ -34,6 +36,7 @@ pub enum Command {
     /// Aggregate points into a canvas and write a PNG and/or the raw aggregate.
     Render(Box<RenderArgs>),
     /// Write a synthetic census-like Parquet file (for demos and benchmarks).
+    #[cfg(feature = "synth")]
     Synth(SynthArgs),
     /// Describe inputs: files, rows, row groups, columns and their types.
     Info(InfoArgs),
@@ -170,9 +173,7 @@ pub struct IndexArgs {
 impl IndexArgs {
     /// Check the arguments and turn them into index options.
     pub fn into_plan(self) -> Result<IndexPlan> {
-        let compression: SynthCompression = self
-            .compression
-            .parse()
+        let compression = parse_compression(&self.compression)
             .with_context(|| format!("--compression '{}'", self.compression))?;
         if self.row_group_rows == 0 {
             bail!("--row-group-rows 0: give at least 1");
@@ -189,7 +190,7 @@ impl IndexArgs {
             row_group_rows: self.row_group_rows,
             memory_bytes: usize::try_from(self.memory_mb.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
-            compression: compression.to_parquet()?,
+            compression,
             temp_dir: self.temp_dir,
         };
         Ok(IndexPlan {
@@ -323,6 +324,7 @@ pub struct RenderArgs {
 }
 
 /// `pointillist synth`.
+#[cfg(feature = "synth")]
 #[derive(Debug, Args)]
 pub struct SynthArgs {
     /// Output Parquet file.
@@ -706,6 +708,28 @@ impl RenderArgs {
     }
 }
 
+/// A Parquet codec: `snappy`, `zstd` (level 3), `zstd:LEVEL` (1-22), or
+/// `none`/`uncompressed`.
+fn parse_compression(text: &str) -> Result<Compression> {
+    let expected = "give snappy, zstd, zstd:LEVEL (1-22) or uncompressed";
+    Ok(match text.to_ascii_lowercase().as_str() {
+        "snappy" => Compression::SNAPPY,
+        "none" | "uncompressed" => Compression::UNCOMPRESSED,
+        other => {
+            let level = match other.strip_prefix("zstd") {
+                Some("") => Some(3),
+                Some(rest) => rest.strip_prefix(':').and_then(|l| l.parse::<i32>().ok()),
+                None => None,
+            };
+            let level = level
+                .and_then(|l| ZstdLevel::try_new(l).ok())
+                .with_context(|| format!("unknown compression '{text}'; {expected}"))?;
+            Compression::ZSTD(level)
+        }
+    })
+}
+
+#[cfg(feature = "synth")]
 impl SynthArgs {
     /// Validate into generator options.
     pub fn into_options(self) -> Result<(PathBuf, SynthOptions)> {

@@ -27,7 +27,6 @@ pub mod render;
 pub mod server;
 pub mod shade;
 pub mod source;
-pub mod synth;
 pub mod tiles;
 
 pub use error::Error;

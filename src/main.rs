@@ -53,9 +53,10 @@ fn one_line(err: &anyhow::Error) -> String {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Render(args) => run_render(args.into_plan()?),
+        #[cfg(feature = "synth")]
         Command::Synth(args) => {
             let (path, opts) = args.into_options()?;
-            let summary = pointillist::synth::write_synth(&path, &opts)?;
+            let summary = pointillist_synth::write_synth(&path, &opts)?;
             eprintln!(
                 "wrote {} rows in {} row groups to {} ({} bytes)",
                 summary.rows,
