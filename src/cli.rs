@@ -35,6 +35,12 @@ pub struct Cli {
 pub enum Command {
     /// Aggregate points into a canvas and write a PNG and/or the raw aggregate.
     Render(Box<RenderArgs>),
+    /// Aggregate one shard of the inputs (--shard I/N) into a partial
+    /// aggregate file, for batch schedulers; combine them with merge.
+    Aggregate(Box<AggregateArgs>),
+    /// Merge partial aggregates (all shards) and write a PNG and/or .npy,
+    /// as render would for the same inputs.
+    Merge(Box<MergeArgs>),
     /// Write a synthetic census-like Parquet file (for demos and benchmarks).
     #[cfg(feature = "synth")]
     Synth(SynthArgs),
@@ -224,6 +230,30 @@ pub struct RenderArgs {
     /// Output PNG (RGBA, north up).
     #[arg(short = 'o', long = "output", value_name = "OUT.png")]
     pub output: Option<PathBuf>,
+    /// Canvas, columns, reduction and device.
+    #[command(flatten)]
+    pub canvas: CanvasArgs,
+    /// Shading.
+    #[command(flatten)]
+    pub shade: ShadeArgs,
+    /// Also write the raw aggregate as a NumPy .npy file.
+    #[arg(long, value_name = "PATH.npy")]
+    pub save_agg: Option<PathBuf>,
+    /// Print time per stage to stderr.
+    #[arg(long)]
+    pub timings: bool,
+    /// Say on stderr which device aggregated, and why.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// No warnings on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+
+/// The canvas, columns, reduction and device of `render` and `aggregate`.
+#[derive(Debug, Args)]
+pub struct CanvasArgs {
     /// Column of x coordinates.
     #[arg(long, default_value = "x", value_name = "COL")]
     pub x: String,
@@ -262,6 +292,22 @@ pub struct RenderArgs {
     /// Categories in plane order (default: the column's sorted distinct values).
     #[arg(long, value_name = "A,B,...")]
     pub categories: Option<String>,
+    /// Memory budget for aggregation state, in MiB.
+    #[arg(long, default_value_t = 4096, value_name = "MiB")]
+    pub memory_budget: u64,
+    /// Where to aggregate: cpu, gpu (wgpu: Vulkan, Metal or DX12), or auto
+    /// (the GPU for large jobs when a hardware adapter exists). auto loads
+    /// the GPU driver to look, which costs memory (75 MB for Mesa's).
+    #[arg(long, default_value = "cpu", value_name = "cpu|gpu|auto")]
+    pub device: String,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// The shading flags of `render` and `merge`.
+#[derive(Debug, Args)]
+pub struct ShadeArgs {
     /// Shading: linear, log, cbrt or eq_hist.
     #[arg(long, default_value = "eq_hist")]
     pub how: String,
@@ -298,29 +344,113 @@ pub struct RenderArgs {
     /// Background colour behind the image.
     #[arg(long, value_name = "COLOR")]
     pub background: Option<String>,
-    /// Also write the raw aggregate as a NumPy .npy file.
-    #[arg(long, value_name = "PATH.npy")]
-    pub save_agg: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// Memory budget for aggregation state, in MiB.
-    #[arg(long, default_value_t = 4096, value_name = "MiB")]
-    pub memory_budget: u64,
-    /// Print time per stage to stderr.
-    #[arg(long)]
-    pub timings: bool,
-    /// Where to aggregate: cpu, gpu (wgpu: Vulkan, Metal or DX12), or auto
-    /// (the GPU for large jobs when a hardware adapter exists). auto loads
-    /// the GPU driver to look, which costs memory (75 MB for Mesa's).
-    #[arg(long, default_value = "cpu", value_name = "cpu|gpu|auto")]
-    pub device: String,
+}
+
+/// `pointillist aggregate`: one shard's partial aggregate.
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// Parquet files, directories of *.parquet, or globs, read in order
+    /// (every shard must be given the same inputs). With none, the sample.
+    pub inputs: Vec<PathBuf>,
+    /// Aggregate only shard I of N (0-based): a deterministic share of the
+    /// inputs' row groups. Ranges and categories must then come from the
+    /// flags or from Parquet statistics and dictionaries.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Output: the partial aggregate as Arrow IPC (for `pointillist merge`).
+    #[arg(short = 'o', long = "output", value_name = "PART.arrow")]
+    pub output: PathBuf,
+    /// Canvas, columns, reduction and device.
+    #[command(flatten)]
+    pub canvas: CanvasArgs,
     /// Say on stderr which device aggregated, and why.
     #[arg(short, long)]
     pub verbose: bool,
-    /// No warnings on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
+}
+
+/// `pointillist merge`: partial aggregates into one image or aggregate.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Partial aggregates written by `pointillist aggregate` (all shards of
+    /// one split, in any order).
+    #[arg(required = true, value_name = "PART.arrow")]
+    pub parts: Vec<PathBuf>,
+    /// Output PNG (RGBA, north up).
+    #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+    pub output: Option<PathBuf>,
+    /// Also write the merged aggregate as a NumPy .npy file.
+    #[arg(long, value_name = "PATH.npy")]
+    pub save_agg: Option<PathBuf>,
+    /// Shading.
+    #[command(flatten)]
+    pub shade: ShadeArgs,
+}
+
+/// A checked `aggregate` command.
+#[derive(Debug)]
+pub struct AggregatePlan {
+    /// Inputs (empty = the sample).
+    pub inputs: Vec<PathBuf>,
+    /// What to aggregate (with the shard).
+    pub request: AggregateRequest,
+    /// Where the partial goes.
+    pub output: PathBuf,
+    /// Thread pool size.
+    pub threads: Option<usize>,
+    /// Say which device aggregated.
+    pub verbose: bool,
+}
+
+/// A checked `merge` command.
+#[derive(Debug)]
+pub struct MergePlan {
+    /// The partials.
+    pub parts: Vec<PathBuf>,
+    /// Output PNG.
+    pub png: Option<PathBuf>,
+    /// Output `.npy`.
+    pub save_agg: Option<PathBuf>,
+    /// Shading.
+    pub shade: ShadeOptions,
+}
+
+impl AggregateArgs {
+    /// Check the arguments.
+    pub fn into_plan(self) -> Result<AggregatePlan> {
+        let threads = self.canvas.threads;
+        let mut request = self.canvas.into_request()?;
+        if let Some(s) = &self.shard {
+            request.shard = Some(s.parse().map_err(|e| anyhow::anyhow!("--shard: {e}"))?);
+        }
+        if self.output.extension().and_then(|e| e.to_str()) == Some("png") {
+            bail!(
+                "-o {}: aggregate writes a partial aggregate (Arrow IPC), not an image; name it PART.arrow and render it with pointillist merge",
+                self.output.display()
+            );
+        }
+        Ok(AggregatePlan {
+            inputs: self.inputs,
+            request,
+            output: self.output,
+            threads,
+            verbose: self.verbose,
+        })
+    }
+}
+
+impl MergeArgs {
+    /// Check the arguments.
+    pub fn into_plan(self) -> Result<MergePlan> {
+        if self.output.is_none() && self.save_agg.is_none() {
+            bail!("nothing to write: give -o OUT.png and/or --save-agg PATH.npy");
+        }
+        Ok(MergePlan {
+            parts: self.parts,
+            png: self.output,
+            save_agg: self.save_agg,
+            shade: self.shade.into_options()?,
+        })
+    }
 }
 
 /// `pointillist synth`.
@@ -552,12 +682,9 @@ fn parse_list(s: &str) -> Vec<String> {
     s.split(',').map(|c| c.trim().to_string()).collect()
 }
 
-impl RenderArgs {
-    /// Validate every argument and build the plan.
-    pub fn into_plan(self) -> Result<RenderPlan> {
-        if self.output.is_none() && self.save_agg.is_none() {
-            bail!("nothing to write: give -o OUT.png and/or --save-agg PATH.npy");
-        }
+impl CanvasArgs {
+    /// Validate the canvas flags into a library request.
+    pub fn into_request(self) -> Result<AggregateRequest> {
         let x_axis: AxisKind = self
             .x_axis
             .parse()
@@ -618,6 +745,13 @@ impl RenderArgs {
             .parse()
             .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
 
+        Ok(aggregate)
+    }
+}
+
+impl ShadeArgs {
+    /// Validate the shading flags.
+    pub fn into_options(self) -> Result<ShadeOptions> {
         let how: How = self
             .how
             .parse()
@@ -691,6 +825,19 @@ impl RenderArgs {
         if color_key.is_some() {
             shade_opts.color_key = color_key;
         }
+        Ok(shade_opts)
+    }
+}
+
+impl RenderArgs {
+    /// Validate every argument and build the plan.
+    pub fn into_plan(self) -> Result<RenderPlan> {
+        if self.output.is_none() && self.save_agg.is_none() {
+            bail!("nothing to write: give -o OUT.png and/or --save-agg PATH.npy");
+        }
+        let threads = self.canvas.threads;
+        let aggregate = self.canvas.into_request()?;
+        let shade_opts = self.shade.into_options()?;
         Ok(RenderPlan {
             request: RenderRequest {
                 inputs: self.inputs,
@@ -700,7 +847,7 @@ impl RenderArgs {
                 save_agg: self.save_agg,
                 png_options: PngOptions::default(),
             },
-            threads: self.threads,
+            threads,
             timings: self.timings,
             verbose: self.verbose,
             quiet: self.quiet,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{Cli, Command, IndexPlan, InfoArgs, RenderPlan, ServePlan, TilesPlan};
+use cli::{AggregatePlan, Cli, Command, IndexPlan, MergePlan, InfoArgs, RenderPlan, ServePlan, TilesPlan};
 use pointillist::aggregate::gpu;
 use pointillist::render::{open_inputs, render_with_progress};
 use pointillist::server::TileServer;
@@ -53,6 +53,8 @@ fn one_line(err: &anyhow::Error) -> String {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Render(args) => run_render(args.into_plan()?),
+        Command::Aggregate(args) => run_aggregate(args.into_plan()?),
+        Command::Merge(args) => run_merge(args.into_plan()?),
         #[cfg(feature = "synth")]
         Command::Synth(args) => {
             let (path, opts) = args.into_options()?;
@@ -80,6 +82,67 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         b = b.num_threads(n);
     }
     b.build().context("cannot start worker threads")
+}
+
+fn run_aggregate(plan: AggregatePlan) -> Result<()> {
+    let pool = thread_pool(plan.threads)?;
+    let source = open_inputs(&plan.inputs)?;
+    let started = std::time::Instant::now();
+    let part = pool.install(|| -> Result<_> {
+        let p = pointillist::aggregate::AggregationPlan::new(&source, &plan.request)?;
+        if plan.verbose {
+            let units = p.units(&source);
+            eprintln!("device: {}", p.choose_engine(&units)?.reason);
+        }
+        Ok(p.run_partial(&source)?)
+    })?;
+    pointillist::output::write_partial(&plan.output, &part)?;
+    let shard = plan
+        .request
+        .shard
+        .map_or_else(|| "all rows".to_string(), |s| format!("shard {s}"));
+    eprintln!(
+        "aggregated {} rows ({shard}) in {:.2} s: {}",
+        part.rows(),
+        started.elapsed().as_secs_f64(),
+        plan.output.display()
+    );
+    Ok(())
+}
+
+fn run_merge(plan: MergePlan) -> Result<()> {
+    let mut parts = Vec::with_capacity(plan.parts.len());
+    for path in &plan.parts {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("cannot open partial aggregate '{}'", path.display()))?;
+        let part = pointillist::aggregate::PartialAggregate::read_ipc(std::io::BufReader::new(file))
+            .with_context(|| format!("'{}'", path.display()))?;
+        parts.push(part);
+    }
+    let total = pointillist::aggregate::merge_shards(parts)?;
+    let rows = total.rows();
+    let by = total.spec().reduction.by.clone();
+    let aggregate = total.finish();
+    if plan.png.is_some() {
+        pointillist::render::check_color_key(
+            aggregate.categories.as_deref(),
+            by.as_deref(),
+            &plan.shade,
+        )?;
+    }
+    pointillist::render::shade_and_write(
+        &aggregate,
+        &plan.shade,
+        plan.png.as_deref(),
+        plan.save_agg.as_deref(),
+        &pointillist::output::PngOptions::default(),
+    )?;
+    eprintln!(
+        "merged {} partial{} ({rows} rows)",
+        plan.parts.len(),
+        if plan.parts.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
 }
 
 fn run_index(plan: IndexPlan) -> Result<()> {

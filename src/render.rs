@@ -3,7 +3,7 @@
 //! This is what the CLI's `render` runs; library users get the same by
 //! filling a [`RenderRequest`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::aggregate::{Aggregate, AggregateRequest, AggregationPlan};
@@ -69,6 +69,53 @@ pub fn open_inputs(inputs: &[PathBuf]) -> Result<Source, Error> {
     })
 }
 
+/// The last two stages of a render on a finished aggregate (from
+/// [`render`], or merged from shards' partials): shade it when a PNG is
+/// wanted, then write the PNG and/or the `.npy`, each atomically. Returns
+/// the time spent shading and writing.
+pub fn shade_and_write(
+    aggregate: &Aggregate,
+    shade_options: &ShadeOptions,
+    png: Option<&Path>,
+    save_agg: Option<&Path>,
+    png_options: &PngOptions,
+) -> Result<(Duration, Duration), Error> {
+    let t0 = Instant::now();
+    let image = match png {
+        Some(_) => Some(shade::shade(aggregate, shade_options)?),
+        None => None,
+    };
+    let t1 = Instant::now();
+    if let Some(path) = save_agg {
+        output::write_agg_npy(path, aggregate)?;
+    }
+    if let (Some(path), Some(img)) = (png, &image) {
+        let rgba = img.to_north_up_rgba8();
+        output::write_png(path, img.width, img.height, &rgba, png_options)?;
+    }
+    Ok((t1 - t0, t1.elapsed()))
+}
+
+/// Check that a categorical aggregate has colours for every category
+/// before anything is shaded.
+pub fn check_color_key(
+    categories: Option<&[String]>,
+    column: Option<&str>,
+    shade_options: &ShadeOptions,
+) -> Result<(), Error> {
+    if let (Some(cats), Some(col)) = (categories, column) {
+        let colors = shade_options.color_key_len();
+        if cats.len() > colors {
+            return Err(Error::TooFewColors {
+                column: col.to_string(),
+                categories: cats.len(),
+                colors,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Run a render: plan and aggregate, shade, then write the outputs (each
 /// atomically). Nothing is written when any step before writing fails.
 pub fn render(req: &RenderRequest) -> Result<RenderOutcome, Error> {
@@ -84,15 +131,12 @@ pub fn render_with_progress(
     let t0 = Instant::now();
     let source = open_inputs(&req.inputs)?;
     let plan = AggregationPlan::new(&source, &req.aggregate)?;
-    if let (Some(cats), Some(col)) = (plan.categories(), &req.aggregate.reduction.by) {
-        let colors = req.shade.color_key_len();
-        if req.png.is_some() && cats.len() > colors {
-            return Err(Error::TooFewColors {
-                column: col.clone(),
-                categories: cats.len(),
-                colors,
-            });
-        }
+    if req.png.is_some() {
+        check_color_key(
+            plan.categories(),
+            req.aggregate.reduction.by.as_deref(),
+            &req.shade,
+        )?;
     }
     let t1 = Instant::now();
     let total_rows = source.num_rows();
@@ -102,11 +146,6 @@ pub fn render_with_progress(
     let aggregate =
         plan.run_units_on(engine.engine, &source, &units, &|n| progress(n, total_rows))?;
     let t2 = Instant::now();
-    let image = match &req.png {
-        Some(_) => Some(shade::shade(&aggregate, &req.shade)?),
-        None => None,
-    };
-    let t3 = Instant::now();
     let rows = source.num_rows();
     let mut warnings = Vec::new();
     if rows == 0 {
@@ -115,14 +154,15 @@ pub fn render_with_progress(
             source.files().join(", ")
         ));
     }
-    if let Some(path) = &req.save_agg {
-        output::write_agg_npy(path, &aggregate)?;
-    }
-    if let (Some(path), Some(img)) = (&req.png, &image) {
-        let rgba = img.to_north_up_rgba8();
-        output::write_png(path, img.width, img.height, &rgba, &req.png_options)?;
-    }
-    let t4 = Instant::now();
+    let (shade_time, write_time) = shade_and_write(
+        &aggregate,
+        &req.shade,
+        req.png.as_deref(),
+        req.save_agg.as_deref(),
+        &req.png_options,
+    )?;
+    let t3 = t2 + shade_time;
+    let t4 = t3 + write_time;
     Ok(RenderOutcome {
         aggregate,
         rows,

@@ -9,8 +9,13 @@ pub enum AggError {
     #[error(transparent)]
     Source(#[from] SourceError),
     /// The GPU path failed or cannot do the request.
+    #[cfg(feature = "gpu")]
     #[error(transparent)]
     Gpu(#[from] super::gpu::GpuError),
+    /// [`Device::Gpu`](super::Device::Gpu) asked of a build without the
+    /// `gpu` feature (never raised when it is on).
+    #[error("this build of pointillist has no GPU support; rebuild it with the `gpu` Cargo feature, or use --device cpu")]
+    NoGpuSupport,
     /// A zero-sized canvas.
     #[error("canvas size {width}x{height} is empty; give --width and --height of at least 1")]
     EmptyCanvas {
@@ -75,4 +80,78 @@ pub enum AggError {
         /// The category column.
         column: String,
     },
+    /// Partial aggregates that cannot merge: made by different plans.
+    #[error("cannot merge partial aggregates with different {field} ({ours} vs {theirs}); merge only partials made with the same canvas, ranges, reduction and categories")]
+    MismatchedPartials {
+        /// What differs (e.g. "reduction", "x range").
+        field: &'static str,
+        /// This side's value.
+        ours: String,
+        /// The other side's value.
+        theirs: String,
+    },
+    /// A shard that is not `I/N` with `I < N`.
+    #[error("shard '{given}' is not I/N with 0 <= I < N (e.g. 0/4); shards are numbered from 0")]
+    BadShard {
+        /// What was given.
+        given: String,
+    },
+    /// The same shard given twice to a merge.
+    #[error("shard {shard}/{count} is given twice; give each shard's partial once")]
+    DuplicateShard {
+        /// The shard.
+        shard: u32,
+        /// The shard count.
+        count: u32,
+    },
+    /// A merge of shards with some missing.
+    #[error("shards {} of {count} are missing; give the partials of all {count} shards", join_u32(missing))]
+    MissingShards {
+        /// The missing shard numbers.
+        missing: Vec<u32>,
+        /// The shard count.
+        count: u32,
+    },
+    /// A merge of nothing.
+    #[error("no partial aggregates to merge; give at least one PART.arrow")]
+    NoPartials,
+    /// A file or buffer that is not a partial aggregate of this format.
+    #[error("not a pointillist partial aggregate: {reason}; write it with `pointillist aggregate` (or PartialAggregate::write_ipc) of a matching version")]
+    BadPartial {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Arrow IPC failed while writing or reading a partial aggregate.
+    #[error("cannot read or write a partial aggregate as Arrow IPC: {source}")]
+    PartialIpc {
+        /// The IPC error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// A sharded aggregation that would need to scan all rows to agree with
+    /// the other shards on a range or on the categories.
+    #[error("shards must agree on the {what} without reading each other's rows, and the input's Parquet metadata does not give it; pass {flag}")]
+    ShardNeedsFlag {
+        /// What is unknown ("x range", "categories of 'cat'").
+        what: String,
+        /// The flag to pass.
+        flag: &'static str,
+    },
+    /// An in-memory aggregation that received no batch and cannot tell the
+    /// columns' types.
+    #[error("{reason}")]
+    InMemory {
+        /// Why the in-memory aggregation cannot go on, and what to do.
+        reason: String,
+    },
+}
+
+impl AggError {
+    pub(crate) fn from_ipc(source: arrow_schema::ArrowError) -> AggError {
+        AggError::PartialIpc { source }
+    }
+}
+
+fn join_u32(v: &[u32]) -> String {
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }

@@ -4,25 +4,36 @@
 //! [`aggregate`] plans ([`AggregationPlan`]) and runs a request
 //! ([`AggregateRequest`]); the accumulate -> merge -> finalize contract is
 //! [`Partial`]; pixel mapping is [`Geometry`]; the result is an
-//! [`Aggregate`]. The CPU kernels live here; the GPU path is [`gpu`].
+//! [`Aggregate`]. In-memory Arrow input goes through [`Aggregator`];
+//! partials travel between processes as [`PartialAggregate`]s
+//! ([`wire`]). The CPU kernels live here; the GPU path is [`gpu`] (with
+//! the `gpu` feature). [`Device`] says where a request runs, in every build.
 
 mod canvas;
+mod device;
 mod error;
 mod geometry;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 mod kernel;
+mod memory;
+#[cfg(feature = "ndarray")]
+pub mod ndarray_view;
 pub mod mercator;
 mod partial;
 mod reduction;
 mod run;
 mod simd;
+pub mod wire;
 
 pub use canvas::{AggValues, Aggregate};
 pub use error::AggError;
 pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
-pub use gpu::Device;
-pub use kernel::bin_arrays;
-pub use partial::{state_bytes_per_cell, Partial, NO_CELL};
+pub use device::{Device, AUTO_MIN_ROWS};
+pub use memory::Aggregator;
+pub use kernel::{bin_arrays, NotNumeric};
+pub use partial::{plane_names, state_bytes_per_cell, Partial, NO_CELL};
+pub use wire::{merge_shards, AggregateSpec, PartialAggregate, Shard, ShardCoverage, PARTIAL_FORMAT_VERSION};
 pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};
 pub use run::{
     aggregate, AggregateRequest, AggregationPlan, Engine, EngineChoice, Scratch,

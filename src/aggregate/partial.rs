@@ -2,10 +2,16 @@
 //!
 //! A [`Partial`] holds the running state of one reduction over part of the
 //! input (a work unit, a thread, a GPU pass, a cluster worker). Points are
-//! [`Partial::accumulate`]d in row order; partials covering consecutive
-//! parts of the input are combined with [`Partial::merge`] (the earlier one
-//! absorbs the later one, which keeps `first`/`last` right); the final
-//! partial becomes an [`AggValues`] with [`Partial::finalize`].
+//! [`Partial::accumulate`]d with their row positions in the whole input;
+//! partials are combined with [`Partial::merge`]; the final partial becomes
+//! an [`AggValues`] with [`Partial::finalize`].
+//!
+//! `first` and `last` keep, per cell, the row position of the value they
+//! hold, so partials of any parts of the input (consecutive or not: work
+//! units, shards, cluster partitions) merge exactly in any order. Counts
+//! and `any` merge exactly in any order too; float sums and moments merge
+//! exactly up to rounding, so callers that want the same bytes every time
+//! merge them in a fixed order.
 //!
 //! Within a partial the update rules are Datashader's own (`sum` starts from
 //! NaN; `mean` is a zero-initialised sum over a count; `var`/`std` update M2
@@ -13,7 +19,12 @@
 //! `m2` reduction does). Across partials, `var`/`std` combine with Chan's
 //! formula, as Datashader does for Dask partitions.
 
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, UInt32Array, UInt64Array};
+
 use super::canvas::AggValues;
+use super::error::AggError;
 use super::reduction::ReductionKind;
 
 /// Marker for a point that falls in no cell.
@@ -33,8 +44,47 @@ enum State {
         cells: Vec<[f64; 3]>,
         std: bool,
     },
-    First(Vec<f64>),
-    Last(Vec<f64>),
+    /// The value of the lowest row seen per cell, with that row
+    /// ([`EMPTY_FIRST`] where empty).
+    First(Vec<Pick>),
+    /// The value of the highest row seen per cell, with that row plus one
+    /// (0 where empty).
+    Last(Vec<Pick>),
+}
+
+/// A `first`/`last` cell: the value held and the row (position in the
+/// whole input) it came from, encoded so that the winner of a merge is the
+/// smaller key (`first`: the row; `last`: `!(row + 1)`, so the empty mark
+/// `u64::MAX` loses to every row).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Pick {
+    pub(crate) key: u64,
+    pub(crate) value: f64,
+}
+
+/// The key of an empty `first`/`last` cell.
+pub(crate) const EMPTY_PICK: Pick = Pick {
+    key: u64::MAX,
+    value: f64::NAN,
+};
+
+/// Merge key of row `row` for `first` (`last` = false) or `last`.
+#[inline(always)]
+pub(crate) fn pick_key(row: u64, last: bool) -> u64 {
+    if last {
+        !(row.wrapping_add(1))
+    } else {
+        row
+    }
+}
+
+/// Row position of a non-empty pick's key (inverse of [`pick_key`]).
+pub(crate) fn pick_row(key: u64, last: bool) -> u64 {
+    if last {
+        (!key).wrapping_sub(1)
+    } else {
+        key
+    }
 }
 
 /// Running state of one reduction over `cells` cells (pixels x planes).
@@ -50,10 +100,8 @@ pub fn state_bytes_per_cell(kind: ReductionKind) -> usize {
         ReductionKind::Any => 1,
         ReductionKind::Sum
         | ReductionKind::Min
-        | ReductionKind::Max
-        | ReductionKind::First
-        | ReductionKind::Last => 8,
-        ReductionKind::Mean => 16,
+        | ReductionKind::Max => 8,
+        ReductionKind::Mean | ReductionKind::First | ReductionKind::Last => 16,
         ReductionKind::Var | ReductionKind::Std => 24,
     }
 }
@@ -111,13 +159,14 @@ impl Partial {
                 cells: filled(cells, [0.0; 3]),
                 std: kind == ReductionKind::Std,
             },
-            ReductionKind::First => State::First(nan()),
-            ReductionKind::Last => State::Last(nan()),
+            ReductionKind::First => State::First(filled(cells, EMPTY_PICK)),
+            ReductionKind::Last => State::Last(filled(cells, EMPTY_PICK)),
         };
         Partial { state }
     }
 
     /// Per-cell counts made elsewhere (the GPU), as a `count` partial.
+    #[cfg(feature = "gpu")]
     pub(crate) fn from_counts(counts: Vec<u32>) -> Partial {
         Partial {
             state: State::Count(counts),
@@ -125,6 +174,7 @@ impl Partial {
     }
 
     /// Per-cell flags made elsewhere, as an `any` partial.
+    #[cfg(feature = "gpu")]
     pub(crate) fn from_any(any: Vec<bool>) -> Partial {
         Partial {
             state: State::Any(any),
@@ -132,6 +182,7 @@ impl Partial {
     }
 
     /// Per-cell sums made elsewhere (NaN where empty), as a `sum` partial.
+    #[cfg(feature = "gpu")]
     pub(crate) fn from_sums(sums: Vec<f64>) -> Partial {
         Partial {
             state: State::Sum(sums),
@@ -139,6 +190,7 @@ impl Partial {
     }
 
     /// Per-cell `[sum, count]` made elsewhere, as a `mean` partial.
+    #[cfg(feature = "gpu")]
     pub(crate) fn from_means(means: Vec<[f64; 2]>) -> Partial {
         Partial {
             state: State::Mean(means),
@@ -147,6 +199,7 @@ impl Partial {
 
     /// Per-cell `[sum, count, m2]` made elsewhere, as a `var` partial
     /// (`std` when `kind` is std).
+    #[cfg(feature = "gpu")]
     pub(crate) fn from_var(kind: ReductionKind, cells: Vec<[f64; 3]>) -> Partial {
         Partial {
             state: State::Var {
@@ -156,20 +209,33 @@ impl Partial {
         }
     }
 
-    /// Per-cell first (`kind` = first) or last values made elsewhere, NaN
-    /// where empty.
-    pub(crate) fn from_order(kind: ReductionKind, values: Vec<f64>) -> Partial {
+    /// Per-cell first (`kind` = first) or last values made elsewhere, with
+    /// the row each came from (`None` where empty).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn from_order(kind: ReductionKind, picks: Vec<Option<(u64, f64)>>) -> Partial {
+        let last = kind == ReductionKind::Last;
+        let picks = picks
+            .into_iter()
+            .map(|p| match p {
+                Some((row, value)) => Pick {
+                    key: pick_key(row, last),
+                    value,
+                },
+                None => EMPTY_PICK,
+            })
+            .collect();
         Partial {
-            state: if kind == ReductionKind::First {
-                State::First(values)
+            state: if last {
+                State::Last(picks)
             } else {
-                State::Last(values)
+                State::First(picks)
             },
         }
     }
 
     /// Per-cell minima (`kind` = min) or maxima (any other kind) made
     /// elsewhere, NaN where empty.
+    #[cfg(feature = "gpu")]
     pub(crate) fn from_extrema(kind: ReductionKind, values: Vec<f64>) -> Partial {
         Partial {
             state: if kind == ReductionKind::Min {
@@ -186,9 +252,8 @@ impl Partial {
         match &mut self.state {
             State::Count(v) => v.fill(0),
             State::Any(v) => v.fill(false),
-            State::Sum(v) | State::Min(v) | State::Max(v) | State::First(v) | State::Last(v) => {
-                v.fill(f64::NAN)
-            }
+            State::Sum(v) | State::Min(v) | State::Max(v) => v.fill(f64::NAN),
+            State::First(v) | State::Last(v) => v.fill(EMPTY_PICK),
             State::Mean(v) => v.fill([0.0; 2]),
             State::Var { cells, .. } => cells.fill([0.0; 3]),
         }
@@ -199,21 +264,29 @@ impl Partial {
         match &self.state {
             State::Count(v) => v.len(),
             State::Any(v) => v.len(),
-            State::Sum(v) | State::Min(v) | State::Max(v) | State::First(v) | State::Last(v) => {
-                v.len()
-            }
+            State::Sum(v) | State::Min(v) | State::Max(v) => v.len(),
+            State::First(v) | State::Last(v) => v.len(),
             State::Mean(v) => v.len(),
             State::Var { cells, .. } => cells.len(),
         }
     }
 
-    /// Add points in row order. `cells[i]` is the cell of point `i` (or
-    /// [`NO_CELL`]); `values[i]` its value, NaN meaning missing. Without a
-    /// value column (`values == None`) every point counts.
+    /// Add consecutive rows: point `i` is row `first_row + i` of the whole
+    /// input (the position `first`/`last` go by), `cells[i]` is its cell
+    /// (or [`NO_CELL`]) and `values[i]` its value, NaN meaning missing.
+    /// Without a value column (`values == None`) every point counts.
     ///
     /// Cell indices must be below [`Partial::cells`]; points with other
     /// indices are ignored.
-    pub fn accumulate(&mut self, cells: &[u32], values: Option<&[f64]>) {
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggValues, Partial, ReductionKind, NO_CELL};
+    ///
+    /// let mut p = Partial::new(ReductionKind::Count, 4);
+    /// p.accumulate(0, &[0, 3, 3, NO_CELL], None);
+    /// assert_eq!(p.finalize(), AggValues::U32(vec![1, 0, 0, 2]));
+    /// ```
+    pub fn accumulate(&mut self, first_row: u64, cells: &[u32], values: Option<&[f64]>) {
         match (&mut self.state, values) {
             (State::Count(c), None) => {
                 for &i in cells {
@@ -234,22 +307,85 @@ impl Partial {
                 // planner never builds this; keep it harmless.
                 let _ = state;
             }
-            (state, Some(values)) => accumulate_values(state, cells, values),
+            (state, Some(values)) => accumulate_values(state, first_row, cells, values),
         }
     }
 
-    /// Absorb `later`, a partial over rows that come after this one's.
-    /// Both must be of the same reduction and size; a mismatched partial is
-    /// ignored.
-    pub fn merge(&mut self, mut later: Partial) {
-        self.merge_impl(&mut later, false);
+    /// The reduction this partial computes (`Var` for both var and std).
+    fn family(&self) -> &'static str {
+        match &self.state {
+            State::Count(_) => "count",
+            State::Any(_) => "any",
+            State::Sum(_) => "sum",
+            State::Mean(_) => "mean",
+            State::Min(_) => "min",
+            State::Max(_) => "max",
+            State::Var { std: false, .. } => "var",
+            State::Var { std: true, .. } => "std",
+            State::First(_) => "first",
+            State::Last(_) => "last",
+        }
+    }
+
+    /// Check that `other` can merge into this partial: the same reduction
+    /// over the same number of cells.
+    pub fn check_compatible(&self, other: &Partial) -> Result<(), AggError> {
+        if self.family() != other.family() {
+            return Err(AggError::MismatchedPartials {
+                field: "reduction",
+                ours: self.family().to_string(),
+                theirs: other.family().to_string(),
+            });
+        }
+        if self.cells() != other.cells() {
+            return Err(AggError::MismatchedPartials {
+                field: "cell count",
+                ours: self.cells().to_string(),
+                theirs: other.cells().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Absorb `later`, a partial over other rows of the same input. Both
+    /// must be of the same reduction and size
+    /// ([`AggError::MismatchedPartials`] otherwise, leaving `self` as it
+    /// was). Float sums round in merge order; everything else is exact in
+    /// any order.
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggValues, Partial, ReductionKind};
+    ///
+    /// let mut a = Partial::new(ReductionKind::Last, 2);
+    /// a.accumulate(10, &[0], Some(&[1.5])); // row 10
+    /// let mut b = Partial::new(ReductionKind::Last, 2);
+    /// b.accumulate(0, &[0, 1], Some(&[7.0, 2.0])); // rows 0 and 1
+    /// a.merge(b)?; // the later row wins, whatever the merge order
+    /// assert_eq!(a.finalize(), AggValues::F64(vec![1.5, 2.0]));
+    /// assert!(Partial::new(ReductionKind::Count, 2)
+    ///     .merge(Partial::new(ReductionKind::Sum, 2))
+    ///     .is_err());
+    /// # Ok::<(), pointillist::aggregate::AggError>(())
+    /// ```
+    pub fn merge(&mut self, mut later: Partial) -> Result<(), AggError> {
+        self.merge_and_reset(&mut later)
     }
 
     /// [`Partial::merge`], emptying `later` in the same pass (as
     /// [`Partial::reset`] would) so its memory can be reused without a
     /// second sweep over it.
-    pub fn merge_and_reset(&mut self, later: &mut Partial) {
+    pub fn merge_and_reset(&mut self, later: &mut Partial) -> Result<(), AggError> {
+        self.check_compatible(later)?;
         self.merge_impl(later, true);
+        Ok(())
+    }
+
+    /// [`Partial::merge`] without emptying `later`.
+    pub fn merge_from(&mut self, later: &Partial) -> Result<(), AggError> {
+        self.check_compatible(later)?;
+        let mut later = later.clone();
+        self.merge_impl(&mut later, false);
+        Ok(())
     }
 
     fn merge_impl(&mut self, later: &mut Partial, reset: bool) {
@@ -273,16 +409,13 @@ impl Partial {
                     *a = nan_combine(*a, b, f64::max)
                 });
             }
-            (State::First(a), State::First(b)) => combine(a, b, f64::NAN, reset, |a, b| {
-                if a.is_nan() {
-                    *a = b;
-                }
-            }),
-            (State::Last(a), State::Last(b)) => combine(a, b, f64::NAN, reset, |a, b| {
-                if !b.is_nan() {
-                    *a = b;
-                }
-            }),
+            (State::First(a), State::First(b)) | (State::Last(a), State::Last(b)) => {
+                combine(a, b, EMPTY_PICK, reset, |a, b| {
+                    if b.key < a.key {
+                        *a = b;
+                    }
+                })
+            }
             (State::Mean(a), State::Mean(b)) => combine(a, b, [0.0; 2], reset, |a, b| {
                 a[0] += b[0];
                 a[1] += b[1];
@@ -316,8 +449,9 @@ impl Partial {
         match self.state {
             State::Count(c) => AggValues::U32(c),
             State::Any(a) => AggValues::Bool(a),
-            State::Sum(v) | State::Min(v) | State::Max(v) | State::First(v) | State::Last(v) => {
-                AggValues::F64(v)
+            State::Sum(v) | State::Min(v) | State::Max(v) => AggValues::F64(v),
+            State::First(v) | State::Last(v) => {
+                AggValues::F64(v.into_iter().map(|p| p.value).collect())
             }
             State::Mean(v) => AggValues::F64(
                 v.iter()
@@ -345,7 +479,121 @@ impl Partial {
     }
 }
 
-fn accumulate_values(state: &mut State, cells: &[u32], values: &[f64]) {
+/// Names of the planes (state columns) a reduction's partial is stored
+/// as, in order: `count` (u32) for count, `any` (bool), `sum` / `min` /
+/// `max` (f64), `sum` + `count` (f64) for mean, `sum` + `count` + `m2`
+/// (f64) for var and std, `value` (f64) + `row` (u64, null where empty)
+/// for first and last.
+pub fn plane_names(kind: ReductionKind) -> &'static [&'static str] {
+    match kind {
+        ReductionKind::Count => &["count"],
+        ReductionKind::Any => &["any"],
+        ReductionKind::Sum => &["sum"],
+        ReductionKind::Min => &["min"],
+        ReductionKind::Max => &["max"],
+        ReductionKind::Mean => &["sum", "count"],
+        ReductionKind::Var | ReductionKind::Std => &["sum", "count", "m2"],
+        ReductionKind::First | ReductionKind::Last => &["value", "row"],
+    }
+}
+
+impl Partial {
+    /// Cells `range` of the state as Arrow arrays, one per plane
+    /// ([`plane_names`]).
+    pub(crate) fn planes(&self, range: std::ops::Range<usize>) -> Vec<ArrayRef> {
+        fn f64s<T>(v: &[T], f: impl Fn(&T) -> f64) -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(v.iter().map(f)))
+        }
+        match &self.state {
+            State::Count(v) => vec![Arc::new(UInt32Array::from(v[range].to_vec()))],
+            State::Any(v) => vec![Arc::new(BooleanArray::from(v[range].to_vec()))],
+            State::Sum(v) | State::Min(v) | State::Max(v) => {
+                vec![Arc::new(Float64Array::from(v[range].to_vec()))]
+            }
+            State::Mean(v) => {
+                let v = &v[range];
+                vec![f64s(v, |c| c[0]), f64s(v, |c| c[1])]
+            }
+            State::Var { cells, .. } => {
+                let v = &cells[range];
+                vec![f64s(v, |c| c[0]), f64s(v, |c| c[1]), f64s(v, |c| c[2])]
+            }
+            State::First(v) | State::Last(v) => {
+                let last = matches!(self.state, State::Last(_));
+                let v = &v[range];
+                let rows: UInt64Array = v
+                    .iter()
+                    .map(|p| (p.key != u64::MAX).then(|| pick_row(p.key, last)))
+                    .collect();
+                vec![f64s(v, |p| p.value), Arc::new(rows)]
+            }
+        }
+    }
+
+    /// Append cells given as plane arrays (as [`Partial::planes`] makes
+    /// them) to this partial's state. Fails with the reason when a plane is
+    /// missing or of another type.
+    pub(crate) fn extend_from_planes(&mut self, planes: &[ArrayRef]) -> Result<(), String> {
+        fn plane<'a, T: 'static>(planes: &'a [ArrayRef], i: usize) -> Result<&'a T, String> {
+            planes
+                .get(i)
+                .and_then(|a| a.as_any().downcast_ref::<T>())
+                .ok_or_else(|| format!("plane {i} is missing or of the wrong type"))
+        }
+        fn f64_plane(planes: &[ArrayRef], i: usize) -> Result<&[f64], String> {
+            Ok(plane::<Float64Array>(planes, i)?.values())
+        }
+        let last = matches!(self.state, State::Last(_));
+        match &mut self.state {
+            State::Count(v) => v.extend_from_slice(plane::<UInt32Array>(planes, 0)?.values()),
+            State::Any(v) => v.extend(plane::<BooleanArray>(planes, 0)?.values().iter()),
+            State::Sum(v) | State::Min(v) | State::Max(v) => {
+                v.extend_from_slice(f64_plane(planes, 0)?)
+            }
+            State::Mean(v) => {
+                let (s, n) = (f64_plane(planes, 0)?, f64_plane(planes, 1)?);
+                v.extend(s.iter().zip(n).map(|(&s, &n)| [s, n]));
+            }
+            State::Var { cells, .. } => {
+                let (s, n, m) = (
+                    f64_plane(planes, 0)?,
+                    f64_plane(planes, 1)?,
+                    f64_plane(planes, 2)?,
+                );
+                cells.extend(s.iter().zip(n).zip(m).map(|((&s, &n), &m)| [s, n, m]));
+            }
+            State::First(v) | State::Last(v) => {
+                let values = f64_plane(planes, 0)?;
+                let rows = plane::<UInt64Array>(planes, 1)?;
+                v.extend(values.iter().zip(rows.iter()).map(|(&value, row)| match row {
+                    Some(row) => Pick {
+                        key: pick_key(row, last),
+                        value,
+                    },
+                    None => EMPTY_PICK,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// An empty partial of `kind` with room for `cells` cells but none
+    /// yet, to be filled by [`Partial::extend_from_planes`].
+    pub(crate) fn with_capacity(kind: ReductionKind, cells: usize) -> Partial {
+        let mut p = Partial::new(kind, 0);
+        match &mut p.state {
+            State::Count(v) => v.reserve_exact(cells),
+            State::Any(v) => v.reserve_exact(cells),
+            State::Sum(v) | State::Min(v) | State::Max(v) => v.reserve_exact(cells),
+            State::Mean(v) => v.reserve_exact(cells),
+            State::Var { cells: v, .. } => v.reserve_exact(cells),
+            State::First(v) | State::Last(v) => v.reserve_exact(cells),
+        }
+        p
+    }
+}
+
+fn accumulate_values(state: &mut State, first_row: u64, cells: &[u32], values: &[f64]) {
     let pts = cells.iter().zip(values).filter_map(|(&i, &v)| {
         if i == NO_CELL || v.is_nan() {
             None
@@ -353,6 +601,12 @@ fn accumulate_values(state: &mut State, cells: &[u32], values: &[f64]) {
             Some((i as usize, v))
         }
     });
+    let rows = || {
+        (first_row..)
+            .zip(cells.iter().zip(values))
+            .filter(|(_, (&i, v))| i != NO_CELL && !v.is_nan())
+            .map(|(r, (&i, &v))| (r, i as usize, v))
+    };
     match state {
         State::Count(c) => {
             for (i, _) in pts {
@@ -394,18 +648,21 @@ fn accumulate_values(state: &mut State, cells: &[u32], values: &[f64]) {
             }
         }
         State::First(s) => {
-            for (i, v) in pts {
+            for (row, i, v) in rows() {
                 if let Some(s) = s.get_mut(i) {
-                    if s.is_nan() {
-                        *s = v;
+                    if row < s.key {
+                        *s = Pick { key: row, value: v };
                     }
                 }
             }
         }
         State::Last(s) => {
-            for (i, v) in pts {
+            for (row, i, v) in rows() {
+                let key = pick_key(row, true);
                 if let Some(s) = s.get_mut(i) {
-                    *s = v;
+                    if key < s.key {
+                        *s = Pick { key, value: v };
+                    }
                 }
             }
         }
@@ -433,19 +690,30 @@ fn accumulate_values(state: &mut State, cells: &[u32], values: &[f64]) {
 mod tests {
     use super::*;
 
-    fn run(kind: ReductionKind, parts: &[&[(u32, f64)]]) -> AggValues {
-        let mut acc: Option<Partial> = None;
+    /// Partials of consecutive `parts`, merged in the order `order` gives
+    /// (indices into `parts`).
+    fn run_in(kind: ReductionKind, parts: &[&[(u32, f64)]], order: &[usize]) -> AggValues {
+        let mut starts = vec![0u64];
         for part in parts {
+            starts.push(starts[starts.len() - 1] + part.len() as u64);
+        }
+        let mut acc: Option<Partial> = None;
+        for &k in order {
+            let part = parts[k];
             let mut p = Partial::new(kind, 2);
             let cells: Vec<u32> = part.iter().map(|p| p.0).collect();
             let vals: Vec<f64> = part.iter().map(|p| p.1).collect();
-            p.accumulate(&cells, Some(&vals));
+            p.accumulate(starts[k], &cells, Some(&vals));
             match &mut acc {
                 None => acc = Some(p),
-                Some(a) => a.merge(p),
+                Some(a) => a.merge(p).expect("same plan"),
             }
         }
         acc.expect("parts").finalize()
+    }
+
+    fn run(kind: ReductionKind, parts: &[&[(u32, f64)]]) -> AggValues {
+        run_in(kind, parts, &(0..parts.len()).collect::<Vec<_>>())
     }
 
     fn f64s(v: AggValues) -> Vec<f64> {
@@ -518,12 +786,32 @@ mod tests {
     }
 
     #[test]
-    fn first_and_last_respect_merge_order() {
+    fn first_and_last_follow_row_positions_in_any_merge_order() {
         let a: &[(u32, f64)] = &[(1, 10.0)];
         let b: &[(u32, f64)] = &[(1, 20.0), (0, 5.0)];
-        assert_eq!(f64s(run(ReductionKind::First, &[a, b]))[1], 10.0);
-        assert_eq!(f64s(run(ReductionKind::Last, &[a, b]))[1], 20.0);
-        assert_eq!(f64s(run(ReductionKind::First, &[a, b]))[0], 5.0);
+        let c: &[(u32, f64)] = &[(0, f64::NAN), (1, 30.0), (0, 6.0)];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]] {
+            let first = f64s(run_in(ReductionKind::First, &[a, b, c], &order));
+            let last = f64s(run_in(ReductionKind::Last, &[a, b, c], &order));
+            assert_eq!(first, vec![5.0, 10.0], "{order:?}");
+            assert_eq!(last, vec![6.0, 30.0], "{order:?}");
+        }
+    }
+
+    #[test]
+    fn partials_of_different_reductions_or_sizes_do_not_merge() {
+        let mut a = Partial::new(ReductionKind::Sum, 4);
+        a.accumulate(0, &[1], Some(&[2.0]));
+        let before = format!("{a:?}");
+        let e = a.merge(Partial::new(ReductionKind::Mean, 4)).expect_err("kind");
+        assert!(e.to_string().contains("reduction"), "{e}");
+        let e = a.merge(Partial::new(ReductionKind::Sum, 5)).expect_err("size");
+        assert!(e.to_string().contains("cell count"), "{e}");
+        let e = Partial::new(ReductionKind::Var, 4)
+            .merge(Partial::new(ReductionKind::Std, 4))
+            .expect_err("var/std");
+        assert!(e.to_string().contains("std"), "{e}");
+        assert_eq!(format!("{a:?}"), before);
     }
 
     #[test]
@@ -533,13 +821,13 @@ mod tests {
                 let mut p = Partial::new(kind, 2);
                 let cells: Vec<u32> = part.iter().map(|p| p.0).collect();
                 let vals: Vec<f64> = part.iter().map(|p| p.1).collect();
-                p.accumulate(&cells, Some(&vals));
+                p.accumulate(0, &cells, Some(&vals));
                 p
             };
             let (mut a1, mut a2) = (mk(&DATA[..3]), mk(&DATA[..3]));
             let mut b = mk(&DATA[3..]);
-            a1.merge(b.clone());
-            a2.merge_and_reset(&mut b);
+            a1.merge(b.clone()).expect("merge");
+            a2.merge_and_reset(&mut b).expect("merge");
             assert_eq!(
                 format!("{:?}", a1.finalize()),
                 format!("{:?}", a2.finalize()),
@@ -557,7 +845,7 @@ mod tests {
     #[test]
     fn count_without_values_counts_every_binned_point() {
         let mut p = Partial::new(ReductionKind::Count, 3);
-        p.accumulate(&[0, 2, 2, NO_CELL, 7], None);
+        p.accumulate(0, &[0, 2, 2, NO_CELL, 7], None);
         assert_eq!(p.finalize(), AggValues::U32(vec![1, 0, 2]));
     }
 }

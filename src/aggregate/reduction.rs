@@ -53,9 +53,13 @@ impl ReductionKind {
     }
 
     /// Whether partial results combine exactly in any order (integer counts
-    /// and booleans), so workers may fold units in whatever order they get.
+    /// and booleans, and `first`/`last`, which keep each value's row
+    /// position), so workers may fold units in whatever order they get.
     pub fn is_exact_commutative(self) -> bool {
-        matches!(self, ReductionKind::Count | ReductionKind::Any)
+        matches!(
+            self,
+            ReductionKind::Count | ReductionKind::Any | ReductionKind::First | ReductionKind::Last
+        )
     }
 
     /// Whether a value column is required (`count` and `any` may go without).

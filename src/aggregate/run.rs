@@ -25,13 +25,16 @@ use rayon::prelude::*;
 use super::canvas::Aggregate;
 use super::error::AggError;
 use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
-use super::gpu::{self, Device, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
+use super::device::Device;
+#[cfg(feature = "gpu")]
+use super::gpu::{self, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;
 use super::mercator;
 use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
+use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
-    auto_range, numeric_to_f64, CategoryMap, Source, SourceError, Unit, BATCH_ROWS, UNIT_ROWS,
+    auto_range, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError, Unit, BATCH_ROWS, UNIT_ROWS,
 };
 
 /// Partials of finished groups waiting to be merged in group order.
@@ -58,7 +61,22 @@ pub struct Scratch {
 pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
 
 /// What to aggregate: canvas, columns and reduction.
+///
+/// Start from [`AggregateRequest::new`] and set what differs, with the
+/// `with_*` builders or the public fields:
+///
+/// ```
+/// use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec, ReductionKind};
+///
+/// let req = AggregateRequest::new(800, 600)
+///     .with_columns("lon", "lat")
+///     .with_x_range(-180.0, 180.0)
+///     .with_y_axis(AxisKind::Linear)
+///     .with_reduction(ReductionSpec::of(ReductionKind::Mean, "fare"));
+/// assert_eq!(req.x_range, Some((-180.0, 180.0)));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AggregateRequest {
     /// Column of x coordinates.
     pub x: String,
@@ -93,8 +111,12 @@ pub struct AggregateRequest {
     /// Drop points exactly on the upper y edge (`y_range.1`).
     pub y_upper_open: bool,
     /// Where to aggregate ([`Device::Cpu`] unless asked: float sums can
-    /// differ from the CPU's in the last bits, see [`gpu`]).
+    /// differ from the CPU's in the last bits, see the `gpu` module).
     pub device: Device,
+    /// Read only this shard's share of the input ([`Shard::owns`]), for
+    /// one job of many; ranges and categories must then come from the
+    /// request or from Parquet metadata that every shard reads alike.
+    pub shard: Option<Shard>,
 }
 
 impl AggregateRequest {
@@ -117,17 +139,91 @@ impl AggregateRequest {
             x_upper_open: false,
             y_upper_open: false,
             device: Device::Cpu,
+            shard: None,
         }
+    }
+
+    /// Take x and y from columns `x` and `y`.
+    pub fn with_columns(mut self, x: &str, y: &str) -> Self {
+        self.x = x.to_string();
+        self.y = y.to_string();
+        self
+    }
+
+    /// Cover x from `lo` to `hi` (inclusive) instead of the data's range.
+    pub fn with_x_range(mut self, lo: f64, hi: f64) -> Self {
+        self.x_range = Some((lo, hi));
+        self
+    }
+
+    /// Cover y from `lo` to `hi` (inclusive) instead of the data's range.
+    pub fn with_y_range(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo, hi));
+        self
+    }
+
+    /// Map x linearly or logarithmically.
+    pub fn with_x_axis(mut self, kind: AxisKind) -> Self {
+        self.x_axis = kind;
+        self
+    }
+
+    /// Map y linearly or logarithmically.
+    pub fn with_y_axis(mut self, kind: AxisKind) -> Self {
+        self.y_axis = kind;
+        self
+    }
+
+    /// Compute `reduction` per pixel (and per category when it has `by`).
+    pub fn with_reduction(mut self, reduction: ReductionSpec) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// Use these categories, in plane order, instead of the column's
+    /// sorted distinct values.
+    pub fn with_categories<S: Into<String>>(mut self, labels: impl IntoIterator<Item = S>) -> Self {
+        self.categories = Some(labels.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Let the aggregation state take at most `bytes`.
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Treat x/y as longitude/latitude and project them to Web Mercator.
+    pub fn with_lnglat(mut self, lnglat: bool) -> Self {
+        self.lnglat = lnglat;
+        self
+    }
+
+    /// Aggregate on `device`.
+    pub fn with_device(mut self, device: Device) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Read only `shard`'s share of the input.
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
+        self
     }
 }
 
 /// Where a plan runs, once chosen ([`AggregationPlan::choose_engine`]).
-#[derive(Debug, Clone, Copy)]
+///
+/// An engine can also be made directly: [`Engine::Cpu`], or
+/// [`Engine::Gpu`] on pointillist's device ([`Gpu::shared`]) or on one the
+/// caller opened ([`Gpu::from_wgpu`]).
+#[derive(Debug, Clone)]
 pub enum Engine {
     /// The CPU kernels on the current rayon pool.
     Cpu,
-    /// The GPU.
-    Gpu(&'static Gpu),
+    /// The GPU (with the `gpu` feature).
+    #[cfg(feature = "gpu")]
+    Gpu(std::sync::Arc<Gpu>),
 }
 
 /// The engine chosen for a run, and why, for `--verbose`.
@@ -151,6 +247,8 @@ pub struct AggregationPlan {
     workers: usize,
     lnglat: bool,
     device: Device,
+    spec: AggregateSpec,
+    shard: Option<Shard>,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -171,14 +269,28 @@ fn resolve_range(
     given: Option<(f64, f64)>,
     kind: AxisKind,
     project: mercator::Projection,
+    sharded: bool,
 ) -> Result<(f64, f64), AggError> {
     let r = match given {
         Some(r) => r,
         None => {
+            let data = if sharded {
+                // Every shard must find the same range without reading
+                // rows: Parquet statistics or nothing.
+                range_from_metadata(source, column)?.ok_or_else(|| AggError::ShardNeedsFlag {
+                    what: format!("{axis} range"),
+                    flag: if axis == "x" {
+                        "--x-range MIN,MAX"
+                    } else {
+                        "--y-range MIN,MAX"
+                    },
+                })?
+            } else {
+                auto_range(source, column)?
+            };
             // The projections are increasing: the range of the projected
             // values is the projection of the range.
-            let data = auto_range(source, column)?.map(|(lo, hi)| (project(lo), project(hi)));
-            expand_bounds(data)
+            expand_bounds(data.map(|(lo, hi)| (project(lo), project(hi))))
         }
     };
     check_range(axis, r, kind)?;
@@ -221,6 +333,12 @@ impl AggregationPlan {
                 let ckind = source.check_category(col)?;
                 let labels = match &req.categories {
                     Some(l) => l.clone(),
+                    None if req.shard.is_some() => source
+                        .categories_from_metadata(col)?
+                        .ok_or_else(|| AggError::ShardNeedsFlag {
+                            what: format!("categories of column '{col}'"),
+                            flag: "--categories A,B,...",
+                        })?,
                     None => source.distinct_categories(col)?,
                 };
                 let map =
@@ -259,8 +377,9 @@ impl AggregationPlan {
         let workers = rayon::current_num_threads().clamp(1, fit.max(1));
 
         let (px, py) = mercator::projections(req.lnglat);
-        let x_range = resolve_range(source, "x", &req.x, req.x_range, req.x_axis, px)?;
-        let y_range = resolve_range(source, "y", &req.y, req.y_range, req.y_axis, py)?;
+        let sharded = req.shard.is_some();
+        let x_range = resolve_range(source, "x", &req.x, req.x_range, req.x_axis, px, sharded)?;
+        let y_range = resolve_range(source, "y", &req.y, req.y_range, req.y_axis, py, sharded)?;
         let mut geometry = Geometry::new(
             req.width, req.height, x_range, y_range, req.x_axis, req.y_axis,
         );
@@ -270,6 +389,21 @@ impl AggregationPlan {
         if req.y_upper_open {
             geometry.y = geometry.y.half_open();
         }
+        let spec = AggregateSpec {
+            x: req.x.clone(),
+            y: req.y.clone(),
+            width: req.width,
+            height: req.height,
+            x_range,
+            y_range,
+            x_axis: req.x_axis,
+            y_axis: req.y_axis,
+            x_upper_open: req.x_upper_open,
+            y_upper_open: req.y_upper_open,
+            lnglat: req.lnglat,
+            reduction: req.reduction.clone(),
+            categories: by.as_ref().map(|(_, m)| m.labels().to_vec()),
+        };
         Ok(AggregationPlan {
             x: req.x.clone(),
             y: req.y.clone(),
@@ -280,7 +414,36 @@ impl AggregationPlan {
             by,
             workers,
             device: req.device,
+            spec,
+            shard: req.shard,
         })
+    }
+
+    /// What a partial of this plan must agree on to merge with another.
+    pub fn spec(&self) -> &AggregateSpec {
+        &self.spec
+    }
+
+    /// Run the plan over `source` (this plan's shard of it, when it has
+    /// one) and keep the result as a [`PartialAggregate`], to be merged with
+    /// others and finished elsewhere.
+    pub fn run_partial(&self, source: &Source) -> Result<PartialAggregate, AggError> {
+        let units = self.units(source);
+        let choice = self.choose_engine(&units)?;
+        let partial = self.partial_on(choice.engine, source, &units, &|_| {})?;
+        let rows = units.iter().map(|u| u.rows as u64).sum();
+        let coverage = self.shard.map(|s| ShardCoverage {
+            shards: [s.index].into_iter().collect(),
+            count: s.count,
+            input_rows: source.num_rows(),
+            input_row_groups: source.num_row_groups() as u64,
+        });
+        Ok(PartialAggregate::new(
+            self.spec.clone(),
+            partial,
+            rows,
+            coverage,
+        ))
     }
 
     /// The canvas geometry (ranges after auto-ranging).
@@ -324,8 +487,8 @@ impl AggregationPlan {
         p: &mut Partial,
         scratch: &mut Scratch,
     ) -> Result<(), AggError> {
-        self.for_each_batch(source, unit, scratch, |_, cells, values| {
-            p.accumulate(cells, values)
+        self.for_each_batch(source, unit, scratch, |row, cells, values| {
+            p.accumulate(row, cells, values)
         })
     }
 
@@ -378,7 +541,7 @@ impl AggregationPlan {
                 kernel::bin_arrays(&self.geometry, xa.as_ref(), ya.as_ref(), pix)
             };
             if let Err(axis) = binned {
-                let (name, arr) = if axis == "x" {
+                let (name, arr) = if axis == kernel::NotNumeric::X {
                     (&self.x, &xa)
                 } else {
                     (&self.y, &ya)
@@ -456,20 +619,32 @@ impl AggregationPlan {
     /// Pick the engine for reading `units`, following the request's
     /// [`Device`]: `cpu` and `gpu` as asked (`gpu` fails without an
     /// adapter); `auto` takes the GPU only when the units hold at least
-    /// [`gpu::AUTO_MIN_ROWS`] rows and the adapter is real hardware (a
-    /// software rasteriser is slower than the CPU kernels).
+    /// [`AUTO_MIN_ROWS`](super::AUTO_MIN_ROWS) rows and the adapter is real
+    /// hardware (a software rasteriser is slower than the CPU kernels).
+    /// Without the `gpu` feature, `gpu` is [`AggError::NoGpuSupport`] and
+    /// `auto` the CPU.
     pub fn choose_engine(&self, units: &[Unit]) -> Result<EngineChoice, AggError> {
         let cpu = |reason: String| EngineChoice {
             engine: Engine::Cpu,
             reason,
         };
-        let on_gpu = |g: &'static Gpu, how: &str| EngineChoice {
-            engine: Engine::Gpu(g),
+        #[cfg(feature = "gpu")]
+        let on_gpu = |g: std::sync::Arc<Gpu>, how: &str| EngineChoice {
             reason: format!("gpu{how}: {}", g.adapter()),
+            engine: Engine::Gpu(g),
         };
         match self.device {
             Device::Cpu => Ok(cpu("cpu".into())),
+            #[cfg(not(feature = "gpu"))]
+            Device::Gpu => Err(AggError::NoGpuSupport),
+            #[cfg(not(feature = "gpu"))]
+            Device::Auto => {
+                let _ = units;
+                Ok(cpu(format!("cpu (auto: {})", AggError::NoGpuSupport)))
+            }
+            #[cfg(feature = "gpu")]
             Device::Gpu => Ok(on_gpu(Gpu::shared()?, "")),
+            #[cfg(feature = "gpu")]
             Device::Auto => {
                 let rows: u64 = units.iter().map(|u| u.rows as u64).sum();
                 if rows < gpu::AUTO_MIN_ROWS {
@@ -502,14 +677,27 @@ impl AggregationPlan {
         units: &[Unit],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Aggregate, AggError> {
+        Ok(self.finish(self.partial_on(engine, source, units, progress)?))
+    }
+
+    /// [`AggregationPlan::run_units_on`], stopping before the partial is
+    /// finalized.
+    pub fn partial_on(
+        &self,
+        engine: Engine,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Partial, AggError> {
         let total = match engine {
-            Engine::Gpu(g) => Some(self.run_gpu(g, source, units, progress)?),
+            #[cfg(feature = "gpu")]
+            Engine::Gpu(g) => Some(self.run_gpu(&g, source, units, progress)?),
             Engine::Cpu if self.kind.is_exact_commutative() => {
                 self.run_per_worker(source, units, progress)?
             }
             Engine::Cpu => self.run_ordered(source, units, progress)?,
         };
-        Ok(self.finish(total.unwrap_or_else(|| self.new_partial())))
+        Ok(total.unwrap_or_else(|| self.new_partial()))
     }
 
     /// The GPU path: workers on the rayon pool read and bin units (the
@@ -518,6 +706,7 @@ impl AggregationPlan {
     /// a few chunks whatever the input size. Every GPU reduction combines
     /// by commutative integer operations, so the order in which chunks
     /// arrive does not change the result.
+    #[cfg(feature = "gpu")]
     fn run_gpu(
         &self,
         g: &Gpu,
@@ -600,12 +789,22 @@ impl AggregationPlan {
     /// The work units that can hold points inside the canvas, in row
     /// order: row groups whose x or y statistics lie wholly outside the
     /// ranges are skipped, since every one of their points would be dropped.
+    ///
+    /// With a [`Shard`], only the units of the shard's row groups: each
+    /// row group goes to the shard [`Shard::owns`] names from the row
+    /// group's first row, so shards split the input into consecutive runs
+    /// of about equal rows, the same way in every job.
     pub fn units(&self, source: &Source) -> Vec<Unit> {
         let g = &self.geometry;
         let (px, py) = mercator::projections(self.lnglat);
-        source
-            .units(UNIT_ROWS)
-            .into_iter()
+        let all = source.units(UNIT_ROWS);
+        let base = all.first().map_or(0, |u| u.first_row);
+        let total = source.num_rows();
+        all.into_iter()
+            .filter(|u| {
+                self.shard
+                    .is_none_or(|s| s.owns(u.first_row - u.offset as u64 - base, total))
+            })
             .filter(|u| {
                 let outside = |col: &str, r: (f64, f64), project: mercator::Projection| {
                     source
@@ -650,7 +849,7 @@ impl AggregationPlan {
             let p = p?;
             match &mut acc {
                 None => acc = Some(p),
-                Some(a) => a.merge(p),
+                Some(a) => a.merge(p)?,
             }
         }
         Ok(acc)
@@ -738,7 +937,9 @@ impl AggregationPlan {
                                 None => st.total = Some(p),
                                 Some(t) => {
                                     let mut p = p;
-                                    t.merge_and_reset(&mut p);
+                                    if let Err(e) = t.merge_and_reset(&mut p) {
+                                        st.error.get_or_insert(e);
+                                    }
                                     st.free.push(p);
                                 }
                             }

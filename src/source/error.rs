@@ -50,6 +50,16 @@ pub enum SourceError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// A malformed glob pattern, with the parser's complaint as its source.
+    /// (Supersedes [`SourceError::BadGlob`], which keeps only the text.)
+    #[error("bad glob pattern '{pattern}': {}", .source.msg)]
+    Glob {
+        /// The pattern.
+        pattern: String,
+        /// Where and why it is malformed.
+        #[source]
+        source: glob::PatternError,
+    },
     /// A read that failed part-way.
     #[error("error reading '{path}': {message}; the file may be corrupt")]
     Read {
@@ -57,6 +67,23 @@ pub enum SourceError {
         path: String,
         /// What failed.
         message: String,
+    },
+    /// A batch that failed to decode part-way, with the decoder's error as
+    /// its source. (Supersedes [`SourceError::Read`] for decode errors.)
+    #[error("error reading '{path}': {source}; the file may be corrupt")]
+    Decode {
+        /// The file.
+        path: String,
+        /// The decoder's complaint.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// A work unit that names a file the source does not have (a unit of
+    /// another source). (Supersedes [`SourceError::Read`] for this case.)
+    #[error("no file with index {index} in this source; use units from the same source")]
+    NoSuchFile {
+        /// The unit's file index.
+        index: usize,
     },
     /// A requested column that the file does not have.
     #[error("'{path}' has no column '{column}'; available columns: {}", available.join(", "))]
@@ -95,5 +122,28 @@ pub enum SourceError {
         path: String,
         /// The column.
         column: String,
+    },
+    /// An in-memory record batch whose schema differs from the first one's.
+    #[error("record batch {index} of '{label}' has schema {found}, but the first batch has {expected}; give batches of one schema")]
+    BatchSchema {
+        /// The in-memory input's label.
+        label: String,
+        /// The batch's position (0-based).
+        index: usize,
+        /// The first batch's fields.
+        expected: String,
+        /// This batch's fields.
+        found: String,
+    },
+    /// An error from the producer of an in-memory batch stream.
+    #[error("cannot read record batch {index} of '{label}': {source}")]
+    BatchStream {
+        /// The in-memory input's label.
+        label: String,
+        /// The batch's position (0-based).
+        index: usize,
+        /// The producer's error.
+        #[source]
+        source: arrow_schema::ArrowError,
     },
 }

@@ -1,10 +1,15 @@
-//! Source stage: columnar points from Parquet.
+//! Source stage: columnar points from Parquet files or from Arrow record
+//! batches in memory.
 //!
 //! Responsible for finding the input files (paths, directories, globs),
 //! reading their metadata once, checking that the requested columns exist with
 //! usable types, and streaming only the projected columns row group by row
 //! group, so memory never grows with the row count. Row order is file order,
 //! then row order within each file; that order defines `first` and `last`.
+//!
+//! An in-memory input ([`Source::from_batches`]) is read the same way: each
+//! record batch plays the part of a row group, batches are sliced (never
+//! copied) into work units, and row order is batch order.
 //!
 //! Decoding helpers turn Arrow arrays into the two shapes the aggregation
 //! stage consumes: numeric columns as `f64` with nulls as NaN, and category
@@ -19,7 +24,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
@@ -77,10 +82,33 @@ pub struct Unit {
     pub first_row: u64,
 }
 
-/// A set of Parquet files read as one table, in row order.
+/// Record batches held in memory (shared, not copied), read as one table.
+#[derive(Debug, Clone)]
+struct MemoryTable {
+    label: String,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    /// Row position of the first row in the whole input.
+    first_row: u64,
+}
+
+/// A set of Parquet files, or of in-memory record batches, read as one
+/// table in row order.
 #[derive(Debug, Clone)]
 pub struct Source {
     files: Vec<SourceFile>,
+    memory: Option<MemoryTable>,
+}
+
+/// The fields of a schema (names and types, no metadata), for messages and
+/// comparisons.
+fn fields_of(schema: &arrow_schema::Schema) -> String {
+    let fields: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
+    format!("[{}]", fields.join(", "))
 }
 
 impl Source {
@@ -109,7 +137,102 @@ impl Source {
                 meta,
             });
         }
-        Ok(Source { files })
+        Ok(Source {
+            files,
+            memory: None,
+        })
+    }
+
+    /// A source over record batches already in memory (from DataFusion,
+    /// Polars, Flight, an IPC stream, ...), read in batch order. The batches
+    /// are shared, not copied; each one is a "row group" of the input, cut
+    /// into work units like a Parquet row group. Every batch must have
+    /// `schema`'s fields (names and types; metadata may differ).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{Float64Array, RecordBatch};
+    /// use arrow_schema::{DataType, Field, Schema};
+    /// use pointillist::source::Source;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("x", DataType::Float64, false),
+    ///     Field::new("y", DataType::Float64, false),
+    /// ]));
+    /// let batch = RecordBatch::try_new(
+    ///     schema.clone(),
+    ///     vec![
+    ///         Arc::new(Float64Array::from(vec![0.0, 1.0, 2.0])),
+    ///         Arc::new(Float64Array::from(vec![5.0, 6.0, 7.0])),
+    ///     ],
+    /// )?;
+    /// let source = Source::from_batches("points", schema, vec![batch])?;
+    /// assert_eq!(source.num_rows(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_batches(
+        label: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<Source, SourceError> {
+        Source::from_batches_at(label, schema, batches, 0)
+    }
+
+    /// [`Source::from_batches`] for batches that are a later part of a
+    /// larger input: their first row is row `first_row` of the whole input
+    /// (the position that `first`/`last` and partials go by).
+    pub fn from_batches_at(
+        label: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        first_row: u64,
+    ) -> Result<Source, SourceError> {
+        let expected = fields_of(&schema);
+        for (index, b) in batches.iter().enumerate() {
+            let same = b.schema().fields().len() == schema.fields().len()
+                && b.schema()
+                    .fields()
+                    .iter()
+                    .zip(schema.fields())
+                    .all(|(a, e)| a.name() == e.name() && a.data_type() == e.data_type());
+            if !same {
+                return Err(SourceError::BatchSchema {
+                    label: label.to_string(),
+                    index,
+                    expected,
+                    found: fields_of(&b.schema()),
+                });
+            }
+        }
+        Ok(Source {
+            files: Vec::new(),
+            memory: Some(MemoryTable {
+                label: label.to_string(),
+                schema,
+                batches,
+                first_row,
+            }),
+        })
+    }
+
+    /// A source over every batch of `reader` (an Arrow IPC stream, a
+    /// DataFusion or Flight stream, ...), gathered in memory in order.
+    pub fn from_reader(label: &str, reader: impl RecordBatchReader) -> Result<Source, SourceError> {
+        let schema = reader.schema();
+        let mut batches = Vec::new();
+        for (index, b) in reader.enumerate() {
+            batches.push(b.map_err(|source| SourceError::BatchStream {
+                label: label.to_string(),
+                index,
+                source,
+            })?);
+        }
+        Source::from_batches(label, schema, batches)
+    }
+
+    /// Whether the input is record batches in memory rather than Parquet.
+    pub fn is_in_memory(&self) -> bool {
+        self.memory.is_some()
     }
 
     /// A source over Parquet bytes held in memory.
@@ -127,6 +250,7 @@ impl Source {
                 label: label.to_string(),
                 meta,
             }],
+            memory: None,
         })
     }
 
@@ -137,19 +261,41 @@ impl Source {
 
     /// The input files, as labels (paths), in row order.
     pub fn files(&self) -> Vec<&str> {
-        self.files.iter().map(|f| f.label.as_str()).collect()
+        match &self.memory {
+            Some(m) => vec![m.label.as_str()],
+            None => self.files.iter().map(|f| f.label.as_str()).collect(),
+        }
     }
 
-    /// Total number of rows over all files.
+    /// Total number of rows over all files (or batches).
     pub fn num_rows(&self) -> u64 {
+        if let Some(m) = &self.memory {
+            return m.batches.iter().map(|b| b.num_rows() as u64).sum();
+        }
         self.files
             .iter()
             .map(|f| f.meta.metadata().file_metadata().num_rows().max(0) as u64)
             .sum()
     }
 
+    /// Number of row groups (batches, for an in-memory input) over all
+    /// files: the units that [`Source::units`] splits further.
+    pub fn num_row_groups(&self) -> usize {
+        match &self.memory {
+            Some(m) => m.batches.len(),
+            None => self
+                .files
+                .iter()
+                .map(|f| f.meta.metadata().num_row_groups())
+                .sum(),
+        }
+    }
+
     /// Column names of the first file, in schema order.
     pub fn column_names(&self) -> Vec<String> {
+        if let Some(m) = &self.memory {
+            return m.schema.fields().iter().map(|f| f.name().clone()).collect();
+        }
         self.files
             .first()
             .map(|f| {
@@ -165,6 +311,16 @@ impl Source {
 
     /// The Arrow data type of `column` in every file, checking it exists.
     fn column_types(&self, column: &str) -> Result<Vec<DataType>, SourceError> {
+        if let Some(m) = &self.memory {
+            return match m.schema.field_with_name(column) {
+                Ok(field) => Ok(vec![field.data_type().clone()]),
+                Err(_) => Err(SourceError::MissingColumn {
+                    path: m.label.clone(),
+                    column: column.to_string(),
+                    available: self.column_names(),
+                }),
+            };
+        }
         self.files
             .iter()
             .map(|f| {
@@ -185,10 +341,10 @@ impl Source {
     /// (integer or floating point).
     pub fn check_numeric(&self, column: &str) -> Result<(), SourceError> {
         let types = self.column_types(column)?;
-        for (f, dt) in self.files.iter().zip(types) {
+        for (label, dt) in self.files().into_iter().zip(types) {
             if !decode::is_numeric(&dt) {
                 return Err(SourceError::NotNumeric {
-                    path: f.label.clone(),
+                    path: label.to_string(),
                     column: column.to_string(),
                     found: dt.to_string(),
                 });
@@ -202,9 +358,9 @@ impl Source {
     pub fn check_category(&self, column: &str) -> Result<CategoryKind, SourceError> {
         let types = self.column_types(column)?;
         let mut kind: Option<CategoryKind> = None;
-        for (f, dt) in self.files.iter().zip(types) {
+        for (label, dt) in self.files().into_iter().zip(types) {
             let k = CategoryKind::of(&dt).ok_or_else(|| SourceError::NotCategorical {
-                path: f.label.clone(),
+                path: label.to_string(),
                 column: column.to_string(),
                 found: dt.to_string(),
             })?;
@@ -212,7 +368,7 @@ impl Source {
                 None => kind = Some(k),
                 Some(prev) if prev != k => {
                     return Err(SourceError::MixedCategoryTypes {
-                        path: f.label.clone(),
+                        path: label.to_string(),
                         column: column.to_string(),
                     })
                 }
@@ -229,10 +385,24 @@ impl Source {
     pub fn units(&self, max_rows: usize) -> Vec<Unit> {
         let max_rows = max_rows.max(1);
         let mut units = Vec::new();
-        let mut first_row = 0u64;
-        for (fi, f) in self.files.iter().enumerate() {
-            for (ri, rg) in f.meta.metadata().row_groups().iter().enumerate() {
-                let n = rg.num_rows().max(0) as usize;
+        let mut first_row = self.memory.as_ref().map_or(0, |m| m.first_row);
+        let groups: Vec<Vec<usize>> = match &self.memory {
+            Some(m) => vec![m.batches.iter().map(RecordBatch::num_rows).collect()],
+            None => self
+                .files
+                .iter()
+                .map(|f| {
+                    f.meta
+                        .metadata()
+                        .row_groups()
+                        .iter()
+                        .map(|rg| rg.num_rows().max(0) as usize)
+                        .collect()
+                })
+                .collect(),
+        };
+        for (fi, f) in groups.iter().enumerate() {
+            for (ri, &n) in f.iter().enumerate() {
                 let mut offset = 0;
                 while offset < n {
                     let rows = (n - offset).min(max_rows);
@@ -260,6 +430,9 @@ impl Source {
         columns: &[&str],
         batch_rows: usize,
     ) -> Result<UnitReader, SourceError> {
+        if let Some(m) = &self.memory {
+            return m.read_unit(unit, columns, batch_rows);
+        }
         let f = self.files.get(unit.file).ok_or_else(|| SourceError::Read {
             path: String::from("?"),
             message: format!("no file with index {}", unit.file),
@@ -334,26 +507,93 @@ impl Source {
         }
         .map_err(read_err)?;
         Ok(UnitReader {
-            inner: reader,
+            inner: Reader::Parquet(reader),
             label: f.label.clone(),
         })
     }
 
     /// Label (path) of file `index`.
     pub fn file_label(&self, index: usize) -> &str {
+        if let Some(m) = &self.memory {
+            return &m.label;
+        }
         self.files.get(index).map_or("?", |f| f.label.as_str())
     }
 
     /// The Arrow schema of file `index`.
     pub fn schema_of(&self, index: usize) -> Option<&SchemaRef> {
+        if let Some(m) = &self.memory {
+            return (index == 0).then_some(&m.schema);
+        }
         self.files.get(index).map(|f| f.meta.schema())
     }
+}
+
+impl MemoryTable {
+    /// The rows of `unit` (a slice of one batch), projected on `columns`,
+    /// in slices of at most `batch_rows` rows. Nothing is copied.
+    fn read_unit(
+        &self,
+        unit: &Unit,
+        columns: &[&str],
+        batch_rows: usize,
+    ) -> Result<UnitReader, SourceError> {
+        let missing = |column: &str| SourceError::MissingColumn {
+            path: self.label.clone(),
+            column: column.to_string(),
+            available: self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        };
+        let batch = self
+            .batches
+            .get(unit.row_group)
+            .filter(|b| unit.offset + unit.rows <= b.num_rows())
+            .ok_or_else(|| SourceError::Read {
+                path: self.label.clone(),
+                message: format!(
+                    "no rows {}..{} in batch {}",
+                    unit.offset,
+                    unit.offset + unit.rows,
+                    unit.row_group
+                ),
+            })?;
+        let mut indices = Vec::with_capacity(columns.len());
+        for c in columns {
+            let idx = self.schema.index_of(c).map_err(|_| missing(c))?;
+            if !indices.contains(&idx) {
+                indices.push(idx);
+            }
+        }
+        let projected = batch.project(&indices).map_err(|e| SourceError::Read {
+            path: self.label.clone(),
+            message: e.to_string(),
+        })?;
+        let step = batch_rows.max(1);
+        let slices: Vec<RecordBatch> = (unit.offset..unit.offset + unit.rows)
+            .step_by(step)
+            .map(|start| projected.slice(start, step.min(unit.offset + unit.rows - start)))
+            .collect();
+        Ok(UnitReader {
+            inner: Reader::Memory(slices.into_iter()),
+            label: self.label.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+enum Reader {
+    Parquet(parquet::arrow::arrow_reader::ParquetRecordBatchReader),
+    Memory(std::vec::IntoIter<RecordBatch>),
 }
 
 /// Record batches of one work unit, in row order.
 #[derive(Debug)]
 pub struct UnitReader {
-    inner: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    inner: Reader,
     label: String,
 }
 
@@ -361,12 +601,15 @@ impl Iterator for UnitReader {
     type Item = Result<RecordBatch, SourceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next().map(|r| {
-            r.map_err(|e| SourceError::Read {
-                path: self.label.clone(),
-                message: e.to_string(),
-            })
-        })
+        match &mut self.inner {
+            Reader::Memory(it) => it.next().map(Ok),
+            Reader::Parquet(r) => r.next().map(|r| {
+                r.map_err(|e| SourceError::Read {
+                    path: self.label.clone(),
+                    message: e.to_string(),
+                })
+            }),
+        }
     }
 }
 
@@ -435,7 +678,7 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
     Ok(out)
 }
 
-pub use range::auto_range;
+pub use range::{auto_range, range_from_metadata};
 
 /// Shared handle used by the aggregation stage.
 pub type SharedSource = Arc<Source>;

@@ -28,6 +28,19 @@ pub fn auto_range(source: &Source, column: &str) -> Result<Option<(f64, f64)>, S
     scan_range(source, column)
 }
 
+/// Min and max over the finite values of `column` from Parquet
+/// statistics alone: `Some(range)` when every row group has trustworthy
+/// statistics (`range` is `None` when no value is finite), `None` when
+/// only a scan could tell (or the input is in memory). Every reader of the
+/// same files gets the same answer without reading any rows.
+pub fn range_from_metadata(
+    source: &Source,
+    column: &str,
+) -> Result<Option<Option<(f64, f64)>>, SourceError> {
+    source.check_numeric(column)?;
+    Ok(range_from_statistics(source, column))
+}
+
 /// What one column chunk's statistics say about its values.
 enum ChunkStats {
     /// Min and max (as f64; NaN or infinite bounds are possible).
@@ -92,6 +105,9 @@ fn chunk_stats(f: &SourceFile, rg: usize, leaf: usize) -> Option<ChunkStats> {
 
 /// `Some(result)` when statistics decide the range, `None` when a scan is needed.
 fn range_from_statistics(source: &Source, column: &str) -> Option<Option<(f64, f64)>> {
+    if source.memory.is_some() {
+        return None;
+    }
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for f in &source.files {
@@ -178,6 +194,9 @@ impl Source {
     /// scan). `None` when any chunk is not fully dictionary-encoded or is of
     /// a type read this way only for signed integers and strings.
     fn dictionary_categories(&self, column: &str) -> Option<CategorySet> {
+        if self.memory.is_some() {
+            return None;
+        }
         let mut set = CategorySet::default();
         for f in &self.files {
             let field = f.meta.schema().field_with_name(column).ok()?;
@@ -282,6 +301,17 @@ pub fn scan_range(source: &Source, column: &str) -> Result<Option<(f64, f64)>, S
 }
 
 impl Source {
+    /// The distinct non-null values of category column `column`, sorted,
+    /// from the Parquet dictionary pages alone; `None` when some column
+    /// chunk is not wholly dictionary-encoded, so that only a scan could
+    /// tell.
+    pub fn categories_from_metadata(&self, column: &str) -> Result<Option<Vec<String>>, SourceError> {
+        let kind: CategoryKind = self.check_category(column)?;
+        Ok(self
+            .dictionary_categories(column)
+            .map(|set| set.into_labels(kind)))
+    }
+
     /// The distinct non-null values of category column `column` over the
     /// whole input, sorted (strings by code point, integers numerically).
     pub fn distinct_categories(&self, column: &str) -> Result<Vec<String>, SourceError> {

@@ -658,18 +658,22 @@ impl<'g> GpuCanvas<'g> {
             Family::Order => {
                 let words = self.read_state()?;
                 let picked = self.read_bands(2, |b| b.picked.as_ref())?;
-                let values = (0..cells)
+                let last = self.kind == ReductionKind::Last;
+                let picks = (0..cells)
                     .map(|i| {
-                        if words[2 * i] == 0 && words[2 * i + 1] == 0 {
-                            f64::NAN
+                        let score = (u64::from(words[2 * i]) << 32) | u64::from(words[2 * i + 1]);
+                        if score == 0 {
+                            None
                         } else {
+                            // Scores: `!row` for first, `row + 1` for last.
+                            let row = if last { score - 1 } else { !score };
                             let bits =
                                 u64::from(picked[2 * i]) | (u64::from(picked[2 * i + 1]) << 32);
-                            f64::from_bits(bits)
+                            Some((row, f64::from_bits(bits)))
                         }
                     })
                     .collect();
-                Partial::from_order(self.kind, values)
+                Partial::from_order(self.kind, picks)
             }
             Family::Best => {
                 let words = self.read_state()?;

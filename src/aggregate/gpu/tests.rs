@@ -5,8 +5,14 @@
 use super::*;
 use crate::aggregate::{AggValues, Partial, NO_CELL};
 
-fn gpu() -> Option<&'static Gpu> {
-    match Gpu::shared() {
+fn gpu() -> Option<Arc<Gpu>> {
+    skip_unless_ci(Gpu::shared())
+}
+
+/// `Ok`'s value, or `None` after saying why the test skips; under `CI` a
+/// missing adapter fails instead.
+fn skip_unless_ci<T, E: std::fmt::Display>(r: Result<T, E>) -> Option<T> {
+    match r {
         Ok(g) => Some(g),
         Err(e) => {
             assert!(
@@ -58,7 +64,7 @@ fn points(n: usize, cells: u32, seed: u64) -> (Vec<u32>, Vec<f64>) {
 
 fn cpu(kind: ReductionKind, cells: usize, cs: &[u32], vs: Option<&[f64]>) -> AggValues {
     let mut p = Partial::new(kind, cells);
-    p.accumulate(cs, vs);
+    p.accumulate(0, cs, vs);
     p.finalize()
 }
 
@@ -151,10 +157,10 @@ fn every_gpu_reduction_matches_the_cpu_across_bands_and_pieces() {
                 continue;
             }
             let want = cpu(kind, cells, &cs, vals);
-            let got = on_gpu(g, kind, cells, &cs, vals, SMALL);
+            let got = on_gpu(&g, kind, cells, &cs, vals, SMALL);
             assert_close(kind, &got, &want, rel);
             // The default limits (one band, one piece) give the same bytes.
-            let whole = on_gpu(g, kind, cells, &cs, vals, GpuOptions::default());
+            let whole = on_gpu(&g, kind, cells, &cs, vals, GpuOptions::default());
             assert_eq!(format!("{got:?}"), format!("{whole:?}"), "{kind:?}");
         }
     }
@@ -167,7 +173,7 @@ fn sums_are_exact_where_f64_addition_rounds() {
     // the 1. Fixed point does not.
     let cs = [0, 0, 0, 1, 1];
     let vs = [1e16, 1.0, -1e16, 0.1, 0.2];
-    let got = on_gpu(g, ReductionKind::Sum, 2, &cs, Some(&vs), SMALL);
+    let got = on_gpu(&g, ReductionKind::Sum, 2, &cs, Some(&vs), SMALL);
     let AggValues::F64(v) = got else {
         panic!("sum is float64")
     };
@@ -200,7 +206,7 @@ fn infinities_and_empty_cells_follow_the_cpu() {
         ReductionKind::Count,
     ] {
         let want = cpu(kind, 4, &cs, Some(&vs));
-        let got = on_gpu(g, kind, 4, &cs, Some(&vs), SMALL);
+        let got = on_gpu(&g, kind, 4, &cs, Some(&vs), SMALL);
         assert_close(kind, &got, &want, 0.0);
     }
 }
@@ -212,7 +218,7 @@ fn variance_is_exact_where_f64_moments_cancel() {
     // spread entirely; integer moments keep it. Population variance 0.078125.
     let vs = [1e8 + 0.25, 1e8 + 0.5, 1e8 + 0.75, 1e8 + 1.0, 3.0];
     let cs = [0, 0, 0, 0, 1];
-    let got = on_gpu(g, ReductionKind::Var, 3, &cs, Some(&vs), SMALL);
+    let got = on_gpu(&g, ReductionKind::Var, 3, &cs, Some(&vs), SMALL);
     let AggValues::F64(v) = got else {
         panic!("var is float64")
     };
@@ -223,9 +229,75 @@ fn variance_is_exact_where_f64_moments_cancel() {
     assert_close(ReductionKind::Var, &AggValues::F64(v), &cpu_var, 1e-9);
     // Any infinity makes the cell NaN on the GPU.
     let vs = [1.0, f64::INFINITY, 2.0];
-    let got = on_gpu(g, ReductionKind::Std, 1, &[0, 0, 0], Some(&vs), SMALL);
+    let got = on_gpu(&g, ReductionKind::Std, 1, &[0, 0, 0], Some(&vs), SMALL);
     let AggValues::F64(v) = got else {
         panic!("std is float64")
     };
     assert!(v[0].is_nan());
+}
+
+#[test]
+fn a_callers_own_wgpu_device_aggregates_like_the_cpu() {
+    use crate::aggregate::{AggregateRequest, AggregationPlan, Engine, ReductionSpec};
+    use crate::source::Source;
+
+    // The caller's device: its own instance and adapter, opened with
+    // wgpu's default limits (not the adapter's, as `Gpu::new` asks for).
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::PRIMARY;
+    let instance = wgpu::Instance::new(desc.with_env());
+    let options = wgpu::RequestAdapterOptions::default();
+    let Some(adapter) = skip_unless_ci(pollster::block_on(instance.request_adapter(&options)))
+    else {
+        return;
+    };
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+            .expect("the adapter opens a device with the default limits");
+    let g = Gpu::from_wgpu(&adapter.get_info(), device.clone(), queue.clone()).expect("from_wgpu");
+    assert_eq!(g.adapter(), &AdapterSummary::from_info(&adapter.get_info()));
+    let limits = device.limits();
+    assert_eq!(
+        g.max_binding_bytes(),
+        limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+    );
+    let g = Arc::new(g);
+
+    let source = Source::sample().expect("sample");
+    for spec in [
+        ReductionSpec::count(),
+        ReductionSpec::count().by("cat"),
+        ReductionSpec::of(ReductionKind::Max, "val"),
+        ReductionSpec::of(ReductionKind::First, "val").by("cat"),
+        ReductionSpec::of(ReductionKind::Mean, "val"),
+    ] {
+        let mut req = AggregateRequest::new(300, 200);
+        req.reduction = spec.clone();
+        let plan = AggregationPlan::new(&source, &req).expect("plan");
+        let units = plan.units(&source);
+        let cpu = plan
+            .run_units_on(Engine::Cpu, &source, &units, &|_| {})
+            .expect("cpu");
+        let gpu = plan
+            .run_units_on(Engine::Gpu(g.clone()), &source, &units, &|_| {})
+            .unwrap_or_else(|e| panic!("{spec:?} on the caller's device: {e}"));
+        let rel = if spec.kind == ReductionKind::Mean {
+            1e-9
+        } else {
+            0.0
+        };
+        assert_close(spec.kind, &gpu.values, &cpu.values, rel);
+        assert_eq!(gpu.categories, cpu.categories);
+    }
+    // The caller's handles still work after pointillist used the device.
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("caller's buffer"),
+        size: 16,
+        usage: wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    queue.write_buffer(&buffer, 0, &[0; 16]);
+    queue.submit([]);
 }
