@@ -224,7 +224,7 @@ fn bench_accumulate(c: &mut Criterion) {
             let mut p = Partial::new(kind, cells);
             g.bench_function(BenchmarkId::new(name, format!("{w}x{h}")), |b| {
                 b.iter(|| {
-                    p.accumulate(black_box(idx), vals);
+                    p.accumulate(0, black_box(idx), vals);
                 })
             });
             black_box(&p);
@@ -283,12 +283,10 @@ fn bench_end_to_end(c: &mut Criterion, bytes: &Bytes) {
     ];
     for (w, h) in CANVASES {
         for (name, spec) in &specs {
-            let req = AggregateRequest {
-                x_range: Some(xr),
-                y_range: Some(yr),
-                reduction: spec.clone(),
-                ..AggregateRequest::new(w, h)
-            };
+            let req = AggregateRequest::new(w, h)
+                .with_x_range(xr.0, xr.1)
+                .with_y_range(yr.0, yr.1)
+                .with_reduction(spec.clone());
             g.bench_function(BenchmarkId::new(*name, format!("{w}x{h}")), |b| {
                 b.iter(|| {
                     let plan = AggregationPlan::new(&source, &req).expect("valid request");
@@ -304,12 +302,10 @@ fn bench_end_to_end(c: &mut Criterion, bytes: &Bytes) {
     let mut g = c.benchmark_group("plan_only");
     g.throughput(Throughput::Elements(E2E_ROWS));
     for (name, spec) in &specs {
-        let req = AggregateRequest {
-            x_range: Some(xr),
-            y_range: Some(yr),
-            reduction: spec.clone(),
-            ..AggregateRequest::new(1920, 1080)
-        };
+        let req = AggregateRequest::new(1920, 1080)
+            .with_x_range(xr.0, xr.1)
+            .with_y_range(yr.0, yr.1)
+            .with_reduction(spec.clone());
         g.bench_function(BenchmarkId::new(*name, "1920x1080"), |b| {
             b.iter(|| black_box(AggregationPlan::new(&source, &req).expect("valid request")))
         });

@@ -44,12 +44,10 @@ fn source() -> Source {
 
 fn agg(source: &Source, w: usize, h: usize, spec: ReductionSpec) -> Aggregate {
     let (x0, x1, y0, y1) = us_extent_meters();
-    let req = AggregateRequest {
-        x_range: Some((x0, x1)),
-        y_range: Some((y0, y1)),
-        reduction: spec,
-        ..AggregateRequest::new(w, h)
-    };
+    let req = AggregateRequest::new(w, h)
+        .with_x_range(x0, x1)
+        .with_y_range(y0, y1)
+        .with_reduction(spec);
     aggregate(source, &req).expect("aggregation")
 }
 

@@ -6,6 +6,7 @@
 
 /// The finished values of an aggregate, in Datashader's dtype.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum AggValues {
     /// `count`, `count:COL`, `count_cat`: `uint32`, 0 where empty.
     U32(Vec<u32>),

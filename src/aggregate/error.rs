@@ -4,6 +4,7 @@ use crate::source::SourceError;
 
 /// What can go wrong while planning or running an aggregation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AggError {
     /// Reading the input failed.
     #[error(transparent)]

@@ -17,6 +17,7 @@ pub const NO_PIXEL: u32 = u32::MAX;
 
 /// How data values map onto an axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AxisKind {
     /// Identity mapping.
     #[default]

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 /// The per-pixel operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReductionKind {
     /// Number of points (or of non-NaN values of a column), `uint32`.
     Count,

@@ -284,6 +284,7 @@ fn reduction_json(r: &ReductionSpec) -> String {
 /// # Ok::<(), pointillist::aggregate::AggError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Shard {
     /// This shard, `0..count`.
     pub index: u32,
@@ -337,6 +338,7 @@ impl fmt::Display for Shard {
 
 /// Which shards of which input a partial covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShardCoverage {
     /// The shards merged in, sorted.
     pub shards: BTreeSet<u32>,

@@ -21,6 +21,7 @@ use super::decode::is_integer;
 
 /// What a category column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CategoryKind {
     /// Strings, plain or dictionary-encoded.
     Strings,

@@ -2,6 +2,7 @@
 
 /// What can go wrong while finding and reading Parquet input.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// A path that cannot be opened or read.
     #[error("cannot read '{path}': {source}; check the path and permissions")]
