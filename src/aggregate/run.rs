@@ -301,6 +301,19 @@ impl AggregationPlan {
     /// Validate `req` against `source`: columns exist with usable types,
     /// ranges are valid (computed from the data where not given), categories
     /// are known, and the state fits the memory budget.
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggregateRequest, AggregationPlan, ReductionSpec};
+    /// use pointillist::source::Source;
+    ///
+    /// let source = Source::sample()?;
+    /// let req = AggregateRequest::new(80, 60).with_reduction(ReductionSpec::count().by("cat"));
+    /// let plan = AggregationPlan::new(&source, &req)?;
+    /// assert_eq!(plan.categories().map(<[String]>::len), Some(5));
+    /// let agg = plan.run(&source)?;
+    /// assert_eq!(agg.shape(), vec![60, 80, 5]);
+    /// # Ok::<(), pointillist::aggregate::AggError>(())
+    /// ```
     pub fn new(source: &Source, req: &AggregateRequest) -> Result<AggregationPlan, AggError> {
         if req.width == 0 || req.height == 0 {
             return Err(AggError::EmptyCanvas {
@@ -427,6 +440,23 @@ impl AggregationPlan {
     /// Run the plan over `source` (this plan's shard of it, when it has
     /// one) and keep the result as a [`PartialAggregate`], to be merged with
     /// others and finished elsewhere.
+    ///
+    /// ```
+    /// use pointillist::aggregate::{merge_shards, AggregateRequest, AggregationPlan, Shard};
+    /// use pointillist::source::Source;
+    ///
+    /// let source = Source::sample()?;
+    /// // Two jobs, each reading its half of the row groups.
+    /// let parts = (0..2)
+    ///     .map(|i| {
+    ///         let req = AggregateRequest::new(80, 60).with_shard(Shard::new(i, 2)?);
+    ///         AggregationPlan::new(&source, &req)?.run_partial(&source)
+    ///     })
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// let whole = merge_shards(parts)?;
+    /// assert_eq!(whole.rows(), source.num_rows());
+    /// # Ok::<(), pointillist::aggregate::AggError>(())
+    /// ```
     pub fn run_partial(&self, source: &Source) -> Result<PartialAggregate, AggError> {
         let units = self.units(source);
         let choice = self.choose_engine(&units)?;
@@ -980,6 +1010,17 @@ fn next_unit<'a>(units: &'a [Unit], next: &AtomicUsize, failed: &AtomicBool) -> 
 }
 
 /// Plan and run `req` over `source`.
+///
+/// ```
+/// use pointillist::aggregate::{aggregate, AggValues, AggregateRequest};
+/// use pointillist::source::Source;
+///
+/// let source = Source::sample()?;
+/// let agg = aggregate(&source, &AggregateRequest::new(80, 60))?;
+/// let AggValues::U32(counts) = &agg.values else { unreachable!("count is u32") };
+/// assert_eq!(counts.iter().map(|&c| u64::from(c)).sum::<u64>(), source.num_rows());
+/// # Ok::<(), pointillist::aggregate::AggError>(())
+/// ```
 pub fn aggregate(source: &Source, req: &AggregateRequest) -> Result<Aggregate, AggError> {
     AggregationPlan::new(source, req)?.run(source)
 }
