@@ -393,3 +393,22 @@ fn shards_refuse_ranges_and_categories_only_a_scan_could_give() {
     ]));
     assert!(out.exists());
 }
+
+#[test]
+fn partial_files_are_the_same_bytes_on_one_thread_or_many() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let inputs = ten_files(dir.path());
+    for agg in ["mean:val", "var:val", "first:val", "count_cat:cat"] {
+        let mut files = Vec::new();
+        for threads in [1, 4] {
+            let p = dir.path().join(format!("p-{threads}.arrow"));
+            let mut cmd = bin();
+            cmd.arg("aggregate").args(&inputs).args(["--shard", "1/3", "--agg", agg]);
+            cmd.args(["--width", "64", "--height", "48", "--threads"]);
+            cmd.arg(threads.to_string()).arg("-o").arg(&p);
+            run(cmd);
+            files.push(std::fs::read(&p).expect("read"));
+        }
+        assert_eq!(files[0], files[1], "{agg}");
+    }
+}
