@@ -108,7 +108,10 @@ fn main() -> Result<(), BoxError> {
     let mut times = [Vec::new(), Vec::new()];
     let mut results = [None, None];
     for _ in 0..args.runs.max(1) {
-        for (i, engine) in [Engine::Cpu, Engine::Gpu(gpu)].into_iter().enumerate() {
+        for (i, engine) in [Engine::Cpu, Engine::Gpu(gpu.clone())]
+            .into_iter()
+            .enumerate()
+        {
             let t = Instant::now();
             let agg = plan.run_units_on(engine, &source, &units, &|_| {})?;
             times[i].push(t.elapsed());

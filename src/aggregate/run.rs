@@ -23,9 +23,9 @@ use std::sync::{Condvar, Mutex};
 use rayon::prelude::*;
 
 use super::canvas::Aggregate;
+use super::device::Device;
 use super::error::AggError;
 use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
-use super::device::Device;
 #[cfg(feature = "gpu")]
 use super::gpu::{self, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;

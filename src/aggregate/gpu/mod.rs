@@ -47,46 +47,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub use canvas::{GpuCanvas, GpuOptions};
 pub use encode::{Encoding, FixedScale, PointChunk};
 
+/// The wgpu this module is built on, for callers that open their own
+/// device ([`Gpu::from_wgpu`]): its types are the ones `from_wgpu` takes.
+pub use wgpu;
+
+pub use super::device::{Device, AUTO_MIN_ROWS};
 use super::reduction::ReductionKind;
-
-/// Where an aggregation runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Device {
-    /// The multi-core CPU kernels.
-    #[default]
-    Cpu,
-    /// The GPU; an error when there is no adapter.
-    Gpu,
-    /// The GPU when a hardware adapter exists and the job is large enough
-    /// to pay for the transfers ([`AUTO_MIN_ROWS`]); else the CPU.
-    Auto,
-}
-
-/// Rows below which `auto` keeps a job on the CPU: under this the CPU path
-/// finishes in tens of milliseconds, about what starting a device costs.
-pub const AUTO_MIN_ROWS: u64 = 20_000_000;
-
-impl std::str::FromStr for Device {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cpu" => Ok(Device::Cpu),
-            "gpu" => Ok(Device::Gpu),
-            "auto" => Ok(Device::Auto),
-            other => Err(format!("unknown device '{other}'; use cpu, gpu or auto")),
-        }
-    }
-}
-
-impl fmt::Display for Device {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Device::Cpu => "cpu",
-            Device::Gpu => "gpu",
-            Device::Auto => "auto",
-        })
-    }
-}
 
 /// Errors of the GPU path.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -146,6 +112,23 @@ pub struct AdapterSummary {
     pub driver: String,
 }
 
+impl AdapterSummary {
+    /// The summary of what wgpu says about an adapter.
+    pub fn from_info(info: &wgpu::AdapterInfo) -> AdapterSummary {
+        AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            software: info.device_type == wgpu::DeviceType::Cpu,
+            driver: [info.driver.as_str(), info.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
 impl fmt::Display for AdapterSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}", self.name, self.backend)?;
@@ -164,6 +147,11 @@ impl fmt::Display for AdapterSummary {
 type ErrorSink = Arc<Mutex<Option<String>>>;
 
 /// An open GPU device with the aggregation pipelines.
+///
+/// Either pointillist's own ([`Gpu::shared`], [`Gpu::new`]) or one made
+/// from a device the caller opened ([`Gpu::from_wgpu`]). Run a plan on it
+/// with [`Engine::Gpu`](super::Engine::Gpu) and
+/// [`AggregationPlan::run_units_on`](super::AggregationPlan::run_units_on).
 #[derive(Debug)]
 pub struct Gpu {
     device: wgpu::Device,
@@ -174,7 +162,7 @@ pub struct Gpu {
     pipelines: canvas::Pipelines,
 }
 
-static SHARED: OnceLock<Result<Gpu, GpuError>> = OnceLock::new();
+static SHARED: OnceLock<Result<Arc<Gpu>, GpuError>> = OnceLock::new();
 static PROBED: OnceLock<Result<Probe, GpuError>> = OnceLock::new();
 
 /// The best adapter, found but not opened: enough to decide whether to use
@@ -197,18 +185,7 @@ impl Probe {
         .map_err(|e| GpuError::NoAdapter {
             reason: e.to_string(),
         })?;
-        let info = adapter.get_info();
-        let summary = AdapterSummary {
-            name: info.name.clone(),
-            backend: format!("{:?}", info.backend),
-            software: info.device_type == wgpu::DeviceType::Cpu,
-            driver: [info.driver.as_str(), info.driver_info.as_str()]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" "),
-        };
+        let summary = AdapterSummary::from_info(&adapter.get_info());
         Ok(Probe { adapter, summary })
     }
 
@@ -237,20 +214,70 @@ impl Gpu {
     /// Open a device on a probed adapter.
     fn open(probe: &Probe) -> Result<Gpu, GpuError> {
         let Probe { adapter, summary } = probe;
-        let summary = summary.clone();
         // Ask for everything the adapter can do: the defaults cap a storage
         // binding at 128 MiB, which would split canvases needlessly.
-        let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("pointillist aggregation device"),
             required_features: wgpu::Features::empty(),
-            required_limits: limits.clone(),
+            required_limits: adapter.limits(),
             ..Default::default()
         }))
         .map_err(|e| GpuError::RequestDevice {
             adapter: summary.name.clone(),
             message: e.to_string(),
         })?;
+        Gpu::with_device(summary.clone(), device, queue)
+    }
+
+    /// Aggregate on a device the caller opened, e.g. one its renderer
+    /// already uses; `info` is its adapter's [`wgpu::Adapter::get_info`].
+    ///
+    /// The device needs no optional features; canvases and chunks are cut
+    /// to fit its limits ([`wgpu::Device::limits`]), so a device opened
+    /// with the adapter's limits (as [`Gpu::new`] does) holds larger
+    /// bands than one opened with the defaults. This compiles the
+    /// aggregation kernels on the device, and installs an uncaptured-error
+    /// handler and a device-lost callback on it (replacing any the caller
+    /// set) so that wgpu errors come back as [`GpuError`]s instead of
+    /// panics. The device and queue are handles: keep clones to go on using
+    /// them.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use pointillist::aggregate::gpu::{wgpu, Gpu};
+    /// use pointillist::aggregate::{AggregateRequest, AggregationPlan, Engine};
+    /// use pointillist::source::Source;
+    ///
+    /// // The caller's own device (here opened just for this).
+    /// let instance = wgpu::Instance::default();
+    /// let adapter =
+    ///     pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))?;
+    /// let (device, queue) =
+    ///     pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))?;
+    ///
+    /// let gpu = Arc::new(Gpu::from_wgpu(&adapter.get_info(), device.clone(), queue.clone())?);
+    /// let source = Source::open(&["points.parquet"])?;
+    /// let plan = AggregationPlan::new(&source, &AggregateRequest::new(800, 600))?;
+    /// let units = plan.units(&source);
+    /// let agg = plan.run_units_on(Engine::Gpu(gpu), &source, &units, &|_| {})?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_wgpu(
+        info: &wgpu::AdapterInfo,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> Result<Gpu, GpuError> {
+        Gpu::with_device(AdapterSummary::from_info(info), device, queue)
+    }
+
+    /// Install the error handlers and compile the kernels on an open
+    /// device.
+    fn with_device(
+        summary: AdapterSummary,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> Result<Gpu, GpuError> {
+        let limits = device.limits();
         let errors: ErrorSink = Arc::default();
         let sink = errors.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -277,11 +304,10 @@ impl Gpu {
 
     /// The process-wide device, opened on first use. The outcome (device or
     /// error) is kept: adapters do not come and go within a run.
-    pub fn shared() -> Result<&'static Gpu, GpuError> {
+    pub fn shared() -> Result<Arc<Gpu>, GpuError> {
         SHARED
-            .get_or_init(|| Gpu::open(Probe::shared()?))
-            .as_ref()
-            .map_err(Clone::clone)
+            .get_or_init(|| Gpu::open(Probe::shared()?).map(Arc::new))
+            .clone()
     }
 
     /// What the adapter is.
