@@ -6,39 +6,128 @@
 //! columns), written branch-free so the compiler can vectorise the index
 //! computation. Nulls are applied afterwards from the validity bitmap. The
 //! arithmetic is exactly [`Geometry`]'s: `int(v * s + t)` in f64 with the
-//! upper-edge clamp; log axes take the general per-point path.
+//! upper-edge clamp; log axes take the general per-point path. Every
+//! numeric Arrow type is read: the integers, `Float16` (half precision,
+//! widened exactly), `Float32` and `Float64`.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
-    UInt64Type, UInt8Type,
+    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_schema::DataType;
 
 use super::geometry::{AxisKind, Geometry, NO_PIXEL};
+use super::simd::{best_build, TwoBuilds};
 
-/// A number that widens to f64 the way NumPy casts it.
-pub trait Widen: Copy {
-    /// The value as f64 (exact for every integer up to 2^53 and every float).
-    fn widen(self) -> f64;
+/// The coordinate column that the kernels could not read as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotNumeric {
+    /// The x column.
+    #[error("the x column is not numeric")]
+    X,
+    /// The y column.
+    #[error("the y column is not numeric")]
+    Y,
+}
+
+/// An Arrow numeric type whose values widen to f64 the way NumPy casts
+/// them: exact for every float (half, single, double) and every integer up
+/// to 2^53. (On the Arrow type, not its native value, so that half floats,
+/// whose native type comes from a crate pointillist does not name, fit.)
+trait Widen: ArrowPrimitiveType {
+    /// The value as f64.
+    fn widen(v: Self::Native) -> f64;
 }
 
 macro_rules! widen {
     ($($t:ty),*) => {$(
         impl Widen for $t {
             #[inline(always)]
-            fn widen(self) -> f64 {
-                self as f64
+            fn widen(v: Self::Native) -> f64 {
+                v as f64
             }
         }
     )*};
 }
-widen!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
+widen!(
+    Float32Type,
+    Float64Type,
+    Int8Type,
+    Int16Type,
+    Int32Type,
+    Int64Type,
+    UInt8Type,
+    UInt16Type,
+    UInt32Type,
+    UInt64Type
+);
+
+impl Widen for Float16Type {
+    #[inline(always)]
+    fn widen(v: Self::Native) -> f64 {
+        f64::from(v)
+    }
+}
+
+/// `$body` with the type `$t` bound to the Arrow type of the numeric data
+/// type `$dt`, as `Some($body)`; `None` for any other data type.
+macro_rules! with_numeric {
+    ($dt:expr, $t:ident => $body:expr) => {
+        match $dt {
+            DataType::Float16 => {
+                type $t = Float16Type;
+                Some($body)
+            }
+            DataType::Float32 => {
+                type $t = Float32Type;
+                Some($body)
+            }
+            DataType::Float64 => {
+                type $t = Float64Type;
+                Some($body)
+            }
+            DataType::Int8 => {
+                type $t = Int8Type;
+                Some($body)
+            }
+            DataType::Int16 => {
+                type $t = Int16Type;
+                Some($body)
+            }
+            DataType::Int32 => {
+                type $t = Int32Type;
+                Some($body)
+            }
+            DataType::Int64 => {
+                type $t = Int64Type;
+                Some($body)
+            }
+            DataType::UInt8 => {
+                type $t = UInt8Type;
+                Some($body)
+            }
+            DataType::UInt16 => {
+                type $t = UInt16Type;
+                Some($body)
+            }
+            DataType::UInt32 => {
+                type $t = UInt32Type;
+                Some($body)
+            }
+            DataType::UInt64 => {
+                type $t = UInt64Type;
+                Some($body)
+            }
+            _ => None,
+        }
+    };
+}
 
 /// Linear-axis constants, hoisted out of the loop.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Linear {
+struct Linear {
     x0: f64,
     x1: f64,
     sx: f64,
@@ -80,14 +169,14 @@ impl Linear {
     #[inline(always)]
     fn bin_with<X: Widen, Y: Widen>(
         &self,
-        xs: &[X],
-        ys: &[Y],
+        xs: &[X::Native],
+        ys: &[Y::Native],
         out: &mut [u32],
         to_int: impl Fn(f64) -> u32,
     ) {
         for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
-            let x = x.widen();
-            let y = y.widen();
+            let x = X::widen(*x);
+            let y = Y::widen(*y);
             let inside = (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1);
             // Out-of-range points get 0 before the conversion so that it
             // never sees NaN or a huge value; `min` is the upper-edge rule
@@ -109,8 +198,8 @@ impl Linear {
 
     /// Pixel of every point, truncating with a float-to-int conversion.
     #[inline(always)]
-    pub(super) fn bin<X: Widen, Y: Widen>(&self, xs: &[X], ys: &[Y], out: &mut [u32]) {
-        self.bin_with(xs, ys, out, |f| f as i32 as u32);
+    fn bin<X: Widen, Y: Widen>(&self, xs: &[X::Native], ys: &[Y::Native], out: &mut [u32]) {
+        self.bin_with::<X, Y>(xs, ys, out, |f| f as i32 as u32);
     }
 
     /// The same mapping with truncation done as `trunc` plus the 2^52 trick
@@ -119,9 +208,31 @@ impl Linear {
     /// vector instruction, so the loop vectorises fully; on the SSE2
     /// baseline it would be a libm call, so [`Linear::bin`] serves there.
     #[inline(always)]
-    pub(super) fn bin_trunc<X: Widen, Y: Widen>(&self, xs: &[X], ys: &[Y], out: &mut [u32]) {
+    fn bin_trunc<X: Widen, Y: Widen>(&self, xs: &[X::Native], ys: &[Y::Native], out: &mut [u32]) {
         const MAGIC: f64 = 4_503_599_627_370_496.0; // 2^52
-        self.bin_with(xs, ys, out, |f| (f.trunc() + MAGIC).to_bits() as u32);
+        self.bin_with::<X, Y>(xs, ys, out, |f| (f.trunc() + MAGIC).to_bits() as u32);
+    }
+}
+
+/// One linear-axis binning job, run by [`best_build`] with the loop this
+/// CPU runs fastest: [`Linear::bin`] on the baseline, [`Linear::bin_trunc`]
+/// compiled for AVX2.
+struct LinearJob<'a, X: Widen, Y: Widen> {
+    lin: &'a Linear,
+    xs: &'a [X::Native],
+    ys: &'a [Y::Native],
+    out: &'a mut [u32],
+}
+
+impl<X: Widen, Y: Widen> TwoBuilds for LinearJob<'_, X, Y> {
+    #[inline(always)]
+    fn portable(self) {
+        self.lin.bin::<X, Y>(self.xs, self.ys, self.out);
+    }
+
+    #[inline(always)]
+    fn avx2(self) {
+        self.lin.bin_trunc::<X, Y>(self.xs, self.ys, self.out);
     }
 }
 
@@ -144,93 +255,72 @@ fn mask_nulls(a: &dyn Array, out: &mut [u32]) {
 fn bin_typed<X: Widen, Y: Widen>(
     g: &Geometry,
     lin: Option<Linear>,
-    xs: &[X],
-    ys: &[Y],
+    xs: &[X::Native],
+    ys: &[Y::Native],
     out: &mut [u32],
 ) {
     match lin {
-        Some(l) => super::simd::bin_linear(&l, xs, ys, out),
+        Some(lin) => best_build(LinearJob::<X, Y> {
+            lin: &lin,
+            xs,
+            ys,
+            out,
+        }),
         None => {
-            for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
-                *o = g.pixel(x.widen(), y.widen()).map_or(NO_PIXEL, |p| p as u32);
+            for ((o, &x), &y) in out.iter_mut().zip(xs).zip(ys) {
+                *o = g
+                    .pixel(X::widen(x), Y::widen(y))
+                    .map_or(NO_PIXEL, |p| p as u32);
             }
         }
     }
 }
 
-macro_rules! dispatch_y {
-    ($g:expr, $lin:expr, $xs:expr, $ya:expr, $out:expr) => {
-        match $ya.data_type() {
-            DataType::Float32 => {
-                values::<Float32Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::Float64 => {
-                values::<Float64Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::Int8 => values::<Int8Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out)),
-            DataType::Int16 => {
-                values::<Int16Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::Int32 => {
-                values::<Int32Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::Int64 => {
-                values::<Int64Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::UInt8 => {
-                values::<UInt8Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::UInt16 => {
-                values::<UInt16Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::UInt32 => {
-                values::<UInt32Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            DataType::UInt64 => {
-                values::<UInt64Type>($ya).map(|ys| bin_typed($g, $lin, $xs, ys, $out))
-            }
-            _ => None,
-        }
-    };
-}
-
 /// The pixel index (`row * width + col`, row 0 = lowest y) of every row of
 /// the coordinate arrays, or [`NO_PIXEL`] where the point is null, NaN or
-/// out of range. Returns the name of the offending axis (`"x"` or `"y"`)
-/// when a column is not numeric.
+/// out of range. Fails, naming the axis, when a column is not numeric.
+///
+/// ```
+/// use arrow_array::{Float32Array, Int32Array};
+/// use pointillist::aggregate::{bin_arrays, AxisKind, Geometry, NotNumeric, NO_PIXEL};
+///
+/// // A 2x2 canvas over [0, 2] x [0, 2].
+/// let g = Geometry::new(2, 2, (0.0, 2.0), (0.0, 2.0), AxisKind::Linear, AxisKind::Linear);
+/// let xs = Float32Array::from(vec![0.5, 1.5, 3.0]);
+/// let ys = Int32Array::from(vec![0, 2, 1]);
+/// let mut pixels = Vec::new();
+/// bin_arrays(&g, &xs, &ys, &mut pixels)?;
+/// assert_eq!(pixels, vec![0, 3, NO_PIXEL]); // row 1 is the upper one
+///
+/// let names = arrow_array::StringArray::from(vec!["a", "b", "c"]);
+/// assert_eq!(bin_arrays(&g, &xs, &names, &mut pixels), Err(NotNumeric::Y));
+/// # Ok::<(), NotNumeric>(())
+/// ```
 pub fn bin_arrays(
     g: &Geometry,
     xa: &dyn Array,
     ya: &dyn Array,
     out: &mut Vec<u32>,
-) -> Result<(), &'static str> {
+) -> Result<(), NotNumeric> {
     let n = xa.len().min(ya.len());
     out.clear();
     out.resize(n, NO_PIXEL);
     let lin = Linear::of(g);
     let o = out.as_mut_slice();
-    let done = match xa.data_type() {
-        DataType::Float32 => {
-            values::<Float32Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o))
-        }
-        DataType::Float64 => {
-            values::<Float64Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o))
-        }
-        DataType::Int8 => values::<Int8Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        DataType::Int16 => values::<Int16Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        DataType::Int32 => values::<Int32Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        DataType::Int64 => values::<Int64Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        DataType::UInt8 => values::<UInt8Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        DataType::UInt16 => values::<UInt16Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        DataType::UInt32 => values::<UInt32Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        DataType::UInt64 => values::<UInt64Type>(xa).and_then(|xs| dispatch_y!(g, lin, xs, ya, o)),
-        _ => return Err("x"),
-    };
+    let done = with_numeric!(xa.data_type(), X => {
+        values::<X>(xa).and_then(|xs| {
+            with_numeric!(ya.data_type(), Y => {
+                values::<Y>(ya).map(|ys| bin_typed::<X, Y>(g, lin, xs, ys, o))
+            })
+            .flatten()
+        })
+    })
+    .flatten();
     if done.is_none() {
         return Err(if crate::source::is_numeric_type(xa.data_type()) {
-            "y"
+            NotNumeric::Y
         } else {
-            "x"
+            NotNumeric::X
         });
     }
     mask_nulls(xa, o);
@@ -248,15 +338,15 @@ pub fn bin_lnglat(
     ya: &dyn Array,
     out: &mut Vec<u32>,
     projected: &mut [Vec<f64>; 2],
-) -> Result<(), &'static str> {
+) -> Result<(), NotNumeric> {
     let [xs, ys] = projected;
     xs.clear();
     ys.clear();
     if !crate::source::numeric_to_f64(xa, xs) {
-        return Err("x");
+        return Err(NotNumeric::X);
     }
     if !crate::source::numeric_to_f64(ya, ys) {
-        return Err("y");
+        return Err(NotNumeric::Y);
     }
     for v in xs.iter_mut() {
         *v = super::mercator::lng_to_x(*v);
@@ -267,13 +357,16 @@ pub fn bin_lnglat(
     let n = xs.len().min(ys.len());
     out.clear();
     out.resize(n, NO_PIXEL);
-    bin_typed(g, Linear::of(g), &xs[..n], &ys[..n], out);
+    bin_typed::<Float64Type, Float64Type>(g, Linear::of(g), &xs[..n], &ys[..n], out);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Arrow's half-precision float (`half::f16`).
+    type F16 = <Float16Type as ArrowPrimitiveType>::Native;
     use arrow_array::{Float32Array, Float64Array, Int64Array};
 
     fn reference(g: &Geometry, xs: &[f64], ys: &[f64]) -> Vec<u32> {
@@ -349,6 +442,138 @@ mod tests {
     }
 
     #[test]
+    fn float16_columns_bin_like_their_f32_values() {
+        let g = Geometry::new(
+            16,
+            8,
+            (-4.0, 4.0),
+            (0.0, 1.0),
+            AxisKind::Linear,
+            AxisKind::Linear,
+        );
+        let xs: Vec<F16> = (0..200)
+            .map(|i| F16::from_f32(i as f32 / 20.0 - 5.0))
+            .collect();
+        let ys: Vec<F16> = (0..200)
+            .map(|i| F16::from_f32((i % 11) as f32 / 10.0))
+            .collect();
+        let wide = |v: &[F16]| v.iter().map(|&h| f64::from(h)).collect::<Vec<_>>();
+        let mut got = Vec::new();
+        bin_arrays(
+            &g,
+            &arrow_array::Float16Array::from(xs.clone()),
+            &arrow_array::Float16Array::from(ys.clone()),
+            &mut got,
+        )
+        .expect("numeric");
+        assert_eq!(got, reference(&g, &wide(&xs), &wide(&ys)));
+        // Mixed with another type, and on a log axis (the general path).
+        let lg = Geometry::new(
+            4,
+            4,
+            (0.5, 8.0),
+            (0.0, 1.0),
+            AxisKind::Log,
+            AxisKind::Linear,
+        );
+        bin_arrays(
+            &lg,
+            &arrow_array::Float16Array::from(xs.clone()),
+            &Float64Array::from(wide(&ys)),
+            &mut got,
+        )
+        .expect("numeric");
+        assert_eq!(got, reference(&lg, &wide(&xs), &wide(&ys)));
+    }
+
+    /// A Float16 coordinate or value column read from Parquet aggregates
+    /// exactly as the same values stored as Float32.
+    #[test]
+    fn float16_parquet_columns_aggregate_like_float32() {
+        use std::sync::Arc;
+
+        use arrow_array::{ArrayRef, Float16Array, RecordBatch};
+        use arrow_schema::{Field, Schema};
+        use parquet::arrow::ArrowWriter;
+
+        use crate::aggregate::{aggregate, AggValues, AggregateRequest, ReductionSpec};
+        use crate::source::Source;
+
+        let n = 5000;
+        let half = |v: f32| F16::from_f32(v);
+        let x16: Vec<Option<F16>> = (0..n)
+            .map(|i| (i % 97 != 0).then(|| half(((i * 37) % 1001) as f32 / 100.0 - 5.0)))
+            .collect();
+        let y16: Vec<Option<F16>> = (0..n)
+            .map(|i| {
+                Some(if i % 89 == 0 {
+                    F16::NAN
+                } else {
+                    half(((i * 53) % 707) as f32 / 7.0)
+                })
+            })
+            .collect();
+        let v16: Vec<Option<F16>> = (0..n).map(|i| Some(half((i % 13) as f32 * 0.25))).collect();
+        let to32 = |v: &[Option<F16>]| -> ArrayRef {
+            Arc::new(Float32Array::from(
+                v.iter().map(|o| o.map(f32::from)).collect::<Vec<_>>(),
+            ))
+        };
+        let cols: Vec<(&str, ArrayRef)> = vec![
+            ("x16", Arc::new(Float16Array::from(x16.clone()))),
+            ("y16", Arc::new(Float16Array::from(y16.clone()))),
+            ("v16", Arc::new(Float16Array::from(v16.clone()))),
+            ("x32", to32(&x16)),
+            ("y32", to32(&y16)),
+            ("v32", to32(&v16)),
+        ];
+        let schema = Arc::new(Schema::new(
+            cols.iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.1).collect())
+            .expect("batch");
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, schema, None).expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+        let source = Source::from_bytes(bytes::Bytes::from(buf), "f16").expect("source");
+        source.check_numeric("x16").expect("Float16 is numeric");
+
+        let run = |x: &str, y: &str, reduction: Option<&str>| {
+            let mut req = AggregateRequest::new(40, 30);
+            req.x = x.into();
+            req.y = y.into();
+            if let Some(r) = reduction {
+                req.reduction = r.parse::<ReductionSpec>().expect("spec");
+            }
+            aggregate(&source, &req).expect("aggregate")
+        };
+        let half_counts = run("x16", "y16", None);
+        let single_counts = run("x32", "y32", None);
+        assert_eq!(half_counts.x_range, single_counts.x_range);
+        assert_eq!(half_counts.y_range, single_counts.y_range);
+        assert_eq!(half_counts.values, single_counts.values);
+        let AggValues::U32(counts) = &half_counts.values else {
+            panic!("count is uint32");
+        };
+        let binned: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+        assert!(binned > 4000, "{binned} of {n} points binned");
+
+        let half_sums = run("x16", "y16", Some("sum:v16"));
+        let single_sums = run("x32", "y32", Some("sum:v32"));
+        let bits = |v: &AggValues| match v {
+            AggValues::F64(v) => v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            other => panic!("sum is float64, got {}", other.dtype_name()),
+        };
+        assert_eq!(bits(&half_sums.values), bits(&single_sums.values));
+        assert!(bits(&half_sums.values)
+            .iter()
+            .any(|&b| !f64::from_bits(b).is_nan()));
+    }
+
+    #[test]
     fn non_numeric_columns_are_named() {
         let g = Geometry::new(
             2,
@@ -361,7 +586,7 @@ mod tests {
         let s = arrow_array::StringArray::from(vec!["a"]);
         let f = Float64Array::from(vec![0.5]);
         let mut out = Vec::new();
-        assert_eq!(bin_arrays(&g, &s, &f, &mut out), Err("x"));
-        assert_eq!(bin_arrays(&g, &f, &s, &mut out), Err("y"));
+        assert_eq!(bin_arrays(&g, &s, &f, &mut out), Err(NotNumeric::X));
+        assert_eq!(bin_arrays(&g, &f, &s, &mut out), Err(NotNumeric::Y));
     }
 }

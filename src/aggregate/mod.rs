@@ -17,9 +17,9 @@ mod geometry;
 pub mod gpu;
 mod kernel;
 mod memory;
+pub mod mercator;
 #[cfg(feature = "ndarray")]
 pub mod ndarray_view;
-pub mod mercator;
 mod partial;
 mod reduction;
 mod run;
@@ -27,9 +27,9 @@ mod simd;
 pub mod wire;
 
 pub use canvas::{AggValues, Aggregate};
+pub use device::{Device, AUTO_MIN_ROWS};
 pub use error::AggError;
 pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
-pub use device::{Device, AUTO_MIN_ROWS};
 pub use memory::Aggregator;
 pub use kernel::{bin_arrays, NotNumeric};
 pub use partial::{plane_names, state_bytes_per_cell, Partial, NO_CELL};

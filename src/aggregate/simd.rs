@@ -3,7 +3,8 @@
 //! - Binning: the x86-64 baseline (SSE2) has no 32-bit multiply, only
 //!   2-lane f64 vectors and no vector truncation, so the loop compiled for
 //!   AVX2 (with `trunc`) bins about 2x faster (`benches/kernels.rs`,
-//!   `bin_linear`).
+//!   `bin_linear`). The kernel hands its loop over as a [`TwoBuilds`], so
+//!   this module knows nothing of binning.
 //! - `mean`: its 16-byte cells make a 1920x1080 canvas 33 MB, past the L3
 //!   cache, so each point waits on memory; prefetching the cell of the point
 //!   48 ahead hides part of that (10-15% on this machine; 16 to 96 ahead
@@ -14,29 +15,39 @@
 //! runs the identical safe loop, and both give bit-identical results.
 #![allow(unsafe_code)]
 
-use super::kernel::{Linear, Widen};
-
-/// Bin points on linear axes with the best loop this CPU supports.
-#[inline]
-pub(super) fn bin_linear<X: Widen, Y: Widen>(l: &Linear, xs: &[X], ys: &[Y], out: &mut [u32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: `bin_linear_avx2` only needs AVX2, which the CPU has
-        // (checked on the line above).
-        unsafe { bin_linear_avx2(l, xs, ys, out) };
-        return;
-    }
-    l.bin(xs, ys, out);
+/// A loop with two builds: the portable one, and one written for AVX2.
+/// The caller (the binning kernel) implements it; this module only picks
+/// the build the CPU can run, so it depends on nothing of the caller's.
+pub(super) trait TwoBuilds {
+    /// The loop for any CPU.
+    fn portable(self);
+    /// The loop as it should be compiled with AVX2 enabled. It must give
+    /// bit-identical results to [`TwoBuilds::portable`]; implementations
+    /// are `#[inline(always)]` so that they are compiled inside the
+    /// AVX2-enabled caller.
+    fn avx2(self);
 }
 
-/// The mapping of [`Linear::bin`] written with `trunc` (see
-/// [`Linear::bin_trunc`]), compiled with AVX2 enabled. No fused multiply-add:
+/// Run `job` with the best build this CPU supports.
+#[inline]
+pub(super) fn best_build(job: impl TwoBuilds) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `run_avx2` only needs AVX2, which the CPU has (checked on
+        // the line above).
+        unsafe { run_avx2(job) };
+        return;
+    }
+    job.portable();
+}
+
+/// [`TwoBuilds::avx2`], compiled with AVX2 enabled. No fused multiply-add:
 /// Rust never contracts `x * s + t`, so results are bit-identical to the
 /// baseline build.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn bin_linear_avx2<X: Widen, Y: Widen>(l: &Linear, xs: &[X], ys: &[Y], out: &mut [u32]) {
-    l.bin_trunc(xs, ys, out);
+fn run_avx2(job: impl TwoBuilds) {
+    job.avx2();
 }
 
 /// Add `values[i]` to the `[sum, count]` cell `cells[i]` of every point
