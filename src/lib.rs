@@ -3,7 +3,9 @@
 //! Data flows one way: [`source`] (Parquet) -> [`aggregate`] (on the CPU,
 //! or on a GPU through [`aggregate::gpu`]) -> [`shade`] -> [`output`] (PNG,
 //! `.npy`, PMTiles), with [`tiles`] and [`server`] on top. Each stage uses
-//! only the stages before it;
+//! only the stages before it. The GPU path, the server and the PMTiles
+//! writer are Cargo features (`gpu`, `server`, `pmtiles`; on by default,
+//! see the README's "Features").
 //! [`render`] runs the whole pipeline, and the `pointillist` binary only
 //! turns command-line arguments into a [`render::RenderRequest`].
 //!
@@ -24,6 +26,7 @@ pub mod error;
 pub mod index;
 pub mod output;
 pub mod render;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod shade;
 pub mod source;
