@@ -7,6 +7,15 @@ use super::ShadeError;
 
 /// The colours of a named colormap or palette (`fire`, `viridis`, `glasbey`,
 /// `Sets1to3`, ...), matched case-insensitively; `None` if unknown.
+///
+/// ```
+/// use pointillist::shade::colormap;
+///
+/// let fire = colormap("Fire").expect("a colorcet map");
+/// assert_eq!(fire.len(), 256);
+/// assert_eq!(fire[255], [255, 255, 255]);
+/// assert!(colormap("no-such-map").is_none());
+/// ```
 pub fn colormap(name: &str) -> Option<Vec<[u8; 3]>> {
     let name = name.trim();
     TABLES
@@ -16,11 +25,22 @@ pub fn colormap(name: &str) -> Option<Vec<[u8; 3]>> {
 }
 
 /// Names of all colormaps and palettes [`colormap`] knows, for listings.
+///
+/// ```
+/// use pointillist::shade::{colormap, colormap_names};
+///
+/// assert!(colormap_names().contains(&"viridis"));
+/// assert!(colormap_names().iter().all(|n| colormap(n).is_some()));
+/// ```
 pub fn colormap_names() -> &'static [&'static str] {
     NAMES
 }
 
 /// Datashader's default `color_key`: `datashader.colors.Sets1to3` (22 colours).
+///
+/// ```
+/// assert_eq!(pointillist::shade::default_color_key().len(), 22);
+/// ```
 pub fn default_color_key() -> &'static [[u8; 3]] {
     TABLES
         .iter()
@@ -31,6 +51,15 @@ pub fn default_color_key() -> &'static [[u8; 3]] {
 /// One colour: a name from Datashader's `color_lookup` (the CSS names; matched
 /// case-insensitively) or `#rrggbb`. Like Datashader, `#rgb` shorthand is not
 /// accepted.
+///
+/// ```
+/// use pointillist::shade::{parse_color, ShadeError};
+///
+/// assert_eq!(parse_color("DarkOrange")?, [255, 140, 0]);
+/// assert_eq!(parse_color("#1f77b4")?, [0x1f, 0x77, 0xb4]);
+/// assert!(matches!(parse_color("#fff"), Err(ShadeError::InvalidHexColor { .. })));
+/// # Ok::<(), ShadeError>(())
+/// ```
 pub fn parse_color(s: &str) -> Result<[u8; 3], ShadeError> {
     let t = s.trim();
     if let Some(hex) = t.strip_prefix('#') {
@@ -62,6 +91,15 @@ pub fn parse_color(s: &str) -> Result<[u8; 3], ShadeError> {
 /// colormaps win over colour names (`gray` is colorcet's gray ramp, not the
 /// CSS colour). The result is Datashader's list form: a single colour gives a
 /// one-element list (every non-empty pixel in that colour at full alpha).
+///
+/// ```
+/// use pointillist::shade::parse_cmap;
+///
+/// assert_eq!(parse_cmap("red, #0000ff")?, vec![[255, 0, 0], [0, 0, 255]]);
+/// assert_eq!(parse_cmap("gray")?.len(), 256); // the colormap, not the colour
+/// assert!(parse_cmap("nonsense").is_err());
+/// # Ok::<(), pointillist::shade::ShadeError>(())
+/// ```
 pub fn parse_cmap(s: &str) -> Result<Vec<[u8; 3]>, ShadeError> {
     let t = s.trim();
     if t.contains(',') {
@@ -94,6 +132,16 @@ pub struct CmapArg {
 /// not a colormap is the alpha ramp of `cmap='red'` (returned as the single
 /// colour); anything else (a colormap name, `#rrggbb`, a comma list) is a
 /// list of colours, like `cmap=[...]`.
+///
+/// ```
+/// use pointillist::shade::parse_cmap_arg;
+///
+/// let ramp = parse_cmap_arg("red")?; // Datashader's cmap='red'
+/// assert_eq!(ramp.single_color, Some([255, 0, 0]));
+/// let list = parse_cmap_arg("#ff0000")?; // cmap=['#ff0000']
+/// assert_eq!((list.colors, list.single_color), (vec![[255, 0, 0]], None));
+/// # Ok::<(), pointillist::shade::ShadeError>(())
+/// ```
 pub fn parse_cmap_arg(s: &str) -> Result<CmapArg, ShadeError> {
     let t = s.trim();
     if !t.contains(',') && !t.starts_with('#') && colormap(t).is_none() {

@@ -54,6 +54,16 @@ fn circle_mask(r: u32) -> Vec<Vec<bool>> {
 /// `tf.spread(img, px)` with the default circle mask and `over`: every
 /// non-transparent pixel is composited over its neighbourhood, in row-major
 /// order starting at row 0. `px = 0` returns the image unchanged.
+///
+/// ```
+/// use pointillist::shade::{spread, Image};
+///
+/// let mut img = Image::transparent(5, 5);
+/// img.pixels[2 * 5 + 2] = [255, 0, 0, 255]; // the centre
+/// let out = spread(&img, 1);
+/// let lit = out.pixels.iter().filter(|p| p[3] > 0).count();
+/// assert_eq!(lit, 9); // a radius-1 circle mask is the 3x3 block
+/// ```
 pub fn spread(img: &Image, px: u32) -> Image {
     if px == 0 || img.pixels.is_empty() {
         return img.clone();
@@ -164,6 +174,16 @@ fn rgb_density(img: &Image, sat: &[u32], px: usize) -> f64 {
 /// `px <= max_px` for which the density at every step up to `px` stays at or
 /// below `threshold` (density measured with a `2 * px` window). `threshold`
 /// should lie in `[0, 1]` ([`super::shade`] checks it).
+///
+/// ```
+/// use pointillist::shade::{dynspread, Image};
+///
+/// // One lit pixel in an empty image: sparse, so it spreads to max_px.
+/// let mut img = Image::transparent(9, 9);
+/// img.pixels[4 * 9 + 4] = [0, 0, 255, 255];
+/// let out = dynspread(&img, 0.5, 2);
+/// assert!(out.pixels.iter().filter(|p| p[3] > 0).count() > 9);
+/// ```
 pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
     let sat = if max_px > 0 {
         lit_table(img)
@@ -188,6 +208,13 @@ pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
 /// `tf.set_background(img, colour)`: every pixel composited `over` an opaque
 /// background. With the background fixed, each output channel depends only
 /// on the pixel's channel and alpha, so `over` is tabulated once.
+///
+/// ```
+/// use pointillist::shade::{set_background, Image};
+///
+/// let img = set_background(&Image::transparent(2, 1), [255, 255, 255]);
+/// assert!(img.pixels.iter().all(|&p| p == [255, 255, 255, 255]));
+/// ```
 pub fn set_background(img: &Image, rgb: [u8; 3]) -> Image {
     let bg = [rgb[0], rgb[1], rgb[2], 255];
     // table[k][a * 256 + c]: channel k (alpha for k = 3) of over([c..], bg).

@@ -22,6 +22,20 @@
 //! Submodules: `numeric` (NumPy's interp / linspace / histogram / sums),
 //! `interpolate` (2-D), `colorize` (categorical), `composite` (`over`,
 //! spreading, background), `colors` (parsing) and `colormaps` (tables).
+//!
+//! ```
+//! use pointillist::aggregate::{aggregate, AggregateRequest};
+//! use pointillist::shade::{shade, How, ShadeOptions};
+//! use pointillist::source::Source;
+//!
+//! let agg = aggregate(&Source::sample()?, &AggregateRequest::new(64, 48))?;
+//! let opts = ShadeOptions::default().with_how(How::Log).with_cmap_name("viridis")?;
+//! let img = shade(&agg, &opts)?;
+//! assert_eq!((img.width, img.height), (64, 48));
+//! let png_rows = img.to_north_up_rgba8(); // for a PNG encoder: north up
+//! assert_eq!(png_rows.len(), 64 * 48 * 4);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod colorize;
 mod colormaps;
@@ -80,6 +94,14 @@ impl Image {
 
     /// RGBA bytes with rows flipped so the first row is the top (north), as
     /// Datashader's `img.to_pil()` and PNG files expect.
+    ///
+    /// ```
+    /// use pointillist::shade::Image;
+    ///
+    /// let mut img = Image::transparent(1, 2);
+    /// img.pixels[0] = [255, 0, 0, 255]; // row 0: the south
+    /// assert_eq!(img.to_north_up_rgba8(), vec![0, 0, 0, 0, 255, 0, 0, 255]);
+    /// ```
     pub fn to_north_up_rgba8(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.pixels.len() * 4);
         if self.width == 0 {
@@ -92,10 +114,49 @@ impl Image {
         }
         out
     }
+
+    /// The image as an [`image::RgbaImage`], north up (its first row is the
+    /// highest y), as Datashader's `img.to_pil()` (the `image` feature).
+    /// `None` when [`Image::pixels`] does not hold `width * height` pixels
+    /// or a side does not fit in `u32`.
+    ///
+    /// ```
+    /// use pointillist::aggregate::{aggregate, AggregateRequest};
+    /// use pointillist::shade::{shade, ShadeOptions};
+    /// use pointillist::source::Source;
+    ///
+    /// let agg = aggregate(&Source::sample()?, &AggregateRequest::new(64, 48))?;
+    /// let img = shade(&agg, &ShadeOptions::default())?;
+    /// let rgba = img.to_rgba_image().expect("a whole image");
+    /// assert_eq!(rgba.dimensions(), (64, 48));
+    /// // The RgbaImage's top-left pixel is the north-west corner: the
+    /// // shaded image's last row.
+    /// assert_eq!(Some(rgba.get_pixel(0, 0).0), img.pixel(47, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "image")]
+    pub fn to_rgba_image(&self) -> Option<image::RgbaImage> {
+        let w = u32::try_from(self.width).ok()?;
+        let h = u32::try_from(self.height).ok()?;
+        if self.pixels.len() != self.width.checked_mul(self.height)? {
+            return None;
+        }
+        image::RgbaImage::from_raw(w, h, self.to_north_up_rgba8())
+    }
 }
 
 /// How data values are mapped onto the colormap (Datashader's `how`).
+///
+/// ```
+/// use pointillist::shade::How;
+///
+/// assert_eq!("eq-hist".parse::<How>()?, How::EqHist);
+/// assert_eq!(How::Cbrt.name(), "cbrt");
+/// assert!("sqrt".parse::<How>().is_err());
+/// # Ok::<(), pointillist::shade::ShadeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum How {
     /// Linear in the value.
     Linear,
@@ -165,6 +226,13 @@ impl Default for Dynspread {
     }
 }
 
+impl Dynspread {
+    /// `tf.dynspread(threshold=threshold, max_px=max_px)`.
+    pub fn new(threshold: f64, max_px: u32) -> Dynspread {
+        Dynspread { threshold, max_px }
+    }
+}
+
 /// Everything [`shade`] needs: the arguments of `tf.shade` plus the
 /// post-processing steps the CLI applies.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,7 +290,109 @@ impl Default for ShadeOptions {
     }
 }
 
+/// Builder-style setters, one per field, for chaining from
+/// [`ShadeOptions::default`].
+///
+/// ```
+/// use pointillist::shade::{How, ShadeOptions};
+///
+/// let opts = ShadeOptions::default()
+///     .with_how(How::Linear)
+///     .with_span(Some((0.0, 100.0)))
+///     .with_cmap_name("kbc")?
+///     .with_background(Some([0, 0, 0]));
+/// assert_eq!(opts.how, How::Linear);
+/// # Ok::<(), pointillist::shade::ShadeError>(())
+/// ```
 impl ShadeOptions {
+    /// Sets [`ShadeOptions::how`].
+    #[must_use]
+    pub fn with_how(mut self, how: How) -> Self {
+        self.how = how;
+        self
+    }
+
+    /// Sets [`ShadeOptions::cmap`] (and clears `single_color`).
+    #[must_use]
+    pub fn with_cmap(mut self, cmap: Vec<[u8; 3]>) -> Self {
+        self.cmap = cmap;
+        self.single_color = None;
+        self
+    }
+
+    /// Sets the colormap from a name or a colour list as the CLI's
+    /// `--cmap` reads it ([`parse_cmap_arg`]): `"fire"`, `"#ff0000,blue"`,
+    /// or one colour name for Datashader's single-colour alpha ramp.
+    pub fn with_cmap_name(mut self, cmap: &str) -> Result<Self, ShadeError> {
+        let arg = parse_cmap_arg(cmap)?;
+        self.cmap = arg.colors;
+        self.single_color = arg.single_color;
+        Ok(self)
+    }
+
+    /// Sets [`ShadeOptions::single_color`].
+    #[must_use]
+    pub fn with_single_color(mut self, color: Option<[u8; 3]>) -> Self {
+        self.single_color = color;
+        self
+    }
+
+    /// Sets [`ShadeOptions::span`].
+    #[must_use]
+    pub fn with_span(mut self, span: Option<(f64, f64)>) -> Self {
+        self.span = span;
+        self
+    }
+
+    /// Sets [`ShadeOptions::alpha`].
+    #[must_use]
+    pub fn with_alpha(mut self, alpha: u8) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Sets [`ShadeOptions::min_alpha`].
+    #[must_use]
+    pub fn with_min_alpha(mut self, min_alpha: f64) -> Self {
+        self.min_alpha = min_alpha;
+        self
+    }
+
+    /// Sets [`ShadeOptions::color_key`].
+    #[must_use]
+    pub fn with_color_key(mut self, color_key: Option<Vec<[u8; 3]>>) -> Self {
+        self.color_key = color_key;
+        self
+    }
+
+    /// Sets [`ShadeOptions::rescale_discrete_levels`].
+    #[must_use]
+    pub fn with_rescale_discrete_levels(mut self, rescale: bool) -> Self {
+        self.rescale_discrete_levels = rescale;
+        self
+    }
+
+    /// Sets [`ShadeOptions::spread`].
+    #[must_use]
+    pub fn with_spread(mut self, px: Option<u32>) -> Self {
+        self.spread = px;
+        self
+    }
+
+    /// Sets [`ShadeOptions::dynspread`].
+    #[must_use]
+    pub fn with_dynspread(mut self, dynspread: Option<Dynspread>) -> Self {
+        self.dynspread = dynspread;
+        self
+    }
+
+    /// Sets [`ShadeOptions::background`].
+    #[must_use]
+    pub fn with_background(mut self, rgb: Option<[u8; 3]>) -> Self {
+        self.background = rgb;
+        self
+    }
+
     /// The categorical colours in use (the key, or Datashader's `Sets1to3`).
     pub fn color_key_colors(&self) -> &[[u8; 3]] {
         match &self.color_key {
@@ -237,9 +407,28 @@ impl ShadeOptions {
     }
 }
 
+/// Why a span is rejected, and what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpanProblem {
+    /// An end is NaN or infinite.
+    #[error("both ends must be finite numbers")]
+    NotFinite,
+    /// `lo > hi`.
+    #[error("the lower end must not exceed the upper end")]
+    Reversed,
+    /// Outside what a `uint32` aggregate can hold.
+    #[error("a count (uint32) aggregate needs a span within 0 to 4294967295")]
+    OutsideUint32,
+    /// Outside the `int8` range Datashader casts a `bool` span to.
+    #[error("an 'any' (bool) aggregate needs a span within -128 to 127")]
+    OutsideBool,
+}
+
 /// What can go wrong while shading. Messages are one line, name the bad
 /// input and say what to do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ShadeError {
     /// A colormap name that is not in [`colormap_names`].
     #[error("unknown colormap '{name}'; valid names: {}; or give colours as #rrggbb or names, separated by commas", .valid.join(", "))]
@@ -290,7 +479,7 @@ pub enum ShadeError {
         /// Upper end.
         hi: f64,
         /// Why it is rejected and what to do.
-        reason: &'static str,
+        reason: SpanProblem,
     },
     /// `span` together with `eq_hist`.
     #[error("span cannot be used with how=eq_hist (Datashader does not support it); drop the span or use linear, log or cbrt")]
@@ -356,6 +545,28 @@ pub enum ShadeError {
 /// Differences from Datashader are limited to errors: options Datashader
 /// would only reject once it meets data (e.g. `span` with `eq_hist`) are
 /// rejected even for an empty aggregate.
+///
+/// ```
+/// use pointillist::aggregate::{aggregate, AggregateRequest, ReductionSpec};
+/// use pointillist::shade::{shade, ShadeError, ShadeOptions};
+/// use pointillist::source::Source;
+///
+/// let source = Source::sample()?;
+/// let agg = aggregate(&source, &AggregateRequest::new(100, 60))?;
+/// let img = shade(&agg, &ShadeOptions::default())?; // eq_hist on fire
+/// assert_eq!(img.pixels.len(), 100 * 60);
+///
+/// // Categories are mixed by the colour key (Datashader's Sets1to3 by default).
+/// let mut req = AggregateRequest::new(100, 60);
+/// req.reduction = "count_cat:cat".parse::<ReductionSpec>()?;
+/// let cats = shade(&aggregate(&source, &req)?, &ShadeOptions::default())?;
+/// assert!(cats.pixels.iter().any(|p| p[3] > 0));
+///
+/// // Options Datashader refuses are refused up front.
+/// let bad = ShadeOptions::default().with_span(Some((0.0, 10.0))); // with eq_hist
+/// assert_eq!(shade(&agg, &bad), Err(ShadeError::SpanWithEqHist));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn shade(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image, ShadeError> {
     validate(agg, opts)?;
     let mut img = match &agg.categories {
@@ -412,28 +623,20 @@ fn validate(agg: &Aggregate, opts: &ShadeOptions) -> Result<(), ShadeError> {
             return Err(ShadeError::InvalidSpan {
                 lo,
                 hi,
-                reason: "both ends must be finite numbers",
+                reason: SpanProblem::NotFinite,
             });
         }
         if lo > hi {
             return Err(ShadeError::InvalidSpan {
                 lo,
                 hi,
-                reason: "the lower end must not exceed the upper end",
+                reason: SpanProblem::Reversed,
             });
         }
         // Datashader converts the span to the aggregate's dtype.
         let limits = match agg.values {
-            AggValues::U32(_) => Some((
-                0.0,
-                f64::from(u32::MAX),
-                "a count (uint32) aggregate needs a span within 0 to 4294967295",
-            )),
-            AggValues::Bool(_) => Some((
-                -128.0,
-                127.0,
-                "an 'any' (bool) aggregate needs a span within -128 to 127",
-            )),
+            AggValues::U32(_) => Some((0.0, f64::from(u32::MAX), SpanProblem::OutsideUint32)),
+            AggValues::Bool(_) => Some((-128.0, 127.0, SpanProblem::OutsideBool)),
             AggValues::F64(_) => None,
         };
         if let Some((min, max, reason)) = limits {

@@ -21,7 +21,34 @@ const EXACT_KEYS: u64 = 1 << 24;
 /// Collects the cells of many aggregates. Integer (count) aggregates need
 /// one pass; float aggregates need their overall `(min, max)` up front
 /// (e.g. from [`crate::tiles::value_range`]), as NumPy's bins do.
+///
+/// ```
+/// use pointillist::aggregate::{aggregate, AggregateRequest};
+/// use pointillist::shade::{SharedEqHistBuilder, ShadeOptions};
+/// use pointillist::source::Source;
+///
+/// // Two halves of the data, one colour scale.
+/// let source = Source::sample()?;
+/// let halves: Vec<_> = [(-1.4e7, -1.07e7), (-1.07e7, -7.4e6)]
+///     .into_iter()
+///     .map(|x_range| {
+///         let mut req = AggregateRequest::new(64, 64);
+///         req.x_range = Some(x_range);
+///         req.y_range = Some((2.8e6, 6.4e6));
+///         aggregate(&source, &req)
+///     })
+///     .collect::<Result<_, _>>()?;
+/// let mut builder = SharedEqHistBuilder::integer();
+/// for agg in &halves {
+///     builder.add(agg)?;
+/// }
+/// let eq = builder.finish()?.expect("some cell is non-empty");
+/// let west = eq.shade(&halves[0], &ShadeOptions::default())?;
+/// assert_eq!(west.pixels.len(), 64 * 64);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum SharedEqHistBuilder {
     /// Counts per distinct integer value.
     Integer(BTreeMap<u32, u64>),

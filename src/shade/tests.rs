@@ -160,12 +160,23 @@ fn span_is_rejected_where_datashader_rejects_it() {
     // Counts are uint32: Datashader cannot cast a negative span to it.
     assert!(matches!(
         shade(&agg, &with(How::Linear, (-1.0, 5.0))),
-        Err(ShadeError::InvalidSpan { .. })
+        Err(ShadeError::InvalidSpan {
+            reason: SpanProblem::OutsideUint32,
+            ..
+        })
     ));
+    let reversed = shade(&agg, &with(How::Linear, (5.0, 1.0))).expect_err("reversed");
     assert!(matches!(
-        shade(&agg, &with(How::Linear, (5.0, 1.0))),
-        Err(ShadeError::InvalidSpan { .. })
+        reversed,
+        ShadeError::InvalidSpan {
+            reason: SpanProblem::Reversed,
+            ..
+        }
     ));
+    assert_eq!(
+        reversed.to_string(),
+        "invalid span (5, 1): the lower end must not exceed the upper end"
+    );
     // Fractional ends are truncated for the offset, as NumPy's cast does.
     assert!(shade(&agg, &with(How::Linear, (0.5, 5.5))).is_ok());
 }
@@ -417,6 +428,28 @@ fn north_up_output_flips_rows() {
     assert_eq!(&bytes[8..12], &[1, 0, 0, 255]);
 }
 
+#[cfg(feature = "image")]
+#[test]
+fn rgba_images_are_north_up() {
+    // 3 wide, 2 high; row 0 is the south.
+    let img = image(
+        3,
+        2,
+        &[(0, 0, [10, 20, 30, 255]), (1, 2, [200, 100, 50, 128])],
+    );
+    let rgba = img.to_rgba_image().expect("whole image");
+    assert_eq!(rgba.dimensions(), (3, 2));
+    // image's (x, y) has y counted from the top: the south-west pixel is
+    // at the bottom left, the north-east one at the top right.
+    assert_eq!(rgba.get_pixel(0, 1).0, [10, 20, 30, 255]);
+    assert_eq!(rgba.get_pixel(2, 0).0, [200, 100, 50, 128]);
+    assert_eq!(rgba.get_pixel(0, 0).0, [0, 0, 0, 0]);
+    assert_eq!(rgba.into_raw(), img.to_north_up_rgba8());
+    let mut broken = img.clone();
+    broken.pixels.pop();
+    assert!(broken.to_rgba_image().is_none());
+}
+
 #[test]
 fn how_names_parse_and_list_the_valid_ones() {
     assert_eq!("eq_hist".parse::<How>(), Ok(How::EqHist));
@@ -460,7 +493,7 @@ fn random_counts(n: usize, seed: u64, scale: u64) -> Vec<u32> {
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             let r = s >> 33;
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 0
             } else {
                 ((r % scale) * (r % scale) / (1 + r % 89)) as u32
