@@ -16,8 +16,39 @@ const ARRAY_ALIGN: usize = 64;
 /// NumPy leaves room for the first axis to grow to this many digits.
 const GROWTH_AXIS_MAX_DIGITS: usize = 21;
 
+/// What is wrong with a `.npy` header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderProblem {
+    /// The header dictionary lacks a key.
+    #[error("no '{key}' entry")]
+    Missing {
+        /// `descr`, `fortran_order` or `shape`.
+        key: &'static str,
+    },
+    /// `descr` is not a string literal.
+    #[error("'descr' is not a string")]
+    DescrNotString,
+    /// `fortran_order` is neither `True` nor `False`.
+    #[error("'fortran_order' is not True or False")]
+    FortranOrderNotBool,
+    /// `shape` is not a tuple.
+    #[error("'shape' is not a tuple")]
+    ShapeNotTuple,
+    /// `shape` holds something other than integers.
+    #[error("'shape' holds something other than integers")]
+    ShapeNotIntegers,
+    /// A shape whose byte size overflows.
+    #[error("shape too large")]
+    ShapeTooLarge,
+    /// The header is not UTF-8 text.
+    #[error("header is not text")]
+    NotText,
+}
+
 /// What can go wrong while reading a `.npy` file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NpyError {
     /// Reading failed.
     #[error("cannot read .npy data: {0}")]
@@ -37,7 +68,7 @@ pub enum NpyError {
     #[error("malformed .npy header: {reason}")]
     BadHeader {
         /// What is wrong.
-        reason: String,
+        reason: HeaderProblem,
     },
     /// A dtype this reader does not handle.
     #[error(".npy dtype '{descr}' is not supported; use <u4, |b1, <f8, <f4, <i4, <i8, <u8 or |u1")]
@@ -66,6 +97,7 @@ pub enum NpyError {
 
 /// The values of a `.npy` array, by dtype.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum NpyData {
     /// `<u4`.
     U32(Vec<u32>),
@@ -177,6 +209,22 @@ fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
 
 /// Write `agg`'s values as `np.save(f, agg.values)` would: shape
 /// `(height, width)` or `(height, width, n_categories)`, row 0 = lowest y.
+///
+/// ```
+/// use pointillist::aggregate::{aggregate, AggregateRequest, ReductionSpec};
+/// use pointillist::output::npy::{read_npy, write_npy, NpyData};
+/// use pointillist::source::Source;
+///
+/// let mut req = AggregateRequest::new(30, 20);
+/// req.reduction = "count_cat:cat".parse::<ReductionSpec>()?;
+/// let agg = aggregate(&Source::sample()?, &req)?;
+/// let mut bytes = Vec::new();
+/// write_npy(&mut bytes, &agg)?;
+/// let back = read_npy(&bytes[..])?;
+/// assert_eq!(back.shape, vec![20, 30, 5]); // (height, width, categories)
+/// assert!(matches!(back.data, NpyData::U32(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
     let shape = agg.shape();
     let descr = match &agg.values {
@@ -223,7 +271,7 @@ fn parse_str(s: &str) -> Option<&str> {
 }
 
 /// The text after `'key':` in the header dictionary.
-fn value_of<'a>(dict: &'a str, key: &str) -> Result<&'a str, NpyError> {
+fn value_of<'a>(dict: &'a str, key: &'static str) -> Result<&'a str, NpyError> {
     for q in ['\'', '"'] {
         let pat = format!("{q}{key}{q}");
         if let Some(i) = dict.find(&pat) {
@@ -234,17 +282,15 @@ fn value_of<'a>(dict: &'a str, key: &str) -> Result<&'a str, NpyError> {
         }
     }
     Err(NpyError::BadHeader {
-        reason: format!("no '{key}' entry"),
+        reason: HeaderProblem::Missing { key },
     })
 }
 
 /// Parse the header dictionary into (descr, fortran_order, shape).
 fn parse_header(dict: &str) -> Result<(String, bool, Vec<usize>), NpyError> {
-    let bad = |reason: &str| NpyError::BadHeader {
-        reason: reason.to_string(),
-    };
+    let bad = |reason| NpyError::BadHeader { reason };
     let descr = parse_str(value_of(dict, "descr")?)
-        .ok_or_else(|| bad("'descr' is not a string"))?
+        .ok_or_else(|| bad(HeaderProblem::DescrNotString))?
         .to_string();
     let fo = value_of(dict, "fortran_order")?;
     let fortran = if fo.starts_with("True") {
@@ -252,27 +298,27 @@ fn parse_header(dict: &str) -> Result<(String, bool, Vec<usize>), NpyError> {
     } else if fo.starts_with("False") {
         false
     } else {
-        return Err(bad("'fortran_order' is not True or False"));
+        return Err(bad(HeaderProblem::FortranOrderNotBool));
     };
     let sh = value_of(dict, "shape")?;
     let sh = sh
         .strip_prefix('(')
         .and_then(|s| s.find(')').map(|e| &s[..e]))
-        .ok_or_else(|| bad("'shape' is not a tuple"))?;
+        .ok_or_else(|| bad(HeaderProblem::ShapeNotTuple))?;
     let shape = sh
         .split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(|t| t.trim_end_matches('L').parse::<usize>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| bad("'shape' holds something other than integers"))?;
+        .map_err(|_| bad(HeaderProblem::ShapeNotIntegers))?;
     Ok((descr, fortran, shape))
 }
 
 /// Read exactly `n` elements of `size` bytes each.
 fn read_bytes(r: &mut impl Read, n: usize, size: usize) -> Result<Vec<u8>, NpyError> {
-    let expected = n.checked_mul(size).ok_or_else(|| NpyError::BadHeader {
-        reason: "shape too large".to_string(),
+    let expected = n.checked_mul(size).ok_or(NpyError::BadHeader {
+        reason: HeaderProblem::ShapeTooLarge,
     })?;
     let mut buf = Vec::new();
     r.take(expected as u64).read_to_end(&mut buf)?;
@@ -286,6 +332,22 @@ fn read_bytes(r: &mut impl Read, n: usize, size: usize) -> Result<Vec<u8>, NpyEr
 }
 
 /// Read a `.npy` array as NumPy writes it (C order, little-endian).
+///
+/// ```
+/// use pointillist::output::npy::{read_npy, NpyData, NpyError};
+///
+/// // What `np.save(f, np.array([1.5, 2.5]))` writes.
+/// let mut file = b"\x93NUMPY\x01\x00\x76\x00".to_vec();
+/// let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
+/// file.extend(format!("{dict:<117}\n").bytes());
+/// file.extend(1.5f64.to_le_bytes());
+/// file.extend(2.5f64.to_le_bytes());
+/// let a = read_npy(&file[..])?;
+/// assert_eq!(a.shape, vec![2]);
+/// assert_eq!(a.data, NpyData::F64(vec![1.5, 2.5]));
+/// assert!(matches!(read_npy(&b"not npy!"[..]), Err(NpyError::BadMagic)));
+/// # Ok::<(), NpyError>(())
+/// ```
 pub fn read_npy(mut r: impl Read) -> Result<NpyArray, NpyError> {
     let mut pre = [0u8; 8];
     r.read_exact(&mut pre)?;
@@ -309,7 +371,7 @@ pub fn read_npy(mut r: impl Read) -> Result<NpyArray, NpyError> {
     let mut hbuf = vec![0u8; hlen];
     r.read_exact(&mut hbuf)?;
     let dict = String::from_utf8(hbuf).map_err(|_| NpyError::BadHeader {
-        reason: "header is not text".to_string(),
+        reason: HeaderProblem::NotText,
     })?;
     let (descr, fortran, shape) = parse_header(&dict)?;
     if fortran && shape.len() > 1 {

@@ -51,6 +51,14 @@ const INTERNAL_GZIP: u8 = 2;
 /// reference implementations' `zxy_to_tileid` / `ZxyToID`).
 ///
 /// `z` must be at most [`MAX_PMTILES_ZOOM`] and `x`, `y` below `2^z`.
+///
+/// ```
+/// use pointillist::output::pmtiles::{tileid_to_zxy, zxy_to_tileid};
+///
+/// assert_eq!(zxy_to_tileid(0, 0, 0), 0);
+/// assert_eq!(zxy_to_tileid(1, 0, 0), 1); // after zoom 0's one tile
+/// assert_eq!(tileid_to_zxy(zxy_to_tileid(12, 654, 1583)), Some((12, 654, 1583)));
+/// ```
 pub fn zxy_to_tileid(z: u8, x: u32, y: u32) -> u64 {
     let mut acc: u64 = 0;
     for tz in 0..z {
@@ -116,6 +124,7 @@ fn t_on_level(z: u8, pos: u64) -> (u8, u32, u32) {
 
 /// The header's tile type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TileType {
     /// Unknown or other.
     Unknown = 0,
@@ -134,6 +143,7 @@ pub enum TileType {
 
 /// How the tiles themselves are compressed (the header's `TileCompression`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TileCompression {
     /// Unknown.
     Unknown = 0,
@@ -149,7 +159,9 @@ pub enum TileCompression {
 }
 
 /// What goes into the header and the JSON metadata besides the tiles.
+/// Start from [`PmtilesMetadata::default`] and set the fields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PmtilesMetadata {
     /// Lowest zoom level of the archive; no tile may lie below it.
     pub min_zoom: u8,
@@ -213,6 +225,7 @@ impl PmtilesMetadata {
 
 /// What [`PmtilesWriter::finish`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PmtilesSummary {
     /// The archive.
     pub path: PathBuf,
@@ -230,8 +243,37 @@ pub struct PmtilesSummary {
     pub file_bytes: u64,
 }
 
+/// What is wrong with a [`PmtilesMetadata`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataProblem {
+    /// `min_zoom > max_zoom`, or `max_zoom` past [`MAX_PMTILES_ZOOM`].
+    #[error("zoom range {min_zoom}..={max_zoom} is empty or deeper than {MAX_PMTILES_ZOOM}")]
+    ZoomRange {
+        /// Declared lowest zoom.
+        min_zoom: u8,
+        /// Declared highest zoom.
+        max_zoom: u8,
+    },
+    /// Bounds that are not `[west, south, east, north]` in degrees.
+    #[error("bounds [{}, {}, {}, {}] are not [west, south, east, north] in degrees", .bounds[0], .bounds[1], .bounds[2], .bounds[3])]
+    Bounds {
+        /// The bounds given.
+        bounds: [f64; 4],
+    },
+    /// A centre that is not a longitude and latitude.
+    #[error("centre ({lon}, {lat}) is not a longitude, latitude")]
+    Center {
+        /// Longitude given.
+        lon: f64,
+        /// Latitude given.
+        lat: f64,
+    },
+}
+
 /// Why an archive cannot be written as asked.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PmtilesProblem {
     /// `x` or `y` outside the zoom's grid, or the zoom too deep.
     #[error("tile {z}/{x}/{y} does not exist; zoom must be at most {MAX_PMTILES_ZOOM} and x, y below 2^zoom")]
@@ -281,7 +323,10 @@ pub enum PmtilesProblem {
     },
     /// Zoom range, bounds or centre that make no sense.
     #[error("bad metadata: {0}")]
-    BadMetadata(String),
+    BadMetadata(#[source] MetadataProblem),
+    /// More distinct tile contents than directory entries can address.
+    #[error("more than 4 billion distinct tiles; write fewer zoom levels")]
+    TooManyContents,
     /// Nothing to write: PMTiles directories must not be empty.
     #[error("no tiles to write (every tile was empty); check the data extent and zoom range")]
     NoTiles,
@@ -327,6 +372,24 @@ const DEFAULT_LIMITS: DirLimits = DirLimits {
 };
 
 /// Writes a PMTiles v3 archive; see the module documentation.
+///
+/// ```
+/// use pointillist::output::pmtiles::{PmtilesMetadata, PmtilesWriter};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("tiles.pmtiles");
+/// let mut w = PmtilesWriter::create(&path)?;
+/// w.add_tile(1, 1, 0, b"north-east tile bytes")?;
+/// w.add_tile(0, 0, 0, b"world tile bytes")?;
+/// w.add_tile(1, 0, 0, b"north-east tile bytes")?; // same bytes: stored once
+/// let mut meta = PmtilesMetadata::default();
+/// meta.max_zoom = 1;
+/// meta.name = "example".into();
+/// let summary = w.finish(&meta)?;
+/// assert_eq!((summary.addressed_tiles, summary.tile_contents), (3, 2));
+/// assert!(std::fs::read(&path)?.starts_with(b"PMTiles\x03"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PmtilesWriter {
     path: PathBuf,
@@ -444,11 +507,7 @@ impl PmtilesWriter {
         let index = u32::try_from(self.contents.len())
             .ok()
             .filter(|&i| i != NONE)
-            .ok_or_else(|| {
-                err(io::Error::other(
-                    "more than 4 billion distinct tiles; write fewer zoom levels",
-                ))
-            })?;
+            .ok_or_else(|| problem(&self.path, PmtilesProblem::TooManyContents))?;
         self.data.write_all(bytes).map_err(&err)?;
         self.contents.push(Content {
             tmp_offset: self.data_len,
@@ -625,26 +684,24 @@ impl PmtilesWriter {
     }
 }
 
-fn check_metadata(meta: &PmtilesMetadata) -> Result<(), String> {
+fn check_metadata(meta: &PmtilesMetadata) -> Result<(), MetadataProblem> {
     if meta.min_zoom > meta.max_zoom || meta.max_zoom > MAX_PMTILES_ZOOM {
-        return Err(format!(
-            "zoom range {}..={} is empty or deeper than {MAX_PMTILES_ZOOM}",
-            meta.min_zoom, meta.max_zoom
-        ));
+        return Err(MetadataProblem::ZoomRange {
+            min_zoom: meta.min_zoom,
+            max_zoom: meta.max_zoom,
+        });
     }
     let [w, s, e, n] = meta.bounds;
     let lon_ok = |v: f64| v.is_finite() && (-180.0..=180.0).contains(&v);
     let lat_ok = |v: f64| v.is_finite() && (-90.0..=90.0).contains(&v);
     if !(lon_ok(w) && lon_ok(e) && lat_ok(s) && lat_ok(n) && w <= e && s <= n) {
-        return Err(format!(
-            "bounds [{w}, {s}, {e}, {n}] are not [west, south, east, north] in degrees"
-        ));
+        return Err(MetadataProblem::Bounds {
+            bounds: meta.bounds,
+        });
     }
     if let Some((lon, lat, _)) = meta.center {
         if !(lon_ok(lon) && lat_ok(lat)) {
-            return Err(format!(
-                "centre ({lon}, {lat}) is not a longitude, latitude"
-            ));
+            return Err(MetadataProblem::Center { lon, lat });
         }
     }
     Ok(())

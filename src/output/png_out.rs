@@ -2,27 +2,86 @@
 //! encoding is quick and output bytes are deterministic.
 
 /// Encoder settings.
+///
+/// ```
+/// use pointillist::output::PngOptions;
+///
+/// let opts = PngOptions::default().with_small(true);
+/// assert!(opts.small);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PngOptions {
     /// Spend more time for smaller files.
     pub small: bool,
 }
 
+impl PngOptions {
+    /// Sets [`PngOptions::small`].
+    #[must_use]
+    pub fn with_small(mut self, small: bool) -> Self {
+        self.small = small;
+        self
+    }
+}
+
+/// Why an image cannot be encoded as PNG.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PngError {
+    /// A side longer than PNG allows.
+    #[error("{side} {len} is too large for PNG")]
+    TooLarge {
+        /// `"width"` or `"height"`.
+        side: &'static str,
+        /// Its length in pixels.
+        len: usize,
+    },
+    /// A buffer that is not `width * height` RGBA pixels.
+    #[error("image buffer holds {got} bytes, expected {expected}")]
+    BufferSize {
+        /// Bytes given.
+        got: usize,
+        /// Bytes `width * height * 4`.
+        expected: usize,
+    },
+    /// The encoder failed.
+    #[error("{0}")]
+    Encoder(#[source] png::EncodingError),
+}
+
 /// Encode north-up RGBA8 rows as a PNG file in memory.
+///
+/// ```
+/// use pointillist::output::{encode_png, PngError, PngOptions};
+///
+/// // 2x1: a red pixel, then a transparent one.
+/// let png = encode_png(2, 1, &[255, 0, 0, 255, 0, 0, 0, 0], &PngOptions::default())?;
+/// assert!(png.starts_with(b"\x89PNG"));
+/// assert!(matches!(
+///     encode_png(2, 2, &[0; 4], &PngOptions::default()),
+///     Err(PngError::BufferSize { got: 4, expected: 16 })
+/// ));
+/// # Ok::<(), PngError>(())
+/// ```
 pub fn encode_png(
     width: usize,
     height: usize,
     rgba_north_up: &[u8],
     opts: &PngOptions,
-) -> Result<Vec<u8>, String> {
-    let w = u32::try_from(width).map_err(|_| format!("width {width} is too large for PNG"))?;
-    let h = u32::try_from(height).map_err(|_| format!("height {height} is too large for PNG"))?;
-    if rgba_north_up.len() != width * height * 4 {
-        return Err(format!(
-            "image buffer holds {} bytes, expected {}",
-            rgba_north_up.len(),
-            width * height * 4
-        ));
+) -> Result<Vec<u8>, PngError> {
+    let too_large = |side, len| PngError::TooLarge { side, len };
+    let w = u32::try_from(width).map_err(|_| too_large("width", width))?;
+    let h = u32::try_from(height).map_err(|_| too_large("height", height))?;
+    let expected = width
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(4))
+        .ok_or(too_large("width", width))?;
+    if rgba_north_up.len() != expected {
+        return Err(PngError::BufferSize {
+            got: rgba_north_up.len(),
+            expected,
+        });
     }
     let mut out = Vec::with_capacity(rgba_north_up.len() / 4 + 1024);
     {
@@ -34,11 +93,11 @@ pub fn encode_png(
         } else {
             enc.set_compression(png::Compression::Fast);
         }
-        let mut writer = enc.write_header().map_err(|e| e.to_string())?;
+        let mut writer = enc.write_header().map_err(PngError::Encoder)?;
         writer
             .write_image_data(rgba_north_up)
-            .map_err(|e| e.to_string())?;
-        writer.finish().map_err(|e| e.to_string())?;
+            .map_err(PngError::Encoder)?;
+        writer.finish().map_err(PngError::Encoder)?;
     }
     Ok(out)
 }
@@ -62,6 +121,14 @@ mod tests {
 
     #[test]
     fn wrong_buffer_size_is_an_error() {
-        assert!(encode_png(2, 2, &[0; 15], &PngOptions::default()).is_err());
+        let e = encode_png(2, 2, &[0; 15], &PngOptions::default()).expect_err("15 bytes");
+        assert!(matches!(
+            e,
+            PngError::BufferSize {
+                got: 15,
+                expected: 16
+            }
+        ));
+        assert_eq!(e.to_string(), "image buffer holds 15 bytes, expected 16");
     }
 }
