@@ -50,6 +50,16 @@ const MISSING_KEY: u32 = u32::MAX;
 pub const INDEX_METADATA_KEY: &str = "pointillist.index";
 
 /// How to build an index.
+///
+/// ```
+/// use pointillist::index::IndexOptions;
+///
+/// let opts = IndexOptions::default()
+///     .with_columns("lon_m", "lat_m")
+///     .with_row_group_rows(16 * 1024)
+///     .with_memory_bytes(256 << 20);
+/// assert_eq!(opts.x, "lon_m");
+/// ```
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
     /// Column of x coordinates.
@@ -79,8 +89,47 @@ impl Default for IndexOptions {
     }
 }
 
+impl IndexOptions {
+    /// Sets the coordinate columns [`IndexOptions::x`] and [`IndexOptions::y`].
+    #[must_use]
+    pub fn with_columns(mut self, x: impl Into<String>, y: impl Into<String>) -> Self {
+        self.x = x.into();
+        self.y = y.into();
+        self
+    }
+
+    /// Sets [`IndexOptions::row_group_rows`].
+    #[must_use]
+    pub fn with_row_group_rows(mut self, rows: usize) -> Self {
+        self.row_group_rows = rows;
+        self
+    }
+
+    /// Sets [`IndexOptions::memory_bytes`].
+    #[must_use]
+    pub fn with_memory_bytes(mut self, bytes: usize) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    /// Sets [`IndexOptions::compression`].
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets [`IndexOptions::temp_dir`].
+    #[must_use]
+    pub fn with_temp_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.temp_dir = dir;
+        self
+    }
+}
+
 /// What [`build_index`] wrote.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct IndexSummary {
     /// Rows written.
     pub rows: u64,
@@ -96,6 +145,7 @@ pub struct IndexSummary {
 
 /// Errors of the index stage.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IndexError {
     /// Reading the input.
     #[error(transparent)]
@@ -110,9 +160,12 @@ pub enum IndexError {
         /// This input's columns.
         found: String,
     },
-    /// A bad option.
-    #[error("{0}")]
-    Options(String),
+    /// [`IndexOptions::row_group_rows`] is 0.
+    #[error("--row-group-rows must be at least 1")]
+    ZeroRowGroupRows,
+    /// A source without files.
+    #[error("no input files")]
+    NoInputs,
     /// The output path is one of the inputs.
     #[error("the output '{path}' is also an input; write the index to a new file")]
     OutputIsInput {
@@ -125,29 +178,58 @@ pub enum IndexError {
         /// The file or directory.
         path: PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
-    /// Arrow or Parquet refused a batch.
-    #[error("cannot write '{path}': {message}")]
-    Write {
+    /// Arrow refused a batch, or a spilled run could not be read back.
+    #[error("cannot write '{path}': {source}")]
+    Arrow {
+        /// The file being written or read back.
+        path: PathBuf,
+        /// Arrow's complaint.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// The Parquet writer refused a batch or the footer.
+    #[error("cannot write '{path}': {source}")]
+    Parquet {
         /// The file being written.
         path: PathBuf,
-        /// What the encoder said.
-        message: String,
+        /// The writer's complaint.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A spilled run read back without its sort-key column.
+    #[error("cannot write '{path}': spilled run lost its key column")]
+    LostKeyColumn {
+        /// The spilled run.
+        path: PathBuf,
     },
 }
 
 /// Write `source` to `out`, sorted along a Hilbert curve over
 /// `opts.x`/`opts.y`. The file appears at `out` only when complete.
+///
+/// ```
+/// use pointillist::index::{build_index, IndexOptions};
+/// use pointillist::source::Source;
+///
+/// let dir = tempfile::tempdir()?;
+/// let out = dir.path().join("sample.indexed.parquet");
+/// let opts = IndexOptions::default().with_row_group_rows(32 * 1024);
+/// let summary = build_index(&Source::sample()?, &out, &opts)?;
+/// assert_eq!(summary.rows, 300_000);
+/// assert_eq!(summary.row_groups, 10); // 300,000 rows in groups of 32,768
+/// assert_eq!(Source::open(&[&out])?.num_rows(), 300_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn build_index(
     source: &Source,
     out: &Path,
     opts: &IndexOptions,
 ) -> Result<IndexSummary, IndexError> {
     if opts.row_group_rows == 0 {
-        return Err(IndexError::Options(
-            "--row-group-rows must be at least 1".into(),
-        ));
+        return Err(IndexError::ZeroRowGroupRows);
     }
     if let Ok(canon_out) = out.canonicalize() {
         for f in source.files() {
@@ -195,9 +277,13 @@ pub fn build_index(
         path: out.to_path_buf(),
         source,
     };
-    let write_err = |e: &dyn std::fmt::Display| IndexError::Write {
+    let arrow_err = |source| IndexError::Arrow {
         path: out.to_path_buf(),
-        message: e.to_string(),
+        source,
+    };
+    let parquet_err = |source| IndexError::Parquet {
+        path: out.to_path_buf(),
+        source,
     };
 
     // Phase 1: read in row order, cut into runs by memory, sort each run.
@@ -208,7 +294,7 @@ pub fn build_index(
         for batch in source.read_unit(&unit, &col_refs, BATCH_ROWS)? {
             let batch = batch?;
             let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
-                .map_err(|e| write_err(&e))?;
+                .map_err(arrow_err)?;
             let keys = keyer.keys(&batch, &opts.x, &opts.y);
             run.push(batch, keys);
             if run.bytes >= opts.memory_bytes {
@@ -230,7 +316,9 @@ pub fn build_index(
     for f in schema.fields() {
         if matches!(
             f.data_type(),
-            arrow_schema::DataType::Float32 | arrow_schema::DataType::Float64
+            arrow_schema::DataType::Float16
+                | arrow_schema::DataType::Float32
+                | arrow_schema::DataType::Float64
         ) {
             props = props.set_column_dictionary_enabled(
                 parquet::schema::types::ColumnPath::from(f.name().as_str()),
@@ -242,15 +330,15 @@ pub fn build_index(
     let file = tmp.as_file().try_clone().map_err(io_err)?;
     let sink = BufWriter::with_capacity(1 << 20, file);
     let mut writer =
-        ArrowWriter::try_new(sink, Arc::clone(&schema), Some(props)).map_err(|e| write_err(&e))?;
+        ArrowWriter::try_new(sink, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
     let out_rows = opts.row_group_rows.clamp(1, BATCH_ROWS);
     let n_runs;
     if runs.is_empty() {
         // Everything fitted in memory: sort and write directly.
         n_runs = 1;
         for chunk in run.sorted_chunks(out_rows) {
-            let (batch, _) = chunk.map_err(|e| write_err(&e))?;
-            writer.write(&batch).map_err(|e| write_err(&e))?;
+            let (batch, _) = chunk.map_err(arrow_err)?;
+            writer.write(&batch).map_err(parquet_err)?;
         }
     } else {
         if run.rows > 0 {
@@ -258,10 +346,10 @@ pub fn build_index(
         }
         n_runs = runs.len();
         merge_runs(&runs, out_rows, |batch| {
-            writer.write(&batch).map_err(|e| write_err(&e))
+            writer.write(&batch).map_err(parquet_err)
         })?;
     }
-    let meta = writer.finish().map_err(|e| write_err(&e))?;
+    let meta = writer.finish().map_err(parquet_err)?;
     drop(writer);
     let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
     tmp.persist(out).map_err(|e| IndexError::Io {
@@ -280,9 +368,7 @@ pub fn build_index(
 /// The Arrow schema shared by every input (field names and types; field
 /// and schema metadata may differ).
 fn common_schema(source: &Source) -> Result<SchemaRef, IndexError> {
-    let first = source
-        .schema_of(0)
-        .ok_or_else(|| IndexError::Options("no input files".into()))?;
+    let first = source.schema_of(0).ok_or(IndexError::NoInputs)?;
     let describe = |s: &SchemaRef| {
         s.fields()
             .iter()
@@ -399,6 +485,15 @@ impl Keyer {
 
 /// Distance of cell `(x, y)` along the Hilbert curve filling the
 /// 2^[`HILBERT_BITS`] square grid.
+///
+/// ```
+/// use pointillist::index::hilbert_index;
+///
+/// // The curve starts at the south-west cell and ends at the south-east one.
+/// assert_eq!(hilbert_index(0, 0), 0);
+/// let max = (1u32 << 16) - 1;
+/// assert_eq!(hilbert_index(max, 0), u32::MAX);
+/// ```
 pub fn hilbert_index(mut x: u32, mut y: u32) -> u32 {
     let n: u32 = 1 << HILBERT_BITS;
     let mut d: u32 = 0;
@@ -514,23 +609,23 @@ fn spill_run(run: Run, schema: &SchemaRef, dir: &Path, n: usize) -> Result<PathB
         path: path.clone(),
         source,
     };
-    let write_err = |e: &dyn std::fmt::Display| IndexError::Write {
+    let arrow_err = |source| IndexError::Arrow {
         path: path.clone(),
-        message: e.to_string(),
+        source,
     };
     let file = File::create(&path).map_err(io_err)?;
     let spill = spill_schema(schema);
     let mut writer =
         arrow_ipc::writer::FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &spill)
-            .map_err(|e| write_err(&e))?;
+            .map_err(arrow_err)?;
     for chunk in run.sorted_chunks(BATCH_ROWS) {
-        let (batch, keys) = chunk.map_err(|e| write_err(&e))?;
+        let (batch, keys) = chunk.map_err(arrow_err)?;
         let mut columns = batch.columns().to_vec();
         columns.push(Arc::new(arrow_array::UInt32Array::from(keys)));
-        let batch = RecordBatch::try_new(Arc::clone(&spill), columns).map_err(|e| write_err(&e))?;
-        writer.write(&batch).map_err(|e| write_err(&e))?;
+        let batch = RecordBatch::try_new(Arc::clone(&spill), columns).map_err(arrow_err)?;
+        writer.write(&batch).map_err(arrow_err)?;
     }
-    writer.finish().map_err(|e| write_err(&e))?;
+    writer.finish().map_err(arrow_err)?;
     Ok(path)
 }
 
@@ -548,9 +643,9 @@ impl RunCursor {
     /// Load the next non-empty batch into `slots`; false at the end.
     fn advance(&mut self, slots: &mut Vec<RecordBatch>) -> Result<bool, IndexError> {
         for batch in self.reader.by_ref() {
-            let batch = batch.map_err(|e| IndexError::Write {
+            let batch = batch.map_err(|source| IndexError::Arrow {
                 path: self.path.clone(),
-                message: e.to_string(),
+                source,
             })?;
             if batch.num_rows() == 0 {
                 continue;
@@ -561,19 +656,20 @@ impl RunCursor {
                 .as_any()
                 .downcast_ref::<arrow_array::UInt32Array>()
                 .cloned()
-                .ok_or_else(|| IndexError::Write {
+                .ok_or_else(|| IndexError::LostKeyColumn {
                     path: self.path.clone(),
-                    message: "spilled run lost its key column".into(),
                 })?;
             self.keys = keys;
             self.row = 0;
             self.slot = slots.len();
-            slots.push(batch.project(&(0..last).collect::<Vec<_>>()).map_err(|e| {
-                IndexError::Write {
-                    path: self.path.clone(),
-                    message: e.to_string(),
-                }
-            })?);
+            slots.push(
+                batch
+                    .project(&(0..last).collect::<Vec<_>>())
+                    .map_err(|source| IndexError::Arrow {
+                        path: self.path.clone(),
+                        source,
+                    })?,
+            );
             return Ok(true);
         }
         Ok(false)
@@ -595,13 +691,12 @@ fn merge_runs(
             path: path.clone(),
             source,
         })?;
-        let reader =
-            arrow_ipc::reader::FileReader::try_new(BufReader::new(file), None).map_err(|e| {
-                IndexError::Write {
-                    path: path.clone(),
-                    message: e.to_string(),
-                }
-            })?;
+        let reader = arrow_ipc::reader::FileReader::try_new(BufReader::new(file), None).map_err(
+            |source| IndexError::Arrow {
+                path: path.clone(),
+                source,
+            },
+        )?;
         let mut c = RunCursor {
             reader,
             slot: 0,
@@ -623,9 +718,9 @@ fn merge_runs(
         if idx.is_empty() {
             return Ok(());
         }
-        let batch = gather(slots, idx).map_err(|e| IndexError::Write {
+        let batch = gather(slots, idx).map_err(|source| IndexError::Arrow {
             path: PathBuf::from("<merge>"),
-            message: e.to_string(),
+            source,
         })?;
         idx.clear();
         // Keep only the batches the cursors still point into.
