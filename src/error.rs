@@ -2,13 +2,19 @@
 //! that span stages.
 
 use crate::aggregate::AggError;
+use crate::index::IndexError;
 use crate::output::OutputError;
+#[cfg(feature = "server")]
+use crate::server::ServerError;
 use crate::shade::ShadeError;
 use crate::source::SourceError;
 use crate::tiles::TileError;
 
-/// Any error of a render, by stage.
+/// Any error of the library, by stage. Each stage has its own error type
+/// (which keeps its causes as [`std::error::Error::source`]); this one
+/// wraps them all, so that one `?` serves a whole pipeline.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Finding or reading the input.
     #[error(transparent)]
@@ -22,15 +28,16 @@ pub enum Error {
     /// Writing outputs.
     #[error(transparent)]
     Output(#[from] OutputError),
-    /// A bad tile address.
+    /// Rendering or writing map tiles.
     #[error(transparent)]
     Tile(#[from] TileError),
-    /// A tile image the PNG encoder refused.
-    #[error("cannot encode a tile as PNG: {message}")]
-    TileEncode {
-        /// The encoder's complaint.
-        message: String,
-    },
+    /// Building a spatial index.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Starting the tile server.
+    #[cfg(feature = "server")]
+    #[error(transparent)]
+    Server(#[from] ServerError),
     /// A categorical render with more categories than key colours.
     #[error("{categories} categories in column '{column}' but only {colors} colours in the color key; give --color-key with at least {categories} colours")]
     TooFewColors {

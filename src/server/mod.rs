@@ -28,6 +28,24 @@
 //! those tiles. Deeper zooms' spans are Datashader's full pass over blocks
 //! of up to 16x16 tiles ([`crate::tiles::zoom_span`]), also computed in the
 //! background.
+//!
+//! Embedding: build a [`TileServer`] over a [`Source`], then either mount
+//! [`router`] in an axum application or let [`serve`] run it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use pointillist::server::{serve, shutdown_signal, ServerConfig, TileServer};
+//! use pointillist::source::Source;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Arc::new(TileServer::new(Source::open(&["points.parquet"])?, ServerConfig::default())?);
+//! server.warm_up(); // low zooms and colour spans in the background
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! serve(listener, server, shutdown_signal()).await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod cache;
 
@@ -42,11 +60,10 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::Semaphore;
 
-use crate::aggregate::{AggValues, ReductionSpec};
-use crate::error::Error;
-use crate::shade::{self, How, ShadeOptions};
+use crate::aggregate::{AggValues, ReductionSpec, SpecError};
+use crate::shade::{self, How, ShadeError, ShadeOptions};
 use crate::source::Source;
-use crate::tiles::{self, Extent, TileId, TileLayer};
+use crate::tiles::{self, Extent, TileAddressError, TileError, TileId, TileLayer};
 
 use cache::TileCache;
 
@@ -60,7 +77,28 @@ const MAX_OVERRIDE_LEN: usize = 512;
 /// scanned once each); further ones are answered 400.
 const MAX_LAYERS: usize = 16;
 
+/// What can go wrong while starting the server or rendering for it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Checking the layer, measuring the data, or rendering a tile or a
+    /// zoom level's span.
+    #[error(transparent)]
+    Tile(#[from] TileError),
+}
+
 /// Everything the server needs besides the data.
+///
+/// ```
+/// use pointillist::server::ServerConfig;
+/// use pointillist::shade::{How, ShadeOptions};
+///
+/// let config = ServerConfig::default()
+///     .with_zooms(0, 14)
+///     .with_shade(ShadeOptions::default().with_how(How::Cbrt))
+///     .with_cache_bytes(64 << 20);
+/// assert_eq!(config.max_zoom, 14);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Columns, reduction and categories of the default layer.
@@ -107,6 +145,72 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// Sets [`ServerConfig::layer`].
+    #[must_use]
+    pub fn with_layer(mut self, layer: TileLayer) -> Self {
+        self.layer = layer;
+        self
+    }
+
+    /// Sets [`ServerConfig::shade`].
+    #[must_use]
+    pub fn with_shade(mut self, shade: ShadeOptions) -> Self {
+        self.shade = shade;
+        self
+    }
+
+    /// Sets [`ServerConfig::min_zoom`] and [`ServerConfig::max_zoom`].
+    #[must_use]
+    pub fn with_zooms(mut self, min_zoom: u8, max_zoom: u8) -> Self {
+        self.min_zoom = min_zoom;
+        self.max_zoom = max_zoom;
+        self
+    }
+
+    /// Sets [`ServerConfig::cache_bytes`].
+    #[must_use]
+    pub fn with_cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// Sets [`ServerConfig::max_renders`].
+    #[must_use]
+    pub fn with_max_renders(mut self, renders: usize) -> Self {
+        self.max_renders = renders;
+        self
+    }
+
+    /// Sets [`ServerConfig::span_max_zoom`].
+    #[must_use]
+    pub fn with_span_max_zoom(mut self, z: u8) -> Self {
+        self.span_max_zoom = z;
+        self
+    }
+
+    /// Sets [`ServerConfig::name`].
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets [`ServerConfig::pyramid_max_zoom`].
+    #[must_use]
+    pub fn with_pyramid_max_zoom(mut self, z: Option<u8>) -> Self {
+        self.pyramid_max_zoom = z;
+        self
+    }
+
+    /// Sets [`ServerConfig::pyramid_bytes`].
+    #[must_use]
+    pub fn with_pyramid_bytes(mut self, bytes: usize) -> Self {
+        self.pyramid_bytes = bytes;
+        self
+    }
+}
+
 /// A zoom level's span is kept per `agg` override and zoom.
 type SpanKey = (String, u8);
 
@@ -150,7 +254,17 @@ impl std::fmt::Debug for TileServer {
 
 impl TileServer {
     /// Check the layer against the data and measure the data's extent.
-    pub fn new(source: Source, mut config: ServerConfig) -> Result<TileServer, Error> {
+    ///
+    /// ```
+    /// use pointillist::server::{ServerConfig, TileServer};
+    /// use pointillist::source::Source;
+    ///
+    /// let server = TileServer::new(Source::sample()?, ServerConfig::default())?;
+    /// let ((x0, x1), _) = server.extent(); // Web Mercator metres
+    /// assert!(x0 < x1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(source: Source, mut config: ServerConfig) -> Result<TileServer, ServerError> {
         config.layer = config.layer.resolve(&source)?;
         config.max_zoom = config.max_zoom.min(tiles::MAX_ZOOM);
         config.min_zoom = config.min_zoom.min(config.max_zoom);
@@ -178,7 +292,7 @@ impl TileServer {
     /// on first use; `None` past the pyramid's zoom, over its byte budget,
     /// or when the data is not sorted in space. Callers for the same zoom
     /// wait for one computation.
-    pub fn level(&self, z: u8) -> Result<Option<Arc<tiles::ZoomLevel>>, Error> {
+    pub fn level(&self, z: u8) -> Result<Option<Arc<tiles::ZoomLevel>>, ServerError> {
         let Some(max) = self.config.pyramid_max_zoom else {
             return Ok(None);
         };
@@ -250,13 +364,12 @@ impl TileServer {
             return Ok(l.clone());
         }
         if lock(&self.layers).len() >= MAX_LAYERS {
-            return Err(Reject::bad(format!(
-                "too many different agg overrides (at most {MAX_LAYERS}); use one of those already served"
-            )));
+            return Err(Reject::TooManyLayers);
         }
-        let reduction: ReductionSpec = agg
-            .parse()
-            .map_err(|e| Reject::bad(format!("agg '{agg}': {e}")))?;
+        let reduction: ReductionSpec = agg.parse().map_err(|source| Reject::BadAgg {
+            agg: agg.to_string(),
+            source,
+        })?;
         let mut layer = self.config.layer.clone();
         if layer.reduction.by != reduction.by {
             layer.categories = None;
@@ -264,13 +377,21 @@ impl TileServer {
         layer.reduction = reduction;
         let layer = layer
             .resolve(&self.source)
-            .map_err(|e| Reject::bad(format!("agg '{agg}': {e}")))?;
+            .map_err(|source| Reject::AggLayer {
+                agg: agg.to_string(),
+                source,
+            })?;
         lock(&self.layers).insert(agg.to_string(), layer.clone());
         Ok(layer)
     }
 
     /// The span of zoom `z` for layer key `agg` (computed once).
-    fn zoom_span(&self, agg: &str, layer: &TileLayer, z: u8) -> Result<Option<(f64, f64)>, Error> {
+    fn zoom_span(
+        &self,
+        agg: &str,
+        layer: &TileLayer,
+        z: u8,
+    ) -> Result<Option<(f64, f64)>, ServerError> {
         let z = z.min(self.config.span_max_zoom);
         let key = (agg.to_string(), z);
         if let Some(s) = lock(&self.spans).get(&key) {
@@ -291,7 +412,7 @@ impl TileServer {
     }
 
     /// Render one tile: `Ok(None)` when no point falls in it.
-    fn render(&self, req: &TileRequest) -> Result<Option<Vec<u8>>, Error> {
+    fn render(&self, req: &TileRequest) -> Result<Option<Vec<u8>>, ServerError> {
         let from_level = if req.agg_key.is_empty() && req.size == 256 {
             self.level(req.tile.z)?
         } else {
@@ -325,7 +446,7 @@ impl TileServer {
             };
             opts.span = self.zoom_span(&req.agg_key, &req.layer, z)?;
         }
-        tiles::encode_tile(&agg, &opts).map(Some)
+        Ok(Some(tiles::encode_tile(&agg, &opts)?))
     }
 }
 
@@ -333,25 +454,155 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A request refused with a status and a one-line reason.
-#[derive(Debug)]
-struct Reject {
-    status: StatusCode,
-    message: String,
+/// Why a request is refused: the status, and (as `Display`) the one-line
+/// reason sent as the body.
+#[derive(Debug, thiserror::Error)]
+enum Reject {
+    /// A zoom, column or row that is not a decimal number.
+    #[error("tile {what} '{}' is not a whole number", .value.escape_debug())]
+    NotANumber {
+        /// `zoom`, `column` or `row`.
+        what: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A file name other than `{y}.png` or `{y}@2x.png`.
+    #[error("'{}' is not a tile name; use {{y}}.png or {{y}}@2x.png", .file.escape_debug())]
+    TileName {
+        /// What was given.
+        file: String,
+    },
+    /// An address outside the tile grid.
+    #[error(transparent)]
+    Address(#[from] TileAddressError),
+    /// A zoom deeper than the server serves.
+    #[error("zoom {z} is beyond this server's max zoom {max_zoom}")]
+    BeyondMaxZoom {
+        /// The zoom asked for.
+        z: u8,
+        /// [`ServerConfig::max_zoom`].
+        max_zoom: u8,
+    },
+    /// An over-long query value.
+    #[error("query parameter '{key}' is longer than {MAX_OVERRIDE_LEN} bytes")]
+    OverrideTooLong {
+        /// The parameter.
+        key: String,
+    },
+    /// More distinct `agg` overrides than are kept.
+    #[error(
+        "too many different agg overrides (at most {MAX_LAYERS}); use one of those already served"
+    )]
+    TooManyLayers,
+    /// An `agg` override that does not parse.
+    #[error("agg '{agg}': {source}")]
+    BadAgg {
+        /// What was given.
+        agg: String,
+        /// Why it does not parse.
+        #[source]
+        source: SpecError,
+    },
+    /// An `agg` override that does not fit the data.
+    #[error("agg '{agg}': {source}")]
+    AggLayer {
+        /// What was given.
+        agg: String,
+        /// Why the layer cannot be made.
+        #[source]
+        source: TileError,
+    },
+    /// A `how` override that does not parse.
+    #[error("how '{value}': {source}")]
+    BadHow {
+        /// What was given.
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        source: ShadeError,
+    },
+    /// A `cmap` override that does not parse.
+    #[error("cmap '{value}': {source}")]
+    BadCmap {
+        /// What was given.
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        source: ShadeError,
+    },
+    /// A `span` override that is not two ordered finite numbers.
+    #[error("span '{value}' must be two finite numbers LO,HI with LO < HI")]
+    BadSpan {
+        /// What was given.
+        value: String,
+    },
+    /// A `legend.json?z=` that is not a served zoom.
+    #[error("z '{value}' must be a zoom from 0 to {max_zoom}")]
+    BadLegendZoom {
+        /// What was given.
+        value: String,
+        /// [`ServerConfig::max_zoom`].
+        max_zoom: u8,
+    },
+    /// The render pool is closed.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// A tile render that failed.
+    #[error("cannot render tile: {source}")]
+    Render {
+        /// Why.
+        #[source]
+        source: ServerError,
+    },
+    /// A tile render that panicked or was cancelled.
+    #[error("the tile render failed")]
+    RenderAborted {
+        /// The task's fate.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// A zoom level's span that could not be computed.
+    #[error("cannot compute the span of zoom {z}: {source}")]
+    Span {
+        /// The zoom.
+        z: u8,
+        /// Why.
+        #[source]
+        source: ServerError,
+    },
+    /// Any path that is not a route.
+    #[error("not found; tiles are at /tiles/{{z}}/{{x}}/{{y}}.png, metadata at /tilejson.json")]
+    NotFound,
 }
 
 impl Reject {
-    fn bad(message: String) -> Reject {
-        Reject {
-            status: StatusCode::BAD_REQUEST,
-            message,
+    /// The HTTP status of the answer.
+    fn status(&self) -> StatusCode {
+        match self {
+            Reject::NotFound => StatusCode::NOT_FOUND,
+            Reject::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::Render { .. } | Reject::RenderAborted { .. } | Reject::Span { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Reject::NotANumber { .. }
+            | Reject::TileName { .. }
+            | Reject::Address(_)
+            | Reject::BeyondMaxZoom { .. }
+            | Reject::OverrideTooLong { .. }
+            | Reject::TooManyLayers
+            | Reject::BadAgg { .. }
+            | Reject::AggLayer { .. }
+            | Reject::BadHow { .. }
+            | Reject::BadCmap { .. }
+            | Reject::BadSpan { .. }
+            | Reject::BadLegendZoom { .. } => StatusCode::BAD_REQUEST,
         }
     }
 }
 
 impl IntoResponse for Reject {
     fn into_response(self) -> Response {
-        let mut r = (self.status, format!("{}\n", self.message)).into_response();
+        let mut r = (self.status(), format!("{self}\n")).into_response();
         cors(r.headers_mut());
         r
     }
@@ -380,15 +631,15 @@ fn parse_tile_file(file: &str) -> Option<(u64, usize)> {
     Some((num.parse().ok()?, size))
 }
 
-fn parse_number(what: &str, s: &str) -> Result<u64, Reject> {
+fn parse_number(what: &'static str, s: &str) -> Result<u64, Reject> {
+    let not_a_number = || Reject::NotANumber {
+        what,
+        value: s.to_string(),
+    };
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Reject::bad(format!(
-            "tile {what} '{}' is not a whole number",
-            s.escape_debug()
-        )));
+        return Err(not_a_number());
     }
-    s.parse()
-        .map_err(|_| Reject::bad(format!("tile {what} '{s}' is not a whole number")))
+    s.parse().map_err(|_| not_a_number())
 }
 
 impl TileServer {
@@ -402,38 +653,36 @@ impl TileServer {
     ) -> Result<TileRequest, Reject> {
         let z = parse_number("zoom", z)?;
         let x = parse_number("column", x)?;
-        let (y, size) = parse_tile_file(file).ok_or_else(|| {
-            Reject::bad(format!(
-                "'{}' is not a tile name; use {{y}}.png or {{y}}@2x.png",
-                file.escape_debug()
-            ))
+        let (y, size) = parse_tile_file(file).ok_or_else(|| Reject::TileName {
+            file: file.to_string(),
         })?;
         let z32 = u32::try_from(z).unwrap_or(u32::MAX);
-        let tile = TileId::new(z32, x, y).map_err(|e| Reject::bad(e.to_string()))?;
+        let tile = TileId::new(z32, x, y)?;
         if tile.z > self.config.max_zoom {
-            return Err(Reject::bad(format!(
-                "zoom {} is beyond this server's max zoom {}",
-                tile.z, self.config.max_zoom
-            )));
+            return Err(Reject::BeyondMaxZoom {
+                z: tile.z,
+                max_zoom: self.config.max_zoom,
+            });
         }
         for (k, v) in query {
             if v.len() > MAX_OVERRIDE_LEN {
-                return Err(Reject::bad(format!(
-                    "query parameter '{k}' is longer than {MAX_OVERRIDE_LEN} bytes"
-                )));
+                return Err(Reject::OverrideTooLong { key: k.clone() });
             }
         }
         let agg_key = query.get("agg").map_or("", |s| s.trim()).to_string();
         let layer = self.layer(&agg_key)?;
         let mut shade = self.config.shade.clone();
         if let Some(h) = query.get("how") {
-            shade.how = h
-                .parse()
-                .map_err(|e| Reject::bad(format!("how '{h}': {e}")))?;
+            shade.how = h.parse().map_err(|source| Reject::BadHow {
+                value: h.clone(),
+                source,
+            })?;
         }
         if let Some(c) = query.get("cmap") {
-            let arg =
-                shade::parse_cmap_arg(c).map_err(|e| Reject::bad(format!("cmap '{c}': {e}")))?;
+            let arg = shade::parse_cmap_arg(c).map_err(|source| Reject::BadCmap {
+                value: c.clone(),
+                source,
+            })?;
             shade.cmap = arg.colors;
             shade.single_color = arg.single_color;
         }
@@ -444,11 +693,7 @@ impl TileServer {
                 [lo, hi] if parts.len() == 2 && lo.is_finite() && hi.is_finite() && lo < hi => {
                     shade.span = Some((lo, hi));
                 }
-                _ => {
-                    return Err(Reject::bad(format!(
-                        "span '{s}' must be two finite numbers LO,HI with LO < HI"
-                    )))
-                }
+                _ => return Err(Reject::BadSpan { value: s.clone() }),
             }
         }
         let mut keys: Vec<(&String, &String)> = query
@@ -520,11 +765,7 @@ async fn tile_handler(
         Some(b) => b,
         None => {
             let Ok(_permit) = server.renders.acquire().await else {
-                return Reject {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    message: "the server is shutting down".into(),
-                }
-                .into_response();
+                return Reject::ShuttingDown.into_response();
             };
             let s = server.clone();
             let key = req.cache_key.clone();
@@ -535,20 +776,8 @@ async fn tile_handler(
                     lock(&server.cache).put(key, b.clone());
                     b
                 }
-                Ok(Err(e)) => {
-                    return Reject {
-                        status: StatusCode::INTERNAL_SERVER_ERROR,
-                        message: format!("cannot render tile: {e}"),
-                    }
-                    .into_response()
-                }
-                Err(_) => {
-                    return Reject {
-                        status: StatusCode::INTERNAL_SERVER_ERROR,
-                        message: "the tile render failed".into(),
-                    }
-                    .into_response()
-                }
+                Ok(Err(source)) => return Reject::Render { source }.into_response(),
+                Err(source) => return Reject::RenderAborted { source }.into_response(),
             }
         }
     };
@@ -624,19 +853,18 @@ async fn legend(
         let z = match z.parse::<u8>() {
             Ok(z) if z <= c.max_zoom => z,
             _ => {
-                return Reject::bad(format!("z '{z}' must be a zoom from 0 to {}", c.max_zoom))
-                    .into_response()
+                return Reject::BadLegendZoom {
+                    value: z.clone(),
+                    max_zoom: c.max_zoom,
+                }
+                .into_response()
             }
         };
         let s = server.clone();
         let layer = c.layer.clone();
         let done = tokio::task::spawn_blocking(move || s.zoom_span("", &layer, z)).await;
-        if let Ok(Err(e)) = done {
-            return Reject {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                message: format!("cannot compute the span of zoom {z}: {e}"),
-            }
-            .into_response();
+        if let Ok(Err(source)) = done {
+            return Reject::Span { z, source }.into_response();
         }
     }
     let spans = lock(&server.spans).clone();
@@ -712,15 +940,23 @@ async fn not_found(method: Method) -> Response {
     if method == Method::OPTIONS {
         return preflight().await;
     }
-    Reject {
-        status: StatusCode::NOT_FOUND,
-        message: "not found; tiles are at /tiles/{z}/{x}/{y}.png, metadata at /tilejson.json"
-            .into(),
-    }
-    .into_response()
+    Reject::NotFound.into_response()
 }
 
-/// The HTTP routes over a server's state.
+/// The HTTP routes over a server's state, to serve with [`serve`] or to
+/// mount in a larger axum application.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use pointillist::server::{router, ServerConfig, TileServer};
+/// use pointillist::source::Source;
+///
+/// let server = TileServer::new(Source::sample()?, ServerConfig::default())?;
+/// let app: axum::Router = axum::Router::new().nest("/map", router(Arc::new(server)));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn router(server: Arc<TileServer>) -> Router {
     Router::new()
         .route("/", get(viewer).options(preflight))

@@ -14,19 +14,35 @@
 //! encoded as PNG ([`crate::output`]). [`TileLayer`] holds what stays fixed
 //! across tiles (columns, reduction, categories, colours);
 //! [`zoom_span`] is Datashader's full-pass colour span of one zoom level.
+//! Errors are [`TileError`]s (a bad address is a [`TileAddressError`]).
+//!
+//! ```
+//! use pointillist::shade::{How, ShadeOptions};
+//! use pointillist::source::Source;
+//! use pointillist::tiles::{self, TileId, TileLayer};
+//!
+//! // The sample data are US points in Web Mercator metres (columns x, y).
+//! let source = Source::sample()?;
+//! let layer = TileLayer::new().resolve(&source)?;
+//! let tile = TileId::new(4, 3, 6)?; // z/x/y: the south-west US
+//! let agg = tiles::aggregate_tile(&source, &layer, tile, 256)?;
+//! assert!(!tiles::is_blank(&agg));
+//! let png = tiles::encode_tile(&agg, &ShadeOptions::default().with_how(How::Log))?;
+//! assert!(png.starts_with(b"\x89PNG"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::aggregate::{
-    mercator, AggValues, Aggregate, AggregateRequest, AggregationPlan, ReductionSpec,
+    mercator, AggError, AggValues, Aggregate, AggregateRequest, AggregationPlan, ReductionSpec,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::error::Error;
-use crate::output::{encode_png, PngOptions};
-use crate::shade::{self, ShadeOptions};
-use crate::source::Source;
+use crate::output::{encode_png, OutputError, PngError, PngOptions};
+use crate::shade::{self, ShadeError, ShadeOptions};
+use crate::source::{Source, SourceError};
 
 /// `(x_range, y_range)` in Web Mercator metres.
 pub type Extent = ((f64, f64), (f64, f64));
@@ -46,7 +62,8 @@ pub const MAX_ZOOM: u8 = 30;
 
 /// What is wrong with a tile address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TileError {
+#[non_exhaustive]
+pub enum TileAddressError {
     /// A zoom level beyond [`MAX_ZOOM`].
     #[error("zoom {z} is out of range; use 0 to {MAX_ZOOM}")]
     Zoom {
@@ -67,7 +84,45 @@ pub enum TileError {
     },
 }
 
+/// What can go wrong while aggregating, shading, encoding or writing
+/// tiles.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileError {
+    /// A bad tile address or zoom.
+    #[error(transparent)]
+    Address(#[from] TileAddressError),
+    /// Reading the input.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Planning or running a tile's aggregation.
+    #[error(transparent)]
+    Aggregate(#[from] AggError),
+    /// Shading a tile.
+    #[error(transparent)]
+    Shade(#[from] ShadeError),
+    /// A tile image the PNG encoder refused.
+    #[error("cannot encode a tile as PNG: {0}")]
+    Encode(#[source] PngError),
+    /// Writing a pyramid's files.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
 /// One XYZ tile: zoom, column (from the west), row (from the north).
+///
+/// ```
+/// use pointillist::tiles::{TileAddressError, TileId};
+///
+/// let t = TileId::new(2, 1, 3)?;
+/// assert_eq!(t.to_string(), "2/1/3");
+/// assert_eq!(t.parent(), TileId::new(1, 0, 1).ok());
+/// assert_eq!(
+///     TileId::new(2, 4, 0),
+///     Err(TileAddressError::OutOfRange { z: 2, x: 4, y: 0, max: 3 })
+/// );
+/// # Ok::<(), TileAddressError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TileId {
     /// Zoom level.
@@ -79,6 +134,13 @@ pub struct TileId {
 }
 
 /// Metres per pixel at zoom `z` (Datashader's `_get_resolution`).
+///
+/// ```
+/// use pointillist::tiles::{resolution, INITIAL_RESOLUTION};
+///
+/// assert_eq!(resolution(0), INITIAL_RESOLUTION);
+/// assert_eq!(resolution(3), INITIAL_RESOLUTION / 8.0);
+/// ```
 pub fn resolution(z: u8) -> f64 {
     INITIAL_RESOLUTION / 2f64.powi(i32::from(z))
 }
@@ -90,14 +152,14 @@ pub fn tiles_per_side(z: u8) -> u64 {
 
 impl TileId {
     /// A checked tile address.
-    pub fn new(z: u32, x: u64, y: u64) -> Result<TileId, TileError> {
+    pub fn new(z: u32, x: u64, y: u64) -> Result<TileId, TileAddressError> {
         let zz = u8::try_from(z)
             .ok()
             .filter(|&z| z <= MAX_ZOOM)
-            .ok_or(TileError::Zoom { z })?;
+            .ok_or(TileAddressError::Zoom { z })?;
         let n = tiles_per_side(zz);
         if x >= n || y >= n {
-            return Err(TileError::OutOfRange {
+            return Err(TileAddressError::OutOfRange {
                 z: zz,
                 x,
                 y,
@@ -118,6 +180,16 @@ impl TileId {
 
     /// `(x_range, y_range)` in Web Mercator metres, as Datashader's
     /// `get_tile_meters`.
+    ///
+    /// ```
+    /// use pointillist::tiles::{TileId, ORIGIN_OFFSET};
+    ///
+    /// let ((x0, x1), (y0, y1)) = TileId::new(1, 0, 0)?.bounds(); // the north-west quarter
+    /// assert_eq!(x0, -ORIGIN_OFFSET);
+    /// // Datashader's edges: within millimetres of the exact quarter.
+    /// assert!(x1.abs() < 0.01 && y0.abs() < 0.01 && (y1 - ORIGIN_OFFSET).abs() < 0.01);
+    /// # Ok::<(), pointillist::tiles::TileAddressError>(())
+    /// ```
     pub fn bounds(&self) -> Extent {
         let edge = |i| tile_edge(self.z, i);
         let (x, ty) = (u64::from(self.x), self.tms_row());
@@ -187,6 +259,20 @@ fn tile_index(v: f64, z: u8) -> Option<u64> {
 
 /// The tile at zoom `z` that holds the point `(mx, my)` in metres (the one
 /// whose render counts it), or `None` outside the world.
+///
+/// ```
+/// use pointillist::aggregate::mercator::lnglat_to_meters;
+/// use pointillist::tiles::{tile_of, TileId};
+///
+/// let (mx, my) = lnglat_to_meters(-0.1276, 51.5072); // London
+/// assert_eq!(tile_of(mx, my, 10), TileId::new(10, 511, 340).ok());
+/// // A point on the edge between two tiles is in the eastern one.
+/// let east = TileId::new(1, 1, 0)?;
+/// let ((edge, _), _) = east.bounds();
+/// assert_eq!(tile_of(edge, 1.0, 1), Some(east));
+/// assert_eq!(tile_of(3e7, 0.0, 1), None);
+/// # Ok::<(), pointillist::tiles::TileAddressError>(())
+/// ```
 pub fn tile_of(mx: f64, my: f64, z: u8) -> Option<TileId> {
     let tx = tile_index(mx, z)?;
     let tms = tile_index(my, z)?;
@@ -199,6 +285,15 @@ pub fn tile_of(mx: f64, my: f64, z: u8) -> Option<TileId> {
 
 /// Every tile at zoom `z` that intersects the extent (metres), row by row
 /// from the north-west; empty when the extent lies outside the world.
+///
+/// ```
+/// use pointillist::tiles::{tiles_covering, TileId};
+///
+/// // A box around the origin touches the four tiles of zoom 1.
+/// let tiles = tiles_covering((-1.0, 1.0), (-1.0, 1.0), 1);
+/// let ids: Vec<String> = tiles.iter().map(TileId::to_string).collect();
+/// assert_eq!(ids, ["1/0/0", "1/1/0", "1/0/1", "1/1/1"]);
+/// ```
 pub fn tiles_covering(x_range: (f64, f64), y_range: (f64, f64), z: u8) -> Vec<TileId> {
     let (wlo, whi) = world_range(z);
     let clamp = |v: f64| v.clamp(wlo, whi);
@@ -221,7 +316,21 @@ pub fn tiles_covering(x_range: (f64, f64), y_range: (f64, f64), z: u8) -> Vec<Ti
 }
 
 /// What stays fixed across the tiles of one layer.
+///
+/// ```
+/// use pointillist::aggregate::ReductionSpec;
+/// use pointillist::source::Source;
+/// use pointillist::tiles::TileLayer;
+///
+/// let layer = TileLayer::new()
+///     .with_columns("x", "y")
+///     .with_reduction("count_cat:cat".parse::<ReductionSpec>()?)
+///     .resolve(&Source::sample()?)?; // categories read once, from the data
+/// assert_eq!(layer.categories.as_ref().map(Vec::len), Some(5));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TileLayer {
     /// Column of x (metres, or longitude with `lnglat`).
     pub x: String,
@@ -247,9 +356,38 @@ impl TileLayer {
         }
     }
 
+    /// Sets the coordinate columns [`TileLayer::x`] and [`TileLayer::y`].
+    #[must_use]
+    pub fn with_columns(mut self, x: impl Into<String>, y: impl Into<String>) -> Self {
+        self.x = x.into();
+        self.y = y.into();
+        self
+    }
+
+    /// Sets [`TileLayer::lnglat`].
+    #[must_use]
+    pub fn with_lnglat(mut self, lnglat: bool) -> Self {
+        self.lnglat = lnglat;
+        self
+    }
+
+    /// Sets [`TileLayer::reduction`].
+    #[must_use]
+    pub fn with_reduction(mut self, reduction: ReductionSpec) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// Sets [`TileLayer::categories`].
+    #[must_use]
+    pub fn with_categories(mut self, categories: Option<Vec<String>>) -> Self {
+        self.categories = categories;
+        self
+    }
+
     /// Check the layer against `source` and resolve its categories (from
     /// the data when not given), so that each tile does not.
-    pub fn resolve(mut self, source: &Source) -> Result<TileLayer, Error> {
+    pub fn resolve(mut self, source: &Source) -> Result<TileLayer, TileError> {
         let mut req = self.request(((0.0, 1.0), (0.0, 1.0)), 1);
         req.categories = self.categories.clone();
         let plan = AggregationPlan::new(source, &req)?;
@@ -271,7 +409,16 @@ impl TileLayer {
     }
 
     /// The extent of the data in metres, from statistics where they exist.
-    pub fn data_extent(&self, source: &Source) -> Result<Extent, Error> {
+    ///
+    /// ```
+    /// use pointillist::source::Source;
+    /// use pointillist::tiles::TileLayer;
+    ///
+    /// let ((x0, x1), (y0, y1)) = TileLayer::new().data_extent(&Source::sample()?)?;
+    /// assert!(x0 < x1 && y0 < y1 && x1 < 0.0); // the US: west of Greenwich
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn data_extent(&self, source: &Source) -> Result<Extent, TileError> {
         let mut req = AggregateRequest::new(1, 1);
         req.x = self.x.clone();
         req.y = self.y.clone();
@@ -289,13 +436,29 @@ impl Default for TileLayer {
 }
 
 /// The aggregate of one tile, `size` pixels square (256, or 512 for
-/// high-DPI tiles over the same bounds).
+/// high-DPI tiles over the same bounds), half-open on its shared edges.
+///
+/// ```
+/// use pointillist::source::Source;
+/// use pointillist::tiles::{aggregate_tile, TileId, TileLayer};
+///
+/// let source = Source::sample()?;
+/// let layer = TileLayer::new().resolve(&source)?;
+/// // The four tiles of zoom 1 count every point once between them.
+/// let mut total = 0u64;
+/// for (x, y) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+///     let agg = aggregate_tile(&source, &layer, TileId::new(1, x, y)?, 64)?;
+///     total += (0..agg.values.len()).map(|i| agg.values.get_f64(i) as u64).sum::<u64>();
+/// }
+/// assert_eq!(total, 300_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn aggregate_tile(
     source: &Source,
     layer: &TileLayer,
     tile: TileId,
     size: usize,
-) -> Result<Aggregate, Error> {
+) -> Result<Aggregate, TileError> {
     let mut req = layer.request(tile.bounds(), size);
     req.x_upper_open = !tile.at_east_edge();
     req.y_upper_open = !tile.at_north_edge();
@@ -304,7 +467,8 @@ pub fn aggregate_tile(
     Ok(plan.run_units(source, &units, &|_| {})?)
 }
 
-/// Whether no point landed in the aggregate (every cell empty).
+/// Whether no point landed in the aggregate (every cell empty): such a tile
+/// is not written (and the server answers 204).
 pub fn is_blank(agg: &Aggregate) -> bool {
     match &agg.values {
         AggValues::U32(v) => v.iter().all(|&c| c == 0),
@@ -315,6 +479,18 @@ pub fn is_blank(agg: &Aggregate) -> bool {
 
 /// `(nanmin, nanmax)` over the cells of `agg` (Datashader's per-super-tile
 /// statistics), or `None` when every cell is NaN.
+///
+/// ```
+/// use pointillist::aggregate::{aggregate, AggregateRequest};
+/// use pointillist::source::Source;
+/// use pointillist::tiles::value_range;
+///
+/// let agg = aggregate(&Source::sample()?, &AggregateRequest::new(50, 30))?;
+/// let (lo, hi) = value_range(&agg).expect("a count has no NaN");
+/// assert_eq!(lo, 0.0); // empty count cells are 0
+/// assert!(hi > 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn value_range(agg: &Aggregate) -> Option<(f64, f64)> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
@@ -333,16 +509,15 @@ pub(crate) fn widen(span: Option<(f64, f64)>, range: (f64, f64)) -> Option<(f64,
     Some(span.map_or(range, |(lo, hi)| (lo.min(range.0), hi.max(range.1))))
 }
 
-/// Shade `agg` and encode it as PNG bytes.
-pub fn encode_tile(agg: &Aggregate, opts: &ShadeOptions) -> Result<Vec<u8>, Error> {
+/// Shade `agg` and encode it as PNG bytes (north up).
+pub fn encode_tile(agg: &Aggregate, opts: &ShadeOptions) -> Result<Vec<u8>, TileError> {
     encode_image(&shade::shade(agg, opts)?)
 }
 
-/// Encode a shaded tile as PNG bytes.
-pub fn encode_image(img: &shade::Image) -> Result<Vec<u8>, Error> {
+/// Encode a shaded tile as PNG bytes (north up).
+pub fn encode_image(img: &shade::Image) -> Result<Vec<u8>, TileError> {
     let rgba = img.to_north_up_rgba8();
-    encode_png(img.width, img.height, &rgba, &PngOptions::default())
-        .map_err(|message| Error::TileEncode { message })
+    encode_png(img.width, img.height, &rgba, &PngOptions::default()).map_err(TileError::Encode)
 }
 
 /// The aggregates of `tiles`, in order, computed in parallel.
@@ -351,7 +526,7 @@ pub fn aggregate_tiles(
     layer: &TileLayer,
     tiles: &[TileId],
     size: usize,
-) -> Result<Vec<Aggregate>, Error> {
+) -> Result<Vec<Aggregate>, TileError> {
     tiles
         .par_iter()
         .map(|&t| aggregate_tile(source, layer, t, size))
@@ -367,12 +542,25 @@ const BLOCK_TILES: u64 = 16;
 /// intersects it (empty cells of a count are 0, so the minimum is usually
 /// 0). Computed block by block (at most 16x16 tiles per canvas); `None`
 /// when there is no data. Boolean aggregates give `(0, 1)`.
+///
+/// ```
+/// use pointillist::source::Source;
+/// use pointillist::tiles::{zoom_span, TileLayer};
+///
+/// let source = Source::sample()?;
+/// let layer = TileLayer::new().resolve(&source)?;
+/// let extent = layer.data_extent(&source)?;
+/// let (lo, hi) = zoom_span(&source, &layer, extent, 3)?.expect("there is data");
+/// assert_eq!(lo, 0.0);
+/// assert!(hi >= 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn zoom_span(
     source: &Source,
     layer: &TileLayer,
     extent: Extent,
     z: u8,
-) -> Result<Option<(f64, f64)>, Error> {
+) -> Result<Option<(f64, f64)>, TileError> {
     let tiles = tiles_covering(extent.0, extent.1, z);
     let (Some(first), Some(last)) = (tiles.first(), tiles.last()) else {
         return Ok(None);
@@ -414,6 +602,7 @@ pub fn zoom_span(
 /// [`aggregate_tile`] (so a tile is the same whether it comes from here or
 /// is rendered on its own), with the level's colour span.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ZoomLevel {
     /// The zoom level.
     pub z: u8,
@@ -445,7 +634,7 @@ pub fn zoom_reads(
     layer: &TileLayer,
     extent: Extent,
     z: u8,
-) -> Result<(usize, usize), Error> {
+) -> Result<(usize, usize), TileError> {
     let all = source.units(crate::source::UNIT_ROWS).len();
     let mut reads = 0usize;
     for tile in tiles_covering(extent.0, extent.1, z) {
@@ -460,13 +649,25 @@ pub fn zoom_reads(
 
 /// Aggregate every tile of zoom `z` that covers `extent`, tile by tile
 /// (tiles in parallel), keeping the non-empty ones.
+///
+/// ```
+/// use pointillist::source::Source;
+/// use pointillist::tiles::{aggregate_zoom, TileLayer};
+///
+/// let source = Source::sample()?;
+/// let layer = TileLayer::new().resolve(&source)?;
+/// let level = aggregate_zoom(&source, &layer, layer.data_extent(&source)?, 2, 32)?;
+/// assert!(!level.tiles.is_empty());
+/// assert_eq!(level.span.map(|s| s.0), Some(0.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn aggregate_zoom(
     source: &Source,
     layer: &TileLayer,
     extent: Extent,
     z: u8,
     size: usize,
-) -> Result<ZoomLevel, Error> {
+) -> Result<ZoomLevel, TileError> {
     let covering = tiles_covering(extent.0, extent.1, z);
     let aggs = aggregate_tiles(source, layer, &covering, size)?;
     let mut span: Option<(f64, f64)> = None;
@@ -494,6 +695,15 @@ pub fn aggregate_zoom(
 
 /// `(west, south, east, north)` in degrees of an extent in metres, clamped
 /// to the Web Mercator world (for TileJSON `bounds`).
+///
+/// ```
+/// use pointillist::tiles::{extent_lnglat, world_range};
+///
+/// let world = world_range(0);
+/// let [w, s, e, n] = extent_lnglat((world, world));
+/// assert!((w + 180.0).abs() < 1e-6 && (e - 180.0).abs() < 1e-6);
+/// assert!((n - 85.051_128_78).abs() < 1e-6 && s < -85.0);
+/// ```
 pub fn extent_lnglat(extent: Extent) -> [f64; 4] {
     let (lo, hi) = world_range(0);
     let c = |v: f64| v.clamp(lo, hi);

@@ -21,19 +21,31 @@ use super::{
     aggregate_tile, aggregate_tiles, encode_image, encode_tile, extent_lnglat, is_blank,
     tiles_covering, value_range, widen,
 };
-use super::{Extent, TileId, TileLayer};
+use super::{Extent, TileAddressError, TileError, TileId, TileLayer};
 use crate::aggregate::{AggValues, Aggregate};
-use crate::error::Error;
-use crate::output::{OutputError, PmtilesMetadata, PmtilesWriter};
+use crate::output::OutputError;
+#[cfg(feature = "pmtiles")]
+use crate::output::{PmtilesMetadata, PmtilesProblem, PmtilesWriter};
 use crate::shade::{How, ShadeOptions, SharedEqHist, SharedEqHistBuilder};
 use crate::source::Source;
 
 /// Where a pyramid goes.
+///
+/// ```
+/// use std::path::Path;
+/// use pointillist::tiles::pyramid::PyramidOutput;
+///
+/// let archive = PyramidOutput::from_path(Path::new("us.pmtiles"));
+/// assert!(matches!(archive, PyramidOutput::Pmtiles(_)));
+/// assert!(matches!(PyramidOutput::from_path(Path::new("tiles/")), PyramidOutput::Directory(_)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PyramidOutput {
     /// A directory of `{z}/{x}/{y}.png` plus `metadata.json`.
     Directory(PathBuf),
-    /// One PMTiles v3 archive.
+    /// One PMTiles v3 archive (with the `pmtiles` feature; without it,
+    /// writing one is [`OutputError::NoPmtiles`]).
     Pmtiles(PathBuf),
 }
 
@@ -59,6 +71,17 @@ impl PyramidOutput {
 }
 
 /// How to render a pyramid.
+///
+/// ```
+/// use pointillist::shade::{How, ShadeOptions};
+/// use pointillist::tiles::pyramid::PyramidOptions;
+///
+/// let opts = PyramidOptions::default()
+///     .with_zooms(2, 6)
+///     .with_shade(ShadeOptions::default().with_how(How::EqHist))
+///     .with_name("census");
+/// assert_eq!((opts.min_zoom, opts.max_zoom, opts.tile_size), (2, 6, 256));
+/// ```
 #[derive(Debug, Clone)]
 pub struct PyramidOptions {
     /// Shallowest zoom.
@@ -91,8 +114,47 @@ impl Default for PyramidOptions {
     }
 }
 
+impl PyramidOptions {
+    /// Sets [`PyramidOptions::min_zoom`] and [`PyramidOptions::max_zoom`].
+    #[must_use]
+    pub fn with_zooms(mut self, min_zoom: u8, max_zoom: u8) -> Self {
+        self.min_zoom = min_zoom;
+        self.max_zoom = max_zoom;
+        self
+    }
+
+    /// Sets [`PyramidOptions::tile_size`].
+    #[must_use]
+    pub fn with_tile_size(mut self, size: usize) -> Self {
+        self.tile_size = size;
+        self
+    }
+
+    /// Sets [`PyramidOptions::shade`].
+    #[must_use]
+    pub fn with_shade(mut self, shade: ShadeOptions) -> Self {
+        self.shade = shade;
+        self
+    }
+
+    /// Sets [`PyramidOptions::memory_bytes`].
+    #[must_use]
+    pub fn with_memory_bytes(mut self, bytes: usize) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    /// Sets [`PyramidOptions::name`].
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+}
+
 /// What one zoom level got.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ZoomSummary {
     /// The zoom.
     pub z: u8,
@@ -106,6 +168,7 @@ pub struct ZoomSummary {
 
 /// What [`write_pyramid`] wrote.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PyramidSummary {
     /// Per zoom, shallowest first.
     pub zooms: Vec<ZoomSummary>,
@@ -127,15 +190,29 @@ enum Scale {
 /// the destination until every tile is written; a directory destination
 /// must not exist yet or be empty. `progress(z, done, total)` is called as
 /// tiles are rendered.
+///
+/// ```
+/// use pointillist::source::Source;
+/// use pointillist::tiles::pyramid::{write_pyramid, PyramidOptions, PyramidOutput};
+/// use pointillist::tiles::TileLayer;
+///
+/// let dir = tempfile::tempdir()?;
+/// let out = PyramidOutput::Directory(dir.path().join("tiles"));
+/// let opts = PyramidOptions::default().with_zooms(0, 2).with_tile_size(64);
+/// let summary = write_pyramid(&Source::sample()?, &TileLayer::new(), &out, &opts, &|_, _, _| {})?;
+/// assert_eq!(summary.zooms.len(), 3);
+/// assert!(dir.path().join("tiles/0/0/0.png").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn write_pyramid(
     source: &Source,
     layer: &TileLayer,
     out: &PyramidOutput,
     opts: &PyramidOptions,
     progress: &(dyn Fn(u8, usize, usize) + Sync),
-) -> Result<PyramidSummary, Error> {
+) -> Result<PyramidSummary, TileError> {
     if opts.min_zoom > opts.max_zoom || opts.max_zoom > super::MAX_ZOOM {
-        return Err(Error::Tile(super::TileError::Zoom {
+        return Err(TileError::Address(TileAddressError::Zoom {
             z: u32::from(opts.max_zoom),
         }));
     }
@@ -178,7 +255,7 @@ pub fn write_pyramid(
                     };
                     Ok(Some((t, png)))
                 })
-                .collect::<Result<_, Error>>()?;
+                .collect::<Result<_, TileError>>()?;
             for (t, png) in rendered.into_iter().flatten() {
                 png_bytes += png.len() as u64;
                 sink.add(t, &png)?;
@@ -214,7 +291,7 @@ fn zoom_scale(
     layer: &TileLayer,
     covering: &[TileId],
     opts: &PyramidOptions,
-) -> Result<(Scale, Option<Vec<Option<Aggregate>>>), Error> {
+) -> Result<(Scale, Option<Vec<Option<Aggregate>>>), TileError> {
     let categorical = layer.reduction.by.is_some() || layer.categories.is_some();
     let eq = opts.shade.how == How::EqHist && !categorical;
     let needs_pass = !categorical && (eq || opts.shade.span.is_none());
@@ -311,19 +388,25 @@ enum Sink {
         tmp: tempfile::TempDir,
         dest: PathBuf,
     },
+    #[cfg(feature = "pmtiles")]
     Pmtiles(PmtilesWriter, PathBuf),
 }
 
 impl Sink {
-    fn create(out: &PyramidOutput) -> Result<Sink, Error> {
+    fn create(out: &PyramidOutput) -> Result<Sink, TileError> {
         let io = |path: &Path, source| {
-            Error::Output(OutputError::Io {
+            TileError::Output(OutputError::Io {
                 path: path.to_path_buf(),
                 source,
             })
         };
         match out {
+            #[cfg(feature = "pmtiles")]
             PyramidOutput::Pmtiles(p) => Ok(Sink::Pmtiles(PmtilesWriter::create(p)?, p.clone())),
+            #[cfg(not(feature = "pmtiles"))]
+            PyramidOutput::Pmtiles(p) => Err(TileError::Output(OutputError::NoPmtiles {
+                path: p.clone(),
+            })),
             PyramidOutput::Directory(dest) => {
                 if dest.exists() {
                     let empty = fs::read_dir(dest)
@@ -331,7 +414,9 @@ impl Sink {
                         .next()
                         .is_none();
                     if !empty {
-                        return Err(Error::Output(OutputError::NotEmpty { path: dest.clone() }));
+                        return Err(TileError::Output(OutputError::NotEmpty {
+                            path: dest.clone(),
+                        }));
                     }
                 }
                 let parent = match dest.parent() {
@@ -350,15 +435,16 @@ impl Sink {
         }
     }
 
-    fn add(&mut self, t: TileId, png: &[u8]) -> Result<(), Error> {
+    fn add(&mut self, t: TileId, png: &[u8]) -> Result<(), TileError> {
         match self {
+            #[cfg(feature = "pmtiles")]
             Sink::Pmtiles(w, _) => Ok(w.add_tile(t.z, t.x, t.y, png)?),
             Sink::Directory { tmp, .. } => {
                 let dir = tmp.path().join(t.z.to_string()).join(t.x.to_string());
                 let path = dir.join(format!("{}.png", t.y));
                 fs::create_dir_all(&dir)
                     .and_then(|()| fs::write(&path, png))
-                    .map_err(|source| Error::Output(OutputError::Io { path, source }))
+                    .map_err(|source| TileError::Output(OutputError::Io { path, source }))
             }
         }
     }
@@ -369,7 +455,7 @@ impl Sink {
         opts: &PyramidOptions,
         layer: &TileLayer,
         zooms: &[ZoomSummary],
-    ) -> Result<(), Error> {
+    ) -> Result<(), TileError> {
         let bounds = extent_lnglat(extent);
         let spans: serde_json::Value = zooms
             .iter()
@@ -393,13 +479,12 @@ impl Sink {
             opts.tile_size
         );
         match self {
+            #[cfg(feature = "pmtiles")]
             Sink::Pmtiles(w, path) => {
                 if w.tile_count() == 0 {
-                    return Err(Error::Output(OutputError::Io {
+                    return Err(TileError::Output(OutputError::Pmtiles {
                         path,
-                        source: std::io::Error::other(
-                            "no tile has any point at these zooms; check the columns and zoom range",
-                        ),
+                        what: PmtilesProblem::NoTiles,
                     }));
                 }
                 let mut extra = serde_json::Map::new();
@@ -434,7 +519,7 @@ impl Sink {
                 });
                 let path = tmp.path().join("metadata.json");
                 fs::write(&path, meta.to_string())
-                    .map_err(|source| Error::Output(OutputError::Io { path, source }))?;
+                    .map_err(|source| TileError::Output(OutputError::Io { path, source }))?;
                 if dest.exists() {
                     // Checked empty at the start.
                     let _ = fs::remove_dir(&dest);
@@ -448,7 +533,7 @@ impl Sink {
                 }
                 fs::rename(&kept, &dest).map_err(|source| {
                     let _ = fs::remove_dir_all(&kept);
-                    Error::Output(OutputError::Io { path: dest, source })
+                    TileError::Output(OutputError::Io { path: dest, source })
                 })
             }
         }
@@ -597,6 +682,28 @@ mod tests {
         assert_eq!(&colour_of[&top][..3], &last[..]);
     }
 
+    #[cfg(not(feature = "pmtiles"))]
+    #[test]
+    fn without_the_pmtiles_feature_an_archive_is_a_typed_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("t.pmtiles");
+        let e = write_pyramid(
+            &sample(),
+            &TileLayer::new(),
+            &PyramidOutput::from_path(&path),
+            &opts(How::Log, 2),
+            &|_, _, _| {},
+        )
+        .expect_err("no PMTiles writer in this build");
+        assert!(
+            matches!(e, TileError::Output(OutputError::NoPmtiles { .. })),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("`pmtiles` Cargo feature"), "{e}");
+        assert!(!path.exists());
+    }
+
+    #[cfg(feature = "pmtiles")]
     #[test]
     fn pmtiles_archive_addresses_every_tile_and_is_deterministic() {
         let dir = tempfile::tempdir().expect("tmp");

@@ -67,14 +67,14 @@ fn addresses_are_checked() {
     assert!(TileId::new(3, 7, 7).is_ok());
     assert_eq!(
         TileId::new(3, 8, 0),
-        Err(TileError::OutOfRange {
+        Err(TileAddressError::OutOfRange {
             z: 3,
             x: 8,
             y: 0,
             max: 7
         })
     );
-    assert_eq!(TileId::new(31, 0, 0), Err(TileError::Zoom { z: 31 }));
+    assert_eq!(TileId::new(31, 0, 0), Err(TileAddressError::Zoom { z: 31 }));
     assert!(TileId::new(30, (1 << 30) - 1, 0).is_ok());
 }
 
