@@ -250,7 +250,6 @@ pub struct RenderArgs {
     pub quiet: bool,
 }
 
-
 /// The canvas, columns, reduction and device of `render` and `aggregate`.
 #[derive(Debug, Args)]
 pub struct CanvasArgs {

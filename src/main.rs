@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{AggregatePlan, Cli, Command, IndexPlan, MergePlan, InfoArgs, RenderPlan, ServePlan, TilesPlan};
+use cli::{
+    AggregatePlan, Cli, Command, IndexPlan, InfoArgs, MergePlan, RenderPlan, ServePlan, TilesPlan,
+};
 use pointillist::aggregate::gpu;
 use pointillist::render::{open_inputs, render_with_progress};
 use pointillist::server::TileServer;
@@ -115,8 +117,9 @@ fn run_merge(plan: MergePlan) -> Result<()> {
     for path in &plan.parts {
         let file = std::fs::File::open(path)
             .with_context(|| format!("cannot open partial aggregate '{}'", path.display()))?;
-        let part = pointillist::aggregate::PartialAggregate::read_ipc(std::io::BufReader::new(file))
-            .with_context(|| format!("'{}'", path.display()))?;
+        let part =
+            pointillist::aggregate::PartialAggregate::read_ipc(std::io::BufReader::new(file))
+                .with_context(|| format!("'{}'", path.display()))?;
         parts.push(part);
     }
     let total = pointillist::aggregate::merge_shards(parts)?;

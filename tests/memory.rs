@@ -151,8 +151,8 @@ fn memory_equals_parquet_on_every_parity_case() {
                 let want = aggregate(&Source::open(&inputs).expect("open"), &req).expect("parquet");
                 // The same batches as a source: the same units, so the same
                 // bits, floats included.
-                let mem = Source::from_batches(name, schema.clone(), batches.clone())
-                    .expect("memory");
+                let mem =
+                    Source::from_batches(name, schema.clone(), batches.clone()).expect("memory");
                 let got = aggregate(&mem, &req).expect("memory");
                 assert_close(&want, &got, 0.0, &what);
                 // Pushed one batch at a time, in pieces of 777 rows.
@@ -216,11 +216,13 @@ fn bad_batches_get_errors_that_name_them() {
         .expect_err("y changed type");
     assert!(e.to_string().contains("batch 1"), "{e}");
     let mut agg = Aggregator::new(AggregateRequest::new(4, 4)).expect("agg");
-    agg.push_columns([("x", x.clone()), ("z", x)]).expect("push");
+    agg.push_columns([("x", x.clone()), ("z", x)])
+        .expect("push");
     let e = agg.finish().expect_err("no y");
     assert!(e.to_string().contains("no column 'y'"), "{e}");
     let mut agg = Aggregator::new(AggregateRequest::new(4, 4)).expect("agg");
-    agg.push_columns([("x", s.clone()), ("y", s)]).expect("push");
+    agg.push_columns([("x", s.clone()), ("y", s)])
+        .expect("push");
     let e = agg.finish().expect_err("strings");
     assert!(e.to_string().contains("not a number"), "{e}");
 }

@@ -83,7 +83,10 @@ fn split_args(args: &[String]) -> (Vec<String>, Vec<String>) {
 /// boolean cells identical; float cells identical or within `rel`.
 fn assert_same_npy(a: &Path, b: &Path, rel: f64, what: &str) {
     let read = |p: &Path| {
-        read_npy(std::io::BufReader::new(std::fs::File::open(p).expect("npy"))).expect("npy")
+        read_npy(std::io::BufReader::new(
+            std::fs::File::open(p).expect("npy"),
+        ))
+        .expect("npy")
     };
     let (x, y) = (read(a), read(b));
     assert_eq!(x.shape, y.shape, "{what}: shape");
@@ -183,7 +186,15 @@ fn shards_merge_to_the_render_of_every_parity_case() {
             .collect();
         let png = case.get("shade").is_some();
         for n in [1, 3] {
-            check_shards(dir.path(), &inputs, &args, n, png, 1e-12, &format!("{name} in {n}"));
+            check_shards(
+                dir.path(),
+                &inputs,
+                &args,
+                n,
+                png,
+                1e-12,
+                &format!("{name} in {n}"),
+            );
         }
         checked += 1;
     }
@@ -283,16 +294,40 @@ fn shards_of_ten_files_merge_to_the_render_for_every_reduction() {
             let args: Vec<String> = ["--width", "37", "--height", "23", "--agg", agg]
                 .map(String::from)
                 .to_vec();
-            check_shards(&work, &inputs, &args, n, rel == 0.0, rel, &format!("{agg} in {n}"));
+            check_shards(
+                &work,
+                &inputs,
+                &args,
+                n,
+                rel == 0.0,
+                rel,
+                &format!("{agg} in {n}"),
+            );
         }
     }
     for agg in ["mean:val", "max:val", "first:val", "count"] {
         let args: Vec<String> = [
-            "--width", "19", "--height", "11", "--agg", agg, "--by", "cat", "--x-range=-1,1.5",
+            "--width",
+            "19",
+            "--height",
+            "11",
+            "--agg",
+            agg,
+            "--by",
+            "cat",
+            "--x-range=-1,1.5",
         ]
         .map(String::from)
         .to_vec();
-        check_shards(&work, &inputs, &args, 4, false, 1e-12, &format!("{agg} by cat"));
+        check_shards(
+            &work,
+            &inputs,
+            &args,
+            4,
+            false,
+            1e-12,
+            &format!("{agg} by cat"),
+        );
     }
 }
 
@@ -334,7 +369,9 @@ fn missing_duplicate_and_foreign_shards_are_refused() {
     assert!(out.exists());
     let err = fails({
         let mut cmd = bin();
-        cmd.arg("aggregate").args(&inputs).args(["--shard", "3/3", "-o"]);
+        cmd.arg("aggregate")
+            .args(&inputs)
+            .args(["--shard", "3/3", "-o"]);
         cmd.arg(dir.path().join("x.arrow"));
         cmd
     });
@@ -372,7 +409,9 @@ fn shards_refuse_ranges_and_categories_only_a_scan_could_give() {
     let out = dir.path().join("p.arrow");
     let agg = |extra: &[&str]| {
         let mut cmd = bin();
-        cmd.arg("aggregate").arg(&path).args(["--shard", "0/2", "-o"]);
+        cmd.arg("aggregate")
+            .arg(&path)
+            .args(["--shard", "0/2", "-o"]);
         cmd.arg(&out).args(extra);
         cmd
     };
@@ -380,7 +419,12 @@ fn shards_refuse_ranges_and_categories_only_a_scan_could_give() {
     assert!(err.contains("--x-range"), "{err}");
     let err = fails(agg(&["--x-range=0,2"]));
     assert!(err.contains("--y-range"), "{err}");
-    let err = fails(agg(&["--x-range=0,2", "--y-range=0,2", "--agg", "count_cat:c"]));
+    let err = fails(agg(&[
+        "--x-range=0,2",
+        "--y-range=0,2",
+        "--agg",
+        "count_cat:c",
+    ]));
     assert!(err.contains("--categories"), "{err}");
     assert!(!out.exists());
     run(agg(&[
@@ -403,7 +447,9 @@ fn partial_files_are_the_same_bytes_on_one_thread_or_many() {
         for threads in [1, 4] {
             let p = dir.path().join(format!("p-{threads}.arrow"));
             let mut cmd = bin();
-            cmd.arg("aggregate").args(&inputs).args(["--shard", "1/3", "--agg", agg]);
+            cmd.arg("aggregate")
+                .args(&inputs)
+                .args(["--shard", "1/3", "--agg", agg]);
             cmd.args(["--width", "64", "--height", "48", "--threads"]);
             cmd.arg(threads.to_string()).arg("-o").arg(&p);
             run(cmd);

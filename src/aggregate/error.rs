@@ -106,7 +106,10 @@ pub enum AggError {
         count: u32,
     },
     /// A merge of shards with some missing.
-    #[error("shards {} of {count} are missing; give the partials of all {count} shards", join_u32(missing))]
+    #[error(
+        "shards {} of {count} are missing; give the partials of all {count} shards",
+        join_u32(missing)
+    )]
     MissingShards {
         /// The missing shard numbers.
         missing: Vec<u32>,

@@ -18,8 +18,9 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_schema::DataType;
 
-use super::geometry::{AxisKind, Geometry, NO_PIXEL};
-use super::simd::{best_build, TwoBuilds};
+use super::geometry::{Geometry, NO_PIXEL};
+use super::linear::{Linear, Widen};
+use super::simd;
 
 /// The coordinate column that the kernels could not read as numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -30,45 +31,6 @@ pub enum NotNumeric {
     /// The y column.
     #[error("the y column is not numeric")]
     Y,
-}
-
-/// An Arrow numeric type whose values widen to f64 the way NumPy casts
-/// them: exact for every float (half, single, double) and every integer up
-/// to 2^53. (On the Arrow type, not its native value, so that half floats,
-/// whose native type comes from a crate pointillist does not name, fit.)
-trait Widen: ArrowPrimitiveType {
-    /// The value as f64.
-    fn widen(v: Self::Native) -> f64;
-}
-
-macro_rules! widen {
-    ($($t:ty),*) => {$(
-        impl Widen for $t {
-            #[inline(always)]
-            fn widen(v: Self::Native) -> f64 {
-                v as f64
-            }
-        }
-    )*};
-}
-widen!(
-    Float32Type,
-    Float64Type,
-    Int8Type,
-    Int16Type,
-    Int32Type,
-    Int64Type,
-    UInt8Type,
-    UInt16Type,
-    UInt32Type,
-    UInt64Type
-);
-
-impl Widen for Float16Type {
-    #[inline(always)]
-    fn widen(v: Self::Native) -> f64 {
-        f64::from(v)
-    }
 }
 
 /// `$body` with the type `$t` bound to the Arrow type of the numeric data
@@ -125,117 +87,6 @@ macro_rules! with_numeric {
     };
 }
 
-/// Linear-axis constants, hoisted out of the loop.
-#[derive(Debug, Clone, Copy)]
-struct Linear {
-    x0: f64,
-    x1: f64,
-    sx: f64,
-    tx: f64,
-    y0: f64,
-    y1: f64,
-    sy: f64,
-    ty: f64,
-    w: u32,
-    xmaxf: f64,
-    ymaxf: f64,
-}
-
-impl Linear {
-    fn of(g: &Geometry) -> Option<Linear> {
-        if g.x.kind != AxisKind::Linear || g.y.kind != AxisKind::Linear {
-            return None;
-        }
-        Some(Linear {
-            x0: g.x.range.0,
-            x1: g.x.hi,
-            sx: g.x.s,
-            tx: g.x.t,
-            y0: g.y.range.0,
-            y1: g.y.hi,
-            sy: g.y.s,
-            ty: g.y.t,
-            w: g.width() as u32,
-            xmaxf: (g.width() - 1) as f64,
-            ymaxf: (g.height() - 1) as f64,
-        })
-    }
-
-    /// Pixel of every point, converting each (non-negative, integer-range)
-    /// scaled coordinate to an integer with `to_int`. For an in-range value
-    /// `v * s + t >= 0` exactly (rounding is monotonic and `t = -min * s`),
-    /// so truncation toward zero is a plain conversion and Datashader's
-    /// upper-edge rule is a `min`.
-    #[inline(always)]
-    fn bin_with<X: Widen, Y: Widen>(
-        &self,
-        xs: &[X::Native],
-        ys: &[Y::Native],
-        out: &mut [u32],
-        to_int: impl Fn(f64) -> u32,
-    ) {
-        for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
-            let x = X::widen(*x);
-            let y = Y::widen(*y);
-            let inside = (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1);
-            // Out-of-range points get 0 before the conversion so that it
-            // never sees NaN or a huge value; `min` is the upper-edge rule
-            // (trunc(min(v, n-1)) == min(trunc(v), n-1) for integer n-1).
-            let fx = if inside {
-                (x * self.sx + self.tx).min(self.xmaxf)
-            } else {
-                0.0
-            };
-            let fy = if inside {
-                (y * self.sy + self.ty).min(self.ymaxf)
-            } else {
-                0.0
-            };
-            let (cx, cy) = (to_int(fx), to_int(fy));
-            *o = if inside { cy * self.w + cx } else { NO_PIXEL };
-        }
-    }
-
-    /// Pixel of every point, truncating with a float-to-int conversion.
-    #[inline(always)]
-    fn bin<X: Widen, Y: Widen>(&self, xs: &[X::Native], ys: &[Y::Native], out: &mut [u32]) {
-        self.bin_with::<X, Y>(xs, ys, out, |f| f as i32 as u32);
-    }
-
-    /// The same mapping with truncation done as `trunc` plus the 2^52 trick
-    /// (for an integer-valued `0 <= t < 2^31`, the low 32 bits of
-    /// `(t + 2^52).to_bits()` are `t`). With SSE4.1 or better `trunc` is one
-    /// vector instruction, so the loop vectorises fully; on the SSE2
-    /// baseline it would be a libm call, so [`Linear::bin`] serves there.
-    #[inline(always)]
-    fn bin_trunc<X: Widen, Y: Widen>(&self, xs: &[X::Native], ys: &[Y::Native], out: &mut [u32]) {
-        const MAGIC: f64 = 4_503_599_627_370_496.0; // 2^52
-        self.bin_with::<X, Y>(xs, ys, out, |f| (f.trunc() + MAGIC).to_bits() as u32);
-    }
-}
-
-/// One linear-axis binning job, run by [`best_build`] with the loop this
-/// CPU runs fastest: [`Linear::bin`] on the baseline, [`Linear::bin_trunc`]
-/// compiled for AVX2.
-struct LinearJob<'a, X: Widen, Y: Widen> {
-    lin: &'a Linear,
-    xs: &'a [X::Native],
-    ys: &'a [Y::Native],
-    out: &'a mut [u32],
-}
-
-impl<X: Widen, Y: Widen> TwoBuilds for LinearJob<'_, X, Y> {
-    #[inline(always)]
-    fn portable(self) {
-        self.lin.bin::<X, Y>(self.xs, self.ys, self.out);
-    }
-
-    #[inline(always)]
-    fn avx2(self) {
-        self.lin.bin_trunc::<X, Y>(self.xs, self.ys, self.out);
-    }
-}
-
 fn values<T: ArrowPrimitiveType>(a: &dyn Array) -> Option<&[T::Native]> {
     a.as_primitive_opt::<T>().map(|p| p.values().as_ref())
 }
@@ -260,12 +111,7 @@ fn bin_typed<X: Widen, Y: Widen>(
     out: &mut [u32],
 ) {
     match lin {
-        Some(lin) => best_build(LinearJob::<X, Y> {
-            lin: &lin,
-            xs,
-            ys,
-            out,
-        }),
+        Some(lin) => simd::bin_linear::<X, Y>(&lin, xs, ys, out),
         None => {
             for ((o, &x), &y) in out.iter_mut().zip(xs).zip(ys) {
                 *o = g
@@ -364,6 +210,7 @@ pub fn bin_lnglat(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::AxisKind;
 
     /// Arrow's half-precision float (`half::f16`).
     type F16 = <Float16Type as ArrowPrimitiveType>::Native;

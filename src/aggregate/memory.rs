@@ -161,13 +161,12 @@ impl Aggregator {
         &mut self,
         columns: impl IntoIterator<Item = (&'a str, ArrayRef)>,
     ) -> Result<(), AggError> {
-        let batch = RecordBatch::try_from_iter(columns).map_err(|source| {
-            SourceError::BatchStream {
+        let batch =
+            RecordBatch::try_from_iter(columns).map_err(|source| SourceError::BatchStream {
                 label: self.label.clone(),
                 index: self.batches,
                 source,
-            }
-        })?;
+            })?;
         self.push(&batch)
     }
 
@@ -271,6 +270,11 @@ impl Aggregator {
     /// machines) and finish there.
     pub fn finish_partial(self) -> Result<PartialAggregate, AggError> {
         let (plan, total, rows) = self.finish_parts()?;
-        Ok(PartialAggregate::new(plan.spec().clone(), total, rows, None))
+        Ok(PartialAggregate::new(
+            plan.spec().clone(),
+            total,
+            rows,
+            None,
+        ))
     }
 }

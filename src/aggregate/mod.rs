@@ -16,6 +16,7 @@ mod geometry;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 mod kernel;
+mod linear;
 mod memory;
 pub mod mercator;
 #[cfg(feature = "ndarray")]
@@ -30,12 +31,14 @@ pub use canvas::{AggValues, Aggregate};
 pub use device::{Device, AUTO_MIN_ROWS};
 pub use error::AggError;
 pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
-pub use memory::Aggregator;
 pub use kernel::{bin_arrays, NotNumeric};
+pub use memory::Aggregator;
 pub use partial::{plane_names, state_bytes_per_cell, Partial, NO_CELL};
-pub use wire::{merge_shards, AggregateSpec, PartialAggregate, Shard, ShardCoverage, PARTIAL_FORMAT_VERSION};
 pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};
 pub use run::{
     aggregate, AggregateRequest, AggregationPlan, Engine, EngineChoice, Scratch,
     DEFAULT_MEMORY_BUDGET,
+};
+pub use wire::{
+    merge_shards, AggregateSpec, PartialAggregate, Shard, ShardCoverage, PARTIAL_FORMAT_VERSION,
 };

@@ -98,9 +98,7 @@ pub fn state_bytes_per_cell(kind: ReductionKind) -> usize {
     match kind {
         ReductionKind::Count => 4,
         ReductionKind::Any => 1,
-        ReductionKind::Sum
-        | ReductionKind::Min
-        | ReductionKind::Max => 8,
+        ReductionKind::Sum | ReductionKind::Min | ReductionKind::Max => 8,
         ReductionKind::Mean | ReductionKind::First | ReductionKind::Last => 16,
         ReductionKind::Var | ReductionKind::Std => 24,
     }
@@ -534,7 +532,7 @@ impl Partial {
     /// them) to this partial's state. Fails with the reason when a plane is
     /// missing or of another type.
     pub(crate) fn extend_from_planes(&mut self, planes: &[ArrayRef]) -> Result<(), String> {
-        fn plane<'a, T: 'static>(planes: &'a [ArrayRef], i: usize) -> Result<&'a T, String> {
+        fn plane<T: 'static>(planes: &[ArrayRef], i: usize) -> Result<&T, String> {
             planes
                 .get(i)
                 .and_then(|a| a.as_any().downcast_ref::<T>())
@@ -565,13 +563,18 @@ impl Partial {
             State::First(v) | State::Last(v) => {
                 let values = f64_plane(planes, 0)?;
                 let rows = plane::<UInt64Array>(planes, 1)?;
-                v.extend(values.iter().zip(rows.iter()).map(|(&value, row)| match row {
-                    Some(row) => Pick {
-                        key: pick_key(row, last),
-                        value,
-                    },
-                    None => EMPTY_PICK,
-                }));
+                v.extend(
+                    values
+                        .iter()
+                        .zip(rows.iter())
+                        .map(|(&value, row)| match row {
+                            Some(row) => Pick {
+                                key: pick_key(row, last),
+                                value,
+                            },
+                            None => EMPTY_PICK,
+                        }),
+                );
             }
         }
         Ok(())
@@ -803,9 +806,13 @@ mod tests {
         let mut a = Partial::new(ReductionKind::Sum, 4);
         a.accumulate(0, &[1], Some(&[2.0]));
         let before = format!("{a:?}");
-        let e = a.merge(Partial::new(ReductionKind::Mean, 4)).expect_err("kind");
+        let e = a
+            .merge(Partial::new(ReductionKind::Mean, 4))
+            .expect_err("kind");
         assert!(e.to_string().contains("reduction"), "{e}");
-        let e = a.merge(Partial::new(ReductionKind::Sum, 5)).expect_err("size");
+        let e = a
+            .merge(Partial::new(ReductionKind::Sum, 5))
+            .expect_err("size");
         assert!(e.to_string().contains("cell count"), "{e}");
         let e = Partial::new(ReductionKind::Var, 4)
             .merge(Partial::new(ReductionKind::Std, 4))

@@ -34,7 +34,8 @@ use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
-    auto_range, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError, Unit, BATCH_ROWS, UNIT_ROWS,
+    auto_range, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError, Unit,
+    BATCH_ROWS, UNIT_ROWS,
 };
 
 /// Partials of finished groups waiting to be merged in group order.

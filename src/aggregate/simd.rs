@@ -3,8 +3,8 @@
 //! - Binning: the x86-64 baseline (SSE2) has no 32-bit multiply, only
 //!   2-lane f64 vectors and no vector truncation, so the loop compiled for
 //!   AVX2 (with `trunc`) bins about 2x faster (`benches/kernels.rs`,
-//!   `bin_linear`). The kernel hands its loop over as a [`TwoBuilds`], so
-//!   this module knows nothing of binning.
+//!   `bin_linear`). The loop itself lives in `linear.rs`, which both this
+//!   module and the kernels use, so neither depends on the other.
 //! - `mean`: its 16-byte cells make a 1920x1080 canvas 33 MB, past the L3
 //!   cache, so each point waits on memory; prefetching the cell of the point
 //!   48 ahead hides part of that (10-15% on this machine; 16 to 96 ahead
@@ -15,39 +15,41 @@
 //! runs the identical safe loop, and both give bit-identical results.
 #![allow(unsafe_code)]
 
-/// A loop with two builds: the portable one, and one written for AVX2.
-/// The caller (the binning kernel) implements it; this module only picks
-/// the build the CPU can run, so it depends on nothing of the caller's.
-pub(super) trait TwoBuilds {
-    /// The loop for any CPU.
-    fn portable(self);
-    /// The loop as it should be compiled with AVX2 enabled. It must give
-    /// bit-identical results to [`TwoBuilds::portable`]; implementations
-    /// are `#[inline(always)]` so that they are compiled inside the
-    /// AVX2-enabled caller.
-    fn avx2(self);
-}
+use super::linear::{Linear, Widen};
 
-/// Run `job` with the best build this CPU supports.
+/// Bin points on linear axes with the best loop this CPU supports.
 #[inline]
-pub(super) fn best_build(job: impl TwoBuilds) {
+pub(super) fn bin_linear<X: Widen, Y: Widen>(
+    l: &Linear,
+    xs: &[X::Native],
+    ys: &[Y::Native],
+    out: &mut [u32],
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: `run_avx2` only needs AVX2, which the CPU has (checked on
-        // the line above).
-        unsafe { run_avx2(job) };
+        // SAFETY: `bin_linear_avx2` only needs AVX2, which the CPU has
+        // (checked on the line above).
+        unsafe { bin_linear_avx2::<X, Y>(l, xs, ys, out) };
         return;
     }
-    job.portable();
+    l.bin::<X, Y>(xs, ys, out);
 }
 
-/// [`TwoBuilds::avx2`], compiled with AVX2 enabled. No fused multiply-add:
+/// The mapping of [`Linear::bin`] written with `trunc` (see
+/// [`Linear::bin_trunc`]), compiled with AVX2 enabled. No fused multiply-add:
 /// Rust never contracts `x * s + t`, so results are bit-identical to the
-/// baseline build.
+/// baseline build. (The slices are this function's own arguments, so the
+/// compiler knows `out` aliases neither input and vectorises the loop; a
+/// loop handed over inside a struct ran 2-3x slower.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn run_avx2(job: impl TwoBuilds) {
-    job.avx2();
+fn bin_linear_avx2<X: Widen, Y: Widen>(
+    l: &Linear,
+    xs: &[X::Native],
+    ys: &[Y::Native],
+    out: &mut [u32],
+) {
+    l.bin_trunc::<X, Y>(xs, ys, out);
 }
 
 /// Add `values[i]` to the `[sum, count]` cell `cells[i]` of every point

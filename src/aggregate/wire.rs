@@ -148,8 +148,18 @@ impl AggregateSpec {
                 self.y_axis.to_string(),
                 other.y_axis.to_string(),
             ),
-            ("x column", self.x == other.x, self.x.clone(), other.x.clone()),
-            ("y column", self.y == other.y, self.y.clone(), other.y.clone()),
+            (
+                "x column",
+                self.x == other.x,
+                self.x.clone(),
+                other.x.clone(),
+            ),
+            (
+                "y column",
+                self.y == other.y,
+                self.y.clone(),
+                other.y.clone(),
+            ),
             (
                 "categories",
                 self.categories == other.categories,
@@ -353,8 +363,7 @@ pub struct ShardCoverage {
 impl ShardCoverage {
     /// Whether every shard `0..count` is covered.
     pub fn is_complete(&self) -> bool {
-        self.shards.len() == self.count as usize
-            && self.shards.iter().copied().eq(0..self.count)
+        self.shards.len() == self.count as usize && self.shards.iter().copied().eq(0..self.count)
     }
 
     /// The shards `0..count` not covered.
@@ -580,11 +589,9 @@ impl PartialAggregate {
         let meta = schema.metadata();
         match meta.get(KEY_VERSION) {
             Some(v) if v == &PARTIAL_FORMAT_VERSION.to_string() => {}
-            Some(v) => {
-                return Err(bad(format!(
-                    "it is format version {v}, and this build reads version {PARTIAL_FORMAT_VERSION}"
-                )))
-            }
+            Some(v) => return Err(bad(format!(
+                "it is format version {v}, and this build reads version {PARTIAL_FORMAT_VERSION}"
+            ))),
             None => return Err(bad("it has no pointillist.partial.version metadata".into())),
         }
         let json = |key: &str| -> Result<Value, AggError> {
@@ -731,8 +738,8 @@ mod tests {
     fn every_reduction_round_trips_through_ipc() {
         for kind in ReductionKind::ALL.map(|(_, k)| k) {
             let p = PartialAggregate::new(spec(kind), partial_of(kind, 7), 5, None);
-            let back = PartialAggregate::from_ipc_bytes(&p.to_ipc_bytes().expect("write"))
-                .expect("read");
+            let back =
+                PartialAggregate::from_ipc_bytes(&p.to_ipc_bytes().expect("write")).expect("read");
             assert_eq!(back.spec(), p.spec(), "{kind:?}");
             assert_eq!(back.rows(), 5);
             assert_eq!(
@@ -751,8 +758,8 @@ mod tests {
         let mut p = Partial::new(ReductionKind::Count, 12);
         p.accumulate(0, &[11, 0], None);
         let p = PartialAggregate::new(s, p, 2, None);
-        let back = PartialAggregate::from_ipc_bytes(&p.to_ipc_bytes().expect("write"))
-            .expect("read");
+        let back =
+            PartialAggregate::from_ipc_bytes(&p.to_ipc_bytes().expect("write")).expect("read");
         assert_eq!(back.spec(), p.spec());
         assert_eq!(back.finish().values, p.finish().values);
     }

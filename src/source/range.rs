@@ -305,7 +305,10 @@ impl Source {
     /// from the Parquet dictionary pages alone; `None` when some column
     /// chunk is not wholly dictionary-encoded, so that only a scan could
     /// tell.
-    pub fn categories_from_metadata(&self, column: &str) -> Result<Option<Vec<String>>, SourceError> {
+    pub fn categories_from_metadata(
+        &self,
+        column: &str,
+    ) -> Result<Option<Vec<String>>, SourceError> {
         let kind: CategoryKind = self.check_category(column)?;
         Ok(self
             .dictionary_categories(column)

@@ -12,12 +12,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A spiral of 100,000 points with a value and a category.
     let n = 100_000;
     let t: Vec<f64> = (0..n).map(|i| i as f64 / n as f64 * 20.0).collect();
-    let x: ArrayRef = Arc::new(Float64Array::from_iter_values(t.iter().map(|t| t * t.cos())));
-    let y: ArrayRef = Arc::new(Float64Array::from_iter_values(t.iter().map(|t| t * t.sin())));
-    let v: ArrayRef = Arc::new(Float64Array::from(t.clone()));
-    let c: ArrayRef = Arc::new(StringArray::from_iter_values(
-        (0..n).map(|i| if i % 3 == 0 { "even" } else { "odd" }),
+    let x: ArrayRef = Arc::new(Float64Array::from_iter_values(
+        t.iter().map(|t| t * t.cos()),
     ));
+    let y: ArrayRef = Arc::new(Float64Array::from_iter_values(
+        t.iter().map(|t| t * t.sin()),
+    ));
+    let v: ArrayRef = Arc::new(Float64Array::from(t.clone()));
+    let c: ArrayRef = Arc::new(StringArray::from_iter_values((0..n).map(|i| {
+        if i % 3 == 0 {
+            "even"
+        } else {
+            "odd"
+        }
+    })));
     let batch = RecordBatch::try_from_iter([("x", x), ("y", y), ("t", v), ("kind", c)])?;
 
     // Counts on a 40x20 canvas, ranges from the data.
