@@ -25,14 +25,6 @@ pub enum SourceError {
         /// The directory.
         path: String,
     },
-    /// A malformed glob pattern.
-    #[error("bad glob pattern '{pattern}': {message}")]
-    BadGlob {
-        /// The pattern.
-        pattern: String,
-        /// Why it is malformed.
-        message: String,
-    },
     /// The file is not Parquet, or its footer is corrupt.
     #[error("'{path}' is not a readable Parquet file ({source}); check that it is Parquet and not truncated")]
     NotParquet {
@@ -52,7 +44,6 @@ pub enum SourceError {
         source: parquet::errors::ParquetError,
     },
     /// A malformed glob pattern, with the parser's complaint as its source.
-    /// (Supersedes [`SourceError::BadGlob`], which keeps only the text.)
     #[error("bad glob pattern '{pattern}': {}", .source.msg)]
     Glob {
         /// The pattern.
@@ -61,16 +52,8 @@ pub enum SourceError {
         #[source]
         source: glob::PatternError,
     },
-    /// A read that failed part-way.
-    #[error("error reading '{path}': {message}; the file may be corrupt")]
-    Read {
-        /// The file.
-        path: String,
-        /// What failed.
-        message: String,
-    },
     /// A batch that failed to decode part-way, with the decoder's error as
-    /// its source. (Supersedes [`SourceError::Read`] for decode errors.)
+    /// its source.
     #[error("error reading '{path}': {source}; the file may be corrupt")]
     Decode {
         /// The file.
@@ -80,11 +63,26 @@ pub enum SourceError {
         source: arrow_schema::ArrowError,
     },
     /// A work unit that names a file the source does not have (a unit of
-    /// another source). (Supersedes [`SourceError::Read`] for this case.)
+    /// another source).
     #[error("no file with index {index} in this source; use units from the same source")]
     NoSuchFile {
         /// The unit's file index.
         index: usize,
+    },
+    /// A work unit that asks an in-memory input for rows it does not have
+    /// (a unit of another source).
+    #[error(
+        "'{label}' has no rows {start}..{end} in batch {batch}; use units from the same source"
+    )]
+    NoSuchRows {
+        /// The in-memory input's label.
+        label: String,
+        /// The batch asked for.
+        batch: usize,
+        /// First row asked for.
+        start: usize,
+        /// End of the rows asked for.
+        end: usize,
     },
     /// A requested column that the file does not have.
     #[error("'{path}' has no column '{column}'; available columns: {}", available.join(", "))]

@@ -433,10 +433,10 @@ impl Source {
         if let Some(m) = &self.memory {
             return m.read_unit(unit, columns, batch_rows);
         }
-        let f = self.files.get(unit.file).ok_or_else(|| SourceError::Read {
-            path: String::from("?"),
-            message: format!("no file with index {}", unit.file),
-        })?;
+        let f = self
+            .files
+            .get(unit.file)
+            .ok_or(SourceError::NoSuchFile { index: unit.file })?;
         let schema = f.meta.schema();
         let mut indices = Vec::with_capacity(columns.len());
         for c in columns {
@@ -552,14 +552,11 @@ impl MemoryTable {
             .batches
             .get(unit.row_group)
             .filter(|b| unit.offset + unit.rows <= b.num_rows())
-            .ok_or_else(|| SourceError::Read {
-                path: self.label.clone(),
-                message: format!(
-                    "no rows {}..{} in batch {}",
-                    unit.offset,
-                    unit.offset + unit.rows,
-                    unit.row_group
-                ),
+            .ok_or_else(|| SourceError::NoSuchRows {
+                label: self.label.clone(),
+                batch: unit.row_group,
+                start: unit.offset,
+                end: unit.offset + unit.rows,
             })?;
         let mut indices = Vec::with_capacity(columns.len());
         for c in columns {
@@ -568,10 +565,12 @@ impl MemoryTable {
                 indices.push(idx);
             }
         }
-        let projected = batch.project(&indices).map_err(|e| SourceError::Read {
-            path: self.label.clone(),
-            message: e.to_string(),
-        })?;
+        let projected = batch
+            .project(&indices)
+            .map_err(|source| SourceError::Decode {
+                path: self.label.clone(),
+                source,
+            })?;
         let step = batch_rows.max(1);
         let slices: Vec<RecordBatch> = (unit.offset..unit.offset + unit.rows)
             .step_by(step)
@@ -604,9 +603,9 @@ impl Iterator for UnitReader {
         match &mut self.inner {
             Reader::Memory(it) => it.next().map(Ok),
             Reader::Parquet(r) => r.next().map(|r| {
-                r.map_err(|e| SourceError::Read {
+                r.map_err(|source| SourceError::Decode {
                     path: self.label.clone(),
-                    message: e.to_string(),
+                    source,
                 })
             }),
         }
@@ -652,9 +651,9 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
         } else if p.exists() {
             out.push(p.to_path_buf());
         } else if s.contains(['*', '?', '[']) {
-            let entries = glob::glob(&s).map_err(|e| SourceError::BadGlob {
+            let entries = glob::glob(&s).map_err(|source| SourceError::Glob {
                 pattern: s.to_string(),
-                message: e.msg.to_string(),
+                source,
             })?;
             let found: Vec<PathBuf> = entries
                 .filter_map(Result::ok)
