@@ -5,8 +5,11 @@
 //! cargo run --release --example synth -- OUT.parquet ROWS [SEED] [ROW_GROUP_ROWS]
 //! ```
 //!
-//! `data/sample.parquet` is made with
-//! `cargo run --release --example synth -- data/sample.parquet 300000 20240601 65536`.
+//! `data/sample.parquet` was made with
+//! `cargo run --release --example synth -- data/sample.parquet 300000 20240601 65536`
+//! by model 1 of the generator; the same command now writes model 2's
+//! points (other random streams, the same model), so the committed file is
+//! kept as it is.
 
 use std::error::Error;
 use std::path::PathBuf;
