@@ -80,10 +80,7 @@ fn bench_shade(c: &mut Criterion) {
             "{w}x{h}: {:.1}% of pixels hold points",
             100.0 * occupancy(&count)
         );
-        let with_how = |how| ShadeOptions {
-            how,
-            ..ShadeOptions::default()
-        };
+        let with_how = |how| ShadeOptions::default().with_how(how);
         let cases = [
             ("count_eq_hist_fire", &count, with_how(How::EqHist)),
             ("count_linear", &count, with_how(How::Linear)),

@@ -18,12 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|c| parse_color(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let shade = ShadeOptions {
-        how: How::EqHist,
-        color_key: Some(key),
-        background: Some(parse_color("black")?),
-        ..ShadeOptions::default()
-    };
+    let shade = ShadeOptions::default()
+        .with_how(How::EqHist)
+        .with_color_key(Some(key))
+        .with_background(Some(parse_color("black")?));
     let outcome = render(&RenderRequest {
         inputs: Vec::new(), // the embedded sample
         aggregate,

@@ -115,14 +115,11 @@ impl TilesArgs {
             inputs: self.inputs,
             output: PyramidOutput::from_path(&self.output),
             layer,
-            options: PyramidOptions {
-                min_zoom: self.min_zoom,
-                max_zoom: self.max_zoom,
-                tile_size: self.tile_size,
-                shade,
-                memory_bytes: self.memory_mb.saturating_mul(1 << 20),
-                ..PyramidOptions::default()
-            },
+            options: PyramidOptions::default()
+                .with_zooms(self.min_zoom, self.max_zoom)
+                .with_tile_size(self.tile_size)
+                .with_shade(shade)
+                .with_memory_bytes(self.memory_mb.saturating_mul(1 << 20)),
             threads: self.threads,
         })
     }
@@ -190,15 +187,14 @@ impl IndexArgs {
         if self.threads == Some(0) {
             bail!("--threads 0: give at least 1, or leave it out to use every core");
         }
-        let options = IndexOptions {
-            x: self.x,
-            y: self.y,
-            row_group_rows: self.row_group_rows,
-            memory_bytes: usize::try_from(self.memory_mb.saturating_mul(1 << 20))
-                .unwrap_or(usize::MAX),
-            compression,
-            temp_dir: self.temp_dir,
-        };
+        let options = IndexOptions::default()
+            .with_columns(self.x, self.y)
+            .with_row_group_rows(self.row_group_rows)
+            .with_memory_bytes(
+                usize::try_from(self.memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            )
+            .with_compression(compression)
+            .with_temp_dir(self.temp_dir);
         Ok(IndexPlan {
             inputs: self.inputs,
             output: self.output,
@@ -538,13 +534,11 @@ impl LayerArgs {
         layer.lnglat = self.lnglat;
         layer.reduction = reduction;
         layer.categories = self.categories.as_deref().map(parse_list);
-        let shade = ShadeOptions {
-            how,
-            cmap: cmap.colors,
-            single_color: cmap.single_color,
-            span,
-            ..ShadeOptions::default()
-        };
+        let mut shade = ShadeOptions::default();
+        shade.how = how;
+        shade.cmap = cmap.colors;
+        shade.single_color = cmap.single_color;
+        shade.span = span;
         Ok((layer, shade))
     }
 }
@@ -617,18 +611,15 @@ impl ServeArgs {
             bail!("--threads and --max-renders need at least 1");
         }
         let (layer, shade) = self.layer.into_layer()?;
-        let config = ServerConfig {
-            layer,
-            shade,
-            min_zoom: self.min_zoom,
-            max_zoom: self.max_zoom,
-            span_max_zoom: self.span_max_zoom,
-            cache_bytes: self.cache_mb.saturating_mul(1 << 20),
-            pyramid_max_zoom: (self.pyramid_mb > 0).then_some(self.pyramid_max_zoom),
-            pyramid_bytes: self.pyramid_mb.saturating_mul(1 << 20),
-            ..ServerConfig::default()
-        };
-        let mut config = config;
+        let mut config = ServerConfig::default();
+        config.layer = layer;
+        config.shade = shade;
+        config.min_zoom = self.min_zoom;
+        config.max_zoom = self.max_zoom;
+        config.span_max_zoom = self.span_max_zoom;
+        config.cache_bytes = self.cache_mb.saturating_mul(1 << 20);
+        config.pyramid_max_zoom = (self.pyramid_mb > 0).then_some(self.pyramid_max_zoom);
+        config.pyramid_bytes = self.pyramid_mb.saturating_mul(1 << 20);
         if let Some(n) = self.max_renders {
             config.max_renders = n;
         }
@@ -761,6 +752,7 @@ impl ShadeArgs {
         let shade::CmapArg {
             colors: cmap,
             single_color,
+            ..
         } = shade::parse_cmap_arg(&self.cmap).map_err(|e| anyhow::anyhow!("--cmap: {e}"))?;
         let span = self
             .span
@@ -801,26 +793,24 @@ impl ShadeArgs {
             if !(0.0..=1.0).contains(&threshold) {
                 bail!("--dynspread-threshold {threshold} is out of range; give 0 to 1");
             }
-            Some(Dynspread {
+            Some(Dynspread::new(
                 threshold,
-                max_px: self.dynspread_max_px.unwrap_or(3),
-            })
+                self.dynspread_max_px.unwrap_or(3),
+            ))
         } else {
             None
         };
-        let mut shade_opts = ShadeOptions {
-            how,
-            cmap,
-            single_color,
-            span,
-            alpha: self.alpha as u8,
-            min_alpha: self.min_alpha,
-            rescale_discrete_levels: self.rescale_discrete_levels,
-            spread: self.spread,
-            dynspread,
-            background,
-            ..ShadeOptions::default()
-        };
+        let mut shade_opts = ShadeOptions::default();
+        shade_opts.how = how;
+        shade_opts.cmap = cmap;
+        shade_opts.single_color = single_color;
+        shade_opts.span = span;
+        shade_opts.alpha = self.alpha as u8;
+        shade_opts.min_alpha = self.min_alpha;
+        shade_opts.rescale_discrete_levels = self.rescale_discrete_levels;
+        shade_opts.spread = self.spread;
+        shade_opts.dynspread = dynspread;
+        shade_opts.background = background;
         if color_key.is_some() {
             shade_opts.color_key = color_key;
         }

@@ -32,28 +32,32 @@ fn colors(v: &Value) -> Vec<[u8; 3]> {
 
 /// The case's `shade` options as `ShadeOptions`.
 fn options(s: &Value) -> ShadeOptions {
-    let mut o = ShadeOptions {
-        how: s["how"]
-            .as_str()
-            .expect("how")
-            .parse::<How>()
-            .expect("how name"),
-        alpha: u8::try_from(s["alpha"].as_u64().expect("alpha")).expect("alpha <= 255"),
-        min_alpha: s["min_alpha"].as_f64().expect("min_alpha"),
-        span: pair(&s["span"]),
-        rescale_discrete_levels: s["rescale_discrete_levels"].as_bool().unwrap_or(false),
-        spread: s["spread"]
-            .as_u64()
-            .map(|p| u32::try_from(p).expect("spread px")),
-        dynspread: pair(&s["dynspread"]).map(|(threshold, max_px)| Dynspread {
-            threshold,
-            max_px: max_px as u32,
-        }),
-        background: s["background"]
-            .as_str()
-            .map(|c| shade::parse_color(c).expect("background")),
-        ..ShadeOptions::default()
-    };
+    let mut o = ShadeOptions::default()
+        .with_how(
+            s["how"]
+                .as_str()
+                .expect("how")
+                .parse::<How>()
+                .expect("how name"),
+        )
+        .with_alpha(u8::try_from(s["alpha"].as_u64().expect("alpha")).expect("alpha <= 255"))
+        .with_min_alpha(s["min_alpha"].as_f64().expect("min_alpha"))
+        .with_span(pair(&s["span"]))
+        .with_rescale_discrete_levels(s["rescale_discrete_levels"].as_bool().unwrap_or(false))
+        .with_spread(
+            s["spread"]
+                .as_u64()
+                .map(|p| u32::try_from(p).expect("spread px")),
+        )
+        .with_dynspread(
+            pair(&s["dynspread"])
+                .map(|(threshold, max_px)| Dynspread::new(threshold, max_px as u32)),
+        )
+        .with_background(
+            s["background"]
+                .as_str()
+                .map(|c| shade::parse_color(c).expect("background")),
+        );
     match &s["cmap"] {
         Value::String(name) => o.cmap = shade::parse_cmap(name).expect("cmap name"),
         Value::Array(_) => o.cmap = colors(&s["cmap"]),

@@ -61,6 +61,7 @@ pub const INDEX_METADATA_KEY: &str = "pointillist.index";
 /// assert_eq!(opts.x, "lon_m");
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct IndexOptions {
     /// Column of x coordinates.
     pub x: String,

@@ -100,6 +100,7 @@ pub enum ServerError {
 /// assert_eq!(config.max_zoom, 14);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Columns, reduction and categories of the default layer.
     pub layer: TileLayer,

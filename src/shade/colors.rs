@@ -121,6 +121,7 @@ pub fn parse_cmap(s: &str) -> Result<Vec<[u8; 3]>, ShadeError> {
 /// A parsed `--cmap` argument: what goes into [`super::ShadeOptions`]'s
 /// `cmap` and `single_color`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CmapArg {
     /// The colour list (one colour for a single colour).
     pub colors: Vec<[u8; 3]>,

@@ -210,6 +210,7 @@ impl FromStr for How {
 
 /// `tf.dynspread` settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Dynspread {
     /// Density threshold in `[0, 1]`; higher spreads more (Datashader: 0.5).
     pub threshold: f64,
@@ -236,6 +237,7 @@ impl Dynspread {
 /// Everything [`shade`] needs: the arguments of `tf.shade` plus the
 /// post-processing steps the CLI applies.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ShadeOptions {
     /// Value-to-colour mapping.
     pub how: How,

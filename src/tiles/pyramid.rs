@@ -83,6 +83,7 @@ impl PyramidOutput {
 /// assert_eq!((opts.min_zoom, opts.max_zoom, opts.tile_size), (2, 6, 256));
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PyramidOptions {
     /// Shallowest zoom.
     pub min_zoom: u8,
