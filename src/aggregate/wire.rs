@@ -589,9 +589,11 @@ impl PartialAggregate {
         let meta = schema.metadata();
         match meta.get(KEY_VERSION) {
             Some(v) if v == &PARTIAL_FORMAT_VERSION.to_string() => {}
-            Some(v) => return Err(bad(format!(
+            Some(v) => {
+                return Err(bad(format!(
                 "it is format version {v}, and this build reads version {PARTIAL_FORMAT_VERSION}"
-            ))),
+            )))
+            }
             None => return Err(bad("it has no pointillist.partial.version metadata".into())),
         }
         let json = |key: &str| -> Result<Value, AggError> {
