@@ -141,13 +141,10 @@ pub enum AggError {
         /// The flag to pass.
         flag: &'static str,
     },
-    /// An in-memory aggregation that received no batch and cannot tell the
-    /// columns' types.
-    #[error("{reason}")]
-    InMemory {
-        /// Why the in-memory aggregation cannot go on, and what to do.
-        reason: String,
-    },
+    /// A shard asked of an in-memory aggregation, which reads every batch
+    /// it is given.
+    #[error("an in-memory aggregation reads all the batches it is given; split the batches between aggregators (Aggregator::with_first_row) instead of giving a shard")]
+    ShardInMemory,
 }
 
 impl AggError {

@@ -77,9 +77,7 @@ impl Aggregator {
             });
         }
         if req.shard.is_some() {
-            return Err(AggError::InMemory {
-                reason: "an in-memory aggregation reads all the batches it is given; split the batches between aggregators instead of giving a shard".into(),
-            });
+            return Err(AggError::ShardInMemory);
         }
         Ok(Aggregator {
             req,
