@@ -1,0 +1,368 @@
+"""``Canvas``: Datashader's canvas, aggregating on pointillist's Rust core.
+
+``Canvas.points`` returns the ``xarray.DataArray`` that Datashader 0.19
+returns for the same call: the same dims, coords, attrs, dtype and
+values (floats within the core's summation-order rounding).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import xarray as xr
+
+from . import _native
+from . import reductions as rd
+
+__all__ = ["Canvas", "LinearAxis", "LogAxis"]
+
+
+class Axis:
+    """Datashader's axis maths: ``s = n / (mapper(max) - mapper(min))``,
+    ``t = -mapper(min) * s``; pixel centres at ``inverse((i + 0.5 - t) / s)``."""
+
+    name = ""
+
+    def compute_scale_and_translate(self, range, n):
+        start, end = map(self.mapper, range)
+        s = n / (end - start)
+        t = -start * s
+        return s, t
+
+    def compute_index(self, st, n):
+        px = np.arange(n) + 0.5
+        s, t = st
+        return self.inverse_mapper((px - t) / s)
+
+    def validate(self, range):
+        pass
+
+
+class LinearAxis(Axis):
+    name = "linear"
+
+    @staticmethod
+    def mapper(val):
+        # Datashader's mapper is a numba identity: scalars come back as
+        # Python numbers (a float32 as a float64), so the scale is float64.
+        return val if isinstance(val, int) else float(val)
+
+    @staticmethod
+    def inverse_mapper(val):
+        return val
+
+
+class LogAxis(Axis):
+    name = "log"
+
+    @staticmethod
+    def mapper(val):
+        return math.log10(float(val))
+
+    @staticmethod
+    def inverse_mapper(val):
+        # numba's `10 ** array`: the C library's pow, element by element.
+        return np.array([10.0 ** float(v) for v in np.asarray(val).ravel()]).reshape(
+            np.shape(val)
+        )
+
+    def validate(self, range):
+        if range is None:
+            return
+        if range[0] <= 0 or range[1] <= 0:
+            raise ValueError("Range values must be >0 for logarithmic axes")
+
+
+_axis_lookup = {"linear": LinearAxis(), "log": LogAxis()}
+
+
+class Canvas:
+    """An abstract canvas representing the space in which to bin.
+
+    Parameters
+    ----------
+    plot_width, plot_height : int, optional
+        Width and height of the output aggregate in pixels.
+    x_range, y_range : tuple, optional
+        A tuple representing the bounds inclusive space ``[min, max]`` along
+        the axis.
+    x_axis_type, y_axis_type : str, optional
+        The type of the axis. Valid options are ``'linear'`` [default], and
+        ``'log'``.
+    """
+
+    def __init__(
+        self,
+        plot_width=600,
+        plot_height=600,
+        x_range=None,
+        y_range=None,
+        x_axis_type="linear",
+        y_axis_type="linear",
+    ):
+        self.plot_width = plot_width
+        self.plot_height = plot_height
+        self.x_range = None if x_range is None else tuple(x_range)
+        self.y_range = None if y_range is None else tuple(y_range)
+        self.x_axis = _axis_lookup[x_axis_type]
+        self.y_axis = _axis_lookup[y_axis_type]
+
+    def validate_ranges(self, x_range, y_range):
+        self.x_axis.validate(x_range)
+        self.y_axis.validate(y_range)
+
+    def validate_size(self, width, height):
+        if width <= 0 or height <= 0:
+            raise ValueError("Invalid size: plot_width and plot_height must be bigger than 0")
+
+    def validate(self):
+        """Check that parameter settings are valid for this object"""
+        self.validate_ranges(self.x_range, self.y_range)
+        self.validate_size(self.plot_width, self.plot_height)
+
+    def points(self, source, x=None, y=None, agg=None, geometry=None):
+        """Compute a reduction by pixel, mapping data to pixels as points.
+
+        Parameters
+        ----------
+        source : pandas.DataFrame, pyarrow.Table / RecordBatch /
+            RecordBatchReader, polars.DataFrame, any object with
+            ``__arrow_c_stream__``, or a Parquet path (str or os.PathLike,
+            or a list of them; directories and globs are read in order by
+            the core)
+        x, y : str
+            Column names for the x and y coordinates of each point.
+        agg : Reduction, optional
+            Reduction to compute. Default is ``count()``.
+        geometry : str
+            Not implemented by pointillist (spatialpandas / geopandas
+            geometry columns).
+        """
+        if geometry is not None:
+            raise NotImplementedError(
+                "Canvas.points(geometry=...): geometry columns (spatialpandas, "
+                "geopandas) are not implemented by pointillist"
+            )
+        if x is None or y is None:
+            raise ValueError(
+                "Point coordinates may be specified by providing both the x and y "
+                f"arguments. Received:\n    x: {x!r}\n    y: {y!r}"
+            )
+        if not isinstance(x, str) or not isinstance(y, str):
+            raise NotImplementedError(
+                "Canvas.points: x and y must be column names (str) in pointillist"
+            )
+        if agg is None:
+            agg = rd.count()
+        if not isinstance(agg, rd.Reduction):
+            raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
+        self.validate()
+        kind, column, cat_column = agg._spec()
+        prepared = _prepare_source(source, x, y, column, cat_column)
+        params = dict(
+            x=x,
+            y=y,
+            width=int(self.plot_width),
+            height=int(self.plot_height),
+            reduction=kind,
+            column=column,
+            by=cat_column,
+            categories=prepared.labels,
+            x_range=_float_range(self.x_range),
+            y_range=_float_range(self.y_range),
+            x_axis=self.x_axis.name,
+            y_axis=self.y_axis.name,
+        )
+        if prepared.paths is not None:
+            out = _native.aggregate_parquet(prepared.paths, **params)
+        else:
+            out = _native.aggregate_stream(prepared.stream, **params)
+        return self._data_array(out, x, y, cat_column, prepared.coords)
+
+    def _data_array(self, out, x, y, cat_column, cat_coords):
+        # Datashader's own ranges: the canvas's tuple as given, or the data's.
+        x_range = self.x_range or tuple(out["x_range"])
+        y_range = self.y_range or tuple(out["y_range"])
+        self.validate_ranges(x_range, y_range)
+        width, height = self.plot_width, self.plot_height
+        x_st = self.x_axis.compute_scale_and_translate(x_range, width)
+        y_st = self.y_axis.compute_scale_and_translate(y_range, height)
+        x_axis = self.x_axis.compute_index(x_st, width)
+        y_axis = self.y_axis.compute_index(y_st, height)
+        values = out["values"].reshape(out["shape"])
+        coords = dict([(x, x_axis), (y, y_axis)])
+        dims = [y, x]
+        if cat_column is not None:
+            dims.append(cat_column)
+            coords[cat_column] = (
+                cat_coords if cat_coords is not None else list(out["categories"])
+            )
+        return xr.DataArray(
+            values, coords=coords, dims=dims, attrs=dict(x_range=x_range, y_range=y_range)
+        )
+
+    def line(self, *args, **kwargs):
+        raise NotImplementedError("Canvas.line: lines are not implemented by pointillist")
+
+    def area(self, *args, **kwargs):
+        raise NotImplementedError("Canvas.area: areas are not implemented by pointillist")
+
+    def trimesh(self, *args, **kwargs):
+        raise NotImplementedError("Canvas.trimesh: trimeshes are not implemented by pointillist")
+
+    def polygons(self, *args, **kwargs):
+        raise NotImplementedError("Canvas.polygons: polygons are not implemented by pointillist")
+
+    def quadmesh(self, *args, **kwargs):
+        raise NotImplementedError("Canvas.quadmesh: quadmeshes are not implemented by pointillist")
+
+    def raster(self, *args, **kwargs):
+        raise NotImplementedError("Canvas.raster: rasters are not implemented by pointillist")
+
+
+def _float_range(r):
+    if r is None:
+        return None
+    lo, hi = r
+    return (float(lo), float(hi))
+
+
+class _Prepared:
+    """A source made ready for the core: an Arrow stream or Parquet paths,
+    the category labels to pass (None: the core's own), and the category
+    coordinate Datashader would give (None: the core's labels)."""
+
+    def __init__(self, stream=None, paths=None, labels=None, coords=None):
+        self.stream = stream
+        self.paths = paths
+        self.labels = labels
+        self.coords = coords
+
+
+def _is_path(source):
+    if isinstance(source, (str, os.PathLike)):
+        return True
+    return (
+        isinstance(source, (list, tuple))
+        and len(source) > 0
+        and all(isinstance(s, (str, os.PathLike)) for s in source)
+    )
+
+
+def _needed(x, y, column, cat_column):
+    cols = []
+    for c in (x, y, column, cat_column):
+        if c is not None and c not in cols:
+            cols.append(c)
+    return cols
+
+
+def _prepare_source(source, x, y, column, cat_column):
+    cols = _needed(x, y, column, cat_column)
+    if _is_path(source):
+        paths = [os.fspath(source)] if isinstance(source, (str, os.PathLike)) else [
+            os.fspath(s) for s in source
+        ]
+        return _Prepared(paths=paths)
+
+    mod = type(source).__module__.split(".")[0]
+    if mod == "pandas":
+        return _prepare_pandas(source, cols, cat_column)
+    if mod in ("dask", "dask_cudf", "cudf", "spatialpandas", "geopandas"):
+        raise NotImplementedError(
+            f"Canvas.points: {type(source).__module__}.{type(source).__name__} sources "
+            "are not implemented by pointillist yet"
+        )
+    if isinstance(source, (xr.DataArray, xr.Dataset)):
+        raise NotImplementedError(
+            "Canvas.points: xarray sources are not implemented by pointillist yet"
+        )
+
+    import pyarrow as pa
+
+    if isinstance(source, pa.RecordBatch):
+        source = pa.Table.from_batches([source])
+    elif mod == "polars" and hasattr(source, "__arrow_c_stream__"):
+        source = pa.table(source)
+    if isinstance(source, pa.Table):
+        _check_columns(source.column_names, cols)
+        table = source.select(cols)
+        labels = coords = None
+        if cat_column is not None:
+            labels, coords = _arrow_categories(table.column(cat_column), cat_column)
+        return _Prepared(stream=table, labels=labels, coords=coords)
+    if hasattr(source, "__arrow_c_stream__"):
+        # A stream (pyarrow.RecordBatchReader, ...): read once by the core;
+        # categories are then the core's (sorted distinct values).
+        return _Prepared(stream=source)
+    raise ValueError(
+        "source must be a pandas DataFrame, a pyarrow Table, RecordBatch or "
+        "RecordBatchReader, a polars DataFrame, an object with __arrow_c_stream__, "
+        f"or a Parquet path; got {type(source).__name__}"
+    )
+
+
+def _check_columns(available, cols):
+    for c in cols:
+        if c not in available:
+            raise ValueError("specified column not found")
+
+
+def _labels_of(categories, column):
+    """Core labels for Datashader's category values (str or int only)."""
+    labels = []
+    for c in categories:
+        if isinstance(c, str):
+            labels.append(c)
+        elif isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)):
+            labels.append(str(int(c)))
+        else:
+            raise NotImplementedError(
+                f"categories of column '{column}' are {type(c).__name__}: pointillist "
+                "implements string and integer categories only"
+            )
+    return labels
+
+
+def _prepare_pandas(df, cols, cat_column):
+    import pandas as pd
+    import pyarrow as pa
+
+    if not isinstance(df, pd.DataFrame):
+        raise NotImplementedError(
+            f"Canvas.points: pandas {type(df).__name__} sources are not implemented; "
+            "give a DataFrame"
+        )
+    _check_columns(df.columns, cols)
+    labels = coords = None
+    if cat_column is not None:
+        col = df[cat_column]
+        if not isinstance(col.dtype, pd.CategoricalDtype):
+            raise ValueError("input must be categorical")
+        # Datashader's categories: np.array of the pandas categories, as a list.
+        categories = np.array(col.cat.categories)
+        if categories.dtype.kind == "U":
+            categories = categories.astype("object")
+        coords = list(categories)
+        labels = _labels_of(coords, cat_column)
+    table = pa.Table.from_pandas(df[cols], preserve_index=False)
+    return _Prepared(stream=table, labels=labels, coords=coords)
+
+
+def _arrow_categories(chunked, column):
+    """Categories of an Arrow column: a dictionary column's dictionary (all
+    chunks unified, as ``to_pandas`` does); otherwise the core's."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(chunked.type):
+        if chunked.num_chunks == 0:
+            return None, None
+        unified = chunked.unify_dictionaries()
+        dictionary = unified.chunk(0).dictionary
+        coords = list(dictionary.to_numpy(zero_copy_only=False))
+        if dictionary.type in (pa.string(), pa.large_string(), pa.string_view()):
+            coords = [str(c) for c in coords]
+        return _labels_of(coords, column), coords
+    return None, None
