@@ -170,11 +170,23 @@ def test_integer_and_float32_coordinates():
         pd.DataFrame({"x": [1.0, 1.0], "y": [2.0, 2.0]}),  # one value: (v-1, v+1)
         pd.DataFrame({"x": [np.nan, np.nan], "y": [1.0, 2.0]}),  # no finite x: (-1, 1)
         pd.DataFrame({"x": np.array([], dtype="f8"), "y": np.array([], dtype="f8")}),
+        # Datashader keeps infinities in the bounds, so they become (-1, 1).
+        pd.DataFrame({"x": [0.0, 1.0, np.inf, 0.5], "y": [0.0, -np.inf, 2.0, 0.5]}),
     ],
-    ids=["single-value", "all-nan", "empty"],
+    ids=["single-value", "all-nan", "empty", "infinite"],
 )
-def test_degenerate_ranges(frame):
-    assert_same(ds.Canvas(5, 4).points(frame, "x", "y"), dsh.Canvas(5, 4).points(frame, "x", "y"))
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_degenerate_ranges(frame, source):
+    assert_same(
+        ds.Canvas(5, 4).points(SOURCES[source](frame), "x", "y"),
+        dsh.Canvas(5, 4).points(frame, "x", "y"),
+    )
+
+
+def test_arrow_nulls_are_dropped():
+    table = pa.table({"x": pa.array([1, None, 3, 4], pa.int32()), "y": [0.5, 0.25, None, 0.0]})
+    theirs = dsh.Canvas(4, 3).points(table.to_pandas(), "x", "y", dsh.count())
+    assert_same(ds.Canvas(4, 3).points(table, "x", "y", ds.count()), theirs)
 
 
 def test_polars(df):

@@ -161,6 +161,15 @@ class Canvas:
         self.validate()
         kind, column, cat_column = agg._spec()
         prepared = _prepare_source(source, x, y, column, cat_column)
+        x_range, y_range = self.x_range, self.y_range
+        if prepared.table is not None:
+            # Datashader's bounds of in-memory data: NaN skipped, infinities
+            # kept, then (-1, 1) or (v - 1, v + 1) where degenerate. Giving
+            # them to the core also lets it aggregate batch by batch.
+            if x_range is None:
+                x_range = _data_bounds(prepared.table.column(x))
+            if y_range is None:
+                y_range = _data_bounds(prepared.table.column(y))
         params = dict(
             x=x,
             y=y,
@@ -170,8 +179,8 @@ class Canvas:
             column=column,
             by=cat_column,
             categories=prepared.labels,
-            x_range=_float_range(self.x_range),
-            y_range=_float_range(self.y_range),
+            x_range=_float_range(x_range),
+            y_range=_float_range(y_range),
             x_axis=self.x_axis.name,
             y_axis=self.y_axis.name,
         )
@@ -179,12 +188,12 @@ class Canvas:
             out = _native.aggregate_parquet(prepared.paths, **params)
         else:
             out = _native.aggregate_stream(prepared.stream, **params)
-        return self._data_array(out, x, y, cat_column, prepared.coords)
+        return self._data_array(out, x, y, cat_column, prepared, x_range, y_range)
 
-    def _data_array(self, out, x, y, cat_column, cat_coords):
+    def _data_array(self, out, x, y, cat_column, prepared, x_range, y_range):
         # Datashader's own ranges: the canvas's tuple as given, or the data's.
-        x_range = self.x_range or tuple(out["x_range"])
-        y_range = self.y_range or tuple(out["y_range"])
+        x_range = x_range or tuple(out["x_range"])
+        y_range = y_range or tuple(out["y_range"])
         self.validate_ranges(x_range, y_range)
         width, height = self.plot_width, self.plot_height
         x_st = self.x_axis.compute_scale_and_translate(x_range, width)
@@ -196,9 +205,12 @@ class Canvas:
         dims = [y, x]
         if cat_column is not None:
             dims.append(cat_column)
-            coords[cat_column] = (
-                cat_coords if cat_coords is not None else list(out["categories"])
-            )
+            if prepared.coords is not None:
+                coords[cat_column] = prepared.coords
+            elif prepared.int_categories:
+                coords[cat_column] = [int(c) for c in out["categories"]]
+            else:
+                coords[cat_column] = list(out["categories"])
         return xr.DataArray(
             values, coords=coords, dims=dims, attrs=dict(x_range=x_range, y_range=y_range)
         )
@@ -234,11 +246,19 @@ class _Prepared:
     the category labels to pass (None: the core's own), and the category
     coordinate Datashader would give (None: the core's labels)."""
 
-    def __init__(self, stream=None, paths=None, labels=None, coords=None):
+    def __init__(self, stream=None, paths=None, labels=None, coords=None, int_categories=False):
         self.stream = stream
         self.paths = paths
         self.labels = labels
         self.coords = coords
+        self.int_categories = int_categories
+
+    @property
+    def table(self):
+        """The stream when it is a pyarrow Table (whose ranges Python can read)."""
+        import pyarrow as pa
+
+        return self.stream if isinstance(self.stream, pa.Table) else None
 
 
 def _is_path(source):
@@ -290,9 +310,13 @@ def _prepare_source(source, x, y, column, cat_column):
         _check_columns(source.column_names, cols)
         table = source.select(cols)
         labels = coords = None
+        int_categories = False
         if cat_column is not None:
             labels, coords = _arrow_categories(table.column(cat_column), cat_column)
-        return _Prepared(stream=table, labels=labels, coords=coords)
+            int_categories = pa.types.is_integer(table.schema.field(cat_column).type)
+        return _Prepared(
+            stream=table, labels=labels, coords=coords, int_categories=int_categories
+        )
     if hasattr(source, "__arrow_c_stream__"):
         # A stream (pyarrow.RecordBatchReader, ...): read once by the core;
         # categories are then the core's (sorted distinct values).
@@ -347,8 +371,58 @@ def _prepare_pandas(df, cols, cat_column):
             categories = categories.astype("object")
         coords = list(categories)
         labels = _labels_of(coords, cat_column)
-    table = pa.Table.from_pandas(df[cols], preserve_index=False)
+    table = pa.table({c: _pandas_column(df[c]) for c in cols})
     return _Prepared(stream=table, labels=labels, coords=coords)
+
+
+def _pandas_column(col):
+    """A pandas column as Arrow: NumPy numbers shared as they are (NaN
+    stays NaN, which the core drops), anything else through pyarrow's
+    pandas conversion (categoricals become dictionaries, NA nulls)."""
+    import pyarrow as pa
+
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu":
+        return pa.array(col.to_numpy(), from_pandas=False)
+    return pa.Array.from_pandas(col)
+
+
+def _maybe_expand_bounds(bounds):
+    minval, maxval = bounds
+    if not (np.isfinite(minval) and np.isfinite(maxval)):
+        minval, maxval = -1.0, 1.0
+    elif minval == maxval:
+        minval, maxval = minval - 1, minval + 1
+    return minval, maxval
+
+
+def _data_bounds(chunked):
+    """Datashader's ``_compute_bounds`` of an Arrow column (NaN and nulls
+    skipped, infinities kept) and ``maybe_expand_bounds``; None when the
+    column is not numeric (the core then names the problem)."""
+    import warnings
+
+    import pyarrow as pa
+
+    t = chunked.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        return None
+    lo, hi = math.inf, -math.inf
+    for chunk in chunked.chunks:
+        if len(chunk) == chunk.null_count:
+            continue
+        a = chunk.to_numpy(zero_copy_only=False)
+        if a.dtype.kind == "f":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mn, mx = np.nanmin(a), np.nanmax(a)
+            if np.isnan(mn):
+                continue
+        else:
+            mn, mx = a.min(), a.max()
+        lo = min(lo, float(mn))
+        hi = max(hi, float(mx))
+    return _maybe_expand_bounds((lo, hi))
+
 
 
 def _arrow_categories(chunked, column):
