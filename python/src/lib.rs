@@ -9,7 +9,7 @@
 
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_pyarrow::FromPyArrow;
-use numpy::PyArray1;
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -18,7 +18,10 @@ use pointillist::aggregate::{
     aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind,
     ReductionKind, ReductionSpec,
 };
+use pointillist::shade::{self, How, Image, ShadeOptions};
 use pointillist::source::{Source, SourceError};
+
+mod partials; // pointillist.dask: partial aggregates that travel
 
 /// Everything `Canvas.points` passes down, already checked by Python.
 struct Params {
@@ -228,6 +231,155 @@ fn aggregate_parquet<'py>(
     to_python(py, agg)
 }
 
+type Rgb = (u8, u8, u8);
+
+fn rgb(c: Rgb) -> [u8; 3] {
+    [c.0, c.1, c.2]
+}
+
+/// Shade a 2-D (`planes=None`) or categorical 3-D aggregate given as flat
+/// C-order values (uint32, bool or float64) with the core's `shade`,
+/// Datashader's `tf.shade` to the bit. Returns the RGBA pixels as flat
+/// uint32 (Datashader's `Image.data`, row 0 as in the aggregate).
+#[pyfunction]
+#[pyo3(signature = (
+    values, height, width, planes, how, cmap, single_color, span, alpha, min_alpha,
+    color_key, rescale_discrete_levels
+))]
+#[allow(clippy::too_many_arguments)]
+fn shade_values<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyAny>,
+    height: usize,
+    width: usize,
+    planes: Option<usize>,
+    how: &str,
+    cmap: Vec<Rgb>,
+    single_color: Option<Rgb>,
+    span: Option<(f64, f64)>,
+    alpha: u8,
+    min_alpha: f64,
+    color_key: Option<Vec<Rgb>>,
+    rescale_discrete_levels: bool,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let values = if let Ok(a) = values.extract::<PyReadonlyArray1<u32>>() {
+        AggValues::U32(a.as_slice()?.to_vec())
+    } else if let Ok(a) = values.extract::<PyReadonlyArray1<bool>>() {
+        AggValues::Bool(a.as_slice()?.to_vec())
+    } else if let Ok(a) = values.extract::<PyReadonlyArray1<f64>>() {
+        AggValues::F64(a.as_slice()?.to_vec())
+    } else {
+        return Err(PyNotImplementedError::new_err(
+            "shading aggregates of dtypes other than uint32, bool and float64 is not \
+             implemented by pointillist",
+        ));
+    };
+    let how: How = how
+        .parse()
+        .map_err(|e: shade::ShadeError| PyValueError::new_err(e.to_string()))?;
+    let agg = Aggregate {
+        width,
+        height,
+        categories: planes.map(|n| (0..n).map(|i| i.to_string()).collect()),
+        values,
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+    };
+    let opts = ShadeOptions::default()
+        .with_how(how)
+        .with_cmap(cmap.into_iter().map(rgb).collect())
+        .with_single_color(single_color.map(rgb))
+        .with_span(span)
+        .with_alpha(alpha)
+        .with_min_alpha(min_alpha)
+        .with_color_key(color_key.map(|k| k.into_iter().map(rgb).collect()))
+        .with_rescale_discrete_levels(rescale_discrete_levels);
+    let img = py
+        .detach(move || shade::shade(&agg, &opts))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(image_to_py(py, img))
+}
+
+fn image_to_py(py: Python<'_>, img: Image) -> Bound<'_, PyArray1<u32>> {
+    let packed: Vec<u32> = img.pixels.iter().map(|p| u32::from_le_bytes(*p)).collect();
+    PyArray1::from_vec(py, packed)
+}
+
+fn image_from_py(pixels: &PyReadonlyArray1<u32>, height: usize, width: usize) -> PyResult<Image> {
+    let data = pixels.as_slice()?;
+    if data.len() != height * width {
+        return Err(PyValueError::new_err(format!(
+            "{} pixels for a {width}x{height} image",
+            data.len()
+        )));
+    }
+    Ok(Image {
+        width,
+        height,
+        pixels: data.iter().map(|v| v.to_le_bytes()).collect(),
+    })
+}
+
+/// `tf.spread(img, px)` with a circle mask and `over`, on flat uint32 pixels.
+#[pyfunction]
+fn spread_image<'py>(
+    py: Python<'py>,
+    pixels: PyReadonlyArray1<'py, u32>,
+    height: usize,
+    width: usize,
+    px: u32,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let img = image_from_py(&pixels, height, width)?;
+    let out = py.detach(move || shade::spread(&img, px));
+    Ok(image_to_py(py, out))
+}
+
+/// `tf.dynspread(img, threshold, max_px)` with a circle mask and `over`.
+#[pyfunction]
+fn dynspread_image<'py>(
+    py: Python<'py>,
+    pixels: PyReadonlyArray1<'py, u32>,
+    height: usize,
+    width: usize,
+    threshold: f64,
+    max_px: u32,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let img = image_from_py(&pixels, height, width)?;
+    let out = py.detach(move || shade::dynspread(&img, threshold, max_px));
+    Ok(image_to_py(py, out))
+}
+
+/// `tf.set_background(img, color)`.
+#[pyfunction]
+fn set_background_image<'py>(
+    py: Python<'py>,
+    pixels: PyReadonlyArray1<'py, u32>,
+    height: usize,
+    width: usize,
+    color: Rgb,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let img = image_from_py(&pixels, height, width)?;
+    let out = py.detach(move || shade::set_background(&img, rgb(color)));
+    Ok(image_to_py(py, out))
+}
+
+/// A colour name or `#rrggbb` as Datashader's `rgb()` reads it.
+#[pyfunction]
+fn parse_color(name: &str) -> PyResult<Rgb> {
+    shade::parse_color(name)
+        .map(|c| (c[0], c[1], c[2]))
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Datashader's default categorical colours (`Sets1to3`).
+#[pyfunction]
+fn default_color_key() -> Vec<Rgb> {
+    shade::default_color_key()
+        .iter()
+        .map(|c| (c[0], c[1], c[2]))
+        .collect()
+}
+
 /// The reductions the core implements, by their Datashader names.
 #[pyfunction]
 fn reductions() -> Vec<&'static str> {
@@ -237,8 +389,15 @@ fn reductions() -> Vec<&'static str> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aggregate_stream, m)?)?;
+    partials::register(m)?; // pointillist.dask: partials (src/partials.rs)
     m.add_function(wrap_pyfunction!(aggregate_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(reductions, m)?)?;
+    m.add_function(wrap_pyfunction!(shade_values, m)?)?;
+    m.add_function(wrap_pyfunction!(spread_image, m)?)?;
+    m.add_function(wrap_pyfunction!(dynspread_image, m)?)?;
+    m.add_function(wrap_pyfunction!(set_background_image, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_color, m)?)?;
+    m.add_function(wrap_pyfunction!(default_color_key, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -159,6 +159,14 @@ class Canvas:
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         self.validate()
+        if type(source).__module__.split(".")[0] == "dask" or (
+            type(source).__module__ == "pointillist.dask"
+        ):
+            # Dask DataFrames and pointillist.dask.read_parquet(...): partials
+            # on the workers, merged in a tree (pointillist/dask.py).
+            from . import dask as _dask
+
+            return _dask.points(self, source, x, y, agg)
         kind, column, cat_column = agg._spec()
         prepared = _prepare_source(source, x, y, column, cat_column)
         x_range, y_range = self.x_range, self.y_range

@@ -1,44 +1,353 @@
-"""Datashader's ``transfer_functions`` names.
+"""Datashader's ``transfer_functions``, shading on pointillist's Rust core.
 
-Shading is not wired to the Rust core's shader yet: every function raises
-``NotImplementedError`` naming the missing feature, never a silent
-fallback.
+``shade``, ``spread``, ``dynspread`` and ``set_background`` give
+Datashader 0.19's images bit for bit for what the core implements; the
+rest (matplotlib colormaps, callable ``how``, 2-D discrete colour keys,
+``color_baseline``, square masks, other compositing operators, ``stack``)
+raises ``NotImplementedError`` naming the missing feature.
 """
 
 from __future__ import annotations
 
-__all__ = ["shade", "spread", "dynspread", "set_background", "stack", "Image", "Images"]
+from collections.abc import Iterator
+from io import BytesIO
+
+import numpy as np
+import xarray as xr
+
+from . import _native
+
+__all__ = ["Image", "Images", "stack", "shade", "set_background", "spread", "dynspread"]
 
 
-def _missing(what):
-    raise NotImplementedError(f"{what} is not implemented by pointillist's Python package yet")
+def _hex(c):
+    return "#{:02x}{:02x}{:02x}".format(*c)
 
 
-def shade(agg, *args, **kwargs):
-    _missing("transfer_functions.shade (shading an aggregate to an image)")
+#: Datashader's default categorical colours.
+Sets1to3 = [_hex(c) for c in _native.default_color_key()]
 
 
-def spread(img, *args, **kwargs):
-    _missing("transfer_functions.spread")
+def rgb(x):
+    """Datashader's ``rgb``: a colour name, ``#rrggbb`` or an RGB tuple as a tuple."""
+    if isinstance(x, str):
+        return _native.parse_color(x)
+    if isinstance(x, tuple) and len(x) == 3:
+        if min(x) < 0 or max(x) > 255:
+            raise ValueError("Invalid RGB tuple")
+        if not all(isinstance(v, (int, np.integer)) for v in x):
+            raise NotImplementedError(
+                f"RGB tuple {x!r}: pointillist takes integer channels only"
+            )
+        return tuple(int(v) for v in x)
+    raise TypeError(f"Don't know how to convert {x} to RGB")
 
 
-def dynspread(img, *args, **kwargs):
-    _missing("transfer_functions.dynspread")
+def uint32_to_uint8(img):
+    """Cast a uint32 RGBA image to a 4-channel uint8 one."""
+    return img.view(dtype=np.uint8).reshape(img.shape + (4,))
 
 
-def set_background(img, *args, **kwargs):
-    _missing("transfer_functions.set_background")
+class Image(xr.DataArray):
+    """An RGBA image: Datashader's ``Image``, an ``xarray.DataArray`` of
+    packed uint32 pixels (row 0 = lowest y)."""
 
+    __slots__ = ()
+    __array_priority__ = 70
+    border = 1
 
-def stack(*imgs, **kwargs):
-    _missing("transfer_functions.stack")
+    def to_pil(self, origin="lower"):
+        from PIL.Image import fromarray
 
+        data = self.data
+        arr = np.flipud(data) if origin == "lower" else data
+        if len(arr.shape) == 2 and arr.dtype == np.uint32:
+            arr = uint32_to_uint8(arr)
+        return fromarray(arr)
 
-class Image:
-    def __init__(self, *args, **kwargs):
-        _missing("transfer_functions.Image (an RGBA xarray.DataArray)")
+    def to_bytesio(self, format="png", origin="lower"):
+        fp = BytesIO()
+        self.to_pil(origin).save(fp, format)
+        fp.seek(0)
+        return fp
+
+    def _repr_png_(self):
+        """Supports rich PNG display in a Jupyter notebook"""
+        return self.to_pil()._repr_png_()
+
+    def _repr_html_(self):
+        """Supports rich HTML display in a Jupyter notebook"""
+        from base64 import b64encode
+
+        b = BytesIO()
+        self.to_pil().save(b, format="png")
+        blob = b64encode(b.getvalue()).decode("utf-8")
+        return (
+            '<img style="margin: auto; border:' + str(self.border) + 'px solid" '
+            f"src='data:image/png;base64,{blob}'/>"
+        )
 
 
 class Images:
-    def __init__(self, *args, **kwargs):
-        _missing("transfer_functions.Images")
+    """A list of HTML-representable objects to display in a table."""
+
+    def __init__(self, *images):
+        for i in images:
+            assert hasattr(i, "_repr_html_")
+        self.images = images
+        self.num_cols = None
+
+    def cols(self, n):
+        """Set the number of columns to use in the HTML table; returns self."""
+        self.num_cols = n
+        return self
+
+    def _repr_html_(self):
+        htmls = []
+        col = 0
+        tr = """<tr style="background-color:white">"""
+        for i in self.images:
+            label = i.name if hasattr(i, "name") and i.name is not None else ""
+            htmls.append(
+                """<td style="text-align: center"><b>"""
+                + label
+                + f"""</b><br><br>{i._repr_html_()}</td>"""
+            )
+            col += 1
+            if self.num_cols is not None and col >= self.num_cols:
+                col = 0
+                htmls.append("</tr>" + tr)
+        return (
+            """<table style="width:100%; text-align: center"><tbody>"""
+            + tr
+            + "".join(htmls)
+            + """</tr></tbody></table>"""
+        )
+
+
+def stack(*imgs, **kwargs):
+    """Not implemented: compositing images (the core's ``over`` is not exposed yet)."""
+    raise NotImplementedError(
+        "transfer_functions.stack: compositing images is not implemented by pointillist yet"
+    )
+
+
+_SUPPORTED = (np.dtype("uint32"), np.dtype("bool"), np.dtype("float64"))
+
+
+def _values(agg):
+    data = agg.data
+    if not isinstance(data, np.ndarray):
+        raise NotImplementedError(
+            f"shading {type(data).__name__} data is not implemented by pointillist; "
+            "give a NumPy-backed DataArray"
+        )
+    if data.dtype not in _SUPPORTED:
+        raise NotImplementedError(
+            f"shading a {data.dtype} aggregate is not implemented by pointillist "
+            "(uint32, bool and float64 only, the dtypes Canvas.points returns)"
+        )
+    return np.ascontiguousarray(data).ravel()
+
+
+def _alpha(alpha):
+    if isinstance(alpha, (int, np.integer)) or float(alpha).is_integer():
+        return int(alpha)
+    raise NotImplementedError(f"alpha={alpha!r}: pointillist takes an integer alpha")
+
+
+def _span(span):
+    if span is None:
+        return None
+    lo, hi = span
+    return (float(lo), float(hi))
+
+
+def _how(how):
+    if callable(how):
+        raise NotImplementedError("shade(how=<callable>): custom interpolation is not implemented")
+    if not isinstance(how, str):
+        raise ValueError(f"Unknown interpolation method: {how!r}")
+    return how
+
+
+def shade(
+    agg,
+    cmap=["lightblue", "darkblue"],  # noqa: B006 (Datashader's signature)
+    color_key=Sets1to3,
+    how="eq_hist",
+    alpha=255,
+    min_alpha=40,
+    span=None,
+    name=None,
+    color_baseline=None,
+    rescale_discrete_levels=False,
+):
+    """Convert a DataArray to an image by choosing an RGBA pixel color for
+    each value: Datashader's ``tf.shade``, on the Rust core."""
+    if not isinstance(agg, xr.DataArray):
+        raise TypeError("agg must be instance of DataArray")
+    name = agg.name if name is None else name
+    if not ((0 <= min_alpha <= 255) and (0 <= alpha <= 255)):
+        raise ValueError(f"min_alpha ({min_alpha}) and alpha ({alpha}) must be between 0 and 255")
+    if rescale_discrete_levels and how != "eq_hist":
+        rescale_discrete_levels = False
+    if agg.ndim == 2:
+        if color_key is not None and isinstance(color_key, dict):
+            raise NotImplementedError(
+                "shade(2-D agg, color_key=dict): discrete colour keys for 2-D aggregates "
+                "are not implemented by pointillist"
+            )
+        return _interpolate(agg, cmap, how, alpha, span, min_alpha, name, rescale_discrete_levels)
+    if agg.ndim == 3:
+        return _colorize(
+            agg, color_key, how, alpha, span, min_alpha, name, color_baseline,
+            rescale_discrete_levels,
+        )
+    raise ValueError("agg must use 2D or 3D coordinates")
+
+
+def _interpolate(agg, cmap, how, alpha, span, min_alpha, name, rescale_discrete_levels):
+    how = _how(how)
+    values = _values(agg)
+    if values.dtype == np.bool_:
+        mask = ~values
+    elif values.dtype.kind == "u":
+        mask = values == 0
+    else:
+        mask = np.isnan(values)
+    if mask.all():
+        return Image(
+            np.zeros(shape=agg.data.shape, dtype=np.uint32),
+            coords=agg.coords, dims=agg.dims, attrs=agg.attrs, name=name,
+        )
+    if isinstance(cmap, Iterator):
+        cmap = list(cmap)
+    if isinstance(cmap, tuple) and isinstance(cmap[0], str):
+        cmap = list(cmap)
+    if isinstance(cmap, list):
+        colors, single = [rgb(c) for c in cmap], None
+    elif isinstance(cmap, (str, tuple)):
+        single = rgb(cmap)
+        colors = [single]
+    elif callable(cmap):
+        raise NotImplementedError(
+            "shade(cmap=<matplotlib Colormap>): callable colormaps are not implemented by "
+            "pointillist; give a list of colours"
+        )
+    else:
+        raise TypeError(
+            "Expected `cmap` of `matplotlib.colors.Colormap`, "
+            f"`list`, `str`, or `tuple`; got: '{type(cmap)}'"
+        )
+    h, w = agg.shape
+    out = _native.shade_values(
+        values, h, w, None, how, colors, single, _span(span), _alpha(alpha),
+        float(min_alpha), None, bool(rescale_discrete_levels),
+    )
+    return Image(out.reshape(h, w), coords=agg.coords, dims=agg.dims, name=name)
+
+
+def _colorize(agg, color_key, how, alpha, span, min_alpha, name, color_baseline,
+              rescale_discrete_levels):
+    how = _how(how)
+    cats = agg.indexes[agg.dims[-1]]
+    coords = dict([(agg.dims[1], agg.coords[agg.dims[1]]), (agg.dims[0], agg.coords[agg.dims[0]])])
+    if not len(cats):
+        return Image(np.zeros(agg.shape[0:2], dtype=np.uint32), dims=agg.dims[:-1],
+                     coords=coords, name=name)
+    if color_key is None:
+        raise ValueError("Color key must be provided, with at least as many " +
+                         "colors as there are categorical fields")
+    if not isinstance(color_key, dict):
+        color_key = dict(zip(cats, color_key))
+    if len(color_key) < len(cats):
+        raise ValueError(f"Insufficient colors provided ({len(color_key)}) for the categorical "
+                         f"fields available ({len(cats)})")
+    if color_baseline is not None:
+        raise NotImplementedError(
+            "shade(color_baseline=...): a colour baseline other than the aggregate's "
+            "minimum is not implemented by pointillist"
+        )
+    colors = [rgb(color_key[c]) for c in cats]
+    values = _values(agg)
+    h, w, n = agg.shape
+    out = _native.shade_values(
+        values, h, w, n, how, [], None, _span(span), _alpha(alpha), float(min_alpha),
+        colors, bool(rescale_discrete_levels),
+    )
+    return Image(out.reshape(h, w), dims=agg.dims[:-1], coords=coords, name=name)
+
+
+def _image_pixels(img):
+    if not isinstance(img, Image):
+        raise TypeError(f"Expected `Image`, got: `{type(img)}`")
+    if img.ndim != 2 or img.dtype != np.uint32:
+        raise NotImplementedError("pointillist spreads 2-D uint32 RGBA images only")
+    return np.ascontiguousarray(img.data).ravel()
+
+
+def set_background(img, color=None, name=None):
+    """Return a new image, with the background set to `color`."""
+    if not isinstance(img, Image):
+        raise TypeError(f"Expected `Image`, got: `{type(img)}`")
+    name = img.name if name is None else name
+    if color is None:
+        return img
+    h, w = img.shape
+    out = _native.set_background_image(_image_pixels(img), h, w, rgb(color))
+    return Image(out.reshape(h, w), coords=img.coords, dims=img.dims, name=name)
+
+
+def _spread_args(shape, how, is_image):
+    if shape != "circle":
+        raise NotImplementedError(
+            f"spread(shape={shape!r}): only the circle mask is implemented by pointillist"
+        )
+    if not is_image:
+        raise NotImplementedError(
+            "spreading a non-Image DataArray (the 'add' operator on aggregates) is not "
+            "implemented by pointillist"
+        )
+    if how not in (None, "over"):
+        raise NotImplementedError(
+            f"spread(how={how!r}): only the 'over' operator is implemented by pointillist"
+        )
+
+
+def spread(img, px=1, shape="circle", how=None, mask=None, name=None):
+    """Spread pixels in an image: Datashader's ``tf.spread`` (circle mask, over)."""
+    if not isinstance(img, xr.DataArray):
+        raise TypeError(f"Expected `xr.DataArray`, got: `{type(img)}`")
+    is_image = isinstance(img, Image)
+    name = img.name if name is None else name
+    if mask is not None:
+        raise NotImplementedError("spread(mask=...): custom masks are not implemented by pointillist")
+    if not isinstance(px, int) or px < 0:
+        raise ValueError("``px`` must be an integer >= 0")
+    if px == 0:
+        return img
+    if shape not in ("circle", "square"):
+        raise KeyError(shape)
+    _spread_args(shape, how, is_image)
+    h, w = img.shape[:2]
+    out = _native.spread_image(_image_pixels(img), h, w, px)
+    return img.__class__(out.reshape(h, w), dims=img.dims, coords=img.coords, name=name)
+
+
+def dynspread(img, threshold=0.5, max_px=3, shape="circle", how=None, name=None):
+    """Spread pixels in an image dynamically based on the image density:
+    Datashader's ``tf.dynspread`` (circle mask, over)."""
+    is_image = isinstance(img, Image)
+    if not 0 <= threshold <= 1:
+        raise ValueError("threshold must be in [0, 1]")
+    if not isinstance(max_px, int) or max_px < 0:
+        raise ValueError("max_px must be >= 0")
+    _spread_args(shape, how, is_image)
+    h, w = img.shape[:2]
+    pixels = _image_pixels(img)
+    out = _native.dynspread_image(pixels, h, w, float(threshold), max_px)
+    if np.array_equal(out, pixels):
+        # Datashader returns the image itself when it spreads by 0 pixels.
+        return img
+    return img.__class__(out.reshape(h, w), dims=img.dims, coords=img.coords, name=name)

@@ -1,0 +1,267 @@
+"""pointillist.dask: aggregation of Dask DataFrames and Parquet fragments on
+a Dask cluster (any ``distributed.Client``, or Dask's local schedulers).
+
+``Canvas.points(ddf, ...)`` with a ``dask.dataframe.DataFrame`` comes here,
+and so does ``Canvas.points(pointillist.dask.read_parquet(paths), ...)``,
+whose fragments (shares of the inputs' row groups) are read by the Rust
+core on the workers. Either way:
+
+1. On the client, ranges and categories are resolved before the map step,
+   so that every partial belongs to the same plan: the canvas's ranges, or
+   the data's as Datashader computes them (Dask min/max of x and y, NaN
+   skipped, infinities kept, then ``maybe_expand_bounds``), or, for
+   Parquet, what the single-process run uses (Parquet statistics and
+   dictionary pages where they decide, else a scan). Categories are the
+   Dask categorical dtype's (``ddf.categorize`` first when unknown, as
+   Datashader does). For ``first``/``last``, each partition's first row in
+   the whole frame comes from ``ddf.map_partitions(len)``, computed once.
+2. Map: each partition (or fragment) becomes a partial aggregate in Rust
+   on a worker, with the GIL released, and travels as the library's
+   serialised form (the Arrow IPC bytes of ``PartialAggregate::write_ipc``).
+   Empty partitions give empty partials.
+3. Reduce: partials are merged by a tree of ``dask.delayed`` tasks,
+   ``split_every`` at a time, in partition order (``first``/``last`` go by
+   row positions, so they are exact in any order anyway).
+4. The client finishes the root partial into the ``xarray.DataArray`` that
+   the single-process ``Canvas.points`` returns.
+
+Only public Dask APIs are used (``DataFrame.to_delayed``, ``dask.delayed``,
+``dask.compute``), never graph internals.
+
+Work in progress for the Python issue: not yet built by CI.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _native
+from . import core
+from . import reductions as rd
+
+__all__ = ["points", "read_parquet", "ParquetFragments", "DEFAULT_SPLIT_EVERY"]
+
+#: Partials merged per task of the tree reduction, unless asked otherwise.
+DEFAULT_SPLIT_EVERY = 8
+
+
+class ParquetFragments:
+    """Parquet inputs split into ``fragments`` shares of their row groups
+    (consecutive runs of about equal rows), each read by the Rust core on a
+    Dask worker. Give it to ``Canvas.points`` as the source.
+
+    ``paths``: a path, directory or glob, or a list of them (as
+    ``Canvas.points`` takes them; made absolute on the client so that
+    workers find them). ``fragments``: how many map tasks (default: one per
+    row group). ``split_every``: partials merged per reduction task.
+    """
+
+    def __init__(self, paths, fragments=None, split_every=None):
+        if not core._is_path(paths):
+            raise TypeError(
+                "read_parquet: paths must be a str or os.PathLike, or a list of them"
+            )
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        self.paths = [os.path.abspath(os.fspath(p)) for p in paths]
+        if fragments is not None and (not isinstance(fragments, int) or fragments < 1):
+            raise ValueError(f"fragments must be a positive integer, not {fragments!r}")
+        self.fragments = fragments
+        self.split_every = split_every
+
+    def __repr__(self):
+        return f"ParquetFragments({self.paths!r}, fragments={self.fragments!r})"
+
+
+def read_parquet(paths, fragments=None, split_every=None):
+    """Parquet ``paths`` for ``Canvas.points`` on a Dask cluster: see
+    ``ParquetFragments``."""
+    return ParquetFragments(paths, fragments=fragments, split_every=split_every)
+
+
+def points(canvas, source, x, y, agg=None, *, split_every=None):
+    """``canvas.points(source, x, y, agg)`` for a Dask DataFrame or a
+    ``ParquetFragments``, on the current Dask scheduler. ``Canvas.points``
+    calls this; call it directly to choose ``split_every``."""
+    if agg is None:
+        agg = rd.count()
+    if not isinstance(agg, rd.Reduction):
+        raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
+    if not isinstance(x, str) or not isinstance(y, str):
+        raise NotImplementedError(
+            "Canvas.points: x and y must be column names (str) in pointillist"
+        )
+    canvas.validate()
+    split_every = _split_every(
+        split_every if split_every is not None else getattr(source, "split_every", None)
+    )
+    if isinstance(source, ParquetFragments):
+        return _parquet_points(canvas, source, x, y, agg, split_every)
+
+    import dask.dataframe as dd
+
+    if not isinstance(source, dd.DataFrame):
+        raise NotImplementedError(
+            f"Canvas.points: {type(source).__module__}.{type(source).__name__} sources are "
+            "not implemented by pointillist; give a dask.dataframe.DataFrame"
+        )
+    return _dataframe_points(canvas, source, x, y, agg, split_every)
+
+
+def _split_every(n):
+    if n is None:
+        return DEFAULT_SPLIT_EVERY
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"split_every must be an integer of at least 2, not {n!r}")
+    return n
+
+
+def _params(canvas, x, y, kind, column, cat_column, labels, x_range, y_range):
+    return dict(
+        x=x,
+        y=y,
+        width=int(canvas.plot_width),
+        height=int(canvas.plot_height),
+        reduction=kind,
+        column=column,
+        by=cat_column,
+        categories=labels,
+        x_range=core._float_range(x_range),
+        y_range=core._float_range(y_range),
+        x_axis=canvas.x_axis.name,
+        y_axis=canvas.y_axis.name,
+    )
+
+
+def _dataframe_points(canvas, ddf, x, y, agg, split_every):
+    import dask
+    import pandas as pd
+
+    kind, column, cat_column = agg._spec()
+    cols = core._needed(x, y, column, cat_column)
+    core._check_columns(ddf.columns, cols)
+    ddf = ddf[cols]
+
+    labels = coords = None
+    if cat_column is not None:
+        if not isinstance(ddf[cat_column].dtype, pd.CategoricalDtype):
+            raise ValueError("input must be categorical")
+        if not ddf[cat_column].cat.known:
+            # As Datashader: find the categories first (a pass on the cluster).
+            ddf = ddf.categorize(columns=[cat_column], index=False)
+        categories = np.array(ddf[cat_column].cat.categories)
+        if categories.dtype.kind == "U":
+            categories = categories.astype("object")
+        coords = list(categories)
+        labels = core._labels_of(coords, cat_column)
+
+    # One pass on the cluster for what the plan needs: the data's ranges
+    # where the canvas has none, partition lengths for first/last.
+    x_range, y_range = canvas.x_range, canvas.y_range
+    wanted = {}
+    if x_range is None:
+        wanted["x"] = (ddf[x].min(), ddf[x].max())
+    if y_range is None:
+        wanted["y"] = (ddf[y].min(), ddf[y].max())
+    if kind in ("first", "last"):
+        wanted["lens"] = ddf.map_partitions(len)
+    if wanted:
+        (found,) = dask.compute(wanted)
+        if "x" in found:
+            x_range = _expand(found["x"])
+        if "y" in found:
+            y_range = _expand(found["y"])
+    if "lens" in wanted:
+        lens = np.asarray(found["lens"], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).tolist()
+    else:
+        offsets = [0] * ddf.npartitions
+    canvas.validate_ranges(x_range, y_range)
+
+    params = _params(canvas, x, y, kind, column, cat_column, labels, x_range, y_range)
+    parts = ddf.to_delayed()
+    if len(parts) != len(offsets):
+        raise RuntimeError(
+            f"pointillist.dask: {len(parts)} delayed partitions for {len(offsets)} lengths"
+        )
+    leaf = dask.delayed(_partition_partial, pure=True)
+    leaves = [leaf(p, cols, params, int(off)) for p, off in zip(parts, offsets)]
+    (blob,) = dask.compute(_tree(leaves, split_every))
+    out = _native.finish_partial(blob)
+    prepared = core._Prepared(labels=labels, coords=coords)
+    return canvas._data_array(out, x, y, cat_column, prepared, x_range, y_range)
+
+
+def _expand(bounds):
+    """Datashader's ``maybe_expand_bounds`` of a computed (min, max); NaN
+    (every value missing, or no rows) gives (-1, 1)."""
+    import pandas as pd
+
+    lo, hi = (np.nan if pd.isna(v) else v for v in bounds)
+    return core._maybe_expand_bounds((lo, hi))
+
+
+def _parquet_points(canvas, frags, x, y, agg, split_every):
+    import dask
+
+    kind, column, cat_column = agg._spec()
+    params = _params(canvas, x, y, kind, column, cat_column, None, canvas.x_range, canvas.y_range)
+    # On the client: ranges and categories as the single-process run finds
+    # them (Parquet statistics and dictionary pages, else a scan), so that
+    # every fragment belongs to the same plan.
+    plan = _native.parquet_plan(frags.paths, **params)
+    params.update(
+        x_range=tuple(plan["x_range"]),
+        y_range=tuple(plan["y_range"]),
+        categories=plan["categories"],
+    )
+    count = frags.fragments or max(1, int(plan["row_groups"]))
+    leaf = dask.delayed(_fragment_partial, pure=True)
+    leaves = [leaf(frags.paths, i, count, params) for i in range(count)]
+    (blob,) = dask.compute(_tree(leaves, split_every))
+    out = _native.finish_partial(blob)
+    prepared = core._Prepared(paths=frags.paths)
+    return canvas._data_array(
+        out, x, y, cat_column, prepared, canvas.x_range, canvas.y_range
+    )
+
+
+def _tree(nodes, split_every):
+    """Merge delayed partials ``split_every`` at a time, level by level,
+    keeping their order; the root is a delayed partial."""
+    import dask
+
+    merge = dask.delayed(_merge, pure=True)
+    nodes = list(nodes)
+    if not nodes:
+        raise ValueError("pointillist.dask: nothing to aggregate (no partitions)")
+    while len(nodes) > 1:
+        nodes = [
+            merge(*nodes[i : i + split_every]) if len(nodes[i : i + split_every]) > 1
+            else nodes[i]
+            for i in range(0, len(nodes), split_every)
+        ]
+    return nodes[0]
+
+
+# --- Tasks run on the workers -------------------------------------------
+
+
+def _partition_partial(df, cols, params, first_row):
+    """One pandas partition's partial, as IPC bytes."""
+    import pyarrow as pa
+
+    table = pa.table({c: core._pandas_column(df[c]) for c in cols})
+    return _native.partial_from_stream(table, first_row=first_row, **params)
+
+
+def _fragment_partial(paths, index, count, params):
+    """Parquet fragment ``index`` of ``count``'s partial, as IPC bytes."""
+    return _native.partial_from_parquet(paths, index, count, **params)
+
+
+def _merge(*partials):
+    """Partials merged in the order given, as IPC bytes."""
+    return _native.merge_partials(list(partials))

@@ -1,0 +1,151 @@
+"""transfer_functions against Datashader 0.19.1's: the same Image (pixels
+bit for bit, dims, coords, attrs, name)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import pointillist as ds
+import pointillist.transfer_functions as tf
+
+dsh = pytest.importorskip("datashader")
+dtf = pytest.importorskip("datashader.transfer_functions")
+
+
+def assert_same_image(ours, theirs):
+    assert isinstance(ours, tf.Image)
+    assert ours.dtype == np.uint32
+    assert ours.name == theirs.name
+    assert ours.attrs == theirs.attrs
+    xr.testing.assert_identical(xr.DataArray(ours), xr.DataArray(theirs))
+
+
+@pytest.fixture(scope="module")
+def aggs():
+    rng = np.random.default_rng(1)
+    n = 20_000
+    df = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "v": rng.normal(size=n),
+            "cat": pd.Categorical(
+                rng.choice(["b", "a", "d", "c"], size=n), categories=["d", "b", "a", "c"]
+            ),
+        }
+    )
+    makers = {
+        "count": lambda m: m.count(),
+        "mean": lambda m: m.mean("v"),
+        "any": lambda m: m.any(),
+        "count_cat": lambda m: m.count_cat("cat"),
+        "by-max": lambda m: m.by("cat", m.max("v")),
+    }
+    return {
+        k: (
+            ds.Canvas(80, 60).points(df, "x", "y", f(ds)),
+            dsh.Canvas(80, 60).points(df, "x", "y", f(dsh)),
+        )
+        for k, f in makers.items()
+    }
+
+
+AGGS = ["count", "mean", "any", "count_cat", "by-max"]
+
+
+@pytest.mark.parametrize("how", ["eq_hist", "linear", "log", "cbrt"])
+@pytest.mark.parametrize("agg", AGGS)
+def test_shade_how(aggs, agg, how):
+    ours, theirs = aggs[agg]
+    assert_same_image(tf.shade(ours, how=how), dtf.shade(theirs, how=how))
+    assert_same_image(
+        tf.shade(ours, how=how, rescale_discrete_levels=True, name="x"),
+        dtf.shade(theirs, how=how, rescale_discrete_levels=True, name="x"),
+    )
+
+
+@pytest.mark.parametrize("agg", ["count", "mean", "any"])
+def test_shade_cmaps(aggs, agg):
+    ours, theirs = aggs[agg]
+    for kw in (
+        dict(cmap="red", how="log"),
+        dict(cmap=(10, 200, 30), how="linear", alpha=200, min_alpha=10),
+        dict(cmap=["#000000", "white", (255, 0, 0)], how="linear"),
+        dict(cmap=("black", "orange"), how="cbrt"),
+    ):
+        assert_same_image(tf.shade(ours, **kw), dtf.shade(theirs, **kw))
+
+
+@pytest.mark.parametrize("agg", ["count", "mean"])
+def test_shade_span(aggs, agg):
+    ours, theirs = aggs[agg]
+    assert_same_image(
+        tf.shade(ours, how="linear", span=(1, 5)), dtf.shade(theirs, how="linear", span=(1, 5))
+    )
+
+
+@pytest.mark.parametrize("agg", ["count_cat", "by-max"])
+def test_shade_color_key(aggs, agg):
+    ours, theirs = aggs[agg]
+    key = ["red", "green", "blue", "orange"]
+    assert_same_image(
+        tf.shade(ours, color_key=key, min_alpha=80), dtf.shade(theirs, color_key=key, min_alpha=80)
+    )
+    key = dict(zip(["a", "b", "c", "d"], ["#ff0000", "#00ff00", "#0000ff", "#ffa500"]))
+    assert_same_image(tf.shade(ours, color_key=key), dtf.shade(theirs, color_key=key))
+
+
+def test_spread_dynspread_background(aggs):
+    ours, theirs = aggs["count"]
+    a, b = tf.shade(ours), dtf.shade(theirs)
+    for px in (1, 2, 3):
+        assert_same_image(tf.spread(a, px), dtf.spread(b, px))
+    for threshold in (0.1, 0.5, 0.9):
+        assert_same_image(
+            tf.dynspread(a, threshold=threshold, max_px=4),
+            dtf.dynspread(b, threshold=threshold, max_px=4),
+        )
+    assert_same_image(tf.set_background(a, "black"), dtf.set_background(b, "black"))
+    assert_same_image(
+        tf.set_background(tf.spread(a, 1), "#102030"),
+        dtf.set_background(dtf.spread(b, 1), "#102030"),
+    )
+
+
+def test_empty_aggregate():
+    empty = pd.DataFrame({"x": np.array([], "f8"), "y": np.array([], "f8")})
+    assert_same_image(
+        tf.shade(ds.Canvas(5, 5).points(empty, "x", "y")),
+        dtf.shade(dsh.Canvas(5, 5).points(empty, "x", "y")),
+    )
+
+
+def test_png_output(aggs):
+    pytest.importorskip("PIL")
+    ours, theirs = aggs["count"]
+    a, b = tf.shade(ours), dtf.shade(theirs)
+    assert a.to_pil().tobytes() == b.to_pil().tobytes()
+    assert a.to_bytesio().getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert a._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert a._repr_html_().startswith("<img")
+    assert "<table" in tf.Images(a, tf.spread(a)).cols(1)._repr_html_()
+
+
+def test_not_implemented_is_named(aggs):
+    ours, _ = aggs["count"]
+    img = tf.shade(ours)
+    with pytest.raises(NotImplementedError, match="stack"):
+        tf.stack(img, img)
+    with pytest.raises(NotImplementedError, match="square"):
+        tf.spread(img, 1, shape="square")
+    with pytest.raises(NotImplementedError, match="colormap"):
+        tf.shade(ours, cmap=lambda v, bytes=True: v)
+    with pytest.raises(NotImplementedError, match="interpolation"):
+        tf.shade(ours, how=lambda d, m: d)
+    with pytest.raises(NotImplementedError, match="baseline"):
+        tf.shade(aggs["count_cat"][0], color_baseline=0)
+    with pytest.raises(NotImplementedError, match="int64"):
+        tf.shade(ours.astype("int64"))
