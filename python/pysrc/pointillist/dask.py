@@ -149,8 +149,12 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every):
         if not isinstance(ddf[cat_column].dtype, pd.CategoricalDtype):
             raise ValueError("input must be categorical")
         if not ddf[cat_column].cat.known:
-            # As Datashader: find the categories first (a pass on the cluster).
-            ddf = ddf.categorize(columns=[cat_column], index=False)
+            # As Datashader: find the categories first (a pass on the
+            # cluster), then give every partition that dtype. (Keeping
+            # `categorize`'s frame would leave an expression that Dask's
+            # optimiser fails to project the range pass through.)
+            dtype = ddf.categorize(columns=[cat_column], index=False)[cat_column].dtype
+            ddf = ddf.assign(**{cat_column: ddf[cat_column].astype(dtype)})
         categories = np.array(ddf[cat_column].cat.categories)
         if categories.dtype.kind == "U":
             categories = categories.astype("object")
