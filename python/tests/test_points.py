@@ -153,6 +153,13 @@ def test_log_axes(df, axes):
     )
 
 
+def test_log_axis_needs_positive_data(df):
+    with pytest.raises(ValueError, match="Range values must be >0 for logarithmic axes"):
+        dsh.Canvas(5, 5, x_axis_type="log").points(df, "x", "y")
+    with pytest.raises(ValueError, match="Range values must be >0 for logarithmic axes"):
+        ds.Canvas(5, 5, x_axis_type="log").points(df, "x", "y")
+
+
 def test_integer_and_float32_coordinates():
     rng = np.random.default_rng(2)
     frame = pd.DataFrame(

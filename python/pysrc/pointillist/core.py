@@ -178,6 +178,8 @@ class Canvas:
                 x_range = _data_bounds(prepared.table.column(x))
             if y_range is None:
                 y_range = _data_bounds(prepared.table.column(y))
+        # Datashader's check (and message) for log axes over the data's bounds.
+        self.validate_ranges(x_range, y_range)
         params = dict(
             x=x,
             y=y,
