@@ -114,6 +114,8 @@ REDUCTIONS = {
     "min": lambda m: m.min("v"),
     "max": lambda m: m.max("v"),
     "max(i)": lambda m: m.max("i"),
+    "var": lambda m: m.var("v"),
+    "std": lambda m: m.std("v"),
     "first": lambda m: m.first("v"),
     "last": lambda m: m.last("v"),
     "count_cat": lambda m: m.count_cat("cat"),
@@ -123,8 +125,8 @@ REDUCTIONS = {
     "by(icat, last)": lambda m: m.by("icat", m.last("v")),
 }
 
-# Datashader's exact reductions: everything but float sums and means.
-ROUNDED = {"sum", "mean", "by(cat, sum)"}
+# Reductions of float sums (within 1e-9 relative); the others are exact.
+ROUNDED = {"sum", "mean", "var", "std", "by(cat, sum)"}
 
 GIVEN = dict(x_range=(-1, 2), y_range=(-2.5, 4.0))
 
@@ -189,6 +191,38 @@ def test_one_partition_and_all_empty(client, df):
             ds.Canvas(5, 4).points(empty, "x", "y", make(ds)),
             ds.Canvas(5, 4).points(df.iloc[:0], "x", "y", make(ds)),
         )
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"x": [1.0, 1.0, 1.0], "y": [2.0, 2.0, 3.0]}),  # one value: (v-1, v+1)
+        pd.DataFrame({"x": [np.nan, np.nan, np.nan], "y": [1.0, 2.0, 3.0]}),  # (-1, 1)
+        # Datashader keeps infinities in the bounds, so they become (-1, 1).
+        pd.DataFrame({"x": [0.0, 1.0, np.inf], "y": [0.0, -np.inf, 2.0]}),
+        pd.DataFrame({"x": [3, 7, 5], "y": np.array([0.5, 1.5, 1.0], dtype="float32")}),
+    ],
+    ids=["single-value", "all-nan", "infinite", "int-and-float32"],
+)
+def test_degenerate_ranges(client, frame):
+    ddf = dd.from_pandas(frame, npartitions=2)
+    ours = ds.Canvas(5, 4).points(ddf, "x", "y")
+    assert_same(ours, ds.Canvas(5, 4).points(frame, "x", "y"))
+    with dask.config.set(scheduler="sync"):
+        assert_same(ours, dsh.Canvas(5, 4).points(ddf, "x", "y"))
+
+
+@pytest.mark.parametrize("axes", [("log", "linear"), ("log", "log")])
+def test_log_axes(client, df, axes):
+    frame = df.assign(x=np.abs(df.x) + 0.01, y=np.abs(df.y) + 0.01)
+    ddf = with_empty_partitions(frame)
+    kw = dict(x_axis_type=axes[0], y_axis_type=axes[1])
+    assert_same(
+        ds.Canvas(30, 20, **kw).points(ddf, "x", "y", ds.max("v")),
+        ds.Canvas(30, 20, **kw).points(frame, "x", "y", ds.max("v")),
+    )
+    with pytest.raises(ValueError, match="Range values must be >0"):
+        ds.Canvas(30, 20, **kw).points(with_empty_partitions(df), "x", "y")
 
 
 def test_unknown_categories_are_found_first(client, df):
