@@ -259,7 +259,10 @@ fn merge_partials<'py>(
 /// (`values`, `shape`, `x_range`, `y_range`, `categories`), plus `rows`.
 /// A partial of shards must cover all of them.
 #[pyfunction]
-fn finish_partial<'py>(py: Python<'py>, partial: Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyDict>> {
+fn finish_partial<'py>(
+    py: Python<'py>,
+    partial: Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, PyDict>> {
     let bytes = partial.as_bytes();
     let (agg, rows) = py
         .detach(move || -> Result<_, AggError> {
@@ -285,7 +288,10 @@ fn finish_partial<'py>(py: Python<'py>, partial: Bound<'py, PyBytes>) -> PyResul
 /// dict of `rows`, `cells`, `x_range`, `y_range`, `categories`,
 /// `reduction` and, for shards, `shards` and `shard_count`.
 #[pyfunction]
-fn partial_info<'py>(py: Python<'py>, partial: Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyDict>> {
+fn partial_info<'py>(
+    py: Python<'py>,
+    partial: Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, PyDict>> {
     let bytes = partial.as_bytes();
     let part = py
         .detach(move || PartialAggregate::from_ipc_bytes(bytes))
