@@ -23,19 +23,31 @@ use pointillist::source::{Source, SourceError};
 
 mod partials; // pointillist.dask: partial aggregates that travel
 
-/// Everything `Canvas.points` passes down, already checked by Python.
+/// Everything `Canvas.points` passes down, already checked by Python: one
+/// dict (`x`, `y`, `width`, `height`, `reduction`, `column`, `by`,
+/// `categories`, `x_range`, `y_range`, `x_axis`, `y_axis`), the same for
+/// every native entry point.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
 struct Params {
     x: String,
     y: String,
     width: usize,
     height: usize,
     reduction: String,
+    #[pyo3(default)]
     column: Option<String>,
+    #[pyo3(default)]
     by: Option<String>,
+    #[pyo3(default)]
     categories: Option<Vec<String>>,
+    #[pyo3(default)]
     x_range: Option<(f64, f64)>,
+    #[pyo3(default)]
     y_range: Option<(f64, f64)>,
+    #[pyo3(default = String::from("linear"))]
     x_axis: String,
+    #[pyo3(default = String::from("linear"))]
     y_axis: String,
 }
 
@@ -137,40 +149,13 @@ fn to_python<'py>(py: Python<'py>, agg: Aggregate) -> PyResult<Bound<'py, PyDict
 /// stream is read and aggregated with the GIL released.
 #[pyfunction]
 #[pyo3(signature = (
-    stream, x, y, width, height, reduction, column=None, by=None,
-    categories=None, x_range=None, y_range=None, x_axis="linear", y_axis="linear"
+    stream, params
 ))]
-#[allow(clippy::too_many_arguments)]
 fn aggregate_stream<'py>(
     py: Python<'py>,
     stream: &Bound<'py, PyAny>,
-    x: String,
-    y: String,
-    width: usize,
-    height: usize,
-    reduction: String,
-    column: Option<String>,
-    by: Option<String>,
-    categories: Option<Vec<String>>,
-    x_range: Option<(f64, f64)>,
-    y_range: Option<(f64, f64)>,
-    x_axis: &str,
-    y_axis: &str,
+    params: Params,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let params = Params {
-        x,
-        y,
-        width,
-        height,
-        reduction,
-        column,
-        by,
-        categories,
-        x_range,
-        y_range,
-        x_axis: x_axis.to_string(),
-        y_axis: y_axis.to_string(),
-    };
     let req = params.request()?;
     let reader = RecordBatchStreamReader::from_pyarrow_bound(stream)?;
     let agg = py
@@ -187,40 +172,13 @@ fn aggregate_stream<'py>(
 /// the core) with the GIL released.
 #[pyfunction]
 #[pyo3(signature = (
-    paths, x, y, width, height, reduction, column=None, by=None,
-    categories=None, x_range=None, y_range=None, x_axis="linear", y_axis="linear"
+    paths, params
 ))]
-#[allow(clippy::too_many_arguments)]
 fn aggregate_parquet<'py>(
     py: Python<'py>,
     paths: Vec<String>,
-    x: String,
-    y: String,
-    width: usize,
-    height: usize,
-    reduction: String,
-    column: Option<String>,
-    by: Option<String>,
-    categories: Option<Vec<String>>,
-    x_range: Option<(f64, f64)>,
-    y_range: Option<(f64, f64)>,
-    x_axis: &str,
-    y_axis: &str,
+    params: Params,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let params = Params {
-        x,
-        y,
-        width,
-        height,
-        reduction,
-        column,
-        by,
-        categories,
-        x_range,
-        y_range,
-        x_axis: x_axis.to_string(),
-        y_axis: y_axis.to_string(),
-    };
     let req = params.request()?;
     let agg = py
         .detach(move || -> Result<Aggregate, AggError> {

@@ -36,37 +36,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn params(
-    x: String,
-    y: String,
-    width: usize,
-    height: usize,
-    reduction: String,
-    column: Option<String>,
-    by: Option<String>,
-    categories: Option<Vec<String>>,
-    x_range: Option<(f64, f64)>,
-    y_range: Option<(f64, f64)>,
-    x_axis: &str,
-    y_axis: &str,
-) -> Params {
-    Params {
-        x,
-        y,
-        width,
-        height,
-        reduction,
-        column,
-        by,
-        categories,
-        x_range,
-        y_range,
-        x_axis: x_axis.to_string(),
-        y_axis: y_axis.to_string(),
-    }
-}
-
 /// A request whose plan every partial finds alike: both ranges given, and
 /// the categories of a categorical reduction.
 fn fixed_request(p: &Params, what: &str) -> PyResult<AggregateRequest> {
@@ -91,32 +60,14 @@ fn fixed_request(p: &Params, what: &str) -> PyResult<AggregateRequest> {
 /// partition's first row in the whole input), so `first`/`last` merge
 /// exactly in any order. Ranges (and categories) must be given.
 #[pyfunction]
-#[pyo3(signature = (
-    stream, x, y, width, height, reduction, column=None, by=None,
-    categories=None, x_range=None, y_range=None, x_axis="linear", y_axis="linear",
-    first_row=0
-))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (stream, params, first_row=0))]
 fn partial_from_stream<'py>(
     py: Python<'py>,
     stream: &Bound<'py, PyAny>,
-    x: String,
-    y: String,
-    width: usize,
-    height: usize,
-    reduction: String,
-    column: Option<String>,
-    by: Option<String>,
-    categories: Option<Vec<String>>,
-    x_range: Option<(f64, f64)>,
-    y_range: Option<(f64, f64)>,
-    x_axis: &str,
-    y_axis: &str,
+    params: Params,
     first_row: u64,
 ) -> PyResult<Py<PyBytes>> {
-    let p = params(
-        x, y, width, height, reduction, column, by, categories, x_range, y_range, x_axis, y_axis,
-    );
+    let p = params;
     let req = fixed_request(&p, "partial_from_stream")?;
     let reader = RecordBatchStreamReader::from_pyarrow_bound(stream)?;
     let bytes = py
@@ -138,31 +89,16 @@ fn partial_from_stream<'py>(
 /// the parameters or from Parquet metadata that every shard reads alike.
 #[pyfunction]
 #[pyo3(signature = (
-    paths, shard_index, shard_count, x, y, width, height, reduction, column=None, by=None,
-    categories=None, x_range=None, y_range=None, x_axis="linear", y_axis="linear"
+    paths, shard_index, shard_count, params
 ))]
-#[allow(clippy::too_many_arguments)]
 fn partial_from_parquet<'py>(
     py: Python<'py>,
     paths: Vec<String>,
     shard_index: u32,
     shard_count: u32,
-    x: String,
-    y: String,
-    width: usize,
-    height: usize,
-    reduction: String,
-    column: Option<String>,
-    by: Option<String>,
-    categories: Option<Vec<String>>,
-    x_range: Option<(f64, f64)>,
-    y_range: Option<(f64, f64)>,
-    x_axis: &str,
-    y_axis: &str,
+    params: Params,
 ) -> PyResult<Py<PyBytes>> {
-    let p = params(
-        x, y, width, height, reduction, column, by, categories, x_range, y_range, x_axis, y_axis,
-    );
+    let p = params;
     let shard = Shard::new(shard_index, shard_count).map_err(py_err)?;
     let req = p.request()?.with_shard(shard);
     let bytes = py
@@ -183,29 +119,14 @@ fn partial_from_parquet<'py>(
 /// `x_range`, `y_range`, `categories` (or None), `rows`, `row_groups`.
 #[pyfunction]
 #[pyo3(signature = (
-    paths, x, y, width, height, reduction, column=None, by=None,
-    categories=None, x_range=None, y_range=None, x_axis="linear", y_axis="linear"
+    paths, params
 ))]
-#[allow(clippy::too_many_arguments)]
 fn parquet_plan<'py>(
     py: Python<'py>,
     paths: Vec<String>,
-    x: String,
-    y: String,
-    width: usize,
-    height: usize,
-    reduction: String,
-    column: Option<String>,
-    by: Option<String>,
-    categories: Option<Vec<String>>,
-    x_range: Option<(f64, f64)>,
-    y_range: Option<(f64, f64)>,
-    x_axis: &str,
-    y_axis: &str,
+    params: Params,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let p = params(
-        x, y, width, height, reduction, column, by, categories, x_range, y_range, x_axis, y_axis,
-    );
+    let p = params;
     let req = p.request()?;
     type Planned = ((f64, f64), (f64, f64), Option<Vec<String>>, u64, usize);
     let (xr, yr, cats, rows, row_groups) = py

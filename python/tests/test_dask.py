@@ -273,10 +273,10 @@ def test_native_merge_in_any_order(df, reduction):
     params = _params(reduction=reduction, column=None if reduction == "count" else "v")
     table = pa.Table.from_pandas(df[["x", "y", "v"]], preserve_index=False)
     parts = [
-        _native.partial_from_stream(table.slice(a, b - a), first_row=a, **params)
+        _native.partial_from_stream(table.slice(a, b - a), params, first_row=a)
         for a, b in zip(CUTS[:-1], CUTS[1:])
     ]
-    whole = _native.aggregate_stream(table, **params)
+    whole = _native.aggregate_stream(table, params)
     for order in (parts, parts[::-1], parts[1::2] + parts[::2]):
         out = _native.finish_partial(_native.merge_partials(order))
         np.testing.assert_array_equal(out["values"], whole["values"])
@@ -288,12 +288,12 @@ def test_native_merge_in_any_order(df, reduction):
 
 def test_native_refusals(df):
     table = pa.Table.from_pandas(df[["x", "y", "v"]], preserve_index=False)
-    a = _native.partial_from_stream(table, **_params())
-    b = _native.partial_from_stream(table, **_params(x_range=(-2.0, 2.5)))
+    a = _native.partial_from_stream(table, _params())
+    b = _native.partial_from_stream(table, _params(x_range=(-2.0, 2.5)))
     with pytest.raises(ValueError, match="x range"):
         _native.merge_partials([a, b])
     with pytest.raises(ValueError, match="x_range and y_range"):
-        _native.partial_from_stream(table, **_params(x_range=None))
+        _native.partial_from_stream(table, _params(x_range=None))
     with pytest.raises(ValueError, match="no partial"):
         _native.merge_partials([])
     with pytest.raises(ValueError, match="partial aggregate"):
@@ -341,7 +341,8 @@ def test_parquet_fragments_match_datashader(client, parquet_path, df):
 
 def test_parquet_plan(parquet_path, df):
     plan = _native.parquet_plan(
-        [str(parquet_path)], "x", "y", 10, 10, "count", by="cat"
+        [str(parquet_path)],
+        dict(x="x", y="y", width=10, height=10, reduction="count", by="cat"),
     )
     assert plan["rows"] == len(df) and plan["row_groups"] == 12
     # The Parquet dictionary holds all the pandas categories, sorted by the core.
@@ -353,7 +354,7 @@ def test_parquet_plan(parquet_path, df):
 def test_parquet_missing_shard_is_refused(parquet_path):
     params = _params(reduction="count", column=None)
     paths = [str(parquet_path)]
-    parts = [_native.partial_from_parquet(paths, i, 3, **params) for i in (0, 2)]
+    parts = [_native.partial_from_parquet(paths, i, 3, params) for i in (0, 2)]
     with pytest.raises(ValueError, match="missing"):
         _native.finish_partial(_native.merge_partials(parts))
     with pytest.raises(ValueError, match="given twice"):

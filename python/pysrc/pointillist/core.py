@@ -195,9 +195,9 @@ class Canvas:
             y_axis=self.y_axis.name,
         )
         if prepared.paths is not None:
-            out = _native.aggregate_parquet(prepared.paths, **params)
+            out = _native.aggregate_parquet(prepared.paths, params)
         else:
-            out = _native.aggregate_stream(prepared.stream, **params)
+            out = _native.aggregate_stream(prepared.stream, params)
         return self._data_array(out, x, y, cat_column, prepared, x_range, y_range)
 
     def _data_array(self, out, x, y, cat_column, prepared, x_range, y_range):

@@ -215,7 +215,7 @@ def _parquet_points(canvas, frags, x, y, agg, split_every):
     # On the client: ranges and categories as the single-process run finds
     # them (Parquet statistics and dictionary pages, else a scan), so that
     # every fragment belongs to the same plan.
-    plan = _native.parquet_plan(frags.paths, **params)
+    plan = _native.parquet_plan(frags.paths, params)
     params.update(
         x_range=tuple(plan["x_range"]),
         y_range=tuple(plan["y_range"]),
@@ -258,12 +258,12 @@ def _partition_partial(df, cols, params, first_row):
     import pyarrow as pa
 
     table = pa.table({c: core._pandas_column(df[c]) for c in cols})
-    return _native.partial_from_stream(table, first_row=first_row, **params)
+    return _native.partial_from_stream(table, params, first_row=first_row)
 
 
 def _fragment_partial(paths, index, count, params):
     """Parquet fragment ``index`` of ``count``'s partial, as IPC bytes."""
-    return _native.partial_from_parquet(paths, index, count, **params)
+    return _native.partial_from_parquet(paths, index, count, params)
 
 
 def _merge(*partials):
