@@ -14,7 +14,7 @@ use super::error::AggError;
 use super::partial::Partial;
 use super::run::{AggregateRequest, AggregationPlan};
 use super::wire::PartialAggregate;
-use crate::source::{Source, SourceError, UNIT_ROWS};
+use crate::source::{check_batch_schema, Source, SourceError, UNIT_ROWS};
 
 /// Aggregates Arrow record batches held in memory.
 ///
@@ -126,20 +126,7 @@ impl Aggregator {
     pub fn push(&mut self, batch: &RecordBatch) -> Result<(), AggError> {
         let schema = self.schema.get_or_insert_with(|| batch.schema()).clone();
         // Check the schema now, so the error names the batch.
-        Source::from_batches(&self.label, schema, vec![batch.clone()]).map_err(|e| match e {
-            SourceError::BatchSchema {
-                label,
-                expected,
-                found,
-                ..
-            } => SourceError::BatchSchema {
-                label,
-                index: self.batches,
-                expected,
-                found,
-            },
-            other => other,
-        })?;
+        check_batch_schema(&self.label, &schema, self.batches, batch)?;
         self.batches += 1;
         self.rows += batch.num_rows() as u64;
         if batch.num_rows() == 0 {

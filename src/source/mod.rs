@@ -100,6 +100,32 @@ pub struct Source {
     memory: Option<MemoryTable>,
 }
 
+/// Check that batch `index` of in-memory input `label` has `schema`'s
+/// fields (names and types; metadata may differ).
+pub fn check_batch_schema(
+    label: &str,
+    schema: &arrow_schema::Schema,
+    index: usize,
+    batch: &RecordBatch,
+) -> Result<(), SourceError> {
+    let found = batch.schema();
+    let same = found.fields().len() == schema.fields().len()
+        && found
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, e)| a.name() == e.name() && a.data_type() == e.data_type());
+    if same {
+        return Ok(());
+    }
+    Err(SourceError::BatchSchema {
+        label: label.to_string(),
+        index,
+        expected: fields_of(schema),
+        found: fields_of(&found),
+    })
+}
+
 /// The fields of a schema (names and types, no metadata), for messages and
 /// comparisons.
 fn fields_of(schema: &arrow_schema::Schema) -> String {
@@ -187,22 +213,8 @@ impl Source {
         batches: Vec<RecordBatch>,
         first_row: u64,
     ) -> Result<Source, SourceError> {
-        let expected = fields_of(&schema);
         for (index, b) in batches.iter().enumerate() {
-            let same = b.schema().fields().len() == schema.fields().len()
-                && b.schema()
-                    .fields()
-                    .iter()
-                    .zip(schema.fields())
-                    .all(|(a, e)| a.name() == e.name() && a.data_type() == e.data_type());
-            if !same {
-                return Err(SourceError::BatchSchema {
-                    label: label.to_string(),
-                    index,
-                    expected,
-                    found: fields_of(&b.schema()),
-                });
-            }
+            check_batch_schema(label, &schema, index, b)?;
         }
         Ok(Source {
             files: Vec::new(),
