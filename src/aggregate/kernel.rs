@@ -149,7 +149,9 @@ pub fn bin_arrays(
     out: &mut Vec<u32>,
 ) -> Result<(), NotNumeric> {
     let n = xa.len().min(ya.len());
-    out.clear();
+    // Every element is written below: only grow (no memset of the reused
+    // part of the buffer, which cost ~10% of the loop on cached data).
+    out.truncate(n);
     out.resize(n, NO_PIXEL);
     let lin = Linear::of(g);
     let o = out.as_mut_slice();
@@ -201,7 +203,9 @@ pub fn bin_lnglat(
         *v = super::mercator::lat_to_y(*v);
     }
     let n = xs.len().min(ys.len());
-    out.clear();
+    // Every element is written below: only grow (no memset of the reused
+    // part of the buffer, which cost ~10% of the loop on cached data).
+    out.truncate(n);
     out.resize(n, NO_PIXEL);
     bin_typed::<Float64Type, Float64Type>(g, Linear::of(g), &xs[..n], &ys[..n], out);
     Ok(())

@@ -89,14 +89,15 @@ impl Linear {
     /// scaled coordinate to an integer with `to_int`. For an in-range value
     /// `v * s + t >= 0` exactly (rounding is monotonic and `t = -min * s`),
     /// so truncation toward zero is a plain conversion and Datashader's
-    /// upper-edge rule is a `min`.
+    /// upper-edge rule is a `min`. `combine` turns the two truncated
+    /// coordinates into the pixel index.
     #[inline(always)]
     fn bin_with<X: Widen, Y: Widen>(
         &self,
         xs: &[X::Native],
         ys: &[Y::Native],
         out: &mut [u32],
-        to_int: impl Fn(f64) -> u32,
+        combine: impl Fn(f64, f64) -> u32,
     ) {
         for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
             let x = X::widen(*x);
@@ -115,8 +116,8 @@ impl Linear {
             } else {
                 0.0
             };
-            let (cx, cy) = (to_int(fx), to_int(fy));
-            *o = if inside { cy * self.w + cx } else { NO_PIXEL };
+            let v = combine(fx, fy);
+            *o = if inside { v } else { NO_PIXEL };
         }
     }
 
@@ -128,11 +129,12 @@ impl Linear {
         ys: &[Y::Native],
         out: &mut [u32],
     ) {
-        self.bin_with::<X, Y>(xs, ys, out, |f| f as i32 as u32);
+        let w = self.w;
+        self.bin_with::<X, Y>(xs, ys, out, |fx, fy| (fy as i32 as u32) * w + fx as i32 as u32);
     }
 
     /// The same mapping with truncation done as `trunc` plus the 2^52 trick
-    /// (for an integer-valued `0 <= t < 2^31`, the low 32 bits of
+    /// (for an integer-valued `0 <= t < 2^32`, the low 32 bits of
     /// `(t + 2^52).to_bits()` are `t`). With SSE4.1 or better `trunc` is one
     /// vector instruction, so the loop vectorises fully; on the SSE2
     /// baseline it would be a libm call, so [`Linear::bin`] serves there.
@@ -143,7 +145,34 @@ impl Linear {
         ys: &[Y::Native],
         out: &mut [u32],
     ) {
-        const MAGIC: f64 = 4_503_599_627_370_496.0; // 2^52
-        self.bin_with::<X, Y>(xs, ys, out, |f| (f.trunc() + MAGIC).to_bits() as u32);
+        let w = self.w;
+        self.bin_with::<X, Y>(xs, ys, out, |fx, fy| {
+            to_u32(fy.trunc()) * w + to_u32(fx.trunc())
+        });
     }
+
+    /// [`Linear::bin_trunc`] with the index `row * width + col` formed in
+    /// f64 (exact: both are integers and the index is below 2^32) and
+    /// converted once, so the loop has no integer multiply: faster with
+    /// AVX-512's eight f64 lanes, slower with AVX2's four (measured in
+    /// `benches/kernels.rs`, `bin_linear`). The same results.
+    #[inline(always)]
+    pub(super) fn bin_trunc_wide<X: Widen, Y: Widen>(
+        &self,
+        xs: &[X::Native],
+        ys: &[Y::Native],
+        out: &mut [u32],
+    ) {
+        let w = f64::from(self.w);
+        self.bin_with::<X, Y>(xs, ys, out, |fx, fy| {
+            to_u32(fy.trunc() * w + fx.trunc())
+        });
+    }
+}
+
+/// An integer-valued `0 <= t < 2^32` as u32, by the 2^52 trick.
+#[inline(always)]
+fn to_u32(t: f64) -> u32 {
+    const MAGIC: f64 = 4_503_599_627_370_496.0; // 2^52
+    (t + MAGIC).to_bits() as u32
 }
