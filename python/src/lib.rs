@@ -4,8 +4,9 @@
 //! final ranges and the categories; Python wraps them in Datashader's
 //! `xarray.DataArray`.
 //!
-//! Work in progress for the Python issue: not yet a member of the root
-//! workspace and not yet built by CI.
+//! The crate has its own `[workspace]` (a cdylib built by maturin, with
+//! its own lock file); `.ci/test` builds and tests it, `.ci/run` checks its
+//! fmt and clippy.
 
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_pyarrow::FromPyArrow;
@@ -338,6 +339,17 @@ fn default_color_key() -> Vec<Rgb> {
         .collect()
 }
 
+/// Datashader's bounds of an in-memory column chunk: min and max with nulls
+/// and NaN skipped and infinities kept (`None` when there is no such value
+/// or the array is not numeric), computed by the core on all cores with
+/// the GIL released. Takes any pyarrow Array, shared, not copied.
+#[pyfunction]
+fn nan_min_max(py: Python<'_>, array: &Bound<'_, PyAny>) -> PyResult<Option<(f64, f64)>> {
+    let data = arrow_data::ArrayData::from_pyarrow_bound(array)?;
+    let array = arrow_array::make_array(data);
+    Ok(py.detach(move || pointillist::source::nan_min_max(array.as_ref())))
+}
+
 /// The reductions the core implements, by their Datashader names.
 #[pyfunction]
 fn reductions() -> Vec<&'static str> {
@@ -350,6 +362,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     partials::register(m)?; // pointillist.dask: partials (src/partials.rs)
     m.add_function(wrap_pyfunction!(aggregate_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(reductions, m)?)?;
+    m.add_function(wrap_pyfunction!(nan_min_max, m)?)?;
     m.add_function(wrap_pyfunction!(shade_values, m)?)?;
     m.add_function(wrap_pyfunction!(spread_image, m)?)?;
     m.add_function(wrap_pyfunction!(dynspread_image, m)?)?;

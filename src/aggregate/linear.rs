@@ -130,7 +130,9 @@ impl Linear {
         out: &mut [u32],
     ) {
         let w = self.w;
-        self.bin_with::<X, Y>(xs, ys, out, |fx, fy| (fy as i32 as u32) * w + fx as i32 as u32);
+        self.bin_with::<X, Y>(xs, ys, out, |fx, fy| {
+            (fy as i32 as u32) * w + fx as i32 as u32
+        });
     }
 
     /// The same mapping with truncation done as `trunc` plus the 2^52 trick
@@ -164,9 +166,7 @@ impl Linear {
         out: &mut [u32],
     ) {
         let w = f64::from(self.w);
-        self.bin_with::<X, Y>(xs, ys, out, |fx, fy| {
-            to_u32(fy.trunc() * w + fx.trunc())
-        });
+        self.bin_with::<X, Y>(xs, ys, out, |fx, fy| to_u32(fy.trunc() * w + fx.trunc()));
     }
 }
 

@@ -689,7 +689,7 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
     Ok(out)
 }
 
-pub use range::{auto_range, range_from_metadata};
+pub use range::{auto_range, nan_min_max, range_from_metadata};
 
 /// Shared handle used by the aggregation stage.
 pub type SharedSource = Arc<Source>;

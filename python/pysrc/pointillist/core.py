@@ -387,12 +387,25 @@ def _prepare_pandas(df, cols, cat_column):
 
 def _pandas_column(col):
     """A pandas column as Arrow: NumPy numbers shared as they are (NaN
-    stays NaN, which the core drops), anything else through pyarrow's
-    pandas conversion (categoricals become dictionaries, NA nulls)."""
+    stays NaN, which the core drops), categoricals as dictionaries over
+    their codes, anything else through pyarrow's pandas conversion (NA
+    becomes null)."""
+    import pandas as pd
     import pyarrow as pa
 
     if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu":
         return pa.array(col.to_numpy(), from_pandas=False)
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # The codes shared as they are (pandas' codes are always within the
+        # categories); only a column with missing values (-1) pays for a
+        # validity bitmap.
+        codes = col.cat.codes.to_numpy()
+        dictionary = pa.array(np.asarray(col.cat.categories), from_pandas=True)
+        if len(codes) and codes.min() < 0:
+            return pa.DictionaryArray.from_arrays(
+                pa.array(codes), dictionary, from_pandas=True, safe=False
+            )
+        return pa.DictionaryArray.from_arrays(pa.array(codes), dictionary, safe=False)
     return pa.Array.from_pandas(col)
 
 
@@ -409,8 +422,6 @@ def _data_bounds(chunked):
     """Datashader's ``_compute_bounds`` of an Arrow column (NaN and nulls
     skipped, infinities kept) and ``maybe_expand_bounds``; None when the
     column is not numeric (the core then names the problem)."""
-    import warnings
-
     import pyarrow as pa
 
     t = chunked.type
@@ -418,19 +429,12 @@ def _data_bounds(chunked):
         return None
     lo, hi = math.inf, -math.inf
     for chunk in chunked.chunks:
-        if len(chunk) == chunk.null_count:
+        # NumPy's nanmin / nanmax, by the core on all cores (GIL released).
+        bounds = _native.nan_min_max(chunk)
+        if bounds is None:
             continue
-        a = chunk.to_numpy(zero_copy_only=False)
-        if a.dtype.kind == "f":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mn, mx = np.nanmin(a), np.nanmax(a)
-            if np.isnan(mn):
-                continue
-        else:
-            mn, mx = a.min(), a.max()
-        lo = min(lo, float(mn))
-        hi = max(hi, float(mx))
+        lo = min(lo, bounds[0])
+        hi = max(hi, bounds[1])
     return _maybe_expand_bounds((lo, hi))
 
 
