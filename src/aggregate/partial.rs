@@ -286,13 +286,7 @@ impl Partial {
     /// ```
     pub fn accumulate(&mut self, first_row: u64, cells: &[u32], values: Option<&[f64]>) {
         match (&mut self.state, values) {
-            (State::Count(c), None) => {
-                for &i in cells {
-                    if let Some(c) = c.get_mut(i as usize) {
-                        *c = c.wrapping_add(1);
-                    }
-                }
-            }
+            (State::Count(c), None) => super::simd::accumulate_count(c, cells),
             (State::Any(a), None) => {
                 for &i in cells {
                     if let Some(a) = a.get_mut(i as usize) {

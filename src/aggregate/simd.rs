@@ -120,6 +120,42 @@ fn accumulate_mean_prefetch(state: &mut [[f64; 2]], cells: &[u32], values: &[f64
     }
 }
 
+/// Add one to the count cell of every point (skipping
+/// [`NO_CELL`](super::partial::NO_CELL)), prefetching the cell `AHEAD`
+/// points ahead as [`accumulate_mean`] does: a 1920x1080 canvas of u32
+/// counts is 8 MB (41 MB with five categories), past this machine's 4 MB
+/// L2, so each point otherwise waits on the L3.
+pub(super) fn accumulate_count(counts: &mut [u32], cells: &[u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `accumulate_count_prefetch` only needs SSE and AVX2, which
+        // the CPU has (checked on the line above).
+        unsafe { accumulate_count_prefetch(counts, cells) };
+        return;
+    }
+    for &i in cells {
+        if let Some(c) = counts.get_mut(i as usize) {
+            *c = c.wrapping_add(1);
+        }
+    }
+}
+
+/// [`accumulate_count`] with a prefetch of the cell `AHEAD` points ahead.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn accumulate_count_prefetch(counts: &mut [u32], cells: &[u32]) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    const AHEAD: usize = 96;
+    for (k, &i) in cells.iter().enumerate() {
+        if let Some(ahead) = cells.get(k + AHEAD).and_then(|&j| counts.get(j as usize)) {
+            _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(ahead).cast());
+        }
+        if let Some(c) = counts.get_mut(i as usize) {
+            *c = c.wrapping_add(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

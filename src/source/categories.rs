@@ -167,6 +167,47 @@ fn dictionary_codes(array: &dyn Array, dict_codes: &[u32], out: &mut [u32]) -> b
             }
         }
     }
+    /// One-byte keys (pandas' and pyarrow's usual int8) without nulls: a
+    /// 256-entry table indexed by the key's bits, with no bounds or sign
+    /// test per row (several times the general loop).
+    fn fill_bytes(keys: impl Iterator<Item = u8>, code: impl Fn(u8) -> u32, out: &mut [u32]) {
+        let mut table = [CategoryMap::NONE; 256];
+        for (b, t) in (0..=u8::MAX).zip(table.iter_mut()) {
+            *t = code(b);
+        }
+        for (o, k) in out.iter_mut().zip(keys) {
+            *o = table[usize::from(k)];
+        }
+    }
+    let code_of = |k: usize| dict_codes.get(k).copied().unwrap_or(CategoryMap::NONE);
+    if let Some(d) = array.as_dictionary_opt::<Int8Type>() {
+        if d.keys().null_count() == 0 {
+            let keys = d.keys().values().iter().map(|&k| k as u8);
+            // Bytes 128..=255 are negative keys, which match nothing.
+            fill_bytes(
+                keys,
+                |b| {
+                    if b < 128 {
+                        code_of(usize::from(b))
+                    } else {
+                        CategoryMap::NONE
+                    }
+                },
+                out,
+            );
+            return true;
+        }
+    }
+    if let Some(d) = array.as_dictionary_opt::<UInt8Type>() {
+        if d.keys().null_count() == 0 {
+            fill_bytes(
+                d.keys().values().iter().copied(),
+                |b| code_of(usize::from(b)),
+                out,
+            );
+            return true;
+        }
+    }
     macro_rules! keyed {
         ($($t:ty),*) => {$(
             if let Some(d) = array.as_dictionary_opt::<$t>() {
@@ -380,5 +421,43 @@ mod tests {
         let mut codes = Vec::new();
         assert!(map.codes(&a, &mut codes));
         assert_eq!(codes, vec![0, CategoryMap::NONE]);
+    }
+
+    /// One-byte keys (the table path) code like wider keys, including a
+    /// dictionary entry that is not a category and a null dictionary value.
+    #[test]
+    fn byte_keys_code_like_wide_keys() {
+        use arrow_array::types::{Int8Type, UInt8Type};
+        use arrow_array::{Int32Array, Int8Array, UInt8Array};
+        use std::sync::Arc;
+        let dict = Arc::new(StringArray::from(vec![
+            Some("b"),
+            Some("zz"),
+            None,
+            Some("a"),
+        ]));
+        let keys: Vec<i32> = (0..1000).map(|i| (i * 7 % 4) as i32).collect();
+        let map =
+            CategoryMap::new(CategoryKind::Strings, vec!["a".into(), "b".into()]).expect("map");
+        let wide = DictionaryArray::<K>::try_new(Int32Array::from(keys.clone()), dict.clone())
+            .expect("dict");
+        let mut want = Vec::new();
+        assert!(map.codes(&wide, &mut want));
+        assert!(want.contains(&CategoryMap::NONE) && want.contains(&0) && want.contains(&1));
+        let i8s = DictionaryArray::<Int8Type>::try_new(
+            Int8Array::from(keys.iter().map(|&k| k as i8).collect::<Vec<_>>()),
+            dict.clone(),
+        )
+        .expect("dict");
+        let u8s = DictionaryArray::<UInt8Type>::try_new(
+            UInt8Array::from(keys.iter().map(|&k| k as u8).collect::<Vec<_>>()),
+            dict,
+        )
+        .expect("dict");
+        let mut got = Vec::new();
+        assert!(map.codes(&i8s, &mut got));
+        assert_eq!(got, want);
+        assert!(map.codes(&u8s, &mut got));
+        assert_eq!(got, want);
     }
 }
