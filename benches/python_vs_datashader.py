@@ -1,7 +1,8 @@
 """The same notebook code with `import datashader as ds` and with
 `import pointillist as ds`, side by side in one process, warm: in-memory
 pandas points (float32 x/y/val, a 5-category categorical) aggregated at
-1920x1080 and shaded with eq_hist.
+1920x1080, with the canvas's ranges left to the data (auto) or given, and
+then also shaded with eq_hist.
 
     target/py-venv/bin/python benches/python_vs_datashader.py [--rows 100000000] [--reps 3]
 
@@ -57,33 +58,42 @@ def main():
 
     df = data(args.rows)
     print(f"{args.rows:,} rows in memory; best of {args.reps}, warm\n")
-    print("| call | Datashader 0.19.1 | pointillist | speed-up |")
-    print("|---|---:|---:|---:|")
+    print("| call | ranges | Datashader 0.19.1 | pointillist | speed-up |")
+    print("|---|---|---:|---:|---:|")
+    ranges = {"auto": {}, "given": dict(x_range=(-1.3, 1.3), y_range=(-1.3, 1.3))}
     for name, make in [
         ("count", lambda m: m.count()),
         ("mean(val)", lambda m: m.mean("val")),
         ("count_cat(cat)", lambda m: m.count_cat("cat")),
     ]:
-        results = {}
-        for label, ds, tf in [("datashader", dsh, dtf), ("pointillist", pl, ptf)]:
-            cvs = ds.Canvas(plot_width=1920, plot_height=1080)
+        for rname, rng in ranges.items():
+            for shade in (False, True):
+                results = {}
+                for label, ds, tf in [("datashader", dsh, dtf), ("pointillist", pl, ptf)]:
+                    cvs = ds.Canvas(plot_width=1920, plot_height=1080, **rng)
 
-            def call():
-                agg = cvs.points(df, "x", "y", agg=make(ds))
-                if name.startswith("count_cat"):
-                    tf.shade(agg, how="eq_hist")
+                    def call():
+                        agg = cvs.points(df, "x", "y", agg=make(ds))
+                        if not shade:
+                            pass
+                        elif name.startswith("count_cat"):
+                            tf.shade(agg, how="eq_hist")
+                        else:
+                            tf.shade(agg, cmap=["lightblue", "darkblue"], how="eq_hist")
+                        return agg
+
+                    call()  # warm: numba compiles, pages fault in
+                    results[label] = best(call, args.reps)
+                (td, ad), (tp, ap_) = results["datashader"], results["pointillist"]
+                if name.startswith("mean"):
+                    xr.testing.assert_allclose(ad, ap_, rtol=1e-9)
                 else:
-                    tf.shade(agg, cmap=["lightblue", "darkblue"], how="eq_hist")
-                return agg
-
-            call()  # warm: numba compiles, pages fault in
-            results[label] = best(call, args.reps)
-        (td, ad), (tp, ap_) = results["datashader"], results["pointillist"]
-        if name.startswith("mean"):
-            xr.testing.assert_allclose(ad, ap_, rtol=1e-9)
-        else:
-            xr.testing.assert_identical(ad, ap_)
-        print(f"| {name} + shade | {td:.3f} s | {tp:.3f} s | {td / tp:.1f}x |")
+                    xr.testing.assert_identical(ad, ap_)
+                what = f"{name} + shade" if shade else name
+                print(
+                    f"| {what} | {rname} | {td:.3f} s | {tp:.3f} s | {td / tp:.1f}x |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
