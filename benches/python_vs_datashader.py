@@ -5,6 +5,7 @@ pandas points (float32 x/y/val, a 5-category categorical) aggregated at
 then also shaded with eq_hist.
 
     target/py-venv/bin/python benches/python_vs_datashader.py [--rows 100000000] [--reps 3]
+    target/py-venv/bin/python benches/python_vs_datashader.py --parquet /tmp/points.parquet
 
 (`bash .ci/test` makes that venv with both packages.) Prints a Markdown
 table of the best wall time of each library per call and the ratio, and
@@ -50,12 +51,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000_000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument(
+        "--parquet",
+        metavar="PATH",
+        help="instead: write the same data with pandas' defaults (df.to_parquet) to PATH "
+        "unless it exists, then time a warm Datashader pd.read_parquet + points + shade "
+        "against pointillist's points(PATH) + shade",
+    )
     args = ap.parse_args()
     import datashader as dsh
     import datashader.transfer_functions as dtf
     import pointillist as pl
     import pointillist.transfer_functions as ptf
 
+    if args.parquet:
+        return parquet(args, dsh, dtf, pl, ptf)
     df = data(args.rows)
     print(f"{args.rows:,} rows in memory; best of {args.reps}, warm\n")
     print("| call | ranges | Datashader 0.19.1 | pointillist | speed-up |")
@@ -94,6 +104,55 @@ def main():
                     f"| {what} | {rname} | {td:.3f} s | {tp:.3f} s | {td / tp:.1f}x |",
                     flush=True,
                 )
+
+
+def parquet(args, dsh, dtf, pl, ptf):
+    import os
+
+    import pyarrow.parquet as pq
+
+    path = args.parquet
+    if not os.path.exists(path):
+        data(args.rows).to_parquet(path)  # pandas' defaults: pyarrow, snappy
+    meta = pq.ParquetFile(path).metadata
+    print(
+        f"{meta.num_rows:,} rows in {path} ({os.path.getsize(path) / 1e9:.2f} GB, "
+        f"{meta.num_row_groups} row groups, written by {meta.created_by}); "
+        f"best of {args.reps}, warm, file in the page cache\n"
+    )
+    print("| call | Datashader 0.19.1: read_parquet + points + shade | pointillist: points(path) + shade | speed-up |")
+    print("|---|---:|---:|---:|")
+    for name, cols, make in [
+        ("count", ["x", "y"], lambda m: m.count()),
+        ("mean(val)", ["x", "y", "val"], lambda m: m.mean("val")),
+        ("count_cat(cat)", ["x", "y", "cat"], lambda m: m.count_cat("cat")),
+    ]:
+        results = {}
+        for label, ds, tf in [("datashader", dsh, dtf), ("pointillist", pl, ptf)]:
+            cvs = ds.Canvas(plot_width=1920, plot_height=1080)
+
+            def call():
+                src = pd.read_parquet(path, columns=cols) if label == "datashader" else path
+                agg = cvs.points(src, "x", "y", agg=make(ds))
+                if name.startswith("count_cat"):
+                    img = tf.shade(agg, how="eq_hist")
+                else:
+                    img = tf.shade(agg, cmap=["lightblue", "darkblue"], how="eq_hist")
+                return agg, img
+
+            call()
+            results[label] = best(call, args.reps)
+        (td, (ad, ai)), (tp, (ap_, pi)) = results["datashader"], results["pointillist"]
+        if name.startswith("mean"):
+            xr.testing.assert_allclose(ad, ap_, rtol=1e-9)
+        else:
+            xr.testing.assert_identical(ad, ap_)
+        diff = np.abs(ai.data.view(np.uint8).astype(int) - pi.data.view(np.uint8).astype(int))
+        print(
+            f"| {name} + shade | {td:.3f} s | {tp:.3f} s | {td / tp:.1f}x |"
+            f" (image: max channel difference {diff.max()})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
