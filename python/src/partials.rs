@@ -70,15 +70,15 @@ fn partial_from_stream<'py>(
     let p = params;
     let req = fixed_request(&p, "partial_from_stream")?;
     let reader = RecordBatchStreamReader::from_pyarrow_bound(stream)?;
-    let bytes = py
-        .detach(move || -> Result<Vec<u8>, AggError> {
+    let bytes = py.detach(move || {
+        p.run(move || {
             let mut agg = Aggregator::new(req)?
                 .with_label("the partition")
                 .with_first_row(first_row);
             agg.extend(reader)?;
             agg.finish_partial()?.to_ipc_bytes()
         })
-        .map_err(py_err)?;
+    })?;
     Ok(PyBytes::new(py, &bytes).unbind())
 }
 
@@ -101,14 +101,14 @@ fn partial_from_parquet<'py>(
     let p = params;
     let shard = Shard::new(shard_index, shard_count).map_err(py_err)?;
     let req = p.request()?.with_shard(shard);
-    let bytes = py
-        .detach(move || -> Result<Vec<u8>, AggError> {
+    let bytes = py.detach(move || {
+        p.run(move || {
             let source = Source::open(&paths)?;
             AggregationPlan::new(&source, &req)?
                 .run_partial(&source)?
                 .to_ipc_bytes()
         })
-        .map_err(py_err)?;
+    })?;
     Ok(PyBytes::new(py, &bytes).unbind())
 }
 

@@ -552,7 +552,7 @@ impl PartialAggregate {
         .collect();
         let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
         let options = IpcWriteOptions::default()
-            .try_with_compression(Some(CompressionType::ZSTD))
+            .try_with_compression(Some(CompressionType::LZ4_FRAME))
             .map_err(AggError::from_ipc)?;
         let mut writer =
             FileWriter::try_new_with_options(w, &schema, options).map_err(AggError::from_ipc)?;

@@ -26,9 +26,8 @@ core on the workers. Either way:
    the single-process ``Canvas.points`` returns.
 
 Only public Dask APIs are used (``DataFrame.to_delayed``, ``dask.delayed``,
-``dask.compute``), never graph internals.
-
-Work in progress for the Python issue: not yet built by CI.
+``dask.compute``), never graph internals. Each task runs the core on one
+thread (``threads=``, as a Dask worker runs one task per thread).
 """
 
 from __future__ import annotations
@@ -54,11 +53,14 @@ class ParquetFragments:
 
     ``paths``: a path, directory or glob, or a list of them (as
     ``Canvas.points`` takes them; made absolute on the client so that
-    workers find them). ``fragments``: how many map tasks (default: one per
-    row group). ``split_every``: partials merged per reduction task.
+    workers find them). ``fragments``: how many map tasks (default: two per
+    thread of the cluster, at most one per row group: each fragment's rows
+    go into one partial, so fewer, larger fragments mean fewer canvases to
+    send and merge). ``split_every``: partials merged per reduction task.
+    ``threads``: the core's threads per task (default 1).
     """
 
-    def __init__(self, paths, fragments=None, split_every=None):
+    def __init__(self, paths, fragments=None, split_every=None, threads=1):
         if not core._is_path(paths):
             raise TypeError(
                 "read_parquet: paths must be a str or os.PathLike, or a list of them"
@@ -70,21 +72,41 @@ class ParquetFragments:
             raise ValueError(f"fragments must be a positive integer, not {fragments!r}")
         self.fragments = fragments
         self.split_every = split_every
+        self.threads = _threads(threads)
 
     def __repr__(self):
         return f"ParquetFragments({self.paths!r}, fragments={self.fragments!r})"
 
 
-def read_parquet(paths, fragments=None, split_every=None):
+def read_parquet(paths, fragments=None, split_every=None, threads=1):
     """Parquet ``paths`` for ``Canvas.points`` on a Dask cluster: see
     ``ParquetFragments``."""
-    return ParquetFragments(paths, fragments=fragments, split_every=split_every)
+    return ParquetFragments(
+        paths, fragments=fragments, split_every=split_every, threads=threads
+    )
 
 
-def points(canvas, source, x, y, agg=None, *, split_every=None):
+def _threads(n):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be a positive integer, not {n!r}")
+    return n
+
+
+def _cluster_threads():
+    """Threads of the current distributed cluster, else this machine's cores."""
+    try:
+        from distributed import get_client
+
+        return max(1, sum(get_client().nthreads().values()))
+    except (ImportError, ValueError):
+        return os.cpu_count() or 1
+
+
+def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None):
     """``canvas.points(source, x, y, agg)`` for a Dask DataFrame or a
     ``ParquetFragments``, on the current Dask scheduler. ``Canvas.points``
-    calls this; call it directly to choose ``split_every``."""
+    calls this; call it directly to choose ``split_every`` or the core's
+    ``threads`` per task (default 1, or the fragments')."""
     if agg is None:
         agg = rd.count()
     if not isinstance(agg, rd.Reduction):
@@ -97,8 +119,11 @@ def points(canvas, source, x, y, agg=None, *, split_every=None):
     split_every = _split_every(
         split_every if split_every is not None else getattr(source, "split_every", None)
     )
+    threads = _threads(
+        threads if threads is not None else getattr(source, "threads", 1)
+    )
     if isinstance(source, ParquetFragments):
-        return _parquet_points(canvas, source, x, y, agg, split_every)
+        return _parquet_points(canvas, source, x, y, agg, split_every, threads)
 
     import dask.dataframe as dd
 
@@ -107,7 +132,7 @@ def points(canvas, source, x, y, agg=None, *, split_every=None):
             f"Canvas.points: {type(source).__module__}.{type(source).__name__} sources are "
             "not implemented by pointillist; give a dask.dataframe.DataFrame"
         )
-    return _dataframe_points(canvas, source, x, y, agg, split_every)
+    return _dataframe_points(canvas, source, x, y, agg, split_every, threads)
 
 
 def _split_every(n):
@@ -135,7 +160,7 @@ def _params(canvas, x, y, kind, column, cat_column, labels, x_range, y_range):
     )
 
 
-def _dataframe_points(canvas, ddf, x, y, agg, split_every):
+def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads):
     import dask
     import pandas as pd
 
@@ -185,6 +210,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every):
     canvas.validate_ranges(x_range, y_range)
 
     params = _params(canvas, x, y, kind, column, cat_column, labels, x_range, y_range)
+    params["threads"] = threads
     parts = ddf.to_delayed()
     if len(parts) != len(offsets):
         raise RuntimeError(
@@ -207,7 +233,7 @@ def _expand(bounds):
     return core._maybe_expand_bounds((lo, hi))
 
 
-def _parquet_points(canvas, frags, x, y, agg, split_every):
+def _parquet_points(canvas, frags, x, y, agg, split_every, threads):
     import dask
 
     kind, column, cat_column = agg._spec()
@@ -221,7 +247,9 @@ def _parquet_points(canvas, frags, x, y, agg, split_every):
         y_range=tuple(plan["y_range"]),
         categories=plan["categories"],
     )
-    count = frags.fragments or max(1, int(plan["row_groups"]))
+    params["threads"] = threads
+    count = frags.fragments or min(2 * _cluster_threads(), int(plan["row_groups"]))
+    count = max(1, count)
     leaf = dask.delayed(_fragment_partial, pure=True)
     leaves = [leaf(frags.paths, i, count, params) for i in range(count)]
     (blob,) = dask.compute(_tree(leaves, split_every))
