@@ -340,6 +340,35 @@ fn dynspread_image<'py>(
     Ok(image_to_py(py, out))
 }
 
+/// `tf.stack(*imgs, how=...)` on flat uint32 pixels of one size, bottom
+/// image first.
+#[pyfunction]
+fn stack_images<'py>(
+    py: Python<'py>,
+    images: Vec<PyReadonlyArray1<'py, u32>>,
+    height: usize,
+    width: usize,
+    how: &str,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let op = shade::CompositeOp::from_name(how).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "Operator {how:?} not one of the supported image operators: 'over', 'add', \
+             'saturate', 'source'"
+        ))
+    })?;
+    let imgs = images
+        .iter()
+        .map(|a| image_from_py(a, height, width))
+        .collect::<PyResult<Vec<Image>>>()?;
+    let out = py.detach(move || {
+        let refs: Vec<&Image> = imgs.iter().collect();
+        shade::stack(&refs, op)
+    });
+    let out =
+        out.ok_or_else(|| PyValueError::new_err("The stacked images must have the same shape."))?;
+    Ok(image_to_py(py, out))
+}
+
 /// `tf.set_background(img, color)`.
 #[pyfunction]
 fn set_background_image<'py>(
@@ -399,6 +428,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spread_image, m)?)?;
     m.add_function(wrap_pyfunction!(dynspread_image, m)?)?;
     m.add_function(wrap_pyfunction!(set_background_image, m)?)?;
+    m.add_function(wrap_pyfunction!(stack_images, m)?)?;
     m.add_function(wrap_pyfunction!(parse_color, m)?)?;
     m.add_function(wrap_pyfunction!(default_color_key, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -115,6 +115,49 @@ def test_spread_dynspread_background(aggs):
     )
 
 
+@pytest.mark.parametrize("how", ["over", "add", "saturate", "source"])
+def test_stack(aggs, how):
+    """Shaded layers (alpha ramps, spread, backgrounds) and random RGBA
+    pixels with every alpha, stacked with each operator, as Datashader's."""
+    pairs = [
+        (tf.shade(aggs[k][0], cmap=c), dtf.shade(aggs[k][1], cmap=c))
+        for k, c in [("count", "red"), ("mean", ["blue", "yellow"]), ("any", "green")]
+    ]
+    pairs.append((tf.spread(pairs[0][0], 2), dtf.spread(pairs[0][1], 2)))
+    pairs.append(
+        (tf.set_background(pairs[2][0], "white"), dtf.set_background(pairs[2][1], "white"))
+    )
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 2**32, size=pairs[0][0].shape, dtype=np.uint64).astype(np.uint32)
+    raw[::3] &= 0x00FFFFFF  # some fully transparent pixels
+    pairs.append(
+        (
+            tf.Image(raw, coords=pairs[0][0].coords, dims=pairs[0][0].dims),
+            dtf.Image(raw, coords=pairs[0][1].coords, dims=pairs[0][1].dims),
+        )
+    )
+    ours = [p[0] for p in pairs]
+    theirs = [p[1] for p in pairs]
+    assert_same_image(tf.stack(*ours, how=how), dtf.stack(*theirs, how=how))
+    assert_same_image(
+        tf.stack(*ours[::-1], how=how, name="s"), dtf.stack(*theirs[::-1], how=how, name="s")
+    )
+    assert tf.stack(ours[0]) is ours[0]
+
+
+def test_stack_errors(aggs):
+    img = tf.shade(aggs["count"][0])
+    with pytest.raises(ValueError, match="No images"):
+        tf.stack()
+    with pytest.raises(TypeError, match="Expected `Image`"):
+        tf.stack(img, np.zeros(3))
+    small = tf.shade(ds.Canvas(5, 5).points(pd.DataFrame({"x": [0.0], "y": [0.0]}), "x", "y"))
+    with pytest.raises(ValueError, match="same shape"):
+        tf.stack(img, small)
+    with pytest.raises(KeyError):
+        tf.stack(img, img, how="multiply")
+
+
 def test_empty_aggregate():
     empty = pd.DataFrame({"x": np.array([], "f8"), "y": np.array([], "f8")})
     assert_same_image(
@@ -137,8 +180,6 @@ def test_png_output(aggs):
 def test_not_implemented_is_named(aggs):
     ours, _ = aggs["count"]
     img = tf.shade(ours)
-    with pytest.raises(NotImplementedError, match="stack"):
-        tf.stack(img, img)
     with pytest.raises(NotImplementedError, match="square"):
         tf.spread(img, 1, shape="square")
     with pytest.raises(NotImplementedError, match="colormap"):

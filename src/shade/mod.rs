@@ -53,7 +53,7 @@ use crate::aggregate::{AggValues, Aggregate};
 pub use colors::{
     colormap, colormap_names, default_color_key, parse_cmap, parse_cmap_arg, parse_color, CmapArg,
 };
-pub use composite::{dynspread, set_background, spread};
+pub use composite::{dynspread, set_background, spread, stack, CompositeOp};
 pub use shared_eq::{SharedEqHist, SharedEqHistBuilder};
 
 /// One RGBA pixel, straight (not premultiplied) alpha, like Datashader's

@@ -126,10 +126,43 @@ class Images:
 
 
 def stack(*imgs, **kwargs):
-    """Not implemented: compositing images (the core's ``over`` is not exposed yet)."""
-    raise NotImplementedError(
-        "transfer_functions.stack: compositing images is not implemented by pointillist yet"
-    )
+    """Combine images together, overlaying later images onto earlier ones.
+
+    Parameters
+    ----------
+    imgs : iterable of Image
+        The images to combine.
+    how : str, optional
+        The compositing operator to combine pixels. Default is `'over'`.
+    """
+    if not imgs:
+        raise ValueError("No images passed in")
+    shapes = []
+    for i in imgs:
+        if not isinstance(i, Image):
+            raise TypeError("Expected `Image`, got: `{0}`".format(type(i)))
+        elif not shapes:
+            shapes.append(i.shape)
+        elif shapes and i.shape not in shapes:
+            raise ValueError("The stacked images must have the same shape.")
+    name = kwargs.get("name", None)
+    how = kwargs.get("how", "over")
+    if how not in ("over", "add", "saturate", "source"):
+        raise KeyError(how)
+    if len(imgs) == 1:
+        return imgs[0]
+    first = imgs[0]
+    for i in imgs[1:]:
+        if not all(
+            np.array_equal(first.coords[d].values, i.coords[d].values) for d in first.dims
+        ):
+            raise NotImplementedError(
+                "transfer_functions.stack: images on different coordinates (Datashader "
+                "aligns them with an outer join) are not implemented by pointillist"
+            )
+    h, w = first.shape
+    out = _native.stack_images([_image_pixels(i) for i in imgs], h, w, how)
+    return Image(out.reshape(h, w), coords=first.coords, dims=first.dims, name=name)
 
 
 _SUPPORTED = (np.dtype("uint32"), np.dtype("bool"), np.dtype("float64"))
