@@ -1,10 +1,11 @@
 """Datashader's ``transfer_functions``, shading on pointillist's Rust core.
 
-``shade``, ``spread``, ``dynspread`` and ``set_background`` give
-Datashader 0.19's images bit for bit for what the core implements; the
-rest (matplotlib colormaps, callable ``how``, 2-D discrete colour keys,
-``color_baseline``, square masks, other compositing operators, ``stack``)
-raises ``NotImplementedError`` naming the missing feature.
+``shade``, ``spread``, ``dynspread``, ``set_background`` and ``stack``
+(``over``, ``add``, ``saturate``, ``source``) give Datashader 0.19's
+images bit for bit for what the core implements; the rest (matplotlib
+colormaps, callable ``how``, 2-D discrete colour keys, ``color_baseline``,
+square masks, spreading with other operators, stacking images on
+different coordinates) raises ``NotImplementedError`` naming the missing feature.
 """
 
 from __future__ import annotations
