@@ -411,6 +411,26 @@ fn nan_min_max(py: Python<'_>, array: &Bound<'_, PyAny>) -> PyResult<Option<(f64
     Ok(py.detach(move || pointillist::source::nan_min_max(array.as_ref())))
 }
 
+/// The categories of column `column` of Parquet `paths` as pandas'
+/// `read_parquet` (and Dask's `categorize`) give a dictionary column: the
+/// dictionary pages' values in order of first appearance; None when some
+/// chunk is not wholly dictionary-encoded. With whether the column holds
+/// integers (else strings).
+#[pyfunction]
+fn parquet_categories(
+    py: Python<'_>,
+    paths: Vec<String>,
+    column: String,
+) -> PyResult<(Option<Vec<String>>, bool)> {
+    py.detach(move || -> Result<_, AggError> {
+        let source = Source::open(&paths)?;
+        let kind = source.check_category(&column)?;
+        let labels = source.categories_in_dictionary_order(&column)?;
+        Ok((labels, kind == pointillist::source::CategoryKind::Integers))
+    })
+    .map_err(py_err)
+}
+
 /// The reductions the core implements, by their Datashader names.
 #[pyfunction]
 fn reductions() -> Vec<&'static str> {
@@ -424,6 +444,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aggregate_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(reductions, m)?)?;
     m.add_function(wrap_pyfunction!(nan_min_max, m)?)?;
+    m.add_function(wrap_pyfunction!(parquet_categories, m)?)?;
     m.add_function(wrap_pyfunction!(shade_values, m)?)?;
     m.add_function(wrap_pyfunction!(spread_image, m)?)?;
     m.add_function(wrap_pyfunction!(dynspread_image, m)?)?;

@@ -237,6 +237,22 @@ def test_parquet_path(df, tmp_path):
         assert_same(ds.Canvas(29, 19).points([path], "x", "y", make(ds)), theirs)
 
 
+def test_parquet_and_stream_categories_are_read_parquets(df, tmp_path):
+    """A dictionary column of a Parquet file (or of a stream) gets the
+    categories ``pd.read_parquet`` (``read_pandas``) gives it: the
+    dictionary's values in order of appearance, not sorted."""
+    path = tmp_path / "cats.parquet"
+    df[["x", "y", "v", "cat"]].to_parquet(path, row_group_size=3000)
+    read = pd.read_parquet(path)
+    assert list(read["cat"].cat.categories) != sorted(read["cat"].cat.categories)
+    for make in (REDUCTIONS["count_cat"], REDUCTIONS["by(cat, max)"]):
+        theirs = dsh.Canvas(29, 19).points(read, "x", "y", make(dsh))
+        assert_same(ds.Canvas(29, 19).points(path, "x", "y", make(ds)), theirs)
+        reader = pq.ParquetFile(path).iter_batches(batch_size=2500)
+        stream = pa.RecordBatchReader.from_batches(pq.read_schema(path), reader)
+        assert_same(ds.Canvas(29, 19).points(stream, "x", "y", make(ds)), theirs)
+
+
 def test_arrow_string_categories_are_sorted():
     # Datashader needs a pandas categorical; a plain Arrow string column
     # gets the core's categories: the sorted distinct values.

@@ -225,26 +225,25 @@ fn dictionary_codes(array: &dyn Array, dict_codes: &[u32], out: &mut [u32]) -> b
 pub struct CategorySet {
     strings: BTreeSet<String>,
     ints: BTreeSet<i64>,
+    /// The same values in order of first appearance.
+    string_order: Vec<String>,
+    int_order: Vec<i64>,
 }
 
 impl CategorySet {
     /// Add the non-null values of `array`. Returns false when the array is
     /// not a category column.
     pub fn add(&mut self, array: &dyn Array) -> bool {
-        let strings = &mut self.strings;
         if for_each_str(array, |_, v| {
             if let Some(v) = v {
-                if !strings.contains(v) {
-                    strings.insert(v.to_owned());
-                }
+                self.insert_str(v);
             }
         }) {
             return true;
         }
-        let ints = &mut self.ints;
         for_each_int(array, |_, v| {
             if let Some(v) = v {
-                ints.insert(v);
+                self.insert_int(v);
             }
         })
     }
@@ -253,18 +252,26 @@ impl CategorySet {
     pub fn insert_str(&mut self, v: &str) {
         if !self.strings.contains(v) {
             self.strings.insert(v.to_owned());
+            self.string_order.push(v.to_owned());
         }
     }
 
     /// Add one integer category.
     pub fn insert_int(&mut self, v: i64) {
-        self.ints.insert(v);
+        if self.ints.insert(v) {
+            self.int_order.push(v);
+        }
     }
 
-    /// Merge another set into this one.
+    /// Merge another set into this one (its values after ours in the order
+    /// of appearance).
     pub fn merge(&mut self, other: CategorySet) {
-        self.strings.extend(other.strings);
-        self.ints.extend(other.ints);
+        for v in &other.string_order {
+            self.insert_str(v);
+        }
+        for v in other.int_order {
+            self.insert_int(v);
+        }
     }
 
     /// The sorted labels.
@@ -272,6 +279,14 @@ impl CategorySet {
         match kind {
             CategoryKind::Strings => self.strings.into_iter().collect(),
             CategoryKind::Integers => self.ints.into_iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    /// The labels in order of first appearance.
+    pub fn into_labels_by_appearance(self, kind: CategoryKind) -> Vec<String> {
+        match kind {
+            CategoryKind::Strings => self.string_order,
+            CategoryKind::Integers => self.int_order.iter().map(|v| v.to_string()).collect(),
         }
     }
 }

@@ -442,6 +442,22 @@ impl Source {
             .map(|set| set.into_labels(kind)))
     }
 
+    /// The categories pandas (`read_parquet`), pyarrow (`unify_dictionaries`)
+    /// and Dask (`categorize`) give a dictionary-encoded column: the values
+    /// of its dictionary pages in order of first appearance, file by file
+    /// and row group by row group, each dictionary in its own order. `None`
+    /// when some column chunk is not wholly dictionary-encoded (or the
+    /// input is not Parquet files).
+    pub fn categories_in_dictionary_order(
+        &self,
+        column: &str,
+    ) -> Result<Option<Vec<String>>, SourceError> {
+        let kind: CategoryKind = self.check_category(column)?;
+        Ok(self
+            .dictionary_categories(column)
+            .map(|set| set.into_labels_by_appearance(kind)))
+    }
+
     /// The distinct non-null values of category column `column` over the
     /// whole input, sorted (strings by code point, integers numerically).
     pub fn distinct_categories(&self, column: &str) -> Result<Vec<String>, SourceError> {
@@ -657,5 +673,28 @@ mod tests {
         assert_eq!(nan_min_max(&ints), Some((-3.0, 9.0)));
         assert_eq!(nan_min_max(&Float64Array::from(Vec::<f64>::new())), None);
         assert_eq!(nan_min_max(&StringArray::from(vec!["x"])), None);
+    }
+
+    /// Dictionary order: first appearance over row groups, each dictionary
+    /// in its own order (pandas' and Dask's categories); sorted otherwise.
+    #[test]
+    fn categories_in_dictionary_order_follow_first_appearance() {
+        use arrow_array::StringArray;
+        let c: ArrayRef = Arc::new(StringArray::from(vec!["d", "b", "d", "b", "a", "c"]));
+        let s = parquet(vec![("c", c)], true, 3);
+        assert_eq!(
+            s.categories_in_dictionary_order("c").expect("column"),
+            Some(vec!["d".into(), "b".into(), "a".into(), "c".into()])
+        );
+        assert_eq!(
+            s.distinct_categories("c").expect("column"),
+            vec!["a", "b", "c", "d"]
+        );
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![30, 10, 30, 20]));
+        let s = parquet(vec![("v", v)], true, 2);
+        assert_eq!(
+            s.categories_in_dictionary_order("v").expect("column"),
+            Some(vec!["30".into(), "10".into(), "20".into()])
+        );
     }
 }

@@ -295,7 +295,7 @@ def _prepare_source(source, x, y, column, cat_column):
         paths = [os.fspath(source)] if isinstance(source, (str, os.PathLike)) else [
             os.fspath(s) for s in source
         ]
-        return _Prepared(paths=paths)
+        return _prepare_parquet(paths, cat_column)
 
     mod = type(source).__module__.split(".")[0]
     if mod == "pandas":
@@ -328,14 +328,34 @@ def _prepare_source(source, x, y, column, cat_column):
             stream=table, labels=labels, coords=coords, int_categories=int_categories
         )
     if hasattr(source, "__arrow_c_stream__"):
-        # A stream (pyarrow.RecordBatchReader, ...): read once by the core;
-        # categories are then the core's (sorted distinct values).
+        if cat_column is not None:
+            # Categories as ``read_pandas`` gives them (the dictionaries
+            # unified in order of appearance) need every batch first: the
+            # stream becomes a Table (the core would hold its batches until
+            # it knew the categories anyway).
+            return _prepare_source(pa.table(source), x, y, column, cat_column)
+        # A stream (pyarrow.RecordBatchReader, ...): read once by the core.
         return _Prepared(stream=source)
     raise ValueError(
         "source must be a pandas DataFrame, a pyarrow Table, RecordBatch or "
         "RecordBatchReader, a polars DataFrame, an object with __arrow_c_stream__, "
         f"or a Parquet path; got {type(source).__name__}"
     )
+
+
+def _prepare_parquet(paths, cat_column):
+    """Parquet paths, read by the core. A category column's categories are
+    those of ``pd.read_parquet`` (the dictionary pages' values in order of
+    first appearance, integers as integers); where a chunk is not wholly
+    dictionary-encoded (``read_parquet`` would give no categorical), the
+    core's sorted distinct values."""
+    if cat_column is None:
+        return _Prepared(paths=paths)
+    labels, is_int = _native.parquet_categories(paths, cat_column)
+    coords = None
+    if labels is not None:
+        coords = [int(c) for c in labels] if is_int else list(labels)
+    return _Prepared(paths=paths, labels=labels, coords=coords, int_categories=is_int)
 
 
 def _check_columns(available, cols):

@@ -237,7 +237,14 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads):
     import dask
 
     kind, column, cat_column = agg._spec()
-    params = _params(canvas, x, y, kind, column, cat_column, None, canvas.x_range, canvas.y_range)
+    # Categories as ``dd.read_parquet`` + ``categorize`` give them (sorted;
+    # pandas' ``read_parquet``, and so the single-process path, keeps the
+    # dictionary's order instead).
+    is_int = cat_column is not None and _native.parquet_categories(frags.paths, cat_column)[1]
+    prepared = core._Prepared(paths=frags.paths, int_categories=is_int)
+    params = _params(
+        canvas, x, y, kind, column, cat_column, None, canvas.x_range, canvas.y_range
+    )
     # On the client: ranges and categories as the single-process run finds
     # them (Parquet statistics and dictionary pages, else a scan), so that
     # every fragment belongs to the same plan.
@@ -254,7 +261,6 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads):
     leaves = [leaf(frags.paths, i, count, params) for i in range(count)]
     (blob,) = dask.compute(_tree(leaves, split_every))
     out = _native.finish_partial(blob)
-    prepared = core._Prepared(paths=frags.paths)
     return canvas._data_array(
         out, x, y, cat_column, prepared, canvas.x_range, canvas.y_range
     )
