@@ -5,7 +5,7 @@ in a tree, and the client finishes the DataArray.
 
     python examples/dask_points.py
 
-Work in progress for the Python issue: not yet run by CI.
+`bash .ci/test` runs it after the Python tests.
 """
 
 import logging

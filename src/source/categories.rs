@@ -451,7 +451,7 @@ mod tests {
             None,
             Some("a"),
         ]));
-        let keys: Vec<i32> = (0..1000).map(|i| (i * 7 % 4) as i32).collect();
+        let keys: Vec<i32> = (0..1000).map(|i| i * 7 % 4).collect();
         let map =
             CategoryMap::new(CategoryKind::Strings, vec!["a".into(), "b".into()]).expect("map");
         let wide = DictionaryArray::<K>::try_new(Int32Array::from(keys.clone()), dict.clone())
