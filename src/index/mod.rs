@@ -249,6 +249,7 @@ pub fn build_index(
     let extent = xr.zip(yr);
     let keyer = Keyer::new(extent);
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let shared = SharedDictionaries::new(source, &schema)?;
 
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -294,8 +295,8 @@ pub fn build_index(
     for unit in source.units(UNIT_ROWS) {
         for batch in source.read_unit(&unit, &col_refs, BATCH_ROWS)? {
             let batch = batch?;
-            let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
-                .map_err(arrow_err)?;
+            let columns = shared.apply(batch.columns()).map_err(arrow_err)?;
+            let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(arrow_err)?;
             let keys = keyer.keys(&batch, &opts.x, &opts.y);
             run.push(batch, keys);
             if run.bytes >= opts.memory_bytes {
@@ -568,6 +569,139 @@ impl Run {
     }
 }
 
+/// One dictionary per string dictionary column, shared by every batch.
+///
+/// Writers such as pyarrow give each row group a dictionary of its own.
+/// Rows of many row groups then meet in one sorted batch, where Arrow's
+/// `interleave` has to merge the dictionaries (approximately: duplicates can
+/// stay, and an `int8` key overflowed), and a spilled run's batches differ
+/// in dictionary. So each batch is re-keyed on read into the column's
+/// values over the whole input, in order of first appearance (from the
+/// Parquet dictionary pages): every array of the column then shares one
+/// dictionary, sorting moves keys only, and the output keeps the column's
+/// type. Columns whose dictionary pages do not list their values, or
+/// whose union does not fit the key type, stay as they are read.
+struct SharedDictionaries {
+    /// Column index, the shared values and their positions.
+    columns: Vec<(usize, ArrayRef, std::collections::HashMap<String, usize>)>,
+}
+
+impl SharedDictionaries {
+    fn new(source: &Source, schema: &SchemaRef) -> Result<SharedDictionaries, IndexError> {
+        use arrow_schema::DataType;
+        let mut columns = Vec::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            let DataType::Dictionary(key, value) = f.data_type() else {
+                continue;
+            };
+            if value.as_ref() != &DataType::Utf8 {
+                continue;
+            }
+            let Ok(Some(labels)) = source.categories_in_dictionary_order(f.name()) else {
+                continue;
+            };
+            let capacity: u64 = match key.as_ref() {
+                DataType::Int8 => i8::MAX as u64,
+                DataType::UInt8 => u8::MAX as u64,
+                DataType::Int16 => i16::MAX as u64,
+                DataType::UInt16 => u16::MAX as u64,
+                _ => i32::MAX as u64,
+            };
+            if labels.len() as u64 > capacity + 1 {
+                continue;
+            }
+            let positions = labels
+                .iter()
+                .enumerate()
+                .map(|(k, l)| (l.clone(), k))
+                .collect();
+            let values: ArrayRef = Arc::new(arrow_array::StringArray::from(labels));
+            columns.push((i, values, positions));
+        }
+        Ok(SharedDictionaries { columns })
+    }
+
+    /// `columns` with every shared dictionary column re-keyed.
+    fn apply(&self, columns: &[ArrayRef]) -> Result<Vec<ArrayRef>, arrow_schema::ArrowError> {
+        let mut out = columns.to_vec();
+        for (i, values, positions) in &self.columns {
+            if let Some(c) = out.get_mut(*i) {
+                *c = rekey(c.as_ref(), values, positions)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `array` (a dictionary of strings) over the dictionary `values`, whose
+/// value -> position map is `positions`.
+fn rekey(
+    array: &dyn Array,
+    values: &ArrayRef,
+    positions: &std::collections::HashMap<String, usize>,
+) -> Result<ArrayRef, arrow_schema::ArrowError> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::ArrowDictionaryKeyType;
+    use arrow_array::types::{
+        Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    };
+    use arrow_array::{DictionaryArray, PrimitiveArray};
+    use arrow_schema::ArrowError;
+    fn go<K: ArrowDictionaryKeyType>(
+        d: &DictionaryArray<K>,
+        values: &ArrayRef,
+        positions: &std::collections::HashMap<String, usize>,
+    ) -> Result<ArrayRef, ArrowError> {
+        let local = d.values().as_string_opt::<i32>().ok_or_else(|| {
+            ArrowError::InvalidArgumentError("dictionary values are not strings".into())
+        })?;
+        // Local key -> shared key, for the values this batch's dictionary has.
+        let table: Vec<Option<K::Native>> = local
+            .iter()
+            .map(|v| {
+                v.and_then(|v| positions.get(v))
+                    .and_then(|&p| <K::Native as arrow_buffer::ArrowNativeType>::from_usize(p))
+            })
+            .collect();
+        let keys: PrimitiveArray<K> = d
+            .keys()
+            .iter()
+            .map(|k| {
+                k.and_then(|k| arrow_buffer::ArrowNativeType::to_usize(k))
+                    .and_then(|k| table.get(k).copied().flatten())
+            })
+            .collect();
+        if keys.null_count() != d.null_count() {
+            let missing = d
+                .keys()
+                .iter()
+                .zip(keys.iter())
+                .filter(|(a, b)| a.is_some() && b.is_none())
+                .count();
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "{missing} values are not in the column's dictionary pages"
+            )));
+        }
+        Ok(Arc::new(DictionaryArray::<K>::try_new(
+            keys,
+            Arc::clone(values),
+        )?))
+    }
+    macro_rules! keyed {
+        ($($t:ty),*) => {$(
+            if let Some(d) = array.as_dictionary_opt::<$t>() {
+                return go(d, values, positions);
+            }
+        )*};
+    }
+    keyed!(
+        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type
+    );
+    Err(ArrowError::InvalidArgumentError(
+        "not a dictionary column".into(),
+    ))
+}
+
 /// Rows `(batch, row)` of `batches`, in that order, as one batch.
 fn gather(
     batches: &[RecordBatch],
@@ -617,7 +751,7 @@ fn spill_run(run: Run, schema: &SchemaRef, dir: &Path, n: usize) -> Result<PathB
     let file = File::create(&path).map_err(io_err)?;
     let spill = spill_schema(schema);
     let mut writer =
-        arrow_ipc::writer::FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &spill)
+        arrow_ipc::writer::StreamWriter::try_new(BufWriter::with_capacity(1 << 20, file), &spill)
             .map_err(arrow_err)?;
     for chunk in run.sorted_chunks(BATCH_ROWS) {
         let (batch, keys) = chunk.map_err(arrow_err)?;
@@ -632,7 +766,7 @@ fn spill_run(run: Run, schema: &SchemaRef, dir: &Path, n: usize) -> Result<PathB
 
 /// One spilled run being merged.
 struct RunCursor {
-    reader: arrow_ipc::reader::FileReader<BufReader<File>>,
+    reader: arrow_ipc::reader::StreamReader<BufReader<File>>,
     /// Slot of the current batch in the merge's batch list.
     slot: usize,
     keys: arrow_array::UInt32Array,
@@ -692,7 +826,7 @@ fn merge_runs(
             path: path.clone(),
             source,
         })?;
-        let reader = arrow_ipc::reader::FileReader::try_new(BufReader::new(file), None).map_err(
+        let reader = arrow_ipc::reader::StreamReader::try_new(BufReader::new(file), None).map_err(
             |source| IndexError::Arrow {
                 path: path.clone(),
                 source,

@@ -218,6 +218,118 @@ fn spilled_runs_threads_and_budgets_give_the_same_bytes() {
     assert!(left.is_empty(), "temporary files left: {left:?}");
 }
 
+/// A file like pyarrow's: a `dictionary<int8, string>` column whose row
+/// groups each carry their own dictionary (different values, different
+/// orders). Spilling many runs must keep the column's type and give the
+/// bytes of the unspilled run.
+#[test]
+fn row_groups_with_their_own_dictionaries_spill_and_merge() {
+    use arrow_array::types::Int8Type;
+    use arrow_array::{DictionaryArray, Int8Array};
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("dict.parquet");
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, false),
+        Field::new("y", DataType::Float64, false),
+        Field::new("cat", dict_type.clone(), true),
+    ]));
+    // Sixteen row groups, each with 40 of 60 labels in an order of its own:
+    // more values over a run's batches than int8 keys can index, so Arrow
+    // merges dictionaries, and every sorted chunk gets a dictionary of its
+    // own.
+    let dictionaries: Vec<Vec<String>> = (0..16)
+        .map(|g| {
+            (0..40)
+                .map(|k| format!("c{}", (k * 7 + g * 13) % 60))
+                .collect()
+        })
+        .collect();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(10_000))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        File::create(&input).expect("create"),
+        schema.clone(),
+        Some(props),
+    )
+    .expect("writer");
+    for (g, dict) in dictionaries.iter().enumerate() {
+        // Runs of several row groups: more rows than one spilled batch.
+        let n = 10_000;
+        let xs: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919 + g * 31) % 1000) as f64)
+            .collect();
+        let ys: Vec<f64> = (0..n).map(|i| ((i * 104_729 + g) % 997) as f64).collect();
+        let keys: Vec<Option<i8>> = (0..n)
+            .map(|i| (i % 11 != 3).then_some(((i * 13) % dict.len()) as i8))
+            .collect();
+        let cats = DictionaryArray::<Int8Type>::try_new(
+            Int8Array::from(keys),
+            Arc::new(StringArray::from(dict.clone())),
+        )
+        .expect("dictionary");
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from(xs)),
+                Arc::new(Float64Array::from(ys)),
+                Arc::new(cats),
+            ],
+        )
+        .expect("batch");
+        w.write(&batch).expect("write");
+        w.flush().expect("row group");
+    }
+    w.close().expect("close");
+    let source = Source::open(&[&input]).expect("open");
+    assert_eq!(source.num_row_groups(), 16);
+    let mut outputs = Vec::new();
+    for (i, budget) in [1usize << 30, 6_000_000].into_iter().enumerate() {
+        let out = dir.path().join(format!("out{i}.parquet"));
+        let opts = IndexOptions {
+            row_group_rows: 10_000,
+            memory_bytes: budget,
+            ..IndexOptions::default()
+        };
+        let summary = build_index(&source, &out, &opts).expect("index");
+        if budget < 1 << 30 {
+            assert!(summary.runs > 1, "a small budget spills runs");
+        }
+        outputs.push(std::fs::read(&out).expect("read"));
+        let indexed = Source::open(&[&out]).expect("open output");
+        assert_eq!(
+            indexed
+                .schema_of(0)
+                .expect("schema")
+                .field_with_name("cat")
+                .expect("cat")
+                .data_type(),
+            &dict_type
+        );
+    }
+    assert!(
+        outputs[0] == outputs[1],
+        "spilled and unspilled outputs differ"
+    );
+    // Per-category counts survive the sort.
+    let counts = |path: &Path| {
+        let s = Source::open(&[path]).expect("open");
+        let req = AggregateRequest::new(10, 10)
+            .with_columns("x", "y")
+            .with_reduction(ReductionSpec::count().by("cat"));
+        let agg = AggregationPlan::new(&s, &req)
+            .expect("plan")
+            .run(&s)
+            .expect("run");
+        match agg.values {
+            AggValues::U32(v) => (agg.categories, v),
+            other => panic!("unexpected values {other:?}"),
+        }
+    };
+    assert_eq!(counts(&input), counts(&dir.path().join("out1.parquet")));
+}
+
 #[test]
 fn indexed_file_renders_the_same_counts_and_prunes_row_groups() {
     let dir = tempfile::tempdir().expect("tmp");
