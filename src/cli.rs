@@ -582,6 +582,18 @@ pub struct ServeArgs {
     /// Worker threads for aggregation (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Seconds for a request's headers to arrive before the connection is dropped.
+    #[arg(long, default_value_t = 10.0, value_name = "S")]
+    pub header_timeout: f64,
+    /// Seconds a connection may send and receive nothing before it is dropped.
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub idle_timeout: f64,
+    /// Seconds for one response before it is answered 503 (Retry-After: 1).
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
+    pub request_timeout: f64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
 }
 
 /// A validated `serve`.
@@ -595,6 +607,16 @@ pub struct ServePlan {
     pub config: ServerConfig,
     /// Thread pool size.
     pub threads: Option<usize>,
+    /// Connection limits.
+    pub limits: pointillist::server::ConnectionLimits,
+}
+
+/// `--FLAG S` as a positive, finite duration.
+fn seconds(flag: &str, s: f64) -> Result<std::time::Duration> {
+    if !(s.is_finite() && s > 0.0 && s < 1e9) {
+        bail!("--{flag} {s}: give a positive number of seconds, e.g. --{flag} 10");
+    }
+    Ok(std::time::Duration::from_secs_f64(s))
 }
 
 impl ServeArgs {
@@ -623,11 +645,20 @@ impl ServeArgs {
         if let Some(n) = self.max_renders {
             config.max_renders = n;
         }
+        if self.max_connections == 0 {
+            bail!("--max-connections needs at least 1");
+        }
+        let limits = pointillist::server::ConnectionLimits::default()
+            .with_header_timeout(seconds("header-timeout", self.header_timeout)?)
+            .with_idle_timeout(seconds("idle-timeout", self.idle_timeout)?)
+            .with_request_timeout(seconds("request-timeout", self.request_timeout)?)
+            .with_max_connections(self.max_connections);
         Ok(ServePlan {
             inputs: self.inputs,
             addr: std::net::SocketAddr::new(ip, self.port),
             config,
             threads: self.threads,
+            limits,
         })
     }
 }

@@ -244,9 +244,14 @@ fn run_serve(plan: ServePlan) -> Result<()> {
             })?;
         let addr = listener.local_addr().context("cannot read the bound address")?;
         eprintln!("serving {rows} rows at http://{addr}/ (viewer); tiles at http://{addr}/tiles/{{z}}/{{x}}/{{y}}.png, TileJSON at http://{addr}/tilejson.json; Ctrl-C stops");
-        pointillist::server::serve(listener, server, pointillist::server::shutdown_signal())
-            .await
-            .context("the server failed")?;
+        pointillist::server::serve_with(
+            listener,
+            server,
+            plan.limits,
+            pointillist::server::shutdown_signal(),
+        )
+        .await
+        .context("the server failed")?;
         eprintln!("stopped");
         Ok(())
     })

@@ -667,7 +667,7 @@ fn rekey(
             .keys()
             .iter()
             .map(|k| {
-                k.and_then(|k| arrow_buffer::ArrowNativeType::to_usize(k))
+                k.and_then(arrow_buffer::ArrowNativeType::to_usize)
                     .and_then(|k| table.get(k).copied().flatten())
             })
             .collect();

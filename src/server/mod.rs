@@ -48,6 +48,9 @@
 //! ```
 
 mod cache;
+mod conn;
+
+pub use conn::{ConnectionLimits, ConnectionStats};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -242,6 +245,8 @@ pub struct TileServer {
     levels: Vec<Mutex<Level>>,
     /// Bytes the pyramid holds.
     pyramid_used: Mutex<usize>,
+    /// Counters of the connection layer ([`serve_with`]).
+    connections: Arc<ConnectionStats>,
 }
 
 impl std::fmt::Debug for TileServer {
@@ -285,6 +290,7 @@ impl TileServer {
                 .map(|_| Mutex::new(Level::Unknown))
                 .collect(),
             pyramid_used: Mutex::new(0),
+            connections: Arc::default(),
             config,
         })
     }
@@ -906,6 +912,7 @@ async fn health(State(server): State<Arc<TileServer>>) -> Response {
         "cached_bytes": bytes,
         "pyramid_zooms": server.pyramid_zooms(),
         "pyramid_bytes": *lock(&server.pyramid_used),
+        "connections": server.connections.to_json(),
     }))
 }
 
@@ -973,15 +980,57 @@ pub fn router(server: Arc<TileServer>) -> Router {
 }
 
 /// Serve `server` on `listener` until `shutdown` resolves, then finish the
-/// requests in flight.
+/// requests in flight, with the default [`ConnectionLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Arc<TileServer>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, server, ConnectionLimits::default(), shutdown).await
+}
+
+/// [`serve`] with chosen [`ConnectionLimits`]: slow, half-open and idle
+/// clients are dropped, at most `max_connections` are served at once, and
+/// a response not ready within `request_timeout` is a `503`. `/health`
+/// reports the counts under `connections`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    server: Arc<TileServer>,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stats = Arc::clone(&server.connections);
+    let timeout = limits.request_timeout;
+    let app = router(server).layer(axum::middleware::from_fn_with_state(
+        (timeout, Arc::clone(&stats)),
+        request_deadline,
+    ));
+    conn::serve_connections(listener, app, limits, stats, shutdown).await
+}
+
+/// The request timeout: `503` with `Retry-After` when the response is not
+/// ready in time (a render keeps running on its blocking thread and fills
+/// the cache for the retry).
+async fn request_deadline(
+    State((timeout, stats)): State<(std::time::Duration, Arc<ConnectionStats>)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            stats.request_timed_out();
+            let mut h = HeaderMap::new();
+            cors(&mut h);
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                h,
+                "the response was not ready within the request timeout; retry\n",
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -417,3 +417,88 @@ fn pyramid_respects_its_byte_budget_but_keeps_the_span() {
     assert!(span.is_some() && direct.is_some());
     assert!(*lock(&s.pyramid_used) <= 300 << 10);
 }
+
+/// Over real TCP: clients that send half a request are dropped after the
+/// header timeout, and so is an idle keep-alive client (the timer runs
+/// while the connection waits for its next request); a whole request is
+/// answered meanwhile; `/health` counts it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_half_open_and_idle_clients_are_dropped() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let s = server();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = ConnectionLimits::default()
+        .with_header_timeout(Duration::from_millis(400))
+        .with_idle_timeout(Duration::from_millis(800))
+        .with_request_timeout(Duration::from_secs(20))
+        .with_max_connections(64);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve_with(listener, s.clone(), limits, async move {
+        let _ = stopped.await;
+    }));
+
+    // Read until the server closes the connection; the time it took.
+    async fn until_closed(c: &mut TcpStream) -> (Duration, Vec<u8>) {
+        let t = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return (t.elapsed(), got),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Err(_) => panic!("the server kept the connection open for 10 s"),
+            }
+        }
+    }
+
+    // Twenty clients that send half a request.
+    let mut half = Vec::new();
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
+        half.push(c);
+    }
+    // Meanwhile a whole request is answered at once.
+    let mut ok = TcpStream::connect(addr).await.expect("connect");
+    ok.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), ok.read(&mut buf))
+        .await
+        .expect("answered while others stall")
+        .expect("read");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    for c in &mut half {
+        let (took, _) = until_closed(c).await;
+        assert!(took < Duration::from_secs(3), "half-open kept {took:?}");
+    }
+    // The answered keep-alive connection, now idle, is closed too.
+    let (took, _) = until_closed(&mut ok).await;
+    assert!(took < Duration::from_secs(3), "idle kept {took:?}");
+
+    let mut c = TcpStream::connect(addr).await.expect("connect");
+    c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let (_, body) = until_closed(&mut c).await;
+    let text = String::from_utf8_lossy(&body);
+    let json: serde_json::Value =
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).expect("body")).expect("json");
+    let conns = &json["connections"];
+    assert!(
+        conns["dropped_header_timeout"].as_u64() >= Some(21),
+        "{conns}"
+    );
+    assert!(conns["accepted"].as_u64() >= Some(22), "{conns}");
+    let _ = stop.send(());
+    task.await.expect("join").expect("serve");
+}
