@@ -10,12 +10,31 @@ use std::sync::Arc;
 const ENTRY_OVERHEAD: usize = 128;
 
 /// Encoded tiles by key, evicting the least recently used past a byte cap.
+/// An encoded tile as the cache holds it: the bytes (shared with every
+/// response, never copied) and the strong ETag computed once, when the tile
+/// entered the cache. Empty bytes: a tile without points (204).
+#[derive(Debug, Clone)]
+pub struct CachedTile {
+    pub bytes: bytes::Bytes,
+    pub etag: Arc<str>,
+}
+
+impl CachedTile {
+    pub fn new(bytes: Vec<u8>) -> CachedTile {
+        let etag = super::etag(&bytes).into();
+        CachedTile {
+            bytes: bytes.into(),
+            etag,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct TileCache {
     cap: usize,
     used: usize,
     tick: u64,
-    entries: HashMap<String, (Arc<[u8]>, u64)>,
+    entries: HashMap<String, (CachedTile, u64)>,
     order: BTreeMap<u64, String>,
 }
 
@@ -31,12 +50,12 @@ impl TileCache {
         }
     }
 
-    fn cost(key: &str, value: &[u8]) -> usize {
-        key.len() + value.len() + ENTRY_OVERHEAD
+    fn cost(key: &str, value: &CachedTile) -> usize {
+        key.len() + value.bytes.len() + value.etag.len() + ENTRY_OVERHEAD
     }
 
     /// The value of `key`, marking it as recently used.
-    pub fn get(&mut self, key: &str) -> Option<Arc<[u8]>> {
+    pub fn get(&mut self, key: &str) -> Option<CachedTile> {
         self.tick += 1;
         let tick = self.tick;
         let (value, used) = self.entries.get_mut(key)?;
@@ -50,7 +69,7 @@ impl TileCache {
 
     /// Insert (or replace) `key`; values larger than the whole cache are
     /// not kept.
-    pub fn put(&mut self, key: String, value: Arc<[u8]>) {
+    pub fn put(&mut self, key: String, value: CachedTile) {
         let cost = Self::cost(&key, &value);
         if let Some((old, t)) = self.entries.remove(&key) {
             self.used -= Self::cost(&key, &old);
@@ -88,13 +107,13 @@ impl TileCache {
 mod tests {
     use super::*;
 
-    fn v(n: usize) -> Arc<[u8]> {
-        vec![7u8; n].into()
+    fn v(n: usize) -> CachedTile {
+        CachedTile::new(vec![7u8; n])
     }
 
     #[test]
     fn evicts_least_recently_used_within_the_cap() {
-        let cap = 3 * (1000 + 1 + ENTRY_OVERHEAD);
+        let cap = 3 * TileCache::cost("a", &v(1000));
         let mut c = TileCache::new(cap);
         c.put("a".into(), v(1000));
         c.put("b".into(), v(1000));

@@ -10,8 +10,11 @@
 //! points; `Cache-Control` on tiles; CORS for any origin (preflight too);
 //! `400` for a malformed or out-of-range address or override; `404` for any
 //! other path (nothing is read from the file system, so there is no path
-//! to traverse). Encoded tiles are kept in an LRU cache bounded in bytes;
-//! renders run on blocking threads, at most `max_renders` at once.
+//! to traverse). Encoded tiles are kept in an LRU cache bounded in bytes,
+//! with their ETag computed once as they enter it and their bytes shared
+//! with every response; renders run on blocking threads, at most
+//! `max_renders` at once, and concurrent requests for one uncached tile
+//! wait for a single render.
 //!
 //! Colours are the same across a zoom level: for `linear`, `log` and `cbrt`
 //! without an explicit `span`, each zoom level's span is `(nanmin, nanmax)`
@@ -68,7 +71,7 @@ use crate::shade::{self, How, ShadeError, ShadeOptions};
 use crate::source::Source;
 use crate::tiles::{self, Extent, TileAddressError, TileError, TileId, TileLayer};
 
-use cache::TileCache;
+use cache::{CachedTile, TileCache};
 
 /// The viewer page served at `/`.
 const VIEWER_HTML: &str = include_str!("viewer.html");
@@ -236,6 +239,11 @@ pub struct TileServer {
     config: ServerConfig,
     extent: Extent,
     cache: Mutex<TileCache>,
+    /// Renders in progress by cache key: concurrent requests for one
+    /// uncached tile wait for the same render.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<CachedTile>>>>,
+    /// Tiles rendered (not served from the cache), for `/health`.
+    rendered: std::sync::atomic::AtomicU64,
     renders: Semaphore,
     /// Resolved layers by `agg` override ("" = the default).
     layers: Mutex<HashMap<String, TileLayer>>,
@@ -281,6 +289,8 @@ impl TileServer {
             source,
             extent,
             cache: Mutex::new(TileCache::new(config.cache_bytes)),
+            inflight: Mutex::new(HashMap::new()),
+            rendered: std::sync::atomic::AtomicU64::new(0),
             renders: Semaphore::new(config.max_renders.max(1)),
             layers: Mutex::new(layers),
             spans: Mutex::new(HashMap::new()),
@@ -768,26 +778,52 @@ async fn tile_handler(
         Err(e) => return e.into_response(),
     };
     let cached = lock(&server.cache).get(&req.cache_key);
-    let bytes = match cached {
-        Some(b) => b,
+    let tile = match cached {
+        Some(t) => t,
         None => {
-            let Ok(_permit) = server.renders.acquire().await else {
-                return Reject::ShuttingDown.into_response();
-            };
-            let s = server.clone();
+            // One render per uncached tile, however many ask at once: the
+            // first request renders, the others wait on the same cell (a
+            // failed render leaves it empty, and the next waiter tries).
             let key = req.cache_key.clone();
-            let rendered = tokio::task::spawn_blocking(move || s.render(&req)).await;
-            match rendered {
-                Ok(Ok(tile)) => {
-                    let b: Arc<[u8]> = tile.unwrap_or_default().into();
-                    lock(&server.cache).put(key, b.clone());
-                    b
+            let cell = lock(&server.inflight)
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
+                .clone();
+            let result = cell
+                .get_or_try_init(|| async {
+                    let Ok(_permit) = server.renders.acquire().await else {
+                        return Err(Reject::ShuttingDown.into_response());
+                    };
+                    let s = server.clone();
+                    let rendered = tokio::task::spawn_blocking(move || s.render(&req)).await;
+                    match rendered {
+                        Ok(Ok(tile)) => {
+                            server
+                                .rendered
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let t = CachedTile::new(tile.unwrap_or_default());
+                            lock(&server.cache).put(key.clone(), t.clone());
+                            Ok(t)
+                        }
+                        Ok(Err(source)) => Err(Reject::Render { source }.into_response()),
+                        Err(source) => Err(Reject::RenderAborted { source }.into_response()),
+                    }
+                })
+                .await
+                .cloned();
+            {
+                let mut inflight = lock(&server.inflight);
+                if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                    inflight.remove(&key);
                 }
-                Ok(Err(source)) => return Reject::Render { source }.into_response(),
-                Err(source) => return Reject::RenderAborted { source }.into_response(),
+            }
+            match result {
+                Ok(t) => t,
+                Err(resp) => return resp,
             }
         }
     };
+    let bytes = tile.bytes;
     let mut h = HeaderMap::new();
     cors(&mut h);
     h.insert(
@@ -797,7 +833,7 @@ async fn tile_handler(
     if bytes.is_empty() {
         return (StatusCode::NO_CONTENT, h).into_response();
     }
-    let tag = etag(&bytes);
+    let tag = tile.etag;
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(header::ETAG, v);
     }
@@ -809,7 +845,7 @@ async fn tile_handler(
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         return (StatusCode::OK, h).into_response();
     }
-    (StatusCode::OK, h, bytes.to_vec()).into_response()
+    (StatusCode::OK, h, bytes).into_response()
 }
 
 fn json_response(value: serde_json::Value) -> Response {
@@ -912,6 +948,7 @@ async fn health(State(server): State<Arc<TileServer>>) -> Response {
         "cached_bytes": bytes,
         "pyramid_zooms": server.pyramid_zooms(),
         "pyramid_bytes": *lock(&server.pyramid_used),
+        "tiles_rendered": server.rendered.load(std::sync::atomic::Ordering::Relaxed),
         "connections": server.connections.to_json(),
     }))
 }

@@ -502,3 +502,30 @@ async fn slow_half_open_and_idle_clients_are_dropped() {
     let _ = stop.send(());
     task.await.expect("join").expect("serve");
 }
+
+/// Sixteen concurrent requests for one uncached tile: one render, the same
+/// bytes and ETag for all; the cached tile is then served without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_for_one_tile_render_it_once() {
+    let s = server();
+    let (full, _) = full_and_empty(&s);
+    let uri = format!("/tiles/{}/{}/{}.png?how=linear", full.z, full.x, full.y);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (s, uri) = (s.clone(), uri.clone());
+        tasks.push(tokio::spawn(async move { get(&s, &uri).await }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        let (status, headers, body) = t.await.expect("join");
+        assert_eq!(status, StatusCode::OK);
+        seen.push((headers.get(header::ETAG).cloned(), body));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]));
+    let rendered = || s.rendered.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(rendered(), 1, "one render for sixteen requests");
+    let (status, _, body) = get(&s, &uri).await;
+    assert_eq!((status, body), (StatusCode::OK, seen[0].1.clone()));
+    assert_eq!(rendered(), 1, "served from the cache");
+    assert!(lock(&s.inflight).is_empty());
+}
