@@ -773,7 +773,21 @@ async fn tile_handler(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let req = match server.tile_request(&z, &x, &file, &query) {
+    // An `agg` override not seen yet resolves its layer, which can scan the
+    // data (categories, ranges): that runs on a blocking thread, never on
+    // the async workers that answer everyone else.
+    let agg_key = query.get("agg").map_or("", |a| a.trim());
+    let known = lock(&server.layers).contains_key(agg_key);
+    let req = if known {
+        server.tile_request(&z, &x, &file, &query)
+    } else {
+        let s = server.clone();
+        match tokio::task::spawn_blocking(move || s.tile_request(&z, &x, &file, &query)).await {
+            Ok(r) => r,
+            Err(source) => return Reject::RenderAborted { source }.into_response(),
+        }
+    };
+    let req = match req {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
