@@ -28,13 +28,9 @@ pub(super) fn bin_linear<X: Widen, Y: Widen>(
     out: &mut [u32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512dq")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-    {
+    if has_avx512() {
         // SAFETY: `bin_linear_avx512` only needs AVX-512 F, DQ, VL and BW,
-        // which the CPU has (checked on the lines above).
+        // which the CPU has (`has_avx512`, on the line above).
         unsafe { bin_linear_avx512::<X, Y>(l, xs, ys, out) };
         return;
     }
@@ -46,6 +42,16 @@ pub(super) fn bin_linear<X: Widen, Y: Widen>(
         return;
     }
     l.bin::<X, Y>(xs, ys, out);
+}
+
+/// Whether the CPU has the AVX-512 subsets [`bin_linear_avx512`] is built
+/// for (F, DQ, VL, BW).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512bw")
 }
 
 /// The mapping of [`Linear::bin`] written with `trunc` (see
@@ -196,13 +202,9 @@ mod tests {
                 unsafe { bin_linear_avx2::<Float64Type, Float64Type>(&l, &xs, &ys, &mut got) };
                 assert_eq!(got, want, "avx2");
             }
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-            {
+            if has_avx512() {
                 got.fill(7);
-                // SAFETY: the AVX-512 features checked on the lines above.
+                // SAFETY: the AVX-512 features checked on the line above.
                 unsafe { bin_linear_avx512::<Float64Type, Float64Type>(&l, &xs, &ys, &mut got) };
                 assert_eq!(got, want, "avx512");
             }

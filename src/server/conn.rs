@@ -206,6 +206,27 @@ impl<S> IdleIo<S> {
         self.deadline.as_mut().reset(next);
     }
 
+    /// A write's outcome: progress moves the deadline, `Pending` past the
+    /// deadline becomes `TimedOut`.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>> {
+        match r {
+            Poll::Ready(r) => {
+                if r.as_ref().is_ok_and(|&n| n > 0) {
+                    self.touch();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.check(cx) {
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                _ => Poll::Pending,
+            },
+        }
+    }
+
     /// `Pending` turned into `TimedOut` once the deadline has passed.
     fn check(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.deadline.as_mut().poll(cx) {
@@ -246,18 +267,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleIo<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, data) {
-            Poll::Ready(r) => {
-                if r.as_ref().is_ok_and(|&n| n > 0) {
-                    self.touch();
-                }
-                Poll::Ready(r)
-            }
-            Poll::Pending => match self.check(cx) {
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                _ => Poll::Pending,
-            },
-        }
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.after_write(cx, r)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -273,18 +284,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleIo<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                if r.as_ref().is_ok_and(|&n| n > 0) {
-                    self.touch();
-                }
-                Poll::Ready(r)
-            }
-            Poll::Pending => match self.check(cx) {
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                _ => Poll::Pending,
-            },
-        }
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.after_write(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {

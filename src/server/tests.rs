@@ -485,15 +485,24 @@ async fn slow_half_open_and_idle_clients_are_dropped() {
     let (took, _) = until_closed(&mut ok).await;
     assert!(took < Duration::from_secs(3), "idle kept {took:?}");
 
-    let mut c = TcpStream::connect(addr).await.expect("connect");
-    c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let (_, body) = until_closed(&mut c).await;
-    let text = String::from_utf8_lossy(&body);
-    let json: serde_json::Value =
-        serde_json::from_str(text.split("\r\n\r\n").nth(1).expect("body")).expect("json");
-    let conns = &json["connections"];
+    // The server's task records a drop just after the client sees the
+    // close: ask /health until it has (a few seconds at most).
+    let mut conns = serde_json::Value::Null;
+    for _ in 0..100 {
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let (_, body) = until_closed(&mut c).await;
+        let text = String::from_utf8_lossy(&body);
+        let json: serde_json::Value =
+            serde_json::from_str(text.split("\r\n\r\n").nth(1).expect("body")).expect("json");
+        conns = json["connections"].clone();
+        if conns["dropped_header_timeout"].as_u64() >= Some(21) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         conns["dropped_header_timeout"].as_u64() >= Some(21),
         "{conns}"
