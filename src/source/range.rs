@@ -442,8 +442,8 @@ impl Source {
             .map(|set| set.into_labels(kind)))
     }
 
-    /// The categories pandas (`read_parquet`), pyarrow (`unify_dictionaries`)
-    /// and Dask (`categorize`) give a dictionary-encoded column: the values
+    /// The categories pandas (`read_parquet`) and pyarrow
+    /// (`unify_dictionaries`) give a dictionary-encoded column: the values
     /// of its dictionary pages in order of first appearance, file by file
     /// and row group by row group, each dictionary in its own order. `None`
     /// when some column chunk is not wholly dictionary-encoded (or the
