@@ -676,7 +676,7 @@ mod tests {
     }
 
     /// Dictionary order: first appearance over row groups, each dictionary
-    /// in its own order (pandas' and Dask's categories); sorted otherwise.
+    /// in its own order (pandas' and pyarrow's categories); sorted otherwise.
     #[test]
     fn categories_in_dictionary_order_follow_first_appearance() {
         use arrow_array::StringArray;
