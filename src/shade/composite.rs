@@ -36,20 +36,18 @@ pub(crate) fn over(src: Rgba, dst: Rgba) -> Rgba {
 
 /// Datashader's `add(src, dst)`: alpha is `min(1, sa + da)`.
 fn add(src: Rgba, dst: Rgba) -> Rgba {
-    let s = src.map(|c| SCALED[usize::from(c)]);
-    let d = dst.map(|c| SCALED[usize::from(c)]);
-    let (sa, da) = (s[3], d[3]);
-    let a = f64::min(1.0, sa + da);
-    if a == 0.0 {
-        return [0; 4];
-    }
-    let channel = |k: usize| (s[k] * sa + d[k] * da) / a;
-    [channel(0), channel(1), channel(2), a].map(combine)
+    capped_mix(src, dst, |sa, _| sa)
 }
 
 /// Datashader's `saturate(src, dst)`: the source only fills what the
 /// destination's alpha leaves.
 fn saturate(src: Rgba, dst: Rgba) -> Rgba {
+    capped_mix(src, dst, |sa, da| f64::min(sa, 1.0 - da))
+}
+
+/// `add` and `saturate`: alpha `min(1, sa + da)`, channels
+/// `(w * s + d * da) / a` with the source weight `w = weight(sa, da)`.
+fn capped_mix(src: Rgba, dst: Rgba, weight: impl Fn(f64, f64) -> f64) -> Rgba {
     let s = src.map(|c| SCALED[usize::from(c)]);
     let d = dst.map(|c| SCALED[usize::from(c)]);
     let (sa, da) = (s[3], d[3]);
@@ -57,8 +55,8 @@ fn saturate(src: Rgba, dst: Rgba) -> Rgba {
     if a == 0.0 {
         return [0; 4];
     }
-    let factor = f64::min(sa, 1.0 - da);
-    let channel = |k: usize| (factor * s[k] + d[k] * da) / a;
+    let w = weight(sa, da);
+    let channel = |k: usize| (w * s[k] + d[k] * da) / a;
     [channel(0), channel(1), channel(2), a].map(combine)
 }
 

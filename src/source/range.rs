@@ -436,10 +436,7 @@ impl Source {
         &self,
         column: &str,
     ) -> Result<Option<Vec<String>>, SourceError> {
-        let kind: CategoryKind = self.check_category(column)?;
-        Ok(self
-            .dictionary_categories(column)
-            .map(|set| set.into_labels(kind)))
+        self.dictionary_labels(column, CategorySet::into_labels)
     }
 
     /// The categories pandas (`read_parquet`) and pyarrow
@@ -452,10 +449,19 @@ impl Source {
         &self,
         column: &str,
     ) -> Result<Option<Vec<String>>, SourceError> {
+        self.dictionary_labels(column, CategorySet::into_labels_by_appearance)
+    }
+
+    /// The dictionary pages' values of `column` as labels, by `labels`.
+    fn dictionary_labels(
+        &self,
+        column: &str,
+        labels: fn(CategorySet, CategoryKind) -> Vec<String>,
+    ) -> Result<Option<Vec<String>>, SourceError> {
         let kind: CategoryKind = self.check_category(column)?;
         Ok(self
             .dictionary_categories(column)
-            .map(|set| set.into_labels_by_appearance(kind)))
+            .map(|set| labels(set, kind)))
     }
 
     /// The distinct non-null values of category column `column` over the

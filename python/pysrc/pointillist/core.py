@@ -180,7 +180,17 @@ class Canvas:
                 y_range = _data_bounds(prepared.table.column(y))
         # Datashader's check (and message) for log axes over the data's bounds.
         self.validate_ranges(x_range, y_range)
-        params = dict(
+        params = self._params(x, y, kind, column, cat_column, prepared.labels, x_range, y_range)
+        if prepared.paths is not None:
+            out = _native.aggregate_parquet(prepared.paths, params)
+        else:
+            out = _native.aggregate_stream(prepared.stream, params)
+        return self._data_array(out, x, y, cat_column, prepared, x_range, y_range)
+
+    def _params(self, x, y, kind, column, cat_column, labels, x_range, y_range):
+        """The dict every native entry point takes (``Params`` in
+        ``src/lib.rs``), for this canvas."""
+        return dict(
             x=x,
             y=y,
             width=int(self.plot_width),
@@ -188,17 +198,12 @@ class Canvas:
             reduction=kind,
             column=column,
             by=cat_column,
-            categories=prepared.labels,
+            categories=labels,
             x_range=_float_range(x_range),
             y_range=_float_range(y_range),
             x_axis=self.x_axis.name,
             y_axis=self.y_axis.name,
         )
-        if prepared.paths is not None:
-            out = _native.aggregate_parquet(prepared.paths, params)
-        else:
-            out = _native.aggregate_stream(prepared.stream, params)
-        return self._data_array(out, x, y, cat_column, prepared, x_range, y_range)
 
     def _data_array(self, out, x, y, cat_column, prepared, x_range, y_range):
         # Datashader's own ranges: the canvas's tuple as given, or the data's.

@@ -143,23 +143,6 @@ def _split_every(n):
     return n
 
 
-def _params(canvas, x, y, kind, column, cat_column, labels, x_range, y_range):
-    return dict(
-        x=x,
-        y=y,
-        width=int(canvas.plot_width),
-        height=int(canvas.plot_height),
-        reduction=kind,
-        column=column,
-        by=cat_column,
-        categories=labels,
-        x_range=core._float_range(x_range),
-        y_range=core._float_range(y_range),
-        x_axis=canvas.x_axis.name,
-        y_axis=canvas.y_axis.name,
-    )
-
-
 def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads):
     import dask
     import pandas as pd
@@ -209,7 +192,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads):
         offsets = [0] * ddf.npartitions
     canvas.validate_ranges(x_range, y_range)
 
-    params = _params(canvas, x, y, kind, column, cat_column, labels, x_range, y_range)
+    params = canvas._params(x, y, kind, column, cat_column, labels, x_range, y_range)
     params["threads"] = threads
     parts = ddf.to_delayed()
     if len(parts) != len(offsets):
@@ -242,8 +225,8 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads):
     # dictionary's order instead).
     is_int = cat_column is not None and _native.parquet_categories(frags.paths, cat_column)[1]
     prepared = core._Prepared(paths=frags.paths, int_categories=is_int)
-    params = _params(
-        canvas, x, y, kind, column, cat_column, None, canvas.x_range, canvas.y_range
+    params = canvas._params(
+        x, y, kind, column, cat_column, None, canvas.x_range, canvas.y_range
     )
     # On the client: ranges and categories as the single-process run finds
     # them (Parquet statistics and dictionary pages, else a scan), so that
