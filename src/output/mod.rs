@@ -1,18 +1,24 @@
-//! Output stage: PNG images, `.npy` aggregates and PMTiles archives (with
-//! the `pmtiles` feature) on disk.
+//! Output stage: PNG images, `.npy` aggregates, PMTiles archives (with
+//! the `pmtiles` feature) and MBTiles archives (with `mbtiles`) on disk.
 //!
 //! Every file is written to a temporary file in the destination directory
 //! and renamed into place only when complete, so a failed run never leaves
 //! a half-written output behind.
 
+#[cfg(feature = "mbtiles")]
+pub mod mbtiles;
 pub mod npy;
 #[cfg(feature = "pmtiles")]
 pub mod pmtiles;
 mod png_out;
+#[cfg(any(feature = "pmtiles", feature = "mbtiles"))]
+mod store;
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "mbtiles")]
+pub use mbtiles::{MbtilesMetadata, MbtilesProblem, MbtilesSummary, MbtilesWriter};
 #[cfg(feature = "pmtiles")]
 pub use pmtiles::{PmtilesMetadata, PmtilesProblem, PmtilesSummary, PmtilesWriter};
 pub use png_out::{encode_png, PngError, PngOptions};
@@ -60,6 +66,32 @@ pub enum OutputError {
     /// (never raised when it is on).
     #[error("cannot write PMTiles archive '{path}': this build of pointillist has no PMTiles support; rebuild it with the `pmtiles` Cargo feature, or give a directory")]
     NoPmtiles {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// An MBTiles archive that cannot be written as asked.
+    #[cfg(feature = "mbtiles")]
+    #[error("cannot write MBTiles archive '{path}': {what}")]
+    Mbtiles {
+        /// The destination.
+        path: PathBuf,
+        /// What is wrong.
+        what: MbtilesProblem,
+    },
+    /// SQLite refused to write an MBTiles archive.
+    #[cfg(feature = "mbtiles")]
+    #[error("cannot write MBTiles archive '{path}': {source}; check that the directory is writable and has room")]
+    Sqlite {
+        /// The destination.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// An MBTiles archive asked of a build without the `mbtiles` feature
+    /// (never raised when it is on).
+    #[error("cannot write MBTiles archive '{path}': this build of pointillist has no MBTiles support; rebuild it with the `mbtiles` Cargo feature, or give a directory")]
+    NoMbtiles {
         /// The destination.
         path: PathBuf,
     },

@@ -8,10 +8,10 @@
 //! [`PmtilesWriter`] takes tiles in any order. Each distinct tile content is
 //! appended once to a temporary data file beside the destination, so memory
 //! holds only a few small integers per tile, never tile bytes. Contents are
-//! de-duplicated exactly: a 64-bit hash finds candidates, and a candidate
-//! counts as the same content only when its length matches and its bytes,
-//! read back from the temporary file, are equal, so two different tiles
-//! are never merged, however unlikely a hash collision.
+//! de-duplicated exactly (the store shared with the MBTiles writer): a
+//! 64-bit hash finds candidates, and a candidate counts as the same content
+//! only when its bytes are equal, so two different tiles are never merged,
+//! however unlikely a hash collision.
 //!
 //! [`PmtilesWriter::finish`] sorts the tiles by Hilbert tile ID, collapses
 //! runs of consecutive IDs with the same content into one entry, and copies
@@ -23,15 +23,14 @@
 //! Go writer does. The archive is written to a second temporary file and
 //! renamed into place, so `path` never holds a half-written archive.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::hash::Hasher;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 use serde_json::{Map, Value};
 
+pub use super::store::MetadataProblem;
+use super::store::{check_archive_metadata, TileStore, MAX_ARCHIVE_ZOOM};
 use super::{atomic_write, OutputError};
 
 /// Length of the fixed header.
@@ -41,7 +40,7 @@ pub const HEADER_LEN: usize = 127;
 pub const ROOT_REGION_LEN: usize = 16_384;
 
 /// Deepest zoom a tile ID can address (x and y are `u32`).
-pub const MAX_PMTILES_ZOOM: u8 = 31;
+pub const MAX_PMTILES_ZOOM: u8 = MAX_ARCHIVE_ZOOM;
 
 /// Internal compression: gzip.
 const INTERNAL_GZIP: u8 = 2;
@@ -243,34 +242,6 @@ pub struct PmtilesSummary {
     pub file_bytes: u64,
 }
 
-/// What is wrong with a [`PmtilesMetadata`].
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MetadataProblem {
-    /// `min_zoom > max_zoom`, or `max_zoom` past [`MAX_PMTILES_ZOOM`].
-    #[error("zoom range {min_zoom}..={max_zoom} is empty or deeper than {MAX_PMTILES_ZOOM}")]
-    ZoomRange {
-        /// Declared lowest zoom.
-        min_zoom: u8,
-        /// Declared highest zoom.
-        max_zoom: u8,
-    },
-    /// Bounds that are not `[west, south, east, north]` in degrees.
-    #[error("bounds [{}, {}, {}, {}] are not [west, south, east, north] in degrees", .bounds[0], .bounds[1], .bounds[2], .bounds[3])]
-    Bounds {
-        /// The bounds given.
-        bounds: [f64; 4],
-    },
-    /// A centre that is not a longitude and latitude.
-    #[error("centre ({lon}, {lat}) is not a longitude, latitude")]
-    Center {
-        /// Longitude given.
-        lon: f64,
-        /// Latitude given.
-        lat: f64,
-    },
-}
-
 /// Why an archive cannot be written as asked.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -332,17 +303,7 @@ pub enum PmtilesProblem {
     NoTiles,
 }
 
-/// Where one distinct content sits in the temporary data file.
-#[derive(Debug, Clone, Copy)]
-struct Content {
-    /// Offset in the temporary data file.
-    tmp_offset: u64,
-    /// Length in bytes (> 0).
-    len: u32,
-    /// Next content with the same hash, or `NONE`.
-    next: u32,
-}
-
+/// No content yet (in `finish`'s bookkeeping).
 const NONE: u32 = u32::MAX;
 
 /// A directory entry as the spec defines it.
@@ -393,18 +354,10 @@ const DEFAULT_LIMITS: DirLimits = DirLimits {
 #[derive(Debug)]
 pub struct PmtilesWriter {
     path: PathBuf,
-    /// Distinct contents, appended; deleted when the writer is dropped.
-    data_file: tempfile::NamedTempFile,
-    data: BufWriter<File>,
-    /// A second handle on the data file, with its own position, for reads.
-    reader: File,
-    data_len: u64,
-    contents: Vec<Content>,
-    /// Content hash -> first content with that hash.
-    by_hash: HashMap<u64, u32>,
+    /// Distinct contents, in a temporary file deleted with the writer.
+    store: TileStore,
     /// `(tile ID, content index)` per tile, in add order.
     tiles: Vec<(u64, u32)>,
-    scratch: Vec<u8>,
 }
 
 fn io_error(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
@@ -421,34 +374,16 @@ fn problem(path: &Path, what: PmtilesProblem) -> OutputError {
     }
 }
 
-fn content_hash(bytes: &[u8]) -> u64 {
-    // SipHash with fixed keys: deterministic within a build, which is all
-    // it needs to be, since equality is always checked byte for byte.
-    let mut h = std::hash::DefaultHasher::new();
-    h.write(bytes);
-    h.finish()
-}
-
 impl PmtilesWriter {
     /// Start an archive at `path`. Nothing appears at `path` until
     /// [`finish`](Self::finish) succeeds; tile data goes to a temporary
     /// file in the same directory meanwhile.
     pub fn create(path: &Path) -> Result<Self, OutputError> {
-        let err = io_error(path);
-        let data_file = super::temp_file_beside(path, ".tiles.tmp").map_err(&err)?;
-        let data =
-            BufWriter::with_capacity(1 << 20, data_file.as_file().try_clone().map_err(&err)?);
-        let reader = data_file.reopen().map_err(&err)?;
+        let store = TileStore::create(path, ".tiles.tmp").map_err(io_error(path))?;
         Ok(PmtilesWriter {
             path: path.to_path_buf(),
-            data_file,
-            data,
-            reader,
-            data_len: 0,
-            contents: Vec::new(),
-            by_hash: HashMap::new(),
+            store,
             tiles: Vec::new(),
-            scratch: Vec::new(),
         })
     }
 
@@ -478,45 +413,13 @@ impl PmtilesWriter {
                 },
             )
         })?;
-        let content = self.intern(bytes, len)?;
+        let content = self
+            .store
+            .intern(bytes, len)
+            .map_err(io_error(&self.path))?
+            .ok_or_else(|| problem(&self.path, PmtilesProblem::TooManyContents))?;
         self.tiles.push((zxy_to_tileid(z, x, y), content));
         Ok(())
-    }
-
-    /// Index of the content equal to `bytes`, storing it if new.
-    fn intern(&mut self, bytes: &[u8], len: u32) -> Result<u32, OutputError> {
-        let err = io_error(&self.path);
-        let hash = content_hash(bytes);
-        let head = self.by_hash.get(&hash).copied().unwrap_or(NONE);
-        let mut candidate = head;
-        while candidate != NONE {
-            let c = self.contents[candidate as usize];
-            if c.len == len {
-                self.data.flush().map_err(&err)?;
-                self.scratch.resize(bytes.len(), 0);
-                self.reader
-                    .seek(SeekFrom::Start(c.tmp_offset))
-                    .map_err(&err)?;
-                self.reader.read_exact(&mut self.scratch).map_err(&err)?;
-                if self.scratch == bytes {
-                    return Ok(candidate);
-                }
-            }
-            candidate = c.next;
-        }
-        let index = u32::try_from(self.contents.len())
-            .ok()
-            .filter(|&i| i != NONE)
-            .ok_or_else(|| problem(&self.path, PmtilesProblem::TooManyContents))?;
-        self.data.write_all(bytes).map_err(&err)?;
-        self.contents.push(Content {
-            tmp_offset: self.data_len,
-            len,
-            next: head,
-        });
-        self.data_len += u64::from(len);
-        self.by_hash.insert(hash, index);
-        Ok(index)
     }
 
     /// Write the archive and move it to `path`.
@@ -535,7 +438,6 @@ impl PmtilesWriter {
         if self.tiles.is_empty() {
             return Err(problem(&path, PmtilesProblem::NoTiles));
         }
-        self.data.flush().map_err(&err)?;
 
         let mut tiles = std::mem::take(&mut self.tiles);
         tiles.sort_unstable_by_key(|&(id, _)| id);
@@ -564,13 +466,13 @@ impl PmtilesWriter {
 
         // Lay contents out in order of first use by tile ID, and build the
         // run-length-encoded entries.
-        let mut final_offset = vec![u64::MAX; self.contents.len()];
+        let mut final_offset = vec![u64::MAX; self.store.len()];
         let mut order: Vec<u32> = Vec::new();
         let mut data_len: u64 = 0;
         let mut entries: Vec<Entry> = Vec::new();
         let mut last_content = NONE;
         for &(id, content) in &tiles {
-            let c = self.contents[content as usize];
+            let c = self.store.content(content);
             let slot = &mut final_offset[content as usize];
             if *slot == u64::MAX {
                 *slot = data_len;
@@ -645,32 +547,16 @@ impl PmtilesWriter {
         header.extend_from_slice(&e7(center_lat).to_le_bytes());
         debug_assert_eq!(header.len(), HEADER_LEN);
 
-        let contents = &self.contents;
-        let mut reader = BufReader::with_capacity(1 << 20, &self.reader);
-        reader.seek(SeekFrom::Start(0)).map_err(&err)?;
+        let store = &mut self.store;
         atomic_write(&path, |w| {
             w.write_all(&header)?;
             w.write_all(&root)?;
             w.write_all(&metadata)?;
             w.write_all(&leaves)?;
-            let mut pos: u64 = 0;
-            let mut buf = Vec::new();
-            for &content in &order {
-                let c = contents[content as usize];
-                if c.tmp_offset != pos {
-                    reader.seek_relative(c.tmp_offset as i64 - pos as i64)?;
-                }
-                buf.resize(c.len as usize, 0);
-                reader.read_exact(&mut buf)?;
-                w.write_all(&buf)?;
-                pos = c.tmp_offset + u64::from(c.len);
-            }
-            Ok(())
+            store.for_each_content(&order, |bytes| w.write_all(bytes))
         })?;
-        drop(reader);
-        drop(self.data);
         // Remove the temporary data file now rather than at drop.
-        self.data_file.close().map_err(&err)?;
+        self.store.close().map_err(&err)?;
 
         Ok(PmtilesSummary {
             path: path.clone(),
@@ -685,26 +571,7 @@ impl PmtilesWriter {
 }
 
 fn check_metadata(meta: &PmtilesMetadata) -> Result<(), MetadataProblem> {
-    if meta.min_zoom > meta.max_zoom || meta.max_zoom > MAX_PMTILES_ZOOM {
-        return Err(MetadataProblem::ZoomRange {
-            min_zoom: meta.min_zoom,
-            max_zoom: meta.max_zoom,
-        });
-    }
-    let [w, s, e, n] = meta.bounds;
-    let lon_ok = |v: f64| v.is_finite() && (-180.0..=180.0).contains(&v);
-    let lat_ok = |v: f64| v.is_finite() && (-90.0..=90.0).contains(&v);
-    if !(lon_ok(w) && lon_ok(e) && lat_ok(s) && lat_ok(n) && w <= e && s <= n) {
-        return Err(MetadataProblem::Bounds {
-            bounds: meta.bounds,
-        });
-    }
-    if let Some((lon, lat, _)) = meta.center {
-        if !(lon_ok(lon) && lat_ok(lat)) {
-            return Err(MetadataProblem::Center { lon, lat });
-        }
-    }
-    Ok(())
+    check_archive_metadata(meta.min_zoom, meta.max_zoom, meta.bounds, meta.center)
 }
 
 fn gzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
@@ -792,6 +659,8 @@ fn optimize_directories(
 mod tests {
     use super::*;
     use flate2::read::GzDecoder;
+    use std::collections::HashMap;
+    use std::io::Read;
 
     /// A minimal PMTiles v3 reader, independent of the writer's code paths.
     struct Archive {
@@ -1344,23 +1213,5 @@ mod tests {
         drop(w);
 
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 0);
-    }
-
-    #[test]
-    fn hash_collisions_do_not_merge_different_tiles() {
-        // Force every content into one hash chain and check the chain walk.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("c.pmtiles");
-        let mut w = PmtilesWriter::create(&path).expect("create");
-        let a = w.intern(b"abcd", 4).expect("a");
-        // Pretend "wxyz" collided with "abcd": put it under abcd's hash.
-        let h = content_hash(b"abcd");
-        w.by_hash.insert(content_hash(b"wxyz"), a);
-        let b = w.intern(b"wxyz", 4).expect("b");
-        assert_ne!(a, b);
-        w.by_hash.insert(h, b);
-        assert_eq!(w.intern(b"abcd", 4).expect("a again"), a);
-        assert_eq!(w.intern(b"wxyz", 4).expect("b again"), b);
-        assert_eq!(w.contents.len(), 2);
     }
 }

@@ -1,6 +1,6 @@
 //! The pyramid writer: every non-empty tile of zooms `min..=max` over the
 //! data, rendered with one colour scale per zoom level and written as a
-//! `{z}/{x}/{y}.png` directory or a PMTiles archive.
+//! `{z}/{x}/{y}.png` directory, a PMTiles archive or an MBTiles archive.
 //!
 //! Each tile is [`aggregate_tile`]'s half-open canvas, so a point on a
 //! shared edge is in exactly one tile and the tiles of a zoom sum to the
@@ -24,6 +24,8 @@ use super::{
 use super::{Extent, TileAddressError, TileError, TileId, TileLayer};
 use crate::aggregate::{AggValues, Aggregate};
 use crate::output::OutputError;
+#[cfg(feature = "mbtiles")]
+use crate::output::{MbtilesMetadata, MbtilesWriter};
 #[cfg(feature = "pmtiles")]
 use crate::output::{PmtilesMetadata, PmtilesProblem, PmtilesWriter};
 use crate::shade::{How, ShadeOptions, SharedEqHist, SharedEqHistBuilder};
@@ -37,6 +39,8 @@ use crate::source::Source;
 ///
 /// let archive = PyramidOutput::from_path(Path::new("us.pmtiles"));
 /// assert!(matches!(archive, PyramidOutput::Pmtiles(_)));
+/// let sqlite = PyramidOutput::from_path(Path::new("us.MBTiles"));
+/// assert!(matches!(sqlite, PyramidOutput::Mbtiles(_)));
 /// assert!(matches!(PyramidOutput::from_path(Path::new("tiles/")), PyramidOutput::Directory(_)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,16 +51,23 @@ pub enum PyramidOutput {
     /// One PMTiles v3 archive (with the `pmtiles` feature; without it,
     /// writing one is [`OutputError::NoPmtiles`]).
     Pmtiles(PathBuf),
+    /// One MBTiles 1.3 archive (with the `mbtiles` feature; without it,
+    /// writing one is [`OutputError::NoMbtiles`]).
+    Mbtiles(PathBuf),
 }
 
 impl PyramidOutput {
-    /// A `.pmtiles` path is an archive; anything else a directory.
+    /// A `.pmtiles` path is a PMTiles archive, a `.mbtiles` path an
+    /// MBTiles archive (either case); anything else a directory.
     pub fn from_path(path: &Path) -> PyramidOutput {
-        let archive = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("pmtiles"));
-        if archive {
+        let ext = |name: &str| {
+            path.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case(name))
+        };
+        if ext("pmtiles") {
             PyramidOutput::Pmtiles(path.to_path_buf())
+        } else if ext("mbtiles") {
+            PyramidOutput::Mbtiles(path.to_path_buf())
         } else {
             PyramidOutput::Directory(path.to_path_buf())
         }
@@ -65,7 +76,9 @@ impl PyramidOutput {
     /// The path written.
     pub fn path(&self) -> &Path {
         match self {
-            PyramidOutput::Directory(p) | PyramidOutput::Pmtiles(p) => p,
+            PyramidOutput::Directory(p) | PyramidOutput::Pmtiles(p) | PyramidOutput::Mbtiles(p) => {
+                p
+            }
         }
     }
 }
@@ -391,6 +404,8 @@ enum Sink {
     },
     #[cfg(feature = "pmtiles")]
     Pmtiles(PmtilesWriter, PathBuf),
+    #[cfg(feature = "mbtiles")]
+    Mbtiles(MbtilesWriter),
 }
 
 impl Sink {
@@ -406,6 +421,12 @@ impl Sink {
             PyramidOutput::Pmtiles(p) => Ok(Sink::Pmtiles(PmtilesWriter::create(p)?, p.clone())),
             #[cfg(not(feature = "pmtiles"))]
             PyramidOutput::Pmtiles(p) => Err(TileError::Output(OutputError::NoPmtiles {
+                path: p.clone(),
+            })),
+            #[cfg(feature = "mbtiles")]
+            PyramidOutput::Mbtiles(p) => Ok(Sink::Mbtiles(MbtilesWriter::create(p)?)),
+            #[cfg(not(feature = "mbtiles"))]
+            PyramidOutput::Mbtiles(p) => Err(TileError::Output(OutputError::NoMbtiles {
                 path: p.clone(),
             })),
             PyramidOutput::Directory(dest) => {
@@ -440,6 +461,8 @@ impl Sink {
         match self {
             #[cfg(feature = "pmtiles")]
             Sink::Pmtiles(w, _) => Ok(w.add_tile(t.z, t.x, t.y, png)?),
+            #[cfg(feature = "mbtiles")]
+            Sink::Mbtiles(w) => Ok(w.add_tile(t.z, t.x, t.y, png)?),
             Sink::Directory { tmp, .. } => {
                 let dir = tmp.path().join(t.z.to_string()).join(t.x.to_string());
                 let path = dir.join(format!("{}.png", t.y));
@@ -479,6 +502,15 @@ impl Sink {
             opts.shade.how.name(),
             opts.tile_size
         );
+        // What a legend needs: the layer and its shading (the spans are
+        // per zoom, above).
+        let hex = |rgb: &[u8; 3]| format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
+        let legend = serde_json::json!({
+            "agg": layer.reduction.to_string(),
+            "how": opts.shade.how.name(),
+            "cmap": opts.shade.cmap.iter().map(hex).collect::<Vec<_>>(),
+            "categories": layer.categories,
+        });
         match self {
             #[cfg(feature = "pmtiles")]
             Sink::Pmtiles(w, path) => {
@@ -490,6 +522,7 @@ impl Sink {
                 }
                 let mut extra = serde_json::Map::new();
                 extra.insert("pointillist_zooms".into(), spans);
+                extra.insert("pointillist_legend".into(), legend);
                 extra.insert("tile_size".into(), opts.tile_size.into());
                 let meta = PmtilesMetadata {
                     min_zoom: opts.min_zoom,
@@ -505,6 +538,20 @@ impl Sink {
                 w.finish(&meta)?;
                 Ok(())
             }
+            #[cfg(feature = "mbtiles")]
+            Sink::Mbtiles(w) => {
+                let mut meta = MbtilesMetadata::default()
+                    .with_name(opts.name.clone())
+                    .with_zooms(opts.min_zoom, opts.max_zoom)
+                    .with_bounds(bounds);
+                meta.description = description;
+                meta.attribution = "rendered by pointillist".into();
+                meta.extra.insert("pointillist_zooms".into(), spans);
+                meta.extra.insert("pointillist_legend".into(), legend);
+                meta.extra.insert("tile_size".into(), opts.tile_size.into());
+                w.finish(&meta)?;
+                Ok(())
+            }
             Sink::Directory { tmp, dest } => {
                 let meta = serde_json::json!({
                     "tilejson": "3.0.0",
@@ -517,6 +564,7 @@ impl Sink {
                     "bounds": bounds,
                     "tile_size": opts.tile_size,
                     "pointillist_zooms": spans,
+                    "pointillist_legend": legend,
                 });
                 let path = tmp.path().join("metadata.json");
                 fs::write(&path, meta.to_string())
@@ -701,6 +749,27 @@ mod tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("`pmtiles` Cargo feature"), "{e}");
+        assert!(!path.exists());
+    }
+
+    #[cfg(not(feature = "mbtiles"))]
+    #[test]
+    fn without_the_mbtiles_feature_an_archive_is_a_typed_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("t.mbtiles");
+        let e = write_pyramid(
+            &sample(),
+            &TileLayer::new(),
+            &PyramidOutput::from_path(&path),
+            &opts(How::Log, 2),
+            &|_, _, _| {},
+        )
+        .expect_err("no MBTiles writer in this build");
+        assert!(
+            matches!(e, TileError::Output(OutputError::NoMbtiles { .. })),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("`mbtiles` Cargo feature"), "{e}");
         assert!(!path.exists());
     }
 
