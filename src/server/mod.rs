@@ -20,8 +20,10 @@
 //! without an explicit `span`, each zoom level's span is `(nanmin, nanmax)`
 //! over the zoom's tiles, computed once per zoom up to `span_max_zoom`;
 //! deeper zoom levels reuse that level's span, and a `@2x` tile takes the
-//! span of the next zoom (its pixels are that zoom's). `eq_hist` equalises
-//! each tile on its own (as Datashader's `shade` does per image).
+//! span of the next zoom (its pixels are that zoom's). `eq_hist` shares one
+//! histogram per zoom in the same way (that of every non-empty cell of the
+//! zoom's tiles, as `pointillist tiles` builds it), so equal counts get
+//! equal colours across a zoom and neighbouring tiles have no seams.
 //!
 //! Low zooms, where one tile holds much of the data, come from a pyramid:
 //! when the data is sorted in space (`pointillist index`), every tile of the
@@ -52,6 +54,7 @@
 
 mod cache;
 mod conn;
+mod memo;
 
 pub use conn::{ConnectionLimits, ConnectionStats};
 
@@ -67,11 +70,12 @@ use axum::Router;
 use tokio::sync::Semaphore;
 
 use crate::aggregate::{AggValues, ReductionSpec, SpecError};
-use crate::shade::{self, How, ShadeError, ShadeOptions};
+use crate::shade::{self, How, ShadeError, ShadeOptions, SharedEqHist};
 use crate::source::Source;
 use crate::tiles::{self, Extent, TileAddressError, TileError, TileId, TileLayer};
 
 use cache::{CachedTile, TileCache};
+use memo::Memo;
 
 /// The viewer page served at `/`.
 const VIEWER_HTML: &str = include_str!("viewer.html");
@@ -130,6 +134,12 @@ pub struct ServerConfig {
     pub pyramid_max_zoom: Option<u8>,
     /// Bytes of aggregates the pyramid may hold.
     pub pyramid_bytes: usize,
+    /// XYZ URL template of a basemap the viewer draws under the data
+    /// (`https://tile.openstreetmap.org/{z}/{x}/{y}.png`; `{r}` is `@2x`
+    /// on high-density screens); `None` = a blank background. The page
+    /// gets it JSON-encoded; callers check it is the URL they mean
+    /// (`pointillist serve --basemap` takes http(s) with `{z}`, `{x}`, `{y}`).
+    pub basemap: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -148,6 +158,7 @@ impl Default for ServerConfig {
             name: "pointillist".into(),
             pyramid_max_zoom: Some(6),
             pyramid_bytes: 256 << 20,
+            basemap: None,
         }
     }
 }
@@ -216,17 +227,27 @@ impl ServerConfig {
         self.pyramid_bytes = bytes;
         self
     }
+
+    /// Sets [`ServerConfig::basemap`].
+    #[must_use]
+    pub fn with_basemap(mut self, url_template: Option<String>) -> Self {
+        self.basemap = url_template;
+        self
+    }
 }
 
 /// A zoom level's span is kept per `agg` override and zoom.
 type SpanKey = (String, u8);
 
-/// A pyramid level: not yet looked at, held, or left to per-tile renders.
+/// A pyramid level: not yet looked at, held, or left to per-tile renders
+/// (the data is not sorted in space, or the level did not fit; then its
+/// span is kept).
 #[derive(Debug, Clone)]
 enum Level {
     Unknown,
     Ready(Arc<tiles::ZoomLevel>),
-    Skipped,
+    Unsorted,
+    OverBudget(Option<(f64, f64)>),
 }
 
 /// A level is kept only when rendering it tile by tile reads at most this
@@ -248,7 +269,9 @@ pub struct TileServer {
     /// Resolved layers by `agg` override ("" = the default).
     layers: Mutex<HashMap<String, TileLayer>>,
     /// Full-pass spans by (`agg` key, zoom).
-    spans: Mutex<HashMap<SpanKey, Option<(f64, f64)>>>,
+    spans: Memo<SpanKey, Option<(f64, f64)>>,
+    /// Per-zoom `eq_hist` histograms by (`agg` key, zoom).
+    hists: Memo<SpanKey, Option<Arc<SharedEqHist>>>,
     /// The low-zoom pyramid of the default layer, by zoom.
     levels: Vec<Mutex<Level>>,
     /// Bytes the pyramid holds.
@@ -293,7 +316,8 @@ impl TileServer {
             rendered: std::sync::atomic::AtomicU64::new(0),
             renders: Semaphore::new(config.max_renders.max(1)),
             layers: Mutex::new(layers),
-            spans: Mutex::new(HashMap::new()),
+            spans: Memo::new(),
+            hists: Memo::new(),
             levels: (0..=config
                 .pyramid_max_zoom
                 .map_or(0, |z| z.min(config.max_zoom)))
@@ -310,38 +334,43 @@ impl TileServer {
     /// or when the data is not sorted in space. Callers for the same zoom
     /// wait for one computation.
     pub fn level(&self, z: u8) -> Result<Option<Arc<tiles::ZoomLevel>>, ServerError> {
+        Ok(match self.level_state(z)? {
+            Level::Ready(l) => Some(l),
+            _ => None,
+        })
+    }
+
+    /// What became of zoom `z`'s pyramid level (`Unknown` past the
+    /// pyramid's zooms), computing it on first use.
+    fn level_state(&self, z: u8) -> Result<Level, ServerError> {
         let Some(max) = self.config.pyramid_max_zoom else {
-            return Ok(None);
+            return Ok(Level::Unknown);
         };
         if z > max {
-            return Ok(None);
+            return Ok(Level::Unknown);
         }
         let Some(slot) = self.levels.get(usize::from(z)) else {
-            return Ok(None);
+            return Ok(Level::Unknown);
         };
         let mut slot = lock(slot);
-        match &*slot {
-            Level::Ready(l) => return Ok(Some(l.clone())),
-            Level::Skipped => return Ok(None),
-            Level::Unknown => {}
+        if !matches!(&*slot, Level::Unknown) {
+            return Ok(slot.clone());
         }
         let layer = &self.config.layer;
         let (reads, all) = tiles::zoom_reads(&self.source, layer, self.extent, z)?;
         if reads > PYRAMID_READ_FACTOR * all.max(1) + 16 {
-            *slot = Level::Skipped;
-            return Ok(None);
+            *slot = Level::Unsorted;
+            return Ok(Level::Unsorted);
         }
         let level = tiles::aggregate_zoom(&self.source, layer, self.extent, z, 256)?;
-        lock(&self.spans).insert((String::new(), z), level.span);
         let mut used = lock(&self.pyramid_used);
         if *used + level.bytes > self.config.pyramid_bytes {
-            *slot = Level::Skipped;
-            return Ok(None);
+            *slot = Level::OverBudget(level.span);
+            return Ok(slot.clone());
         }
         *used += level.bytes;
-        let level = Arc::new(level);
-        *slot = Level::Ready(level.clone());
-        Ok(Some(level))
+        *slot = Level::Ready(Arc::new(level));
+        Ok(slot.clone())
     }
 
     /// The zooms whose pyramid levels are held.
@@ -359,11 +388,17 @@ impl TileServer {
         let server = Arc::clone(self);
         std::thread::spawn(move || {
             let c = &server.config;
-            // Levels (which bring their spans), then the full-pass spans of
-            // the zooms below them.
+            // Levels (which bring their spans), then the full-pass spans
+            // (or histograms, for `eq_hist`) of the zooms below them.
             let last = c.span_max_zoom.max(c.pyramid_max_zoom.unwrap_or(0));
+            let eq = c.shade.how == How::EqHist;
             for z in c.min_zoom..=last.min(c.max_zoom) {
-                if server.zoom_span("", &c.layer, z).is_err() {
+                let done = if eq {
+                    server.zoom_eq_hist("", &c.layer, z).map(drop)
+                } else {
+                    server.zoom_span("", &c.layer, z).map(drop)
+                };
+                if done.is_err() {
                     break;
                 }
             }
@@ -410,22 +445,40 @@ impl TileServer {
         z: u8,
     ) -> Result<Option<(f64, f64)>, ServerError> {
         let z = z.min(self.config.span_max_zoom);
-        let key = (agg.to_string(), z);
-        if let Some(s) = lock(&self.spans).get(&key) {
-            return Ok(*s);
-        }
-        if agg.is_empty() {
-            // A pyramid level's span is over the tiles it shows.
-            if let Some(level) = self.level(z)? {
-                return Ok(level.span);
+        self.spans.get_or_try(&(agg.to_string(), z), || {
+            if agg.is_empty() {
+                // A pyramid level's span is over the tiles it shows.
+                match self.level_state(z)? {
+                    Level::Ready(level) => return Ok(level.span),
+                    Level::OverBudget(span) => return Ok(span),
+                    Level::Unknown | Level::Unsorted => {}
+                }
             }
-            if let Some(s) = lock(&self.spans).get(&key) {
-                return Ok(*s);
-            }
-        }
-        let span = tiles::zoom_span(&self.source, layer, self.extent, z)?;
-        lock(&self.spans).insert(key, span);
-        Ok(span)
+            Ok(tiles::zoom_span(&self.source, layer, self.extent, z)?)
+        })
+    }
+
+    /// The `eq_hist` histogram shared by the tiles of zoom `z` for layer
+    /// key `agg` (computed once; zooms past `span_max_zoom` use that
+    /// zoom's), as the pyramid writer builds it.
+    fn zoom_eq_hist(
+        &self,
+        agg: &str,
+        layer: &TileLayer,
+        z: u8,
+    ) -> Result<Option<Arc<SharedEqHist>>, ServerError> {
+        let z = z.min(self.config.span_max_zoom);
+        self.hists.get_or_try(&(agg.to_string(), z), || {
+            let level = match agg.is_empty() {
+                true => self.level(z)?,
+                false => None,
+            };
+            let eq = match level {
+                Some(level) => level.eq_hist()?,
+                None => tiles::zoom_eq_hist(&self.source, layer, self.extent, z)?,
+            };
+            Ok(eq.map(Arc::new))
+        })
     }
 
     /// Render one tile: `Ok(None)` when no point falls in it.
@@ -453,15 +506,22 @@ impl TileServer {
         let mut opts = req.shade.clone();
         let categorical = agg.categories.is_some();
         let bool_agg = matches!(agg.values, AggValues::Bool(_));
-        if opts.span.is_none() && opts.how != How::EqHist && !categorical && !bool_agg {
-            // A 512-pixel tile has the pixels of the four 256-pixel tiles
-            // of the next zoom, so it takes that zoom's span.
-            let z = if req.size > 256 {
-                req.tile.z.saturating_add(1).min(tiles::MAX_ZOOM)
+        // A 512-pixel tile has the pixels of the four 256-pixel tiles of
+        // the next zoom, so it takes that zoom's span or histogram.
+        let z = if req.size > 256 {
+            req.tile.z.saturating_add(1).min(tiles::MAX_ZOOM)
+        } else {
+            req.tile.z
+        };
+        if opts.span.is_none() && !categorical && !bool_agg {
+            if opts.how == How::EqHist {
+                if let Some(eq) = self.zoom_eq_hist(&req.agg_key, &req.layer, z)? {
+                    let img = eq.shade(&agg, &opts).map_err(TileError::from)?;
+                    return Ok(Some(tiles::encode_image(&img)?));
+                }
             } else {
-                req.tile.z
-            };
-            opts.span = self.zoom_span(&req.agg_key, &req.layer, z)?;
+                opts.span = self.zoom_span(&req.agg_key, &req.layer, z)?;
+            }
         }
         Ok(Some(tiles::encode_tile(&agg, &opts)?))
     }
@@ -681,6 +741,29 @@ impl TileServer {
                 max_zoom: self.config.max_zoom,
             });
         }
+        let (agg_key, layer, shade) = self.overrides(query)?;
+        let mut keys: Vec<(&String, &String)> = query
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "agg" | "how" | "cmap" | "span"))
+            .collect();
+        keys.sort();
+        let cache_key = format!("{tile}@{size}?{keys:?}");
+        Ok(TileRequest {
+            tile,
+            size,
+            layer,
+            agg_key,
+            shade,
+            cache_key,
+        })
+    }
+
+    /// The `agg` key, layer and shading that a query's `agg`, `how`,
+    /// `cmap` and `span` overrides ask for (tiles and the legend alike).
+    fn overrides(
+        &self,
+        query: &HashMap<String, String>,
+    ) -> Result<(String, TileLayer, ShadeOptions), Reject> {
         for (k, v) in query {
             if v.len() > MAX_OVERRIDE_LEN {
                 return Err(Reject::OverrideTooLong { key: k.clone() });
@@ -713,20 +796,7 @@ impl TileServer {
                 _ => return Err(Reject::BadSpan { value: s.clone() }),
             }
         }
-        let mut keys: Vec<(&String, &String)> = query
-            .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "agg" | "how" | "cmap" | "span"))
-            .collect();
-        keys.sort();
-        let cache_key = format!("{tile}@{size}?{keys:?}");
-        Ok(TileRequest {
-            tile,
-            size,
-            layer,
-            agg_key,
-            shade,
-            cache_key,
-        })
+        Ok((agg_key, layer, shade))
     }
 }
 
@@ -899,55 +969,77 @@ async fn tilejson(State(server): State<Arc<TileServer>>, headers: HeaderMap) -> 
     }))
 }
 
+impl TileServer {
+    /// `/legend.json`: the colours and spans of the layer and shading that
+    /// the query's `agg`, `how`, `cmap` and `span` overrides ask for, as
+    /// tiles with the same query get them; `?z=N` computes that zoom's
+    /// span first.
+    fn legend_json(&self, query: &HashMap<String, String>) -> Result<serde_json::Value, Reject> {
+        let c = &self.config;
+        let hex = |rgb: &[u8; 3]| format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
+        let z = match query.get("z") {
+            None => None,
+            Some(v) => match v.parse::<u8>() {
+                Ok(z) if z <= c.max_zoom => Some(z),
+                _ => {
+                    return Err(Reject::BadLegendZoom {
+                        value: v.clone(),
+                        max_zoom: c.max_zoom,
+                    })
+                }
+            },
+        };
+        let (agg_key, layer, shade) = self.overrides(query)?;
+        // Only what the tiles would use: no span for a fixed span,
+        // `eq_hist` or categories.
+        let zoomed = shade.span.is_none() && shade.how != How::EqHist;
+        if let Some(z) = z.filter(|_| zoomed && layer.categories.is_none()) {
+            self.zoom_span(&agg_key, &layer, z)
+                .map_err(|source| Reject::Span { z, source })?;
+        }
+        let zooms: Vec<serde_json::Value> = (c.min_zoom..=c.max_zoom)
+            .map(|z| {
+                let from = z.min(c.span_max_zoom);
+                let span = shade
+                    .span
+                    .map(Some)
+                    .or_else(|| self.spans.known(&(agg_key.clone(), from)));
+                serde_json::json!({
+                    "zoom": z,
+                    "span": span.flatten().map(|(lo, hi)| [lo, hi]),
+                    "span_from_zoom": from,
+                    "computed": span.is_some(),
+                })
+            })
+            .collect();
+        let category_colors = layer.categories.as_ref().map(|cats| {
+            let key = shade.color_key_colors();
+            key.iter().take(cats.len()).map(hex).collect::<Vec<_>>()
+        });
+        Ok(serde_json::json!({
+            "agg": layer.reduction.to_string(),
+            "how": shade.how.name(),
+            "cmap": shade.cmap.iter().map(hex).collect::<Vec<_>>(),
+            "single_color": shade.single_color.as_ref().map(hex),
+            "categories": layer.categories,
+            "category_colors": category_colors,
+            "zooms": zooms,
+        }))
+    }
+}
+
 async fn legend(
     State(server): State<Arc<TileServer>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let c = &server.config;
-    let hex = |rgb: &[u8; 3]| format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
-    // `?z=N` computes that zoom's span now; the others are listed as known.
-    if let Some(z) = query.get("z") {
-        let z = match z.parse::<u8>() {
-            Ok(z) if z <= c.max_zoom => z,
-            _ => {
-                return Reject::BadLegendZoom {
-                    value: z.clone(),
-                    max_zoom: c.max_zoom,
-                }
-                .into_response()
-            }
-        };
-        let s = server.clone();
-        let layer = c.layer.clone();
-        let done = tokio::task::spawn_blocking(move || s.zoom_span("", &layer, z)).await;
-        if let Ok(Err(source)) = done {
-            return Reject::Span { z, source }.into_response();
-        }
+    // An `agg` override can resolve a layer (a scan of the data) and `?z=`
+    // can compute a span: both on a blocking thread.
+    let s = server.clone();
+    match tokio::task::spawn_blocking(move || s.legend_json(&query)).await {
+        Ok(Ok(v)) => json_response(v),
+        Ok(Err(reject)) => reject.into_response(),
+        Err(source) => Reject::RenderAborted { source }.into_response(),
     }
-    let spans = lock(&server.spans).clone();
-    let zooms: Vec<serde_json::Value> = (c.min_zoom..=c.max_zoom)
-        .map(|z| {
-            let from = z.min(c.span_max_zoom);
-            let span = c
-                .shade
-                .span
-                .map(Some)
-                .or_else(|| spans.get(&(String::new(), from)).copied());
-            serde_json::json!({
-                "zoom": z,
-                "span": span.flatten().map(|(lo, hi)| [lo, hi]),
-                "span_from_zoom": from,
-                "computed": span.is_some(),
-            })
-        })
-        .collect();
-    json_response(serde_json::json!({
-        "agg": c.layer.reduction.to_string(),
-        "how": c.shade.how.name(),
-        "cmap": c.shade.cmap.iter().map(hex).collect::<Vec<_>>(),
-        "categories": c.layer.categories,
-        "zooms": zooms,
-    }))
 }
 
 async fn health(State(server): State<Arc<TileServer>>) -> Response {
@@ -967,14 +1059,33 @@ async fn health(State(server): State<Arc<TileServer>>) -> Response {
     }))
 }
 
-async fn viewer() -> Response {
+/// The viewer page's settings element; the server puts its settings in
+/// place of the empty object.
+const VIEWER_CONFIG: &str = r#"<script id="viewer-config" type="application/json">{}</script>"#;
+
+/// The viewer page for `config`: the basemap template, JSON-encoded with
+/// `<`, `>` and `&` escaped so that nothing in it can end the script.
+fn viewer_page(config: &ServerConfig) -> String {
+    let Some(basemap) = &config.basemap else {
+        return VIEWER_HTML.to_string();
+    };
+    let json = serde_json::json!({ "basemap": basemap })
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    let element = VIEWER_CONFIG.replacen("{}", &json, 1);
+    VIEWER_HTML.replacen(VIEWER_CONFIG, &element, 1)
+}
+
+async fn viewer(State(server): State<Arc<TileServer>>) -> Response {
     let mut h = HeaderMap::new();
     cors(&mut h);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    (StatusCode::OK, h, VIEWER_HTML).into_response()
+    (StatusCode::OK, h, viewer_page(&server.config)).into_response()
 }
 
 async fn preflight() -> Response {

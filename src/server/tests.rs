@@ -538,3 +538,106 @@ async fn concurrent_requests_for_one_tile_render_it_once() {
     assert_eq!(rendered(), 1, "served from the cache");
     assert!(lock(&s.inflight).is_empty());
 }
+
+fn decode_rgba(png: &[u8]) -> Vec<[u8; 4]> {
+    let mut d = png::Decoder::new(std::io::Cursor::new(png));
+    d.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut r = d.read_info().expect("png");
+    let mut buf = vec![0; r.output_buffer_size().expect("size")];
+    let info = r.next_frame(&mut buf).expect("frame");
+    buf.truncate(info.buffer_size());
+    let (w, h) = (info.width as usize, info.height as usize);
+    assert_eq!(buf.len(), w * h * 4, "RGBA");
+    buf.chunks_exact(4)
+        .map(|p| [p[0], p[1], p[2], p[3]])
+        .collect()
+}
+
+/// Served `eq_hist` tiles of one zoom share one histogram: a count has one
+/// colour across every tile of the zoom, and the tiles are the pyramid
+/// writer's (`pointillist tiles`) byte for byte, whether the zoom comes
+/// from the held pyramid (sorted data) or from the full pass over blocks
+/// (unsorted data, or deeper zooms).
+#[tokio::test]
+async fn served_eq_hist_shares_one_histogram_per_zoom() {
+    use crate::tiles::pyramid::{write_pyramid, PyramidOptions, PyramidOutput};
+    let dir = tempfile::tempdir().expect("tmp");
+    let dest = dir.path().join("pyr");
+    let eq = ShadeOptions::default().with_how(How::EqHist);
+    let opts = PyramidOptions {
+        min_zoom: 0,
+        max_zoom: 5,
+        shade: eq.clone(),
+        ..PyramidOptions::default()
+    };
+    let layer = TileLayer::new();
+    let sorted = indexed_sample();
+    let out = PyramidOutput::Directory(dest.clone());
+    write_pyramid(&sorted, &layer, &out, &opts, &|_, _, _| {}).expect("pyramid");
+    let config = ServerConfig {
+        max_zoom: 14,
+        span_max_zoom: 6,
+        shade: eq,
+        ..ServerConfig::default()
+    };
+    let held = config.clone().with_pyramid_max_zoom(Some(3));
+    let held = Arc::new(TileServer::new(sorted, held).expect("server"));
+    let sample = Source::sample().expect("sample");
+    let unsorted = Arc::new(TileServer::new(sample, config).expect("server"));
+    let mut seams = 0;
+    let mut compared = 0;
+    for z in 0..=5u8 {
+        let mut colour_of: HashMap<u32, [u8; 4]> = HashMap::new();
+        let mut tiles_with_shared_counts = 0;
+        for t in tiles::tiles_covering(held.extent().0, held.extent().1, z) {
+            let uri = format!("/tiles/{t}.png");
+            let (st, _, a) = get(&held, &uri).await;
+            let (st2, _, b) = get(&unsorted, &uri).await;
+            let file = dest.join(format!("{}/{}/{}.png", t.z, t.x, t.y));
+            if st == StatusCode::NO_CONTENT {
+                assert_eq!(st2, StatusCode::NO_CONTENT, "{uri}");
+                assert!(!file.exists(), "{uri}");
+                continue;
+            }
+            assert_eq!(st, StatusCode::OK, "{uri}");
+            let want = std::fs::read(&file).expect("pyramid tile");
+            assert_eq!(a, want, "{uri}: held pyramid vs tiles writer");
+            assert_eq!(b, want, "{uri}: full pass vs tiles writer");
+            compared += 1;
+            // One colour per count across the zoom's tiles.
+            let agg =
+                tiles::aggregate_tile(&held.source, &held.config.layer, t, 256).expect("tile");
+            let AggValues::U32(counts) = &agg.values else {
+                panic!("count aggregate");
+            };
+            let pixels = decode_rgba(&a);
+            // Rows of the PNG run north to south, as the aggregate's rows
+            // are flipped for images.
+            let w = agg.width;
+            let mut shared = false;
+            for (i, &c) in counts.iter().enumerate().filter(|(_, &c)| c > 0) {
+                let (row, col) = (i / w, i % w);
+                let px = pixels[(agg.height - 1 - row) * w + col];
+                if let Some(before) = colour_of.insert(c, px) {
+                    assert_eq!(before, px, "{uri}: count {c} has two colours at zoom {z}");
+                    shared = true;
+                }
+            }
+            tiles_with_shared_counts += usize::from(shared);
+            // Equalised on its own, the tile would differ (the seams).
+            let own = tiles::encode_tile(&agg, &held.config.shade).expect("encode");
+            seams += usize::from(own != a);
+        }
+        if z >= 2 {
+            assert!(
+                tiles_with_shared_counts >= 2,
+                "zoom {z}: counts shared across tiles"
+            );
+        }
+    }
+    assert!(compared >= 20, "only {compared} tiles compared");
+    assert!(
+        seams > 0,
+        "per-tile equalisation would have matched everywhere"
+    );
+}

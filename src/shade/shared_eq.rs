@@ -18,6 +18,9 @@ use crate::aggregate::{AggValues, Aggregate};
 /// builder falls back to 65536 bins.
 const EXACT_KEYS: u64 = 1 << 24;
 
+/// Integer values counted in a direct table by the builder.
+const DENSE_KEYS: usize = 1 << 16;
+
 /// Collects the cells of many aggregates. Integer (count) aggregates need
 /// one pass; float aggregates need their overall `(min, max)` up front
 /// (e.g. from [`crate::tiles::value_range`]), as NumPy's bins do.
@@ -50,8 +53,15 @@ const EXACT_KEYS: u64 = 1 << 24;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SharedEqHistBuilder {
-    /// Counts per distinct integer value.
-    Integer(BTreeMap<u32, u64>),
+    /// Counts per distinct integer value: `dense[v]` for `v < DENSE_KEYS`
+    /// (a direct table, so that a canvas of millions of cells costs one
+    /// increment each), the rest in `sparse`.
+    Integer {
+        /// Cells per value, for the small values.
+        dense: Vec<u64>,
+        /// Cells per value, for the values past `dense`.
+        sparse: BTreeMap<u32, u64>,
+    },
     /// 65536 equal bins over the float range.
     Float {
         /// Smallest value.
@@ -66,7 +76,10 @@ pub enum SharedEqHistBuilder {
 impl SharedEqHistBuilder {
     /// A builder for `count`-like (u32) aggregates.
     pub fn integer() -> Self {
-        SharedEqHistBuilder::Integer(BTreeMap::new())
+        SharedEqHistBuilder::Integer {
+            dense: vec![0; DENSE_KEYS],
+            sparse: BTreeMap::new(),
+        }
     }
 
     /// A builder for float aggregates whose non-NaN values lie in `range`.
@@ -81,9 +94,12 @@ impl SharedEqHistBuilder {
     /// Add the non-empty cells of `agg` (zero counts and NaN are empty).
     pub fn add(&mut self, agg: &Aggregate) -> Result<(), ShadeError> {
         match (self, &agg.values) {
-            (SharedEqHistBuilder::Integer(map), AggValues::U32(v)) => {
-                for &x in v.iter().filter(|&&x| x != 0) {
-                    *map.entry(x).or_insert(0) += 1;
+            (SharedEqHistBuilder::Integer { dense, sparse }, AggValues::U32(v)) => {
+                for &x in v {
+                    match dense.get_mut(x as usize) {
+                        Some(c) => *c += 1,
+                        None => *sparse.entry(x).or_insert(0) += 1,
+                    }
                 }
             }
             (SharedEqHistBuilder::Float { lo, hi, hist }, AggValues::F64(v)) => {
@@ -101,7 +117,14 @@ impl SharedEqHistBuilder {
     /// The equaliser, or `None` when no cell was added.
     pub fn finish(self) -> Result<Option<SharedEqHist>, ShadeError> {
         match self {
-            SharedEqHistBuilder::Integer(map) => {
+            SharedEqHistBuilder::Integer { dense, mut sparse } => {
+                // Zero counts are empty cells.
+                let mut map: BTreeMap<u32, u64> = (1u32..)
+                    .zip(dense.iter().skip(1))
+                    .filter(|&(_, &c)| c > 0)
+                    .map(|(v, &c)| (v, c))
+                    .collect();
+                map.append(&mut sparse);
                 let (Some((&lo, _)), Some((&hi, _))) =
                     (map.first_key_value(), map.last_key_value())
                 else {

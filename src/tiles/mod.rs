@@ -41,7 +41,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::output::{encode_png, OutputError, PngError, PngOptions};
-use crate::shade::{self, ShadeError, ShadeOptions};
+use crate::shade::{self, ShadeError, ShadeOptions, SharedEqHist, SharedEqHistBuilder};
 use crate::source::{Source, SourceError};
 
 /// `(x_range, y_range)` in Web Mercator metres.
@@ -561,11 +561,35 @@ pub fn zoom_span(
     extent: Extent,
     z: u8,
 ) -> Result<Option<(f64, f64)>, TileError> {
+    let mut span: Option<(f64, f64)> = None;
+    let mut boolean = false;
+    for_each_block(source, layer, extent, z, &mut |agg| {
+        if matches!(agg.values, AggValues::Bool(_)) {
+            boolean = true;
+            return Ok(false);
+        }
+        if let Some(r) = value_range(agg) {
+            span = widen(span, r);
+        }
+        Ok(true)
+    })?;
+    Ok(if boolean { Some((0.0, 1.0)) } else { span })
+}
+
+/// Aggregate zoom level `z` over `extent` in blocks of up to 16x16 tiles,
+/// each cell exactly the cell of its tile, and hand each block to `f`
+/// until it returns `false`.
+fn for_each_block(
+    source: &Source,
+    layer: &TileLayer,
+    extent: Extent,
+    z: u8,
+    f: &mut dyn FnMut(&Aggregate) -> Result<bool, TileError>,
+) -> Result<(), TileError> {
     let tiles = tiles_covering(extent.0, extent.1, z);
     let (Some(first), Some(last)) = (tiles.first(), tiles.last()) else {
-        return Ok(None);
+        return Ok(());
     };
-    let mut span: Option<(f64, f64)> = None;
     let mut by = u64::from(first.y);
     while by <= u64::from(last.y) {
         let ey = (by + BLOCK_TILES - 1).min(u64::from(last.y));
@@ -585,17 +609,91 @@ pub fn zoom_span(
             let plan = AggregationPlan::new(source, &req)?;
             let units = plan.units(source);
             let agg = plan.run_units(source, &units, &|_| {})?;
-            if matches!(agg.values, AggValues::Bool(_)) {
-                return Ok(Some((0.0, 1.0)));
-            }
-            if let Some(r) = value_range(&agg) {
-                span = widen(span, r);
+            if !f(&agg)? {
+                return Ok(());
             }
             bx = ex + 1;
         }
         by = ey + 1;
     }
-    Ok(span)
+    Ok(())
+}
+
+/// One `eq_hist` for every tile of zoom level `z` over `extent`: the
+/// histogram of every non-empty cell of the zoom's tiles, as the pyramid
+/// writer builds it ([`pyramid::write_pyramid`]), so that equal values get
+/// equal colours across the zoom. Computed over blocks of tiles, as
+/// [`zoom_span`]; float aggregates take a second pass (their bins need the
+/// range first). `None` when no cell is non-empty or the aggregate is
+/// boolean (shaded per tile).
+///
+/// ```
+/// use pointillist::shade::ShadeOptions;
+/// use pointillist::source::Source;
+/// use pointillist::tiles::{self, TileId, TileLayer};
+///
+/// let source = Source::sample()?;
+/// let layer = TileLayer::new().resolve(&source)?;
+/// let eq = tiles::zoom_eq_hist(&source, &layer, layer.data_extent(&source)?, 3)?
+///     .expect("the sample has points");
+/// let agg = tiles::aggregate_tile(&source, &layer, TileId::new(3, 1, 3)?, 256)?;
+/// let img = eq.shade(&agg, &ShadeOptions::default())?;
+/// assert_eq!(img.pixels.len(), 256 * 256);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn zoom_eq_hist(
+    source: &Source,
+    layer: &TileLayer,
+    extent: Extent,
+    z: u8,
+) -> Result<Option<SharedEqHist>, TileError> {
+    eq_hist_over(&mut |f| for_each_block(source, layer, extent, z, f))
+}
+
+/// A visit of a set of aggregates, each handed to the callback until it
+/// returns `false`; it may be called twice.
+type Visit<'a> =
+    dyn FnMut(&mut dyn FnMut(&Aggregate) -> Result<bool, TileError>) -> Result<(), TileError> + 'a;
+
+/// The shared `eq_hist` of the aggregates `visit` hands over: integer
+/// aggregates in one visit; float ones in two (range, then bins).
+fn eq_hist_over(visit: &mut Visit<'_>) -> Result<Option<SharedEqHist>, TileError> {
+    let mut integer = SharedEqHistBuilder::integer();
+    let mut range: Option<(f64, f64)> = None;
+    let (mut float, mut boolean) = (false, false);
+    visit(&mut |agg| {
+        match &agg.values {
+            AggValues::U32(_) => integer.add(agg)?,
+            AggValues::F64(_) => {
+                float = true;
+                if let Some(r) = value_range(agg) {
+                    range = widen(range, r);
+                }
+            }
+            AggValues::Bool(_) => {
+                boolean = true;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })?;
+    if boolean {
+        return Ok(None);
+    }
+    let builder = if float {
+        let Some(r) = range else {
+            return Ok(None);
+        };
+        let mut b = SharedEqHistBuilder::float(r);
+        visit(&mut |agg| {
+            b.add(agg)?;
+            Ok(true)
+        })?;
+        b
+    } else {
+        integer
+    };
+    Ok(builder.finish()?)
 }
 
 /// Every non-empty tile aggregate of one zoom level, each computed by
@@ -621,6 +719,18 @@ impl ZoomLevel {
     /// The aggregate of tile `(x, y)`, or `None` when it has no points.
     pub fn tile(&self, x: u32, y: u32) -> Option<&Arc<Aggregate>> {
         self.tiles.get(&(x, y))
+    }
+
+    /// The level's shared `eq_hist`, over its tiles ([`zoom_eq_hist`]).
+    pub fn eq_hist(&self) -> Result<Option<SharedEqHist>, TileError> {
+        eq_hist_over(&mut |f| {
+            for agg in self.tiles.values() {
+                if !f(agg)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
     }
 }
 
