@@ -30,9 +30,16 @@
 //! default layer at zooms up to `pyramid_max_zoom` is aggregated in the
 //! background at start-up (each exactly as it would be on its own, so the
 //! bytes do not change) and kept within `pyramid_bytes`; their span is over
-//! those tiles. Deeper zooms' spans are Datashader's full pass over blocks
+//! those tiles. An `agg` override's levels are built the first time one of
+//! its tiles at those zooms is asked for, within the same bytes; `how`,
+//! `cmap` and `span` overrides shade the default layer's levels. Deeper zooms' spans are Datashader's full pass over blocks
 //! of up to 16x16 tiles ([`crate::tiles::zoom_span`]), also computed in the
 //! background.
+//!
+//! A pre-rendered archive (`.pmtiles`, `.mbtiles`) is served with the same
+//! routes, headers and limits by an [`ArchiveServer`] over a
+//! [`TileArchive`] ([`archive_router`], [`serve_archive`]; the `archive`
+//! module says what differs).
 //!
 //! Embedding: build a [`TileServer`] over a [`Source`], then either mount
 //! [`router`] in an axum application or let [`serve`] run it.
@@ -52,10 +59,15 @@
 //! # }
 //! ```
 
+mod archive;
 mod cache;
 mod conn;
 mod memo;
 
+pub use archive::{
+    archive_router, serve_archive, ArchiveFormat, ArchiveInfo, ArchiveProblem, ArchiveServer,
+    TileArchive,
+};
 pub use conn::{ConnectionLimits, ConnectionStats};
 
 use std::collections::HashMap;
@@ -95,6 +107,33 @@ pub enum ServerError {
     /// zoom level's span.
     #[error(transparent)]
     Tile(#[from] TileError),
+    /// A tile archive (`.pmtiles`, `.mbtiles`) that cannot be opened or read.
+    #[error("cannot read tile archive '{path}': {source}; check the path")]
+    ArchiveIo {
+        /// The archive.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not a tile archive this server can serve.
+    #[error("cannot serve '{path}': {what}")]
+    BadArchive {
+        /// The archive.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        what: ArchiveProblem,
+    },
+    /// SQLite could not read an MBTiles archive.
+    #[cfg(feature = "mbtiles")]
+    #[error("cannot read MBTiles archive '{path}': {source}")]
+    Sqlite {
+        /// The archive.
+        path: std::path::PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 /// Everything the server needs besides the data.
@@ -273,7 +312,7 @@ pub struct TileServer {
     /// Per-zoom `eq_hist` histograms by (`agg` key, zoom).
     hists: Memo<SpanKey, Option<Arc<SharedEqHist>>>,
     /// The low-zoom pyramid of the default layer, by zoom.
-    levels: Vec<Mutex<Level>>,
+    levels: Mutex<HashMap<String, Arc<[Mutex<Level>]>>>,
     /// Bytes the pyramid holds.
     pyramid_used: Mutex<usize>,
     /// Counters of the connection layer ([`serve_with`]).
@@ -318,11 +357,7 @@ impl TileServer {
             layers: Mutex::new(layers),
             spans: Memo::new(),
             hists: Memo::new(),
-            levels: (0..=config
-                .pyramid_max_zoom
-                .map_or(0, |z| z.min(config.max_zoom)))
-                .map(|_| Mutex::new(Level::Unknown))
-                .collect(),
+            levels: Mutex::new(HashMap::new()),
             pyramid_used: Mutex::new(0),
             connections: Arc::default(),
             config,
@@ -334,7 +369,19 @@ impl TileServer {
     /// or when the data is not sorted in space. Callers for the same zoom
     /// wait for one computation.
     pub fn level(&self, z: u8) -> Result<Option<Arc<tiles::ZoomLevel>>, ServerError> {
-        Ok(match self.level_state(z)? {
+        self.layer_level("", &self.config.layer, z)
+    }
+
+    /// The pyramid level of zoom `z` for layer key `agg` (see
+    /// [`TileServer::level`]): an `agg` override's levels are built the
+    /// first time one of their tiles is asked for, within the same bytes.
+    fn layer_level(
+        &self,
+        agg: &str,
+        layer: &TileLayer,
+        z: u8,
+    ) -> Result<Option<Arc<tiles::ZoomLevel>>, ServerError> {
+        Ok(match self.level_state(agg, layer, z)? {
             Level::Ready(l) => Some(l),
             _ => None,
         })
@@ -342,21 +389,25 @@ impl TileServer {
 
     /// What became of zoom `z`'s pyramid level (`Unknown` past the
     /// pyramid's zooms), computing it on first use.
-    fn level_state(&self, z: u8) -> Result<Level, ServerError> {
+    fn level_state(&self, agg: &str, layer: &TileLayer, z: u8) -> Result<Level, ServerError> {
         let Some(max) = self.config.pyramid_max_zoom else {
             return Ok(Level::Unknown);
         };
+        let max = max.min(self.config.max_zoom);
         if z > max {
             return Ok(Level::Unknown);
         }
-        let Some(slot) = self.levels.get(usize::from(z)) else {
+        let slots = lock(&self.levels)
+            .entry(agg.to_string())
+            .or_insert_with(|| (0..=max).map(|_| Mutex::new(Level::Unknown)).collect())
+            .clone();
+        let Some(slot) = slots.get(usize::from(z)) else {
             return Ok(Level::Unknown);
         };
         let mut slot = lock(slot);
         if !matches!(&*slot, Level::Unknown) {
             return Ok(slot.clone());
         }
-        let layer = &self.config.layer;
         let (reads, all) = tiles::zoom_reads(&self.source, layer, self.extent, z)?;
         if reads > PYRAMID_READ_FACTOR * all.max(1) + 16 {
             *slot = Level::Unsorted;
@@ -373,10 +424,13 @@ impl TileServer {
         Ok(slot.clone())
     }
 
-    /// The zooms whose pyramid levels are held.
+    /// The zooms whose pyramid levels are held, for the default layer.
     fn pyramid_zooms(&self) -> Vec<u8> {
+        let Some(slots) = lock(&self.levels).get("").cloned() else {
+            return Vec::new();
+        };
         (0u8..)
-            .zip(&self.levels)
+            .zip(slots.iter())
             .filter(|(_, l)| matches!(l.try_lock().as_deref(), Ok(Level::Ready(_))))
             .map(|(z, _)| z)
             .collect()
@@ -446,13 +500,11 @@ impl TileServer {
     ) -> Result<Option<(f64, f64)>, ServerError> {
         let z = z.min(self.config.span_max_zoom);
         self.spans.get_or_try(&(agg.to_string(), z), || {
-            if agg.is_empty() {
-                // A pyramid level's span is over the tiles it shows.
-                match self.level_state(z)? {
-                    Level::Ready(level) => return Ok(level.span),
-                    Level::OverBudget(span) => return Ok(span),
-                    Level::Unknown | Level::Unsorted => {}
-                }
+            // A pyramid level's span is over the tiles it shows.
+            match self.level_state(agg, layer, z)? {
+                Level::Ready(level) => return Ok(level.span),
+                Level::OverBudget(span) => return Ok(span),
+                Level::Unknown | Level::Unsorted => {}
             }
             Ok(tiles::zoom_span(&self.source, layer, self.extent, z)?)
         })
@@ -469,11 +521,7 @@ impl TileServer {
     ) -> Result<Option<Arc<SharedEqHist>>, ServerError> {
         let z = z.min(self.config.span_max_zoom);
         self.hists.get_or_try(&(agg.to_string(), z), || {
-            let level = match agg.is_empty() {
-                true => self.level(z)?,
-                false => None,
-            };
-            let eq = match level {
+            let eq = match self.layer_level(agg, layer, z)? {
                 Some(level) => level.eq_hist()?,
                 None => tiles::zoom_eq_hist(&self.source, layer, self.extent, z)?,
             };
@@ -483,8 +531,8 @@ impl TileServer {
 
     /// Render one tile: `Ok(None)` when no point falls in it.
     fn render(&self, req: &TileRequest) -> Result<Option<Vec<u8>>, ServerError> {
-        let from_level = if req.agg_key.is_empty() && req.size == 256 {
-            self.level(req.tile.z)?
+        let from_level = if req.size == 256 {
+            self.layer_level(&req.agg_key, &req.layer, req.tile.z)?
         } else {
             None
         };
@@ -560,6 +608,30 @@ enum Reject {
         /// [`ServerConfig::max_zoom`].
         max_zoom: u8,
     },
+    /// A zoom shallower than an archive holds.
+    #[error("zoom {z} is below this archive's min zoom {min_zoom}")]
+    BelowMinZoom {
+        /// The zoom asked for.
+        z: u8,
+        /// [`ArchiveInfo::min_zoom`].
+        min_zoom: u8,
+    },
+    /// A query override asked of a pre-rendered archive.
+    #[error("'{key}' cannot apply to a pre-rendered archive: its tiles are stored as rendered; drop '{key}', or serve the Parquet data to choose agg, how, cmap and span")]
+    ArchiveOverride {
+        /// The override.
+        key: &'static str,
+    },
+    /// An archive that could not be read.
+    #[error("cannot read the tile: {source}")]
+    Archive {
+        /// Why.
+        #[source]
+        source: ServerError,
+    },
+    /// `/legend.json` of an archive that stores none.
+    #[error("this archive holds no legend (pointillist's pyramid writer stores one); see /tilejson.json")]
+    NoLegend,
     /// An over-long query value.
     #[error("query parameter '{key}' is longer than {MAX_OVERRIDE_LEN} bytes")]
     OverrideTooLong {
@@ -656,15 +728,20 @@ impl Reject {
     /// The HTTP status of the answer.
     fn status(&self) -> StatusCode {
         match self {
-            Reject::NotFound => StatusCode::NOT_FOUND,
+            Reject::NotFound | Reject::NoLegend => StatusCode::NOT_FOUND,
             Reject::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Reject::Render { .. } | Reject::RenderAborted { .. } | Reject::Span { .. } => {
+            Reject::Render { .. }
+            | Reject::RenderAborted { .. }
+            | Reject::Span { .. }
+            | Reject::Archive { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Reject::NotANumber { .. }
             | Reject::TileName { .. }
             | Reject::Address(_)
             | Reject::BeyondMaxZoom { .. }
+            | Reject::BelowMinZoom { .. }
+            | Reject::ArchiveOverride { .. }
             | Reject::OverrideTooLong { .. }
             | Reject::TooManyLayers
             | Reject::BadAgg { .. }
@@ -907,6 +984,18 @@ async fn tile_handler(
             }
         }
     };
+    tile_response(tile, "image/png", &method, &headers)
+}
+
+/// A tile's answer (live or from an archive): `204` when it is empty,
+/// else its bytes with their `ETag` (`304` when `If-None-Match` lists it),
+/// `Cache-Control` and CORS, and for `HEAD` the length without the body.
+fn tile_response(
+    tile: CachedTile,
+    content_type: &'static str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Response {
     let bytes = tile.bytes;
     let mut h = HeaderMap::new();
     cors(&mut h);
@@ -921,10 +1010,10 @@ async fn tile_handler(
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(header::ETAG, v);
     }
-    if none_match(&headers, &tag) {
+    if none_match(headers, &tag) {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if method == Method::HEAD {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         return (StatusCode::OK, h).into_response();
@@ -943,8 +1032,10 @@ fn json_response(value: serde_json::Value) -> Response {
     (StatusCode::OK, h, value.to_string()).into_response()
 }
 
-async fn tilejson(State(server): State<Arc<TileServer>>, headers: HeaderMap) -> Response {
-    let host = headers
+/// The request's `Host` for TileJSON's tile URL, when it is a plain host
+/// name or address with a port; else `127.0.0.1`.
+fn request_host(headers: &HeaderMap) -> &str {
+    headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| {
@@ -952,7 +1043,11 @@ async fn tilejson(State(server): State<Arc<TileServer>>, headers: HeaderMap) -> 
                 && h.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
-        .unwrap_or("127.0.0.1");
+        .unwrap_or("127.0.0.1")
+}
+
+async fn tilejson(State(server): State<Arc<TileServer>>, headers: HeaderMap) -> Response {
+    let host = request_host(&headers);
     let c = &server.config;
     let b = tiles::extent_lnglat(server.extent);
     let center_zoom = c.min_zoom.max(2).min(c.max_zoom);
@@ -1162,8 +1257,20 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stats = Arc::clone(&server.connections);
+    serve_app(listener, router(server), stats, limits, shutdown).await
+}
+
+/// Serve `app` (the live or an archive's routes) under `limits`, with the
+/// request deadline, counting into `stats`.
+async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stats: Arc<ConnectionStats>,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let timeout = limits.request_timeout;
-    let app = router(server).layer(axum::middleware::from_fn_with_state(
+    let app = app.layer(axum::middleware::from_fn_with_state(
         (timeout, Arc::clone(&stats)),
         request_deadline,
     ));

@@ -641,3 +641,44 @@ async fn served_eq_hist_shares_one_histogram_per_zoom() {
         "per-tile equalisation would have matched everywhere"
     );
 }
+
+/// An `agg` override at the pyramid's zooms is served from a level of its
+/// own, built on its first tile and held within the same bytes, and gives
+/// the tile-by-tile renders' bytes; `how`/`cmap` overrides share the
+/// default layer's levels.
+#[tokio::test]
+async fn agg_overrides_get_levels_of_their_own() {
+    let with = pyramid_server(Some(3), None, 256 << 20);
+    let without = pyramid_server(None, None, 256 << 20);
+    let ext = with.extent();
+    let mut compared = 0;
+    for q in ["agg=sum:val", "agg=count_cat:cat", "how=cbrt&cmap=viridis"] {
+        for z in 0..=3u8 {
+            for t in tiles::tiles_covering(ext.0, ext.1, z) {
+                let uri = format!("/tiles/{t}.png?{q}");
+                let (a_status, _, a) = get(&with, &uri).await;
+                let (b_status, _, b) = get(&without, &uri).await;
+                assert_eq!(a_status, b_status, "{uri}");
+                assert_eq!(a, b, "{uri}");
+                compared += usize::from(a_status == StatusCode::OK);
+            }
+        }
+    }
+    assert!(compared >= 20, "only {compared} non-empty tiles compared");
+    let held: Vec<String> = lock(&with.levels).keys().cloned().collect();
+    for key in ["", "sum:val", "count_cat:cat"] {
+        assert!(
+            held.iter().any(|k| k == key),
+            "no levels for '{key}': {held:?}"
+        );
+        let layer = with.layer(key).expect("layer");
+        for z in 0..=3u8 {
+            assert!(
+                with.layer_level(key, &layer, z).expect("level").is_some(),
+                "'{key}' zoom {z} is held"
+            );
+        }
+    }
+    assert!(*lock(&with.pyramid_used) <= 256 << 20);
+    assert!(lock(&without.levels).is_empty());
+}
