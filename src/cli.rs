@@ -7,14 +7,15 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use parquet::basic::{Compression, ZstdLevel};
 
 use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
 use pointillist::index::IndexOptions;
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
-use pointillist::server::ServerConfig;
+use pointillist::server::{ArchiveFormat, ServerConfig};
 use pointillist::shade::{self, Dynspread, How, ShadeOptions};
 use pointillist::tiles::pyramid::{PyramidOptions, PyramidOutput};
 use pointillist::tiles::{self, TileLayer};
@@ -46,13 +47,14 @@ pub enum Command {
     Synth(SynthArgs),
     /// Describe inputs: files, rows, row groups, columns and their types.
     Info(InfoArgs),
-    /// Serve XYZ map tiles rendered on demand, with a viewer at /.
+    /// Serve XYZ map tiles rendered on demand, or those of a .pmtiles or
+    /// .mbtiles archive, with a viewer at /.
     Serve(Box<ServeArgs>),
     /// Rewrite inputs as one Parquet file sorted along a Hilbert curve, in
     /// small row groups, so zoomed renders and tiles read only what they show.
     Index(IndexArgs),
-    /// Write a tile pyramid ({z}/{x}/{y}.png directory or .pmtiles archive)
-    /// with one colour scale per zoom level.
+    /// Write a tile pyramid ({z}/{x}/{y}.png directory, .pmtiles or
+    /// .mbtiles archive) with one colour scale per zoom level.
     Tiles(Box<TilesArgs>),
 }
 
@@ -62,8 +64,13 @@ pub struct TilesArgs {
     /// Parquet files, directories or globs (default: the sample data).
     pub inputs: Vec<PathBuf>,
     /// Output: a directory (must not exist or be empty) for {z}/{x}/{y}.png,
-    /// or a file ending in .pmtiles for one PMTiles archive.
-    #[arg(short = 'o', long = "output", value_name = "DIR|OUT.pmtiles")]
+    /// or a file ending in .pmtiles (PMTiles v3) or .mbtiles (MBTiles 1.3)
+    /// for one archive, which replaces any file there once complete.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR|OUT.pmtiles|OUT.mbtiles"
+    )]
     pub output: PathBuf,
     /// The layer and its shading.
     #[command(flatten)]
@@ -543,10 +550,39 @@ impl LayerArgs {
     }
 }
 
+/// Parse the process's arguments (exiting with clap's message when they do
+/// not parse), noting which of `serve`'s flags were given: an archive
+/// takes only some of them.
+pub fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (Command::Serve(args), Some(("serve", m))) = (&mut cli.command, matches.subcommand()) {
+        args.given = m
+            .ids()
+            .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.to_string())
+            .collect();
+    }
+    cli
+}
+
+/// The flags of `serve` that apply to an archive (the rest shape renders).
+const ARCHIVE_SERVE_FLAGS: [&str; 8] = [
+    "inputs",
+    "port",
+    "bind",
+    "header_timeout",
+    "idle_timeout",
+    "request_timeout",
+    "max_connections",
+    "basemap",
+];
+
 /// `pointillist serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Parquet files, directories or globs (default: the sample data).
+    /// Parquet files, directories or globs (default: the sample data), or
+    /// one .pmtiles or .mbtiles archive to serve as written.
     pub inputs: Vec<PathBuf>,
     /// TCP port (0 = any free port; the address is printed).
     #[arg(long, default_value_t = 8080, value_name = "N")]
@@ -594,6 +630,14 @@ pub struct ServeArgs {
     /// Connections served at once; more wait in the listen backlog.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
+    /// Basemap the viewer draws under the data: an http(s) XYZ URL template
+    /// with {z}, {x} and {y} (and {r} for @2x), e.g.
+    /// https://tile.openstreetmap.org/{z}/{x}/{y}.png (default: none).
+    #[arg(long, value_name = "URL_TEMPLATE")]
+    pub basemap: Option<String>,
+    /// The flags given on the command line, by id ([`parse`] fills it).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 /// A validated `serve`.
@@ -609,6 +653,9 @@ pub struct ServePlan {
     pub threads: Option<usize>,
     /// Connection limits.
     pub limits: pointillist::server::ConnectionLimits,
+    /// A `.pmtiles` or `.mbtiles` archive to serve instead of rendering
+    /// (`inputs` is then that one path).
+    pub archive: Option<PathBuf>,
 }
 
 /// `--FLAG S` as a positive, finite duration.
@@ -619,9 +666,55 @@ fn seconds(flag: &str, s: f64) -> Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs_f64(s))
 }
 
+/// `--basemap`: an http(s) URL with a host, `{z}`, `{x}` and `{y}`, no
+/// other `{...}` than `{r}`, and no spaces, quotes or angle brackets.
+fn check_basemap(t: &str) -> Result<String> {
+    let fail = |why: &str| {
+        anyhow::anyhow!(
+            "--basemap '{}' {why}; give an http(s) URL template such as \
+             https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png",
+            t.escape_debug()
+        )
+    };
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| fail("is not an http(s) URL"))?;
+    if rest.is_empty() || rest.starts_with(['/', '{']) {
+        return Err(fail("has no host"));
+    }
+    if t.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c))
+    {
+        return Err(fail("has a space, quote, backslash or angle bracket"));
+    }
+    for p in ["{z}", "{x}", "{y}"] {
+        if !t.contains(p) {
+            return Err(fail(&format!("has no {p}")));
+        }
+    }
+    let mut left = t;
+    while let Some(i) = left.find('{') {
+        let end = left[i..].find('}').map_or(left.len(), |j| i + j + 1);
+        if !matches!(&left[i..end], "{z}" | "{x}" | "{y}" | "{r}") {
+            return Err(fail(&format!(
+                "has {}, which is not one of {{z}}, {{x}}, {{y}}, {{r}}",
+                &left[i..end]
+            )));
+        }
+        left = &left[end..];
+    }
+    // Every `{` began a placeholder, so any other `}` is a stray one.
+    if t.matches('{').count() != t.matches('}').count() {
+        return Err(fail("has an unmatched brace"));
+    }
+    Ok(t.to_string())
+}
+
 impl ServeArgs {
     /// Validate every argument and build the plan.
     pub fn into_plan(self) -> Result<ServePlan> {
+        let archive = self.archive()?;
         let ip: std::net::IpAddr = self.bind.parse().map_err(|_| {
             anyhow::anyhow!(
                 "--bind '{}' is not an IP address; give e.g. 127.0.0.1 or 0.0.0.0",
@@ -648,6 +741,7 @@ impl ServeArgs {
         if self.max_connections == 0 {
             bail!("--max-connections needs at least 1");
         }
+        config.basemap = self.basemap.as_deref().map(check_basemap).transpose()?;
         let limits = pointillist::server::ConnectionLimits::default()
             .with_header_timeout(seconds("header-timeout", self.header_timeout)?)
             .with_idle_timeout(seconds("idle-timeout", self.idle_timeout)?)
@@ -659,7 +753,43 @@ impl ServeArgs {
             config,
             threads: self.threads,
             limits,
+            archive,
         })
+    }
+
+    /// The archive to serve, when the one input is a `.pmtiles` or
+    /// `.mbtiles` file, after checking that no flag was given that only a
+    /// render uses.
+    fn archive(&self) -> Result<Option<PathBuf>> {
+        let archives: Vec<&PathBuf> = self
+            .inputs
+            .iter()
+            .filter(|p| ArchiveFormat::of(p).is_some())
+            .collect();
+        let path = match (archives.as_slice(), self.inputs.len()) {
+            ([], _) => return Ok(None),
+            ([one], 1) => *one,
+            ([one, ..], _) => bail!(
+                "'{}' is a tile archive, which serve takes on its own; give it alone, or only Parquet inputs",
+                one.display()
+            ),
+        };
+        let flags: Vec<String> = self
+            .given
+            .iter()
+            .filter(|id| !ARCHIVE_SERVE_FLAGS.contains(&id.as_str()))
+            .map(|id| format!("--{}", id.replace('_', "-")))
+            .collect();
+        if !flags.is_empty() {
+            bail!(
+                "{} {} not apply to an archive: '{}' holds tiles already rendered; drop {}, or serve the Parquet data to choose them",
+                flags.join(", "),
+                if flags.len() == 1 { "does" } else { "do" },
+                path.display(),
+                if flags.len() == 1 { "it" } else { "them" },
+            );
+        }
+        Ok(Some(path.clone()))
     }
 }
 

@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{
@@ -25,7 +24,7 @@ fn main() -> ExitCode {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
-    let cli = Cli::parse();
+    let cli = cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -217,6 +216,9 @@ fn run_tiles(plan: TilesPlan) -> Result<()> {
 }
 
 fn run_serve(plan: ServePlan) -> Result<()> {
+    if let Some(path) = &plan.archive {
+        return run_serve_archive(path, plan.config.basemap.clone(), plan.addr, plan.limits);
+    }
     if let Some(n) = plan.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -248,6 +250,47 @@ fn run_serve(plan: ServePlan) -> Result<()> {
             listener,
             server,
             plan.limits,
+            pointillist::server::shutdown_signal(),
+        )
+        .await
+        .context("the server failed")?;
+        eprintln!("stopped");
+        Ok(())
+    })
+}
+
+/// `serve OUT.pmtiles|OUT.mbtiles`: the archive's tiles as they are.
+fn run_serve_archive(
+    path: &std::path::Path,
+    basemap: Option<String>,
+    addr: std::net::SocketAddr,
+    limits: pointillist::server::ConnectionLimits,
+) -> Result<()> {
+    let archive = pointillist::server::TileArchive::open(path)?;
+    let info = archive.info().clone();
+    let server = std::sync::Arc::new(pointillist::server::ArchiveServer::with_basemap(
+        archive, basemap,
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr}; choose another --port or --bind")
+        })?;
+        let addr = listener.local_addr().context("cannot read the bound address")?;
+        eprintln!(
+            "serving {} archive {} (zooms {}-{}) at http://{addr}/ (viewer); tiles at http://{addr}/tiles/{{z}}/{{x}}/{{y}}.png, TileJSON at http://{addr}/tilejson.json; Ctrl-C stops",
+            info.format.name(),
+            path.display(),
+            info.min_zoom,
+            info.max_zoom
+        );
+        pointillist::server::serve_archive(
+            listener,
+            server,
+            limits,
             pointillist::server::shutdown_signal(),
         )
         .await

@@ -1,0 +1,1 @@
+//! Archive serving: placeholder replaced below.
