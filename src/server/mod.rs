@@ -86,7 +86,7 @@ use crate::shade::{self, How, ShadeError, ShadeOptions, SharedEqHist};
 use crate::source::Source;
 use crate::tiles::{self, Extent, TileAddressError, TileError, TileId, TileLayer};
 
-use cache::{CachedTile, TileCache};
+use cache::{tile_cache, CachedTile, TileCache};
 use memo::Memo;
 
 /// The viewer page served at `/`.
@@ -298,10 +298,7 @@ pub struct TileServer {
     source: Source,
     config: ServerConfig,
     extent: Extent,
-    cache: Mutex<TileCache>,
-    /// Renders in progress by cache key: concurrent requests for one
-    /// uncached tile wait for the same render.
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<CachedTile>>>>,
+    cache: TileCache,
     /// Tiles rendered (not served from the cache), for `/health`.
     rendered: std::sync::atomic::AtomicU64,
     renders: Semaphore,
@@ -350,8 +347,7 @@ impl TileServer {
         Ok(TileServer {
             source,
             extent,
-            cache: Mutex::new(TileCache::new(config.cache_bytes)),
-            inflight: Mutex::new(HashMap::new()),
+            cache: tile_cache(config.cache_bytes),
             rendered: std::sync::atomic::AtomicU64::new(0),
             renders: Semaphore::new(config.max_renders.max(1)),
             layers: Mutex::new(layers),
@@ -733,9 +729,7 @@ impl Reject {
             Reject::Render { .. }
             | Reject::RenderAborted { .. }
             | Reject::Span { .. }
-            | Reject::Archive { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            | Reject::Archive { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Reject::NotANumber { .. }
             | Reject::TileName { .. }
             | Reject::Address(_)
@@ -754,11 +748,18 @@ impl Reject {
     }
 }
 
-impl IntoResponse for Reject {
-    fn into_response(self) -> Response {
+impl Reject {
+    /// The answer: the status and the message, one line.
+    fn response(&self) -> Response {
         let mut r = (self.status(), format!("{self}\n")).into_response();
         cors(r.headers_mut());
         r
+    }
+}
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        self.response()
     }
 }
 
@@ -938,49 +939,35 @@ async fn tile_handler(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let cached = lock(&server.cache).get(&req.cache_key);
-    let tile = match cached {
+    let tile = match server.cache.get(&req.cache_key).await {
         Some(t) => t,
         None => {
             // One render per uncached tile, however many ask at once: the
-            // first request renders, the others wait on the same cell (a
-            // failed render leaves it empty, and the next waiter tries).
+            // first request renders, the others wait for it (a failed
+            // render is not kept, and the next request tries again).
+            let s = server.clone();
             let key = req.cache_key.clone();
-            let cell = lock(&server.inflight)
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
-                .clone();
-            let result = cell
-                .get_or_try_init(|| async {
-                    let Ok(_permit) = server.renders.acquire().await else {
-                        return Err(Reject::ShuttingDown.into_response());
+            let rendered = server
+                .cache
+                .try_get_with(key, async move {
+                    let Ok(_permit) = s.renders.acquire().await else {
+                        return Err(Reject::ShuttingDown);
                     };
-                    let s = server.clone();
-                    let rendered = tokio::task::spawn_blocking(move || s.render(&req)).await;
-                    match rendered {
+                    let r = s.clone();
+                    match tokio::task::spawn_blocking(move || r.render(&req)).await {
                         Ok(Ok(tile)) => {
-                            server
-                                .rendered
+                            s.rendered
                                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let t = CachedTile::new(tile.unwrap_or_default());
-                            lock(&server.cache).put(key.clone(), t.clone());
-                            Ok(t)
+                            Ok(CachedTile::new(tile.unwrap_or_default()))
                         }
-                        Ok(Err(source)) => Err(Reject::Render { source }.into_response()),
-                        Err(source) => Err(Reject::RenderAborted { source }.into_response()),
+                        Ok(Err(source)) => Err(Reject::Render { source }),
+                        Err(source) => Err(Reject::RenderAborted { source }),
                     }
                 })
-                .await
-                .cloned();
-            {
-                let mut inflight = lock(&server.inflight);
-                if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                    inflight.remove(&key);
-                }
-            }
-            match result {
+                .await;
+            match rendered {
                 Ok(t) => t,
-                Err(resp) => return resp,
+                Err(reject) => return reject.response(),
             }
         }
     };
@@ -1138,10 +1125,8 @@ async fn legend(
 }
 
 async fn health(State(server): State<Arc<TileServer>>) -> Response {
-    let (tiles, bytes) = {
-        let cache = lock(&server.cache);
-        (cache.len(), cache.bytes())
-    };
+    server.cache.run_pending_tasks().await;
+    let (tiles, bytes) = (server.cache.entry_count(), server.cache.weighted_size());
     json_response(serde_json::json!({
         "status": "ok",
         "rows": server.source.num_rows(),
