@@ -491,5 +491,5 @@ pub async fn serve_archive(
     super::serve_app(listener, archive_router(server), stats, limits, shutdown).await
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "pmtiles", feature = "mbtiles"))]
 mod tests;
