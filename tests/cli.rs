@@ -619,6 +619,38 @@ fn serve_rejects_bad_arguments() {
 }
 
 #[test]
+fn serve_rejects_a_bad_basemap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (template, why) in [
+        (
+            "tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "not an http(s) URL",
+        ),
+        ("ftp://tiles.test/{z}/{x}/{y}.png", "not an http(s) URL"),
+        ("javascript:alert(1)//{z}/{x}/{y}", "not an http(s) URL"),
+        ("https:///{z}/{x}/{y}.png", "no host"),
+        ("https://tiles.test/{z}/{x}.png", "no {y}"),
+        ("https://tiles.test/{z}/{x}/{y}.png\"></script>", "quote"),
+        ("https://tiles.test/{z}/{x}/{y} .png", "space"),
+        ("https://{s}.tiles.test/{z}/{x}/{y}.png", "{s}"),
+        ("https://tiles.test/{z}/{x}/{y}.png}", "unmatched"),
+    ] {
+        let o = run(dir.path(), &["serve", "--port", "0", "--basemap", template]);
+        assert!(!o.status.success(), "{template}");
+        let e = stderr(&o);
+        assert!(
+            e.contains("--basemap") && e.contains(why),
+            "{template}: {e}"
+        );
+        assert!(
+            e.contains("https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+            "{e}"
+        );
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
 fn lnglat_render_matches_a_render_of_projected_columns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lon = [-74.0, -73.99, 2.35, -122.42, 151.2];
