@@ -682,3 +682,94 @@ async fn agg_overrides_get_levels_of_their_own() {
     assert!(*lock(&with.pyramid_used) <= 256 << 20);
     assert!(lock(&without.levels).is_empty());
 }
+
+#[tokio::test]
+async fn legend_takes_the_tiles_overrides() {
+    let s = server();
+    let json = |b: &[u8]| -> serde_json::Value { serde_json::from_slice(b).expect("json") };
+    let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
+
+    let (st, _, body) = get(&s, "/legend.json?z=3&how=linear&cmap=viridis").await;
+    assert_eq!(st, StatusCode::OK);
+    let lg = json(&body);
+    assert_eq!(lg["how"], "linear");
+    let viridis = shade::colormap("viridis").expect("viridis");
+    assert_eq!(lg["cmap"][0], hex(viridis[0]));
+    assert_eq!(lg["cmap"][255], hex(viridis[255]));
+    assert_eq!(lg["single_color"], serde_json::Value::Null);
+    // The same span the tiles of zoom 3 get (the default layer's).
+    let span = s.zoom_span("", &s.config.layer, 3).expect("span");
+    let (lo, hi) = span.expect("the sample has points");
+    assert_eq!(lg["zooms"][3]["span"], serde_json::json!([lo, hi]));
+
+    // An `agg` override: its own layer's span; a fixed span as given.
+    let lg = json(&get(&s, "/legend.json?z=2&agg=sum:val").await.2);
+    assert_eq!(lg["agg"], "sum:val");
+    let layer = s.layer("sum:val").expect("layer");
+    let (lo, hi) = s
+        .zoom_span("sum:val", &layer, 2)
+        .expect("span")
+        .expect("points");
+    assert_eq!(lg["zooms"][2]["span"], serde_json::json!([lo, hi]));
+    assert!(hi > 1e6, "sums of values, not counts: {hi}");
+    let lg = json(&get(&s, "/legend.json?span=1,50&cmap=red").await.2);
+    assert_eq!(lg["zooms"][9]["span"], serde_json::json!([1.0, 50.0]));
+    assert_eq!(lg["single_color"], "#ff0000");
+
+    // Categories come with their colours (Sets1to3 in category order).
+    let lg = json(&get(&s, "/legend.json?z=4&agg=count_cat:cat").await.2);
+    assert_eq!(
+        lg["categories"],
+        serde_json::json!(["asian", "black", "hispanic", "other", "white"])
+    );
+    let key: Vec<String> = shade::default_color_key()[..5]
+        .iter()
+        .map(|&c| hex(c))
+        .collect();
+    assert_eq!(lg["category_colors"], serde_json::json!(key));
+
+    // Refused as tiles are, with the same one-line reason.
+    for q in [
+        "how=sideways",
+        "cmap=nosuchmap",
+        "span=5,1",
+        "agg=mean:nosuchcolumn",
+    ] {
+        let (st, _, body) = get(&s, &format!("/legend.json?{q}")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{q}");
+        let msg = String::from_utf8(body).expect("utf8");
+        let (full, _) = full_and_empty(&s);
+        let tile = get(&s, &format!("/tiles/{full}.png?{q}")).await.2;
+        assert_eq!(msg, String::from_utf8(tile).expect("utf8"), "{q}");
+    }
+}
+
+#[tokio::test]
+async fn viewer_page_carries_the_basemap_safely() {
+    // Without a basemap: the page as built, no internet address in it.
+    let (_, _, body) = get(&server(), "/").await;
+    let html = String::from_utf8(body).expect("utf8");
+    assert!(html.contains(VIEWER_CONFIG), "the settings placeholder");
+    assert!(!html.contains("http://") && !html.contains("https://"));
+
+    let tricky = "https://tiles.test/{z}/{x}/{y}.png?a=1&b=</script><script>alert(1)</script>";
+    let config = ServerConfig::default()
+        .with_zooms(0, 8)
+        .with_basemap(Some(tricky.to_string()));
+    let s = Arc::new(TileServer::new(Source::sample().expect("sample"), config).expect("server"));
+    let (st, _, body) = get(&s, "/").await;
+    assert_eq!(st, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf8");
+    assert!(!html.contains(VIEWER_CONFIG));
+    assert_eq!(
+        html.matches("</script>").count(),
+        VIEWER_HTML.matches("</script>").count()
+    );
+    assert!(!html.contains("alert(1)</script>"));
+    // The element's text is JSON that gives back the template.
+    let open = r#"<script id="viewer-config" type="application/json">"#;
+    let start = html.find(open).expect("settings element") + open.len();
+    let text = &html[start..start + html[start..].find("</script>").expect("its end")];
+    let settings: serde_json::Value = serde_json::from_str(text).expect("json");
+    assert_eq!(settings["basemap"], tricky);
+}
