@@ -2,8 +2,13 @@
 //!
 //! Routes: `GET|HEAD /tiles/{z}/{x}/{y}.png` (and `{y}@2x.png`, 512 px over
 //! the same bounds) with query overrides `agg`, `how`, `cmap`, `span`;
-//! `/tilejson.json` (TileJSON 3.0); `/legend.json` (colormap and span per
-//! zoom); `/health`; a viewer page at `/` that needs no internet access.
+//! `/tilejson.json` (TileJSON 3.0); `/legend.json` (colormap or category
+//! colours, and span per zoom, for the same overrides as tiles); `/health`;
+//! a viewer page at `/` that needs no internet access: a colour bar from
+//! `/legend.json`, controls for the overrides (a refused one shows the
+//! server's reason), the cursor's lon/lat and Web Mercator metres, the
+//! view and overrides in the URL hash, and an optional basemap under the
+//! data ([`ServerConfig::basemap`], JSON-encoded into the page).
 //!
 //! Rules a tile client relies on: a strong `ETag` computed from the tile's
 //! bytes and `304` on a matching `If-None-Match`; `204` for a tile with no
