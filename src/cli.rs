@@ -554,13 +554,20 @@ impl LayerArgs {
 /// not parse), noting which of `serve`'s flags were given: an archive
 /// takes only some of them.
 pub fn parse() -> Cli {
-    let matches = Cli::command().get_matches();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let (Command::Serve(args), Some(("serve", m))) = (&mut cli.command, matches.subcommand()) {
-        args.given = m
-            .ids()
-            .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
-            .map(|id| id.to_string())
+    if let (Command::Serve(args), Some(("serve", m)), Some(serve)) = (
+        &mut cli.command,
+        matches.subcommand(),
+        command.find_subcommand("serve"),
+    ) {
+        // Arguments only: not the groups that flattened structs make.
+        args.given = serve
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .filter(|id| m.value_source(id) == Some(ValueSource::CommandLine))
+            .map(str::to_string)
             .collect();
     }
     cli

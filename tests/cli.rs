@@ -840,6 +840,303 @@ fn tiles_writes_a_pyramid_directory_and_a_pmtiles_archive() {
     assert_clean_failure(d, &o, &["--min-zoom"], &keep);
 }
 
+/// Every `z/x/y.png` under a directory pyramid, as `((z, x, y), bytes)`.
+fn pyramid_files(dir: &Path) -> Vec<((u32, u32, u32), Vec<u8>)> {
+    let num = |p: &Path| -> u32 {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse().ok())
+            .expect("a number")
+    };
+    let mut out = Vec::new();
+    for z in std::fs::read_dir(dir).expect("ls") {
+        let z = z.expect("entry").path();
+        if !z.is_dir() {
+            continue;
+        }
+        for x in std::fs::read_dir(&z).expect("ls") {
+            let x = x.expect("entry").path();
+            for y in std::fs::read_dir(&x).expect("ls") {
+                let y = y.expect("entry").path();
+                out.push(((num(&z), num(&x), num(&y)), std::fs::read(&y).expect("png")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `tiles -o OUT.mbtiles`, read back with SQLite itself (not pointillist's
+/// reader): one row per non-empty tile of the directory pyramid, with its
+/// bytes at the TMS row, the metadata the spec asks for, and the same bytes
+/// on a second run (which replaces the file).
+#[test]
+fn tiles_writes_an_mbtiles_archive_that_sqlite_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let o = run(d, &["tiles", "-o", "pyr", "--max-zoom", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = pyramid_files(&d.join("pyr"));
+    let o = run(d, &["tiles", "-o", "a.mbtiles", "--max-zoom", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("wrote {} tiles", files.len())),
+        "{}",
+        stderr(&o)
+    );
+
+    let conn = rusqlite::Connection::open_with_flags(
+        d.join("a.mbtiles"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open with SQLite");
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM tiles", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(count, files.len() as i64);
+    for ((z, x, y), bytes) in &files {
+        let row = (1u32 << z) - 1 - y;
+        let got: Vec<u8> = conn
+            .query_row(
+                "SELECT tile_data FROM tiles WHERE zoom_level = ?1 AND tile_column = ?2 AND tile_row = ?3",
+                [z, x, &row],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("tile {z}/{x}/{y} at TMS row {row}: {e}"));
+        assert_eq!(&got, bytes, "tile {z}/{x}/{y}");
+    }
+    let dup: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM (SELECT 1 FROM tiles GROUP BY zoom_level, tile_column, tile_row HAVING count(*) > 1)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("unique");
+    assert_eq!(dup, 0);
+    let meta: std::collections::HashMap<String, String> = conn
+        .prepare("SELECT name, value FROM metadata")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    for key in [
+        "name",
+        "format",
+        "bounds",
+        "center",
+        "minzoom",
+        "maxzoom",
+        "type",
+        "version",
+        "description",
+        "attribution",
+    ] {
+        assert!(meta.contains_key(key), "no {key} in {meta:?}");
+    }
+    assert_eq!(meta["format"], "png");
+    assert_eq!(meta["type"], "overlay");
+    assert_eq!(meta["minzoom"].parse::<u8>().expect("minzoom"), 0);
+    assert_eq!(meta["maxzoom"].parse::<u8>().expect("maxzoom"), 4);
+    let nums = |key: &str| -> Vec<f64> {
+        meta[key]
+            .split(',')
+            .map(|v| v.parse().unwrap_or_else(|_| panic!("{key}: {}", meta[key])))
+            .collect()
+    };
+    let b = nums("bounds");
+    assert_eq!(b.len(), 4);
+    assert!(
+        b[0] < b[2] && b[1] < b[3] && b[0] >= -180.0 && b[3] <= 90.0,
+        "{b:?}"
+    );
+    let c = nums("center");
+    assert_eq!(c.len(), 3);
+    assert!(
+        b[0] <= c[0] && c[0] <= b[2] && b[1] <= c[1] && c[1] <= b[3],
+        "{c:?}"
+    );
+    let zooms: serde_json::Value = serde_json::from_str(&meta["pointillist_zooms"]).expect("json");
+    assert_eq!(zooms.as_array().map(Vec::len), Some(5));
+    let dir_meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("pyr/metadata.json")).expect("meta"))
+            .expect("json");
+    assert_eq!(zooms, dir_meta["pointillist_zooms"]);
+    drop(conn);
+
+    // Byte for byte the same on a second run, and over an existing file.
+    let o = run(d, &["tiles", "-o", "b.mbtiles", "--max-zoom", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = std::fs::read(d.join("a.mbtiles")).expect("a");
+    assert_eq!(a, std::fs::read(d.join("b.mbtiles")).expect("b"));
+    let o = run(
+        d,
+        &[
+            "tiles",
+            "-o",
+            "b.mbtiles",
+            "--max-zoom",
+            "4",
+            "--threads",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(a, std::fs::read(d.join("b.mbtiles")).expect("b"));
+    // Nothing else was left beside them.
+    let mut names: Vec<String> = std::fs::read_dir(d)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.mbtiles", "b.mbtiles", "pyr"]);
+
+    // The system's sqlite3, where there is one, reads it too.
+    match Command::new("sqlite3")
+        .arg(d.join("a.mbtiles"))
+        .arg("PRAGMA integrity_check; SELECT count(*) FROM tiles; SELECT value FROM metadata WHERE name = 'format';")
+        .output()
+    {
+        Ok(out) => {
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines, ["ok", files.len().to_string().as_str(), "png"], "{text}");
+        }
+        Err(e) => eprintln!("skipping the sqlite3 check: {e}"),
+    }
+}
+
+/// A GET over HTTP/1.1: the status line, the headers and the body.
+fn http_get_full(addr: &str, path: &str) -> (String, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, head.to_lowercase(), raw[split + 4..].to_vec())
+}
+
+/// `serve OUT.pmtiles` and `serve OUT.mbtiles` answer the directory
+/// pyramid's bytes, 204, 400 for an override, and TileJSON from the
+/// archive; render-only flags are refused.
+#[test]
+fn serve_an_archive_answers_its_tiles() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for out in ["pyr", "pyr.pmtiles", "pyr.mbtiles"] {
+        let o = run(d, &["tiles", "-o", out, "--max-zoom", "3"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let files = pyramid_files(&d.join("pyr"));
+    let ((z, x, y), want) = &files[files.len() / 2];
+    let held: std::collections::HashSet<(u32, u32, u32)> = files.iter().map(|f| f.0).collect();
+    let absent = (0..8)
+        .flat_map(|x| (0..8).map(move |y| (3, x, y)))
+        .find(|t| !held.contains(t))
+        .expect("an empty zoom-3 tile");
+    for archive in ["pyr.pmtiles", "pyr.mbtiles"] {
+        let mut child = bin()
+            .current_dir(d)
+            .args(["serve", archive, "--port", "0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let first = lines.next().expect("a line").expect("utf8");
+        assert!(first.contains(archive), "{first}");
+        let addr = first
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split('/').next())
+            .expect("address in the first line")
+            .to_string();
+        let (status, head, body) = http_get_full(&addr, &format!("/tiles/{z}/{x}/{y}.png"));
+        assert!(status.contains("200"), "{archive}: {status}");
+        assert_eq!(&body, want, "{archive}");
+        assert!(head.contains("etag: \""), "{head}");
+        assert!(head.contains("access-control-allow-origin: *"), "{head}");
+        let (status, _, _) = http_get_full(
+            &addr,
+            &format!("/tiles/{}/{}/{}.png", absent.0, absent.1, absent.2),
+        );
+        assert!(status.contains("204"), "{archive}: {status}");
+        let (status, _, body) = http_get_full(&addr, &format!("/tiles/{z}/{x}/{y}.png?cmap=gray"));
+        assert!(status.contains("400"), "{archive}: {status}");
+        assert!(String::from_utf8_lossy(&body).contains("pre-rendered archive"));
+        let (status, _, _) = http_get_full(&addr, "/tiles/4/0/0.png");
+        assert!(status.contains("400"), "{archive}: {status}");
+        let (status, _, body) = http_get_full(&addr, "/tilejson.json");
+        assert!(status.contains("200"), "{status}");
+        let tj: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            (tj["minzoom"].as_u64(), tj["maxzoom"].as_u64()),
+            (Some(0), Some(3))
+        );
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+        let exit = child.wait().expect("wait");
+        assert!(exit.success(), "{exit:?}");
+    }
+    let keep = ["pyr", "pyr.pmtiles", "pyr.mbtiles"];
+    let o = run(
+        d,
+        &[
+            "serve",
+            "pyr.pmtiles",
+            "--agg",
+            "sum:val",
+            "--how",
+            "linear",
+        ],
+    );
+    assert_clean_failure(d, &o, &["--agg, --how", "pyr.pmtiles", "archive"], &keep);
+    let o = run(d, &["serve", "pyr.mbtiles", "--max-zoom", "5"]);
+    assert_clean_failure(d, &o, &["--max-zoom", "does not apply"], &keep);
+    let o = run(d, &["serve", "pyr.mbtiles", "pyr.pmtiles"]);
+    assert_clean_failure(d, &o, &["on its own"], &keep);
+}
+
+/// A file named .mbtiles that is not SQLite, and a truncated .pmtiles:
+/// one line naming the file, non-zero exit, before listening.
+#[test]
+fn serve_refuses_bad_archives_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("fake.mbtiles"), b"just some text, not a database").expect("write");
+    let o = run(d, &["serve", "fake.mbtiles", "--port", "0"]);
+    assert_clean_failure(
+        d,
+        &o,
+        &["fake.mbtiles", "not an SQLite database"],
+        &["fake.mbtiles"],
+    );
+    let o = run(d, &["tiles", "-o", "good.pmtiles", "--max-zoom", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(d.join("good.pmtiles")).expect("read");
+    std::fs::write(d.join("cut.pmtiles"), &bytes[..bytes.len() * 2 / 3]).expect("write");
+    let keep = ["fake.mbtiles", "good.pmtiles", "cut.pmtiles"];
+    let o = run(d, &["serve", "cut.pmtiles", "--port", "0"]);
+    assert_clean_failure(d, &o, &["cut.pmtiles", "truncated"], &keep);
+    let o = run(d, &["serve", "missing.mbtiles", "--port", "0"]);
+    assert_clean_failure(d, &o, &["missing.mbtiles"], &keep);
+}
+
 /// Whether a GPU adapter (Mesa's lavapipe in CI) can be opened; under `CI`
 /// there must be one.
 fn have_gpu() -> bool {
