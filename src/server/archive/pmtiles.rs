@@ -39,6 +39,9 @@ struct Entry {
     run_length: u32,
 }
 
+/// Decoded leaf directories by `(offset, length)` in the leaf section.
+type LeafCache = HashMap<(u64, u32), Arc<Vec<Entry>>>;
+
 /// An open PMTiles archive.
 #[derive(Debug)]
 pub(super) struct Reader {
@@ -48,7 +51,7 @@ pub(super) struct Reader {
     root: Vec<Entry>,
     leaves: (u64, u64),
     data: (u64, u64),
-    leaf_cache: Mutex<HashMap<(u64, u32), Arc<Vec<Entry>>>>,
+    leaf_cache: Mutex<LeafCache>,
 }
 
 fn bad(path: &Path, what: ArchiveProblem) -> ServerError {
@@ -207,7 +210,7 @@ impl Reader {
         let section = |at: usize| (u64_at(&h, at), u64_at(&h, at + 8));
         let (root, metadata, leaves, data) = (section(8), section(24), section(40), section(56));
         for (offset, length) in [root, metadata, leaves, data] {
-            let end = offset.checked_add(length).unwrap_or(u64::MAX);
+            let end = offset.saturating_add(length);
             if end > len {
                 return Err(bad(path, ArchiveProblem::Truncated { len, needed: end }));
             }

@@ -309,8 +309,10 @@ fn bad_archives_are_refused_when_opened() {
     let mut w = crate::output::PmtilesWriter::create(&path).expect("create");
     w.add_tile(0, 0, 0, b"world tile").expect("add");
     w.add_tile(1, 1, 0, b"a tile").expect("add");
-    let mut meta = crate::output::PmtilesMetadata::default();
-    meta.max_zoom = 1;
+    let meta = crate::output::PmtilesMetadata {
+        max_zoom: 1,
+        ..Default::default()
+    };
     w.finish(&meta).expect("finish");
     let good = std::fs::read(&path).expect("read");
     let a = TileArchive::open(&path).expect("open");
