@@ -294,6 +294,12 @@ fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> OutputError + '_ {
     }
 }
 
+/// SQLite's page size. A tile larger than a page spills into overflow
+/// pages, and its last one is on average half empty: on the sample's zooms
+/// 0-8 (902 tiles, 5.3 MB of PNG), 4096-byte pages made a 6.2 MB database,
+/// 2048-byte ones 5.7 MB (1024: 5.6 MB, but reads took 40% longer).
+const PAGE_SIZE: u32 = 2048;
+
 /// The schema: normalized tables, the spec's `tiles` view, and the indexes
 /// created after the rows (one sorted build each).
 const SCHEMA: &str = "
@@ -417,7 +423,7 @@ impl MbtilesWriter {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(&sql)?;
-        conn.pragma_update(None, "page_size", 4096)
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
             .and_then(|()| {
                 conn.pragma_update_and_check(None, "journal_mode", "OFF", |r| r.get::<_, String>(0))
             })

@@ -505,11 +505,17 @@ impl Sink {
         // What a legend needs: the layer and its shading (the spans are
         // per zoom, above).
         let hex = |rgb: &[u8; 3]| format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
+        let category_colors = layer.categories.as_ref().map(|cats| {
+            let key = opts.shade.color_key_colors();
+            key.iter().take(cats.len()).map(hex).collect::<Vec<_>>()
+        });
         let legend = serde_json::json!({
             "agg": layer.reduction.to_string(),
             "how": opts.shade.how.name(),
             "cmap": opts.shade.cmap.iter().map(hex).collect::<Vec<_>>(),
+            "single_color": opts.shade.single_color.as_ref().map(hex),
             "categories": layer.categories,
+            "category_colors": category_colors,
         });
         match self {
             #[cfg(feature = "pmtiles")]

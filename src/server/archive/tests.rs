@@ -204,6 +204,13 @@ async fn archives_serve_the_directory_pyramids_bytes_with_the_live_headers() {
         assert_eq!(legend["agg"], "count");
         assert_eq!(legend["how"], "log");
         assert_eq!(legend["cmap"].as_array().map(Vec::len), Some(256));
+        // The live legend's keys, for the viewer's colour bar.
+        for key in ["single_color", "categories", "category_colors"] {
+            assert!(
+                legend.get(key).is_some_and(Value::is_null),
+                "{key}: {legend}"
+            );
+        }
         let zooms = legend["zooms"].as_array().expect("zooms");
         assert_eq!(zooms.len(), summary.zooms.len());
         for (got, z) in zooms.iter().zip(&summary.zooms) {
