@@ -21,7 +21,11 @@ pub struct CachedTile {
 }
 
 impl CachedTile {
-    pub fn new(bytes: Vec<u8>) -> CachedTile {
+    pub fn new(mut bytes: Vec<u8>) -> CachedTile {
+        // The encoder reserves room for a poorly compressible tile (about
+        // three times a typical one): give the rest back, or the cache's
+        // weight (its length) would understate its memory threefold.
+        bytes.shrink_to_fit();
         let etag = super::etag(&bytes).into();
         CachedTile {
             bytes: bytes.into(),

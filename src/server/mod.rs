@@ -306,6 +306,8 @@ pub struct TileServer {
     cache: TileCache,
     /// Tiles rendered (not served from the cache), for `/health`.
     rendered: std::sync::atomic::AtomicU64,
+    /// Milliseconds [`TileServer::warm_up`] took, plus one (0: not done).
+    warmed_ms: std::sync::atomic::AtomicU64,
     renders: Semaphore,
     /// Resolved layers by `agg` override ("" = the default).
     layers: Mutex<HashMap<String, TileLayer>>,
@@ -354,6 +356,7 @@ impl TileServer {
             extent,
             cache: tile_cache(config.cache_bytes),
             rendered: std::sync::atomic::AtomicU64::new(0),
+            warmed_ms: std::sync::atomic::AtomicU64::new(0),
             renders: Semaphore::new(config.max_renders.max(1)),
             layers: Mutex::new(layers),
             spans: Memo::new(),
@@ -442,6 +445,7 @@ impl TileServer {
     pub fn warm_up(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
         let server = Arc::clone(self);
         std::thread::spawn(move || {
+            let started = std::time::Instant::now();
             let c = &server.config;
             // Levels (which bring their spans), then the full-pass spans
             // (or histograms, for `eq_hist`) of the zooms below them.
@@ -457,6 +461,10 @@ impl TileServer {
                     break;
                 }
             }
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+            server
+                .warmed_ms
+                .store(ms + 1, std::sync::atomic::Ordering::Relaxed);
         })
     }
 
@@ -1140,6 +1148,10 @@ async fn health(State(server): State<Arc<TileServer>>) -> Response {
         "pyramid_zooms": server.pyramid_zooms(),
         "pyramid_bytes": *lock(&server.pyramid_used),
         "tiles_rendered": server.rendered.load(std::sync::atomic::Ordering::Relaxed),
+        "warm_up_seconds": match server.warmed_ms.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => serde_json::Value::Null,
+            ms => serde_json::json!((ms - 1) as f64 / 1000.0),
+        },
         "connections": server.connections.to_json(),
     }))
 }
