@@ -548,7 +548,21 @@ impl AggregationPlan {
             values,
             projected,
         } = scratch;
-        for batch in source.read_unit(unit, &cols, BATCH_ROWS)? {
+        // Only the pages whose x and y can fall on the canvas (where the
+        // file has a page index); a batch then holds several runs of rows,
+        // each handed to `f` with its own first row.
+        let g = &self.geometry;
+        let (px, py) = mercator::projections(self.lnglat);
+        let on_x = |lo: f64, hi: f64| !(px(hi) < g.x.range.0 || px(lo) > g.x.range.1);
+        let on_y = |lo: f64, hi: f64| !(py(hi) < g.y.range.0 || py(lo) > g.y.range.1);
+        let runs = source.unit_row_runs(unit, &[(&self.x, &on_x), (&self.y, &on_y)]);
+        let runs = runs.filter(|r| r.as_slice() != [(0, unit.rows)]);
+        if runs.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(());
+        }
+        // The run being handed out, and how many of its rows already were.
+        let (mut run, mut done) = (0usize, 0usize);
+        for batch in source.read_unit_runs(unit, &cols, BATCH_ROWS, runs.as_deref())? {
             let batch = batch?;
             let col = |name: &str| {
                 batch
@@ -614,8 +628,25 @@ impl AggregationPlan {
                 }
                 None => None,
             };
-            f(row, pix, vals);
-            row += pix.len() as u64;
+            let Some(runs) = &runs else {
+                f(row, pix, vals);
+                row += pix.len() as u64;
+                continue;
+            };
+            let mut at = 0;
+            while at < pix.len() {
+                let Some(&(start, rows)) = runs.get(run) else {
+                    break;
+                };
+                let take = (rows - done).min(pix.len() - at);
+                let first = unit.first_row + (start + done) as u64;
+                f(first, &pix[at..at + take], vals.map(|v| &v[at..at + take]));
+                at += take;
+                done += take;
+                if done == rows {
+                    (run, done) = (run + 1, 0);
+                }
+            }
         }
         Ok(())
     }

@@ -18,6 +18,7 @@
 mod categories;
 mod decode;
 mod error;
+mod pages;
 mod range;
 
 use std::fs::File;
@@ -137,6 +138,13 @@ fn fields_of(schema: &arrow_schema::Schema) -> String {
     format!("[{}]", fields.join(", "))
 }
 
+/// How every file's footer is read: with its page index where it has one
+/// (for [`Source::unit_row_runs`]).
+fn reader_options() -> ArrowReaderOptions {
+    ArrowReaderOptions::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional)
+}
+
 impl Source {
     /// Open inputs given as file paths, directories (their `*.parquet` files,
     /// sorted by name) or glob patterns (matches sorted by name). Reads each
@@ -150,13 +158,12 @@ impl Source {
                 path: label.clone(),
                 source,
             })?;
-            let meta =
-                ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|source| {
-                    SourceError::NotParquet {
-                        path: label.clone(),
-                        source,
-                    }
-                })?;
+            let meta = ArrowReaderMetadata::load(&file, reader_options()).map_err(|source| {
+                SourceError::NotParquet {
+                    path: label.clone(),
+                    source,
+                }
+            })?;
             files.push(SourceFile {
                 backing: Backing::Path(path),
                 label,
@@ -249,13 +256,12 @@ impl Source {
 
     /// A source over Parquet bytes held in memory.
     pub fn from_bytes(bytes: Bytes, label: &str) -> Result<Source, SourceError> {
-        let meta =
-            ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new()).map_err(|source| {
-                SourceError::NotParquet {
-                    path: label.to_string(),
-                    source,
-                }
-            })?;
+        let meta = ArrowReaderMetadata::load(&bytes, reader_options()).map_err(|source| {
+            SourceError::NotParquet {
+                path: label.to_string(),
+                source,
+            }
+        })?;
         Ok(Source {
             files: vec![SourceFile {
                 backing: Backing::Memory(bytes),
@@ -442,6 +448,21 @@ impl Source {
         columns: &[&str],
         batch_rows: usize,
     ) -> Result<UnitReader, SourceError> {
+        self.read_unit_runs(unit, columns, batch_rows, None)
+    }
+
+    /// [`Source::read_unit`], reading only `runs` of the unit's rows
+    /// (`(offset within the unit, rows)`, in order, disjoint; from
+    /// [`Source::unit_row_runs`]); the batches hold the runs' rows one after
+    /// the other. `None` reads the whole unit. Pages outside the runs are
+    /// not decoded where the file has a page index.
+    pub fn read_unit_runs(
+        &self,
+        unit: &Unit,
+        columns: &[&str],
+        batch_rows: usize,
+        runs: Option<&[(usize, usize)]>,
+    ) -> Result<UnitReader, SourceError> {
         if let Some(m) = &self.memory {
             return m.read_unit(unit, columns, batch_rows);
         }
@@ -468,14 +489,21 @@ impl Source {
             .row_group(unit.row_group)
             .num_rows()
             .max(0) as usize;
-        let selection = if unit.offset == 0 && unit.rows == rg_rows {
+        let whole = [(0, unit.rows)];
+        let runs = runs.unwrap_or(&whole);
+        let selection = if runs == whole && unit.offset == 0 && unit.rows == rg_rows {
             None
         } else {
-            let mut sel = Vec::with_capacity(3);
-            if unit.offset > 0 {
-                sel.push(RowSelector::skip(unit.offset));
+            let mut sel = Vec::with_capacity(2 * runs.len() + 1);
+            let mut at = 0;
+            for &(start, rows) in runs {
+                let start = unit.offset + start;
+                if start > at {
+                    sel.push(RowSelector::skip(start - at));
+                }
+                sel.push(RowSelector::select(rows));
+                at = start + rows;
             }
-            sel.push(RowSelector::select(unit.rows));
             Some(RowSelection::from(sel))
         };
         let read_err = |source: parquet::errors::ParquetError| SourceError::Corrupt {
@@ -689,6 +717,7 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
     Ok(out)
 }
 
+pub use pages::PageTest;
 pub use range::{auto_range, nan_min_max, range_from_metadata};
 
 /// Shared handle used by the aggregation stage.

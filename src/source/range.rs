@@ -52,7 +52,7 @@ enum ChunkStats {
 /// Leaf index of `column` in file `f` when its statistics can be trusted for
 /// ranges: signed integers and floats only (unsigned types sort differently
 /// in Parquet's physical types).
-fn ranged_leaf(f: &SourceFile, column: &str) -> Option<usize> {
+pub(super) fn ranged_leaf(f: &SourceFile, column: &str) -> Option<usize> {
     let field = f.meta.schema().field_with_name(column).ok()?;
     let signed_or_float = matches!(
         field.data_type(),
@@ -67,7 +67,9 @@ fn ranged_leaf(f: &SourceFile, column: &str) -> Option<usize> {
         return None;
     }
     let schema = f.meta.parquet_schema();
-    (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)
+    // A top-level column's leaf has a one-part path (compared without
+    // building the dotted string: this runs per row group per tile).
+    (0..schema.num_columns()).find(|&i| schema.column(i).path().parts() == [column])
 }
 
 /// The statistics of row group `rg`'s chunk of leaf `leaf`, or `None` when
@@ -219,7 +221,9 @@ impl Source {
             }
             let schema = f.meta.parquet_schema();
             let leaf =
-                (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == column)?;
+                // A top-level column's leaf has a one-part path (compared without
+    // building the dotted string: this runs per row group per tile).
+    (0..schema.num_columns()).find(|&i| schema.column(i).path().parts() == [column])?;
             let file = match &f.backing {
                 Backing::Path(p) => Some(Arc::new(File::open(p).ok()?)),
                 Backing::Memory(_) => None,
