@@ -312,13 +312,7 @@ fn bounds(host: &str) -> Result<[f64; 4], BoxError> {
 type NextTile = Arc<dyn Fn(usize, &mut Rng) -> Option<(u32, String)> + Send + Sync>;
 
 /// Send `next`'s paths from `conns` connections until it returns `None`.
-fn hammer(
-    host: &str,
-    conns: usize,
-    next: NextTile,
-    seed: u64,
-    keep_latency: bool,
-) -> Tally {
+fn hammer(host: &str, conns: usize, next: NextTile, seed: u64, keep_latency: bool) -> Tally {
     let handles: Vec<_> = (0..conns)
         .map(|i| {
             let host = host.to_string();

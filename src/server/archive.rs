@@ -54,9 +54,8 @@ use serde_json::{json, Value};
 
 use super::cache::CachedTile;
 use super::{
-    cors, json_response, not_found, parse_number, parse_tile_file, preflight, request_host,
-    tile_response, viewer_page, ConnectionLimits, ConnectionStats, Reject, ServerConfig,
-    ServerError,
+    json_response, not_found, parse_number, parse_tile_file, request_host, tile_response,
+    viewer_page, ConnectionLimits, ConnectionStats, Reject, ServerConfig, ServerError,
 };
 use crate::tiles::TileId;
 
@@ -462,7 +461,6 @@ async fn health(State(server): State<Arc<ArchiveServer>>) -> Response {
 
 async fn viewer(State(server): State<Arc<ArchiveServer>>) -> Response {
     let mut h = HeaderMap::new();
-    cors(&mut h);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -473,12 +471,17 @@ async fn viewer(State(server): State<Arc<ArchiveServer>>) -> Response {
 /// The HTTP routes over an archive: those of [`super::router`], to serve
 /// with [`serve_archive`] or to mount in a larger axum application.
 pub fn archive_router(server: Arc<ArchiveServer>) -> Router {
+    super::with_cors(archive_routes(server))
+}
+
+/// The routes, without the CORS layer.
+fn archive_routes(server: Arc<ArchiveServer>) -> Router {
     Router::new()
-        .route("/", get(viewer).options(preflight))
-        .route("/tiles/{z}/{x}/{file}", get(tile).options(preflight))
-        .route("/tilejson.json", get(tilejson).options(preflight))
-        .route("/legend.json", get(legend).options(preflight))
-        .route("/health", get(health).options(preflight))
+        .route("/", get(viewer))
+        .route("/tiles/{z}/{x}/{file}", get(tile))
+        .route("/tilejson.json", get(tilejson))
+        .route("/legend.json", get(legend))
+        .route("/health", get(health))
         .fallback(not_found)
         .with_state(server)
 }
@@ -493,7 +496,7 @@ pub async fn serve_archive(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stats = Arc::clone(&server.connections);
-    super::serve_app(listener, archive_router(server), stats, limits, shutdown).await
+    super::serve_app(listener, archive_routes(server), stats, limits, shutdown).await
 }
 
 #[cfg(all(test, feature = "pmtiles", feature = "mbtiles"))]

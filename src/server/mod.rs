@@ -764,9 +764,7 @@ impl Reject {
 impl Reject {
     /// The answer: the status and the message, one line.
     fn response(&self) -> Response {
-        let mut r = (self.status(), format!("{self}\n")).into_response();
-        cors(r.headers_mut());
-        r
+        (self.status(), format!("{self}\n")).into_response()
     }
 }
 
@@ -891,18 +889,6 @@ impl TileServer {
     }
 }
 
-/// Add the CORS headers every response carries.
-fn cors(h: &mut HeaderMap) {
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag"),
-    );
-}
-
 /// A strong ETag for `bytes`: 64-bit FNV-1a and the length.
 fn etag(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -998,7 +984,6 @@ fn tile_response(
 ) -> Response {
     let bytes = tile.bytes;
     let mut h = HeaderMap::new();
-    cors(&mut h);
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(TILE_CACHE_CONTROL),
@@ -1023,7 +1008,6 @@ fn tile_response(
 
 fn json_response(value: serde_json::Value) -> Response {
     let mut h = HeaderMap::new();
-    cors(&mut h);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -1177,7 +1161,6 @@ fn viewer_page(config: &ServerConfig) -> String {
 
 async fn viewer(State(server): State<Arc<TileServer>>) -> Response {
     let mut h = HeaderMap::new();
-    cors(&mut h);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -1185,28 +1168,7 @@ async fn viewer(State(server): State<Arc<TileServer>>) -> Response {
     (StatusCode::OK, h, viewer_page(&server.config)).into_response()
 }
 
-async fn preflight() -> Response {
-    let mut h = HeaderMap::new();
-    cors(&mut h);
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    (StatusCode::NO_CONTENT, h).into_response()
-}
-
-async fn not_found(method: Method) -> Response {
-    if method == Method::OPTIONS {
-        return preflight().await;
-    }
+async fn not_found() -> Response {
     Reject::NotFound.into_response()
 }
 
@@ -1225,17 +1187,33 @@ async fn not_found(method: Method) -> Response {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn router(server: Arc<TileServer>) -> Router {
+    with_cors(routes(server))
+}
+
+/// The routes, without the CORS layer.
+fn routes(server: Arc<TileServer>) -> Router {
     Router::new()
-        .route("/", get(viewer).options(preflight))
-        .route(
-            "/tiles/{z}/{x}/{file}",
-            get(tile_handler).options(preflight),
-        )
-        .route("/tilejson.json", get(tilejson).options(preflight))
-        .route("/legend.json", get(legend).options(preflight))
-        .route("/health", get(health).options(preflight))
+        .route("/", get(viewer))
+        .route("/tiles/{z}/{x}/{file}", get(tile_handler))
+        .route("/tilejson.json", get(tilejson))
+        .route("/legend.json", get(legend))
+        .route("/health", get(health))
         .fallback(not_found)
         .with_state(server)
+}
+
+/// CORS for any origin on every answer (errors and timeouts included),
+/// with `ETag` readable by scripts, and preflights answered for a day.
+fn with_cors(app: Router) -> Router {
+    use tower_http::cors::{Any, CorsLayer};
+    app.layer(
+        CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+            .allow_headers(Any)
+            .expose_headers([header::ETAG])
+            .max_age(std::time::Duration::from_secs(86_400)),
+    )
 }
 
 /// Serve `server` on `listener` until `shutdown` resolves, then finish the
@@ -1259,11 +1237,12 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stats = Arc::clone(&server.connections);
-    serve_app(listener, router(server), stats, limits, shutdown).await
+    serve_app(listener, routes(server), stats, limits, shutdown).await
 }
 
-/// Serve `app` (the live or an archive's routes) under `limits`, with the
-/// request deadline, counting into `stats`.
+/// Serve `app` (the live or an archive's routes, without CORS) under
+/// `limits`, with the request deadline inside the CORS layer (so that a
+/// timed-out answer carries CORS too), counting into `stats`.
 async fn serve_app(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -1272,10 +1251,10 @@ async fn serve_app(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let timeout = limits.request_timeout;
-    let app = app.layer(axum::middleware::from_fn_with_state(
+    let app = with_cors(app.layer(axum::middleware::from_fn_with_state(
         (timeout, Arc::clone(&stats)),
         request_deadline,
-    ));
+    )));
     conn::serve_connections(listener, app, limits, stats, shutdown).await
 }
 
@@ -1292,7 +1271,6 @@ async fn request_deadline(
         Err(_) => {
             stats.request_timed_out();
             let mut h = HeaderMap::new();
-            cors(&mut h);
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             (
                 StatusCode::SERVICE_UNAVAILABLE,
