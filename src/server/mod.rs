@@ -1069,16 +1069,35 @@ impl TileServer {
             },
         };
         let (agg_key, layer, shade) = self.overrides(query)?;
-        // Only what the tiles would use: no span for a fixed span,
-        // `eq_hist` or categories.
-        let zoomed = shade.span.is_none() && shade.how != How::EqHist;
-        if let Some(z) = z.filter(|_| zoomed && layer.categories.is_none()) {
-            self.zoom_span(&agg_key, &layer, z)
-                .map_err(|source| Reject::Span { z, source })?;
+        // Only what the tiles would use: no span for a fixed span or
+        // categories; the zoom's histogram for `eq_hist`.
+        let eq = shade.how == How::EqHist;
+        let zoomed = shade.span.is_none() && layer.categories.is_none();
+        if let Some(z) = z.filter(|_| zoomed) {
+            let done = if eq {
+                self.zoom_eq_hist(&agg_key, &layer, z).map(drop)
+            } else {
+                self.zoom_span(&agg_key, &layer, z).map(drop)
+            };
+            done.map_err(|source| Reject::Span { z, source })?;
         }
         let zooms: Vec<serde_json::Value> = (c.min_zoom..=c.max_zoom)
             .map(|z| {
                 let from = z.min(c.span_max_zoom);
+                if eq && zoomed {
+                    // The values at the colormap's ends (equalised between).
+                    let known = self.hists.known(&(agg_key.clone(), from));
+                    return serde_json::json!({
+                        "zoom": z,
+                        "span": null,
+                        "value_range": known.clone().flatten().map(|h| {
+                            let (lo, hi) = h.value_range();
+                            [lo, hi]
+                        }),
+                        "span_from_zoom": from,
+                        "computed": known.is_some(),
+                    });
+                }
                 let span = shade
                     .span
                     .map(Some)

@@ -641,6 +641,29 @@ async fn served_eq_hist_shares_one_histogram_per_zoom() {
         seams > 0,
         "per-tile equalisation would have matched everywhere"
     );
+    // The legend gives the values at the colormap's ends: the zoom's
+    // smallest and largest non-zero counts.
+    let (mut lo, mut hi) = (u32::MAX, 0u32);
+    for t in tiles::tiles_covering(held.extent().0, held.extent().1, 4) {
+        let agg = tiles::aggregate_tile(&held.source, &held.config.layer, t, 256).expect("tile");
+        if let AggValues::U32(v) = &agg.values {
+            for &c in v.iter().filter(|&&c| c > 0) {
+                (lo, hi) = (lo.min(c), hi.max(c));
+            }
+        }
+    }
+    for s in [&held, &unsorted] {
+        let (st, _, body) = get(s, "/legend.json?z=4").await;
+        assert_eq!(st, StatusCode::OK);
+        let lg: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(lg["how"], "eq_hist");
+        let zoom = &lg["zooms"][4];
+        assert_eq!(zoom["computed"], true);
+        assert_eq!(
+            zoom["value_range"],
+            serde_json::json!([f64::from(lo), f64::from(hi)])
+        );
+    }
 }
 
 /// An `agg` override at the pyramid's zooms is served from a level of its

@@ -184,6 +184,12 @@ impl SharedEqHist {
         self.span
     }
 
+    /// The smallest and largest data values histogrammed (shaded with the
+    /// colormap's ends).
+    pub fn value_range(&self) -> (f64, f64) {
+        (self.lo, self.hi)
+    }
+
     /// Shade a non-categorical `agg` with this map: each cell's value is
     /// equalised, then coloured linearly over [`SharedEqHist::span`].
     pub fn shade(&self, agg: &Aggregate, opts: &ShadeOptions) -> Result<super::Image, ShadeError> {
