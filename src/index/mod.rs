@@ -20,31 +20,29 @@
 //! order (first, last) follow the new order, and float sums may differ in
 //! their last bits because they are added in a different order.
 
+mod encode;
+mod keys;
+mod run;
+mod spill;
 #[cfg(test)]
 mod tests;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::fs::File;
-use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use rayon::prelude::*;
 
-use crate::source::{auto_range, numeric_to_f64, Source, SourceError, BATCH_ROWS, UNIT_ROWS};
+pub use keys::{hilbert_index, HILBERT_BITS};
 
-/// Bits per axis of the Hilbert grid.
-pub const HILBERT_BITS: u32 = 16;
-
-/// Key of rows whose x or y is missing: after every real key.
-const MISSING_KEY: u32 = u32::MAX;
+use crate::source::{auto_range, Source, SourceError, UnitReader, BATCH_ROWS, UNIT_ROWS};
+use keys::Keyer;
+use run::{Run, SharedDictionaries, SortScratch, MAX_BATCH_ROWS, SORT_BYTES_PER_ROW};
+use spill::{spill_run, InMemory, Merge, SpilledRun};
 
 /// Key-value metadata entry recording how a file was indexed.
 pub const INDEX_METADATA_KEY: &str = "pointillist.index";
@@ -229,6 +227,7 @@ pub fn build_index(
     out: &Path,
     opts: &IndexOptions,
 ) -> Result<IndexSummary, IndexError> {
+    let started = Instant::now();
     if opts.row_group_rows == 0 {
         return Err(IndexError::ZeroRowGroupRows);
     }
@@ -279,33 +278,180 @@ pub fn build_index(
         path: out.to_path_buf(),
         source,
     };
-    let arrow_err = |source| IndexError::Arrow {
-        path: out.to_path_buf(),
-        source,
-    };
-    let parquet_err = |source| IndexError::Parquet {
-        path: out.to_path_buf(),
-        source,
-    };
 
-    // Phase 1: read in row order, cut into runs by memory, sort each run.
-    let mut runs: Vec<PathBuf> = Vec::new();
-    let mut run = Run::default();
+    let file = tmp.as_file().try_clone().map_err(io_err)?;
+    let out_rows = opts.row_group_rows.clamp(1, BATCH_ROWS);
+    let mut output = encode::Output::new(
+        file,
+        out,
+        &schema,
+        writer_properties(opts, &schema, extent),
+        opts.row_group_rows,
+        out_rows,
+    )?;
     let col_refs: Vec<&str> = columns.iter().map(String::as_str).collect();
-    for unit in source.units(UNIT_ROWS) {
-        for batch in source.read_unit(&unit, &col_refs, BATCH_ROWS)? {
-            let batch = batch?;
-            let columns = shared.apply(batch.columns()).map_err(arrow_err)?;
-            let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(arrow_err)?;
-            let keys = keyer.keys(&batch, &opts.x, &opts.y);
-            run.push(batch, keys);
-            if run.bytes >= opts.memory_bytes {
-                let full = std::mem::take(&mut run);
-                runs.push(spill_run(full, &schema, spill.path(), runs.len())?);
+    let mut reader = RunReader {
+        source,
+        units: source.units(UNIT_ROWS).into_iter(),
+        current: None,
+        columns: &col_refs,
+        shared: &shared,
+        keyer,
+        x: &opts.x,
+        y: &opts.y,
+        schema: &schema,
+        out: out.to_path_buf(),
+        finished: false,
+        busy: Duration::ZERO,
+    };
+    let mut timings = Timings::default();
+
+    // Phase 1: read in row order and cut into runs by memory. The first
+    // run may take the whole budget: if the input ends there it is sorted
+    // and written without spilling.
+    let first = reader.read(opts.memory_bytes)?;
+    let mut spilled: Vec<SpilledRun> = Vec::new();
+    let n_runs;
+    if reader.finished {
+        n_runs = 1;
+        timings.read = reader.busy;
+        let groups = groups_per_chunk(
+            opts.memory_bytes.saturating_sub(first.bytes) / 3,
+            opts.memory_bytes / 16,
+            &first,
+            opts.row_group_rows,
+        );
+        let t = Instant::now();
+        let mut scratch = SortScratch::default();
+        let mut rows = InMemory::new(&first, &mut scratch);
+        output.write_all(&mut rows, groups)?;
+        timings.write = t.elapsed();
+    } else {
+        // Otherwise runs of half the budget: one is sorted and spilled
+        // while the next is read.
+        let half = (opts.memory_bytes / 2).max(1);
+        let row_bytes = data_bytes_per_row(&first);
+        let est_runs = usize::try_from(source.num_rows())
+            .unwrap_or(usize::MAX)
+            .div_ceil((first.rows / 2).max(1))
+            .max(2);
+        // The merge holds a batch or two of every run.
+        let spill_rows =
+            (opts.memory_bytes / 8 / est_runs / row_bytes.max(1)).clamp(1024, BATCH_ROWS);
+        let mut scratch = SortScratch::default();
+        let mut spill_busy = Duration::ZERO;
+        let spill_one = |run: &Run, scratch: &mut SortScratch, n: usize| {
+            let t = Instant::now();
+            let s = spill_run(run, scratch, &schema, spill.path(), n, spill_rows);
+            (s, t.elapsed())
+        };
+        let (a, b) = first.split_in_two();
+        let (s, t) = spill_one(&a, &mut scratch, 0);
+        spilled.push(s?);
+        spill_busy += t;
+        drop(a);
+        let mut full = Some(b);
+        loop {
+            let n = spilled.len();
+            let (done, next) = rayon::join(
+                || full.take().map(|run| spill_one(&run, &mut scratch, n)),
+                || {
+                    if reader.finished {
+                        Ok(None)
+                    } else {
+                        reader.read(half).map(Some)
+                    }
+                },
+            );
+            if let Some((s, t)) = done {
+                spilled.push(s?);
+                spill_busy += t;
+            }
+            match next? {
+                Some(run) if run.rows > 0 => full = Some(run),
+                _ => break,
             }
         }
-    }
+        drop(scratch);
+        n_runs = spilled.len();
+        timings.read = reader.busy;
+        timings.spill = spill_busy;
+        timings.phase1 = started.elapsed();
 
+        // Phase 2: merge the runs.
+        let row_bytes = row_bytes + 4;
+        let groups =
+            (opts.memory_bytes / 6 / (opts.row_group_rows.saturating_mul(row_bytes)).max(1))
+                .clamp(1, 16);
+        let t = Instant::now();
+        let mut merge = Merge::open(&spilled, &shared)?;
+        output.write_all(&mut merge, groups)?;
+        timings.write = t.elapsed();
+    }
+    let meta = output.finish()?;
+    let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
+    tmp.persist(out).map_err(|e| IndexError::Io {
+        path: out.to_path_buf(),
+        source: e.error,
+    })?;
+    drop(spill);
+    timings.total = started.elapsed();
+    if std::env::var_os("POINTILLIST_INDEX_TIMINGS").is_some() {
+        eprintln!(
+            "index timings: total {:.2} s; read+key {:.2} s, sort+spill {:.2} s (runs formed in {:.2} s); merge+write {:.2} s; {} runs",
+            timings.total.as_secs_f64(),
+            timings.read.as_secs_f64(),
+            timings.spill.as_secs_f64(),
+            timings.phase1.as_secs_f64(),
+            timings.write.as_secs_f64(),
+            n_runs
+        );
+    }
+    Ok(IndexSummary {
+        rows: meta.file_metadata().num_rows().max(0) as u64,
+        row_groups: meta.num_row_groups(),
+        runs: n_runs,
+        bytes,
+        extent,
+    })
+}
+
+/// Where the time went (printed with `POINTILLIST_INDEX_TIMINGS` set).
+#[derive(Debug, Default)]
+struct Timings {
+    /// Reading, decoding, re-keying dictionaries and computing keys.
+    read: Duration,
+    /// Sorting runs and writing them out (concurrent with `read`).
+    spill: Duration,
+    /// Until every run was spilled.
+    phase1: Duration,
+    /// Sorting in memory or merging, and encoding and writing the output.
+    write: Duration,
+    total: Duration,
+}
+
+/// Row groups to gather before encoding them together: as many as fit in
+/// `room` bytes (or at least `floor`), 1 to 16.
+fn groups_per_chunk(room: usize, floor: usize, run: &Run, row_group_rows: usize) -> usize {
+    let group = row_group_rows
+        .saturating_mul(data_bytes_per_row(run))
+        .max(1);
+    (room.max(floor) / group).clamp(1, 16)
+}
+
+/// Decoded bytes per row of `run`'s data (without the sort's share).
+fn data_bytes_per_row(run: &Run) -> usize {
+    (run.bytes / run.rows.max(1))
+        .saturating_sub(SORT_BYTES_PER_ROW)
+        .max(1)
+}
+
+/// The output's writer settings.
+fn writer_properties(
+    opts: &IndexOptions,
+    schema: &SchemaRef,
+    extent: Option<((f64, f64), (f64, f64))>,
+) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(opts.compression)
         .set_max_row_group_row_count(Some(opts.row_group_rows))
@@ -328,43 +474,75 @@ pub fn build_index(
             );
         }
     }
-    let props = props.build();
-    let file = tmp.as_file().try_clone().map_err(io_err)?;
-    let sink = BufWriter::with_capacity(1 << 20, file);
-    let mut writer =
-        ArrowWriter::try_new(sink, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
-    let out_rows = opts.row_group_rows.clamp(1, BATCH_ROWS);
-    let n_runs;
-    if runs.is_empty() {
-        // Everything fitted in memory: sort and write directly.
-        n_runs = 1;
-        for chunk in run.sorted_chunks(out_rows) {
-            let (batch, _) = chunk.map_err(arrow_err)?;
-            writer.write(&batch).map_err(parquet_err)?;
+    props.build()
+}
+
+/// Reads the input in row order into runs: decoded, dictionaries re-keyed,
+/// keys computed.
+struct RunReader<'a> {
+    source: &'a Source,
+    units: std::vec::IntoIter<crate::source::Unit>,
+    current: Option<UnitReader>,
+    columns: &'a [&'a str],
+    shared: &'a SharedDictionaries,
+    keyer: Keyer,
+    x: &'a str,
+    y: &'a str,
+    schema: &'a SchemaRef,
+    out: PathBuf,
+    /// The input has no more rows.
+    finished: bool,
+    /// Time spent reading.
+    busy: Duration,
+}
+
+impl RunReader<'_> {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, IndexError> {
+        loop {
+            if let Some(r) = self.current.as_mut() {
+                match r.next() {
+                    Some(b) => return Ok(Some(b?)),
+                    None => self.current = None,
+                }
+            }
+            match self.units.next() {
+                Some(u) => {
+                    self.current = Some(self.source.read_unit(&u, self.columns, BATCH_ROWS)?)
+                }
+                None => return Ok(None),
+            }
         }
-    } else {
-        if run.rows > 0 {
-            runs.push(spill_run(run, &schema, spill.path(), runs.len())?);
-        }
-        n_runs = runs.len();
-        merge_runs(&runs, out_rows, |batch| {
-            writer.write(&batch).map_err(parquet_err)
-        })?;
     }
-    let meta = writer.finish().map_err(parquet_err)?;
-    drop(writer);
-    let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
-    tmp.persist(out).map_err(|e| IndexError::Io {
-        path: out.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(IndexSummary {
-        rows: meta.file_metadata().num_rows().max(0) as u64,
-        row_groups: meta.num_row_groups(),
-        runs: n_runs,
-        bytes,
-        extent,
-    })
+
+    /// The next run of at least `budget` bytes, or the rest of the input.
+    fn read(&mut self, budget: usize) -> Result<Run, IndexError> {
+        let started = Instant::now();
+        let out = self.out.clone();
+        let arrow_err = |source| IndexError::Arrow {
+            path: out.clone(),
+            source,
+        };
+        let mut run = Run::default();
+        while run.bytes < budget {
+            let Some(batch) = self.next_batch()? else {
+                self.finished = true;
+                break;
+            };
+            let columns = self.shared.apply(batch.columns()).map_err(arrow_err)?;
+            let batch =
+                RecordBatch::try_new(Arc::clone(self.schema), columns).map_err(arrow_err)?;
+            let mut at = 0;
+            while at < batch.num_rows() {
+                let len = (batch.num_rows() - at).min(MAX_BATCH_ROWS);
+                let piece = batch.slice(at, len);
+                self.keyer.keys_into(&piece, self.x, self.y, &mut run.keys);
+                run.push(piece);
+                at += len;
+            }
+        }
+        self.busy += started.elapsed();
+        Ok(run)
+    }
 }
 
 /// The Arrow schema shared by every input (field names and types; field
@@ -413,485 +591,4 @@ fn describe(opts: &IndexOptions, extent: Option<((f64, f64), (f64, f64))>) -> St
         "row_group_rows": opts.row_group_rows,
     })
     .to_string()
-}
-
-/// Maps coordinates to Hilbert keys over a fixed extent.
-#[derive(Debug, Clone, Copy)]
-struct Keyer {
-    x0: f64,
-    y0: f64,
-    sx: f64,
-    sy: f64,
-}
-
-impl Keyer {
-    fn new(extent: Option<((f64, f64), (f64, f64))>) -> Keyer {
-        let cells = f64::from(1u32 << HILBERT_BITS);
-        let scale = |lo: f64, hi: f64| if hi > lo { cells / (hi - lo) } else { 0.0 };
-        match extent {
-            Some(((x0, x1), (y0, y1))) => Keyer {
-                x0,
-                y0,
-                sx: scale(x0, x1),
-                sy: scale(y0, y1),
-            },
-            None => Keyer {
-                x0: 0.0,
-                y0: 0.0,
-                sx: 0.0,
-                sy: 0.0,
-            },
-        }
-    }
-
-    /// One key per row of `batch`.
-    fn keys(&self, batch: &RecordBatch, x: &str, y: &str) -> Vec<u32> {
-        let mut xs = Vec::new();
-        let mut ys = Vec::new();
-        let column = |name: &str, out: &mut Vec<f64>| {
-            if let Some(a) = batch.column_by_name(name) {
-                numeric_to_f64(a.as_ref(), out);
-                // Nulls become NaN so they key as missing.
-                if a.null_count() > 0 {
-                    for (i, v) in out.iter_mut().enumerate() {
-                        if a.is_null(i) {
-                            *v = f64::NAN;
-                        }
-                    }
-                }
-            } else {
-                out.clear();
-                out.resize(batch.num_rows(), f64::NAN);
-            }
-        };
-        column(x, &mut xs);
-        column(y, &mut ys);
-        let max = f64::from((1u32 << HILBERT_BITS) - 1);
-        let k = *self;
-        xs.par_iter()
-            .zip(ys.par_iter())
-            .with_min_len(4096)
-            .map(|(&xv, &yv)| {
-                if !(xv.is_finite() && yv.is_finite()) {
-                    return MISSING_KEY;
-                }
-                // Clamped: values outside the statistics' extent (which
-                // cannot happen for trusted statistics) still get a key.
-                let qx = ((xv - k.x0) * k.sx).floor().clamp(0.0, max) as u32;
-                let qy = ((yv - k.y0) * k.sy).floor().clamp(0.0, max) as u32;
-                hilbert_index(qx, qy)
-            })
-            .collect()
-    }
-}
-
-/// Distance of cell `(x, y)` along the Hilbert curve filling the
-/// 2^[`HILBERT_BITS`] square grid.
-///
-/// ```
-/// use pointillist::index::hilbert_index;
-///
-/// // The curve starts at the south-west cell and ends at the south-east one.
-/// assert_eq!(hilbert_index(0, 0), 0);
-/// let max = (1u32 << 16) - 1;
-/// assert_eq!(hilbert_index(max, 0), u32::MAX);
-/// ```
-pub fn hilbert_index(mut x: u32, mut y: u32) -> u32 {
-    let n: u32 = 1 << HILBERT_BITS;
-    let mut d: u32 = 0;
-    let mut s = n >> 1;
-    while s > 0 {
-        let rx = u32::from(x & s != 0);
-        let ry = u32::from(y & s != 0);
-        d = d.wrapping_add(s.wrapping_mul(s).wrapping_mul((3 * rx) ^ ry));
-        if ry == 0 {
-            if rx == 1 {
-                x = (n - 1) - x;
-                y = (n - 1) - y;
-            }
-            std::mem::swap(&mut x, &mut y);
-        }
-        s >>= 1;
-    }
-    d
-}
-
-/// Decoded rows in input order with their keys.
-#[derive(Debug, Default)]
-struct Run {
-    batches: Vec<RecordBatch>,
-    keys: Vec<Vec<u32>>,
-    rows: usize,
-    bytes: usize,
-}
-
-impl Run {
-    fn push(&mut self, batch: RecordBatch, keys: Vec<u32>) {
-        self.rows += batch.num_rows();
-        // The batch, its keys, and its share of the sort's (key, batch, row)
-        // entries.
-        self.bytes += batch.get_array_memory_size() + keys.len() * (4 + 12);
-        self.batches.push(batch);
-        self.keys.push(keys);
-    }
-
-    /// `(key, batch, row)` of every row, sorted by key then input order.
-    fn order(&self) -> Vec<(u32, u32, u32)> {
-        let mut entries: Vec<(u32, u32, u32)> = Vec::with_capacity(self.rows);
-        for (b, keys) in self.keys.iter().enumerate() {
-            entries.extend(
-                keys.iter()
-                    .enumerate()
-                    .map(|(r, &k)| (k, b as u32, r as u32)),
-            );
-        }
-        // (batch, row) is unique, so the unstable sort is deterministic.
-        entries.par_sort_unstable();
-        entries
-    }
-
-    /// The sorted rows in batches of at most `chunk` rows, with their keys.
-    fn sorted_chunks(
-        &self,
-        chunk: usize,
-    ) -> impl Iterator<Item = Result<(RecordBatch, Vec<u32>), arrow_schema::ArrowError>> + '_ {
-        let order = self.order();
-        let n = order.len();
-        (0..n.div_ceil(chunk)).map(move |i| {
-            let part = &order[i * chunk..((i + 1) * chunk).min(n)];
-            let idx: Vec<(usize, usize)> = part
-                .iter()
-                .map(|&(_, b, r)| (b as usize, r as usize))
-                .collect();
-            let keys = part.iter().map(|&(k, _, _)| k).collect();
-            Ok((gather(&self.batches, &idx)?, keys))
-        })
-    }
-}
-
-/// One dictionary per string dictionary column, shared by every batch.
-///
-/// Writers such as pyarrow give each row group a dictionary of its own.
-/// Rows of many row groups then meet in one sorted batch, where Arrow's
-/// `interleave` has to merge the dictionaries (approximately: duplicates can
-/// stay, and an `int8` key overflowed), and a spilled run's batches differ
-/// in dictionary. So each batch is re-keyed on read into the column's
-/// values over the whole input, in order of first appearance (from the
-/// Parquet dictionary pages): every array of the column then shares one
-/// dictionary, sorting moves keys only, and the output keeps the column's
-/// type. Columns whose dictionary pages do not list their values, or
-/// whose union does not fit the key type, stay as they are read.
-struct SharedDictionaries {
-    /// Column index, the shared values and their positions.
-    columns: Vec<(usize, ArrayRef, std::collections::HashMap<String, usize>)>,
-}
-
-impl SharedDictionaries {
-    fn new(source: &Source, schema: &SchemaRef) -> Result<SharedDictionaries, IndexError> {
-        use arrow_schema::DataType;
-        let mut columns = Vec::new();
-        for (i, f) in schema.fields().iter().enumerate() {
-            let DataType::Dictionary(key, value) = f.data_type() else {
-                continue;
-            };
-            if value.as_ref() != &DataType::Utf8 {
-                continue;
-            }
-            let Ok(Some(labels)) = source.categories_in_dictionary_order(f.name()) else {
-                continue;
-            };
-            let capacity: u64 = match key.as_ref() {
-                DataType::Int8 => i8::MAX as u64,
-                DataType::UInt8 => u8::MAX as u64,
-                DataType::Int16 => i16::MAX as u64,
-                DataType::UInt16 => u16::MAX as u64,
-                _ => i32::MAX as u64,
-            };
-            if labels.len() as u64 > capacity + 1 {
-                continue;
-            }
-            let positions = labels
-                .iter()
-                .enumerate()
-                .map(|(k, l)| (l.clone(), k))
-                .collect();
-            let values: ArrayRef = Arc::new(arrow_array::StringArray::from(labels));
-            columns.push((i, values, positions));
-        }
-        Ok(SharedDictionaries { columns })
-    }
-
-    /// `columns` with every shared dictionary column re-keyed.
-    fn apply(&self, columns: &[ArrayRef]) -> Result<Vec<ArrayRef>, arrow_schema::ArrowError> {
-        let mut out = columns.to_vec();
-        for (i, values, positions) in &self.columns {
-            if let Some(c) = out.get_mut(*i) {
-                *c = rekey(c.as_ref(), values, positions)?;
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// `array` (a dictionary of strings) over the dictionary `values`, whose
-/// value -> position map is `positions`.
-fn rekey(
-    array: &dyn Array,
-    values: &ArrayRef,
-    positions: &std::collections::HashMap<String, usize>,
-) -> Result<ArrayRef, arrow_schema::ArrowError> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::ArrowDictionaryKeyType;
-    use arrow_array::types::{
-        Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
-    };
-    use arrow_array::{DictionaryArray, PrimitiveArray};
-    use arrow_schema::ArrowError;
-    fn go<K: ArrowDictionaryKeyType>(
-        d: &DictionaryArray<K>,
-        values: &ArrayRef,
-        positions: &std::collections::HashMap<String, usize>,
-    ) -> Result<ArrayRef, ArrowError> {
-        let local = d.values().as_string_opt::<i32>().ok_or_else(|| {
-            ArrowError::InvalidArgumentError("dictionary values are not strings".into())
-        })?;
-        // Local key -> shared key, for the values this batch's dictionary has.
-        let table: Vec<Option<K::Native>> = local
-            .iter()
-            .map(|v| {
-                v.and_then(|v| positions.get(v))
-                    .and_then(|&p| <K::Native as arrow_buffer::ArrowNativeType>::from_usize(p))
-            })
-            .collect();
-        let keys: PrimitiveArray<K> = d
-            .keys()
-            .iter()
-            .map(|k| {
-                k.and_then(arrow_buffer::ArrowNativeType::to_usize)
-                    .and_then(|k| table.get(k).copied().flatten())
-            })
-            .collect();
-        if keys.null_count() != d.null_count() {
-            let missing = d
-                .keys()
-                .iter()
-                .zip(keys.iter())
-                .filter(|(a, b)| a.is_some() && b.is_none())
-                .count();
-            return Err(ArrowError::InvalidArgumentError(format!(
-                "{missing} values are not in the column's dictionary pages"
-            )));
-        }
-        Ok(Arc::new(DictionaryArray::<K>::try_new(
-            keys,
-            Arc::clone(values),
-        )?))
-    }
-    macro_rules! keyed {
-        ($($t:ty),*) => {$(
-            if let Some(d) = array.as_dictionary_opt::<$t>() {
-                return go(d, values, positions);
-            }
-        )*};
-    }
-    keyed!(
-        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type
-    );
-    Err(ArrowError::InvalidArgumentError(
-        "not a dictionary column".into(),
-    ))
-}
-
-/// Rows `(batch, row)` of `batches`, in that order, as one batch.
-fn gather(
-    batches: &[RecordBatch],
-    idx: &[(usize, usize)],
-) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let Some(first) = batches.first() else {
-        return Err(arrow_schema::ArrowError::InvalidArgumentError(
-            "no batches to gather from".into(),
-        ));
-    };
-    let schema = first.schema();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    let mut arrays: Vec<&dyn Array> = Vec::with_capacity(batches.len());
-    for c in 0..schema.fields().len() {
-        arrays.clear();
-        arrays.extend(batches.iter().map(|b| b.column(c).as_ref()));
-        columns.push(arrow_select::interleave::interleave(&arrays, idx)?);
-    }
-    RecordBatch::try_new(schema, columns)
-}
-
-/// Name of the key column in spilled runs.
-const KEY_COLUMN: &str = "__pointillist_hilbert_key";
-
-/// The schema of spilled runs: the data's, plus the key.
-fn spill_schema(schema: &SchemaRef) -> SchemaRef {
-    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
-    fields.push(Arc::new(arrow_schema::Field::new(
-        KEY_COLUMN,
-        arrow_schema::DataType::UInt32,
-        false,
-    )));
-    Arc::new(arrow_schema::Schema::new(fields))
-}
-
-/// Sort `run` and write it to an Arrow IPC file in `dir`.
-fn spill_run(run: Run, schema: &SchemaRef, dir: &Path, n: usize) -> Result<PathBuf, IndexError> {
-    let path = dir.join(format!("run-{n:05}.arrow"));
-    let io_err = |source| IndexError::Io {
-        path: path.clone(),
-        source,
-    };
-    let arrow_err = |source| IndexError::Arrow {
-        path: path.clone(),
-        source,
-    };
-    let file = File::create(&path).map_err(io_err)?;
-    let spill = spill_schema(schema);
-    let mut writer =
-        arrow_ipc::writer::StreamWriter::try_new(BufWriter::with_capacity(1 << 20, file), &spill)
-            .map_err(arrow_err)?;
-    for chunk in run.sorted_chunks(BATCH_ROWS) {
-        let (batch, keys) = chunk.map_err(arrow_err)?;
-        let mut columns = batch.columns().to_vec();
-        columns.push(Arc::new(arrow_array::UInt32Array::from(keys)));
-        let batch = RecordBatch::try_new(Arc::clone(&spill), columns).map_err(arrow_err)?;
-        writer.write(&batch).map_err(arrow_err)?;
-    }
-    writer.finish().map_err(arrow_err)?;
-    Ok(path)
-}
-
-/// One spilled run being merged.
-struct RunCursor {
-    reader: arrow_ipc::reader::StreamReader<BufReader<File>>,
-    /// Slot of the current batch in the merge's batch list.
-    slot: usize,
-    keys: arrow_array::UInt32Array,
-    row: usize,
-    path: PathBuf,
-}
-
-impl RunCursor {
-    /// Load the next non-empty batch into `slots`; false at the end.
-    fn advance(&mut self, slots: &mut Vec<RecordBatch>) -> Result<bool, IndexError> {
-        for batch in self.reader.by_ref() {
-            let batch = batch.map_err(|source| IndexError::Arrow {
-                path: self.path.clone(),
-                source,
-            })?;
-            if batch.num_rows() == 0 {
-                continue;
-            }
-            let last = batch.num_columns() - 1;
-            let keys = batch
-                .column(last)
-                .as_any()
-                .downcast_ref::<arrow_array::UInt32Array>()
-                .cloned()
-                .ok_or_else(|| IndexError::LostKeyColumn {
-                    path: self.path.clone(),
-                })?;
-            self.keys = keys;
-            self.row = 0;
-            self.slot = slots.len();
-            slots.push(
-                batch
-                    .project(&(0..last).collect::<Vec<_>>())
-                    .map_err(|source| IndexError::Arrow {
-                        path: self.path.clone(),
-                        source,
-                    })?,
-            );
-            return Ok(true);
-        }
-        Ok(false)
-    }
-}
-
-/// k-way merge of sorted runs; ties go to the earlier run (input order).
-/// Calls `emit` with batches of `chunk` rows (the last may be shorter).
-fn merge_runs(
-    runs: &[PathBuf],
-    chunk: usize,
-    mut emit: impl FnMut(RecordBatch) -> Result<(), IndexError>,
-) -> Result<(), IndexError> {
-    let mut slots: Vec<RecordBatch> = Vec::new();
-    let mut cursors: Vec<RunCursor> = Vec::with_capacity(runs.len());
-    let mut heap: BinaryHeap<Reverse<(u32, usize)>> = BinaryHeap::new();
-    for (i, path) in runs.iter().enumerate() {
-        let file = File::open(path).map_err(|source| IndexError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let reader = arrow_ipc::reader::StreamReader::try_new(BufReader::new(file), None).map_err(
-            |source| IndexError::Arrow {
-                path: path.clone(),
-                source,
-            },
-        )?;
-        let mut c = RunCursor {
-            reader,
-            slot: 0,
-            keys: arrow_array::UInt32Array::from(Vec::<u32>::new()),
-            row: 0,
-            path: path.clone(),
-        };
-        if c.advance(&mut slots)? {
-            heap.push(Reverse((c.keys.value(0), i)));
-        }
-        cursors.push(c);
-    }
-    let mut idx: Vec<(usize, usize)> = Vec::with_capacity(chunk);
-    let flush = |idx: &mut Vec<(usize, usize)>,
-                 slots: &mut Vec<RecordBatch>,
-                 cursors: &mut [RunCursor],
-                 emit: &mut dyn FnMut(RecordBatch) -> Result<(), IndexError>|
-     -> Result<(), IndexError> {
-        if idx.is_empty() {
-            return Ok(());
-        }
-        let batch = gather(slots, idx).map_err(|source| IndexError::Arrow {
-            path: PathBuf::from("<merge>"),
-            source,
-        })?;
-        idx.clear();
-        // Keep only the batches the cursors still point into.
-        let mut kept = Vec::with_capacity(cursors.len());
-        for c in cursors.iter_mut() {
-            if c.slot < slots.len() {
-                kept.push(slots[c.slot].clone());
-                c.slot = kept.len() - 1;
-            }
-        }
-        *slots = kept;
-        emit(batch)
-    };
-    while let Some(Reverse((_, run))) = heap.pop() {
-        // Take rows from this run while they sort before the next run's head.
-        let limit = heap.peek().map(|Reverse(top)| *top);
-        loop {
-            let c = &mut cursors[run];
-            idx.push((c.slot, c.row));
-            c.row += 1;
-            if idx.len() >= chunk {
-                flush(&mut idx, &mut slots, &mut cursors, &mut emit)?;
-            }
-            let c = &mut cursors[run];
-            if c.row >= c.keys.len() {
-                if c.advance(&mut slots)? {
-                    heap.push(Reverse((c.keys.value(0), run)));
-                }
-                break;
-            }
-            let next = (c.keys.value(c.row), run);
-            if limit.is_some_and(|l| next > l) {
-                heap.push(Reverse(next));
-                break;
-            }
-        }
-    }
-    flush(&mut idx, &mut slots, &mut cursors, &mut emit)
 }

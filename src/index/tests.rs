@@ -1,8 +1,10 @@
 use std::collections::HashMap;
+use std::fs::File;
 
-use arrow_array::{Float32Array, Float64Array, Int64Array, StringArray};
+use arrow_array::{Array, Float32Array, Float64Array, Int64Array, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
 
 use super::*;
 use crate::aggregate::{AggValues, AggregateRequest, AggregationPlan, ReductionSpec};
@@ -409,4 +411,263 @@ fn empty_input_gives_an_empty_file_with_the_columns() {
         Source::from_bytes(Bytes::from(std::fs::read(&out).expect("read")), "out").expect("open");
     assert_eq!(indexed.num_rows(), 0);
     assert_eq!(indexed.column_names().len(), 4);
+}
+
+#[test]
+fn hilbert_table_walks_the_same_curve_as_the_bit_by_bit_walk() {
+    // Every cell of a 256x256 window at each corner and the centre, and a
+    // million pseudo-random cells.
+    let max = (1u32 << HILBERT_BITS) - 1;
+    let mut s = 7u64;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 32) as u32
+    };
+    for (x0, y0) in [
+        (0, 0),
+        (max - 255, 0),
+        (0, max - 255),
+        (max - 255, max - 255),
+        (32_640, 32_640),
+    ] {
+        for x in x0..=x0 + 255 {
+            for y in y0..=y0 + 255 {
+                assert_eq!(
+                    hilbert_index(x, y),
+                    keys::hilbert_index_reference(x, y),
+                    "cell ({x}, {y})"
+                );
+            }
+        }
+    }
+    for _ in 0..1_000_000 {
+        let (x, y) = (next() & max, next() & max);
+        assert_eq!(
+            hilbert_index(x, y),
+            keys::hilbert_index_reference(x, y),
+            "cell ({x}, {y})"
+        );
+    }
+}
+
+#[test]
+fn keys_scale_clamp_and_mark_missing_like_floor_and_clamp() {
+    let extent = Some(((-10.0, 30.0), (5.0, 6.0)));
+    let keyer = Keyer::new(extent);
+    let cells = f64::from(1u32 << HILBERT_BITS);
+    let max = f64::from((1u32 << HILBERT_BITS) - 1);
+    let expected = |x: f64, y: f64| -> u32 {
+        if !(x.is_finite() && y.is_finite()) {
+            return u32::MAX;
+        }
+        let qx = ((x + 10.0) * (cells / 40.0)).floor().clamp(0.0, max) as u32;
+        let qy = ((y - 5.0) * (cells / 1.0)).floor().clamp(0.0, max) as u32;
+        keys::hilbert_index_reference(qx, qy)
+    };
+    let xs = vec![
+        -10.0,
+        30.0,
+        -11.0,
+        31.0,
+        0.0,
+        1e300,
+        -1e300,
+        f64::NAN,
+        f64::INFINITY,
+        29.999_999,
+        -9.999_9,
+        12.345,
+    ];
+    let ys = vec![
+        5.0,
+        6.0,
+        4.0,
+        7.0,
+        5.5,
+        5.5,
+        5.5,
+        5.5,
+        5.5,
+        5.999_999_9,
+        5.000_001,
+        f64::NEG_INFINITY,
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("y", DataType::Float32, true),
+    ]));
+    // y as f32 with a null: the converted path; then both as f64.
+    let ys32: Vec<Option<f32>> = ys
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i != 4).then_some(v as f32))
+        .collect();
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Float64Array::from(xs.clone())),
+            Arc::new(Float32Array::from(ys32.clone())),
+        ],
+    )
+    .expect("batch");
+    let got = keyer.keys(&batch, "x", "y");
+    for (i, (&x, y)) in xs.iter().zip(&ys32).enumerate() {
+        let y = y.map_or(f64::NAN, f64::from);
+        assert_eq!(got[i], expected(x, y), "row {i}: ({x}, {y})");
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, false),
+        Field::new("y", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Float64Array::from(xs.clone())),
+            Arc::new(Float64Array::from(ys.clone())),
+        ],
+    )
+    .expect("batch");
+    let got = keyer.keys(&batch, "x", "y");
+    for (i, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
+        assert_eq!(got[i], expected(x, y), "row {i}: ({x}, {y})");
+    }
+    // A column that is not there keys every row as missing.
+    assert!(keyer
+        .keys(&batch, "x", "nope")
+        .iter()
+        .all(|&k| k == u32::MAX));
+}
+
+#[test]
+fn radix_sort_is_a_stable_sort_by_key() {
+    let mut s = 11u64;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 33
+    };
+    for (n, key_bits) in [
+        (0usize, 32u32),
+        (1, 32),
+        (1000, 3),
+        (100_000, 32),
+        (100_000, 12),
+        (70_000, 0),
+    ] {
+        // Low halves in increasing order, so stability is visible.
+        let v: Vec<u64> = (0..n as u64)
+            .map(|i| {
+                let key = if key_bits == 0 {
+                    5
+                } else {
+                    next() & ((1u64 << key_bits) - 1)
+                };
+                (key << 32) | i
+            })
+            .collect();
+        let mut expected = v.clone();
+        expected.sort_by_key(|e| e >> 32);
+        let mut got = v;
+        run::radix_sort_by_high_half(&mut got, &mut Vec::new());
+        assert!(got == expected, "n {n}, {key_bits}-bit keys");
+    }
+}
+
+/// Rows handed out from a list of batches, for the writer tests.
+struct Batches(std::collections::VecDeque<RecordBatch>);
+
+impl spill::SortedRows for Batches {
+    fn next_batch(&mut self, rows: usize) -> Result<Option<RecordBatch>, IndexError> {
+        let Some(b) = self.0.pop_front() else {
+            return Ok(None);
+        };
+        assert!(b.num_rows() <= rows);
+        Ok(Some(b))
+    }
+}
+
+#[test]
+fn parallel_row_groups_are_the_bytes_arrow_writer_writes() {
+    // Row groups larger than a batch (split across pieces) and smaller;
+    // a dictionary column, a nullable one, and a last short group.
+    use arrow_array::types::Int8Type;
+    use arrow_array::{DictionaryArray, Int8Array};
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("id", DataType::Int64, false),
+        Field::new("cat", dict_type, true),
+    ]));
+    let labels: arrow_array::ArrayRef = Arc::new(StringArray::from(vec!["p", "q", "r"]));
+    let n = 300_000usize;
+    let dir = tempfile::tempdir().expect("tmp");
+    for (rg_rows, threads) in [(100_000usize, 3usize), (20_000, 2), (65_536, 1)] {
+        let piece = rg_rows.min(BATCH_ROWS);
+        let batches: Vec<RecordBatch> = (0..n.div_ceil(piece))
+            .map(|b| {
+                let rows = (b * piece..((b + 1) * piece).min(n)).collect::<Vec<_>>();
+                let xs: Vec<Option<f64>> = rows
+                    .iter()
+                    .map(|&i| (i % 13 != 0).then_some((i as f64).sqrt()))
+                    .collect();
+                let keys: Vec<Option<i8>> = rows
+                    .iter()
+                    .map(|&i| (i % 7 != 1).then_some((i % 3) as i8))
+                    .collect();
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(Float64Array::from(xs)),
+                        Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| i as i64))),
+                        Arc::new(
+                            DictionaryArray::<Int8Type>::try_new(
+                                Int8Array::from(keys),
+                                labels.clone(),
+                            )
+                            .expect("dict"),
+                        ),
+                    ],
+                )
+                .expect("batch")
+            })
+            .collect();
+        let opts = IndexOptions::default().with_row_group_rows(rg_rows);
+        let props = writer_properties(&opts, &schema, None);
+        let a = dir.path().join(format!("arrow-{rg_rows}.parquet"));
+        let mut w = ArrowWriter::try_new(
+            File::create(&a).expect("create"),
+            schema.clone(),
+            Some(props.clone()),
+        )
+        .expect("writer");
+        for b in &batches {
+            w.write(b).expect("write");
+        }
+        w.close().expect("close");
+        let b = dir.path().join(format!("ours-{rg_rows}.parquet"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        let mut out = encode::Output::new(
+            File::create(&b).expect("create"),
+            &b,
+            &schema,
+            props,
+            rg_rows,
+            piece,
+        )
+        .expect("output");
+        pool.install(|| out.write_all(&mut Batches(batches.into()), 4))
+            .expect("write");
+        let meta = out.finish().expect("finish");
+        assert_eq!(meta.num_row_groups(), n.div_ceil(rg_rows));
+        assert!(
+            std::fs::read(&a).expect("read") == std::fs::read(&b).expect("read"),
+            "row groups of {rg_rows} rows differ from ArrowWriter's"
+        );
+    }
 }
