@@ -446,6 +446,9 @@ fn data_bytes_per_row(run: &Run) -> usize {
         .max(1)
 }
 
+/// Rows per data page of the output.
+const PAGE_ROWS: usize = 8192;
+
 /// The output's writer settings.
 fn writer_properties(
     opts: &IndexOptions,
@@ -456,6 +459,10 @@ fn writer_properties(
         .set_compression(opts.compression)
         .set_max_row_group_row_count(Some(opts.row_group_rows))
         .set_statistics_enabled(EnabledStatistics::Page)
+        // Pages of a few thousand rows, each with its min and max in the
+        // page index: a zoomed-in tile decodes only the pages it shows
+        // (`Source::unit_row_runs`), not its whole row groups.
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_key_value_metadata(Some(vec![KeyValue::new(
             INDEX_METADATA_KEY.to_string(),
             describe(opts, extent),

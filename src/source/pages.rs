@@ -250,3 +250,44 @@ mod read_tests {
         assert!(memory.unit_row_runs(&u, &[]).is_none());
     }
 }
+
+#[cfg(test)]
+mod index_tests {
+    use crate::index::{build_index, IndexOptions};
+    use crate::source::{Source, UNIT_ROWS};
+
+    /// `pointillist index` writes pages small enough, with a page index,
+    /// for a zoomed window to skip most of a row group.
+    #[test]
+    fn indexed_files_have_pages_to_skip() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("indexed.parquet");
+        build_index(
+            &Source::sample().expect("sample"),
+            &path,
+            &IndexOptions::default(),
+        )
+        .expect("index");
+        let file = Source::open(&[&path]).expect("open");
+        // A 40 km box in the middle of the data.
+        let (x0, x1) = crate::source::auto_range(&file, "x")
+            .expect("x range")
+            .expect("points");
+        let (y0, y1) = crate::source::auto_range(&file, "y")
+            .expect("y range")
+            .expect("points");
+        let (mx, my) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+        let on_x = |lo: f64, hi: f64| !(hi < mx - 2e4 || lo > mx + 2e4);
+        let on_y = |lo: f64, hi: f64| !(hi < my - 2e4 || lo > my + 2e4);
+        let mut kept = 0;
+        let mut all = 0;
+        for u in file.units(UNIT_ROWS) {
+            let runs = file
+                .unit_row_runs(&u, &[("x", &on_x), ("y", &on_y)])
+                .expect("a page index");
+            kept += runs.iter().map(|r| r.1).sum::<usize>();
+            all += u.rows;
+        }
+        assert!(kept * 4 < all, "kept {kept} of {all} rows");
+    }
+}
