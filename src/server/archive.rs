@@ -307,7 +307,7 @@ impl ArchiveServer {
     /// Serve `archive`, with a viewer that draws the XYZ basemap
     /// `url_template` under it (as [`ServerConfig::basemap`]).
     pub fn with_basemap(archive: TileArchive, url_template: Option<String>) -> ArchiveServer {
-        let page = viewer_page(&ServerConfig::default().with_basemap(url_template));
+        let page = viewer_page(&ServerConfig::default().with_basemap(url_template), true);
         ArchiveServer {
             archive,
             page,

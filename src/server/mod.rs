@@ -1163,13 +1163,22 @@ async fn health(State(server): State<Arc<TileServer>>) -> Response {
 /// place of the empty object.
 const VIEWER_CONFIG: &str = r#"<script id="viewer-config" type="application/json">{}</script>"#;
 
-/// The viewer page for `config`: the basemap template, JSON-encoded with
-/// `<`, `>` and `&` escaped so that nothing in it can end the script.
-fn viewer_page(config: &ServerConfig) -> String {
-    let Some(basemap) = &config.basemap else {
+/// The viewer page for `config`: the basemap template, and for an archive
+/// (`archive`: tiles already rendered) that overrides do not apply, as
+/// JSON with `<`, `>` and `&` escaped so that nothing in it can end the
+/// script.
+fn viewer_page(config: &ServerConfig, archive: bool) -> String {
+    if config.basemap.is_none() && !archive {
         return VIEWER_HTML.to_string();
-    };
-    let json = serde_json::json!({ "basemap": basemap })
+    }
+    let mut settings = serde_json::Map::new();
+    if let Some(basemap) = &config.basemap {
+        settings.insert("basemap".into(), basemap.clone().into());
+    }
+    if archive {
+        settings.insert("archive".into(), true.into());
+    }
+    let json = serde_json::Value::Object(settings)
         .to_string()
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
@@ -1184,7 +1193,7 @@ async fn viewer(State(server): State<Arc<TileServer>>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    (StatusCode::OK, h, viewer_page(&server.config)).into_response()
+    (StatusCode::OK, h, viewer_page(&server.config, false)).into_response()
 }
 
 async fn not_found() -> Response {

@@ -255,6 +255,7 @@ async fn metadata_viewer_health_and_preflight() {
         !html.contains("https://") && !html.contains("http://"),
         "no CDN"
     );
+    assert!(!html.contains(r#""archive":true"#), "overrides are offered");
 
     let (st, _, body) = get(&s, "/health").await;
     assert_eq!(st, StatusCode::OK);

@@ -238,6 +238,8 @@ async fn archives_serve_the_directory_pyramids_bytes_with_the_live_headers() {
             .expect("ascii")
             .starts_with("text/html"));
         assert!(String::from_utf8_lossy(&body).contains("tilejson.json"));
+        // The viewer hides the override controls for an archive.
+        assert!(String::from_utf8_lossy(&body).contains(r#"{"archive":true}"#));
         let req = Request::options(&uri)
             .header(header::ORIGIN, "http://elsewhere.example")
             .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
