@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -76,12 +77,15 @@ impl Output {
     }
 
     /// Write every row of `rows`, `groups_per_chunk` row groups at a time:
-    /// one chunk is encoded while the next is gathered.
+    /// one chunk is encoded while the next is gathered. Returns the time
+    /// spent gathering and encoding (concurrently).
     pub(super) fn write_all(
         &mut self,
         rows: &mut dyn SortedRows,
         groups_per_chunk: usize,
-    ) -> Result<(), IndexError> {
+    ) -> Result<(Duration, Duration), IndexError> {
+        let mut gathering = Duration::ZERO;
+        let mut encoding = Duration::ZERO;
         let mut cutter = Cutter {
             row_group_rows: self.row_group_rows,
             piece_rows: self.piece_rows,
@@ -90,14 +94,25 @@ impl Output {
         let mut pending: Vec<Group> = Vec::new();
         loop {
             let groups = std::mem::take(&mut pending);
-            let (written, next) = rayon::join(
-                || self.write_groups(groups),
-                || cutter.next_chunk(rows, groups_per_chunk.max(1)),
+            let ((written, te), (next, tg)) = rayon::join(
+                || {
+                    let t = Instant::now();
+                    (self.write_groups(groups), t.elapsed())
+                },
+                || {
+                    let t = Instant::now();
+                    (
+                        cutter.next_chunk(rows, groups_per_chunk.max(1)),
+                        t.elapsed(),
+                    )
+                },
             );
+            encoding += te;
+            gathering += tg;
             written?;
             pending = next?;
             if pending.is_empty() {
-                return Ok(());
+                return Ok((gathering, encoding));
             }
         }
     }

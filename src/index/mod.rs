@@ -42,7 +42,7 @@ pub use keys::{hilbert_index, HILBERT_BITS};
 use crate::source::{auto_range, Source, SourceError, UnitReader, BATCH_ROWS, UNIT_ROWS};
 use keys::Keyer;
 use run::{Run, SharedDictionaries, SortScratch, MAX_BATCH_ROWS, SORT_BYTES_PER_ROW};
-use spill::{spill_run, InMemory, Merge, SpilledRun};
+use spill::{spill_run, InMemory, Merge, SpillTimes, SpilledRun};
 
 /// Key-value metadata entry recording how a file was indexed.
 pub const INDEX_METADATA_KEY: &str = "pointillist.index";
@@ -307,9 +307,10 @@ pub fn build_index(
     let mut timings = Timings::default();
 
     // Phase 1: read in row order and cut into runs by memory. The first
-    // run may take the whole budget: if the input ends there it is sorted
-    // and written without spilling.
-    let first = reader.read(opts.memory_bytes)?;
+    // run may take the whole share of the budget the sort has: if the input
+    // ends there it is sorted and written without spilling.
+    let sort_bytes = opts.memory_bytes / 10 * SORT_SHARE_TENTHS;
+    let first = reader.read(sort_bytes)?;
     let mut spilled: Vec<SpilledRun> = Vec::new();
     let n_runs;
     if reader.finished {
@@ -324,12 +325,12 @@ pub fn build_index(
         let t = Instant::now();
         let mut scratch = SortScratch::default();
         let mut rows = InMemory::new(&first, &mut scratch);
-        output.write_all(&mut rows, groups)?;
+        (timings.gather, timings.encode) = output.write_all(&mut rows, groups)?;
         timings.write = t.elapsed();
     } else {
         // Otherwise runs of half the budget: one is sorted and spilled
         // while the next is read.
-        let half = (opts.memory_bytes / 2).max(1);
+        let half = (sort_bytes / 2).max(1);
         let row_bytes = data_bytes_per_row(&first);
         let est_runs = usize::try_from(source.num_rows())
             .unwrap_or(usize::MAX)
@@ -345,10 +346,21 @@ pub fn build_index(
             let s = spill_run(run, scratch, &schema, spill.path(), n, spill_rows);
             (s, t.elapsed())
         };
+        let mut add = |s: Result<(SpilledRun, SpillTimes), IndexError>,
+                       t: Duration,
+                       spilled: &mut Vec<SpilledRun>|
+         -> Result<(), IndexError> {
+            let (s, times) = s?;
+            spilled.push(s);
+            spill_busy += t;
+            timings.sort += times.sort;
+            timings.spill_gather += times.gather;
+            timings.spill_write += times.write;
+            Ok(())
+        };
         let (a, b) = first.split_in_two();
         let (s, t) = spill_one(&a, &mut scratch, 0);
-        spilled.push(s?);
-        spill_busy += t;
+        add(s, t, &mut spilled)?;
         drop(a);
         let mut full = Some(b);
         loop {
@@ -364,8 +376,7 @@ pub fn build_index(
                 },
             );
             if let Some((s, t)) = done {
-                spilled.push(s?);
-                spill_busy += t;
+                add(s, t, &mut spilled)?;
             }
             match next? {
                 Some(run) if run.rows > 0 => full = Some(run),
@@ -381,11 +392,11 @@ pub fn build_index(
         // Phase 2: merge the runs.
         let row_bytes = row_bytes + 4;
         let groups =
-            (opts.memory_bytes / 6 / (opts.row_group_rows.saturating_mul(row_bytes)).max(1))
+            (opts.memory_bytes / 16 / (opts.row_group_rows.saturating_mul(row_bytes)).max(1))
                 .clamp(1, 16);
         let t = Instant::now();
         let mut merge = Merge::open(&spilled, &shared)?;
-        output.write_all(&mut merge, groups)?;
+        (timings.gather, timings.encode) = output.write_all(&mut merge, groups)?;
         timings.write = t.elapsed();
     }
     let meta = output.finish()?;
@@ -398,12 +409,18 @@ pub fn build_index(
     timings.total = started.elapsed();
     if std::env::var_os("POINTILLIST_INDEX_TIMINGS").is_some() {
         eprintln!(
-            "index timings: total {:.2} s; read+key {:.2} s, sort+spill {:.2} s (runs formed in {:.2} s); merge+write {:.2} s; {} runs",
+            "index timings: total {:.2} s; runs formed in {:.2} s: read+key {:.2} s while sort+spill {:.2} s (sort {:.2}, gather {:.2}, write {:.2}); written in {:.2} s: {} {:.2} s while encode+write {:.2} s; {} runs",
             timings.total.as_secs_f64(),
+            timings.phase1.as_secs_f64(),
             timings.read.as_secs_f64(),
             timings.spill.as_secs_f64(),
-            timings.phase1.as_secs_f64(),
+            timings.sort.as_secs_f64(),
+            timings.spill_gather.as_secs_f64(),
+            timings.spill_write.as_secs_f64(),
             timings.write.as_secs_f64(),
+            if n_runs > 1 { "merge" } else { "sort+gather" },
+            timings.gather.as_secs_f64(),
+            timings.encode.as_secs_f64(),
             n_runs
         );
     }
@@ -416,6 +433,13 @@ pub fn build_index(
     })
 }
 
+/// Tenths of [`IndexOptions::memory_bytes`] the rows being sorted may
+/// take (counted as their Arrow buffers plus the sort's 20 bytes a row).
+/// The rest is the reader's and writer's buffers and what the allocator
+/// keeps of freed memory: two threads sorting and reading leave it holes
+/// of both.
+const SORT_SHARE_TENTHS: usize = 7;
+
 /// Where the time went (printed with `POINTILLIST_INDEX_TIMINGS` set).
 #[derive(Debug, Default)]
 struct Timings {
@@ -423,6 +447,14 @@ struct Timings {
     read: Duration,
     /// Sorting runs and writing them out (concurrent with `read`).
     spill: Duration,
+    /// Of `spill`: sorting, gathering the sorted rows, writing them.
+    sort: Duration,
+    spill_gather: Duration,
+    spill_write: Duration,
+    /// Of `write`: merging (or gathering the sorted run) and, concurrently,
+    /// encoding and writing the output.
+    gather: Duration,
+    encode: Duration,
     /// Until every run was spilled.
     phase1: Duration,
     /// Sorting in memory or merging, and encoding and writing the output.
@@ -542,8 +574,9 @@ impl RunReader<'_> {
             while at < batch.num_rows() {
                 let len = (batch.num_rows() - at).min(MAX_BATCH_ROWS);
                 let piece = batch.slice(at, len);
-                self.keyer.keys_into(&piece, self.x, self.y, &mut run.keys);
-                run.push(piece);
+                let mut keys = Vec::with_capacity(len);
+                self.keyer.keys_into(&piece, self.x, self.y, &mut keys);
+                run.push(piece, keys);
                 at += len;
             }
         }

@@ -22,19 +22,20 @@ pub(super) const SORT_BYTES_PER_ROW: usize = 4 + 16;
 #[derive(Debug, Default)]
 pub(super) struct Run {
     pub(super) batches: Vec<RecordBatch>,
-    /// One key per row, batch after batch.
-    pub(super) keys: Vec<u32>,
+    /// The keys of each batch's rows (one vector per batch: a single
+    /// growing one would leave the allocator holes of every size it had).
+    pub(super) keys: Vec<Vec<u32>>,
     pub(super) rows: usize,
     pub(super) bytes: usize,
 }
 
 impl Run {
-    /// Append `batch` (at most [`MAX_BATCH_ROWS`] rows) whose keys were
-    /// appended to [`Run::keys`] already.
-    pub(super) fn push(&mut self, batch: RecordBatch) {
+    /// Append `batch` (at most [`MAX_BATCH_ROWS`] rows) and its keys.
+    pub(super) fn push(&mut self, batch: RecordBatch, keys: Vec<u32>) {
         self.rows += batch.num_rows();
         self.bytes += batch.get_array_memory_size() + batch.num_rows() * SORT_BYTES_PER_ROW;
         self.batches.push(batch);
+        self.keys.push(keys);
     }
 
     /// Split the run into two at a batch boundary near its middle (input
@@ -42,15 +43,11 @@ impl Run {
     pub(super) fn split_in_two(mut self) -> (Run, Run) {
         let half = self.batches.len() / 2;
         let tail_batches = self.batches.split_off(half);
-        let head_rows: usize = self.batches.iter().map(RecordBatch::num_rows).sum();
-        let tail_keys = self.keys.split_off(head_rows);
-        let measure = |batches: Vec<RecordBatch>, keys: Vec<u32>| {
-            let mut run = Run {
-                keys,
-                ..Run::default()
-            };
-            for b in batches {
-                run.push(b);
+        let tail_keys = self.keys.split_off(half);
+        let measure = |batches: Vec<RecordBatch>, keys: Vec<Vec<u32>>| {
+            let mut run = Run::default();
+            for (b, k) in batches.into_iter().zip(keys) {
+                run.push(b, k);
             }
             run
         };
@@ -65,13 +62,12 @@ impl Run {
     pub(super) fn sort<'a>(&self, scratch: &'a mut SortScratch) -> &'a [u64] {
         let entries = &mut scratch.entries;
         entries.clear();
-        entries.reserve(self.rows);
-        let mut keys = self.keys.iter();
-        for (b, batch) in self.batches.iter().enumerate() {
+        // Room for the next runs too, which differ by a few batches.
+        entries.reserve(self.rows + 4 * MAX_BATCH_ROWS);
+        for (b, keys) in self.keys.iter().enumerate() {
             let base = (b as u64) << 16;
             entries.extend(
-                keys.by_ref()
-                    .take(batch.num_rows())
+                keys.iter()
                     .enumerate()
                     .map(|(r, &k)| (u64::from(k) << 32) | base | r as u64),
             );
@@ -89,42 +85,92 @@ pub(super) struct SortScratch {
     spare: Vec<u64>,
 }
 
-/// Digits of the radix sort, low to high, over bits 32..64.
-const DIGITS: [(u32, u32); 3] = [(32, 11), (43, 11), (54, 10)];
-
-/// Stable LSD radix sort of `v` by its high 32 bits (the low bits keep
-/// their input order among equal keys). Digits whose value is the same
-/// for every entry are skipped.
+/// Stable radix sort of `v` by its high 32 bits (the low bits keep their
+/// input order among equal keys).
+///
+/// One pass on the top byte of the key spreads the entries into 256
+/// buckets (in `spare`); each bucket, a fraction of the whole and mostly
+/// in cache, is then sorted on the key's other three bytes by LSD passes,
+/// the buckets in parallel. Byte passes whose value is the same for the
+/// whole bucket are skipped.
 pub(super) fn radix_sort_by_high_half(v: &mut Vec<u64>, spare: &mut Vec<u64>) {
     let n = v.len();
     if n < 2 {
         return;
     }
-    let mut counts = [[0usize; 1 << 11]; 3];
+    let mut counts = [0usize; 256];
     for &e in v.iter() {
-        for (c, &(shift, bits)) in counts.iter_mut().zip(&DIGITS) {
-            c[((e >> shift) & ((1 << bits) - 1)) as usize] += 1;
-        }
+        counts[(e >> 56) as usize] += 1;
+    }
+    let mut starts = [0usize; 257];
+    for (i, &c) in counts.iter().enumerate() {
+        starts[i + 1] = starts[i] + c;
     }
     spare.clear();
+    spare.reserve(v.capacity());
     spare.resize(n, 0);
-    for (c, &(shift, bits)) in counts.iter_mut().zip(&DIGITS) {
-        if c.contains(&n) {
+    let mut at = starts;
+    for &e in v.iter() {
+        let d = (e >> 56) as usize;
+        spare[at[d]] = e;
+        at[d] += 1;
+    }
+    // Disjoint (sorted from, scratch) slices per bucket.
+    let mut buckets: Vec<(&mut [u64], &mut [u64])> = Vec::with_capacity(256);
+    let (mut from, mut to) = (&mut spare[..], &mut v[..]);
+    for w in starts.windows(2) {
+        let len = w[1] - w[0];
+        let (f, rest_f) = from.split_at_mut(len);
+        let (t, rest_t) = to.split_at_mut(len);
+        if len > 0 {
+            buckets.push((f, t));
+        }
+        from = rest_f;
+        to = rest_t;
+    }
+    use rayon::prelude::*;
+    buckets
+        .into_par_iter()
+        .with_max_len(1)
+        .for_each(|(src, dst)| sort_bucket(src, dst));
+}
+
+/// LSD byte passes over bits 32..56 of `src`, leaving the result in `dst`.
+fn sort_bucket(src: &mut [u64], dst: &mut [u64]) {
+    let m = src.len();
+    let mut counts = [[0usize; 256]; 3];
+    for &e in src.iter() {
+        for (k, c) in counts.iter_mut().enumerate() {
+            c[((e >> (32 + 8 * k)) & 0xFF) as usize] += 1;
+        }
+    }
+    // Where the sorted entries are now: `src` (true) or `dst`.
+    let mut in_src = true;
+    for (k, c) in counts.iter_mut().enumerate() {
+        if c.contains(&m) {
             continue;
         }
         let mut sum = 0;
-        for k in c.iter_mut() {
-            let here = *k;
-            *k = sum;
+        for x in c.iter_mut() {
+            let here = *x;
+            *x = sum;
             sum += here;
         }
-        let mask = (1u64 << bits) - 1;
-        for &e in v.iter() {
-            let d = ((e >> shift) & mask) as usize;
-            spare[c[d]] = e;
+        let (a, b): (&[u64], &mut [u64]) = if in_src {
+            (&*src, &mut *dst)
+        } else {
+            (&*dst, &mut *src)
+        };
+        let shift = 32 + 8 * k;
+        for &e in a {
+            let d = ((e >> shift) & 0xFF) as usize;
+            b[c[d]] = e;
             c[d] += 1;
         }
-        std::mem::swap(v, spare);
+        in_src = !in_src;
+    }
+    if in_src {
+        dst.copy_from_slice(src);
     }
 }
 

@@ -8,9 +8,11 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow_array::{Array, RecordBatch, UInt32Array};
 use arrow_schema::SchemaRef;
+use rayon::prelude::*;
 
 use super::run::{gather, gather_sorted, Run, SharedDictionaries, SortScratch};
 use super::IndexError;
@@ -18,7 +20,7 @@ use super::IndexError;
 /// Bytes per segment file of a spilled run. The merge deletes each
 /// segment once it has read it, so the page cache it held is freed while
 /// the output is written instead of at the end.
-const SEGMENT_BYTES: u64 = 32 << 20;
+const SEGMENT_BYTES: u64 = 2 << 20;
 
 /// Name of the key column in spilled runs.
 const KEY_COLUMN: &str = "__pointillist_hilbert_key";
@@ -125,6 +127,17 @@ impl Read for SegmentReader {
     }
 }
 
+/// Time a spill took, by step.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct SpillTimes {
+    pub(super) sort: Duration,
+    pub(super) gather: Duration,
+    pub(super) write: Duration,
+}
+
+/// Sorted batches gathered at once (in parallel) before they are written.
+const GATHER_AT_ONCE: usize = 8;
+
 /// Sort `run` and write it, in batches of `batch_rows`, to segment files
 /// in `dir`.
 pub(super) fn spill_run(
@@ -134,7 +147,7 @@ pub(super) fn spill_run(
     dir: &Path,
     n: usize,
     batch_rows: usize,
-) -> Result<SpilledRun, IndexError> {
+) -> Result<(SpilledRun, SpillTimes), IndexError> {
     let path = segment_path(dir, n, 0);
     let io_err = |source| IndexError::Io {
         path: path.clone(),
@@ -144,24 +157,46 @@ pub(super) fn spill_run(
         path: path.clone(),
         source,
     };
+    let mut times = SpillTimes::default();
     let spill = spill_schema(schema);
     let sink = BufWriter::with_capacity(1 << 20, SegmentWriter::new(dir, n));
     let mut writer = arrow_ipc::writer::StreamWriter::try_new(sink, &spill).map_err(arrow_err)?;
+    let t = Instant::now();
     let order = run.sort(scratch);
-    for part in order.chunks(batch_rows.max(1)) {
-        let (batch, keys) = gather_sorted(&run.batches, part).map_err(arrow_err)?;
-        let mut columns = batch.columns().to_vec();
-        columns.push(Arc::new(UInt32Array::from(keys)));
-        let batch = RecordBatch::try_new(Arc::clone(&spill), columns).map_err(arrow_err)?;
-        writer.write(&batch).map_err(arrow_err)?;
+    times.sort = t.elapsed();
+    let parts: Vec<&[u64]> = order.chunks(batch_rows.max(1)).collect();
+    for group in parts.chunks(GATHER_AT_ONCE) {
+        let t = Instant::now();
+        let gathered: Vec<Result<RecordBatch, arrow_schema::ArrowError>> = group
+            .par_iter()
+            .map(|part| {
+                let (batch, keys) = gather_sorted(&run.batches, part)?;
+                let mut columns = batch.columns().to_vec();
+                columns.push(Arc::new(UInt32Array::from(keys)));
+                RecordBatch::try_new(Arc::clone(&spill), columns)
+            })
+            .collect();
+        times.gather += t.elapsed();
+        let t = Instant::now();
+        for batch in gathered {
+            writer
+                .write(&batch.map_err(arrow_err)?)
+                .map_err(arrow_err)?;
+        }
+        times.write += t.elapsed();
     }
+    let t = Instant::now();
     writer.finish().map_err(arrow_err)?;
     let sink = writer.into_inner().map_err(arrow_err)?;
     let mut segments = sink.into_inner().map_err(|e| io_err(e.into_error()))?;
     segments.flush().map_err(io_err)?;
-    Ok(SpilledRun {
-        segments: std::mem::take(&mut segments.segments),
-    })
+    times.write += t.elapsed();
+    Ok((
+        SpilledRun {
+            segments: std::mem::take(&mut segments.segments),
+        },
+        times,
+    ))
 }
 
 /// One spilled run being merged.
