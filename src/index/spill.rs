@@ -165,7 +165,7 @@ pub(super) fn spill_run(
     let order = run.sort(scratch);
     times.sort = t.elapsed();
     let parts: Vec<&[u64]> = order.chunks(batch_rows.max(1)).collect();
-    for group in parts.chunks(GATHER_AT_ONCE) {
+    let gather_group = |group: &[&[u64]]| {
         let t = Instant::now();
         let gathered: Vec<Result<RecordBatch, arrow_schema::ArrowError>> = group
             .par_iter()
@@ -176,14 +176,24 @@ pub(super) fn spill_run(
                 RecordBatch::try_new(Arc::clone(&spill), columns)
             })
             .collect();
-        times.gather += t.elapsed();
-        let t = Instant::now();
-        for batch in gathered {
-            writer
-                .write(&batch.map_err(arrow_err)?)
-                .map_err(arrow_err)?;
-        }
-        times.write += t.elapsed();
+        (gathered, t.elapsed())
+    };
+    // Each group is written while the next is gathered.
+    let mut groups = parts.chunks(GATHER_AT_ONCE);
+    let mut pending = groups.next().map(gather_group);
+    while let Some((gathered, tg)) = pending.take() {
+        times.gather += tg;
+        let (written, next) = rayon::join(
+            || {
+                let t = Instant::now();
+                let r = gathered.into_iter().try_for_each(|b| writer.write(&b?));
+                (r, t.elapsed())
+            },
+            || groups.next().map(gather_group),
+        );
+        times.write += written.1;
+        written.0.map_err(arrow_err)?;
+        pending = next;
     }
     let t = Instant::now();
     writer.finish().map_err(arrow_err)?;
