@@ -27,13 +27,13 @@ def merc(lon, lat):
     return x, y
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=100_000_000)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("-o", "--output", required=True)
-    a = ap.parse_args()
-    rng = np.random.default_rng(a.seed)
+LABELS = ["w", "b", "a", "h", "o"]
+
+
+def chunks(rows, seed, chunk=1 << 20):
+    """Yield (x, y, val, codes) arrays of up to `chunk` rows: float64 Web
+    Mercator x, y, a float64 value and int category codes into LABELS."""
+    rng = np.random.default_rng(seed)
     n_cities = 400
     lon = rng.uniform(-124.5, -67.0, n_cities)
     lat = rng.uniform(25.5, 49.0, n_cities)
@@ -43,24 +43,35 @@ def main():
     sigma = rng.uniform(2e3, 4e4, n_cities)
     x0, y0 = merc(-124.5, 25.5)
     x1, y1 = merc(-67.0, 49.0)
-    labels = ["w", "b", "a", "h", "o"]
-    chunk = 1 << 20
-    writer = None
-    written = 0
-    while written < a.rows:
-        n = min(chunk, a.rows - written)
+    done = 0
+    while done < rows:
+        n = min(chunk, rows - done)
         in_city = rng.random(n) < 0.7
         city = rng.choice(n_cities, size=n, p=weights)
         x = np.where(in_city, cx[city] + rng.normal(0, 1, n) * sigma[city], rng.uniform(x0, x1, n))
         y = np.where(in_city, cy[city] + rng.normal(0, 1, n) * sigma[city], rng.uniform(y0, y1, n))
         val = rng.gamma(2.0, 10.0, n)
-        cat = pd.Categorical.from_codes(rng.choice(5, size=n, p=[0.6, 0.13, 0.06, 0.17, 0.04]), labels)
+        codes = rng.choice(5, size=n, p=[0.6, 0.13, 0.06, 0.17, 0.04])
+        yield x, y, val, codes
+        done += n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("-o", "--output", required=True)
+    a = ap.parse_args()
+    writer = None
+    written = 0
+    for x, y, val, codes in chunks(a.rows, a.seed):
+        cat = pd.Categorical.from_codes(codes, LABELS)
         df = pd.DataFrame({"x": x, "y": y, "val": val, "cat": cat})
         table = pa.Table.from_pandas(df, preserve_index=False)
         if writer is None:
             writer = pq.ParquetWriter(a.output, table.schema)
         writer.write_table(table)
-        written += n
+        written += len(x)
     if writer is not None:
         writer.close()
     print(f"wrote {written} rows to {a.output}")

@@ -2,7 +2,11 @@
 # Side-by-side benchmark: pointillist vs Datashader 0.19.1 on the same
 # synthetic census-like Parquet file. See benches/README.md.
 #
-#   bash benches/compare_datashader.sh [--rows N] [--quick] [--reps N] [--seed N] [--max-wait S]
+#   bash benches/compare_datashader.sh [--rows N] [--quick] [--reps N] [--seed N] [--max-wait S] [--data FILE]
+#
+# --data FILE: benchmark an existing Parquet file (x, y, val, cat columns,
+# e.g. one written by benches/writers.py) instead of `pointillist synth`
+# output; --rows and --seed are then ignored.
 #
 # --max-wait S: before each timed run wait up to S seconds (default 600) for
 # other processes to go quiet, and repeat runs they disturbed; 0 = never.
@@ -30,6 +34,7 @@ QUICK=0
 REPS=3
 SEED=42
 MAX_WAIT=600
+GIVEN_DATA=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rows) [[ $# -ge 2 ]] || die "--rows needs a value"; ROWS="$2"; ROWS_SET=1; shift 2 ;;
@@ -41,6 +46,8 @@ while [[ $# -gt 0 ]]; do
         --seed=*) SEED="${1#*=}"; shift ;;
         --max-wait) [[ $# -ge 2 ]] || die "--max-wait needs a value"; MAX_WAIT="$2"; shift 2 ;;
         --max-wait=*) MAX_WAIT="${1#*=}"; shift ;;
+        --data) [[ $# -ge 2 ]] || die "--data needs a file"; GIVEN_DATA="$2"; shift 2 ;;
+        --data=*) GIVEN_DATA="${1#*=}"; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument '$1' (try --help)" ;;
     esac
@@ -121,7 +128,13 @@ md = pq.ParquetFile(sys.argv[1]).metadata
 kv = md.metadata or {}
 print(kv.get(b"pointillist.synth", b"").decode(), "num_rows=%d" % md.num_rows)' "$1"
 }
-if [[ -f "$DATA" ]] && synth_meta "$DATA" 2>/dev/null | grep -q "seed=$SEED rows=$ROWS precision=f32 .*num_rows=$ROWS\$"; then
+if [[ -n "$GIVEN_DATA" ]]; then
+    [[ -f "$GIVEN_DATA" ]] || die "--data $GIVEN_DATA: no such file"
+    DATA="$(cd "$(dirname "$GIVEN_DATA")" && pwd)/$(basename "$GIVEN_DATA")"
+    ROWS="$("$PY" -c 'import sys, pyarrow.parquet as pq; print(pq.ParquetFile(sys.argv[1]).metadata.num_rows)' "$DATA")" \
+        || die "--data $GIVEN_DATA: not a Parquet file pyarrow can read"
+    echo "== using $DATA ($ROWS rows)" >&2
+elif [[ -f "$DATA" ]] && synth_meta "$DATA" 2>/dev/null | grep -q "seed=$SEED rows=$ROWS precision=f32 .*num_rows=$ROWS\$"; then
     echo "== reusing $DATA" >&2
 else
     echo "== generating $DATA ($ROWS rows, seed $SEED)" >&2
@@ -135,7 +148,7 @@ SYNTH_META="$(synth_meta "$DATA")" || die "cannot read the metadata of $DATA"
 echo "   $SYNTH_META" >&2
 
 # ---- 3-4. scenarios, table, JSON ------------------------------------------
-OUT="$BENCH_DIR/out-$ROWS"
+OUT="$BENCH_DIR/out-$ROWS${GIVEN_DATA:+-$(basename "$DATA" .parquet)}"
 mkdir -p "$OUT"
 echo "== running scenarios ($REPS repetitions each; Datashader needs several GB of RAM at 100M rows)" >&2
 # In the background with `wait`, so that a signal to this script runs the

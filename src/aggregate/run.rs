@@ -562,7 +562,13 @@ impl AggregationPlan {
         }
         // The run being handed out, and how many of its rows already were.
         let (mut run, mut done) = (0usize, 0usize);
-        for batch in source.read_unit_runs(unit, &cols, BATCH_ROWS, runs.as_deref())? {
+        // A string category column is read through its Parquet dictionary.
+        let read = if self.by.is_some() {
+            Source::read_unit_runs_dictionary
+        } else {
+            Source::read_unit_runs
+        };
+        for batch in read(source, unit, &cols, BATCH_ROWS, runs.as_deref())? {
             let batch = batch?;
             let col = |name: &str| {
                 batch

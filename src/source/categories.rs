@@ -234,6 +234,39 @@ impl CategorySet {
     /// Add the non-null values of `array`. Returns false when the array is
     /// not a category column.
     pub fn add(&mut self, array: &dyn Array) -> bool {
+        if let Some(d) = array.as_any_dictionary_opt() {
+            // Each referenced dictionary entry once, in order of the first
+            // row that uses it: a flag per entry, not a set lookup per row.
+            let values = d.values();
+            let mut entries: Vec<Option<String>> = Vec::with_capacity(values.len());
+            let mut ints: Vec<Option<i64>> = Vec::new();
+            let strings =
+                for_each_plain_str(values.as_ref(), |_, v| entries.push(v.map(str::to_owned)));
+            if !strings && !for_each_plain_int(values.as_ref(), |_, v| ints.push(v)) {
+                return false;
+            }
+            let keys = d.keys();
+            let mut seen = vec![false; values.len()];
+            let mut left = values.len();
+            for (i, &k) in d.normalized_keys().iter().enumerate() {
+                if left == 0 {
+                    break;
+                }
+                if k >= seen.len() || seen[k] || keys.is_null(i) {
+                    continue;
+                }
+                seen[k] = true;
+                left -= 1;
+                if strings {
+                    if let Some(v) = entries[k].as_deref() {
+                        self.insert_str(v);
+                    }
+                } else if let Some(v) = ints[k] {
+                    self.insert_int(v);
+                }
+            }
+            return true;
+        }
         if for_each_str(array, |_, v| {
             if let Some(v) = v {
                 self.insert_str(v);
@@ -392,6 +425,46 @@ mod tests {
     use super::*;
     use arrow_array::types::Int32Type as K;
     use arrow_array::{DictionaryArray, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn dictionary_sets_hold_used_entries_in_first_use_order() {
+        // Entry "zz" is in the dictionary but no row uses it; the row with
+        // a null key and the null entry add nothing.
+        let values = StringArray::from(vec![Some("b"), Some("zz"), Some("a"), None, Some("c")]);
+        let keys =
+            arrow_array::Int32Array::from(vec![Some(4), Some(2), None, Some(3), Some(2), Some(0)]);
+        let d = DictionaryArray::<K>::try_new(keys, Arc::new(values)).expect("dict");
+        let mut set = CategorySet::default();
+        assert!(set.add(&d));
+        // The same rows as plain strings give the same set, both orders.
+        let plain = StringArray::from(vec![Some("c"), Some("a"), None, None, Some("a"), Some("b")]);
+        let mut want = CategorySet::default();
+        assert!(want.add(&plain));
+        assert_eq!(
+            set.clone().into_labels_by_appearance(CategoryKind::Strings),
+            vec!["c", "a", "b"]
+        );
+        assert_eq!(
+            set.clone().into_labels_by_appearance(CategoryKind::Strings),
+            want.clone()
+                .into_labels_by_appearance(CategoryKind::Strings)
+        );
+        assert_eq!(
+            set.into_labels(CategoryKind::Strings),
+            want.into_labels(CategoryKind::Strings)
+        );
+        // Integer dictionaries too.
+        let ivalues = Int64Array::from(vec![7, -3, 11]);
+        let ikeys = arrow_array::Int32Array::from(vec![1, 1, 0]);
+        let di = DictionaryArray::<K>::try_new(ikeys, Arc::new(ivalues)).expect("dict");
+        let mut iset = CategorySet::default();
+        assert!(iset.add(&di));
+        assert_eq!(
+            iset.into_labels_by_appearance(CategoryKind::Integers),
+            vec!["-3", "7"]
+        );
+    }
 
     #[test]
     fn strings_sort_and_code() {

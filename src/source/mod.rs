@@ -64,6 +64,51 @@ struct SourceFile {
     backing: Backing,
     label: String,
     meta: ArrowReaderMetadata,
+    /// `meta` with every string column read as `Dictionary(Int32, _)`, made
+    /// on first use by [`Source::read_unit_runs_dictionary`].
+    dict_meta: std::sync::OnceLock<Option<ArrowReaderMetadata>>,
+}
+
+impl SourceFile {
+    /// The reader metadata that reads string columns as dictionaries
+    /// (Parquet's dictionary pages then give the keys without decoding a
+    /// string per row); `meta` itself when there is no plain string column
+    /// or the hint cannot be applied.
+    fn dictionary_meta(&self) -> &ArrowReaderMetadata {
+        self.dict_meta
+            .get_or_init(|| {
+                let schema = self.meta.schema();
+                let mut changed = false;
+                let fields: Vec<arrow_schema::FieldRef> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| match f.data_type() {
+                        DataType::Utf8 | DataType::LargeUtf8 => {
+                            changed = true;
+                            Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
+                                Box::new(DataType::Int32),
+                                Box::new(f.data_type().clone()),
+                            )))
+                        }
+                        _ => f.clone(),
+                    })
+                    .collect();
+                if !changed {
+                    return None;
+                }
+                let hinted = Arc::new(arrow_schema::Schema::new_with_metadata(
+                    fields,
+                    schema.metadata().clone(),
+                ));
+                ArrowReaderMetadata::try_new(
+                    self.meta.metadata().clone(),
+                    reader_options().with_schema(hinted),
+                )
+                .ok()
+            })
+            .as_ref()
+            .unwrap_or(&self.meta)
+    }
 }
 
 /// One slice of the input read as a unit of work: `rows` rows of row group
@@ -168,6 +213,7 @@ impl Source {
                 backing: Backing::Path(path),
                 label,
                 meta,
+                dict_meta: Default::default(),
             });
         }
         Ok(Source {
@@ -267,6 +313,7 @@ impl Source {
                 backing: Backing::Memory(bytes),
                 label: label.to_string(),
                 meta,
+                dict_meta: Default::default(),
             }],
             memory: None,
         })
@@ -463,6 +510,33 @@ impl Source {
         batch_rows: usize,
         runs: Option<&[(usize, usize)]>,
     ) -> Result<UnitReader, SourceError> {
+        self.read_unit_as(unit, columns, batch_rows, runs, false)
+    }
+
+    /// [`Source::read_unit_runs`], with plain string columns of Parquet
+    /// files read as `Dictionary(Int32, Utf8)`: where their pages are
+    /// dictionary-encoded (DuckDB's and Spark's category columns, which
+    /// carry no Arrow schema), a batch then shares the chunk's dictionary
+    /// and category codes come from its few entries, not a string lookup
+    /// per row. In-memory inputs are returned as they are.
+    pub fn read_unit_runs_dictionary(
+        &self,
+        unit: &Unit,
+        columns: &[&str],
+        batch_rows: usize,
+        runs: Option<&[(usize, usize)]>,
+    ) -> Result<UnitReader, SourceError> {
+        self.read_unit_as(unit, columns, batch_rows, runs, true)
+    }
+
+    fn read_unit_as(
+        &self,
+        unit: &Unit,
+        columns: &[&str],
+        batch_rows: usize,
+        runs: Option<&[(usize, usize)]>,
+        dictionary: bool,
+    ) -> Result<UnitReader, SourceError> {
         if let Some(m) = &self.memory {
             return m.read_unit(unit, columns, batch_rows);
         }
@@ -528,17 +602,22 @@ impl Source {
             }
             b.build()
         }
+        let meta = if dictionary {
+            f.dictionary_meta()
+        } else {
+            &f.meta
+        };
         let reader = match &f.backing {
             Backing::Path(p) => {
                 let file = File::open(p).map_err(|source| SourceError::Io {
                     path: f.label.clone(),
                     source,
                 })?;
-                build(file, &f.meta, mask, unit.row_group, batch_rows, selection)
+                build(file, meta, mask, unit.row_group, batch_rows, selection)
             }
             Backing::Memory(bytes) => build(
                 bytes.clone(),
-                &f.meta,
+                meta,
                 mask,
                 unit.row_group,
                 batch_rows,
@@ -746,6 +825,76 @@ mod tests {
             next += u.rows as u64;
         }
         assert_eq!(next, s.num_rows());
+    }
+
+    /// A plain string column of a file without an Arrow schema (as DuckDB
+    /// writes them), with dictionary or plain pages: read as a dictionary,
+    /// the rows code exactly as the plain read does.
+    #[test]
+    fn string_columns_read_as_dictionaries_code_the_same() {
+        use arrow_array::{Array, ArrayRef, StringArray};
+        use parquet::arrow::arrow_writer::ArrowWriterOptions;
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::properties::WriterProperties;
+
+        use super::categories::{CategoryKind, CategoryMap};
+
+        let labels = ["pear", "apple", "fig", "kiwi"];
+        let cat: ArrayRef = Arc::new(StringArray::from(
+            (0..5000)
+                .map(|i| (i % 7 != 3).then(|| labels[(i * 31 + i / 100) % 4]))
+                .collect::<Vec<_>>(),
+        ));
+        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "cat",
+            DataType::Utf8,
+            true,
+        )]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![cat]).expect("batch");
+        let map = CategoryMap::new(
+            CategoryKind::Strings,
+            vec!["apple".into(), "fig".into(), "pear".into()],
+        )
+        .expect("map");
+        for dictionary in [true, false] {
+            let props = WriterProperties::builder()
+                .set_dictionary_enabled(dictionary)
+                .set_max_row_group_row_count(Some(1500))
+                .build();
+            let opts = ArrowWriterOptions::new()
+                .with_properties(props)
+                .with_skip_arrow_metadata(true);
+            let mut buf = Vec::new();
+            let mut w =
+                ArrowWriter::try_new_with_options(&mut buf, schema.clone(), opts).expect("writer");
+            w.write(&batch).expect("write");
+            w.close().expect("close");
+            let s = Source::from_bytes(Bytes::from(buf), "strings").expect("source");
+            let units = s.units(UNIT_ROWS);
+            assert_eq!(units.len(), 4);
+            let (mut plain, mut dict) = (Vec::new(), Vec::new());
+            let mut codes = Vec::new();
+            for u in &units {
+                for b in s.read_unit_runs(u, &["cat"], 512, None).expect("read") {
+                    let b = b.expect("batch");
+                    assert_eq!(b.column(0).data_type(), &DataType::Utf8);
+                    assert!(map.codes(b.column(0).as_ref(), &mut codes));
+                    plain.extend_from_slice(&codes);
+                }
+                for b in s
+                    .read_unit_runs_dictionary(u, &["cat"], 512, None)
+                    .expect("read")
+                {
+                    let b = b.expect("batch");
+                    assert!(matches!(b.column(0).data_type(), DataType::Dictionary(..)));
+                    assert!(map.codes(b.column(0).as_ref(), &mut codes));
+                    dict.extend_from_slice(&codes);
+                }
+            }
+            assert_eq!(plain.len(), 5000);
+            assert_eq!(plain, dict, "dictionary pages: {dictionary}");
+            assert!(plain.contains(&CategoryMap::NONE) && plain.contains(&2));
+        }
     }
 
     #[test]

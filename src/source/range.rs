@@ -165,6 +165,10 @@ fn read_dictionary_page(
 
 /// The dictionary page of one column chunk, if every data page of the chunk
 /// is dictionary-encoded (so the dictionary lists exactly its values).
+/// Writers that record the page encoding stats (pyarrow, DuckDB) are
+/// trusted; for the others (polars writes none) the chunk's page headers
+/// are read: a category column's chunk is small, so this costs far less
+/// than decoding its rows.
 fn chunk_dictionary<R: ChunkReader + 'static>(
     reader: Arc<R>,
     chunk: &ColumnChunkMetaData,
@@ -172,12 +176,14 @@ fn chunk_dictionary<R: ChunkReader + 'static>(
     set: &mut CategorySet,
 ) -> Option<()> {
     chunk.dictionary_page_offset()?;
-    let all_dict = chunk.page_encoding_stats_mask().is_some_and(|m| {
+    let dict_only = |m: &parquet::basic::EncodingMask| {
         m.is_only(Encoding::PLAIN_DICTIONARY) || m.is_only(Encoding::RLE_DICTIONARY)
-    });
-    if !all_dict {
+    };
+    let stats = chunk.page_encoding_stats_mask();
+    if stats.is_some_and(|m| !dict_only(m)) {
         return None;
     }
+    let check_pages = stats.is_none();
     let mut pages = SerializedPageReader::new(reader, chunk, rows, None).ok()?;
     match pages.get_next_page().ok()?? {
         Page::DictionaryPage {
@@ -185,7 +191,24 @@ fn chunk_dictionary<R: ChunkReader + 'static>(
             num_values,
             encoding: Encoding::PLAIN | Encoding::PLAIN_DICTIONARY,
             ..
-        } => read_dictionary_page(&buf, num_values, chunk.column_type(), set),
+        } => {
+            let mut found = CategorySet::default();
+            read_dictionary_page(&buf, num_values, chunk.column_type(), &mut found)?;
+            if check_pages {
+                while let Some(page) = pages.get_next_page().ok()? {
+                    let dict = |e: Encoding| {
+                        matches!(e, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY)
+                    };
+                    match page {
+                        Page::DataPage { encoding, .. } | Page::DataPageV2 { encoding, .. }
+                            if dict(encoding) => {}
+                        _ => return None,
+                    }
+                }
+            }
+            set.merge(found);
+            Some(())
+        }
         _ => None,
     }
 }
