@@ -415,30 +415,49 @@ fn cdf_of(counts: &[u64]) -> Vec<f64> {
     cum_counts.iter().map(|&c| c as f64 / total).collect()
 }
 
+/// Items per parallel histogram part: one part per thread.
+fn histogram_chunk(len: usize) -> usize {
+    len.div_ceil(rayon::current_num_threads().max(1)).max(CHUNK)
+}
+
+/// The bin-by-bin sum of per-thread histograms of `size` bins.
+fn sum_histograms(parts: impl ParallelIterator<Item = Vec<u64>>, size: usize) -> Vec<u64> {
+    parts.reduce(
+        || vec![0u64; size],
+        |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+            a
+        },
+    )
+}
+
 /// Sum per-thread histograms of `size` bins filled by `fill`, one part per thread.
 fn par_histogram<T: Sync>(
     items: &[T],
     size: usize,
     fill: impl Fn(&mut [u64], &[T]) + Sync,
 ) -> Vec<u64> {
-    let parts = rayon::current_num_threads().max(1);
-    let chunk = items.len().div_ceil(parts).max(CHUNK);
-    items
-        .par_chunks(chunk)
-        .map(|c| {
-            let mut h = vec![0u64; size];
-            fill(&mut h, c);
-            h
-        })
-        .reduce(
-            || vec![0u64; size],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += y;
-                }
-                a
-            },
-        )
+    let parts = items.par_chunks(histogram_chunk(items.len())).map(|c| {
+        let mut h = vec![0u64; size];
+        fill(&mut h, c);
+        h
+    });
+    sum_histograms(parts, size)
+}
+
+/// `f(x)` for every cell, NaN where the cell is NaN (masked).
+fn map_unmasked(data: &[f64], f: impl Fn(f64) -> f64 + Sync) -> Vec<f64> {
+    let mut out = vec![0.0; data.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(CHUNK))
+        .for_each(|(o, d)| {
+            for (o, &x) in o.iter_mut().zip(d) {
+                *o = if x.is_nan() { f64::NAN } else { f(x) };
+            }
+        });
+    out
 }
 
 /// `np.histogram(a, bins=65536)`'s equal-width bins over `[lo, hi]`.
@@ -615,7 +634,7 @@ pub(crate) fn eq_hist(data: &[f64], integer: bool) -> Result<(Vec<f64>, usize), 
         // Issue #1166 in Datashader: everything masked -> all NaN, 0 levels.
         return Ok((vec![f64::NAN; data.len()], 0));
     };
-    let (eq, levels) = if integer && hi - lo < EQ_HIST_BINS as f64 {
+    if integer && hi - lo < EQ_HIST_BINS as f64 {
         let hist = par_histogram(data, (hi - lo) as usize + 1, |h, c| {
             for &x in c {
                 if !x.is_nan() {
@@ -624,61 +643,45 @@ pub(crate) fn eq_hist(data: &[f64], integer: bool) -> Result<(Vec<f64>, usize), 
             }
         });
         let levels = hist.iter().filter(|&&c| c > 0).count();
-        let cdf = cdf_of(&hist);
-        (EqHist::Exact { lo, cdf }, levels)
-    } else {
-        let bins = Bins::new(lo, hi)?;
-        // Each cell's bin (65,536 bins: a u16) is kept from the histogram
-        // pass for the evaluation pass, which then starts at that bin's
-        // centre instead of locating the value again.
-        let mut cell_bins = vec![0u16; data.len()];
-        let parts = rayon::current_num_threads().max(1);
-        let chunk = data.len().div_ceil(parts).max(CHUNK);
-        let hist = data
-            .par_chunks(chunk)
-            .zip(cell_bins.par_chunks_mut(chunk))
-            .map(|(c, b)| {
-                let mut h = vec![0u64; EQ_HIST_BINS];
-                for (&x, b) in c.iter().zip(b) {
-                    if !x.is_nan() {
-                        let k = bins.index(x);
-                        h[k] += 1;
-                        *b = k as u16;
-                    }
+        let eq = EqHist::Exact {
+            lo,
+            cdf: cdf_of(&hist),
+        };
+        return Ok((map_unmasked(data, |x| eq.eval(x)), levels));
+    }
+    let bins = Bins::new(lo, hi)?;
+    // Each cell's bin (65,536 bins: a u16) is kept from the histogram pass
+    // for the evaluation pass, which then starts at that bin's centre
+    // instead of locating the value again.
+    let mut cell_bins = vec![0u16; data.len()];
+    let chunk = histogram_chunk(data.len());
+    let parts = data
+        .par_chunks(chunk)
+        .zip(cell_bins.par_chunks_mut(chunk))
+        .map(|(c, b)| {
+            let mut h = vec![0u64; EQ_HIST_BINS];
+            for (&x, b) in c.iter().zip(b) {
+                if !x.is_nan() {
+                    let k = bins.index(x);
+                    h[k] += 1;
+                    *b = k as u16;
                 }
-                h
-            })
-            .reduce(
-                || vec![0u64; EQ_HIST_BINS],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(b) {
-                        *x += y;
-                    }
-                    a
-                },
-            );
-        let (eq, levels) = bins.equalizer(&hist);
-        let mut out = vec![0.0; data.len()];
-        out.par_chunks_mut(CHUNK)
-            .zip(data.par_chunks(CHUNK))
-            .zip(cell_bins.par_chunks(CHUNK))
-            .for_each(|((o, d), b)| {
-                for ((o, &x), &k) in o.iter_mut().zip(d).zip(b) {
-                    *o = if x.is_nan() {
-                        f64::NAN
-                    } else {
-                        eq.eval_in_bin(x, usize::from(k))
-                    };
-                }
-            });
-        return Ok((out, levels));
-    };
+            }
+            h
+        });
+    let hist = sum_histograms(parts, EQ_HIST_BINS);
+    let (eq, levels) = bins.equalizer(&hist);
     let mut out = vec![0.0; data.len()];
     out.par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK))
-        .for_each(|(o, d)| {
-            for (o, &x) in o.iter_mut().zip(d) {
-                *o = if x.is_nan() { f64::NAN } else { eq.eval(x) };
+        .zip(cell_bins.par_chunks(CHUNK))
+        .for_each(|((o, d), b)| {
+            for ((o, &x), &k) in o.iter_mut().zip(d).zip(b) {
+                *o = if x.is_nan() {
+                    f64::NAN
+                } else {
+                    eq.eval_in_bin(x, usize::from(k))
+                };
             }
         });
     Ok((out, levels))

@@ -194,11 +194,10 @@ fn chunk_dictionary<R: ChunkReader + 'static>(
         } => {
             let mut found = CategorySet::default();
             read_dictionary_page(&buf, num_values, chunk.column_type(), &mut found)?;
+            let dict =
+                |e: Encoding| matches!(e, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY);
             if check_pages {
                 while let Some(page) = pages.get_next_page().ok()? {
-                    let dict = |e: Encoding| {
-                        matches!(e, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY)
-                    };
                     match page {
                         Page::DataPage { encoding, .. } | Page::DataPageV2 { encoding, .. }
                             if dict(encoding) => {}
