@@ -20,7 +20,6 @@ mod decode;
 mod error;
 mod pages;
 mod range;
-mod raw;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -557,7 +556,7 @@ impl Source {
                 indices.push(idx);
             }
         }
-        let mask = ProjectionMask::roots(f.meta.parquet_schema(), indices.iter().copied());
+        let mask = ProjectionMask::roots(f.meta.parquet_schema(), indices);
         let rg_rows = f
             .meta
             .metadata()
@@ -608,27 +607,6 @@ impl Source {
         } else {
             &f.meta
         };
-        // Flat float columns read a run of whole rows faster without
-        // Arrow's record reader.
-        if runs == whole && !arrow_reader_forced() {
-            let open = || match &f.backing {
-                Backing::Path(p) => File::open(p).map(raw::Input::File),
-                Backing::Memory(b) => Ok(raw::Input::Bytes(b.clone())),
-            };
-            if let Some(r) = raw::RawUnitReader::try_new(
-                meta.metadata(),
-                meta.schema(),
-                open,
-                unit,
-                &indices,
-                batch_rows,
-            ) {
-                return Ok(UnitReader {
-                    inner: Reader::Raw(Box::new(r.map_err(read_err)?)),
-                    label: f.label.clone(),
-                });
-            }
-        }
         let reader = match &f.backing {
             Backing::Path(p) => {
                 let file = File::open(p).map_err(|source| SourceError::Io {
@@ -727,7 +705,6 @@ impl MemoryTable {
 #[derive(Debug)]
 enum Reader {
     Parquet(parquet::arrow::arrow_reader::ParquetRecordBatchReader),
-    Raw(Box<raw::RawUnitReader>),
     Memory(std::vec::IntoIter<RecordBatch>),
 }
 
@@ -750,24 +727,8 @@ impl Iterator for UnitReader {
                     source,
                 })
             }),
-            Reader::Raw(r) => r.next().map(|r| {
-                r.map_err(|source| SourceError::Corrupt {
-                    path: self.label.clone(),
-                    source,
-                })
-            }),
         }
     }
-}
-
-/// Whether `POINTILLIST_ARROW_READER` is set (to anything but `0`): every
-/// Parquet read then goes through Arrow's reader, never the raw page reader
-/// (to compare the two, or to rule the raw reader out).
-fn arrow_reader_forced() -> bool {
-    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FORCED.get_or_init(|| {
-        std::env::var_os("POINTILLIST_ARROW_READER").is_some_and(|v| v != "0")
-    })
 }
 
 /// Append `found`, sorted by name, or fail with `empty` when there is none.
