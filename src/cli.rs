@@ -11,7 +11,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use parquet::basic::{Compression, ZstdLevel};
 
-use pointillist::aggregate::{AggregateRequest, AxisKind, ReductionSpec};
+use pointillist::aggregate::{AggregateRequest, AxisKind, Glyph, ReductionSpec};
 use pointillist::index::IndexOptions;
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
@@ -305,6 +305,12 @@ pub struct CanvasArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// What the rows draw: points (one per row), or line: the rows are the
+    /// vertices of one line in row order, broken where x or y is NaN or
+    /// null, each segment adding its first row's value to every pixel it
+    /// crosses (Datashader's Canvas.line with axis=0).
+    #[arg(long, default_value = "points", value_name = "points|line")]
+    pub glyph: String,
 }
 
 /// The shading flags of `render` and `merge`.
@@ -881,7 +887,12 @@ impl CanvasArgs {
         if self.threads == Some(0) {
             bail!("--threads 0: give at least 1 thread, or leave it out to use all cores");
         }
-        let mut aggregate = AggregateRequest::new(self.width, self.height);
+        let glyph = match self.glyph.as_str() {
+            "points" | "point" => Glyph::Points,
+            "line" => Glyph::Line,
+            g => bail!("--glyph {g}: give points or line"),
+        };
+        let mut aggregate = AggregateRequest::new(self.width, self.height).with_glyph(glyph);
         aggregate.x = self.x;
         aggregate.y = self.y;
         aggregate.x_range = x_range;

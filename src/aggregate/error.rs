@@ -132,6 +132,12 @@ pub enum AggError {
         #[source]
         source: arrow_schema::ArrowError,
     },
+    /// A line (`Glyph::Line`) asked of something that cannot draw one yet.
+    #[error("lines cannot be drawn with {what}")]
+    LineUnsupported {
+        /// What was asked, and what to do instead.
+        what: &'static str,
+    },
     /// A sharded aggregation that would need to scan all rows to agree with
     /// the other shards on a range or on the categories.
     #[error("shards must agree on the {what} without reading each other's rows, and the input's Parquet metadata does not give it; pass {flag}")]

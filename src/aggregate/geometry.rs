@@ -27,7 +27,7 @@ pub enum AxisKind {
 }
 
 impl AxisKind {
-    fn map(self, v: f64) -> f64 {
+    pub(crate) fn map(self, v: f64) -> f64 {
         match self {
             AxisKind::Linear => v,
             AxisKind::Log => v.log10(),

@@ -303,6 +303,28 @@ impl Partial {
         }
     }
 
+    /// [`Partial::accumulate`] with each cell's own row position (`rows`,
+    /// one per cell), for glyphs that append several pixels per row (a
+    /// line's segments): `first` and `last` keep the row's value.
+    pub fn accumulate_rows(&mut self, rows: &[u64], cells: &[u32], values: Option<&[f64]>) {
+        let last = matches!(self.state, State::Last(_));
+        let (State::First(s) | State::Last(s)) = &mut self.state else {
+            return self.accumulate(0, cells, values);
+        };
+        let Some(values) = values else { return };
+        for ((&row, &i), &v) in rows.iter().zip(cells).zip(values) {
+            if i == NO_CELL || v.is_nan() {
+                continue;
+            }
+            let key = pick_key(row, last);
+            if let Some(s) = s.get_mut(i as usize) {
+                if key < s.key {
+                    *s = Pick { key, value: v };
+                }
+            }
+        }
+    }
+
     /// The reduction this partial computes (`Var` for both var and std).
     fn family(&self) -> &'static str {
         match &self.state {

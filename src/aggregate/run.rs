@@ -29,6 +29,7 @@ use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
 #[cfg(feature = "gpu")]
 use super::gpu::{self, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;
+use super::line::{self, LineEnds, LineRaster, UnitLine, Vertex};
 use super::mercator;
 use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
@@ -118,6 +119,31 @@ pub struct AggregateRequest {
     /// one job of many; ranges and categories must then come from the
     /// request or from Parquet metadata that every shard reads alike.
     pub shard: Option<Shard>,
+    /// What each row draws: a point, or a vertex of one line.
+    pub glyph: Glyph,
+}
+
+/// What the rows of the input draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Glyph {
+    /// Each row is a point (Datashader's `Canvas.points`).
+    #[default]
+    Points,
+    /// The rows are the vertices of one line, in row order, broken where
+    /// x or y is NaN or null (Datashader's `Canvas.line` with `axis=0`).
+    /// Each segment adds its first row's value to the pixels it crosses.
+    Line,
+}
+
+impl Glyph {
+    /// The glyph's name, as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Glyph::Points => "points",
+            Glyph::Line => "line",
+        }
+    }
 }
 
 impl AggregateRequest {
@@ -141,7 +167,14 @@ impl AggregateRequest {
             y_upper_open: false,
             device: Device::Cpu,
             shard: None,
+            glyph: Glyph::Points,
         }
+    }
+
+    /// Draw `glyph` for the rows (points unless asked).
+    pub fn with_glyph(mut self, glyph: Glyph) -> Self {
+        self.glyph = glyph;
+        self
     }
 
     /// Take x and y from columns `x` and `y`.
@@ -250,6 +283,7 @@ pub struct AggregationPlan {
     device: Device,
     spec: AggregateSpec,
     shard: Option<Shard>,
+    glyph: Glyph,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -316,6 +350,18 @@ impl AggregationPlan {
     /// # Ok::<(), pointillist::aggregate::AggError>(())
     /// ```
     pub fn new(source: &Source, req: &AggregateRequest) -> Result<AggregationPlan, AggError> {
+        if req.glyph == Glyph::Line {
+            let unsupported = if req.shard.is_some() {
+                Some("a shard (--shard): a line crosses from one shard's rows into the next")
+            } else if req.device == Device::Gpu {
+                Some("the GPU (--device gpu): lines are drawn on the CPU; use --device cpu or auto")
+            } else {
+                None
+            };
+            if let Some(what) = unsupported {
+                return Err(AggError::LineUnsupported { what });
+            }
+        }
         if req.width == 0 || req.height == 0 {
             return Err(AggError::EmptyCanvas {
                 width: req.width,
@@ -430,6 +476,7 @@ impl AggregationPlan {
             device: req.device,
             spec,
             shard: req.shard,
+            glyph: req.glyph,
         })
     }
 
@@ -510,7 +557,9 @@ impl AggregationPlan {
         cols
     }
 
-    /// Accumulate the rows of `unit`, in order, into `p`.
+    /// Accumulate the rows of `unit`, in order, into `p`. Points only: a
+    /// line's segments cross from one unit into the next, so a line is
+    /// drawn by running the whole plan ([`AggregationPlan::run`]).
     pub fn accumulate_unit(
         &self,
         source: &Source,
@@ -518,9 +567,156 @@ impl AggregationPlan {
         p: &mut Partial,
         scratch: &mut Scratch,
     ) -> Result<(), AggError> {
+        if self.glyph == Glyph::Line {
+            return Err(AggError::LineUnsupported {
+                what: "accumulate_unit: a line crosses between units; run the whole plan",
+            });
+        }
         self.for_each_batch(source, unit, scratch, |row, cells, values| {
             p.accumulate(row, cells, values)
         })
+    }
+
+    /// Category planes per pixel (1 without categories).
+    fn planes(&self) -> u32 {
+        self.by.as_ref().map_or(1, |(_, m)| m.len() as u32)
+    }
+
+    /// Accumulate `unit` into `p`: its points, or the segments of a line
+    /// that lie within it (then with what it leaves for the stitch).
+    fn unit_into(
+        &self,
+        source: &Source,
+        unit: &Unit,
+        p: &mut Partial,
+        scratch: &mut Scratch,
+    ) -> Result<Option<LineEnds>, AggError> {
+        if self.glyph != Glyph::Line {
+            self.for_each_batch(source, unit, scratch, |row, cells, values| {
+                p.accumulate(row, cells, values)
+            })?;
+            return Ok(None);
+        }
+        let r = LineRaster::new(&self.geometry);
+        let planes = self.planes();
+        let with_values = self.value.is_some();
+        let mut line = UnitLine::new();
+        let mut px = LinePixels::default();
+        self.for_each_vertex_batch(source, unit, scratch, |first_row, xs, ys, values, codes| {
+            for (k, (&x, &y)) in xs.iter().zip(ys).enumerate() {
+                let v = Vertex {
+                    row: first_row + k as u64,
+                    x,
+                    y,
+                    value: values.map_or(f64::NAN, |v| v[k]),
+                    plane: codes.map_or(0, |c| c[k]),
+                };
+                line.push(&r, v, |v, p| px.push(&r, planes, v, p));
+            }
+            if px.rows.len() >= LinePixels::FLUSH {
+                px.flush(p, with_values);
+            }
+        })?;
+        px.flush(p, with_values);
+        Ok(line.ends())
+    }
+
+    /// Read `unit` batch by batch, in row order, for a line: each batch's
+    /// first row, its x and y as `f64` (NaN where null; projected to Web
+    /// Mercator metres for lng/lat), its values and its category planes.
+    fn for_each_vertex_batch(
+        &self,
+        source: &Source,
+        unit: &Unit,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(u64, &[f64], &[f64], Option<&[f64]>, Option<&[u32]>),
+    ) -> Result<(), AggError> {
+        let mut row = unit.first_row;
+        let cols = self.columns();
+        let label = source.file_label(unit.file);
+        let not_numeric = |column: &str, found: String| SourceError::NotNumeric {
+            path: label.to_string(),
+            column: column.to_string(),
+            found,
+        };
+        let Scratch {
+            codes,
+            values,
+            projected,
+            ..
+        } = scratch;
+        let read = if self.by.is_some() {
+            Source::read_unit_runs_dictionary
+        } else {
+            Source::read_unit_runs
+        };
+        for batch in read(source, unit, &cols, BATCH_ROWS, None)? {
+            let batch = batch?;
+            let col = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| SourceError::MissingColumn {
+                        path: label.to_string(),
+                        column: name.to_string(),
+                        available: batch
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect(),
+                    })
+            };
+            let [xs, ys] = projected;
+            for (name, out) in [(&self.x, &mut *xs), (&self.y, &mut *ys)] {
+                let a = col(name)?;
+                out.clear();
+                if !numeric_to_f64(a.as_ref(), out) {
+                    return Err(not_numeric(name, a.data_type().to_string()).into());
+                }
+            }
+            if self.lnglat {
+                xs.iter_mut().for_each(|v| *v = mercator::lng_to_x(*v));
+                ys.iter_mut().for_each(|v| *v = mercator::lat_to_y(*v));
+            }
+            let planes = match &self.by {
+                Some((c, map)) => {
+                    let ca = col(c)?;
+                    if !map.codes(ca.as_ref(), codes) {
+                        return Err(SourceError::NotCategorical {
+                            path: label.to_string(),
+                            column: c.clone(),
+                            found: ca.data_type().to_string(),
+                        }
+                        .into());
+                    }
+                    // As for points: a null or unlisted category goes to
+                    // the last plane (NumPy's index -1).
+                    let none_plane = (map.len() as u32).saturating_sub(1);
+                    for code in codes.iter_mut() {
+                        if *code == CategoryMap::NONE {
+                            *code = none_plane;
+                        }
+                    }
+                    Some(codes.as_slice())
+                }
+                None => None,
+            };
+            let vals = match &self.value {
+                Some(v) => {
+                    let va = col(v)?;
+                    values.clear();
+                    if !numeric_to_f64(va.as_ref(), values) {
+                        return Err(not_numeric(v, va.data_type().to_string()).into());
+                    }
+                    Some(values.as_slice())
+                }
+                None => None,
+            };
+            let n = xs.len().min(ys.len());
+            f(row, &xs[..n], &ys[..n], vals, planes);
+            row += n as u64;
+        }
+        Ok(())
     }
 
     /// Read `unit` batch by batch, in row order, and hand each batch's
@@ -701,6 +897,9 @@ impl AggregationPlan {
             reason: format!("gpu{how}: {}", g.adapter()),
             engine: Engine::Gpu(g),
         };
+        if self.glyph == Glyph::Line {
+            return Ok(cpu("cpu (lines are drawn on the CPU)".into()));
+        }
         match self.device {
             Device::Cpu => Ok(cpu("cpu".into())),
             #[cfg(not(feature = "gpu"))]
@@ -757,15 +956,28 @@ impl AggregationPlan {
         units: &[Unit],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Partial, AggError> {
+        let ends: Ends = Mutex::new(vec![None; units.len()]);
         let total = match engine {
             #[cfg(feature = "gpu")]
             Engine::Gpu(g) => Some(self.run_gpu(&g, source, units, progress)?),
             Engine::Cpu if self.kind.is_exact_commutative() => {
-                self.run_per_worker(source, units, progress)?
+                self.run_per_worker(source, units, &ends, progress)?
             }
-            Engine::Cpu => self.run_ordered(source, units, progress)?,
+            Engine::Cpu => self.run_ordered(source, units, &ends, progress)?,
         };
-        Ok(total.unwrap_or_else(|| self.new_partial()))
+        let mut total = total.unwrap_or_else(|| self.new_partial());
+        if self.glyph == Glyph::Line {
+            // What crosses between units, in row order, after all of them.
+            let ends = ends.into_inner().unwrap_or_else(|p| p.into_inner());
+            let r = LineRaster::new(&self.geometry);
+            let planes = self.planes();
+            let mut px = LinePixels::default();
+            line::stitch(&r, ends.into_iter().flatten(), |v, p| {
+                px.push(&r, planes, v, p)
+            });
+            px.flush(&mut total, self.value.is_some());
+        }
+        Ok(total)
     }
 
     /// The GPU path: workers on the rayon pool read and bin units (the
@@ -811,7 +1023,7 @@ impl AggregationPlan {
             });
             let produced = (0..workers).into_par_iter().try_for_each(|_| {
                 let mut scratch = Scratch::default();
-                while let Some(u) = next_unit(units, &next, &failed) {
+                while let Some((_, u)) = next_unit(units, &next, &failed) {
                     let mut chunk = take().unwrap_or_default();
                     chunk.clear();
                     let mut too_large = None;
@@ -874,6 +1086,10 @@ impl AggregationPlan {
                     .is_none_or(|s| s.owns(u.first_row - u.offset as u64 - base, total))
             })
             .filter(|u| {
+                // A segment can cross the canvas with both ends outside it.
+                if self.glyph == Glyph::Line {
+                    return true;
+                }
                 let outside = |col: &str, r: (f64, f64), project: mercator::Projection| {
                     source
                         .row_group_range(u.file, u.row_group, col)
@@ -892,6 +1108,7 @@ impl AggregationPlan {
         &self,
         source: &Source,
         units: &[Unit],
+        ends: &Ends,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Option<Partial>, AggError> {
         let workers = self.workers.min(units.len()).max(1);
@@ -902,10 +1119,13 @@ impl AggregationPlan {
             .map(|_| {
                 let mut p = self.new_partial();
                 let mut scratch = Scratch::default();
-                while let Some(u) = next_unit(units, &next, &failed) {
-                    if let Err(e) = self.accumulate_unit(source, u, &mut p, &mut scratch) {
-                        failed.store(true, Ordering::Relaxed);
-                        return Err(e);
+                while let Some((i, u)) = next_unit(units, &next, &failed) {
+                    match self.unit_into(source, u, &mut p, &mut scratch) {
+                        Ok(e) => store_ends(ends, i, e),
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
                     }
                     progress(u.rows as u64);
                 }
@@ -931,6 +1151,7 @@ impl AggregationPlan {
         &self,
         source: &Source,
         units: &[Unit],
+        ends: &Ends,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Option<Partial>, AggError> {
         // Enough rows per group to amortise a canvas allocation and merge.
@@ -938,19 +1159,20 @@ impl AggregationPlan {
         // to amortise a canvas reset and merge; never thread-dependent.
         let all_rows: usize = units.iter().map(|u| u.rows).sum();
         let group_rows = (4 * self.cells()).max(UNIT_ROWS).max(all_rows.div_ceil(16));
-        let mut groups: Vec<&[Unit]> = Vec::new();
+        // Each group with the index of its first unit.
+        let mut groups: Vec<(usize, &[Unit])> = Vec::new();
         let mut start = 0;
         let mut rows = 0;
         for (i, u) in units.iter().enumerate() {
             rows += u.rows;
             if rows >= group_rows {
-                groups.push(&units[start..=i]);
+                groups.push((start, &units[start..=i]));
                 start = i + 1;
                 rows = 0;
             }
         }
         if start < units.len() {
-            groups.push(&units[start..]);
+            groups.push((start, &units[start..]));
         }
         // Workers take groups in order; finished partials wait in a small
         // reorder buffer and merge strictly in group order. A worker does
@@ -969,7 +1191,9 @@ impl AggregationPlan {
             let mut scratch = Scratch::default();
             loop {
                 let gi = next_group.fetch_add(1, Ordering::Relaxed);
-                let Some(group) = groups.get(gi) else { break };
+                let Some(&(first, group)) = groups.get(gi) else {
+                    break;
+                };
                 {
                     let mut st = lock();
                     while gi > st.next + workers && st.error.is_none() {
@@ -983,8 +1207,10 @@ impl AggregationPlan {
                 }
                 let mut p = lock().free.pop().unwrap_or_else(|| self.new_partial());
                 let mut result = Ok(());
-                for u in group.iter() {
-                    result = self.accumulate_unit(source, u, &mut p, &mut scratch);
+                for (k, u) in group.iter().enumerate() {
+                    result = self
+                        .unit_into(source, u, &mut p, &mut scratch)
+                        .map(|e| store_ends(ends, first + k, e));
                     if result.is_err() {
                         break;
                     }
@@ -1042,9 +1268,55 @@ impl AggregationPlan {
 
 /// The next unit a worker should take from the shared counter `next`, or
 /// `None` when all are taken or another worker failed.
-fn next_unit<'a>(units: &'a [Unit], next: &AtomicUsize, failed: &AtomicBool) -> Option<&'a Unit> {
-    let u = units.get(next.fetch_add(1, Ordering::Relaxed))?;
-    (!failed.load(Ordering::Relaxed)).then_some(u)
+fn next_unit<'a>(
+    units: &'a [Unit],
+    next: &AtomicUsize,
+    failed: &AtomicBool,
+) -> Option<(usize, &'a Unit)> {
+    let i = next.fetch_add(1, Ordering::Relaxed);
+    let u = units.get(i)?;
+    (!failed.load(Ordering::Relaxed)).then_some((i, u))
+}
+
+/// What each unit of a line left for [`line::stitch`], by unit index.
+type Ends = Mutex<Vec<Option<LineEnds>>>;
+
+fn store_ends(ends: &Ends, unit: usize, e: Option<LineEnds>) {
+    if let Some(e) = e {
+        if let Some(slot) = ends.lock().unwrap_or_else(|p| p.into_inner()).get_mut(unit) {
+            *slot = Some(e);
+        }
+    }
+}
+
+/// Pixels a line appends, buffered before they go into a partial.
+#[derive(Debug, Default)]
+struct LinePixels {
+    rows: Vec<u64>,
+    cells: Vec<u32>,
+    values: Vec<f64>,
+}
+
+impl LinePixels {
+    /// Rows buffered before a flush.
+    const FLUSH: usize = 1 << 16;
+
+    fn push(&mut self, r: &LineRaster, planes: u32, v: &Vertex, px: (i64, i64)) {
+        let Some(cell) = r.index(px).and_then(|i| i.checked_mul(planes)).filter(|_| planes > 0) else {
+            return;
+        };
+        self.rows.push(v.row);
+        self.cells.push(cell + v.plane);
+        self.values.push(v.value);
+    }
+
+    fn flush(&mut self, p: &mut Partial, with_values: bool) {
+        let values = with_values.then_some(self.values.as_slice());
+        p.accumulate_rows(&self.rows, &self.cells, values);
+        self.rows.clear();
+        self.cells.clear();
+        self.values.clear();
+    }
 }
 
 /// Plan and run `req` over `source`.
