@@ -17,7 +17,7 @@ use pyo3::types::PyDict;
 
 use pointillist::aggregate::{
     aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind,
-    ReductionKind, ReductionSpec,
+    Glyph, ReductionKind, ReductionSpec,
 };
 use pointillist::shade::{self, How, Image, ShadeOptions};
 use pointillist::source::{Source, SourceError};
@@ -33,10 +33,10 @@ mod partials; // pointillist.dask: partial aggregates that travel
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Everything `Canvas.points` passes down, already checked by Python: one
-/// dict (`x`, `y`, `width`, `height`, `reduction`, `column`, `by`,
-/// `categories`, `x_range`, `y_range`, `x_axis`, `y_axis`), the same for
-/// every native entry point.
+/// Everything `Canvas.points` and `Canvas.line` pass down, already checked
+/// by Python: one dict (`x`, `y`, `width`, `height`, `reduction`, `column`,
+/// `by`, `categories`, `x_range`, `y_range`, `x_axis`, `y_axis`, `threads`,
+/// `glyph`), the same for every native entry point.
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
 struct Params {
@@ -62,6 +62,9 @@ struct Params {
     /// Threads for the core (None: one per core). Dask tasks pass 1.
     #[pyo3(default)]
     threads: Option<usize>,
+    /// "points" or "line" (`Canvas.line`, axis=0).
+    #[pyo3(default = String::from("points"))]
+    glyph: String,
 }
 
 impl Params {
@@ -131,7 +134,12 @@ impl Params {
         if let Some(c) = &self.categories {
             req = req.with_categories(c.iter().cloned());
         }
-        Ok(req)
+        let glyph = match self.glyph.as_str() {
+            "points" => Glyph::Points,
+            "line" => Glyph::Line,
+            g => return Err(PyValueError::new_err(format!("unknown glyph {g:?}"))),
+        };
+        Ok(req.with_glyph(glyph))
     }
 }
 

@@ -306,7 +306,7 @@ def test_not_implemented_is_named(df):
     with pytest.raises(NotImplementedError, match="summary"):
         ds.summary(a=ds.count())
     with pytest.raises(NotImplementedError, match="line"):
-        ds.Canvas().line(df, "x", "y")
+        ds.Canvas().line(df, "x", "y", axis=1)
     with pytest.raises(NotImplementedError, match="geometry"):
         ds.Canvas().points(df, geometry="g")
     with pytest.raises(NotImplementedError, match="dask|xarray"):

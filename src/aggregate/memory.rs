@@ -12,7 +12,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use super::canvas::Aggregate;
 use super::error::AggError;
 use super::partial::Partial;
-use super::run::{AggregateRequest, AggregationPlan};
+use super::run::{AggregateRequest, AggregationPlan, Glyph};
 use super::wire::PartialAggregate;
 use crate::source::{check_batch_schema, Source, SourceError, UNIT_ROWS};
 
@@ -27,7 +27,9 @@ use crate::source::{check_batch_schema, Source, SourceError, UNIT_ROWS};
 ///   rows whatever the input size;
 /// - otherwise the ranges (and categories) come from the data, as for a
 ///   Parquet input, so the batches are kept (shared) until
-///   [`Aggregator::finish`] plans and runs over all of them.
+///   [`Aggregator::finish`] plans and runs over all of them. A line
+///   ([`Glyph::Line`](super::Glyph::Line)) always is, since it runs on
+///   through every batch.
 ///
 /// Rows are positioned in push order (what `first` and `last` go by),
 /// starting at [`Aggregator::with_first_row`] (0 by default). The result is
@@ -116,7 +118,9 @@ impl Aggregator {
     /// Whether the request fixes everything the plan needs, so batches are
     /// aggregated as they come.
     fn streams(&self) -> bool {
-        self.req.x_range.is_some()
+        // A line runs on through every batch: draw it in one run.
+        self.req.glyph != Glyph::Line
+            && self.req.x_range.is_some()
             && self.req.y_range.is_some()
             && (self.req.reduction.by.is_none() || self.req.categories.is_some())
     }

@@ -159,14 +159,17 @@ class Canvas:
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         self.validate()
-        if type(source).__module__.split(".")[0] == "dask" or (
-            type(source).__module__ == "pointillist.dask"
-        ):
+        if _is_dask(source):
             # Dask DataFrames and pointillist.dask.read_parquet(...): partials
             # on the workers, merged in a tree (pointillist/dask.py).
             from . import dask as _dask
 
             return _dask.points(self, source, x, y, agg)
+        return self._aggregate(source, x, y, agg, "points")
+
+    def _aggregate(self, source, x, y, agg, glyph):
+        """Aggregate a local source (not Dask) with glyph ``points`` or
+        ``line``."""
         kind, column, cat_column = agg._spec()
         prepared = _prepare_source(source, x, y, column, cat_column)
         x_range, y_range = self.x_range, self.y_range
@@ -181,6 +184,7 @@ class Canvas:
         # Datashader's check (and message) for log axes over the data's bounds.
         self.validate_ranges(x_range, y_range)
         params = self._params(x, y, kind, column, cat_column, prepared.labels, x_range, y_range)
+        params["glyph"] = glyph
         if prepared.paths is not None:
             out = _native.aggregate_parquet(prepared.paths, params)
         else:
@@ -230,8 +234,72 @@ class Canvas:
             values, coords=coords, dims=dims, attrs=dict(x_range=x_range, y_range=y_range)
         )
 
-    def line(self, *args, **kwargs):
-        raise NotImplementedError("Canvas.line: lines are not implemented by pointillist")
+    def line(
+        self,
+        source,
+        x=None,
+        y=None,
+        agg=None,
+        axis=0,
+        geometry=None,
+        line_width=0,
+        antialias=False,
+    ):
+        """Compute a reduction by pixel, mapping data to pixels as a line.
+
+        pointillist draws Datashader's ``axis=0`` layout with one x and one
+        y column: the rows are the vertices of one line, in row order, and
+        a NaN (or null) x or y breaks it. Each segment adds its first row's
+        value to every pixel it crosses, with Datashader's clipping and
+        Bresenham rasterisation, so the aggregate is Datashader's to the
+        bit.
+
+        Parameters
+        ----------
+        source : as for :meth:`points` (a pandas DataFrame, an Arrow table
+            or stream, a polars DataFrame, or Parquet paths), in row order
+        x, y : str
+            Column names for the x and y coordinates of each vertex.
+        agg : Reduction, optional
+            Reduction to compute. Default is ``any()``, as in Datashader.
+        axis : 0
+            Only 0. ``axis=1`` (one line per row), lists of columns,
+            ``geometry`` columns, ``line_width > 0`` and ``antialias=True``
+            are not implemented yet and raise ``NotImplementedError``.
+        """
+        if geometry is not None:
+            raise NotImplementedError(
+                "Canvas.line(geometry=...): line geometry columns are not implemented by pointillist yet"
+            )
+        if axis != 0:
+            raise NotImplementedError(
+                f"Canvas.line(axis={axis!r}): only axis=0 (one line down the rows) is implemented by pointillist"
+            )
+        if antialias or line_width:
+            raise NotImplementedError(
+                "Canvas.line: antialiased lines (line_width > 0, antialias=True) are not implemented by pointillist yet"
+            )
+        if x is None or y is None:
+            raise ValueError(
+                "Line coordinates may be specified by providing both the x and y "
+                f"arguments. Received:\n    x: {x!r}\n    y: {y!r}"
+            )
+        if not isinstance(x, str) or not isinstance(y, str):
+            raise NotImplementedError(
+                "Canvas.line: x and y must be column names (str) in pointillist; "
+                "lists of columns (several lines) are not implemented yet"
+            )
+        if agg is None:
+            agg = rd.any()
+        if not isinstance(agg, rd.Reduction):
+            raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
+        self.validate()
+        if _is_dask(source):
+            raise NotImplementedError(
+                "Canvas.line: Dask inputs are not implemented by pointillist yet; "
+                "pass a local DataFrame, Arrow table or Parquet path"
+            )
+        return self._aggregate(source, x, y, agg, "line")
 
     def area(self, *args, **kwargs):
         raise NotImplementedError("Canvas.area: areas are not implemented by pointillist")
@@ -247,6 +315,13 @@ class Canvas:
 
     def raster(self, *args, **kwargs):
         raise NotImplementedError("Canvas.raster: rasters are not implemented by pointillist")
+
+
+def _is_dask(source):
+    """Whether ``source`` is a Dask collection or pointillist.dask's reader."""
+    return type(source).__module__.split(".")[0] == "dask" or (
+        type(source).__module__ == "pointillist.dask"
+    )
 
 
 def _float_range(r):
