@@ -1266,3 +1266,102 @@ fn device_choice_is_validated_reported_and_exact() {
         }
     }
 }
+
+/// A random-walk line of `rows` vertices (x, y, val), with NaN breaks,
+/// written in row groups of `group` rows.
+fn write_walk(path: &Path, rows: usize, group: usize) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("y", DataType::Float64, true),
+        Field::new("val", DataType::Float64, true),
+    ]));
+    let (mut x, mut y) = (0.0f64, 0.0f64);
+    let mut xs = Vec::with_capacity(rows);
+    let mut ys = Vec::with_capacity(rows);
+    for i in 0..rows {
+        // A repeatable wander: steps of varied length and direction.
+        let a = (i as f64 * 0.7).sin() * 3.0 + (i as f64 * 0.013).cos();
+        x += a.cos() * (1.0 + (i % 5) as f64);
+        y += a.sin() * (1.0 + (i % 3) as f64);
+        let broken = i % 97 == 0 || i % 251 == 1;
+        xs.push(if broken { f64::NAN } else { x });
+        ys.push(y);
+    }
+    let val: Vec<f64> = (0..rows).map(|i| (i % 11) as f64 * 0.25).collect();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Float64Array::from(xs)),
+        Arc::new(Float64Array::from(ys)),
+        Arc::new(Float64Array::from(val)),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group))
+        .build();
+    let file = std::fs::File::create(path).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+}
+
+#[test]
+fn a_line_is_the_same_whatever_the_row_groups_and_threads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = dir.path().join("whole.parquet");
+    let split = dir.path().join("split.parquet");
+    write_walk(&whole, 5000, 5000);
+    write_walk(&split, 5000, 333);
+    for agg in ["count", "sum:val", "last:val"] {
+        let mut outputs = Vec::new();
+        for (input, threads) in [(&whole, "1"), (&split, "1"), (&split, "2"), (&split, "3")] {
+            let npy = dir.path().join(format!("{threads}.npy"));
+            let png = dir.path().join(format!("{threads}.png"));
+            let o = run(
+                dir.path(),
+                &[
+                    "render",
+                    input.to_str().expect("utf8"),
+                    "--glyph",
+                    "line",
+                    "--agg",
+                    agg,
+                    "--width",
+                    "97",
+                    "--height",
+                    "61",
+                    "--threads",
+                    threads,
+                    "-o",
+                    png.to_str().expect("utf8"),
+                    "--save-agg",
+                    npy.to_str().expect("utf8"),
+                ],
+            );
+            assert!(o.status.success(), "{}", stderr(&o));
+            outputs.push((
+                std::fs::read(&png).expect("png"),
+                std::fs::read(&npy).expect("npy"),
+            ));
+        }
+        assert!(outputs.windows(2).all(|w| w[0] == w[1]), "{agg}");
+    }
+}
+
+#[test]
+fn line_requests_it_cannot_draw_fail_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("walk.parquet");
+    write_walk(&input, 100, 100);
+    let input = input.to_str().expect("utf8");
+    let o = run(dir.path(), &["render", input, "--glyph", "lines", "-o", "o.png"]);
+    assert_clean_failure(dir.path(), &o, &["--glyph lines", "points or line"], &["walk.parquet"]);
+    let o = run(
+        dir.path(),
+        &["aggregate", input, "--glyph", "line", "--shard", "0/2", "-o", "p.arrow"],
+    );
+    assert_clean_failure(dir.path(), &o, &["lines", "shard"], &["walk.parquet"]);
+    let o = run(
+        dir.path(),
+        &["render", input, "--glyph", "line", "--device", "gpu", "-o", "o.png"],
+    );
+    assert_clean_failure(dir.path(), &o, &["lines", "GPU"], &["walk.parquet"]);
+}

@@ -1,0 +1,126 @@
+"""One long polyline (Datashader's `Canvas.line`, axis=0) against Datashader
+0.19.1, in fresh processes: a random walk of N vertices (float64 x/y, NaN
+breaks every ~10M vertices) written by pyarrow with its defaults, rendered
+at 1920x1080 with eq_hist, count and any (Datashader's default for lines).
+
+    target/py-venv/bin/python benches/lines_vs_datashader.py [--vertices 100000000] [--dir /tmp/lines] [--reps 1]
+
+Datashader's side is what a notebook does: `pd.read_parquet` of the two
+columns, `Canvas.line`, `tf.shade`, `to_pil().save`. Its warm time (a
+second call in the same process, numba compiled) is reported too.
+pointillist's is `pointillist render FILE --glyph line`. Both aggregates
+are saved and compared cell for cell. Prints a Markdown table (wall time,
+peak RSS, ratios) and writes it as JSON next to the data.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "pointillist"
+
+DS_SCRIPT = r"""
+import resource, sys, time
+t0 = time.perf_counter()
+import numpy as np, pandas as pd, datashader as ds, datashader.transfer_functions as tf
+path, agg, png, npy = sys.argv[1:5]
+df = pd.read_parquet(path, columns=["x", "y"])
+red = ds.count() if agg == "count" else ds.any()
+a = ds.Canvas(1920, 1080).line(df, "x", "y", agg=red)
+tf.shade(a, how="eq_hist").to_pil().save(png)
+wall = time.perf_counter() - t0
+t1 = time.perf_counter()
+a = ds.Canvas(1920, 1080).line(df, "x", "y", agg=red)
+tf.shade(a, how="eq_hist")
+warm = time.perf_counter() - t1
+np.save(npy, a.values)
+print(wall, warm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def write_walk(path, n, seed=5):
+    """A random walk of `n` vertices, written 10M rows at a time."""
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("x", pa.float64()), ("y", pa.float64())])
+    chunk = 10_000_000
+    x0 = y0 = 0.0
+    with pq.ParquetWriter(path, schema) as w:
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            x = x0 + np.cumsum(rng.normal(size=m))
+            y = y0 + np.cumsum(rng.normal(size=m))
+            x0, y0 = x[-1], y[-1]
+            x[0] = np.nan  # a break every chunk
+            w.write_table(pa.table({"x": x, "y": y}, schema=schema))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vertices", type=int, default=100_000_000)
+    ap.add_argument("--dir", default="/tmp/lines")
+    ap.add_argument("--reps", type=int, default=1)
+    args = ap.parse_args()
+    d = Path(args.dir)
+    d.mkdir(parents=True, exist_ok=True)
+    data = d / f"walk-{args.vertices}.parquet"
+    if not data.exists():
+        t = time.perf_counter()
+        write_walk(data, args.vertices)
+        print(f"wrote {data} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    results = []
+    for agg in ["count", "any"]:
+        ds_best = pt_best = None
+        for _ in range(args.reps):
+            p = subprocess.run(
+                [sys.executable, "-c", DS_SCRIPT, data, agg, d / f"ds-{agg}.png", d / f"ds-{agg}.npy"],
+                capture_output=True,
+                text=True,
+            )
+            if p.returncode != 0:
+                sys.exit(f"datashader failed: {p.stderr.strip()[-2000:]}")
+            wall, warm, rss_kb = p.stdout.split()
+            r = dict(wall=float(wall), warm=float(warm), rss_mb=int(rss_kb) / 1024)
+            ds_best = r if ds_best is None or r["wall"] < ds_best["wall"] else ds_best
+            cmd = [
+                "/usr/bin/time", "-f", "%e %M", BIN, "render", data, "--glyph", "line",
+                "--agg", agg, "--width", "1920", "--height", "1080",
+                "-o", d / f"pt-{agg}.png", "--save-agg", d / f"pt-{agg}.npy",
+            ]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                sys.exit(f"pointillist failed: {p.stderr.strip()}")
+            wall, rss_kb = p.stderr.strip().splitlines()[-1].split()
+            r = dict(wall=float(wall), rss_mb=int(rss_kb) / 1024)
+            pt_best = r if pt_best is None or r["wall"] < pt_best["wall"] else pt_best
+        a = np.load(d / f"ds-{agg}.npy")
+        b = np.load(d / f"pt-{agg}.npy")
+        same = a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+        results.append(
+            dict(agg=agg, datashader=ds_best, pointillist=pt_best, identical=bool(same))
+        )
+    print(f"{args.vertices:,} vertices, one line, 1920x1080, eq_hist, fresh processes")
+    print("| agg | Datashader s | Datashader warm s | RSS MB | pointillist s | RSS MB | speed-up | warm speed-up | RSS ratio | aggregate |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        ds_, pt = r["datashader"], r["pointillist"]
+        print(
+            f"| {r['agg']} | {ds_['wall']:.2f} | {ds_['warm']:.2f} | {ds_['rss_mb']:,.0f} | "
+            f"{pt['wall']:.2f} | {pt['rss_mb']:,.0f} | {ds_['wall'] / pt['wall']:.1f}x | "
+            f"{ds_['warm'] / pt['wall']:.1f}x | {ds_['rss_mb'] / pt['rss_mb']:.0f}x | "
+            f"{'identical' if r['identical'] else 'DIFFERENT'} |"
+        )
+    (d / f"results-{args.vertices}.json").write_text(json.dumps(results, indent=2))
+    if not all(r["identical"] for r in results):
+        sys.exit("aggregates differ")
+
+
+if __name__ == "__main__":
+    main()
