@@ -64,10 +64,15 @@ impl LineRaster {
     }
 
     /// Datashader's `map_onto_pixel_snap`: truncate, and move a vertex on
-    /// the upper edge into the last pixel.
-    fn snap(&self, x: f64, y: f64) -> (i64, i64) {
-        let xx = (self.kx.map(x) * self.sx + self.tx) as i64;
-        let yy = (self.ky.map(y) * self.sy + self.ty) as i64;
+    /// the upper edge into the last pixel. `LX`/`LY`: whether the axis is
+    /// logarithmic, fixed at compile time (a runtime match let the
+    /// compiler compute `log10` on both arms, a third of a linear run).
+    #[inline(always)]
+    fn snap<const LX: bool, const LY: bool>(&self, x: f64, y: f64) -> (i64, i64) {
+        let x = if LX { x.log10() } else { x };
+        let y = if LY { y.log10() } else { y };
+        let xx = (x * self.sx + self.tx) as i64;
+        let yy = (y * self.sy + self.ty) as i64;
         (
             if xx == self.xxmax { xx - 1 } else { xx },
             if yy == self.yymax { yy - 1 } else { yy },
@@ -90,6 +95,22 @@ impl LineRaster {
     pub(crate) fn segment(
         &self,
         start: Option<bool>,
+        a: (f64, f64),
+        b: (f64, f64),
+        emit: impl FnMut((i64, i64)),
+    ) -> Option<(i64, i64)> {
+        match (self.kx, self.ky) {
+            (AxisKind::Log, AxisKind::Log) => self.segment_on::<true, true>(start, a, b, emit),
+            (AxisKind::Log, _) => self.segment_on::<true, false>(start, a, b, emit),
+            (_, AxisKind::Log) => self.segment_on::<false, true>(start, a, b, emit),
+            _ => self.segment_on::<false, false>(start, a, b, emit),
+        }
+    }
+
+    #[inline(always)]
+    fn segment_on<const LX: bool, const LY: bool>(
+        &self,
+        start: Option<bool>,
         (x0, y0): (f64, f64),
         (x1, y1): (f64, f64),
         mut emit: impl FnMut((i64, i64)),
@@ -97,13 +118,24 @@ impl LineRaster {
         if x0.is_nan() || y0.is_nan() || x1.is_nan() || y1.is_nan() {
             return None;
         }
-        let clip = liang_barsky(
-            self.xmin, self.xmax, self.ymin, self.ymax, x0, x1, y0, y1,
-        )?;
-        let clipped = clip.clipped_start || clip.clipped_end;
-        let start = if clip.clipped_start { Some(true) } else { start };
-        let (mut px, mut py) = self.snap(clip.x0, clip.y0);
-        let (qx, qy) = self.snap(clip.x1, clip.y1);
+        let inside =
+            |x: f64, y: f64| self.xmin <= x && x <= self.xmax && self.ymin <= y && y <= self.ymax;
+        let (a, b, clipped, start) = if inside(x0, y0) && inside(x1, y1) {
+            // Both ends on the canvas: every `_clipt` of Liang-Barsky would
+            // accept and leave t0 = 0, t1 = 1 (its q is at least 0, and not
+            // under p where p > 0), so the segment stays as it is, without
+            // the four divisions.
+            ((x0, y0), (x1, y1), false, start)
+        } else {
+            let c = liang_barsky(
+                self.xmin, self.xmax, self.ymin, self.ymax, x0, x1, y0, y1,
+            )?;
+            let start = if c.clipped_start { Some(true) } else { start };
+            let clipped = c.clipped_start || c.clipped_end;
+            ((c.x0, c.y0), (c.x1, c.y1), clipped, start)
+        };
+        let (mut px, mut py) = self.snap::<LX, LY>(a.0, a.1);
+        let (qx, qy) = self.snap::<LX, LY>(b.0, b.1);
         let dx = qx - px;
         let ix = dx.signum();
         let dx = dx.abs() * 2;
@@ -271,20 +303,31 @@ pub(crate) struct LineEnds {
 /// vertices across batches.
 #[derive(Debug)]
 pub(crate) struct UnitLine {
-    first: Option<Vertex>,
-    prev: Option<Vertex>,
-    /// Whether the vertex before `prev` is NaN (`None` while `prev` is the
-    /// unit's first vertex).
-    before_prev_nan: Option<bool>,
+    /// The unit's first vertex and the last one pushed (meaningful once
+    /// `seen` is at least 1; plain fields, not options, on the hot path).
+    first: Vertex,
+    prev: Vertex,
+    /// Vertices pushed so far, capped at 2: 0 none, 1 only `first`, 2 more.
+    seen: u8,
+    /// Whether the vertex before `prev` is NaN (when `seen` is 2).
+    before_prev_nan: bool,
     deferred: Option<(i64, i64)>,
 }
 
 impl UnitLine {
     pub(crate) fn new() -> UnitLine {
+        let none = Vertex {
+            row: 0,
+            x: f64::NAN,
+            y: f64::NAN,
+            value: f64::NAN,
+            plane: 0,
+        };
         UnitLine {
-            first: None,
-            prev: None,
-            before_prev_nan: None,
+            first: none,
+            prev: none,
+            seen: 0,
+            before_prev_nan: false,
             deferred: None,
         }
     }
@@ -297,32 +340,30 @@ impl UnitLine {
         v: Vertex,
         mut emit: impl FnMut(&Vertex, (i64, i64)),
     ) {
-        let Some(prev) = self.prev else {
-            self.first = Some(v);
-            self.prev = Some(v);
-            return;
-        };
-        let start = match self.before_prev_nan {
-            Some(nan) => Some(nan),
+        let prev = self.prev;
+        if self.seen == 2 {
+            let start = Some(self.before_prev_nan);
+            r.segment(start, (prev.x, prev.y), (v.x, v.y), |p| emit(&prev, p));
+        } else if self.seen == 1 {
             // The unit's first segment: the first row of the input starts
-            // the line; otherwise it depends on the previous unit.
-            None if prev.row == 0 => Some(true),
-            None => None,
-        };
-        let d = r.segment(start, (prev.x, prev.y), (v.x, v.y), |p| emit(&prev, p));
-        if self.before_prev_nan.is_none() {
-            self.deferred = d;
+            // the line; otherwise that depends on the previous unit.
+            let start = (prev.row == 0).then_some(true);
+            self.deferred = r.segment(start, (prev.x, prev.y), (v.x, v.y), |p| emit(&prev, p));
+            self.seen = 2;
+        } else {
+            self.first = v;
+            self.seen = 1;
         }
-        self.before_prev_nan = Some(prev.is_nan());
-        self.prev = Some(v);
+        self.before_prev_nan = prev.is_nan();
+        self.prev = v;
     }
 
     /// The unit's ends, `None` for a unit without rows.
     pub(crate) fn ends(&self) -> Option<LineEnds> {
-        Some(LineEnds {
-            first: self.first?,
-            last: self.prev?,
-            before_last_nan: self.before_prev_nan,
+        (self.seen > 0).then_some(LineEnds {
+            first: self.first,
+            last: self.prev,
+            before_last_nan: (self.seen == 2).then_some(self.before_prev_nan),
             deferred: self.deferred,
         })
     }
@@ -409,6 +450,31 @@ mod tests {
         assert_eq!(px, vec![(0, 0), (1, 0)]);
         // Wholly outside: nothing.
         assert!(draw(&r, true, (-2.0, 5.0), (-1.0, 6.0)).is_empty());
+    }
+
+    #[test]
+    fn liang_barsky_leaves_segments_on_the_canvas_as_they_are() {
+        // The fast path in `segment_on` relies on this, edges included.
+        let (lo, hi) = (-3.0, 5.0);
+        let vals = [lo, -2.999, -1.0, 0.0, 0.3, 4.999_999, hi];
+        for &x0 in &vals {
+            for &y0 in &vals {
+                for &x1 in &vals {
+                    for &y1 in &vals {
+                        let c = liang_barsky(lo, hi, lo, hi, x0, x1, y0, y1);
+                        let same = Clipped {
+                            x0,
+                            x1,
+                            y0,
+                            y1,
+                            clipped_start: false,
+                            clipped_end: false,
+                        };
+                        assert_eq!(c, Some(same), "{x0} {y0} -> {x1} {y1}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -598,10 +598,8 @@ impl AggregationPlan {
             return Ok(None);
         }
         let r = LineRaster::new(&self.geometry);
-        let planes = self.planes();
-        let with_values = self.value.is_some();
         let mut line = UnitLine::new();
-        let mut px = LinePixels::default();
+        let mut px = LinePixels::new(self);
         self.for_each_vertex_batch(source, unit, scratch, |first_row, xs, ys, values, codes| {
             for (k, (&x, &y)) in xs.iter().zip(ys).enumerate() {
                 let v = Vertex {
@@ -611,13 +609,15 @@ impl AggregationPlan {
                     value: values.map_or(f64::NAN, |v| v[k]),
                     plane: codes.map_or(0, |c| c[k]),
                 };
-                line.push(&r, v, |v, p| px.push(&r, planes, v, p));
-            }
-            if px.rows.len() >= LinePixels::FLUSH {
-                px.flush(p, with_values);
+                line.push(&r, v, |v, p| px.push(&r, v, p));
+                // A long segment appends thousands of pixels: flush often
+                // enough that the buffer stays small whatever the data.
+                if px.cells.len() >= LinePixels::FLUSH {
+                    px.flush(p);
+                }
             }
         })?;
-        px.flush(p, with_values);
+        px.flush(p);
         Ok(line.ends())
     }
 
@@ -970,12 +970,9 @@ impl AggregationPlan {
             // What crosses between units, in row order, after all of them.
             let ends = ends.into_inner().unwrap_or_else(|p| p.into_inner());
             let r = LineRaster::new(&self.geometry);
-            let planes = self.planes();
-            let mut px = LinePixels::default();
-            line::stitch(&r, ends.into_iter().flatten(), |v, p| {
-                px.push(&r, planes, v, p)
-            });
-            px.flush(&mut total, self.value.is_some());
+            let mut px = LinePixels::new(self);
+            line::stitch(&r, ends.into_iter().flatten(), |v, p| px.push(&r, v, p));
+            px.flush(&mut total);
         }
         Ok(total)
     }
@@ -1289,30 +1286,55 @@ fn store_ends(ends: &Ends, unit: usize, e: Option<LineEnds>) {
     }
 }
 
-/// Pixels a line appends, buffered before they go into a partial.
+/// Pixels a line appends, buffered before they go into a partial: their
+/// cells, and their rows and values where the reduction uses them.
 #[derive(Debug, Default)]
 struct LinePixels {
+    planes: u32,
+    with_rows: bool,
+    with_values: bool,
     rows: Vec<u64>,
     cells: Vec<u32>,
     values: Vec<f64>,
 }
 
 impl LinePixels {
-    /// Rows buffered before a flush.
+    /// Pixels buffered before a flush.
     const FLUSH: usize = 1 << 16;
 
-    fn push(&mut self, r: &LineRaster, planes: u32, v: &Vertex, px: (i64, i64)) {
-        let Some(cell) = r.index(px).and_then(|i| i.checked_mul(planes)).filter(|_| planes > 0) else {
-            return;
-        };
-        self.rows.push(v.row);
-        self.cells.push(cell + v.plane);
-        self.values.push(v.value);
+    fn new(plan: &AggregationPlan) -> LinePixels {
+        LinePixels {
+            planes: plan.planes(),
+            with_rows: matches!(plan.kind, ReductionKind::First | ReductionKind::Last),
+            with_values: plan.value.is_some(),
+            ..LinePixels::default()
+        }
     }
 
-    fn flush(&mut self, p: &mut Partial, with_values: bool) {
-        let values = with_values.then_some(self.values.as_slice());
-        p.accumulate_rows(&self.rows, &self.cells, values);
+    #[inline]
+    fn push(&mut self, r: &LineRaster, v: &Vertex, px: (i64, i64)) {
+        let Some(cell) = r.index(px).and_then(|i| i.checked_mul(self.planes)) else {
+            return;
+        };
+        if self.planes == 0 {
+            return;
+        }
+        self.cells.push(cell + v.plane);
+        if self.with_rows {
+            self.rows.push(v.row);
+        }
+        if self.with_values {
+            self.values.push(v.value);
+        }
+    }
+
+    fn flush(&mut self, p: &mut Partial) {
+        let values = self.with_values.then_some(self.values.as_slice());
+        if self.with_rows {
+            p.accumulate_rows(&self.rows, &self.cells, values);
+        } else {
+            p.accumulate(0, &self.cells, values);
+        }
         self.rows.clear();
         self.cells.clear();
         self.values.clear();
