@@ -1352,16 +1352,35 @@ fn line_requests_it_cannot_draw_fail_cleanly() {
     let input = dir.path().join("walk.parquet");
     write_walk(&input, 100, 100);
     let input = input.to_str().expect("utf8");
-    let o = run(dir.path(), &["render", input, "--glyph", "lines", "-o", "o.png"]);
-    assert_clean_failure(dir.path(), &o, &["--glyph lines", "points or line"], &["walk.parquet"]);
     let o = run(
         dir.path(),
-        &["aggregate", input, "--glyph", "line", "--shard", "0/2", "-o", "p.arrow"],
+        &["render", input, "--glyph", "lines", "-o", "o.png"],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["--glyph lines", "points or line"],
+        &["walk.parquet"],
+    );
+    let o = run(
+        dir.path(),
+        &[
+            "aggregate",
+            input,
+            "--glyph",
+            "line",
+            "--shard",
+            "0/2",
+            "-o",
+            "p.arrow",
+        ],
     );
     assert_clean_failure(dir.path(), &o, &["lines", "shard"], &["walk.parquet"]);
     let o = run(
         dir.path(),
-        &["render", input, "--glyph", "line", "--device", "gpu", "-o", "o.png"],
+        &[
+            "render", input, "--glyph", "line", "--device", "gpu", "-o", "o.png",
+        ],
     );
     assert_clean_failure(dir.path(), &o, &["lines", "GPU"], &["walk.parquet"]);
 }

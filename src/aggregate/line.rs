@@ -127,9 +127,7 @@ impl LineRaster {
             // the four divisions.
             ((x0, y0), (x1, y1), false, start)
         } else {
-            let c = liang_barsky(
-                self.xmin, self.xmax, self.ymin, self.ymax, x0, x1, y0, y1,
-            )?;
+            let c = liang_barsky(self.xmin, self.xmax, self.ymin, self.ymax, x0, x1, y0, y1)?;
             let start = if c.clipped_start { Some(true) } else { start };
             let clipped = c.clipped_start || c.clipped_end;
             ((c.x0, c.y0), (c.x1, c.y1), clipped, start)
