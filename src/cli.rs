@@ -305,11 +305,13 @@ pub struct CanvasArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// What the rows draw: points (one per row), or line: the rows are the
+    /// What the rows draw: points (one per row); line: the rows are the
     /// vertices of one line in row order, broken where x or y is NaN or
     /// null, each segment adding its first row's value to every pixel it
-    /// crosses (Datashader's Canvas.line with axis=0).
-    #[arg(long, default_value = "points", value_name = "points|line")]
+    /// crosses (Datashader's Canvas.line with axis=0); row-lines: each row
+    /// is one line through the columns --x X1,X2,... --y Y1,Y2,... (axis=1;
+    /// --x ox,dx --y oy,dy draws origin-destination segments).
+    #[arg(long, default_value = "points", value_name = "points|line|row-lines")]
     pub glyph: String,
 }
 
@@ -890,11 +892,27 @@ impl CanvasArgs {
         let glyph = match self.glyph.as_str() {
             "points" | "point" => Glyph::Points,
             "line" => Glyph::Line,
-            g => bail!("--glyph {g}: give points or line"),
+            "row-lines" => Glyph::RowLines,
+            g => bail!("--glyph {g}: give points, line or row-lines"),
         };
         let mut aggregate = AggregateRequest::new(self.width, self.height).with_glyph(glyph);
-        aggregate.x = self.x;
-        aggregate.y = self.y;
+        if glyph == Glyph::RowLines {
+            let xs = parse_list(&self.x);
+            let ys = parse_list(&self.y);
+            if xs.len() != ys.len() || xs.len() < 2 {
+                bail!(
+                    "--glyph row-lines: give as many --x as --y columns, at least two of each (--x {} --y {}), e.g. --x ox,dx --y oy,dy",
+                    self.x,
+                    self.y
+                );
+            }
+            let xs: Vec<&str> = xs.iter().map(String::as_str).collect();
+            let ys: Vec<&str> = ys.iter().map(String::as_str).collect();
+            aggregate = aggregate.with_row_lines(&xs, &ys);
+        } else {
+            aggregate.x = self.x;
+            aggregate.y = self.y;
+        }
         aggregate.x_range = x_range;
         aggregate.y_range = y_range;
         aggregate.x_axis = x_axis;

@@ -266,6 +266,23 @@ fn liang_barsky(
     })
 }
 
+/// Draw one row's line through `vertices` in order (Datashader's axis=1
+/// lines): a line starts at the first vertex and after each NaN one.
+pub(crate) fn row_line(
+    r: &LineRaster,
+    vertices: impl IntoIterator<Item = (f64, f64)>,
+    mut emit: impl FnMut((i64, i64)),
+) {
+    let mut it = vertices.into_iter();
+    let Some(mut a) = it.next() else { return };
+    let mut start = true;
+    for b in it {
+        r.segment(Some(start), a, b, &mut emit);
+        start = a.0.is_nan() || a.1.is_nan();
+        a = b;
+    }
+}
+
 /// One vertex of the line, with what its row adds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Vertex {

@@ -57,6 +57,8 @@ pub struct Scratch {
     codes: Vec<u32>,
     values: Vec<f64>,
     projected: [Vec<f64>; 2],
+    /// A line's vertex columns as f64: `[x, y]` per column pair.
+    vertices: Vec<[Vec<f64>; 2]>,
 }
 
 /// Default memory budget for aggregation state (all partials in flight).
@@ -119,8 +121,11 @@ pub struct AggregateRequest {
     /// one job of many; ranges and categories must then come from the
     /// request or from Parquet metadata that every shard reads alike.
     pub shard: Option<Shard>,
-    /// What each row draws: a point, or a vertex of one line.
+    /// What each row draws: a point, a vertex of one line, or a line.
     pub glyph: Glyph,
+    /// For [`Glyph::RowLines`]: the `(x, y)` columns of each row's
+    /// vertices after the first, which is `(x, y)`.
+    pub row_vertices: Vec<(String, String)>,
 }
 
 /// What the rows of the input draw.
@@ -134,6 +139,12 @@ pub enum Glyph {
     /// x or y is NaN or null (Datashader's `Canvas.line` with `axis=0`).
     /// Each segment adds its first row's value to the pixels it crosses.
     Line,
+    /// Each row is one line through its vertices: `(x, y)`, then the
+    /// columns of [`AggregateRequest::row_vertices`] in order, broken
+    /// where a vertex is NaN or null (Datashader's `Canvas.line` with lists
+    /// of columns and `axis=1`; two vertices per row draw
+    /// origin-destination segments). Each segment adds the row's value.
+    RowLines,
 }
 
 impl Glyph {
@@ -142,6 +153,7 @@ impl Glyph {
         match self {
             Glyph::Points => "points",
             Glyph::Line => "line",
+            Glyph::RowLines => "row-lines",
         }
     }
 }
@@ -168,7 +180,33 @@ impl AggregateRequest {
             device: Device::Cpu,
             shard: None,
             glyph: Glyph::Points,
+            row_vertices: Vec::new(),
         }
+    }
+
+    /// Draw one line per row through the vertices `(xs[k], ys[k])` (at
+    /// least two): [`Glyph::RowLines`].
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggregateRequest, Glyph};
+    ///
+    /// let req = AggregateRequest::new(800, 600).with_row_lines(&["ox", "dx"], &["oy", "dy"]);
+    /// assert_eq!(req.glyph, Glyph::RowLines);
+    /// assert_eq!((req.x.as_str(), req.y.as_str()), ("ox", "oy"));
+    /// ```
+    pub fn with_row_lines(mut self, xs: &[&str], ys: &[&str]) -> Self {
+        if let (Some(x), Some(y)) = (xs.first(), ys.first()) {
+            self.x = (*x).to_string();
+            self.y = (*y).to_string();
+        }
+        self.row_vertices = xs
+            .iter()
+            .zip(ys)
+            .skip(1)
+            .map(|(x, y)| ((*x).to_string(), (*y).to_string()))
+            .collect();
+        self.glyph = Glyph::RowLines;
+        self
     }
 
     /// Draw `glyph` for the rows (points unless asked).
@@ -284,6 +322,8 @@ pub struct AggregationPlan {
     spec: AggregateSpec,
     shard: Option<Shard>,
     glyph: Glyph,
+    /// Every vertex column pair, `(x, y)` first (one pair but for row lines).
+    vertices: Vec<(String, String)>,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -297,10 +337,13 @@ fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), 
     Ok(())
 }
 
+/// The canvas range of `axis` over `columns` (several for row lines:
+/// Datashader's lowest minimum and highest maximum of them, then expanded
+/// where degenerate).
 fn resolve_range(
     source: &Source,
     axis: &'static str,
-    column: &str,
+    columns: &[&str],
     given: Option<(f64, f64)>,
     kind: AxisKind,
     project: mercator::Projection,
@@ -309,20 +352,29 @@ fn resolve_range(
     let r = match given {
         Some(r) => r,
         None => {
-            let data = if sharded {
-                // Every shard must find the same range without reading
-                // rows: Parquet statistics or nothing.
-                range_from_metadata(source, column)?.ok_or_else(|| AggError::ShardNeedsFlag {
-                    what: format!("{axis} range"),
-                    flag: if axis == "x" {
-                        "--x-range MIN,MAX"
-                    } else {
-                        "--y-range MIN,MAX"
-                    },
-                })?
-            } else {
-                auto_range(source, column)?
-            };
+            let mut data: Option<(f64, f64)> = None;
+            for column in columns {
+                let r = if sharded {
+                    // Every shard must find the same range without reading
+                    // rows: Parquet statistics or nothing.
+                    range_from_metadata(source, column)?.ok_or_else(|| {
+                        AggError::ShardNeedsFlag {
+                            what: format!("{axis} range"),
+                            flag: if axis == "x" {
+                                "--x-range MIN,MAX"
+                            } else {
+                                "--y-range MIN,MAX"
+                            },
+                        }
+                    })?
+                } else {
+                    auto_range(source, column)?
+                };
+                data = match (data, r) {
+                    (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+                    (a, b) => a.or(b),
+                };
+            }
             // The projections are increasing: the range of the projected
             // values is the projection of the range.
             expand_bounds(data.map(|(lo, hi)| (project(lo), project(hi))))
@@ -350,6 +402,17 @@ impl AggregationPlan {
     /// # Ok::<(), pointillist::aggregate::AggError>(())
     /// ```
     pub fn new(source: &Source, req: &AggregateRequest) -> Result<AggregationPlan, AggError> {
+        if req.glyph == Glyph::RowLines && req.row_vertices.is_empty() {
+            return Err(AggError::LineUnsupported {
+                what: "one vertex per row: give at least two x and two y columns",
+            });
+        }
+        if req.glyph == Glyph::RowLines && req.device == Device::Gpu {
+            return Err(AggError::LineUnsupported {
+                what:
+                    "the GPU (--device gpu): lines are drawn on the CPU; use --device cpu or auto",
+            });
+        }
         if req.glyph == Glyph::Line {
             let unsupported = if req.shard.is_some() {
                 Some("a shard (--shard): a line crosses from one shard's rows into the next")
@@ -376,6 +439,14 @@ impl AggregationPlan {
         }
         source.check_numeric(&req.x)?;
         source.check_numeric(&req.y)?;
+        let mut vertices = vec![(req.x.clone(), req.y.clone())];
+        if req.glyph == Glyph::RowLines {
+            for (x, y) in &req.row_vertices {
+                source.check_numeric(x)?;
+                source.check_numeric(y)?;
+            }
+            vertices.extend(req.row_vertices.iter().cloned());
+        }
         let kind = req.reduction.kind;
         let value = req.reduction.column.clone();
         match &value {
@@ -438,8 +509,10 @@ impl AggregationPlan {
 
         let (px, py) = mercator::projections(req.lnglat);
         let sharded = req.shard.is_some();
-        let x_range = resolve_range(source, "x", &req.x, req.x_range, req.x_axis, px, sharded)?;
-        let y_range = resolve_range(source, "y", &req.y, req.y_range, req.y_axis, py, sharded)?;
+        let xs: Vec<&str> = vertices.iter().map(|v| v.0.as_str()).collect();
+        let ys: Vec<&str> = vertices.iter().map(|v| v.1.as_str()).collect();
+        let x_range = resolve_range(source, "x", &xs, req.x_range, req.x_axis, px, sharded)?;
+        let y_range = resolve_range(source, "y", &ys, req.y_range, req.y_axis, py, sharded)?;
         let mut geometry = Geometry::new(
             req.width, req.height, x_range, y_range, req.x_axis, req.y_axis,
         );
@@ -477,6 +550,7 @@ impl AggregationPlan {
             spec,
             shard: req.shard,
             glyph: req.glyph,
+            vertices,
         })
     }
 
@@ -549,7 +623,11 @@ impl AggregationPlan {
     /// The columns a unit must read.
     fn columns(&self) -> Vec<&str> {
         let mut cols = vec![self.x.as_str(), self.y.as_str()];
-        for c in self.value.iter().chain(self.by.as_ref().map(|(c, _)| c)) {
+        let more = self.vertices.iter().skip(1).flat_map(|(x, y)| [x, y]);
+        for c in more
+            .chain(self.value.iter())
+            .chain(self.by.as_ref().map(|(c, _)| c))
+        {
             if !cols.contains(&c.as_str()) {
                 cols.push(c);
             }
@@ -567,7 +645,7 @@ impl AggregationPlan {
         p: &mut Partial,
         scratch: &mut Scratch,
     ) -> Result<(), AggError> {
-        if self.glyph == Glyph::Line {
+        if self.glyph != Glyph::Points {
             return Err(AggError::LineUnsupported {
                 what: "accumulate_unit: a line crosses between units; run the whole plan",
             });
@@ -591,16 +669,40 @@ impl AggregationPlan {
         p: &mut Partial,
         scratch: &mut Scratch,
     ) -> Result<Option<LineEnds>, AggError> {
-        if self.glyph != Glyph::Line {
+        if self.glyph == Glyph::Points {
             self.for_each_batch(source, unit, scratch, |row, cells, values| {
                 p.accumulate(row, cells, values)
             })?;
             return Ok(None);
         }
+        if self.glyph == Glyph::RowLines {
+            let r = LineRaster::new(&self.geometry);
+            let mut px = LinePixels::new(self);
+            self.for_each_vertex_batch(source, unit, scratch, |first_row, vs, values, codes| {
+                for k in 0..vs.first().map_or(0, |v| v[0].len()) {
+                    let v = Vertex {
+                        row: first_row + k as u64,
+                        x: f64::NAN,
+                        y: f64::NAN,
+                        value: values.map_or(f64::NAN, |v| v[k]),
+                        plane: codes.map_or(0, |c| c[k]),
+                    };
+                    line::row_line(&r, vs.iter().map(|[x, y]| (x[k], y[k])), |p| {
+                        px.push(&r, &v, p)
+                    });
+                    if px.cells.len() >= LinePixels::FLUSH {
+                        px.flush(p);
+                    }
+                }
+            })?;
+            px.flush(p);
+            return Ok(None);
+        }
         let r = LineRaster::new(&self.geometry);
         let mut line = UnitLine::new();
         let mut px = LinePixels::new(self);
-        self.for_each_vertex_batch(source, unit, scratch, |first_row, xs, ys, values, codes| {
+        self.for_each_vertex_batch(source, unit, scratch, |first_row, vs, values, codes| {
+            let [xs, ys] = &vs[0];
             for (k, (&x, &y)) in xs.iter().zip(ys).enumerate() {
                 let v = Vertex {
                     row: first_row + k as u64,
@@ -621,15 +723,16 @@ impl AggregationPlan {
         Ok(line.ends())
     }
 
-    /// Read `unit` batch by batch, in row order, for a line: each batch's
-    /// first row, its x and y as `f64` (NaN where null; projected to Web
-    /// Mercator metres for lng/lat), its values and its category planes.
+    /// Read `unit` batch by batch, in row order, for lines: each batch's
+    /// first row, the x and y of each vertex column pair as `f64` (NaN
+    /// where null; projected to Web Mercator metres for lng/lat), its
+    /// values and its category planes.
     fn for_each_vertex_batch(
         &self,
         source: &Source,
         unit: &Unit,
         scratch: &mut Scratch,
-        mut f: impl FnMut(u64, &[f64], &[f64], Option<&[f64]>, Option<&[u32]>),
+        mut f: impl FnMut(u64, &[[Vec<f64>; 2]], Option<&[f64]>, Option<&[u32]>),
     ) -> Result<(), AggError> {
         let mut row = unit.first_row;
         let cols = self.columns();
@@ -642,9 +745,10 @@ impl AggregationPlan {
         let Scratch {
             codes,
             values,
-            projected,
+            vertices,
             ..
         } = scratch;
+        vertices.resize_with(self.vertices.len(), Default::default);
         let read = if self.by.is_some() {
             Source::read_unit_runs_dictionary
         } else {
@@ -666,17 +770,18 @@ impl AggregationPlan {
                             .collect(),
                     })
             };
-            let [xs, ys] = projected;
-            for (name, out) in [(&self.x, &mut *xs), (&self.y, &mut *ys)] {
-                let a = col(name)?;
-                out.clear();
-                if !numeric_to_f64(a.as_ref(), out) {
-                    return Err(not_numeric(name, a.data_type().to_string()).into());
+            for ((xname, yname), [xs, ys]) in self.vertices.iter().zip(vertices.iter_mut()) {
+                for (name, out) in [(xname, &mut *xs), (yname, &mut *ys)] {
+                    let a = col(name)?;
+                    out.clear();
+                    if !numeric_to_f64(a.as_ref(), out) {
+                        return Err(not_numeric(name, a.data_type().to_string()).into());
+                    }
                 }
-            }
-            if self.lnglat {
-                xs.iter_mut().for_each(|v| *v = mercator::lng_to_x(*v));
-                ys.iter_mut().for_each(|v| *v = mercator::lat_to_y(*v));
+                if self.lnglat {
+                    xs.iter_mut().for_each(|v| *v = mercator::lng_to_x(*v));
+                    ys.iter_mut().for_each(|v| *v = mercator::lat_to_y(*v));
+                }
             }
             let planes = match &self.by {
                 Some((c, map)) => {
@@ -712,9 +817,8 @@ impl AggregationPlan {
                 }
                 None => None,
             };
-            let n = xs.len().min(ys.len());
-            f(row, &xs[..n], &ys[..n], vals, planes);
-            row += n as u64;
+            f(row, vertices, vals, planes);
+            row += batch.num_rows() as u64;
         }
         Ok(())
     }
@@ -743,6 +847,7 @@ impl AggregationPlan {
             codes,
             values,
             projected,
+            ..
         } = scratch;
         // Only the pages whose x and y can fall on the canvas (where the
         // file has a page index); a batch then holds several runs of rows,
@@ -897,7 +1002,7 @@ impl AggregationPlan {
             reason: format!("gpu{how}: {}", g.adapter()),
             engine: Engine::Gpu(g),
         };
-        if self.glyph == Glyph::Line {
+        if self.glyph != Glyph::Points {
             return Ok(cpu("cpu (lines are drawn on the CPU)".into()));
         }
         match self.device {
@@ -1084,7 +1189,7 @@ impl AggregationPlan {
             })
             .filter(|u| {
                 // A segment can cross the canvas with both ends outside it.
-                if self.glyph == Glyph::Line {
+                if self.glyph != Glyph::Points {
                     return true;
                 }
                 let outside = |col: &str, r: (f64, f64), project: mercator::Projection| {
