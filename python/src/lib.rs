@@ -62,9 +62,12 @@ struct Params {
     /// Threads for the core (None: one per core). Dask tasks pass 1.
     #[pyo3(default)]
     threads: Option<usize>,
-    /// "points" or "line" (`Canvas.line`, axis=0).
+    /// "points", "line" (`Canvas.line`, axis=0) or "row-lines" (axis=1).
     #[pyo3(default = String::from("points"))]
     glyph: String,
+    /// For "row-lines": the vertex column pairs after `(x, y)`.
+    #[pyo3(default)]
+    row_vertices: Vec<(String, String)>,
 }
 
 impl Params {
@@ -134,12 +137,20 @@ impl Params {
         if let Some(c) = &self.categories {
             req = req.with_categories(c.iter().cloned());
         }
-        let glyph = match self.glyph.as_str() {
-            "points" => Glyph::Points,
-            "line" => Glyph::Line,
-            g => return Err(PyValueError::new_err(format!("unknown glyph {g:?}"))),
-        };
-        Ok(req.with_glyph(glyph))
+        match self.glyph.as_str() {
+            "points" => Ok(req),
+            "line" => Ok(req.with_glyph(Glyph::Line)),
+            "row-lines" => {
+                let mut xs = vec![self.x.as_str()];
+                let mut ys = vec![self.y.as_str()];
+                for (x, y) in &self.row_vertices {
+                    xs.push(x);
+                    ys.push(y);
+                }
+                Ok(req.with_row_lines(&xs, &ys))
+            }
+            g => Err(PyValueError::new_err(format!("unknown glyph {g:?}"))),
+        }
     }
 }
 

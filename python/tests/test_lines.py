@@ -148,12 +148,69 @@ def test_log_axes(axes):
     )
 
 
+@pytest.fixture(scope="module")
+def flights():
+    """Origin-destination rows (plus a stop-over vertex), with NaN
+    vertices, values and categories."""
+    rng = np.random.default_rng(11)
+    n = 4_000
+    frame = pd.DataFrame(
+        {
+            "ox": rng.normal(size=n),
+            "oy": rng.normal(size=n),
+            "mx": rng.normal(size=n) * 0.5,
+            "my": rng.normal(size=n) * 0.5,
+            "dx": rng.normal(size=n) * 2,
+            "dy": rng.normal(size=n) * 2,
+            "v": rng.gamma(2.0, size=n),
+            "cat": pd.Categorical(rng.choice(["b", "a", "c"], size=n)),
+        }
+    )
+    frame.loc[::17, "mx"] = np.nan
+    frame.loc[::29, "dy"] = np.nan
+    frame.loc[::7, "v"] = np.nan
+    return frame
+
+
+ROW_LAYOUTS = {
+    "od": (["ox", "dx"], ["oy", "dy"]),
+    "via": (["ox", "mx", "dx"], ["oy", "my", "dy"]),
+}
+
+
+@pytest.mark.parametrize("layout", list(ROW_LAYOUTS))
+@pytest.mark.parametrize("source", ["pandas", "pyarrow-batches", "parquet"])
+@pytest.mark.parametrize("ranges", list(RANGES))
+@pytest.mark.parametrize("reduction", ["count", "sum", "mean", "last", "count_cat", "any"])
+def test_a_line_per_row_matches_datashader(flights, layout, source, ranges, reduction, tmp_path):
+    xs, ys = ROW_LAYOUTS[layout]
+    make = REDUCTIONS[reduction]
+    if source == "parquet":
+        src = tmp_path / "flights.parquet"
+        pq.write_table(pa.Table.from_pandas(flights, preserve_index=False), src, row_group_size=500)
+        src = str(src)
+    elif source == "pyarrow-batches":
+        src = chunked(flights, 333)
+    else:
+        src = flights
+    rng = dict(x_range=(-2.0, 1.5), y_range=(-1.0, 3.0)) if ranges == "clipped" else {}
+    ours = ds.Canvas(61, 43, **rng).line(src, xs, ys, agg=make(ds), axis=1)
+    theirs = dsh.Canvas(61, 43, **rng).line(flights, xs, ys, agg=make(dsh), axis=1)
+    if reduction == "count_cat" and source == "parquet":
+        ours = ours.sel(cat=list(theirs.coords["cat"].values))
+        np.testing.assert_array_equal(ours.values, theirs.values)
+    else:
+        assert_same(ours, theirs)
+
+
 def test_layouts_not_implemented_are_named(walk):
     cvs = ds.Canvas(10, 10)
     with pytest.raises(NotImplementedError, match="axis=1"):
         cvs.line(walk, "x", "y", axis=1)
     with pytest.raises(NotImplementedError, match="lists of columns"):
         cvs.line(walk, ["x", "x"], ["y", "y"])
+    with pytest.raises(ValueError, match="lengths do not match"):
+        cvs.line(walk, ["x", "x"], ["y"], axis=1)
     with pytest.raises(NotImplementedError, match="antialias"):
         cvs.line(walk, "x", "y", line_width=1)
     with pytest.raises(NotImplementedError, match="geometry"):

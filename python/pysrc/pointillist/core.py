@@ -167,29 +167,36 @@ class Canvas:
             return _dask.points(self, source, x, y, agg)
         return self._aggregate(source, x, y, agg, "points")
 
-    def _aggregate(self, source, x, y, agg, glyph):
-        """Aggregate a local source (not Dask) with glyph ``points`` or
-        ``line``."""
+    def _aggregate(self, source, x, y, agg, glyph, more=(), dims=None):
+        """Aggregate a local source (not Dask) with glyph ``points``,
+        ``line`` or ``row-lines`` (``more``: the vertex column pairs after
+        ``(x, y)``; ``dims``: the x and y dimension names, the columns'
+        by default)."""
         kind, column, cat_column = agg._spec()
-        prepared = _prepare_source(source, x, y, column, cat_column)
+        extra = [c for pair in more for c in pair]
+        prepared = _prepare_source(source, x, y, column, cat_column, extra)
         x_range, y_range = self.x_range, self.y_range
         if prepared.table is not None:
             # Datashader's bounds of in-memory data: NaN skipped, infinities
-            # kept, then (-1, 1) or (v - 1, v + 1) where degenerate. Giving
-            # them to the core also lets it aggregate batch by batch.
+            # kept, then (-1, 1) or (v - 1, v + 1) where degenerate (over all
+            # the vertex columns of row lines). Giving them to the core also
+            # lets it aggregate batch by batch.
+            t = prepared.table
             if x_range is None:
-                x_range = _data_bounds(prepared.table.column(x))
+                x_range = _data_bounds([t.column(c) for c in [x] + [p[0] for p in more]])
             if y_range is None:
-                y_range = _data_bounds(prepared.table.column(y))
+                y_range = _data_bounds([t.column(c) for c in [y] + [p[1] for p in more]])
         # Datashader's check (and message) for log axes over the data's bounds.
         self.validate_ranges(x_range, y_range)
         params = self._params(x, y, kind, column, cat_column, prepared.labels, x_range, y_range)
         params["glyph"] = glyph
+        params["row_vertices"] = [tuple(p) for p in more]
         if prepared.paths is not None:
             out = _native.aggregate_parquet(prepared.paths, params)
         else:
             out = _native.aggregate_stream(prepared.stream, params)
-        return self._data_array(out, x, y, cat_column, prepared, x_range, y_range)
+        dx, dy = dims or (x, y)
+        return self._data_array(out, dx, dy, cat_column, prepared, x_range, y_range)
 
     def _params(self, x, y, kind, column, cat_column, labels, x_range, y_range):
         """The dict every native entry point takes (``Params`` in
@@ -262,8 +269,12 @@ class Canvas:
             Column names for the x and y coordinates of each vertex.
         agg : Reduction, optional
             Reduction to compute. Default is ``any()``, as in Datashader.
-        axis : 0
-            Only 0. ``axis=1`` (one line per row), lists of columns,
+        axis : 0 or 1
+            0: ``x`` and ``y`` are one column each, and the rows are the
+            vertices of one line. 1: ``x`` and ``y`` are lists of columns,
+            and each row is one line through them (``x=['ox', 'dx'],
+            y=['oy', 'dy']`` draws origin-destination segments). Lists with
+            ``axis=0``, constant or ragged coordinates with ``axis=1``,
             ``geometry`` columns, ``line_width > 0`` and ``antialias=True``
             are not implemented yet and raise ``NotImplementedError``.
         """
@@ -271,10 +282,8 @@ class Canvas:
             raise NotImplementedError(
                 "Canvas.line(geometry=...): line geometry columns are not implemented by pointillist yet"
             )
-        if axis != 0:
-            raise NotImplementedError(
-                f"Canvas.line(axis={axis!r}): only axis=0 (one line down the rows) is implemented by pointillist"
-            )
+        if axis not in (0, 1):
+            raise ValueError(f"axis must be 0 or 1, not {axis!r}")
         if antialias or line_width:
             raise NotImplementedError(
                 "Canvas.line: antialiased lines (line_width > 0, antialias=True) are not implemented by pointillist yet"
@@ -284,10 +293,23 @@ class Canvas:
                 "Line coordinates may be specified by providing both the x and y "
                 f"arguments. Received:\n    x: {x!r}\n    y: {y!r}"
             )
-        if not isinstance(x, str) or not isinstance(y, str):
+        lists = isinstance(x, (list, tuple)) and isinstance(y, (list, tuple))
+        if axis == 1 and lists and all(isinstance(c, str) for c in [*x, *y]):
+            if len(x) != len(y):
+                raise ValueError("x and y coordinate lengths do not match")
+            if len(x) < 2:
+                raise ValueError("a line per row needs at least two x and two y columns")
+        elif axis == 1:
             raise NotImplementedError(
-                "Canvas.line: x and y must be column names (str) in pointillist; "
-                "lists of columns (several lines) are not implemented yet"
+                "Canvas.line(axis=1): pointillist draws one line per row through lists "
+                "of x and y column names; constant arrays and ragged columns are not "
+                "implemented yet"
+            )
+        elif not isinstance(x, str) or not isinstance(y, str):
+            raise NotImplementedError(
+                "Canvas.line: with axis=0, x and y must be column names (str) in "
+                "pointillist; lists of columns (several lines down the rows) are not "
+                "implemented yet"
             )
         if agg is None:
             agg = rd.any()
@@ -299,6 +321,10 @@ class Canvas:
                 "Canvas.line: Dask inputs are not implemented by pointillist yet; "
                 "pass a local DataFrame, Arrow table or Parquet path"
             )
+        if axis == 1:
+            # Datashader names the dimensions of these lines x and y.
+            more = list(zip(x[1:], y[1:]))
+            return self._aggregate(source, x[0], y[0], agg, "row-lines", more, ("x", "y"))
         return self._aggregate(source, x, y, agg, "line")
 
     def area(self, *args, **kwargs):
@@ -369,8 +395,9 @@ def _needed(x, y, column, cat_column):
     return cols
 
 
-def _prepare_source(source, x, y, column, cat_column):
+def _prepare_source(source, x, y, column, cat_column, extra=()):
     cols = _needed(x, y, column, cat_column)
+    cols += [c for c in dict.fromkeys(extra) if c not in cols]
     if _is_path(source):
         paths = [os.fspath(source)] if isinstance(source, (str, os.PathLike)) else [
             os.fspath(s) for s in source
@@ -413,7 +440,7 @@ def _prepare_source(source, x, y, column, cat_column):
             # unified in order of appearance) need every batch first: the
             # stream becomes a Table (the core would hold its batches until
             # it knew the categories anyway).
-            return _prepare_source(pa.table(source), x, y, column, cat_column)
+            return _prepare_source(pa.table(source), x, y, column, cat_column, extra)
         # A stream (pyarrow.RecordBatchReader, ...): read once by the core.
         return _Prepared(stream=source)
     raise ValueError(
@@ -518,23 +545,27 @@ def _maybe_expand_bounds(bounds):
     return minval, maxval
 
 
-def _data_bounds(chunked):
-    """Datashader's ``_compute_bounds`` of an Arrow column (NaN and nulls
-    skipped, infinities kept) and ``maybe_expand_bounds``; None when the
-    column is not numeric (the core then names the problem)."""
+def _data_bounds(columns):
+    """Datashader's ``_compute_bounds`` of Arrow columns (NaN and nulls
+    skipped, infinities kept; the lowest minimum and highest maximum of
+    several) and ``maybe_expand_bounds``; None when a column is not
+    numeric (the core then names the problem)."""
     import pyarrow as pa
 
-    t = chunked.type
-    if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
-        return None
+    if not isinstance(columns, list):
+        columns = [columns]
     lo, hi = math.inf, -math.inf
-    for chunk in chunked.chunks:
-        # NumPy's nanmin / nanmax, by the core on all cores (GIL released).
-        bounds = _native.nan_min_max(chunk)
-        if bounds is None:
-            continue
-        lo = min(lo, bounds[0])
-        hi = max(hi, bounds[1])
+    for chunked in columns:
+        t = chunked.type
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            return None
+        for chunk in chunked.chunks:
+            # NumPy's nanmin / nanmax, by the core on all cores (GIL released).
+            bounds = _native.nan_min_max(chunk)
+            if bounds is None:
+                continue
+            lo = min(lo, bounds[0])
+            hi = max(hi, bounds[1])
     return _maybe_expand_bounds((lo, hi))
 
 
