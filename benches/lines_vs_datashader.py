@@ -1,9 +1,14 @@
-"""One long polyline (Datashader's `Canvas.line`, axis=0) against Datashader
-0.19.1, in fresh processes: a random walk of N vertices (float64 x/y, NaN
-breaks every ~10M vertices) written by pyarrow with its defaults, rendered
-at 1920x1080 with eq_hist, count and any (Datashader's default for lines).
+"""Lines against Datashader 0.19.1, in fresh processes, at 1920x1080 with
+eq_hist, count and any (Datashader's default for lines):
 
-    target/py-venv/bin/python benches/lines_vs_datashader.py [--vertices 100000000] [--dir /tmp/lines] [--reps 1]
+- `--layout walk` (default): one long polyline (`Canvas.line`, axis=0), a
+  random walk of N vertices (float64 x/y, NaN breaks every 10M vertices)
+  written by pyarrow with its defaults;
+- `--layout od`: N origin-destination segments (`Canvas.line` with lists
+  of columns and axis=1) from `benches/flights_like.py` (pandas' defaults),
+  drawn in plain longitude/latitude.
+
+    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od] [--vertices 100000000] [--dir /tmp/lines] [--reps 1]
 
 Datashader's side is what a notebook does: `pd.read_parquet` of the two
 columns, `Canvas.line`, `tf.shade`, `to_pil().save`. Its warm time (a
@@ -31,14 +36,19 @@ DS_SCRIPT = r"""
 import resource, sys, time
 t0 = time.perf_counter()
 import numpy as np, pandas as pd, datashader as ds, datashader.transfer_functions as tf
-path, agg, png, npy = sys.argv[1:5]
-df = pd.read_parquet(path, columns=["x", "y"])
+path, agg, png, npy, layout = sys.argv[1:6]
+if layout == "od":
+    xs, ys, axis = ["origin_lon", "dest_lon"], ["origin_lat", "dest_lat"], 1
+    df = pd.read_parquet(path, columns=xs + ys)
+else:
+    xs, ys, axis = "x", "y", 0
+    df = pd.read_parquet(path, columns=["x", "y"])
 red = ds.count() if agg == "count" else ds.any()
-a = ds.Canvas(1920, 1080).line(df, "x", "y", agg=red)
+a = ds.Canvas(1920, 1080).line(df, xs, ys, agg=red, axis=axis)
 tf.shade(a, how="eq_hist").to_pil().save(png)
 wall = time.perf_counter() - t0
 t1 = time.perf_counter()
-a = ds.Canvas(1920, 1080).line(df, "x", "y", agg=red)
+a = ds.Canvas(1920, 1080).line(df, xs, ys, agg=red, axis=axis)
 tf.shade(a, how="eq_hist")
 warm = time.perf_counter() - t1
 np.save(npy, a.values)
@@ -67,20 +77,33 @@ def main():
     ap.add_argument("--vertices", type=int, default=100_000_000)
     ap.add_argument("--dir", default="/tmp/lines")
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--layout", choices=["walk", "od"], default="walk")
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
-    data = d / f"walk-{args.vertices}.parquet"
+    data = d / f"{args.layout}-{args.vertices}.parquet"
     if not data.exists():
         t = time.perf_counter()
-        write_walk(data, args.vertices)
+        if args.layout == "od":
+            subprocess.run(
+                [sys.executable, ROOT / "benches" / "flights_like.py", "--rows",
+                 str(args.vertices), "-o", data],
+                check=True,
+            )
+        else:
+            write_walk(data, args.vertices)
         print(f"wrote {data} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    if args.layout == "od":
+        glyph = ["--glyph", "row-lines", "--x", "origin_lon,dest_lon", "--y", "origin_lat,dest_lat"]
+    else:
+        glyph = ["--glyph", "line"]
     results = []
     for agg in ["count", "any"]:
         ds_best = pt_best = None
         for _ in range(args.reps):
             p = subprocess.run(
-                [sys.executable, "-c", DS_SCRIPT, data, agg, d / f"ds-{agg}.png", d / f"ds-{agg}.npy"],
+                [sys.executable, "-c", DS_SCRIPT, data, agg, d / f"ds-{agg}.png",
+                 d / f"ds-{agg}.npy", args.layout],
                 capture_output=True,
                 text=True,
             )
@@ -90,7 +113,7 @@ def main():
             r = dict(wall=float(wall), warm=float(warm), rss_mb=int(rss_kb) / 1024)
             ds_best = r if ds_best is None or r["wall"] < ds_best["wall"] else ds_best
             cmd = [
-                "/usr/bin/time", "-f", "%e %M", BIN, "render", data, "--glyph", "line",
+                "/usr/bin/time", "-f", "%e %M", BIN, "render", data, *glyph,
                 "--agg", agg, "--width", "1920", "--height", "1080",
                 "-o", d / f"pt-{agg}.png", "--save-agg", d / f"pt-{agg}.npy",
             ]
@@ -106,7 +129,8 @@ def main():
         results.append(
             dict(agg=agg, datashader=ds_best, pointillist=pt_best, identical=bool(same))
         )
-    print(f"{args.vertices:,} vertices, one line, 1920x1080, eq_hist, fresh processes")
+    what = "OD segments (axis=1)" if args.layout == "od" else "vertices, one line (axis=0)"
+    print(f"{args.vertices:,} {what}, 1920x1080, eq_hist, fresh processes")
     print("| agg | Datashader s | Datashader warm s | RSS MB | pointillist s | RSS MB | speed-up | warm speed-up | RSS ratio | aggregate |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
@@ -117,7 +141,7 @@ def main():
             f"{ds_['warm'] / pt['wall']:.1f}x | {ds_['rss_mb'] / pt['rss_mb']:.0f}x | "
             f"{'identical' if r['identical'] else 'DIFFERENT'} |"
         )
-    (d / f"results-{args.vertices}.json").write_text(json.dumps(results, indent=2))
+    (d / f"results-{args.layout}-{args.vertices}.json").write_text(json.dumps(results, indent=2))
     if not all(r["identical"] for r in results):
         sys.exit("aggregates differ")
 

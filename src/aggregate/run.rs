@@ -61,6 +61,9 @@ pub struct Scratch {
     vertices: Vec<[Vec<f64>; 2]>,
 }
 
+/// Rows per work unit for [`Glyph::RowLines`].
+const ROW_LINE_UNIT_ROWS: usize = 1 << 15;
+
 /// Default memory budget for aggregation state (all partials in flight).
 pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
 
@@ -687,12 +690,9 @@ impl AggregationPlan {
                         value: values.map_or(f64::NAN, |v| v[k]),
                         plane: codes.map_or(0, |c| c[k]),
                     };
-                    line::row_line(&r, vs.iter().map(|[x, y]| (x[k], y[k])), |p| {
-                        px.push(&r, &v, p)
+                    line::row_line(&r, vs.iter().map(|[x, y]| (x[k], y[k])), |pixel| {
+                        px.push(&r, &v, pixel, p)
                     });
-                    if px.cells.len() >= LinePixels::FLUSH {
-                        px.flush(p);
-                    }
                 }
             })?;
             px.flush(p);
@@ -711,12 +711,7 @@ impl AggregationPlan {
                     value: values.map_or(f64::NAN, |v| v[k]),
                     plane: codes.map_or(0, |c| c[k]),
                 };
-                line.push(&r, v, |v, p| px.push(&r, v, p));
-                // A long segment appends thousands of pixels: flush often
-                // enough that the buffer stays small whatever the data.
-                if px.cells.len() >= LinePixels::FLUSH {
-                    px.flush(p);
-                }
+                line.push(&r, v, |v, pixel| px.push(&r, v, pixel, p));
             }
         })?;
         px.flush(p);
@@ -1076,7 +1071,9 @@ impl AggregationPlan {
             let ends = ends.into_inner().unwrap_or_else(|p| p.into_inner());
             let r = LineRaster::new(&self.geometry);
             let mut px = LinePixels::new(self);
-            line::stitch(&r, ends.into_iter().flatten(), |v, p| px.push(&r, v, p));
+            line::stitch(&r, ends.into_iter().flatten(), |v, pixel| {
+                px.push(&r, v, pixel, &mut total)
+            });
             px.flush(&mut total);
         }
         Ok(total)
@@ -1179,7 +1176,15 @@ impl AggregationPlan {
     pub fn units(&self, source: &Source) -> Vec<Unit> {
         let g = &self.geometry;
         let (px, py) = mercator::projections(self.lnglat);
-        let all = source.units(UNIT_ROWS);
+        // A row of row lines draws hundreds of pixels, not one: smaller
+        // units, so that even one row group spreads over every core (the
+        // size is fixed, so the result still never depends on threads).
+        let unit_rows = if self.glyph == Glyph::RowLines {
+            ROW_LINE_UNIT_ROWS
+        } else {
+            UNIT_ROWS
+        };
+        let all = source.units(unit_rows);
         let base = all.first().map_or(0, |u| u.first_row);
         let total = source.num_rows();
         all.into_iter()
@@ -1416,13 +1421,19 @@ impl LinePixels {
         }
     }
 
+    /// Add pixel `px` of a segment of vertex `v`'s row to `p`, now or at
+    /// the next flush (which comes by itself when the buffer is full, so
+    /// it stays small however many pixels a segment covers).
     #[inline]
-    fn push(&mut self, r: &LineRaster, v: &Vertex, px: (i64, i64)) {
+    fn push(&mut self, r: &LineRaster, v: &Vertex, px: (i64, i64), p: &mut Partial) {
         let Some(cell) = r.index(px).and_then(|i| i.checked_mul(self.planes)) else {
             return;
         };
         if self.planes == 0 {
             return;
+        }
+        if self.cells.len() >= Self::FLUSH {
+            self.flush(p);
         }
         self.cells.push(cell + v.plane);
         if self.with_rows {
