@@ -1384,3 +1384,59 @@ fn line_requests_it_cannot_draw_fail_cleanly() {
     );
     assert_clean_failure(dir.path(), &o, &["lines", "GPU"], &["walk.parquet"]);
 }
+
+#[test]
+fn row_lines_are_the_same_whatever_the_row_groups_and_threads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = dir.path().join("whole.parquet");
+    let split = dir.path().join("split.parquet");
+    write_walk(&whole, 3000, 3000);
+    write_walk(&split, 3000, 250);
+    let mut outputs = Vec::new();
+    for (input, threads) in [(&whole, "1"), (&split, "1"), (&split, "3")] {
+        let npy = dir.path().join(format!("{threads}.npy"));
+        let o = run(
+            dir.path(),
+            &[
+                "render",
+                input.to_str().expect("utf8"),
+                "--glyph",
+                "row-lines",
+                "--x",
+                "x,val",
+                "--y",
+                "y,val",
+                "--agg",
+                "sum:val",
+                "--width",
+                "64",
+                "--height",
+                "48",
+                "--threads",
+                threads,
+                "--save-agg",
+                npy.to_str().expect("utf8"),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        outputs.push(std::fs::read(&npy).expect("npy"));
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            "whole.parquet",
+            "--glyph",
+            "row-lines",
+            "-o",
+            "o.png",
+        ],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["row-lines", "at least two"],
+        &["whole.parquet", "split.parquet", "1.npy", "3.npy"],
+    );
+}

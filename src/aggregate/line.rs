@@ -87,8 +87,8 @@ impl LineRaster {
         u32::try_from(y as usize * self.width + x as usize).ok()
     }
 
-    /// Draw the segment `(x0, y0) -> (x1, y1)`, calling `emit` with each
-    /// pixel it appends. `start`: whether a line starts at this segment
+    /// Draw the segment `(x0, y0) -> (x1, y1)`, calling `emit` with the
+    /// index (`row * width + column`) of each pixel it appends. `start`: whether a line starts at this segment
     /// (Datashader's `segment_start`), or `None` when that is not known
     /// yet. Then the start pixel is not appended where it would depend on
     /// it, and is returned instead, for the caller to append once it knows.
@@ -97,8 +97,8 @@ impl LineRaster {
         start: Option<bool>,
         a: (f64, f64),
         b: (f64, f64),
-        emit: impl FnMut((i64, i64)),
-    ) -> Option<(i64, i64)> {
+        emit: impl FnMut(u32),
+    ) -> Option<u32> {
         match (self.kx, self.ky) {
             (AxisKind::Log, AxisKind::Log) => self.segment_on::<true, true>(start, a, b, emit),
             (AxisKind::Log, _) => self.segment_on::<true, false>(start, a, b, emit),
@@ -113,8 +113,8 @@ impl LineRaster {
         start: Option<bool>,
         (x0, y0): (f64, f64),
         (x1, y1): (f64, f64),
-        mut emit: impl FnMut((i64, i64)),
-    ) -> Option<(i64, i64)> {
+        mut emit: impl FnMut(u32),
+    ) -> Option<u32> {
         if x0.is_nan() || y0.is_nan() || x1.is_nan() || y1.is_nan() {
             return None;
         }
@@ -142,17 +142,46 @@ impl LineRaster {
         let dy = dy.abs() * 2;
         // Vertices in one pixel, unclipped: that pixel once, start or not.
         if !clipped && dx == 0 && dy == 0 {
-            emit((px, py));
+            if let Some(i) = self.index((px, py)) {
+                emit(i);
+            }
             return None;
         }
+        let first = self.index((px, py));
         let deferred = match start {
             Some(true) => {
-                emit((px, py));
+                if let Some(i) = first {
+                    emit(i);
+                }
                 None
             }
             Some(false) => None,
-            None => Some((px, py)),
+            None => first,
         };
+        // Both ends on the canvas (clipping sees to that): so is every
+        // pixel between, and the walk steps the pixel index itself, one
+        // column (ix) or one row (iy * width) at a time.
+        if let (Some(i0), Some(_)) = (first, self.index((qx, qy))) {
+            let w = self.width as i64;
+            let (step_x, step_y) = (ix, iy * w);
+            let mut cell = i64::from(i0);
+            let (major, minor, step_major, step_minor, forward) = if dx >= dy {
+                (dx, dy, step_x, step_y, ix > 0)
+            } else {
+                (dy, dx, step_y, step_x, iy > 0)
+            };
+            let mut error = 2 * minor - major;
+            for _ in 0..major / 2 {
+                if error >= 0 && (error != 0 || forward) {
+                    error -= 2 * major;
+                    cell += step_minor;
+                }
+                error += 2 * minor;
+                cell += step_major;
+                emit(cell as u32);
+            }
+            return deferred;
+        }
         if dx >= dy {
             let mut error = 2 * dy - dx;
             while px != qx {
@@ -162,7 +191,9 @@ impl LineRaster {
                 }
                 error += 2 * dy;
                 px += ix;
-                emit((px, py));
+                if let Some(i) = self.index((px, py)) {
+                    emit(i);
+                }
             }
         } else {
             let mut error = 2 * dx - dy;
@@ -173,7 +204,9 @@ impl LineRaster {
                 }
                 error += 2 * dx;
                 py += iy;
-                emit((px, py));
+                if let Some(i) = self.index((px, py)) {
+                    emit(i);
+                }
             }
         }
         deferred
@@ -271,7 +304,7 @@ fn liang_barsky(
 pub(crate) fn row_line(
     r: &LineRaster,
     vertices: impl IntoIterator<Item = (f64, f64)>,
-    mut emit: impl FnMut((i64, i64)),
+    mut emit: impl FnMut(u32),
 ) {
     let mut it = vertices.into_iter();
     let Some(mut a) = it.next() else { return };
@@ -311,7 +344,7 @@ pub(crate) struct LineEnds {
     pub(crate) last: Vertex,
     /// `None` when the unit has one row.
     pub(crate) before_last_nan: Option<bool>,
-    pub(crate) deferred: Option<(i64, i64)>,
+    pub(crate) deferred: Option<u32>,
 }
 
 /// Draws the segments of one unit, batch after batch, carrying the last
@@ -326,7 +359,7 @@ pub(crate) struct UnitLine {
     seen: u8,
     /// Whether the vertex before `prev` is NaN (when `seen` is 2).
     before_prev_nan: bool,
-    deferred: Option<(i64, i64)>,
+    deferred: Option<u32>,
 }
 
 impl UnitLine {
@@ -349,12 +382,7 @@ impl UnitLine {
 
     /// Add the next vertex, calling `emit(vertex of the segment's first
     /// row, pixel)` for each pixel the segment it closes appends.
-    pub(crate) fn push(
-        &mut self,
-        r: &LineRaster,
-        v: Vertex,
-        mut emit: impl FnMut(&Vertex, (i64, i64)),
-    ) {
+    pub(crate) fn push(&mut self, r: &LineRaster, v: Vertex, mut emit: impl FnMut(&Vertex, u32)) {
         let prev = self.prev;
         if self.seen == 2 {
             let start = Some(self.before_prev_nan);
@@ -391,7 +419,7 @@ impl UnitLine {
 pub(crate) fn stitch(
     r: &LineRaster,
     ends: impl IntoIterator<Item = LineEnds>,
-    mut emit: impl FnMut(&Vertex, (i64, i64)),
+    mut emit: impl FnMut(&Vertex, u32),
 ) {
     // The last vertex so far, and whether the one before it is NaN (true
     // where there is none: a line starts at the input's first row).
@@ -435,7 +463,10 @@ mod tests {
 
     fn draw(r: &LineRaster, start: bool, a: (f64, f64), b: (f64, f64)) -> Vec<(i64, i64)> {
         let mut v = Vec::new();
-        r.segment(Some(start), a, b, |p| v.push(p));
+        let w = r.width as u32;
+        r.segment(Some(start), a, b, |p| {
+            v.push(((p % w) as i64, (p / w) as i64))
+        });
         v
     }
 
@@ -518,7 +549,7 @@ mod tests {
             })
             .collect();
         let run = |splits: &[usize]| {
-            let mut out: Vec<(u64, (i64, i64))> = Vec::new();
+            let mut out: Vec<(u64, u32)> = Vec::new();
             let mut ends = Vec::new();
             let mut at = 0;
             for &end in splits.iter().chain(std::iter::once(&verts.len())) {

@@ -691,7 +691,7 @@ impl AggregationPlan {
                         plane: codes.map_or(0, |c| c[k]),
                     };
                     line::row_line(&r, vs.iter().map(|[x, y]| (x[k], y[k])), |pixel| {
-                        px.push(&r, &v, pixel, p)
+                        px.push(&v, pixel, p)
                     });
                 }
             })?;
@@ -711,7 +711,7 @@ impl AggregationPlan {
                     value: values.map_or(f64::NAN, |v| v[k]),
                     plane: codes.map_or(0, |c| c[k]),
                 };
-                line.push(&r, v, |v, pixel| px.push(&r, v, pixel, p));
+                line.push(&r, v, |v, pixel| px.push(v, pixel, p));
             }
         })?;
         px.flush(p);
@@ -1072,7 +1072,7 @@ impl AggregationPlan {
             let r = LineRaster::new(&self.geometry);
             let mut px = LinePixels::new(self);
             line::stitch(&r, ends.into_iter().flatten(), |v, pixel| {
-                px.push(&r, v, pixel, &mut total)
+                px.push(v, pixel, &mut total)
             });
             px.flush(&mut total);
         }
@@ -1421,19 +1421,19 @@ impl LinePixels {
         }
     }
 
-    /// Add pixel `px` of a segment of vertex `v`'s row to `p`, now or at
+    /// Add pixel `pixel` (its index) of a segment of vertex `v`'s row to `p`, now or at
     /// the next flush (which comes by itself when the buffer is full, so
     /// it stays small however many pixels a segment covers).
-    #[inline]
-    fn push(&mut self, r: &LineRaster, v: &Vertex, px: (i64, i64), p: &mut Partial) {
-        let Some(cell) = r.index(px).and_then(|i| i.checked_mul(self.planes)) else {
+    #[inline(always)]
+    fn push(&mut self, v: &Vertex, pixel: u32, p: &mut Partial) {
+        let Some(cell) = pixel.checked_mul(self.planes) else {
             return;
         };
         if self.planes == 0 {
             return;
         }
         if self.cells.len() >= Self::FLUSH {
-            self.flush(p);
+            self.flush_full(p);
         }
         self.cells.push(cell + v.plane);
         if self.with_rows {
@@ -1442,6 +1442,13 @@ impl LinePixels {
         if self.with_values {
             self.values.push(v.value);
         }
+    }
+
+    /// [`LinePixels::flush`] from the hot loop, kept out of it.
+    #[cold]
+    #[inline(never)]
+    fn flush_full(&mut self, p: &mut Partial) {
+        self.flush(p);
     }
 
     fn flush(&mut self, p: &mut Partial) {
