@@ -1359,7 +1359,7 @@ fn line_requests_it_cannot_draw_fail_cleanly() {
     assert_clean_failure(
         dir.path(),
         &o,
-        &["--glyph lines", "points or line"],
+        &["--glyph lines", "points, line or row-lines"],
         &["walk.parquet"],
     );
     let o = run(

@@ -158,52 +158,36 @@ impl LineRaster {
             Some(false) => None,
             None => first,
         };
-        // Both ends on the canvas (clipping sees to that): so is every
-        // pixel between, and the walk steps the pixel index itself, one
-        // column (ix) or one row (iy * width) at a time.
-        if let (Some(i0), Some(_)) = (first, self.index((qx, qy))) {
-            let w = self.width as i64;
-            let (step_x, step_y) = (ix, iy * w);
-            let mut cell = i64::from(i0);
-            let (major, minor, step_major, step_minor, forward) = if dx >= dy {
-                (dx, dy, step_x, step_y, ix > 0)
-            } else {
-                (dy, dx, step_y, step_x, iy > 0)
-            };
-            let mut error = 2 * minor - major;
-            for _ in 0..major / 2 {
-                if error >= 0 && (error != 0 || forward) {
-                    error -= 2 * major;
-                    cell += step_minor;
-                }
-                error += 2 * minor;
-                cell += step_major;
-                emit(cell as u32);
-            }
-            return deferred;
-        }
-        if dx >= dy {
-            let mut error = 2 * dy - dx;
-            while px != qx {
-                if error >= 0 && (error != 0 || ix > 0) {
-                    error -= 2 * dx;
-                    py += iy;
-                }
-                error += 2 * dy;
-                px += ix;
-                if let Some(i) = self.index((px, py)) {
-                    emit(i);
-                }
-            }
+        // Datashader's walk along the major axis. With both ends on the
+        // canvas (clipping sees to that) so is every pixel between, and the
+        // pixel index steps by itself: one column (ix) or one row (iy *
+        // width) at a time, without a bounds check per pixel.
+        let on_canvas = first.is_some() && self.index((qx, qy)).is_some();
+        let x_major = dx >= dy;
+        let (major, minor, forward) = if x_major {
+            (dx, dy, ix > 0)
         } else {
-            let mut error = 2 * dx - dy;
-            while py != qy {
-                if error >= 0 && (error != 0 || iy > 0) {
-                    error -= 2 * dy;
-                    px += ix;
+            (dy, dx, iy > 0)
+        };
+        let w = self.width as i64;
+        let (step_major, step_minor) = if x_major { (ix, iy * w) } else { (iy * w, ix) };
+        let mut cell = py * w + px;
+        let mut error = 2 * minor - major;
+        for _ in 0..major / 2 {
+            let side = error >= 0 && (error != 0 || forward);
+            if side {
+                error -= 2 * major;
+                cell += step_minor;
+            }
+            error += 2 * minor;
+            cell += step_major;
+            if on_canvas {
+                emit(cell as u32);
+            } else {
+                match (x_major, side) {
+                    (true, s) => (px, py) = (px + ix, if s { py + iy } else { py }),
+                    (false, s) => (px, py) = (if s { px + ix } else { px }, py + iy),
                 }
-                error += 2 * dx;
-                py += iy;
                 if let Some(i) = self.index((px, py)) {
                     emit(i);
                 }

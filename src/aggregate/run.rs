@@ -751,20 +751,7 @@ impl AggregationPlan {
         };
         for batch in read(source, unit, &cols, BATCH_ROWS, None)? {
             let batch = batch?;
-            let col = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .ok_or_else(|| SourceError::MissingColumn {
-                        path: label.to_string(),
-                        column: name.to_string(),
-                        available: batch
-                            .schema()
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().clone())
-                            .collect(),
-                    })
-            };
+            let col = |name: &str| batch_column(&batch, name, label);
             for ((xname, yname), [xs, ys]) in self.vertices.iter().zip(vertices.iter_mut()) {
                 for (name, out) in [(xname, &mut *xs), (yname, &mut *ys)] {
                     let a = col(name)?;
@@ -801,17 +788,7 @@ impl AggregationPlan {
                 }
                 None => None,
             };
-            let vals = match &self.value {
-                Some(v) => {
-                    let va = col(v)?;
-                    values.clear();
-                    if !numeric_to_f64(va.as_ref(), values) {
-                        return Err(not_numeric(v, va.data_type().to_string()).into());
-                    }
-                    Some(values.as_slice())
-                }
-                None => None,
-            };
+            let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
             f(row, vertices, vals, planes);
             row += batch.num_rows() as u64;
         }
@@ -866,20 +843,7 @@ impl AggregationPlan {
         };
         for batch in read(source, unit, &cols, BATCH_ROWS, runs.as_deref())? {
             let batch = batch?;
-            let col = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .ok_or_else(|| SourceError::MissingColumn {
-                        path: label.to_string(),
-                        column: name.to_string(),
-                        available: batch
-                            .schema()
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().clone())
-                            .collect(),
-                    })
-            };
+            let col = |name: &str| batch_column(&batch, name, label);
             let xa = col(&self.x)?;
             let ya = col(&self.y)?;
             let binned = if self.lnglat {
@@ -919,17 +883,7 @@ impl AggregationPlan {
                     };
                 }
             }
-            let vals = match &self.value {
-                Some(v) => {
-                    let va = col(v)?;
-                    values.clear();
-                    if !numeric_to_f64(va.as_ref(), values) {
-                        return Err(not_numeric(v, va.data_type().to_string()).into());
-                    }
-                    Some(values.as_slice())
-                }
-                None => None,
-            };
+            let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
             let Some(runs) = &runs else {
                 f(row, pix, vals);
                 row += pix.len() as u64;
@@ -1383,6 +1337,48 @@ fn next_unit<'a>(
     let i = next.fetch_add(1, Ordering::Relaxed);
     let u = units.get(i)?;
     (!failed.load(Ordering::Relaxed)).then_some((i, u))
+}
+
+/// Column `name` of `batch`, read from the input labelled `label`.
+fn batch_column<'b>(
+    batch: &'b arrow_array::RecordBatch,
+    name: &str,
+    label: &str,
+) -> Result<&'b arrow_array::ArrayRef, SourceError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| SourceError::MissingColumn {
+            path: label.to_string(),
+            column: name.to_string(),
+            available: batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        })
+}
+
+/// The value column `name` of `batch` as `f64` (NaN where null), in
+/// `values`; `None` without a value column.
+fn batch_values<'v>(
+    batch: &arrow_array::RecordBatch,
+    name: Option<&str>,
+    label: &str,
+    values: &'v mut Vec<f64>,
+) -> Result<Option<&'v [f64]>, AggError> {
+    let Some(name) = name else { return Ok(None) };
+    let a = batch_column(batch, name, label)?;
+    values.clear();
+    if !numeric_to_f64(a.as_ref(), values) {
+        return Err(SourceError::NotNumeric {
+            path: label.to_string(),
+            column: name.to_string(),
+            found: a.data_type().to_string(),
+        }
+        .into());
+    }
+    Ok(Some(values.as_slice()))
 }
 
 /// What each unit of a line left for [`line::stitch`], by unit index.
