@@ -188,7 +188,9 @@ impl AggregateRequest {
     }
 
     /// Draw one line per row through the vertices `(xs[k], ys[k])` (at
-    /// least two): [`Glyph::RowLines`].
+    /// least two; the shorter list sets how many, as `zip` does, so give
+    /// lists of one length, which the CLI and Python check):
+    /// [`Glyph::RowLines`].
     ///
     /// ```
     /// use pointillist::aggregate::{AggregateRequest, Glyph};
