@@ -36,7 +36,7 @@ use super::reduction::{ReductionKind, ReductionSpec};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
     auto_range, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError, Unit,
-    BATCH_ROWS, UNIT_ROWS,
+    UnitReader, BATCH_ROWS, UNIT_ROWS,
 };
 
 /// Partials of finished groups waiting to be merged in group order.
@@ -660,6 +660,16 @@ impl AggregationPlan {
         })
     }
 
+    /// How a unit's batches are read: a string category column through its
+    /// Parquet dictionary.
+    fn reader(&self) -> ReadUnit {
+        if self.by.is_some() {
+            Source::read_unit_runs_dictionary
+        } else {
+            Source::read_unit_runs
+        }
+    }
+
     /// Category planes per pixel (1 without categories).
     fn planes(&self) -> u32 {
         self.by.as_ref().map_or(1, |(_, m)| m.len() as u32)
@@ -746,12 +756,7 @@ impl AggregationPlan {
             ..
         } = scratch;
         vertices.resize_with(self.vertices.len(), Default::default);
-        let read = if self.by.is_some() {
-            Source::read_unit_runs_dictionary
-        } else {
-            Source::read_unit_runs
-        };
-        for batch in read(source, unit, &cols, BATCH_ROWS, None)? {
+        for batch in self.reader()(source, unit, &cols, BATCH_ROWS, None)? {
             let batch = batch?;
             let col = |name: &str| batch_column(&batch, name, label);
             for ((xname, yname), [xs, ys]) in self.vertices.iter().zip(vertices.iter_mut()) {
@@ -769,15 +774,7 @@ impl AggregationPlan {
             }
             let planes = match &self.by {
                 Some((c, map)) => {
-                    let ca = col(c)?;
-                    if !map.codes(ca.as_ref(), codes) {
-                        return Err(SourceError::NotCategorical {
-                            path: label.to_string(),
-                            column: c.clone(),
-                            found: ca.data_type().to_string(),
-                        }
-                        .into());
-                    }
+                    batch_codes(&batch, c, map, label, codes)?;
                     // As for points: a null or unlisted category goes to
                     // the last plane (NumPy's index -1).
                     let none_plane = (map.len() as u32).saturating_sub(1);
@@ -837,13 +834,7 @@ impl AggregationPlan {
         }
         // The run being handed out, and how many of its rows already were.
         let (mut run, mut done) = (0usize, 0usize);
-        // A string category column is read through its Parquet dictionary.
-        let read = if self.by.is_some() {
-            Source::read_unit_runs_dictionary
-        } else {
-            Source::read_unit_runs
-        };
-        for batch in read(source, unit, &cols, BATCH_ROWS, runs.as_deref())? {
+        for batch in self.reader()(source, unit, &cols, BATCH_ROWS, runs.as_deref())? {
             let batch = batch?;
             let col = |name: &str| batch_column(&batch, name, label);
             let xa = col(&self.x)?;
@@ -862,15 +853,7 @@ impl AggregationPlan {
                 return Err(not_numeric(name, arr.data_type().to_string()).into());
             }
             if let Some((c, map)) = &self.by {
-                let ca = col(c)?;
-                if !map.codes(ca.as_ref(), codes) {
-                    return Err(SourceError::NotCategorical {
-                        path: label.to_string(),
-                        column: c.clone(),
-                        found: ca.data_type().to_string(),
-                    }
-                    .into());
-                }
+                batch_codes(&batch, c, map, label, codes)?;
                 let planes = map.len() as u32;
                 // Datashader codes a null (or unlisted) category as -1, and
                 // NumPy's indexing sends -1 to the last plane: do the same.
@@ -1341,6 +1324,15 @@ fn next_unit<'a>(
     (!failed.load(Ordering::Relaxed)).then_some((i, u))
 }
 
+/// How [`AggregationPlan::reader`] reads a unit's batches.
+type ReadUnit = fn(
+    &Source,
+    &Unit,
+    &[&str],
+    usize,
+    Option<&[(usize, usize)]>,
+) -> Result<UnitReader, SourceError>;
+
 /// Column `name` of `batch`, read from the input labelled `label`.
 fn batch_column<'b>(
     batch: &'b arrow_array::RecordBatch,
@@ -1359,6 +1351,26 @@ fn batch_column<'b>(
                 .map(|f| f.name().clone())
                 .collect(),
         })
+}
+
+/// The codes of category column `name` of `batch` under `map`, in `codes`.
+fn batch_codes(
+    batch: &arrow_array::RecordBatch,
+    name: &str,
+    map: &CategoryMap,
+    label: &str,
+    codes: &mut Vec<u32>,
+) -> Result<(), AggError> {
+    let a = batch_column(batch, name, label)?;
+    if !map.codes(a.as_ref(), codes) {
+        return Err(SourceError::NotCategorical {
+            path: label.to_string(),
+            column: name.to_string(),
+            found: a.data_type().to_string(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// The value column `name` of `batch` as `f64` (NaN where null), in
