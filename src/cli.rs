@@ -11,7 +11,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use parquet::basic::{Compression, ZstdLevel};
 
-use pointillist::aggregate::{AggregateRequest, AxisKind, Glyph, ReductionSpec};
+use pointillist::aggregate::{AggregateRequest, AxisKind, Coord, Glyph, ReductionSpec};
 use pointillist::index::IndexOptions;
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
@@ -308,11 +308,53 @@ pub struct CanvasArgs {
     /// What the rows draw: points (one per row); line: the rows are the
     /// vertices of one line in row order, broken where x or y is NaN or
     /// null, each segment adding its first row's value to every pixel it
-    /// crosses (Datashader's Canvas.line with axis=0); row-lines: each row
-    /// is one line through the columns --x X1,X2,... --y Y1,Y2,... (axis=1;
-    /// --x ox,dx --y oy,dy draws origin-destination segments).
-    #[arg(long, default_value = "points", value_name = "points|line|row-lines")]
+    /// crosses (Datashader's Canvas.line with axis=0), one line per column
+    /// pair with --x X1,X2,... --y Y1,Y2,... (a single column on one side
+    /// is shared: --x t --y a,b); row-lines: each row is one line through
+    /// the columns --x X1,X2,... --y Y1,Y2,... (axis=1; --x ox,dx --y oy,dy
+    /// draws origin-destination segments; --x-values or --y-values give
+    /// constants instead); ragged-lines: each row is one line through the
+    /// lists in list columns --x and --y.
+    #[arg(
+        long,
+        default_value = "points",
+        value_name = "points|line|row-lines|ragged-lines"
+    )]
     pub glyph: String,
+    /// For row-lines: the x of each vertex, shared by every row, in place
+    /// of --x columns (wide time series: one --y column per sample). A
+    /// list V1,V2,... or START:STOP[:STEP] (NumPy's arange: 0:1000 is 0 to
+    /// 999).
+    #[arg(long, value_name = "V,V,...|START:STOP[:STEP]", allow_hyphen_values = true)]
+    pub x_values: Option<String>,
+    /// For row-lines: the y of each vertex, shared by every row, in place
+    /// of --y columns (as --x-values).
+    #[arg(long, value_name = "V,V,...|START:STOP[:STEP]", allow_hyphen_values = true)]
+    pub y_values: Option<String>,
+}
+
+/// Constant coordinates from `--x-values`/`--y-values`: a list, or
+/// `START:STOP[:STEP]` as NumPy's `arange` (STOP excluded).
+fn parse_values(flag: &str, s: &str) -> Result<Vec<f64>> {
+    let num = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .map_err(|_| anyhow::anyhow!("--{flag} {s}: '{v}' is not a number; give V,V,... or START:STOP[:STEP]"))
+    };
+    if s.contains(':') {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (start, stop, step) = match parts.as_slice() {
+            [a, b] => (num(a)?, num(b)?, 1.0),
+            [a, b, c] => (num(a)?, num(b)?, num(c)?),
+            _ => bail!("--{flag} {s}: give START:STOP or START:STOP:STEP"),
+        };
+        let n = ((stop - start) / step).ceil();
+        if !(step != 0.0 && n.is_finite() && n >= 0.0 && n <= 1e7) {
+            bail!("--{flag} {s}: START:STOP:STEP must give 0 to 10 million values");
+        }
+        return Ok((0..n as usize).map(|i| start + i as f64 * step).collect());
+    }
+    s.split(',').map(num).collect()
 }
 
 /// The shading flags of `render` and `merge`.
@@ -893,25 +935,60 @@ impl CanvasArgs {
             "points" | "point" => Glyph::Points,
             "line" => Glyph::Line,
             "row-lines" => Glyph::RowLines,
-            g => bail!("--glyph {g}: give points, line or row-lines"),
+            "ragged-lines" => Glyph::RaggedLines,
+            g => bail!("--glyph {g}: give points, line, row-lines or ragged-lines"),
         };
+        if (self.x_values.is_some() || self.y_values.is_some()) && glyph != Glyph::RowLines {
+            bail!("--x-values and --y-values are constants of row-lines: add --glyph row-lines");
+        }
         let mut aggregate = AggregateRequest::new(self.width, self.height).with_glyph(glyph);
-        if glyph == Glyph::RowLines {
-            let xs = parse_list(&self.x);
-            let ys = parse_list(&self.y);
-            if xs.len() != ys.len() || xs.len() < 2 {
-                bail!(
-                    "--glyph row-lines: give as many --x as --y columns, at least two of each (--x {} --y {}), e.g. --x ox,dx --y oy,dy",
-                    self.x,
-                    self.y
-                );
+        let coords = |flag: &str, cols: &str, values: &Option<String>| -> Result<Vec<Coord>> {
+            Ok(match values {
+                Some(v) => parse_values(flag, v)?.into_iter().map(Coord::Constant).collect(),
+                None => parse_list(cols).into_iter().map(Coord::Column).collect(),
+            })
+        };
+        match glyph {
+            Glyph::RowLines => {
+                let xs = coords("x-values", &self.x, &self.x_values)?;
+                let ys = coords("y-values", &self.y, &self.y_values)?;
+                if xs.len() != ys.len() || xs.len() < 2 {
+                    bail!(
+                        "--glyph row-lines: give as many x as y coordinates, at least two of each (found {} and {}), e.g. --x ox,dx --y oy,dy",
+                        xs.len(),
+                        ys.len()
+                    );
+                }
+                if self.x_values.is_some() && self.y_values.is_some() {
+                    bail!("--x-values with --y-values draws the same line for every row: give --x or --y columns");
+                }
+                aggregate = aggregate.with_row_line_coords(xs.into_iter().zip(ys));
             }
-            let xs: Vec<&str> = xs.iter().map(String::as_str).collect();
-            let ys: Vec<&str> = ys.iter().map(String::as_str).collect();
-            aggregate = aggregate.with_row_lines(&xs, &ys);
-        } else {
-            aggregate.x = self.x;
-            aggregate.y = self.y;
+            Glyph::Line => {
+                let (mut xs, mut ys) = (parse_list(&self.x), parse_list(&self.y));
+                // One column on one side is shared by every line (as
+                // Datashader broadcasts a column name against a list).
+                if xs.len() == 1 {
+                    xs = vec![xs[0].clone(); ys.len()];
+                } else if ys.len() == 1 {
+                    ys = vec![ys[0].clone(); xs.len()];
+                }
+                if xs.len() != ys.len() {
+                    bail!(
+                        "--glyph line: give as many --x as --y columns, or one on a side (--x {} --y {}), e.g. --x t --y a,b",
+                        self.x,
+                        self.y
+                    );
+                }
+                let xs: Vec<&str> = xs.iter().map(String::as_str).collect();
+                let ys: Vec<&str> = ys.iter().map(String::as_str).collect();
+                aggregate = aggregate.with_lines(&xs, &ys);
+            }
+            Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&self.x, &self.y),
+            _ => {
+                aggregate.x = self.x;
+                aggregate.y = self.y;
+            }
         }
         aggregate.x_range = x_range;
         aggregate.y_range = y_range;

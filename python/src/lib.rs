@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use pointillist::aggregate::{
-    aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind, Glyph,
+    aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind, Coord, Glyph,
     ReductionKind, ReductionSpec,
 };
 use pointillist::shade::{self, How, Image, ShadeOptions};
@@ -62,12 +62,32 @@ struct Params {
     /// Threads for the core (None: one per core). Dask tasks pass 1.
     #[pyo3(default)]
     threads: Option<usize>,
-    /// "points", "line" (`Canvas.line`, axis=0) or "row-lines" (axis=1).
+    /// "points", "line" (`Canvas.line`, axis=0), "row-lines" (axis=1
+    /// with lists or constant arrays) or "ragged-lines" (axis=1 with list
+    /// columns).
     #[pyo3(default = String::from("points"))]
     glyph: String,
-    /// For "row-lines": the vertex column pairs after `(x, y)`.
+    /// For "line" and "row-lines": every vertex (row lines) or line (lines
+    /// down the rows) as `(x, y)`, each a column name or a constant; empty:
+    /// `(x, y)` alone.
     #[pyo3(default)]
-    row_vertices: Vec<(String, String)>,
+    vertices: Vec<(PyCoord, PyCoord)>,
+}
+
+/// A vertex coordinate from Python: a column name or a number.
+#[derive(FromPyObject)]
+enum PyCoord {
+    Column(String),
+    Constant(f64),
+}
+
+impl PyCoord {
+    fn coord(&self) -> Coord {
+        match self {
+            PyCoord::Column(c) => Coord::Column(c.clone()),
+            PyCoord::Constant(v) => Coord::Constant(*v),
+        }
+    }
 }
 
 impl Params {
@@ -137,18 +157,15 @@ impl Params {
         if let Some(c) = &self.categories {
             req = req.with_categories(c.iter().cloned());
         }
+        let vertices = self.vertices.iter().map(|(x, y)| (x.coord(), y.coord()));
         match self.glyph.as_str() {
             "points" => Ok(req),
-            "line" => Ok(req.with_glyph(Glyph::Line)),
-            "row-lines" => {
-                let mut xs = vec![self.x.as_str()];
-                let mut ys = vec![self.y.as_str()];
-                for (x, y) in &self.row_vertices {
-                    xs.push(x);
-                    ys.push(y);
-                }
-                Ok(req.with_row_lines(&xs, &ys))
+            "line" => {
+                req.vertices = vertices.collect();
+                Ok(req.with_glyph(Glyph::Line))
             }
+            "row-lines" => Ok(req.with_row_line_coords(vertices)),
+            "ragged-lines" => Ok(req.with_ragged_lines(&self.x, &self.y)),
             g => Err(PyValueError::new_err(format!("unknown glyph {g:?}"))),
         }
     }

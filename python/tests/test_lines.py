@@ -205,10 +205,6 @@ def test_a_line_per_row_matches_datashader(flights, layout, source, ranges, redu
 
 def test_layouts_not_implemented_are_named(walk):
     cvs = ds.Canvas(10, 10)
-    with pytest.raises(NotImplementedError, match="axis=1"):
-        cvs.line(walk, "x", "y", axis=1)
-    with pytest.raises(NotImplementedError, match="lists of columns"):
-        cvs.line(walk, ["x", "x"], ["y", "y"])
     with pytest.raises(ValueError, match="lengths do not match"):
         cvs.line(walk, ["x", "x"], ["y"], axis=1)
     with pytest.raises(NotImplementedError, match="antialias"):

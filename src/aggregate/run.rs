@@ -35,7 +35,7 @@ use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
-    auto_range, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError, Unit,
+    auto_range, list_to_f64, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError, Unit,
     UnitReader, BATCH_ROWS, UNIT_ROWS,
 };
 
@@ -57,8 +57,82 @@ pub struct Scratch {
     codes: Vec<u32>,
     values: Vec<f64>,
     projected: [Vec<f64>; 2],
-    /// A line's vertex columns as f64: `[x, y]` per column pair.
-    vertices: Vec<[Vec<f64>; 2]>,
+    /// A line's vertex coordinates: `[x, y]` per vertex (or line).
+    vertices: Vec<[CoordBuf; 2]>,
+}
+
+/// One coordinate of a line's vertices over a batch: a column's values
+/// as `f64`, one constant, or a list column's values with each row's
+/// offsets.
+#[derive(Debug, Default)]
+pub(crate) struct CoordBuf {
+    values: Vec<f64>,
+    constant: Option<f64>,
+    /// For lists: where each row's values start in `values` (one more than
+    /// the rows).
+    offsets: Vec<usize>,
+}
+
+impl CoordBuf {
+    /// Row `k`'s coordinate.
+    #[inline(always)]
+    fn at(&self, k: usize) -> f64 {
+        match self.constant {
+            Some(c) => c,
+            None => self.values.get(k).copied().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// Row `k`'s list.
+    fn list(&self, k: usize) -> &[f64] {
+        match (self.offsets.get(k), self.offsets.get(k + 1)) {
+            (Some(&lo), Some(&hi)) => self.values.get(lo..hi).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// Project the coordinates.
+    fn map(&mut self, project: fn(f64) -> f64) {
+        self.values.iter_mut().for_each(|v| *v = project(*v));
+        if let Some(c) = &mut self.constant {
+            *c = project(*c);
+        }
+    }
+
+    /// Take `coord` of `batch` (read from the input labelled `label`).
+    fn fill(
+        &mut self,
+        batch: &arrow_array::RecordBatch,
+        coord: &Coord,
+        list: bool,
+        label: &str,
+    ) -> Result<(), AggError> {
+        self.values.clear();
+        self.constant = None;
+        let name = match coord {
+            Coord::Constant(v) => {
+                self.constant = Some(*v);
+                return Ok(());
+            }
+            Coord::Column(name) => name,
+        };
+        let a = batch_column(batch, name, label)?;
+        let ok = if list {
+            list_to_f64(a.as_ref(), &mut self.offsets, &mut self.values)
+        } else {
+            numeric_to_f64(a.as_ref(), &mut self.values)
+        };
+        if ok {
+            return Ok(());
+        }
+        let (path, column, found) = (label.to_string(), name.to_string(), a.data_type().to_string());
+        Err(if list {
+            SourceError::NotNumericList { path, column, found }
+        } else {
+            SourceError::NotNumeric { path, column, found }
+        }
+        .into())
+    }
 }
 
 /// Rows per work unit for [`Glyph::RowLines`].
@@ -126,9 +200,43 @@ pub struct AggregateRequest {
     pub shard: Option<Shard>,
     /// What each row draws: a point, a vertex of one line, or a line.
     pub glyph: Glyph,
-    /// For [`Glyph::RowLines`]: the `(x, y)` columns of each row's
-    /// vertices after the first, which is `(x, y)`.
-    pub row_vertices: Vec<(String, String)>,
+    /// For lines: the coordinates of each vertex of a row
+    /// ([`Glyph::RowLines`], at least two) or of each line down the rows
+    /// ([`Glyph::Line`], columns only). Empty: `(x, y)` alone.
+    pub vertices: Vec<(Coord, Coord)>,
+}
+
+/// Where a coordinate of a line's vertices comes from.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Coord {
+    /// A numeric column.
+    Column(String),
+    /// One value for every row: Datashader's `axis=1` lines with a NumPy
+    /// array for x (or y), the same coordinate for each row's k-th vertex.
+    Constant(f64),
+}
+
+impl Coord {
+    /// The column, if the coordinate is one.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            Coord::Column(c) => Some(c),
+            Coord::Constant(_) => None,
+        }
+    }
+}
+
+impl From<&str> for Coord {
+    fn from(c: &str) -> Coord {
+        Coord::Column(c.to_string())
+    }
+}
+
+impl From<f64> for Coord {
+    fn from(v: f64) -> Coord {
+        Coord::Constant(v)
+    }
 }
 
 /// What the rows of the input draw.
@@ -139,15 +247,25 @@ pub enum Glyph {
     #[default]
     Points,
     /// The rows are the vertices of one line, in row order, broken where
-    /// x or y is NaN or null (Datashader's `Canvas.line` with `axis=0`).
-    /// Each segment adds its first row's value to the pixels it crosses.
+    /// x or y is NaN or null (Datashader's `Canvas.line` with `axis=0`);
+    /// with several column pairs ([`AggregateRequest::with_lines`]), one
+    /// such line per pair, drawn one after the other. Each segment adds
+    /// its first row's value to the pixels it crosses.
     Line,
     /// Each row is one line through its vertices: `(x, y)`, then the
     /// columns of [`AggregateRequest::row_vertices`] in order, broken
     /// where a vertex is NaN or null (Datashader's `Canvas.line` with lists
     /// of columns and `axis=1`; two vertices per row draw
     /// origin-destination segments). Each segment adds the row's value.
+    /// A coordinate may be a constant shared by every row
+    /// ([`Coord::Constant`]).
     RowLines,
+    /// Each row is one line through the values of its lists in list
+    /// columns x and y (Arrow `List`, `LargeList` or `FixedSizeList` of
+    /// numbers; Datashader's ragged `axis=1` lines): vertex k is `(x[k],
+    /// y[k])`, the shorter list sets how many, and a NaN or null vertex
+    /// breaks the line.
+    RaggedLines,
 }
 
 impl Glyph {
@@ -157,6 +275,7 @@ impl Glyph {
             Glyph::Points => "points",
             Glyph::Line => "line",
             Glyph::RowLines => "row-lines",
+            Glyph::RaggedLines => "ragged-lines",
         }
     }
 }
@@ -183,7 +302,7 @@ impl AggregateRequest {
             device: Device::Cpu,
             shard: None,
             glyph: Glyph::Points,
-            row_vertices: Vec::new(),
+            vertices: Vec::new(),
         }
     }
 
@@ -199,19 +318,74 @@ impl AggregateRequest {
     /// assert_eq!(req.glyph, Glyph::RowLines);
     /// assert_eq!((req.x.as_str(), req.y.as_str()), ("ox", "oy"));
     /// ```
-    pub fn with_row_lines(mut self, xs: &[&str], ys: &[&str]) -> Self {
-        if let (Some(x), Some(y)) = (xs.first(), ys.first()) {
-            self.x = (*x).to_string();
-            self.y = (*y).to_string();
-        }
-        self.row_vertices = xs
-            .iter()
-            .zip(ys)
-            .skip(1)
-            .map(|(x, y)| ((*x).to_string(), (*y).to_string()))
-            .collect();
+    pub fn with_row_lines(self, xs: &[&str], ys: &[&str]) -> Self {
+        let pairs = xs.iter().zip(ys).map(|(&x, &y)| (x.into(), y.into()));
+        self.with_row_line_coords(pairs)
+    }
+
+    /// Draw one line per row through `vertices` in order, each coordinate
+    /// a column or a constant shared by every row (at least two vertices):
+    /// [`Glyph::RowLines`]. Wide time series whose columns are the samples
+    /// at times `t0, t1, ...` are `(Coord::Constant(t_k), Coord::Column(y_k))`.
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggregateRequest, Coord, Glyph};
+    ///
+    /// let times = [0.0, 1.0, 2.0];
+    /// let series = ["s0", "s1", "s2"];
+    /// let req = AggregateRequest::new(800, 600).with_row_line_coords(
+    ///     times.iter().zip(series).map(|(&t, s)| (Coord::from(t), Coord::from(s))),
+    /// );
+    /// assert_eq!(req.vertices.len(), 3);
+    /// ```
+    pub fn with_row_line_coords(mut self, vertices: impl IntoIterator<Item = (Coord, Coord)>) -> Self {
+        self.vertices = vertices.into_iter().collect();
+        self.name_first_columns();
         self.glyph = Glyph::RowLines;
         self
+    }
+
+    /// Draw one line down the rows per column pair `(xs[k], ys[k])`, each
+    /// broken where its x or y is NaN or null (Datashader's `axis=0` with
+    /// lists of columns): [`Glyph::Line`].
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggregateRequest, Glyph};
+    ///
+    /// let req = AggregateRequest::new(800, 600).with_lines(&["t", "t"], &["a", "b"]);
+    /// assert_eq!((req.glyph, req.vertices.len()), (Glyph::Line, 2));
+    /// ```
+    pub fn with_lines(mut self, xs: &[&str], ys: &[&str]) -> Self {
+        self.vertices = xs
+            .iter()
+            .zip(ys)
+            .map(|(&x, &y)| (x.into(), y.into()))
+            .collect();
+        self.name_first_columns();
+        self.glyph = Glyph::Line;
+        self
+    }
+
+    /// Draw one line per row through the lists in list columns `x` and `y`:
+    /// [`Glyph::RaggedLines`].
+    pub fn with_ragged_lines(mut self, x: &str, y: &str) -> Self {
+        self.x = x.to_string();
+        self.y = y.to_string();
+        self.vertices.clear();
+        self.glyph = Glyph::RaggedLines;
+        self
+    }
+
+    /// `x` and `y` name the first vertex's columns, where they are columns.
+    fn name_first_columns(&mut self) {
+        if let Some((x, y)) = self.vertices.first() {
+            if let Some(x) = x.column() {
+                self.x = x.to_string();
+            }
+            if let Some(y) = y.column() {
+                self.y = y.to_string();
+            }
+        }
     }
 
     /// Draw `glyph` for the rows (points unless asked).
@@ -327,8 +501,9 @@ pub struct AggregationPlan {
     spec: AggregateSpec,
     shard: Option<Shard>,
     glyph: Glyph,
-    /// Every vertex column pair, `(x, y)` first (one pair but for row lines).
-    vertices: Vec<(String, String)>,
+    /// Every vertex (row lines) or line (lines down the rows): `(x, y)`
+    /// alone for points and ragged lines.
+    vertices: Vec<(Coord, Coord)>,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -342,13 +517,13 @@ fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), 
     Ok(())
 }
 
-/// The canvas range of `axis` over `columns` (several for row lines:
-/// Datashader's lowest minimum and highest maximum of them, then expanded
-/// where degenerate).
+/// The canvas range of `axis` over `coords` (several for lines:
+/// Datashader's lowest minimum and highest maximum of the columns and
+/// constants, NaN skipped, then expanded where degenerate).
 fn resolve_range(
     source: &Source,
     axis: &'static str,
-    columns: &[&str],
+    coords: &[&Coord],
     given: Option<(f64, f64)>,
     kind: AxisKind,
     project: mercator::Projection,
@@ -358,7 +533,16 @@ fn resolve_range(
         Some(r) => r,
         None => {
             let mut data: Option<(f64, f64)> = None;
-            for column in columns {
+            for coord in coords {
+                let column = match coord {
+                    Coord::Column(c) => c,
+                    Coord::Constant(v) => {
+                        if !v.is_nan() {
+                            data = Some(data.map_or((*v, *v), |(lo, hi)| (lo.min(*v), hi.max(*v))));
+                        }
+                        continue;
+                    }
+                };
                 let r = if sharded {
                     // Every shard must find the same range without reading
                     // rows: Parquet statistics or nothing.
@@ -407,28 +591,36 @@ impl AggregationPlan {
     /// # Ok::<(), pointillist::aggregate::AggError>(())
     /// ```
     pub fn new(source: &Source, req: &AggregateRequest) -> Result<AggregationPlan, AggError> {
-        if req.glyph == Glyph::RowLines && req.row_vertices.is_empty() {
-            return Err(AggError::LineUnsupported {
-                what: "one vertex per row: give at least two x and two y columns",
-            });
-        }
-        if req.glyph == Glyph::RowLines && req.device == Device::Gpu {
-            return Err(AggError::LineUnsupported {
-                what:
-                    "the GPU (--device gpu): lines are drawn on the CPU; use --device cpu or auto",
-            });
-        }
-        if req.glyph == Glyph::Line {
-            let unsupported = if req.shard.is_some() {
-                Some("a shard (--shard): a line crosses from one shard's rows into the next")
-            } else if req.device == Device::Gpu {
-                Some("the GPU (--device gpu): lines are drawn on the CPU; use --device cpu or auto")
-            } else {
-                None
-            };
-            if let Some(what) = unsupported {
-                return Err(AggError::LineUnsupported { what });
+        let vertices = match req.glyph {
+            Glyph::Points | Glyph::RaggedLines => Vec::new(),
+            _ => req.vertices.clone(),
+        };
+        let vertices = if vertices.is_empty() {
+            vec![(Coord::Column(req.x.clone()), Coord::Column(req.y.clone()))]
+        } else {
+            vertices
+        };
+        let constant = vertices
+            .iter()
+            .any(|(x, y)| x.column().is_none() || y.column().is_none());
+        let unsupported = match req.glyph {
+            Glyph::Points => None,
+            _ if req.device == Device::Gpu => Some(
+                "the GPU (--device gpu): lines are drawn on the CPU; use --device cpu or auto",
+            ),
+            Glyph::RowLines if vertices.len() < 2 => {
+                Some("one vertex per row: give at least two x and two y columns")
             }
+            Glyph::Line if req.shard.is_some() => {
+                Some("a shard (--shard): a line crosses from one shard's rows into the next")
+            }
+            Glyph::Line if constant => Some(
+                "a constant coordinate for lines down the rows: give columns, or draw one line per row",
+            ),
+            _ => None,
+        };
+        if let Some(what) = unsupported {
+            return Err(AggError::LineUnsupported { what });
         }
         if req.width == 0 || req.height == 0 {
             return Err(AggError::EmptyCanvas {
@@ -442,15 +634,12 @@ impl AggregationPlan {
         if let Some(r) = req.y_range {
             check_range("y", r, req.y_axis)?;
         }
-        source.check_numeric(&req.x)?;
-        source.check_numeric(&req.y)?;
-        let mut vertices = vec![(req.x.clone(), req.y.clone())];
-        if req.glyph == Glyph::RowLines {
-            for (x, y) in &req.row_vertices {
-                source.check_numeric(x)?;
-                source.check_numeric(y)?;
+        for c in vertices.iter().flat_map(|(x, y)| [x, y]).filter_map(Coord::column) {
+            if req.glyph == Glyph::RaggedLines {
+                source.check_numeric_list(c)?;
+            } else {
+                source.check_numeric(c)?;
             }
-            vertices.extend(req.row_vertices.iter().cloned());
         }
         let kind = req.reduction.kind;
         let value = req.reduction.column.clone();
@@ -514,8 +703,8 @@ impl AggregationPlan {
 
         let (px, py) = mercator::projections(req.lnglat);
         let sharded = req.shard.is_some();
-        let xs: Vec<&str> = vertices.iter().map(|v| v.0.as_str()).collect();
-        let ys: Vec<&str> = vertices.iter().map(|v| v.1.as_str()).collect();
+        let xs: Vec<&Coord> = vertices.iter().map(|v| &v.0).collect();
+        let ys: Vec<&Coord> = vertices.iter().map(|v| &v.1).collect();
         let x_range = resolve_range(source, "x", &xs, req.x_range, req.x_axis, px, sharded)?;
         let y_range = resolve_range(source, "y", &ys, req.y_range, req.y_axis, py, sharded)?;
         let mut geometry = Geometry::new(
@@ -627,13 +816,14 @@ impl AggregationPlan {
 
     /// The columns a unit must read.
     fn columns(&self) -> Vec<&str> {
-        let mut cols = vec![self.x.as_str(), self.y.as_str()];
-        let more = self.vertices.iter().skip(1).flat_map(|(x, y)| [x, y]);
-        for c in more
-            .chain(self.value.iter())
-            .chain(self.by.as_ref().map(|(c, _)| c))
+        let mut cols = Vec::new();
+        let coords = self.vertices.iter().flat_map(|(x, y)| [x, y]);
+        for c in coords
+            .filter_map(Coord::column)
+            .chain(self.value.as_deref())
+            .chain(self.by.as_ref().map(|(c, _)| c.as_str()))
         {
-            if !cols.contains(&c.as_str()) {
+            if !cols.contains(&c) {
                 cols.push(c);
             }
         }
@@ -670,6 +860,15 @@ impl AggregationPlan {
         }
     }
 
+    /// How many lines run down the rows (0 but for [`Glyph::Line`]).
+    fn lines_down_rows(&self) -> usize {
+        if self.glyph == Glyph::Line {
+            self.vertices.len()
+        } else {
+            0
+        }
+    }
+
     /// Category planes per pixel (1 without categories).
     fn planes(&self) -> u32 {
         self.by.as_ref().map_or(1, |(_, m)| m.len() as u32)
@@ -683,72 +882,85 @@ impl AggregationPlan {
         unit: &Unit,
         p: &mut Partial,
         scratch: &mut Scratch,
-    ) -> Result<Option<LineEnds>, AggError> {
-        if self.glyph == Glyph::Points {
-            self.for_each_batch(source, unit, scratch, |row, cells, values| {
-                p.accumulate(row, cells, values)
-            })?;
-            return Ok(None);
-        }
-        if self.glyph == Glyph::RowLines {
-            let r = LineRaster::new(&self.geometry);
-            let mut px = LinePixels::new(self);
-            self.for_each_vertex_batch(source, unit, scratch, |first_row, vs, values, codes| {
-                for k in 0..vs.first().map_or(0, |v| v[0].len()) {
-                    let v = Vertex {
-                        row: first_row + k as u64,
-                        x: f64::NAN,
-                        y: f64::NAN,
-                        value: values.map_or(f64::NAN, |v| v[k]),
-                        plane: codes.map_or(0, |c| c[k]),
-                    };
-                    line::row_line(&r, vs.iter().map(|[x, y]| (x[k], y[k])), |pixel| {
-                        px.push(&v, pixel, p)
-                    });
-                }
-            })?;
-            px.flush(p);
-            return Ok(None);
-        }
+    ) -> Result<Vec<Option<LineEnds>>, AggError> {
         let r = LineRaster::new(&self.geometry);
-        let mut line = UnitLine::new();
         let mut px = LinePixels::new(self);
-        self.for_each_vertex_batch(source, unit, scratch, |first_row, vs, values, codes| {
-            let [xs, ys] = &vs[0];
-            for (k, (&x, &y)) in xs.iter().zip(ys).enumerate() {
-                let v = Vertex {
-                    row: first_row + k as u64,
-                    x,
-                    y,
-                    value: values.map_or(f64::NAN, |v| v[k]),
-                    plane: codes.map_or(0, |c| c[k]),
-                };
-                line.push(&r, v, |v, pixel| px.push(v, pixel, p));
+        // A row's vertex, with what the row adds.
+        let vertex = |row: u64, k: usize, values: Option<&[f64]>, codes: Option<&[u32]>| Vertex {
+            row,
+            x: f64::NAN,
+            y: f64::NAN,
+            value: values.map_or(f64::NAN, |v| v[k]),
+            plane: codes.map_or(0, |c| c[k]),
+        };
+        match self.glyph {
+            Glyph::RowLines => {
+                self.for_each_vertex_batch(source, unit, scratch, |first_row, rows, vs, values, codes| {
+                    for k in 0..rows {
+                        let v = vertex(first_row + k as u64, k, values, codes);
+                        line::row_line(&r, vs.iter().map(|[x, y]| (x.at(k), y.at(k))), |pixel| {
+                            px.push(&v, pixel, p)
+                        });
+                    }
+                })?;
             }
-        })?;
+            Glyph::RaggedLines => {
+                self.for_each_vertex_batch(source, unit, scratch, |first_row, rows, vs, values, codes| {
+                    let [xs, ys] = &vs[0];
+                    for k in 0..rows {
+                        let v = vertex(first_row + k as u64, k, values, codes);
+                        let (x, y) = (xs.list(k), ys.list(k));
+                        let pairs = x.iter().zip(y).map(|(&x, &y)| (x, y));
+                        line::row_line(&r, pairs, |pixel| px.push(&v, pixel, p));
+                    }
+                })?;
+            }
+            Glyph::Line => {
+                let mut lines: Vec<UnitLine> = self.vertices.iter().map(|_| UnitLine::new()).collect();
+                self.for_each_vertex_batch(source, unit, scratch, |first_row, _, vs, values, codes| {
+                    // Line after line, each keyed after the ones before it
+                    // for first/last (Datashader draws them in turn).
+                    for (j, (line, [xs, ys])) in lines.iter_mut().zip(vs).enumerate() {
+                        px.key_offset = line_key_offset(j);
+                        for (k, (&x, &y)) in xs.values.iter().zip(&ys.values).enumerate() {
+                            let v = Vertex {
+                                x,
+                                y,
+                                ..vertex(first_row + k as u64, k, values, codes)
+                            };
+                            line.push(&r, v, |v, pixel| px.push(v, pixel, p));
+                        }
+                    }
+                })?;
+                px.flush(p);
+                return Ok(lines.iter().map(UnitLine::ends).collect());
+            }
+            _ => {
+                self.for_each_batch(source, unit, scratch, |row, cells, values| {
+                    p.accumulate(row, cells, values)
+                })?;
+                return Ok(Vec::new());
+            }
+        }
         px.flush(p);
-        Ok(line.ends())
+        Ok(Vec::new())
     }
 
     /// Read `unit` batch by batch, in row order, for lines: each batch's
-    /// first row, the x and y of each vertex column pair as `f64` (NaN
-    /// where null; projected to Web Mercator metres for lng/lat), its
-    /// values and its category planes.
+    /// first row and row count, the x and y of each vertex as `f64` (NaN
+    /// where null; projected to Web Mercator metres for lng/lat; lists
+    /// with their offsets for ragged lines), its values and its category
+    /// planes.
     fn for_each_vertex_batch(
         &self,
         source: &Source,
         unit: &Unit,
         scratch: &mut Scratch,
-        mut f: impl FnMut(u64, &[[Vec<f64>; 2]], Option<&[f64]>, Option<&[u32]>),
+        mut f: impl FnMut(u64, usize, &[[CoordBuf; 2]], Option<&[f64]>, Option<&[u32]>),
     ) -> Result<(), AggError> {
         let mut row = unit.first_row;
         let cols = self.columns();
         let label = source.file_label(unit.file);
-        let not_numeric = |column: &str, found: String| SourceError::NotNumeric {
-            path: label.to_string(),
-            column: column.to_string(),
-            found,
-        };
         let Scratch {
             codes,
             values,
@@ -756,20 +968,16 @@ impl AggregationPlan {
             ..
         } = scratch;
         vertices.resize_with(self.vertices.len(), Default::default);
+        let ragged = self.glyph == Glyph::RaggedLines;
         for batch in self.reader()(source, unit, &cols, BATCH_ROWS, None)? {
             let batch = batch?;
-            let col = |name: &str| batch_column(&batch, name, label);
-            for ((xname, yname), [xs, ys]) in self.vertices.iter().zip(vertices.iter_mut()) {
-                for (name, out) in [(xname, &mut *xs), (yname, &mut *ys)] {
-                    let a = col(name)?;
-                    out.clear();
-                    if !numeric_to_f64(a.as_ref(), out) {
-                        return Err(not_numeric(name, a.data_type().to_string()).into());
-                    }
+            for ((xc, yc), [xs, ys]) in self.vertices.iter().zip(vertices.iter_mut()) {
+                for (coord, out) in [(xc, &mut *xs), (yc, &mut *ys)] {
+                    out.fill(&batch, coord, ragged, label)?;
                 }
                 if self.lnglat {
-                    xs.iter_mut().for_each(|v| *v = mercator::lng_to_x(*v));
-                    ys.iter_mut().for_each(|v| *v = mercator::lat_to_y(*v));
+                    xs.map(mercator::lng_to_x);
+                    ys.map(mercator::lat_to_y);
                 }
             }
             let planes = match &self.by {
@@ -788,7 +996,7 @@ impl AggregationPlan {
                 None => None,
             };
             let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
-            f(row, vertices, vals, planes);
+            f(row, batch.num_rows(), vertices, vals, planes);
             row += batch.num_rows() as u64;
         }
         Ok(())
@@ -995,7 +1203,8 @@ impl AggregationPlan {
         units: &[Unit],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Partial, AggError> {
-        let ends: Ends = Mutex::new(vec![None; units.len()]);
+        let lines = self.lines_down_rows();
+        let ends: Ends = Mutex::new(vec![None; units.len() * lines]);
         let total = match engine {
             #[cfg(feature = "gpu")]
             Engine::Gpu(g) => Some(self.run_gpu(&g, source, units, progress)?),
@@ -1005,14 +1214,17 @@ impl AggregationPlan {
             Engine::Cpu => self.run_ordered(source, units, &ends, progress)?,
         };
         let mut total = total.unwrap_or_else(|| self.new_partial());
-        if self.glyph == Glyph::Line {
-            // What crosses between units, in row order, after all of them.
+        if lines > 0 {
+            // What crosses between units, in row order, after all of them,
+            // line after line.
             let ends = ends.into_inner().unwrap_or_else(|p| p.into_inner());
             let r = LineRaster::new(&self.geometry);
             let mut px = LinePixels::new(self);
-            line::stitch(&r, ends.into_iter().flatten(), |v, pixel| {
-                px.push(v, pixel, &mut total)
-            });
+            for j in 0..lines {
+                px.key_offset = line_key_offset(j);
+                let of_line = ends.iter().skip(j).step_by(lines).flatten().copied();
+                line::stitch(&r, of_line, |v, pixel| px.push(v, pixel, &mut total));
+            }
             px.flush(&mut total);
         }
         Ok(total)
@@ -1118,7 +1330,7 @@ impl AggregationPlan {
         // A row of row lines draws hundreds of pixels, not one: smaller
         // units, so that even one row group spreads over every core (the
         // size is fixed, so the result still never depends on threads).
-        let unit_rows = if self.glyph == Glyph::RowLines {
+        let unit_rows = if matches!(self.glyph, Glyph::RowLines | Glyph::RaggedLines) {
             ROW_LINE_UNIT_ROWS
         } else {
             UNIT_ROWS
@@ -1395,15 +1607,27 @@ fn batch_values<'v>(
     Ok(Some(values.as_slice()))
 }
 
-/// What each unit of a line left for [`line::stitch`], by unit index.
+/// What each unit of lines down the rows left for [`line::stitch`]: the
+/// ends of line `j` in unit `i` at `i * lines + j`.
 type Ends = Mutex<Vec<Option<LineEnds>>>;
 
-fn store_ends(ends: &Ends, unit: usize, e: Option<LineEnds>) {
-    if let Some(e) = e {
-        if let Some(slot) = ends.lock().unwrap_or_else(|p| p.into_inner()).get_mut(unit) {
-            *slot = Some(e);
-        }
+fn store_ends(ends: &Ends, unit: usize, e: Vec<Option<LineEnds>>) {
+    if e.is_empty() {
+        return;
     }
+    let mut slots = ends.lock().unwrap_or_else(|p| p.into_inner());
+    let at = unit * e.len();
+    for (slot, e) in slots.iter_mut().skip(at).zip(e) {
+        *slot = e;
+    }
+}
+
+/// Added to the rows of line `j` of several down the rows, for the
+/// `first`/`last` keys: Datashader draws the lines one after the other, so
+/// every row of line `j` comes before any of line `j + 1` (rows stay below
+/// 2^40, a trillion).
+fn line_key_offset(j: usize) -> u64 {
+    (j as u64) << 40
 }
 
 /// Pixels a line appends, buffered before they go into a partial: their
@@ -1411,6 +1635,8 @@ fn store_ends(ends: &Ends, unit: usize, e: Option<LineEnds>) {
 #[derive(Debug, Default)]
 struct LinePixels {
     planes: u32,
+    /// Added to the rows pushed ([`line_key_offset`]).
+    key_offset: u64,
     with_rows: bool,
     with_values: bool,
     rows: Vec<u64>,
@@ -1447,7 +1673,7 @@ impl LinePixels {
         }
         self.cells.push(cell + v.plane);
         if self.with_rows {
-            self.rows.push(v.row);
+            self.rows.push(v.row + self.key_offset);
         }
         if self.with_values {
             self.values.push(v.value);

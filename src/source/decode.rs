@@ -82,6 +82,75 @@ pub fn numeric_to_f64(array: &dyn Array, out: &mut Vec<f64>) -> bool {
     }
 }
 
+/// Whether a column of this type holds lists of numbers (Arrow `List`,
+/// `LargeList` or `FixedSizeList` of a numeric type): one ragged line per
+/// row.
+pub fn is_numeric_list(dt: &DataType) -> bool {
+    match dt {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            is_numeric(f.data_type())
+        }
+        _ => false,
+    }
+}
+
+/// A list array's rows as `f64`: each row's values appended to `out`
+/// (NaN where null), with `offsets` (one more than the rows) marking where
+/// each row starts in `out`. A null row is empty. `false` when `array` is
+/// not a list of numbers.
+pub fn list_to_f64(array: &dyn Array, offsets: &mut Vec<usize>, out: &mut Vec<f64>) -> bool {
+    offsets.clear();
+    out.clear();
+    if !is_numeric_list(array.data_type()) {
+        return false;
+    }
+    // The child array converted once, then each row's span of it.
+    let (child, spans): (&dyn Array, Vec<(usize, usize)>) = match array.data_type() {
+        DataType::List(_) => {
+            let a = array.as_list::<i32>();
+            let o = a.value_offsets();
+            let spans = o.windows(2).map(|w| (w[0] as usize, w[1] as usize));
+            (a.values().as_ref(), spans.collect())
+        }
+        DataType::LargeList(_) => {
+            let a = array.as_list::<i64>();
+            let o = a.value_offsets();
+            let spans = o.windows(2).map(|w| (w[0] as usize, w[1] as usize));
+            (a.values().as_ref(), spans.collect())
+        }
+        _ => {
+            let a = array.as_fixed_size_list();
+            let n = a.value_length().max(0) as usize;
+            let first = a.offset() * n;
+            let spans = (0..a.len()).map(|i| (first + i * n, first + (i + 1) * n));
+            (a.values().as_ref(), spans.collect())
+        }
+    };
+    let mut flat = Vec::new();
+    if !numeric_to_f64(child, &mut flat) {
+        return false;
+    }
+    offsets.reserve(spans.len() + 1);
+    offsets.push(0);
+    for (i, (lo, hi)) in spans.into_iter().enumerate() {
+        if array.is_valid(i) {
+            out.extend_from_slice(flat.get(lo..hi).unwrap_or(&[]));
+        }
+        offsets.push(out.len());
+    }
+    true
+}
+
+/// The numbers of a numeric or list-of-numbers array, flattened, as `f64`
+/// (for ranges); `false` when it holds neither.
+pub fn flat_to_f64(array: &dyn Array, out: &mut Vec<f64>) -> bool {
+    if is_numeric_list(array.data_type()) {
+        let mut offsets = Vec::new();
+        return list_to_f64(array, &mut offsets, out);
+    }
+    numeric_to_f64(array, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +173,28 @@ mod tests {
         assert!(numeric_to_f64(&a, &mut out));
         assert_eq!(out[0], f64::from(0.1f32));
         assert!(out[1].is_nan());
+    }
+
+    #[test]
+    fn list_rows_flatten_with_offsets_and_null_rows_are_empty() {
+        use arrow_array::types::Int32Type;
+        use arrow_array::ListArray;
+        let a = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(3)]),
+            None,
+            Some(vec![]),
+            Some(vec![Some(4), Some(5)]),
+        ]);
+        let sliced = a.slice(1, 3);
+        let (mut offsets, mut out) = (Vec::new(), Vec::new());
+        assert!(list_to_f64(&a, &mut offsets, &mut out));
+        assert_eq!(offsets, vec![0, 3, 3, 3, 5]);
+        assert_eq!(out[0], 1.0);
+        assert!(out[1].is_nan());
+        assert_eq!(&out[2..], &[3.0, 4.0, 5.0]);
+        assert!(list_to_f64(&sliced, &mut offsets, &mut out));
+        assert_eq!((offsets, out), (vec![0, 0, 0, 2], vec![4.0, 5.0]));
+        assert!(!list_to_f64(&Int64Array::from(vec![1]), &mut Vec::new(), &mut Vec::new()));
     }
 
     #[test]

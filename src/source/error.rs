@@ -104,6 +104,16 @@ pub enum SourceError {
         /// Its Arrow type.
         found: String,
     },
+    /// A ragged line's coordinate column that is not a list of numbers.
+    #[error("column '{column}' in '{path}' has type {found}, not a list of numbers; ragged lines need List<Float64> (or another list of integers or floats) columns")]
+    NotNumericList {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// Its Arrow type.
+        found: String,
+    },
     /// A category column of a type that cannot hold categories.
     #[error("column '{column}' in '{path}' has type {found}, which cannot be used as categories; choose a string, dictionary or integer column")]
     NotCategorical {

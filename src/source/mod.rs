@@ -35,7 +35,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 
 pub use categories::{CategoryKind, CategoryMap};
-pub use decode::{is_numeric as is_numeric_type, numeric_to_f64};
+pub use decode::{is_numeric as is_numeric_type, is_numeric_list, list_to_f64, numeric_to_f64};
 pub use error::SourceError;
 
 /// The sample dataset shipped in `data/`, embedded in the library so that
@@ -409,6 +409,22 @@ impl Source {
         for (label, dt) in self.files().into_iter().zip(types) {
             if !decode::is_numeric(&dt) {
                 return Err(SourceError::NotNumeric {
+                    path: label.to_string(),
+                    column: column.to_string(),
+                    found: dt.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Check that `column` exists in every file as lists of numbers (one
+    /// ragged line per row).
+    pub fn check_numeric_list(&self, column: &str) -> Result<(), SourceError> {
+        let types = self.column_types(column)?;
+        for (label, dt) in self.files().into_iter().zip(types) {
+            if !decode::is_numeric_list(&dt) {
+                return Err(SourceError::NotNumericList {
                     path: label.to_string(),
                     column: column.to_string(),
                     found: dt.to_string(),

@@ -21,7 +21,13 @@ use super::{decode, Backing, Source, SourceError, SourceFile, BATCH_ROWS, UNIT_R
 /// group statistics when every row group has trustworthy ones, else by
 /// scanning the column. `None` when the column has no finite value.
 pub fn auto_range(source: &Source, column: &str) -> Result<Option<(f64, f64)>, SourceError> {
-    source.check_numeric(column)?;
+    // Numbers, or lists of numbers (ragged lines: the range of all their
+    // values, which statistics of a list column's leaf are not read for).
+    if let Err(e) = source.check_numeric(column) {
+        if source.check_numeric_list(column).is_err() {
+            return Err(e);
+        }
+    }
     if let Some(r) = range_from_statistics(source, column) {
         return Ok(r);
     }
@@ -435,7 +441,7 @@ pub fn scan_range(source: &Source, column: &str) -> Result<Option<(f64, f64)>, S
                     continue;
                 };
                 buf.clear();
-                decode::numeric_to_f64(col.as_ref(), &mut buf);
+                decode::flat_to_f64(col.as_ref(), &mut buf);
                 let (a, b) = finite_min_max(&buf);
                 lo = lo.min(a);
                 hi = hi.max(b);

@@ -8,6 +8,7 @@ values (floats within the core's summation-order rounding).
 from __future__ import annotations
 
 import math
+import numbers
 import os
 
 import numpy as np
@@ -167,30 +168,35 @@ class Canvas:
             return _dask.points(self, source, x, y, agg)
         return self._aggregate(source, x, y, agg, "points")
 
-    def _aggregate(self, source, x, y, agg, glyph, more=(), dims=None):
+    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None):
         """Aggregate a local source (not Dask) with glyph ``points``,
-        ``line`` or ``row-lines`` (``more``: the vertex column pairs after
-        ``(x, y)``; ``dims``: the x and y dimension names, the columns'
-        by default)."""
+        ``line``, ``row-lines`` or ``ragged-lines`` (``vertices``: every
+        vertex, or line, as ``(x, y)``, each a column name or a number;
+        ``x`` and ``y``: the first vertex's columns, None where constant;
+        ``dims``: the x and y dimension names, the columns' by default)."""
         kind, column, cat_column = agg._spec()
-        extra = [c for pair in more for c in pair]
+        vertices = vertices or [(x, y)]
+        extra = [c for pair in vertices for c in pair if isinstance(c, str)]
         prepared = _prepare_source(source, x, y, column, cat_column, extra)
         x_range, y_range = self.x_range, self.y_range
         if prepared.table is not None:
             # Datashader's bounds of in-memory data: NaN skipped, infinities
             # kept, then (-1, 1) or (v - 1, v + 1) where degenerate (over all
-            # the vertex columns of row lines). Giving them to the core also
-            # lets it aggregate batch by batch.
+            # the vertex columns and constants of lines). Giving them to
+            # the core also lets it aggregate batch by batch.
             t = prepared.table
             if x_range is None:
-                x_range = _data_bounds([t.column(c) for c in [x] + [p[0] for p in more]])
+                x_range = _vertex_bounds(t, [v[0] for v in vertices])
             if y_range is None:
-                y_range = _data_bounds([t.column(c) for c in [y] + [p[1] for p in more]])
+                y_range = _vertex_bounds(t, [v[1] for v in vertices])
         # Datashader's check (and message) for log axes over the data's bounds.
         self.validate_ranges(x_range, y_range)
-        params = self._params(x, y, kind, column, cat_column, prepared.labels, x_range, y_range)
+        params = self._params(x or "", y or "", kind, column, cat_column, prepared.labels, x_range, y_range)
         params["glyph"] = glyph
-        params["row_vertices"] = [tuple(p) for p in more]
+        if glyph in ("line", "row-lines"):
+            params["vertices"] = [
+                tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices
+            ]
         if prepared.paths is not None:
             out = _native.aggregate_parquet(prepared.paths, params)
         else:
@@ -254,36 +260,41 @@ class Canvas:
     ):
         """Compute a reduction by pixel, mapping data to pixels as a line.
 
-        pointillist draws Datashader's ``axis=0`` layout with one x and one
-        y column: the rows are the vertices of one line, in row order, and
-        a NaN (or null) x or y breaks it. Each segment adds its first row's
-        value to every pixel it crosses, with Datashader's clipping and
-        Bresenham rasterisation, so the aggregate is Datashader's to the
-        bit.
+        Datashader's line layouts, drawn with its clipping and Bresenham
+        rasterisation, so the aggregate is Datashader's to the bit (float
+        sums within summation-order rounding):
+
+        - ``axis=0``, ``x`` and ``y`` column names: the rows are the
+          vertices of one line, in row order; a NaN (or null) x or y breaks
+          it. Each segment adds its first row's value to every pixel it
+          crosses.
+        - ``axis=0``, lists of columns (a single name on one side is
+          shared): one such line per column pair, drawn in turn.
+        - ``axis=1``, lists of columns: each row is one line through them
+          (``x=['ox', 'dx'], y=['oy', 'dy']`` draws origin-destination
+          segments); one side may be a NumPy array of constants shared by
+          every row (``x=np.arange(n)`` with ``n`` y columns: wide time
+          series).
+        - ``axis=1``, two column names: each row is one line through the
+          values of ragged list columns (Datashader's ``RaggedArray``, or
+          Arrow ``List`` columns).
 
         Parameters
         ----------
         source : as for :meth:`points` (a pandas DataFrame, an Arrow table
             or stream, a polars DataFrame, or Parquet paths), in row order
-        x, y : str
-            Column names for the x and y coordinates of each vertex.
+        x, y : str, list of str, or numpy.ndarray (axis=1)
         agg : Reduction, optional
             Reduction to compute. Default is ``any()``, as in Datashader.
         axis : 0 or 1
-            0: ``x`` and ``y`` are one column each, and the rows are the
-            vertices of one line. 1: ``x`` and ``y`` are lists of columns,
-            and each row is one line through them (``x=['ox', 'dx'],
-            y=['oy', 'dy']`` draws origin-destination segments). Lists with
-            ``axis=0``, constant or ragged coordinates with ``axis=1``,
-            ``geometry`` columns, ``line_width > 0`` and ``antialias=True``
+        geometry, line_width, antialias :
+            line geometry columns, ``line_width > 0`` and ``antialias=True``
             are not implemented yet and raise ``NotImplementedError``.
         """
         if geometry is not None:
             raise NotImplementedError(
                 "Canvas.line(geometry=...): line geometry columns are not implemented by pointillist yet"
             )
-        if axis not in (0, 1):
-            raise ValueError(f"axis must be 0 or 1, not {axis!r}")
         if antialias or line_width:
             raise NotImplementedError(
                 "Canvas.line: antialiased lines (line_width > 0, antialias=True) are not implemented by pointillist yet"
@@ -293,24 +304,60 @@ class Canvas:
                 "Line coordinates may be specified by providing both the x and y "
                 f"arguments. Received:\n    x: {x!r}\n    y: {y!r}"
             )
-        lists = isinstance(x, (list, tuple)) and isinstance(y, (list, tuple))
-        if axis == 1 and lists and all(isinstance(c, str) for c in [*x, *y]):
-            if len(x) != len(y):
-                raise ValueError("x and y coordinate lengths do not match")
-            if len(x) < 2:
-                raise ValueError("a line per row needs at least two x and two y columns")
+        orig_x, orig_y = x, y
+        x, y = _broadcast_column_specifications(x, y)
+        seq = lambda v: isinstance(v, (list, tuple))  # noqa: E731
+        name = lambda v: isinstance(v, (str, numbers.Number)) and not isinstance(v, bool)  # noqa: E731
+        invalid = ValueError(
+            f"\nInvalid combination of x and y arguments to Canvas.line when axis={axis}.\n"
+            f"    Received:\n        x: {orig_x!r}\n        y: {orig_y!r}\n"
+            "See docstring for more information on valid usage"
+        )
+        if axis == 0:
+            if name(x) and name(y):
+                glyph, vertices, dims = "line", None, None
+            elif seq(x) and seq(y):
+                glyph, vertices, dims = "line", list(zip(x, y)), ("x", "y")
+                if len(x) != len(y):
+                    raise ValueError(
+                        f"x and y coordinate lengths do not match: {len(x)} != {len(y)}"
+                    )
+            else:
+                raise invalid
         elif axis == 1:
-            raise NotImplementedError(
-                "Canvas.line(axis=1): pointillist draws one line per row through lists "
-                "of x and y column names; constant arrays and ragged columns are not "
-                "implemented yet"
+            dims = ("x", "y")
+            if seq(x) and seq(y):
+                glyph = "row-lines"
+            elif isinstance(x, np.ndarray) and seq(y):
+                glyph = "row-lines"
+                x = [float(v) for v in np.asarray(x, dtype="f8").ravel()]
+            elif seq(x) and isinstance(y, np.ndarray):
+                glyph = "row-lines"
+                y = [float(v) for v in np.asarray(y, dtype="f8").ravel()]
+            elif name(x) and name(y):
+                glyph, dims = "ragged-lines", None
+            else:
+                raise invalid
+            if glyph == "row-lines":
+                if len(x) != len(y):
+                    raise ValueError(
+                        f"x and y coordinate lengths do not match: {len(x)} != {len(y)}"
+                    )
+                if len(x) < 2:
+                    raise ValueError("a line per row needs at least two vertices")
+                vertices = list(zip(x, y))
+            else:
+                vertices = None
+        else:
+            raise ValueError(
+                f"\nThe axis argument to Canvas.line must be 0 or 1\n    Received: {axis}"
             )
-        elif not isinstance(x, str) or not isinstance(y, str):
-            raise NotImplementedError(
-                "Canvas.line: with axis=0, x and y must be column names (str) in "
-                "pointillist; lists of columns (several lines down the rows) are not "
-                "implemented yet"
-            )
+        for v in vertices or [(x, y)]:
+            for c in v:
+                if not isinstance(c, (str, float)):
+                    raise NotImplementedError(
+                        f"Canvas.line: column {c!r}: pointillist takes string column names"
+                    )
         if agg is None:
             agg = rd.any()
         if not isinstance(agg, rd.Reduction):
@@ -321,11 +368,9 @@ class Canvas:
                 "Canvas.line: Dask inputs are not implemented by pointillist yet; "
                 "pass a local DataFrame, Arrow table or Parquet path"
             )
-        if axis == 1:
-            # Datashader names the dimensions of these lines x and y.
-            more = list(zip(x[1:], y[1:]))
-            return self._aggregate(source, x[0], y[0], agg, "row-lines", more, ("x", "y"))
-        return self._aggregate(source, x, y, agg, "line")
+        first = vertices[0] if vertices else (x, y)
+        fx, fy = (c if isinstance(c, str) else None for c in first)
+        return self._aggregate(source, fx, fy, agg, glyph, vertices, dims)
 
     def area(self, *args, **kwargs):
         raise NotImplementedError("Canvas.area: areas are not implemented by pointillist")
@@ -522,6 +567,12 @@ def _pandas_column(col):
 
     if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu":
         return pa.array(col.to_numpy(), from_pandas=False)
+    if type(col.dtype).__name__ == "RaggedDtype":
+        # Datashader's RaggedArray: its flat values under Arrow list offsets.
+        arr = col.array
+        flat = np.asarray(arr.flat_array)
+        offsets = np.append(np.asarray(arr.start_indices, dtype=np.int64), len(flat))
+        return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat))
     if isinstance(col.dtype, pd.CategoricalDtype):
         # The codes shared as they are (pandas' codes are always within the
         # categories); only a column with missing values (-1) pays for a
@@ -545,7 +596,31 @@ def _maybe_expand_bounds(bounds):
     return minval, maxval
 
 
-def _data_bounds(columns):
+def _broadcast_column_specifications(*args):
+    """Datashader's: a column name against a list becomes a list of it."""
+    lengths = {len(a) for a in args if isinstance(a, (list, tuple))}
+    if len(lengths) != 1:
+        return args
+    n = lengths.pop()
+    return tuple(
+        (arg,) * n if isinstance(arg, (numbers.Number, str)) else arg for arg in args
+    )
+
+
+def _vertex_bounds(table, coords):
+    """Datashader's bounds over lines' vertex columns and constants."""
+    columns = [table.column(c) for c in coords if isinstance(c, str)]
+    constants = [c for c in coords if not isinstance(c, str)]
+    if constants and not columns:
+        values = np.asarray(constants, dtype="f8")
+        if np.isnan(values).all():
+            return _maybe_expand_bounds((np.nan, np.nan))
+        return _maybe_expand_bounds((np.nanmin(values), np.nanmax(values)))
+    bounds = _data_bounds(columns, constants)
+    return bounds
+
+
+def _data_bounds(columns, constants=()):
     """Datashader's ``_compute_bounds`` of Arrow columns (NaN and nulls
     skipped, infinities kept; the lowest minimum and highest maximum of
     several) and ``maybe_expand_bounds``; None when a column is not
@@ -555,8 +630,15 @@ def _data_bounds(columns):
     if not isinstance(columns, list):
         columns = [columns]
     lo, hi = math.inf, -math.inf
+    for c in constants:
+        if not math.isnan(c):
+            lo, hi = min(lo, c), max(hi, c)
     for chunked in columns:
         t = chunked.type
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            # Ragged lines: the bounds of all the lists' values.
+            chunked = pa.chunked_array([c.flatten() for c in chunked.chunks], t.value_type)
+            t = t.value_type
         if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
             return None
         for chunk in chunked.chunks:
