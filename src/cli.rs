@@ -325,11 +325,19 @@ pub struct CanvasArgs {
     /// of --x columns (wide time series: one --y column per sample). A
     /// list V1,V2,... or START:STOP[:STEP] (NumPy's arange: 0:1000 is 0 to
     /// 999).
-    #[arg(long, value_name = "V,V,...|START:STOP[:STEP]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "V,V,...|START:STOP[:STEP]",
+        allow_hyphen_values = true
+    )]
     pub x_values: Option<String>,
     /// For row-lines: the y of each vertex, shared by every row, in place
     /// of --y columns (as --x-values).
-    #[arg(long, value_name = "V,V,...|START:STOP[:STEP]", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "V,V,...|START:STOP[:STEP]",
+        allow_hyphen_values = true
+    )]
     pub y_values: Option<String>,
 }
 
@@ -337,9 +345,11 @@ pub struct CanvasArgs {
 /// `START:STOP[:STEP]` as NumPy's `arange` (STOP excluded).
 fn parse_values(flag: &str, s: &str) -> Result<Vec<f64>> {
     let num = |v: &str| {
-        v.trim()
-            .parse::<f64>()
-            .map_err(|_| anyhow::anyhow!("--{flag} {s}: '{v}' is not a number; give V,V,... or START:STOP[:STEP]"))
+        v.trim().parse::<f64>().map_err(|_| {
+            anyhow::anyhow!(
+                "--{flag} {s}: '{v}' is not a number; give V,V,... or START:STOP[:STEP]"
+            )
+        })
     };
     if s.contains(':') {
         let parts: Vec<&str> = s.split(':').collect();
@@ -349,7 +359,7 @@ fn parse_values(flag: &str, s: &str) -> Result<Vec<f64>> {
             _ => bail!("--{flag} {s}: give START:STOP or START:STOP:STEP"),
         };
         let n = ((stop - start) / step).ceil();
-        if !(step != 0.0 && n.is_finite() && n >= 0.0 && n <= 1e7) {
+        if !(step != 0.0 && n.is_finite() && (0.0..=1e7).contains(&n)) {
             bail!("--{flag} {s}: START:STOP:STEP must give 0 to 10 million values");
         }
         return Ok((0..n as usize).map(|i| start + i as f64 * step).collect());
@@ -944,7 +954,10 @@ impl CanvasArgs {
         let mut aggregate = AggregateRequest::new(self.width, self.height).with_glyph(glyph);
         let coords = |flag: &str, cols: &str, values: &Option<String>| -> Result<Vec<Coord>> {
             Ok(match values {
-                Some(v) => parse_values(flag, v)?.into_iter().map(Coord::Constant).collect(),
+                Some(v) => parse_values(flag, v)?
+                    .into_iter()
+                    .map(Coord::Constant)
+                    .collect(),
                 None => parse_list(cols).into_iter().map(Coord::Column).collect(),
             })
         };

@@ -1359,7 +1359,7 @@ fn line_requests_it_cannot_draw_fail_cleanly() {
     assert_clean_failure(
         dir.path(),
         &o,
-        &["--glyph lines", "points, line or row-lines"],
+        &["--glyph lines", "points, line, row-lines or ragged-lines"],
         &["walk.parquet"],
     );
     let o = run(
@@ -1439,4 +1439,229 @@ fn row_lines_are_the_same_whatever_the_row_groups_and_threads() {
         &["row-lines", "at least two"],
         &["whole.parquet", "split.parquet", "1.npy", "3.npy"],
     );
+}
+
+/// The values of a little-endian `u4` `.npy` file written by `--save-agg`.
+fn npy_u32(path: &Path) -> Vec<u32> {
+    let bytes = std::fs::read(path).expect("npy");
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let head = String::from_utf8_lossy(&bytes[10..10 + header]).to_string();
+    assert!(head.contains("<u4"), "{head}");
+    bytes[10 + header..]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn differ(a: &[u32], b: &[u32]) -> usize {
+    a.len().abs_diff(b.len()) + a.iter().zip(b).filter(|(a, b)| a != b).count()
+}
+
+fn render_npy(dir: &Path, name: &str, args: &[&str]) -> Vec<u32> {
+    let npy = dir.join(format!("{name}.npy"));
+    let mut all = vec!["render"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--width", "71", "--height", "53", "--save-agg"]);
+    all.push(npy.to_str().expect("utf8"));
+    let o = run(dir, &all);
+    assert!(o.status.success(), "{name}: {}", stderr(&o));
+    npy_u32(&npy)
+}
+
+#[test]
+fn lines_down_the_rows_add_up_line_by_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("walk.parquet");
+    write_walk(&input, 4000, 700);
+    let input = input.to_str().expect("utf8");
+    let fixed = [
+        "--x-range",
+        "-400,300",
+        "--y-range",
+        "-300,300",
+        "--threads",
+        "2",
+    ];
+    let line = |name: &str, x: &str, y: &str| {
+        let mut args = vec![input, "--glyph", "line", "--x", x, "--y", y];
+        args.extend_from_slice(&fixed);
+        render_npy(dir.path(), name, &args)
+    };
+    let both = line("both", "x", "y,val");
+    let (a, b) = (line("a", "x", "y"), line("b", "x", "val"));
+    assert!(a.iter().any(|&c| c > 0) && b.iter().any(|&c| c > 0));
+    let sum: Vec<u32> = a.iter().zip(&b).map(|(a, b)| a + b).collect();
+    assert!(both == sum, "{} pixels differ", differ(&both, &sum));
+    let o = run(
+        dir.path(),
+        &[
+            "render", input, "--glyph", "line", "--x", "x,x", "--y", "y,val,x", "-o", "o.png",
+        ],
+    );
+    let keep = ["walk.parquet", "both.npy", "a.npy", "b.npy"];
+    assert_clean_failure(dir.path(), &o, &["as many --x as --y"], &keep);
+}
+
+/// Rows of 5 samples as columns s0..s4 and t0..t4 (t_k = k / 2), and as
+/// list columns ts and ss, with NaN samples.
+fn write_series(path: &Path, rows: usize) {
+    use arrow_array::builder::{Float64Builder, ListBuilder};
+    use arrow_array::Array;
+    let k = 5;
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let sample = |r: usize, j: usize| {
+        if (r + j) % 37 == 0 {
+            f64::NAN
+        } else {
+            ((r * 7 + j * 3) as f64 * 0.37).sin() * (1.0 + (r % 9) as f64)
+        }
+    };
+    for j in 0..k {
+        fields.push(Field::new(format!("s{j}"), DataType::Float64, true));
+        cols.push(Arc::new(Float64Array::from(
+            (0..rows).map(|r| sample(r, j)).collect::<Vec<_>>(),
+        )));
+        fields.push(Field::new(format!("t{j}"), DataType::Float64, true));
+        cols.push(Arc::new(Float64Array::from(vec![j as f64 / 2.0; rows])));
+    }
+    let mut ts = ListBuilder::new(Float64Builder::new());
+    let mut ss = ListBuilder::new(Float64Builder::new());
+    for r in 0..rows {
+        for j in 0..k {
+            ts.values().append_value(j as f64 / 2.0);
+            ss.values().append_value(sample(r, j));
+        }
+        ts.append(true);
+        ss.append(true);
+    }
+    let (ts, ss) = (ts.finish(), ss.finish());
+    fields.push(Field::new("ts", ts.data_type().clone(), true));
+    cols.push(Arc::new(ts));
+    fields.push(Field::new("ss", ss.data_type().clone(), true));
+    cols.push(Arc::new(ss));
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(300))
+        .build();
+    let file = std::fs::File::create(path).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+}
+
+#[test]
+fn constant_columns_constants_and_ragged_lists_draw_the_same_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("series.parquet");
+    write_series(&input, 2000);
+    let input = input.to_str().expect("utf8");
+    let ys = "s0,s1,s2,s3,s4";
+    let columns = render_npy(
+        dir.path(),
+        "columns",
+        &[
+            input,
+            "--glyph",
+            "row-lines",
+            "--x",
+            "t0,t1,t2,t3,t4",
+            "--y",
+            ys,
+        ],
+    );
+    assert!(columns.iter().filter(|&&c| c > 0).count() > 500);
+    let constants = render_npy(
+        dir.path(),
+        "constants",
+        &[
+            input,
+            "--glyph",
+            "row-lines",
+            "--x-values",
+            "0:2.5:0.5",
+            "--y",
+            ys,
+        ],
+    );
+    let listed = render_npy(
+        dir.path(),
+        "listed",
+        &[
+            input,
+            "--glyph",
+            "row-lines",
+            "--x-values",
+            "0,0.5,1,1.5,2",
+            "--y",
+            ys,
+        ],
+    );
+    let ragged = render_npy(
+        dir.path(),
+        "ragged",
+        &[
+            input,
+            "--glyph",
+            "ragged-lines",
+            "--x",
+            "ts",
+            "--y",
+            "ss",
+            "--threads",
+            "1",
+        ],
+    );
+    for (name, other) in [
+        ("constants", &constants),
+        ("listed", &listed),
+        ("ragged", &ragged),
+    ] {
+        assert!(
+            &columns == other,
+            "{name}: {} pixels differ",
+            differ(&columns, other)
+        );
+    }
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input,
+            "--glyph",
+            "ragged-lines",
+            "--x",
+            "t0",
+            "--y",
+            "ss",
+            "-o",
+            "o.png",
+        ],
+    );
+    let keep = [
+        "series.parquet",
+        "columns.npy",
+        "constants.npy",
+        "listed.npy",
+        "ragged.npy",
+    ];
+    assert_clean_failure(dir.path(), &o, &["t0", "list of numbers"], &keep);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input,
+            "--glyph",
+            "row-lines",
+            "--x-values",
+            "0:1:0",
+            "--y",
+            ys,
+            "-o",
+            "o.png",
+        ],
+    );
+    assert_clean_failure(dir.path(), &o, &["--x-values 0:1:0"], &keep);
 }

@@ -16,8 +16,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use pointillist::aggregate::{
-    aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind, Coord, Glyph,
-    ReductionKind, ReductionSpec,
+    aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind, Coord,
+    Glyph, ReductionKind, ReductionSpec,
 };
 use pointillist::shade::{self, How, Image, ShadeOptions};
 use pointillist::source::{Source, SourceError};

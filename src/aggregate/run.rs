@@ -35,8 +35,8 @@ use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
-    auto_range, list_to_f64, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError, Unit,
-    UnitReader, BATCH_ROWS, UNIT_ROWS,
+    auto_range, list_to_f64, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError,
+    Unit, UnitReader, BATCH_ROWS, UNIT_ROWS,
 };
 
 /// Partials of finished groups waiting to be merged in group order.
@@ -125,11 +125,23 @@ impl CoordBuf {
         if ok {
             return Ok(());
         }
-        let (path, column, found) = (label.to_string(), name.to_string(), a.data_type().to_string());
+        let (path, column, found) = (
+            label.to_string(),
+            name.to_string(),
+            a.data_type().to_string(),
+        );
         Err(if list {
-            SourceError::NotNumericList { path, column, found }
+            SourceError::NotNumericList {
+                path,
+                column,
+                found,
+            }
         } else {
-            SourceError::NotNumeric { path, column, found }
+            SourceError::NotNumeric {
+                path,
+                column,
+                found,
+            }
         }
         .into())
     }
@@ -338,7 +350,10 @@ impl AggregateRequest {
     /// );
     /// assert_eq!(req.vertices.len(), 3);
     /// ```
-    pub fn with_row_line_coords(mut self, vertices: impl IntoIterator<Item = (Coord, Coord)>) -> Self {
+    pub fn with_row_line_coords(
+        mut self,
+        vertices: impl IntoIterator<Item = (Coord, Coord)>,
+    ) -> Self {
         self.vertices = vertices.into_iter().collect();
         self.name_first_columns();
         self.glyph = Glyph::RowLines;
@@ -634,7 +649,11 @@ impl AggregationPlan {
         if let Some(r) = req.y_range {
             check_range("y", r, req.y_axis)?;
         }
-        for c in vertices.iter().flat_map(|(x, y)| [x, y]).filter_map(Coord::column) {
+        for c in vertices
+            .iter()
+            .flat_map(|(x, y)| [x, y])
+            .filter_map(Coord::column)
+        {
             if req.glyph == Glyph::RaggedLines {
                 source.check_numeric_list(c)?;
             } else {
@@ -895,43 +914,61 @@ impl AggregationPlan {
         };
         match self.glyph {
             Glyph::RowLines => {
-                self.for_each_vertex_batch(source, unit, scratch, |first_row, rows, vs, values, codes| {
-                    for k in 0..rows {
-                        let v = vertex(first_row + k as u64, k, values, codes);
-                        line::row_line(&r, vs.iter().map(|[x, y]| (x.at(k), y.at(k))), |pixel| {
-                            px.push(&v, pixel, p)
-                        });
-                    }
-                })?;
+                self.for_each_vertex_batch(
+                    source,
+                    unit,
+                    scratch,
+                    |first_row, rows, vs, values, codes| {
+                        for k in 0..rows {
+                            let v = vertex(first_row + k as u64, k, values, codes);
+                            line::row_line(
+                                &r,
+                                vs.iter().map(|[x, y]| (x.at(k), y.at(k))),
+                                |pixel| px.push(&v, pixel, p),
+                            );
+                        }
+                    },
+                )?;
             }
             Glyph::RaggedLines => {
-                self.for_each_vertex_batch(source, unit, scratch, |first_row, rows, vs, values, codes| {
-                    let [xs, ys] = &vs[0];
-                    for k in 0..rows {
-                        let v = vertex(first_row + k as u64, k, values, codes);
-                        let (x, y) = (xs.list(k), ys.list(k));
-                        let pairs = x.iter().zip(y).map(|(&x, &y)| (x, y));
-                        line::row_line(&r, pairs, |pixel| px.push(&v, pixel, p));
-                    }
-                })?;
+                self.for_each_vertex_batch(
+                    source,
+                    unit,
+                    scratch,
+                    |first_row, rows, vs, values, codes| {
+                        let [xs, ys] = &vs[0];
+                        for k in 0..rows {
+                            let v = vertex(first_row + k as u64, k, values, codes);
+                            let (x, y) = (xs.list(k), ys.list(k));
+                            let pairs = x.iter().zip(y).map(|(&x, &y)| (x, y));
+                            line::row_line(&r, pairs, |pixel| px.push(&v, pixel, p));
+                        }
+                    },
+                )?;
             }
             Glyph::Line => {
-                let mut lines: Vec<UnitLine> = self.vertices.iter().map(|_| UnitLine::new()).collect();
-                self.for_each_vertex_batch(source, unit, scratch, |first_row, _, vs, values, codes| {
-                    // Line after line, each keyed after the ones before it
-                    // for first/last (Datashader draws them in turn).
-                    for (j, (line, [xs, ys])) in lines.iter_mut().zip(vs).enumerate() {
-                        px.key_offset = line_key_offset(j);
-                        for (k, (&x, &y)) in xs.values.iter().zip(&ys.values).enumerate() {
-                            let v = Vertex {
-                                x,
-                                y,
-                                ..vertex(first_row + k as u64, k, values, codes)
-                            };
-                            line.push(&r, v, |v, pixel| px.push(v, pixel, p));
+                let mut lines: Vec<UnitLine> =
+                    self.vertices.iter().map(|_| UnitLine::new()).collect();
+                self.for_each_vertex_batch(
+                    source,
+                    unit,
+                    scratch,
+                    |first_row, _, vs, values, codes| {
+                        // Line after line, each keyed after the ones before it
+                        // for first/last (Datashader draws them in turn).
+                        for (j, (line, [xs, ys])) in lines.iter_mut().zip(vs).enumerate() {
+                            px.key_offset = line_key_offset(j);
+                            for (k, (&x, &y)) in xs.values.iter().zip(&ys.values).enumerate() {
+                                let v = Vertex {
+                                    x,
+                                    y,
+                                    ..vertex(first_row + k as u64, k, values, codes)
+                                };
+                                line.push(&r, v, |v, pixel| px.push(v, pixel, p));
+                            }
                         }
-                    }
-                })?;
+                    },
+                )?;
                 px.flush(p);
                 return Ok(lines.iter().map(UnitLine::ends).collect());
             }

@@ -194,7 +194,11 @@ mod tests {
         assert_eq!(&out[2..], &[3.0, 4.0, 5.0]);
         assert!(list_to_f64(&sliced, &mut offsets, &mut out));
         assert_eq!((offsets, out), (vec![0, 0, 0, 2], vec![4.0, 5.0]));
-        assert!(!list_to_f64(&Int64Array::from(vec![1]), &mut Vec::new(), &mut Vec::new()));
+        assert!(!list_to_f64(
+            &Int64Array::from(vec![1]),
+            &mut Vec::new(),
+            &mut Vec::new()
+        ));
     }
 
     #[test]
