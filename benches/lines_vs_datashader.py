@@ -6,9 +6,13 @@ eq_hist, count and any (Datashader's default for lines):
   written by pyarrow with its defaults;
 - `--layout od`: N origin-destination segments (`Canvas.line` with lists
   of columns and axis=1) from `benches/flights_like.py` (pandas' defaults),
-  drawn in plain longitude/latitude.
+  drawn in plain longitude/latitude;
+- `--layout wide`: N / S time series of S samples (`--samples`, 1000 by
+  default), one float64 column per sample written by pyarrow with its
+  defaults, drawn with `Canvas.line(df, x=np.arange(S), y=[columns],
+  axis=1)` (pointillist: `--glyph row-lines --x-values 0:S --y s0,...`).
 
-    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od] [--vertices 100000000] [--dir /tmp/lines] [--reps 1]
+    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od|wide] [--vertices 100000000] [--samples 1000] [--dir /tmp/lines] [--reps 1]
 
 Datashader's side is what a notebook does: `pd.read_parquet` of the two
 columns, `Canvas.line`, `tf.shade`, `to_pil().save`. Its warm time (a
@@ -37,7 +41,11 @@ import resource, sys, time
 t0 = time.perf_counter()
 import numpy as np, pandas as pd, datashader as ds, datashader.transfer_functions as tf
 path, agg, png, npy, layout = sys.argv[1:6]
-if layout == "od":
+if layout == "wide":
+    df = pd.read_parquet(path)
+    ys = list(df.columns)
+    xs, axis = np.arange(len(ys)), 1
+elif layout == "od":
     xs, ys, axis = ["origin_lon", "dest_lon"], ["origin_lat", "dest_lat"], 1
     df = pd.read_parquet(path, columns=xs + ys)
 else:
@@ -72,19 +80,36 @@ def write_walk(path, n, seed=5):
             w.write_table(pa.table({"x": x, "y": y}, schema=schema))
 
 
+def write_wide(path, n, samples, seed=3):
+    """`n // samples` random-walk series of `samples` float64 samples, one
+    column per sample, written by pyarrow with its defaults."""
+    rng = np.random.default_rng(seed)
+    series = n // samples
+    names = [f"s{j}" for j in range(samples)]
+    chunk = max(1, 10_000_000 // samples)
+    with pq.ParquetWriter(path, pa.schema([(c, pa.float64()) for c in names])) as w:
+        for start in range(0, series, chunk):
+            m = min(chunk, series - start)
+            walks = np.cumsum(rng.normal(size=(m, samples)), axis=1)
+            w.write_table(pa.table({c: walks[:, j] for j, c in enumerate(names)}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vertices", type=int, default=100_000_000)
     ap.add_argument("--dir", default="/tmp/lines")
     ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--layout", choices=["walk", "od"], default="walk")
+    ap.add_argument("--layout", choices=["walk", "od", "wide"], default="walk")
+    ap.add_argument("--samples", type=int, default=1000)
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     data = d / f"{args.layout}-{args.vertices}.parquet"
     if not data.exists():
         t = time.perf_counter()
-        if args.layout == "od":
+        if args.layout == "wide":
+            write_wide(data, args.vertices, args.samples)
+        elif args.layout == "od":
             subprocess.run(
                 [sys.executable, ROOT / "benches" / "flights_like.py", "--rows",
                  str(args.vertices), "-o", data],
@@ -93,7 +118,10 @@ def main():
         else:
             write_walk(data, args.vertices)
         print(f"wrote {data} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    if args.layout == "od":
+    if args.layout == "wide":
+        names = ",".join(f"s{j}" for j in range(args.samples))
+        glyph = ["--glyph", "row-lines", "--x-values", f"0:{args.samples}", "--y", names]
+    elif args.layout == "od":
         glyph = ["--glyph", "row-lines", "--x", "origin_lon,dest_lon", "--y", "origin_lat,dest_lat"]
     else:
         glyph = ["--glyph", "line"]
@@ -129,7 +157,11 @@ def main():
         results.append(
             dict(agg=agg, datashader=ds_best, pointillist=pt_best, identical=bool(same))
         )
-    what = "OD segments (axis=1)" if args.layout == "od" else "vertices, one line (axis=0)"
+    what = {
+        "od": "OD segments (axis=1)",
+        "wide": f"vertices, series of {args.samples} samples (axis=1, constant x)",
+        "walk": "vertices, one line (axis=0)",
+    }[args.layout]
     print(f"{args.vertices:,} {what}, 1920x1080, eq_hist, fresh processes")
     print("| agg | Datashader s | Datashader warm s | RSS MB | pointillist s | RSS MB | speed-up | warm speed-up | RSS ratio | aggregate |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")

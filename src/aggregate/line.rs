@@ -113,7 +113,7 @@ impl LineRaster {
         start: Option<bool>,
         (x0, y0): (f64, f64),
         (x1, y1): (f64, f64),
-        mut emit: impl FnMut(u32),
+        emit: impl FnMut(u32),
     ) -> Option<u32> {
         if x0.is_nan() || y0.is_nan() || x1.is_nan() || y1.is_nan() {
             return None;
@@ -132,8 +132,77 @@ impl LineRaster {
             let clipped = c.clipped_start || c.clipped_end;
             ((c.x0, c.y0), (c.x1, c.y1), clipped, start)
         };
-        let (mut px, mut py) = self.snap::<LX, LY>(a.0, a.1);
-        let (qx, qy) = self.snap::<LX, LY>(b.0, b.1);
+        let p = self.snap::<LX, LY>(a.0, a.1);
+        let q = self.snap::<LX, LY>(b.0, b.1);
+        self.walk(start, clipped, p, q, emit)
+    }
+
+    /// `(x, y)` snapped to its pixel when no segment through it needs
+    /// clipping there (on linear axes, within both ranges; `None` where NaN,
+    /// outside, or on a log axis): a segment between two such vertices is
+    /// [`LineRaster::segment_inside`] of their pixels, each vertex snapped
+    /// once for the two segments it ends.
+    #[inline(always)]
+    pub(crate) fn snap_inside(&self, x: f64, y: f64) -> Option<(i64, i64)> {
+        let inside = self.xmin <= x && x <= self.xmax && self.ymin <= y && y <= self.ymax;
+        let linear = self.kx == AxisKind::Linear && self.ky == AxisKind::Linear;
+        if !(inside && linear) {
+            return None;
+        }
+        let p = self.snap::<false, false>(x, y);
+        // On the canvas (which the ranges' rounding keeps it), so that
+        // every pixel between two such vertices is too.
+        self.index(p).map(|_| p)
+    }
+
+    /// [`LineRaster::segment`] between two vertices snapped by
+    /// [`LineRaster::snap_inside`], which is what it draws for them.
+    #[inline(always)]
+    pub(crate) fn segment_inside(
+        &self,
+        start: bool,
+        (px, py): (i64, i64),
+        (qx, qy): (i64, i64),
+        mut emit: impl FnMut(u32),
+    ) {
+        // `walk` for two pixels on the canvas, unclipped: the start pixel
+        // where a line starts or the segment is one pixel, then the
+        // steps, each on the canvas.
+        let w = self.width as i64;
+        let (dx, dy) = (qx - px, qy - py);
+        let (ix, iy) = (dx.signum(), dy.signum());
+        let (dx, dy) = (dx.abs() * 2, dy.abs() * 2);
+        let mut cell = py * w + px;
+        if start || (dx | dy) == 0 {
+            emit(cell as u32);
+        }
+        let x_major = dx >= dy;
+        let (major, minor, forward) = if x_major {
+            (dx, dy, ix > 0)
+        } else {
+            (dy, dx, iy > 0)
+        };
+        let (step_major, step_minor) = if x_major { (ix, iy * w) } else { (iy * w, ix) };
+        let mut error = 2 * minor - major;
+        for _ in 0..major / 2 {
+            let k = i64::from((error > 0) | ((error == 0) & forward));
+            error += 2 * minor - k * 2 * major;
+            cell += step_major + k * step_minor;
+            emit(cell as u32);
+        }
+    }
+
+    /// Datashader's Bresenham walk from pixel `p` to pixel `q` (of a
+    /// segment clipped or not), as [`LineRaster::segment`] describes.
+    #[inline(always)]
+    fn walk(
+        &self,
+        start: Option<bool>,
+        clipped: bool,
+        (mut px, mut py): (i64, i64),
+        (qx, qy): (i64, i64),
+        mut emit: impl FnMut(u32),
+    ) -> Option<u32> {
         let dx = qx - px;
         let ix = dx.signum();
         let dx = dx.abs() * 2;
@@ -174,11 +243,12 @@ impl LineRaster {
         let mut cell = py * w + px;
         let mut error = 2 * minor - major;
         for _ in 0..major / 2 {
-            let side = error >= 0 && (error != 0 || forward);
-            if side {
-                error -= 2 * major;
-                cell += step_minor;
-            }
+            // Whether to step along the minor axis too, without a branch
+            // (which way a line goes is data, and mispredicts).
+            let side = (error > 0) | ((error == 0) & forward);
+            let k = i64::from(side);
+            error -= k * 2 * major;
+            cell += k * step_minor;
             error += 2 * minor;
             cell += step_major;
             if on_canvas {

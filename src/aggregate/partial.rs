@@ -303,6 +303,15 @@ impl Partial {
         }
     }
 
+    /// The counts of a `count` partial, for callers that add pixels one at
+    /// a time (lines drawn in order, whose next pixel is next to the last).
+    pub(crate) fn counts_mut(&mut self) -> Option<&mut [u32]> {
+        match &mut self.state {
+            State::Count(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// [`Partial::accumulate`] with each cell's own row position (`rows`,
     /// one per cell), for glyphs that append several pixels per row (a
     /// line's segments): `first` and `last` keep the row's value.

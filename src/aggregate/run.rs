@@ -59,7 +59,27 @@ pub struct Scratch {
     projected: [Vec<f64>; 2],
     /// A line's vertex coordinates: `[x, y]` per vertex (or line).
     vertices: Vec<[CoordBuf; 2]>,
+    row_lines: RowLineState,
 }
+
+/// Per row of a unit of row lines: what the row adds, its last vertex
+/// drawn so far and whether the vertex before that one is NaN.
+#[derive(Debug, Default)]
+struct RowLineState {
+    values: Vec<f64>,
+    planes: Vec<u32>,
+    prev: [Vec<f64>; 2],
+    /// The last vertex's pixel where it needs no clipping
+    /// ([`LineRaster::snap_inside`]), else [`NOT_SNAPPED`].
+    snapped: Vec<(i64, i64)>,
+    before_nan: Vec<bool>,
+}
+
+/// A vertex [`LineRaster::snap_inside`] did not snap.
+const NOT_SNAPPED: (i64, i64) = (i64::MIN, i64::MIN);
+
+/// Vertices of row lines whose columns are decoded together.
+const ROW_LINE_BAND: usize = 8;
 
 /// One coordinate of a line's vertices over a batch: a column's values
 /// as `f64`, one constant, or a list column's values with each row's
@@ -89,6 +109,17 @@ impl CoordBuf {
             (Some(&lo), Some(&hi)) => self.values.get(lo..hi).unwrap_or(&[]),
             _ => &[],
         }
+    }
+
+    /// Hold constant `coord` (a column holds nothing here), projected by
+    /// `project`.
+    fn set_constant(&mut self, coord: &Coord, project: Option<fn(f64) -> f64>) {
+        self.values.clear();
+        let c = match coord {
+            Coord::Constant(v) => *v,
+            Coord::Column(_) => f64::NAN,
+        };
+        self.constant = Some(project.map_or(c, |f| f(c)));
     }
 
     /// Project the coordinates.
@@ -913,23 +944,7 @@ impl AggregationPlan {
             plane: codes.map_or(0, |c| c[k]),
         };
         match self.glyph {
-            Glyph::RowLines => {
-                self.for_each_vertex_batch(
-                    source,
-                    unit,
-                    scratch,
-                    |first_row, rows, vs, values, codes| {
-                        for k in 0..rows {
-                            let v = vertex(first_row + k as u64, k, values, codes);
-                            line::row_line(
-                                &r,
-                                vs.iter().map(|[x, y]| (x.at(k), y.at(k))),
-                                |pixel| px.push(&v, pixel, p),
-                            );
-                        }
-                    },
-                )?;
-            }
+            Glyph::RowLines => self.row_lines_into(source, unit, &r, &mut px, p, scratch)?,
             Glyph::RaggedLines => {
                 self.for_each_vertex_batch(
                     source,
@@ -981,6 +996,148 @@ impl AggregationPlan {
         }
         px.flush(p);
         Ok(Vec::new())
+    }
+
+    /// Draw the row lines of `unit` a few vertices at a time: the
+    /// segments into vertex `j` for every row of the unit, then those into
+    /// vertex `j + 1`, carrying each row's last vertex (and whether the
+    /// one before it was NaN) from one vertex to the next. Only a band of
+    /// [`ROW_LINE_BAND`] vertices' columns is decoded at a time, so a wide
+    /// table (a column per sample of a time series) costs memory for a few
+    /// columns, not for all of them, and each column's values are walked
+    /// in order.
+    fn row_lines_into(
+        &self,
+        source: &Source,
+        unit: &Unit,
+        r: &LineRaster,
+        px: &mut LinePixels,
+        p: &mut Partial,
+        scratch: &mut Scratch,
+    ) -> Result<(), AggError> {
+        let label = source.file_label(unit.file);
+        let rows = unit.rows;
+        let Scratch {
+            codes,
+            values,
+            vertices,
+            row_lines,
+            ..
+        } = scratch;
+        // What each row adds: its value and plane, read first.
+        let RowLineState {
+            values: row_values,
+            planes: row_planes,
+            prev,
+            snapped,
+            before_nan,
+        } = row_lines;
+        row_values.clear();
+        row_planes.clear();
+        let mut cols: Vec<&str> = self.value.iter().map(String::as_str).collect();
+        cols.extend(self.by.as_ref().map(|(c, _)| c.as_str()));
+        if !cols.is_empty() {
+            for batch in self.reader()(source, unit, &cols, BATCH_ROWS, None)? {
+                let batch = batch?;
+                if let Some(v) = batch_values(&batch, self.value.as_deref(), label, values)? {
+                    row_values.extend_from_slice(v);
+                }
+                if let Some((c, map)) = &self.by {
+                    batch_codes(&batch, c, map, label, codes)?;
+                    // As for points: a null or unlisted category goes to
+                    // the last plane (NumPy's index -1).
+                    let none_plane = (map.len() as u32).saturating_sub(1);
+                    row_planes.extend(codes.iter().map(|&c| {
+                        if c == CategoryMap::NONE {
+                            none_plane
+                        } else {
+                            c
+                        }
+                    }));
+                }
+            }
+        }
+        let [px_prev, py_prev] = prev;
+        px_prev.clear();
+        px_prev.resize(rows, f64::NAN);
+        py_prev.clear();
+        py_prev.resize(rows, f64::NAN);
+        before_nan.clear();
+        before_nan.resize(rows, false);
+        snapped.clear();
+        snapped.resize(rows, NOT_SNAPPED);
+        vertices.resize_with(ROW_LINE_BAND, Default::default);
+        let first_row = unit.first_row;
+        for (b, band) in self.vertices.chunks(ROW_LINE_BAND).enumerate() {
+            let mut cols: Vec<&str> = Vec::new();
+            for c in band.iter().flat_map(|(x, y)| [x, y]).filter_map(Coord::column) {
+                if !cols.contains(&c) {
+                    cols.push(c);
+                }
+            }
+            // Each batch of the band's columns: the segments into each of
+            // its vertices, vertex after vertex, for the batch's rows.
+            let mut draw = |at: usize, n: usize, bufs: &[[CoordBuf; 2]]| {
+                // Row after row, through the band's vertices: a row's
+                // pixels in the band are next to each other on the canvas.
+                for k in 0..n {
+                    let g = at + k;
+                    let v = Vertex {
+                        row: first_row + g as u64,
+                        x: f64::NAN,
+                        y: f64::NAN,
+                        value: row_values.get(g).copied().unwrap_or(f64::NAN),
+                        plane: row_planes.get(g).copied().unwrap_or(0),
+                    };
+                    let (mut a, mut from, mut nan) = ((px_prev[g], py_prev[g]), snapped[g], before_nan[g]);
+                    for (t, [xs, ys]) in bufs.iter().enumerate() {
+                        let j = b * ROW_LINE_BAND + t;
+                        let here = (xs.at(k), ys.at(k));
+                        let to = r.snap_inside(here.0, here.1);
+                        if j > 0 {
+                            let start = j == 1 || nan;
+                            let emit = |pixel| px.push(&v, pixel, p);
+                            match to {
+                                Some(to) if from != NOT_SNAPPED => r.segment_inside(start, from, to, emit),
+                                _ => {
+                                    r.segment(Some(start), a, here, emit);
+                                }
+                            }
+                            nan = a.0.is_nan() || a.1.is_nan();
+                        }
+                        a = here;
+                        from = to.unwrap_or(NOT_SNAPPED);
+                    }
+                    (px_prev[g], py_prev[g], snapped[g], before_nan[g]) = (a.0, a.1, from, nan);
+                }
+            };
+            let bufs = &mut vertices[..band.len()];
+            if cols.is_empty() {
+                // Constants only: the same vertices for every row.
+                for ((xc, yc), [xs, ys]) in band.iter().zip(bufs.iter_mut()) {
+                    xs.set_constant(xc, self.lnglat.then_some(mercator::lng_to_x as fn(f64) -> f64));
+                    ys.set_constant(yc, self.lnglat.then_some(mercator::lat_to_y as fn(f64) -> f64));
+                }
+                draw(0, rows, bufs);
+                continue;
+            }
+            let mut at = 0;
+            for batch in self.reader()(source, unit, &cols, BATCH_ROWS, None)? {
+                let batch = batch?;
+                for ((xc, yc), [xs, ys]) in band.iter().zip(bufs.iter_mut()) {
+                    xs.fill(&batch, xc, false, label)?;
+                    ys.fill(&batch, yc, false, label)?;
+                    if self.lnglat {
+                        xs.map(mercator::lng_to_x);
+                        ys.map(mercator::lat_to_y);
+                    }
+                }
+                let n = batch.num_rows().min(rows - at);
+                draw(at, n, bufs);
+                at += n;
+            }
+        }
+        Ok(())
     }
 
     /// Read `unit` batch by batch, in row order, for lines: each batch's
@@ -1669,28 +1826,43 @@ fn line_key_offset(j: usize) -> u64 {
 
 /// Pixels a line appends, buffered before they go into a partial: their
 /// cells, and their rows and values where the reduction uses them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct LinePixels {
     planes: u32,
     /// Added to the rows pushed ([`line_key_offset`]).
     key_offset: u64,
     with_rows: bool,
     with_values: bool,
-    rows: Vec<u64>,
-    cells: Vec<u32>,
-    values: Vec<f64>,
+    /// Count straight into the partial's counts instead of buffering.
+    direct: bool,
+    /// Pixels buffered.
+    len: usize,
+    /// [`LinePixels::FLUSH`] slots each (rows and values only where used):
+    /// fixed buffers written by index, so the hot loop has no capacity
+    /// check and no reload of a `Vec`'s length.
+    cells: Box<[u32]>,
+    rows: Box<[u64]>,
+    values: Box<[f64]>,
 }
 
 impl LinePixels {
     /// Pixels buffered before a flush.
-    const FLUSH: usize = 1 << 16;
+    const FLUSH: usize = 1 << 14;
 
     fn new(plan: &AggregationPlan) -> LinePixels {
+        let with_rows = matches!(plan.kind, ReductionKind::First | ReductionKind::Last);
+        let with_values = plan.value.is_some();
+        let slots = |used: bool| if used { Self::FLUSH } else { 0 };
         LinePixels {
             planes: plan.planes(),
-            with_rows: matches!(plan.kind, ReductionKind::First | ReductionKind::Last),
-            with_values: plan.value.is_some(),
-            ..LinePixels::default()
+            key_offset: 0,
+            with_rows,
+            with_values,
+            direct: plan.kind == ReductionKind::Count && !with_values,
+            len: 0,
+            cells: vec![0; Self::FLUSH].into_boxed_slice(),
+            rows: vec![0; slots(with_rows)].into_boxed_slice(),
+            values: vec![0.0; slots(with_values)].into_boxed_slice(),
         }
     }
 
@@ -1699,22 +1871,35 @@ impl LinePixels {
     /// it stays small however many pixels a segment covers).
     #[inline(always)]
     fn push(&mut self, v: &Vertex, pixel: u32, p: &mut Partial) {
-        let Some(cell) = pixel.checked_mul(self.planes) else {
-            return;
-        };
         if self.planes == 0 {
             return;
         }
-        if self.cells.len() >= Self::FLUSH {
+        // No overflow: the plan keeps pixels times planes under `NO_CELL`.
+        let cell = pixel.wrapping_mul(self.planes).wrapping_add(v.plane);
+        if self.direct {
+            if let Some(c) = p.counts_mut().and_then(|c| c.get_mut(cell as usize)) {
+                *c = c.wrapping_add(1);
+            }
+            return;
+        }
+        if self.len >= Self::FLUSH {
             self.flush_full(p);
         }
-        self.cells.push(cell + v.plane);
+        let at = self.len;
+        if let Some(c) = self.cells.get_mut(at) {
+            *c = cell;
+        }
         if self.with_rows {
-            self.rows.push(v.row + self.key_offset);
+            if let Some(r) = self.rows.get_mut(at) {
+                *r = v.row + self.key_offset;
+            }
         }
         if self.with_values {
-            self.values.push(v.value);
+            if let Some(x) = self.values.get_mut(at) {
+                *x = v.value;
+            }
         }
+        self.len = at + 1;
     }
 
     /// [`LinePixels::flush`] from the hot loop, kept out of it.
@@ -1725,15 +1910,15 @@ impl LinePixels {
     }
 
     fn flush(&mut self, p: &mut Partial) {
-        let values = self.with_values.then_some(self.values.as_slice());
+        let n = self.len;
+        let cells = &self.cells[..n];
+        let values = self.with_values.then(|| &self.values[..n]);
         if self.with_rows {
-            p.accumulate_rows(&self.rows, &self.cells, values);
+            p.accumulate_rows(&self.rows[..n], cells, values);
         } else {
-            p.accumulate(0, &self.cells, values);
+            p.accumulate(0, cells, values);
         }
-        self.rows.clear();
-        self.cells.clear();
-        self.values.clear();
+        self.len = 0;
     }
 }
 
