@@ -12,7 +12,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use super::canvas::Aggregate;
 use super::error::AggError;
 use super::partial::Partial;
-use super::run::{AggregateRequest, AggregationPlan, Glyph};
+use super::run::{AggregateRequest, AggregationPlan, Coord, Glyph};
 use super::wire::PartialAggregate;
 use crate::source::{check_batch_schema, Source, SourceError, UNIT_ROWS};
 
@@ -212,10 +212,22 @@ impl Aggregator {
     /// as float64 (utf8 for categories), so that an empty input gives an
     /// empty canvas.
     fn empty_schema(&self) -> SchemaRef {
+        // Every vertex column (lists of floats for ragged lines).
+        let coord = if self.req.glyph == Glyph::RaggedLines {
+            DataType::new_list(DataType::Float64, true)
+        } else {
+            DataType::Float64
+        };
         let mut fields = vec![
-            Field::new(&self.req.x, DataType::Float64, true),
-            Field::new(&self.req.y, DataType::Float64, true),
+            Field::new(&self.req.x, coord.clone(), true),
+            Field::new(&self.req.y, coord.clone(), true),
         ];
+        let vertices = self.req.vertices.iter().flat_map(|(x, y)| [x, y]);
+        for c in vertices.filter_map(Coord::column) {
+            if fields.iter().all(|f| f.name() != c) {
+                fields.push(Field::new(c, coord.clone(), true));
+            }
+        }
         if let Some(v) = &self.req.reduction.column {
             if fields.iter().all(|f| f.name() != v) {
                 fields.push(Field::new(v, DataType::Float64, true));

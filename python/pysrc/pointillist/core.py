@@ -363,13 +363,14 @@ class Canvas:
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         self.validate()
-        if _is_dask(source):
-            raise NotImplementedError(
-                "Canvas.line: Dask inputs are not implemented by pointillist yet; "
-                "pass a local DataFrame, Arrow table or Parquet path"
-            )
         first = vertices[0] if vertices else (x, y)
         fx, fy = (c if isinstance(c, str) else None for c in first)
+        if _is_dask(source):
+            # A line per row (axis=1): partials on the workers, as for
+            # points (pointillist/dask.py).
+            from . import dask as _dask
+
+            return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims)
         return self._aggregate(source, fx, fy, agg, glyph, vertices, dims)
 
     def area(self, *args, **kwargs):

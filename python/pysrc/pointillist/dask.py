@@ -135,6 +135,96 @@ def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None):
     return _dataframe_points(canvas, source, x, y, agg, split_every, threads)
 
 
+def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, split_every=None, threads=None):
+    """``canvas.line(source, ...)`` with ``axis=1`` (a line per row: lists
+    of columns, constant coordinates or ragged list columns) for a Dask
+    DataFrame or a ``ParquetFragments``: rows are independent, so each
+    partition's partial merges with the others as for points (what
+    Datashader's Dask path does for these layouts). ``Canvas.line`` calls
+    this with its checked layout: ``glyph`` "row-lines" or "ragged-lines",
+    ``vertices`` (every vertex's ``(x, y)``, a column name or a number, or
+    None), ``dims`` (the dimension names, or None for ``x`` and ``y``)."""
+    if glyph not in ("row-lines", "ragged-lines"):
+        raise NotImplementedError(
+            "Canvas.line: lines down the rows (axis=0) on Dask are not implemented by "
+            "pointillist yet (a line crosses from one partition into the next); use "
+            "axis=1 layouts, or a local DataFrame, Arrow table or Parquet path"
+        )
+    canvas.validate()
+    split_every = _split_every(
+        split_every if split_every is not None else getattr(source, "split_every", None)
+    )
+    threads = _threads(threads if threads is not None else getattr(source, "threads", 1))
+    lines = dict(glyph=glyph, vertices=vertices, dims=dims)
+    if isinstance(source, ParquetFragments):
+        return _parquet_points(canvas, source, x, y, agg, split_every, threads, lines)
+
+    import dask.dataframe as dd
+
+    if not isinstance(source, dd.DataFrame):
+        raise NotImplementedError(
+            f"Canvas.line: {type(source).__module__}.{type(source).__name__} sources are "
+            "not implemented by pointillist; give a dask.dataframe.DataFrame"
+        )
+    return _dataframe_points(canvas, source, x, y, agg, split_every, threads, lines)
+
+
+def _line_params(params, lines):
+    """Add a line layout (from ``lines``) to the core's parameters."""
+    if lines is None:
+        return params
+    params["glyph"] = lines["glyph"]
+    if lines["vertices"] is not None:
+        params["vertices"] = [
+            tuple(c if isinstance(c, str) else float(c) for c in v) for v in lines["vertices"]
+        ]
+    return params
+
+
+def _coord_bounds(ddf, coords, ragged):
+    """Delayed (min, max) pieces of the columns among ``coords`` (their
+    flat values for ragged list columns) and the constants' own."""
+    pieces = []
+    for c in coords:
+        if not isinstance(c, str):
+            if not np.isnan(c):
+                pieces.append((c, c))
+        elif ragged:
+            pieces.append(ddf[c].map_partitions(_flat_bounds, meta=(c, "object")))
+        else:
+            pieces.append((ddf[c].min(), ddf[c].max()))
+    return pieces
+
+
+def _flat_bounds(col):
+    """A ragged partition's (nanmin, nanmax) of all its values."""
+    import pandas as pd
+
+    flat = np.asarray(col.array.flat_array, dtype="f8")
+    flat = flat[~np.isnan(flat)]
+    if len(flat) == 0:
+        return pd.Series([(np.nan, np.nan)], dtype=object)
+    return pd.Series([(flat.min(), flat.max())], dtype=object)
+
+
+def _union(pieces):
+    """The lowest minimum and highest maximum of computed (min, max) pieces."""
+    import pandas as pd
+
+    lo, hi = np.inf, -np.inf
+    for piece in pieces:
+        if isinstance(piece, pd.Series):
+            parts = list(piece)
+        else:
+            parts = [piece]
+        for a, b in parts:
+            if not (pd.isna(a) or pd.isna(b)):
+                lo, hi = min(lo, a), max(hi, b)
+    if lo > hi:
+        return (np.nan, np.nan)
+    return (lo, hi)
+
+
 def _split_every(n):
     if n is None:
         return DEFAULT_SPLIT_EVERY
@@ -143,12 +233,15 @@ def _split_every(n):
     return n
 
 
-def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads):
+def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     import dask
     import pandas as pd
 
     kind, column, cat_column = agg._spec()
+    vertices = (lines or {}).get("vertices") or [(x, y)]
+    extra = [c for v in vertices for c in v if isinstance(c, str)]
     cols = core._needed(x, y, column, cat_column)
+    cols += [c for c in dict.fromkeys(extra) if c not in cols]
     core._check_columns(ddf.columns, cols)
     ddf = ddf[cols]
 
@@ -173,18 +266,19 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads):
     # where the canvas has none, partition lengths for first/last.
     x_range, y_range = canvas.x_range, canvas.y_range
     wanted = {}
+    ragged = lines is not None and lines["glyph"] == "ragged-lines"
     if x_range is None:
-        wanted["x"] = (ddf[x].min(), ddf[x].max())
+        wanted["x"] = _coord_bounds(ddf, [v[0] for v in vertices], ragged)
     if y_range is None:
-        wanted["y"] = (ddf[y].min(), ddf[y].max())
+        wanted["y"] = _coord_bounds(ddf, [v[1] for v in vertices], ragged)
     if kind in ("first", "last"):
         wanted["lens"] = ddf.map_partitions(len)
     if wanted:
         (found,) = dask.compute(wanted)
         if "x" in found:
-            x_range = _expand(found["x"])
+            x_range = _expand(_union(found["x"]))
         if "y" in found:
-            y_range = _expand(found["y"])
+            y_range = _expand(_union(found["y"]))
     if "lens" in wanted:
         lens = np.asarray(found["lens"], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).tolist()
@@ -192,7 +286,8 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads):
         offsets = [0] * ddf.npartitions
     canvas.validate_ranges(x_range, y_range)
 
-    params = canvas._params(x, y, kind, column, cat_column, labels, x_range, y_range)
+    params = canvas._params(x or "", y or "", kind, column, cat_column, labels, x_range, y_range)
+    params = _line_params(params, lines)
     params["threads"] = threads
     parts = ddf.to_delayed()
     if len(parts) != len(offsets):
@@ -204,7 +299,8 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads):
     (blob,) = dask.compute(_tree(leaves, split_every))
     out = _native.finish_partial(blob)
     prepared = core._Prepared(labels=labels, coords=coords)
-    return canvas._data_array(out, x, y, cat_column, prepared, x_range, y_range)
+    dx, dy = (lines or {}).get("dims") or (x, y)
+    return canvas._data_array(out, dx, dy, cat_column, prepared, x_range, y_range)
 
 
 def _expand(bounds):
@@ -216,7 +312,7 @@ def _expand(bounds):
     return core._maybe_expand_bounds((lo, hi))
 
 
-def _parquet_points(canvas, frags, x, y, agg, split_every, threads):
+def _parquet_points(canvas, frags, x, y, agg, split_every, threads, lines=None):
     import dask
 
     kind, column, cat_column = agg._spec()
@@ -226,8 +322,9 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads):
     is_int = cat_column is not None and _native.parquet_categories(frags.paths, cat_column)[1]
     prepared = core._Prepared(paths=frags.paths, int_categories=is_int)
     params = canvas._params(
-        x, y, kind, column, cat_column, None, canvas.x_range, canvas.y_range
+        x or "", y or "", kind, column, cat_column, None, canvas.x_range, canvas.y_range
     )
+    params = _line_params(params, lines)
     # On the client: ranges and categories as the single-process run finds
     # them (Parquet statistics and dictionary pages, else a scan), so that
     # every fragment belongs to the same plan.
@@ -244,8 +341,9 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads):
     leaves = [leaf(frags.paths, i, count, params) for i in range(count)]
     (blob,) = dask.compute(_tree(leaves, split_every))
     out = _native.finish_partial(blob)
+    dx, dy = (lines or {}).get("dims") or (x, y)
     return canvas._data_array(
-        out, x, y, cat_column, prepared, canvas.x_range, canvas.y_range
+        out, dx, dy, cat_column, prepared, canvas.x_range, canvas.y_range
     )
 
 
