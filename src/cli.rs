@@ -314,13 +314,19 @@ pub struct CanvasArgs {
     /// the columns --x X1,X2,... --y Y1,Y2,... (axis=1; --x ox,dx --y oy,dy
     /// draws origin-destination segments; --x-values or --y-values give
     /// constants instead); ragged-lines: each row is one line through the
-    /// lists in list columns --x and --y.
+    /// lists in list columns --x and --y; area: the line down the rows
+    /// through --x and --y, filled to y = 0 or to the line through
+    /// --y-stack (Datashader's Canvas.area with axis=0).
     #[arg(
         long,
         default_value = "points",
-        value_name = "points|line|row-lines|ragged-lines"
+        value_name = "points|line|row-lines|ragged-lines|area"
     )]
     pub glyph: String,
+    /// For --glyph area: the column of the line the area is filled to
+    /// (default: y = 0).
+    #[arg(long, value_name = "COL")]
+    pub y_stack: Option<String>,
     /// For row-lines: the x of each vertex, shared by every row, in place
     /// of --x columns (wide time series: one --y column per sample). A
     /// list V1,V2,... or START:STOP[:STEP] (NumPy's arange: 0:1000 is 0 to
@@ -946,8 +952,12 @@ impl CanvasArgs {
             "line" => Glyph::Line,
             "row-lines" => Glyph::RowLines,
             "ragged-lines" => Glyph::RaggedLines,
-            g => bail!("--glyph {g}: give points, line, row-lines or ragged-lines"),
+            "area" => Glyph::Area,
+            g => bail!("--glyph {g}: give points, line, row-lines, ragged-lines or area"),
         };
+        if self.y_stack.is_some() && glyph != Glyph::Area {
+            bail!("--y-stack is the lower line of an area: add --glyph area");
+        }
         if (self.x_values.is_some() || self.y_values.is_some()) && glyph != Glyph::RowLines {
             bail!("--x-values and --y-values are constants of row-lines: add --glyph row-lines");
         }
@@ -998,6 +1008,9 @@ impl CanvasArgs {
                 aggregate = aggregate.with_lines(&xs, &ys);
             }
             Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&self.x, &self.y),
+            Glyph::Area => {
+                aggregate = aggregate.with_area(&self.x, &self.y, self.y_stack.as_deref());
+            }
             _ => {
                 aggregate.x = self.x;
                 aggregate.y = self.y;

@@ -1359,7 +1359,10 @@ fn line_requests_it_cannot_draw_fail_cleanly() {
     assert_clean_failure(
         dir.path(),
         &o,
-        &["--glyph lines", "points, line, row-lines or ragged-lines"],
+        &[
+            "--glyph lines",
+            "points, line, row-lines, ragged-lines or area",
+        ],
         &["walk.parquet"],
     );
     let o = run(

@@ -72,6 +72,9 @@ struct Params {
     /// `(x, y)` alone.
     #[pyo3(default)]
     vertices: Vec<(PyCoord, PyCoord)>,
+    /// For "area": the column the area is filled to (None: y = 0).
+    #[pyo3(default)]
+    y_stack: Option<String>,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -166,6 +169,7 @@ impl Params {
             }
             "row-lines" => Ok(req.with_row_line_coords(vertices)),
             "ragged-lines" => Ok(req.with_ragged_lines(&self.x, &self.y)),
+            "area" => Ok(req.with_area(&self.x, &self.y, self.y_stack.as_deref())),
             g => Err(PyValueError::new_err(format!("unknown glyph {g:?}"))),
         }
     }

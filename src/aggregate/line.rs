@@ -267,6 +267,177 @@ impl LineRaster {
     }
 }
 
+/// One area trapezoid: its two x coordinates and four y coordinates
+/// (Datashader's `draw_trapezoid_y`: `(x0, y0)` top left, `(x0, y1)`
+/// bottom left, `(x1, y2)` bottom right, `(x1, y3)` top right).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Trapezoid {
+    pub(crate) x0: f64,
+    pub(crate) x1: f64,
+    pub(crate) y0: f64,
+    pub(crate) y1: f64,
+    pub(crate) y2: f64,
+    pub(crate) y3: f64,
+}
+
+impl LineRaster {
+    /// Datashader's `draw_trapezoid_y`, step for step: fill the trapezoid
+    /// `t` column by column, between two Bresenham walks driven along x
+    /// (its top and bottom edges), calling `emit` with each pixel's index.
+    /// `start`: whether to fill its left edge (Datashader's
+    /// `trapezoid_start`); `stacked`: leave out the bottom edge's pixels
+    /// (areas filled to another line, so stacked areas do not overlap).
+    pub(crate) fn trapezoid(
+        &self,
+        t: Trapezoid,
+        start: bool,
+        stacked: bool,
+        emit: impl FnMut(u32),
+    ) {
+        match (self.kx, self.ky) {
+            (AxisKind::Log, AxisKind::Log) => {
+                self.trapezoid_on::<true, true>(t, start, stacked, emit)
+            }
+            (AxisKind::Log, _) => self.trapezoid_on::<true, false>(t, start, stacked, emit),
+            (_, AxisKind::Log) => self.trapezoid_on::<false, true>(t, start, stacked, emit),
+            _ => self.trapezoid_on::<false, false>(t, start, stacked, emit),
+        }
+    }
+
+    fn trapezoid_on<const LX: bool, const LY: bool>(
+        &self,
+        t: Trapezoid,
+        start: bool,
+        stacked: bool,
+        mut emit: impl FnMut(u32),
+    ) {
+        let Some((t, clipped_start, clipped_end)) = self.clip_trapezoid(t) else {
+            return;
+        };
+        let (mut x0i, mut y0i) = self.snap::<LX, LY>(t.x0, t.y0);
+        let (_, mut y1i) = self.snap::<LX, LY>(t.x0, t.y1);
+        let (x1i, y2i) = self.snap::<LX, LY>(t.x1, t.y2);
+        let (_, y3i) = self.snap::<LX, LY>(t.x1, t.y3);
+        let (xmaxi, ymaxi) = self.snap::<LX, LY>(self.xmax, self.ymax);
+        let sign = |d: i64| i64::from(d > 0) - i64::from(d < 0);
+        let dx = x1i - x0i;
+        let ix = sign(dx);
+        let dy0 = y3i - y0i;
+        let iy0 = sign(dy0);
+        let dy1 = y2i - y1i;
+        let iy1 = sign(dy1);
+        // One column of the fill: from `ya` towards `yb` at `x` (the bin
+        // on the bottom edge too unless stacked), clamped to the canvas.
+        let mut column = |x: i64, ya: i64, yb: i64| {
+            let out = (ya < 0 && yb <= 0) || (ya > ymaxi && yb >= ymaxi);
+            if out || x < 0 || x > xmaxi {
+                return;
+            }
+            let y_start = ya.min(ymaxi).max(0);
+            let mut y_stop = yb.min(ymaxi + 1).max(-1);
+            let mut put = |y: i64| {
+                if let Some(i) = self.index((x, y)) {
+                    emit(i);
+                }
+            };
+            if y_start == y_stop && !stacked {
+                put(y_start);
+                return;
+            }
+            let iy = sign(y_stop - y_start);
+            if !stacked && (-1..=ymaxi + 1).contains(&(y_stop + iy)) {
+                y_stop += iy;
+            }
+            let mut y = y_start;
+            while y != y_stop {
+                put(y);
+                y += iy;
+            }
+        };
+        if start || clipped_start {
+            column(x0i, y0i, y1i);
+        }
+        if dx == 0 && !(clipped_start || clipped_end) {
+            column(x1i, y3i, y2i);
+            return;
+        }
+        // Both edges walked with x as the driving axis, each stepping y as
+        // often as it needs per column.
+        let dx = dx.abs() * 2;
+        let dy0 = dy0.abs() * 2;
+        let dy1 = dy1.abs() * 2;
+        let mut error0 = 2 * dy0 - dx;
+        let mut error1 = 2 * dy1 - dx;
+        while x0i != x1i {
+            while error0 >= 0 && (error0 != 0 || ix > 0) {
+                error0 -= 2 * dx;
+                y0i += iy0;
+            }
+            error0 += 2 * dy0;
+            while error1 >= 0 && (error1 != 0 || ix > 0) {
+                error1 -= 2 * dx;
+                y1i += iy1;
+            }
+            error1 += 2 * dy1;
+            x0i += ix;
+            column(x0i, y0i, y1i);
+        }
+    }
+
+    /// Datashader's `_skip_or_clip_trapezoid_y`: `None` where it skips the
+    /// trapezoid (a NaN corner, wholly above or below the canvas, or outside
+    /// it in x), else the trapezoid clipped to the x range and whether its
+    /// start or end was clipped.
+    fn clip_trapezoid(&self, t: Trapezoid) -> Option<(Trapezoid, bool, bool)> {
+        let Trapezoid {
+            mut x0,
+            mut x1,
+            mut y0,
+            mut y1,
+            mut y2,
+            mut y3,
+        } = t;
+        if [x0, x1, y0, y1, y2, y3].iter().any(|v| v.is_nan()) {
+            return None;
+        }
+        let (ymin, ymax) = (self.ymin, self.ymax);
+        if (y0 > ymax && y1 > ymax && y2 > ymax && y3 > ymax)
+            || (y0 < ymin && y1 < ymin && y2 < ymin && y3 < ymin)
+        {
+            return None;
+        }
+        let dx = x1 - x0;
+        let dy0 = y3 - y0;
+        let dy1 = y2 - y1;
+        let (t0, t1, a) = clipt(-dx, x0 - self.xmin, 0.0, 1.0);
+        let (t0, t1, b) = clipt(dx, self.xmax - x0, t0, t1);
+        if !(a && b) {
+            return None;
+        }
+        let clipped_end = t1 < 1.0;
+        if clipped_end {
+            x1 = x0 + t1 * dx;
+            y2 = y1 + t1 * dy1;
+            y3 = y0 + t1 * dy0;
+        }
+        let clipped_start = t0 > 0.0;
+        if clipped_start {
+            x0 += t0 * dx;
+            y0 += t0 * dy0;
+            y1 += t0 * dy1;
+        }
+        let t = Trapezoid {
+            x0,
+            x1,
+            y0,
+            y1,
+            y2,
+            y3,
+        };
+        Some((t, clipped_start, clipped_end))
+    }
+}
+
 /// A segment clipped to the canvas.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Clipped {

@@ -119,7 +119,7 @@ impl Aggregator {
     /// aggregated as they come.
     fn streams(&self) -> bool {
         // A line runs on through every batch: draw it in one run.
-        self.req.glyph != Glyph::Line
+        !matches!(self.req.glyph, Glyph::Line | Glyph::Area)
             && self.req.x_range.is_some()
             && self.req.y_range.is_some()
             && (self.req.reduction.by.is_none() || self.req.categories.is_some())

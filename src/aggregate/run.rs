@@ -29,7 +29,7 @@ use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
 #[cfg(feature = "gpu")]
 use super::gpu::{self, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;
-use super::line::{self, LineEnds, LineRaster, UnitLine, Vertex};
+use super::line::{self, LineEnds, LineRaster, Trapezoid, UnitLine, Vertex};
 use super::mercator;
 use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
@@ -247,6 +247,9 @@ pub struct AggregateRequest {
     /// ([`Glyph::RowLines`], at least two) or of each line down the rows
     /// ([`Glyph::Line`], columns only). Empty: `(x, y)` alone.
     pub vertices: Vec<(Coord, Coord)>,
+    /// For [`Glyph::Area`]: the column of the line the area is filled to
+    /// (Datashader's `y_stack`); `None` fills to `y = 0`.
+    pub y_stack: Option<String>,
 }
 
 /// Where a coordinate of a line's vertices comes from.
@@ -309,6 +312,13 @@ pub enum Glyph {
     /// y[k])`, the shorter list sets how many, and a NaN or null vertex
     /// breaks the line.
     RaggedLines,
+    /// The rows are the vertices of one line, in row order, and the area
+    /// between it and `y = 0` (or the line through
+    /// [`AggregateRequest::y_stack`]) is filled, trapezoid by trapezoid
+    /// (Datashader's `Canvas.area` with `axis=0`); a NaN or null vertex
+    /// breaks it. Each trapezoid adds its first row's value. Drawn on one
+    /// thread, in row order.
+    Area,
 }
 
 impl Glyph {
@@ -319,6 +329,7 @@ impl Glyph {
             Glyph::Line => "line",
             Glyph::RowLines => "row-lines",
             Glyph::RaggedLines => "ragged-lines",
+            Glyph::Area => "area",
         }
     }
 }
@@ -346,7 +357,27 @@ impl AggregateRequest {
             shard: None,
             glyph: Glyph::Points,
             vertices: Vec::new(),
+            y_stack: None,
         }
+    }
+
+    /// Fill the area under the line down the rows through columns `x` and
+    /// `y`, to `y = 0` or to the line through column `y_stack`:
+    /// [`Glyph::Area`].
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggregateRequest, Glyph};
+    ///
+    /// let req = AggregateRequest::new(800, 600).with_area("t", "high", Some("low"));
+    /// assert_eq!((req.glyph, req.y_stack.as_deref()), (Glyph::Area, Some("low")));
+    /// ```
+    pub fn with_area(mut self, x: &str, y: &str, y_stack: Option<&str>) -> Self {
+        self.x = x.to_string();
+        self.y = y.to_string();
+        self.vertices.clear();
+        self.y_stack = y_stack.map(str::to_string);
+        self.glyph = Glyph::Area;
+        self
     }
 
     /// Draw one line per row through the vertices `(xs[k], ys[k])` (at
@@ -639,6 +670,17 @@ impl AggregationPlan {
     pub fn new(source: &Source, req: &AggregateRequest) -> Result<AggregationPlan, AggError> {
         let vertices = match req.glyph {
             Glyph::Points | Glyph::RaggedLines => Vec::new(),
+            // The line, and the one it is filled to (y = 0 by default).
+            Glyph::Area => {
+                let to = req
+                    .y_stack
+                    .as_deref()
+                    .map_or(Coord::Constant(0.0), Coord::from);
+                vec![
+                    (req.x.as_str().into(), req.y.as_str().into()),
+                    (req.x.as_str().into(), to),
+                ]
+            }
             _ => req.vertices.clone(),
         };
         let vertices = if vertices.is_empty() {
@@ -657,7 +699,7 @@ impl AggregationPlan {
             Glyph::RowLines if vertices.len() < 2 => {
                 Some("one vertex per row: give at least two x and two y columns")
             }
-            Glyph::Line if req.shard.is_some() => {
+            Glyph::Line | Glyph::Area if req.shard.is_some() => {
                 Some("a shard (--shard): a line crosses from one shard's rows into the next")
             }
             Glyph::Line if constant => Some(
@@ -998,6 +1040,67 @@ impl AggregationPlan {
         Ok(Vec::new())
     }
 
+    /// Fill an area down the rows (Datashader's `AreaToZeroAxis0` and
+    /// `AreaToLineAxis0`): the units in row order on this thread, each
+    /// trapezoid between consecutive rows, its left edge filled where the
+    /// area starts (the first row, or after a NaN vertex).
+    fn area_partial(
+        &self,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Partial, AggError> {
+        let r = LineRaster::new(&self.geometry);
+        let mut p = self.new_partial();
+        let mut px = LinePixels::new(self);
+        let mut scratch = Scratch::default();
+        let stacked = self
+            .vertices
+            .get(1)
+            .is_some_and(|(_, to)| to.column().is_some());
+        // The previous row's corners and what it adds, and whether the
+        // next trapezoid starts an area.
+        let mut prev: Option<(f64, f64, f64, Vertex)> = None;
+        let mut start = true;
+        for u in units {
+            self.for_each_vertex_batch(
+                source,
+                u,
+                &mut scratch,
+                |first_row, rows, vs, values, codes| {
+                    let [xs, ys] = &vs[0];
+                    let to = &vs[1][1];
+                    for k in 0..rows {
+                        let (x, y, y_to) = (xs.at(k), ys.at(k), to.at(k));
+                        let v = Vertex {
+                            row: first_row + k as u64,
+                            x,
+                            y,
+                            value: values.map_or(f64::NAN, |v| v[k]),
+                            plane: codes.map_or(0, |c| c[k]),
+                        };
+                        if let Some((x0, y0, y1, pv)) = prev {
+                            let t = Trapezoid {
+                                x0,
+                                x1: x,
+                                y0,
+                                y1,
+                                y2: y_to,
+                                y3: y,
+                            };
+                            r.trapezoid(t, start, stacked, |pixel| px.push(&pv, pixel, &mut p));
+                            start = x0.is_nan() || y0.is_nan() || y1.is_nan();
+                        }
+                        prev = Some((x, y, y_to, v));
+                    }
+                },
+            )?;
+            progress(u.rows as u64);
+        }
+        px.flush(&mut p);
+        Ok(p)
+    }
+
     /// Draw the row lines of `unit` a few vertices at a time: the
     /// segments into vertex `j` for every row of the unit, then those into
     /// vertex `j + 1`, carrying each row's last vertex (and whether the
@@ -1070,7 +1173,11 @@ impl AggregationPlan {
         let first_row = unit.first_row;
         for (b, band) in self.vertices.chunks(ROW_LINE_BAND).enumerate() {
             let mut cols: Vec<&str> = Vec::new();
-            for c in band.iter().flat_map(|(x, y)| [x, y]).filter_map(Coord::column) {
+            for c in band
+                .iter()
+                .flat_map(|(x, y)| [x, y])
+                .filter_map(Coord::column)
+            {
                 if !cols.contains(&c) {
                     cols.push(c);
                 }
@@ -1089,7 +1196,8 @@ impl AggregationPlan {
                         value: row_values.get(g).copied().unwrap_or(f64::NAN),
                         plane: row_planes.get(g).copied().unwrap_or(0),
                     };
-                    let (mut a, mut from, mut nan) = ((px_prev[g], py_prev[g]), snapped[g], before_nan[g]);
+                    let (mut a, mut from, mut nan) =
+                        ((px_prev[g], py_prev[g]), snapped[g], before_nan[g]);
                     for (t, [xs, ys]) in bufs.iter().enumerate() {
                         let j = b * ROW_LINE_BAND + t;
                         let here = (xs.at(k), ys.at(k));
@@ -1098,7 +1206,9 @@ impl AggregationPlan {
                             let start = j == 1 || nan;
                             let emit = |pixel| px.push(&v, pixel, p);
                             match to {
-                                Some(to) if from != NOT_SNAPPED => r.segment_inside(start, from, to, emit),
+                                Some(to) if from != NOT_SNAPPED => {
+                                    r.segment_inside(start, from, to, emit)
+                                }
                                 _ => {
                                     r.segment(Some(start), a, here, emit);
                                 }
@@ -1115,8 +1225,14 @@ impl AggregationPlan {
             if cols.is_empty() {
                 // Constants only: the same vertices for every row.
                 for ((xc, yc), [xs, ys]) in band.iter().zip(bufs.iter_mut()) {
-                    xs.set_constant(xc, self.lnglat.then_some(mercator::lng_to_x as fn(f64) -> f64));
-                    ys.set_constant(yc, self.lnglat.then_some(mercator::lat_to_y as fn(f64) -> f64));
+                    xs.set_constant(
+                        xc,
+                        self.lnglat.then_some(mercator::lng_to_x as fn(f64) -> f64),
+                    );
+                    ys.set_constant(
+                        yc,
+                        self.lnglat.then_some(mercator::lat_to_y as fn(f64) -> f64),
+                    );
                 }
                 draw(0, rows, bufs);
                 continue;
@@ -1397,6 +1513,9 @@ impl AggregationPlan {
         units: &[Unit],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Partial, AggError> {
+        if self.glyph == Glyph::Area {
+            return self.area_partial(source, units, progress);
+        }
         let lines = self.lines_down_rows();
         let ends: Ends = Mutex::new(vec![None; units.len() * lines]);
         let total = match engine {

@@ -168,7 +168,7 @@ class Canvas:
             return _dask.points(self, source, x, y, agg)
         return self._aggregate(source, x, y, agg, "points")
 
-    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None):
+    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None, y_stack=None):
         """Aggregate a local source (not Dask) with glyph ``points``,
         ``line``, ``row-lines`` or ``ragged-lines`` (``vertices``: every
         vertex, or line, as ``(x, y)``, each a column name or a number;
@@ -193,6 +193,7 @@ class Canvas:
         self.validate_ranges(x_range, y_range)
         params = self._params(x or "", y or "", kind, column, cat_column, prepared.labels, x_range, y_range)
         params["glyph"] = glyph
+        params["y_stack"] = y_stack
         if glyph in ("line", "row-lines"):
             params["vertices"] = [
                 tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices
@@ -373,8 +374,41 @@ class Canvas:
             return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims)
         return self._aggregate(source, fx, fy, agg, glyph, vertices, dims)
 
-    def area(self, *args, **kwargs):
-        raise NotImplementedError("Canvas.area: areas are not implemented by pointillist")
+    def area(self, source, x, y, agg=None, axis=0, y_stack=None):
+        """Compute a reduction by pixel, mapping data to pixels as a filled
+        area region (Datashader's ``Canvas.area``).
+
+        pointillist fills Datashader's ``axis=0`` areas of one x and one y
+        column: the rows are the vertices of a line, in row order (a NaN
+        vertex breaks it), and the region between it and ``y = 0`` (or the
+        line through column ``y_stack``) is filled with Datashader's
+        trapezoid scan, so the aggregate is Datashader's to the bit. Each
+        trapezoid adds its first row's value. ``any()`` by default, as in
+        Datashader. Lists of columns, ``axis=1`` and Dask sources raise
+        ``NotImplementedError``.
+        """
+        if agg is None:
+            agg = rd.any()
+        if not isinstance(agg, rd.Reduction):
+            raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
+        if axis not in (0, 1):
+            raise ValueError(f"\nThe axis argument to Canvas.area must be 0 or 1\n    Received: {axis}")
+        names = all(isinstance(c, str) for c in (x, y)) and (
+            y_stack is None or isinstance(y_stack, str)
+        )
+        if axis != 0 or not names:
+            raise NotImplementedError(
+                "Canvas.area: pointillist fills axis=0 areas of one x and one y column "
+                "(and a y_stack column); lists of columns and axis=1 are not implemented yet"
+            )
+        self.validate()
+        if _is_dask(source):
+            raise NotImplementedError(
+                "Canvas.area: Dask inputs are not implemented by pointillist yet; "
+                "pass a local DataFrame, Arrow table or Parquet path"
+            )
+        vertices = [(x, y), (x, y_stack if y_stack is not None else 0.0)]
+        return self._aggregate(source, x, y, agg, "area", vertices, None, y_stack=y_stack)
 
     def trimesh(self, *args, **kwargs):
         raise NotImplementedError("Canvas.trimesh: trimeshes are not implemented by pointillist")

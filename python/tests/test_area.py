@@ -1,0 +1,88 @@
+"""Canvas.area (axis=0) against Datashader 0.19.1 itself: the region
+under one line down the rows, filled to y = 0 or to a y_stack line, for
+every reduction, on pandas, Arrow and Parquet sources, with NaN breaks,
+lines crossing zero and their stack, and clipped ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import pointillist as ds
+from test_lines import REDUCTIONS, chunked
+from test_points import assert_same
+
+dsh = pytest.importorskip("datashader")
+
+
+@pytest.fixture(scope="module")
+def series():
+    """1,500 rows: a time column (mostly increasing, with a step back),
+    a random walk crossing zero, a stack line it crosses, NaN breaks in
+    each, values and categories."""
+    rng = np.random.default_rng(13)
+    n = 1_500
+    t = np.arange(n, dtype="f8") / 10.0
+    t[700:705] -= 3.0  # a step back in x
+    y = np.cumsum(rng.normal(size=n)) * 0.4
+    low = y - np.abs(rng.normal(size=n)) * 2 + rng.normal(size=n)
+    y[[100, 101, 600]] = np.nan
+    low[[300, 1200]] = np.nan
+    t[[900]] = np.nan
+    frame = pd.DataFrame(
+        {
+            "t": t,
+            "y": y,
+            "low": low,
+            "v": rng.gamma(2.0, size=n),
+            "f32": rng.normal(size=n).astype("float32"),
+            "i": rng.integers(-5, 100, size=n),
+            "cat": pd.Categorical(rng.choice(["b", "a", "c"], size=n), categories=["c", "a", "b"]),
+        }
+    )
+    frame.loc[::7, "v"] = np.nan
+    return frame
+
+
+RANGES = {
+    "auto": {},
+    # Cuts the area in x and in y (above, below and through zero).
+    "clipped": dict(x_range=(20.0, 110.0), y_range=(-4.0, 3.0)),
+}
+
+
+@pytest.mark.parametrize("stack", [None, "low"])
+@pytest.mark.parametrize("source", ["pandas", "pyarrow-batches", "parquet"])
+@pytest.mark.parametrize("ranges", list(RANGES))
+@pytest.mark.parametrize("reduction", list(REDUCTIONS))
+def test_areas_match_datashader(series, stack, source, ranges, reduction, tmp_path):
+    make = REDUCTIONS[reduction]
+    if source == "parquet":
+        src = str(tmp_path / "series.parquet")
+        pq.write_table(pa.Table.from_pandas(series, preserve_index=False), src, row_group_size=200)
+    elif source == "pyarrow-batches":
+        src = chunked(series, 97)
+    else:
+        src = series
+    ours = ds.Canvas(61, 43, **RANGES[ranges]).area(src, "t", "y", agg=make(ds), y_stack=stack)
+    theirs = dsh.Canvas(61, 43, **RANGES[ranges]).area(series, "t", "y", agg=make(dsh), y_stack=stack)
+    if reduction == "count_cat" and source == "parquet":
+        ours = ours.sel(cat=list(theirs.coords["cat"].values))
+        np.testing.assert_array_equal(ours.values, theirs.values)
+    else:
+        assert_same(ours, theirs)
+
+
+def test_default_reduction_and_layouts_not_implemented(series):
+    ours = ds.Canvas(30, 20).area(series, "t", "y")
+    theirs = dsh.Canvas(30, 20).area(series, "t", "y")
+    assert_same(ours, theirs)
+    with pytest.raises(NotImplementedError, match="axis=0"):
+        ds.Canvas(30, 20).area(series, ["t", "t"], ["y", "low"])
+    with pytest.raises(NotImplementedError, match="axis=1"):
+        ds.Canvas(30, 20).area(series, ["t", "t"], ["y", "low"], axis=1)
+    with pytest.raises(ValueError, match="column not found"):
+        ds.Canvas(30, 20).area(series, "t", "nope")
