@@ -324,8 +324,8 @@ pub struct CanvasArgs {
     )]
     pub glyph: String,
     /// For --glyph area: the column of the line the area is filled to
-    /// (default: y = 0).
-    #[arg(long, value_name = "COL")]
+    /// (default: y = 0); one per area with several (--y a,b --y-stack c,d).
+    #[arg(long, value_name = "COL[,COL...]")]
     pub y_stack: Option<String>,
     /// For row-lines: the x of each vertex, shared by every row, in place
     /// of --x columns (wide time series: one --y column per sample). A
@@ -1009,7 +1009,27 @@ impl CanvasArgs {
             }
             Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&self.x, &self.y),
             Glyph::Area => {
-                aggregate = aggregate.with_area(&self.x, &self.y, self.y_stack.as_deref());
+                let (mut xs, mut ys) = (parse_list(&self.x), parse_list(&self.y));
+                let stacks = self.y_stack.as_deref().map(parse_list).unwrap_or_default();
+                // One column on a side is shared by every area, as for lines.
+                let n = xs.len().max(ys.len()).max(stacks.len());
+                if xs.len() == 1 {
+                    xs = vec![xs[0].clone(); n];
+                }
+                if ys.len() == 1 {
+                    ys = vec![ys[0].clone(); n];
+                }
+                if xs.len() != n || ys.len() != n || !(stacks.is_empty() || stacks.len() == n) {
+                    bail!(
+                        "--glyph area: give as many --x, --y (and --y-stack) columns, or one on a side (--x {} --y {}), e.g. --x t --y a,b",
+                        self.x,
+                        self.y
+                    );
+                }
+                let xs: Vec<&str> = xs.iter().map(String::as_str).collect();
+                let ys: Vec<&str> = ys.iter().map(String::as_str).collect();
+                let stacks: Vec<&str> = stacks.iter().map(String::as_str).collect();
+                aggregate = aggregate.with_areas(&xs, &ys, &stacks);
             }
             _ => {
                 aggregate.x = self.x;

@@ -1668,3 +1668,48 @@ fn constant_columns_constants_and_ragged_lists_draw_the_same_lines() {
     );
     assert_clean_failure(dir.path(), &o, &["--x-values 0:1:0"], &keep);
 }
+
+#[test]
+fn areas_are_the_same_whatever_the_row_groups_and_threads_and_add_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = dir.path().join("whole.parquet");
+    let split = dir.path().join("split.parquet");
+    write_walk(&whole, 3000, 3000);
+    write_walk(&split, 3000, 211);
+    let fixed = ["--x-range", "-300,200", "--y-range", "-200,200"];
+    let area = |name: &str, input: &Path, y: &str, more: &[&str]| {
+        let mut args = vec![input.to_str().expect("utf8"), "--glyph", "area", "--x", "x"];
+        args.extend_from_slice(&["--y", y]);
+        args.extend_from_slice(&fixed);
+        args.extend_from_slice(more);
+        render_npy(dir.path(), name, &args)
+    };
+    let one = area("one", &whole, "y", &["--threads", "1"]);
+    let filled = one.iter().filter(|&&c| c > 0).count();
+    assert!(filled > 300, "{filled} pixels filled");
+    assert_eq!(one, area("split", &split, "y", &["--threads", "3"]));
+    // Two areas count what each counts alone.
+    let both = area("both", &split, "y,val", &[]);
+    let val = area("val", &whole, "val", &[]);
+    let sum: Vec<u32> = one.iter().zip(&val).map(|(a, b)| a + b).collect();
+    assert!(both == sum, "{} pixels differ", differ(&both, &sum));
+    // Filled to a line instead of zero: no more pixels than to zero and
+    // the line below, and some.
+    let stacked = area("stacked", &split, "y", &["--y-stack", "val"]);
+    assert!(stacked.iter().any(|&c| c > 0));
+    assert!(stacked != one);
+    let o = run(
+        dir.path(),
+        &["render", "whole.parquet", "--y-stack", "val", "-o", "o.png"],
+    );
+    let keep = [
+        "whole.parquet",
+        "split.parquet",
+        "one.npy",
+        "split.npy",
+        "both.npy",
+        "val.npy",
+        "stacked.npy",
+    ];
+    assert_clean_failure(dir.path(), &o, &["--y-stack", "--glyph area"], &keep);
+}

@@ -72,9 +72,10 @@ struct Params {
     /// `(x, y)` alone.
     #[pyo3(default)]
     vertices: Vec<(PyCoord, PyCoord)>,
-    /// For "area": the column the area is filled to (None: y = 0).
+    /// For "area": the column each area is filled to, one per area
+    /// (empty: y = 0).
     #[pyo3(default)]
-    y_stack: Option<String>,
+    y_stacks: Vec<String>,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -169,7 +170,18 @@ impl Params {
             }
             "row-lines" => Ok(req.with_row_line_coords(vertices)),
             "ragged-lines" => Ok(req.with_ragged_lines(&self.x, &self.y)),
-            "area" => Ok(req.with_area(&self.x, &self.y, self.y_stack.as_deref())),
+            "area" => {
+                let mut xs = vec![self.x.as_str()];
+                let mut ys = vec![self.y.as_str()];
+                for (x, y) in self.vertices.iter().skip(1) {
+                    if let (PyCoord::Column(x), PyCoord::Column(y)) = (x, y) {
+                        xs.push(x);
+                        ys.push(y);
+                    }
+                }
+                let stacks: Vec<&str> = self.y_stacks.iter().map(String::as_str).collect();
+                Ok(req.with_areas(&xs, &ys, &stacks))
+            }
             g => Err(PyValueError::new_err(format!("unknown glyph {g:?}"))),
         }
     }

@@ -76,12 +76,37 @@ def test_areas_match_datashader(series, stack, source, ranges, reduction, tmp_pa
         assert_same(ours, theirs)
 
 
+MULTI = {
+    "to-zero": ("t", ["y", "low"], None),
+    "stacked": (["t", "t"], ["y", "low"], ["low", "y"]),
+}
+
+
+@pytest.mark.parametrize("layout", list(MULTI))
+@pytest.mark.parametrize("source", ["pandas", "parquet"])
+@pytest.mark.parametrize("reduction", ["count", "any", "sum", "max(f32)", "first", "last", "count_cat"])
+def test_several_areas_down_the_rows(series, layout, source, reduction, tmp_path):
+    x, y, stack = MULTI[layout]
+    make = REDUCTIONS[reduction]
+    src = series
+    if source == "parquet":
+        src = str(tmp_path / "series.parquet")
+        pq.write_table(pa.Table.from_pandas(series, preserve_index=False), src, row_group_size=300)
+    ours = ds.Canvas(53, 37).area(src, x, y, agg=make(ds), y_stack=stack)
+    theirs = dsh.Canvas(53, 37).area(series, x, y, agg=make(dsh), y_stack=stack)
+    if reduction == "count_cat" and source == "parquet":
+        ours = ours.sel(cat=list(theirs.coords["cat"].values))
+        np.testing.assert_array_equal(ours.values, theirs.values)
+    else:
+        assert_same(ours, theirs)
+
+
 def test_default_reduction_and_layouts_not_implemented(series):
     ours = ds.Canvas(30, 20).area(series, "t", "y")
     theirs = dsh.Canvas(30, 20).area(series, "t", "y")
     assert_same(ours, theirs)
-    with pytest.raises(NotImplementedError, match="axis=0"):
-        ds.Canvas(30, 20).area(series, ["t", "t"], ["y", "low"])
+    with pytest.raises(ValueError, match="do not match"):
+        ds.Canvas(30, 20).area(series, ["t", "t"], ["y", "low", "y"])
     with pytest.raises(NotImplementedError, match="axis=1"):
         ds.Canvas(30, 20).area(series, ["t", "t"], ["y", "low"], axis=1)
     with pytest.raises(ValueError, match="column not found"):

@@ -247,9 +247,9 @@ pub struct AggregateRequest {
     /// ([`Glyph::RowLines`], at least two) or of each line down the rows
     /// ([`Glyph::Line`], columns only). Empty: `(x, y)` alone.
     pub vertices: Vec<(Coord, Coord)>,
-    /// For [`Glyph::Area`]: the column of the line the area is filled to
-    /// (Datashader's `y_stack`); `None` fills to `y = 0`.
-    pub y_stack: Option<String>,
+    /// For [`Glyph::Area`]: the column of the line each area is filled to
+    /// (Datashader's `y_stack`), one per area; empty fills to `y = 0`.
+    pub y_stacks: Vec<String>,
 }
 
 /// Where a coordinate of a line's vertices comes from.
@@ -314,10 +314,12 @@ pub enum Glyph {
     RaggedLines,
     /// The rows are the vertices of one line, in row order, and the area
     /// between it and `y = 0` (or the line through
-    /// [`AggregateRequest::y_stack`]) is filled, trapezoid by trapezoid
+    /// [`AggregateRequest::y_stacks`]) is filled, trapezoid by trapezoid
     /// (Datashader's `Canvas.area` with `axis=0`); a NaN or null vertex
-    /// breaks it. Each trapezoid adds its first row's value. Drawn on one
-    /// thread, in row order.
+    /// breaks it; with several column pairs
+    /// ([`AggregateRequest::with_areas`]), one such area per pair. Each
+    /// trapezoid adds its first row's value. Drawn on one thread, in row
+    /// order.
     Area,
 }
 
@@ -357,7 +359,7 @@ impl AggregateRequest {
             shard: None,
             glyph: Glyph::Points,
             vertices: Vec::new(),
-            y_stack: None,
+            y_stacks: Vec::new(),
         }
     }
 
@@ -369,13 +371,25 @@ impl AggregateRequest {
     /// use pointillist::aggregate::{AggregateRequest, Glyph};
     ///
     /// let req = AggregateRequest::new(800, 600).with_area("t", "high", Some("low"));
-    /// assert_eq!((req.glyph, req.y_stack.as_deref()), (Glyph::Area, Some("low")));
+    /// assert_eq!((req.glyph, req.y_stacks.len()), (Glyph::Area, 1));
     /// ```
-    pub fn with_area(mut self, x: &str, y: &str, y_stack: Option<&str>) -> Self {
-        self.x = x.to_string();
-        self.y = y.to_string();
-        self.vertices.clear();
-        self.y_stack = y_stack.map(str::to_string);
+    pub fn with_area(self, x: &str, y: &str, y_stack: Option<&str>) -> Self {
+        let stacks: Vec<&str> = y_stack.into_iter().collect();
+        self.with_areas(&[x], &[y], &stacks)
+    }
+
+    /// One area per column pair `(xs[k], ys[k])`, each filled to `y = 0`
+    /// or, where `y_stacks` is not empty, to the line through
+    /// `y_stacks[k]` (Datashader's `axis=0` areas with lists of columns):
+    /// [`Glyph::Area`].
+    pub fn with_areas(mut self, xs: &[&str], ys: &[&str], y_stacks: &[&str]) -> Self {
+        self.vertices = xs
+            .iter()
+            .zip(ys)
+            .map(|(&x, &y)| (x.into(), y.into()))
+            .collect();
+        self.name_first_columns();
+        self.y_stacks = y_stacks.iter().map(|s| s.to_string()).collect();
         self.glyph = Glyph::Area;
         self
     }
@@ -671,15 +685,25 @@ impl AggregationPlan {
         let vertices = match req.glyph {
             Glyph::Points | Glyph::RaggedLines => Vec::new(),
             // The line, and the one it is filled to (y = 0 by default).
+            // Each area's line, then the one it is filled to (y = 0 by
+            // default): two pairs per area.
             Glyph::Area => {
-                let to = req
-                    .y_stack
-                    .as_deref()
-                    .map_or(Coord::Constant(0.0), Coord::from);
-                vec![
-                    (req.x.as_str().into(), req.y.as_str().into()),
-                    (req.x.as_str().into(), to),
-                ]
+                let single = [(Coord::from(req.x.as_str()), Coord::from(req.y.as_str()))];
+                let lines = if req.vertices.is_empty() {
+                    &single[..]
+                } else {
+                    &req.vertices[..]
+                };
+                let mut v = Vec::new();
+                for (k, (x, y)) in lines.iter().enumerate() {
+                    let to = req
+                        .y_stacks
+                        .get(k)
+                        .map_or(Coord::Constant(0.0), |s| s.as_str().into());
+                    v.push((x.clone(), y.clone()));
+                    v.push((x.clone(), to));
+                }
+                v
             }
             _ => req.vertices.clone(),
         };
@@ -1054,44 +1078,48 @@ impl AggregationPlan {
         let mut p = self.new_partial();
         let mut px = LinePixels::new(self);
         let mut scratch = Scratch::default();
-        let stacked = self
-            .vertices
-            .get(1)
-            .is_some_and(|(_, to)| to.column().is_some());
-        // The previous row's corners and what it adds, and whether the
-        // next trapezoid starts an area.
-        let mut prev: Option<(f64, f64, f64, Vertex)> = None;
-        let mut start = true;
+        let areas = self.vertices.len() / 2;
+        // Per area: the previous row's corners and what it adds, and
+        // whether its next trapezoid starts it.
+        let mut prev: Vec<Option<(f64, f64, f64, Vertex)>> = vec![None; areas];
+        let mut start = vec![true; areas];
         for u in units {
             self.for_each_vertex_batch(
                 source,
                 u,
                 &mut scratch,
                 |first_row, rows, vs, values, codes| {
-                    let [xs, ys] = &vs[0];
-                    let to = &vs[1][1];
-                    for k in 0..rows {
-                        let (x, y, y_to) = (xs.at(k), ys.at(k), to.at(k));
-                        let v = Vertex {
-                            row: first_row + k as u64,
-                            x,
-                            y,
-                            value: values.map_or(f64::NAN, |v| v[k]),
-                            plane: codes.map_or(0, |c| c[k]),
-                        };
-                        if let Some((x0, y0, y1, pv)) = prev {
-                            let t = Trapezoid {
-                                x0,
-                                x1: x,
-                                y0,
-                                y1,
-                                y2: y_to,
-                                y3: y,
+                    for (j, pair) in vs.chunks_exact(2).enumerate() {
+                        let ([xs, ys], to) = (&pair[0], &pair[1][1]);
+                        let stacked = to.constant.is_none();
+                        // Area after area, each keyed after the ones before it
+                        // for first/last (Datashader fills them in turn).
+                        px.key_offset = line_key_offset(j);
+                        for k in 0..rows {
+                            let (x, y, y_to) = (xs.at(k), ys.at(k), to.at(k));
+                            let v = Vertex {
+                                row: first_row + k as u64,
+                                x,
+                                y,
+                                value: values.map_or(f64::NAN, |v| v[k]),
+                                plane: codes.map_or(0, |c| c[k]),
                             };
-                            r.trapezoid(t, start, stacked, |pixel| px.push(&pv, pixel, &mut p));
-                            start = x0.is_nan() || y0.is_nan() || y1.is_nan();
+                            if let Some((x0, y0, y1, pv)) = prev[j] {
+                                let t = Trapezoid {
+                                    x0,
+                                    x1: x,
+                                    y0,
+                                    y1,
+                                    y2: y_to,
+                                    y3: y,
+                                };
+                                r.trapezoid(t, start[j], stacked, |pixel| {
+                                    px.push(&pv, pixel, &mut p)
+                                });
+                                start[j] = x0.is_nan() || y0.is_nan() || y1.is_nan();
+                            }
+                            prev[j] = Some((x, y, y_to, v));
                         }
-                        prev = Some((x, y, y_to, v));
                     }
                 },
             )?;

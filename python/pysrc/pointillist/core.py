@@ -168,7 +168,7 @@ class Canvas:
             return _dask.points(self, source, x, y, agg)
         return self._aggregate(source, x, y, agg, "points")
 
-    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None, y_stack=None):
+    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None):
         """Aggregate a local source (not Dask) with glyph ``points``,
         ``line``, ``row-lines`` or ``ragged-lines`` (``vertices``: every
         vertex, or line, as ``(x, y)``, each a column name or a number;
@@ -193,8 +193,11 @@ class Canvas:
         self.validate_ranges(x_range, y_range)
         params = self._params(x or "", y or "", kind, column, cat_column, prepared.labels, x_range, y_range)
         params["glyph"] = glyph
-        params["y_stack"] = y_stack
-        if glyph in ("line", "row-lines"):
+        if glyph == "area":
+            # Each area's line and the line it is filled to, in turn.
+            params["vertices"] = [tuple(v) for v in vertices[::2]]
+            params["y_stacks"] = [v[1] for v in vertices[1::2] if isinstance(v[1], str)]
+        elif glyph in ("line", "row-lines"):
             params["vertices"] = [
                 tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices
             ]
@@ -378,13 +381,14 @@ class Canvas:
         """Compute a reduction by pixel, mapping data to pixels as a filled
         area region (Datashader's ``Canvas.area``).
 
-        pointillist fills Datashader's ``axis=0`` areas of one x and one y
-        column: the rows are the vertices of a line, in row order (a NaN
-        vertex breaks it), and the region between it and ``y = 0`` (or the
-        line through column ``y_stack``) is filled with Datashader's
-        trapezoid scan, so the aggregate is Datashader's to the bit. Each
+        pointillist fills Datashader's ``axis=0`` areas: the rows are the
+        vertices of a line, in row order (a NaN vertex breaks it), and the
+        region between it and ``y = 0`` (or the line through column
+        ``y_stack``) is filled with Datashader's trapezoid scan, so the
+        aggregate is Datashader's to the bit. Lists of columns (a name
+        against a list is shared) fill one area per pair, in turn. Each
         trapezoid adds its first row's value. ``any()`` by default, as in
-        Datashader. Lists of columns, ``axis=1`` and Dask sources raise
+        Datashader. ``axis=1`` and Dask sources raise
         ``NotImplementedError``.
         """
         if agg is None:
@@ -393,22 +397,46 @@ class Canvas:
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         if axis not in (0, 1):
             raise ValueError(f"\nThe axis argument to Canvas.area must be 0 or 1\n    Received: {axis}")
-        names = all(isinstance(c, str) for c in (x, y)) and (
-            y_stack is None or isinstance(y_stack, str)
-        )
-        if axis != 0 or not names:
+        if axis != 0:
             raise NotImplementedError(
-                "Canvas.area: pointillist fills axis=0 areas of one x and one y column "
-                "(and a y_stack column); lists of columns and axis=1 are not implemented yet"
+                "Canvas.area: pointillist fills axis=0 areas (columns down the rows); "
+                "axis=1 is not implemented yet"
             )
+        orig = (x, y, y_stack)
+        x, y, y_stack = _broadcast_column_specifications(x, y, y_stack)
+        seq = lambda v: isinstance(v, (list, tuple))  # noqa: E731
+        if isinstance(x, str) and isinstance(y, str) and (y_stack is None or isinstance(y_stack, str)):
+            xs, ys, stacks, dims = [x], [y], None if y_stack is None else [y_stack], None
+        elif seq(x) and seq(y) and (y_stack is None or seq(y_stack)):
+            xs, ys, stacks, dims = list(x), list(y), None if y_stack is None else list(y_stack), ("x", "y")
+            if len(xs) != len(ys) or (stacks is not None and len(stacks) != len(xs)):
+                raise ValueError(
+                    f"x, y and y_stack lengths do not match: {len(xs)}, {len(ys)}"
+                    + ("" if stacks is None else f", {len(stacks)}")
+                )
+        else:
+            raise ValueError(
+                "\nInvalid combination of x, y, and y_stack arguments to Canvas.area when axis=0.\n"
+                f"    Received:\n        x: {orig[0]!r}\n        y: {orig[1]!r}\n"
+                f"        y_stack: {orig[2]!r}\nSee docstring for more information on valid usage"
+            )
+        for c in xs + ys + (stacks or []):
+            if not isinstance(c, str):
+                raise NotImplementedError(
+                    f"Canvas.area: column {c!r}: pointillist takes string column names"
+                )
         self.validate()
         if _is_dask(source):
             raise NotImplementedError(
                 "Canvas.area: Dask inputs are not implemented by pointillist yet; "
                 "pass a local DataFrame, Arrow table or Parquet path"
             )
-        vertices = [(x, y), (x, y_stack if y_stack is not None else 0.0)]
-        return self._aggregate(source, x, y, agg, "area", vertices, None, y_stack=y_stack)
+        # Each area's line, then the line it is filled to (y = 0 by default).
+        vertices = []
+        for k in range(len(xs)):
+            vertices.append((xs[k], ys[k]))
+            vertices.append((xs[k], stacks[k] if stacks is not None else 0.0))
+        return self._aggregate(source, xs[0], ys[0], agg, "area", vertices, dims)
 
     def trimesh(self, *args, **kwargs):
         raise NotImplementedError("Canvas.trimesh: trimeshes are not implemented by pointillist")
