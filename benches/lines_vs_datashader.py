@@ -12,7 +12,11 @@ eq_hist, count and any (Datashader's default for lines):
   defaults, drawn with `Canvas.line(df, x=np.arange(S), y=[columns],
   axis=1)` (pointillist: `--glyph row-lines --x-values 0:S --y s0,...`).
 
-    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od|wide] [--vertices 100000000] [--samples 1000] [--dir /tmp/lines] [--reps 1]
+- `--layout area`: a time series of N rows (`t` increasing, `y` a float64
+  random walk crossing zero), written by pyarrow with its defaults, filled
+  to y = 0 (`Canvas.area(df, "t", "y")`; pointillist `--glyph area`).
+
+    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od|wide|area] [--vertices 100000000] [--samples 1000] [--dir /tmp/lines] [--reps 1]
 
 Datashader's side is what a notebook does: `pd.read_parquet` of the two
 columns, `Canvas.line`, `tf.shade`, `to_pil().save`. Its warm time (a
@@ -41,6 +45,20 @@ import resource, sys, time
 t0 = time.perf_counter()
 import numpy as np, pandas as pd, datashader as ds, datashader.transfer_functions as tf
 path, agg, png, npy, layout = sys.argv[1:6]
+if layout == "area":
+    df = pd.read_parquet(path, columns=["t", "y"])
+    red = ds.count() if agg == "count" else ds.any()
+    t0a = time.perf_counter()
+    a = ds.Canvas(1920, 1080).area(df, "t", "y", agg=red)
+    tf.shade(a, how="eq_hist").to_pil().save(png)
+    wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    a = ds.Canvas(1920, 1080).area(df, "t", "y", agg=red)
+    tf.shade(a, how="eq_hist")
+    warm = time.perf_counter() - t1
+    np.save(npy, a.values)
+    print(wall, warm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    sys.exit(0)
 if layout == "wide":
     df = pd.read_parquet(path)
     ys = list(df.columns)
@@ -80,6 +98,22 @@ def write_walk(path, n, seed=5):
             w.write_table(pa.table({"x": x, "y": y}, schema=schema))
 
 
+def write_series(path, n, seed=8):
+    """A time series of `n` rows: `t` increasing, `y` a random walk around
+    zero, written 10M rows at a time by pyarrow with its defaults."""
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("t", pa.float64()), ("y", pa.float64())])
+    chunk = 10_000_000
+    y0 = 0.0
+    with pq.ParquetWriter(path, schema) as w:
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            t = np.arange(start, start + m, dtype="f8")
+            y = y0 + np.cumsum(rng.normal(size=m)) * 0.01
+            y0 = y[-1]
+            w.write_table(pa.table({"t": t, "y": y}, schema=schema))
+
+
 def write_wide(path, n, samples, seed=3):
     """`n // samples` random-walk series of `samples` float64 samples, one
     column per sample, written by pyarrow with its defaults."""
@@ -99,7 +133,7 @@ def main():
     ap.add_argument("--vertices", type=int, default=100_000_000)
     ap.add_argument("--dir", default="/tmp/lines")
     ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--layout", choices=["walk", "od", "wide"], default="walk")
+    ap.add_argument("--layout", choices=["walk", "od", "wide", "area"], default="walk")
     ap.add_argument("--samples", type=int, default=1000)
     args = ap.parse_args()
     d = Path(args.dir)
@@ -107,7 +141,9 @@ def main():
     data = d / f"{args.layout}-{args.vertices}.parquet"
     if not data.exists():
         t = time.perf_counter()
-        if args.layout == "wide":
+        if args.layout == "area":
+            write_series(data, args.vertices)
+        elif args.layout == "wide":
             write_wide(data, args.vertices, args.samples)
         elif args.layout == "od":
             subprocess.run(
@@ -118,7 +154,9 @@ def main():
         else:
             write_walk(data, args.vertices)
         print(f"wrote {data} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    if args.layout == "wide":
+    if args.layout == "area":
+        glyph = ["--glyph", "area", "--x", "t", "--y", "y"]
+    elif args.layout == "wide":
         names = ",".join(f"s{j}" for j in range(args.samples))
         glyph = ["--glyph", "row-lines", "--x-values", f"0:{args.samples}", "--y", names]
     elif args.layout == "od":
@@ -161,6 +199,7 @@ def main():
         "od": "OD segments (axis=1)",
         "wide": f"vertices, series of {args.samples} samples (axis=1, constant x)",
         "walk": "vertices, one line (axis=0)",
+        "area": "rows of a time series filled to y = 0 (area, axis=0)",
     }[args.layout]
     print(f"{args.vertices:,} {what}, 1920x1080, eq_hist, fresh processes")
     print("| agg | Datashader s | Datashader warm s | RSS MB | pointillist s | RSS MB | speed-up | warm speed-up | RSS ratio | aggregate |")

@@ -335,23 +335,28 @@ impl LineRaster {
             }
             let y_start = ya.min(ymaxi).max(0);
             let mut y_stop = yb.min(ymaxi + 1).max(-1);
-            let mut put = |y: i64| {
-                if let Some(i) = self.index((x, y)) {
+            if y_start == y_stop && !stacked {
+                if let Some(i) = self.index((x, y_start)) {
                     emit(i);
                 }
-            };
-            if y_start == y_stop && !stacked {
-                put(y_start);
                 return;
             }
             let iy = sign(y_stop - y_start);
             if !stacked && (-1..=ymaxi + 1).contains(&(y_stop + iy)) {
                 y_stop += iy;
             }
-            let mut y = y_start;
-            while y != y_stop {
-                put(y);
-                y += iy;
+            // Every pixel from y_start up to (not including) y_stop is on
+            // the canvas: both ends are clamped to it, and so is x. The
+            // pixel index steps by a row at a time.
+            let (Some(first), Some(_)) = (self.index((x, y_start)), self.index((x, y_stop - iy)))
+            else {
+                return;
+            };
+            let step = iy * self.width as i64;
+            let mut cell = i64::from(first);
+            for _ in 0..(y_stop - y_start).abs() {
+                emit(cell as u32);
+                cell += step;
             }
         };
         if start || clipped_start {
