@@ -267,6 +267,23 @@ impl LineRaster {
     }
 }
 
+/// Pixels in a column of a fill: `len` of them from index `first`, each
+/// `step` (a canvas row, up or down) after the one before, all on the
+/// canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PixelRun {
+    pub(crate) first: u32,
+    pub(crate) step: i64,
+    pub(crate) len: usize,
+}
+
+impl PixelRun {
+    /// The run's pixel indices.
+    pub(crate) fn pixels(self) -> impl Iterator<Item = u32> {
+        (0..self.len as i64).map(move |k| (i64::from(self.first) + k * self.step) as u32)
+    }
+}
+
 /// One area trapezoid: its two x coordinates and four y coordinates
 /// (Datashader's `draw_trapezoid_y`: `(x0, y0)` top left, `(x0, y1)`
 /// bottom left, `(x1, y2)` bottom right, `(x1, y3)` top right).
@@ -292,7 +309,7 @@ impl LineRaster {
         t: Trapezoid,
         start: bool,
         stacked: bool,
-        emit: impl FnMut(u32),
+        emit: impl FnMut(PixelRun),
     ) {
         match (self.kx, self.ky) {
             (AxisKind::Log, AxisKind::Log) => {
@@ -309,7 +326,7 @@ impl LineRaster {
         t: Trapezoid,
         start: bool,
         stacked: bool,
-        mut emit: impl FnMut(u32),
+        mut emit: impl FnMut(PixelRun),
     ) {
         let Some((t, clipped_start, clipped_end)) = self.clip_trapezoid(t) else {
             return;
@@ -336,8 +353,12 @@ impl LineRaster {
             let y_start = ya.min(ymaxi).max(0);
             let mut y_stop = yb.min(ymaxi + 1).max(-1);
             if y_start == y_stop && !stacked {
-                if let Some(i) = self.index((x, y_start)) {
-                    emit(i);
+                if let Some(first) = self.index((x, y_start)) {
+                    emit(PixelRun {
+                        first,
+                        step: 0,
+                        len: 1,
+                    });
                 }
                 return;
             }
@@ -352,12 +373,11 @@ impl LineRaster {
             else {
                 return;
             };
-            let step = iy * self.width as i64;
-            let mut cell = i64::from(first);
-            for _ in 0..(y_stop - y_start).abs() {
-                emit(cell as u32);
-                cell += step;
-            }
+            emit(PixelRun {
+                first,
+                step: iy * self.width as i64,
+                len: (y_stop - y_start).unsigned_abs() as usize,
+            });
         };
         if start || clipped_start {
             column(x0i, y0i, y1i);

@@ -312,6 +312,14 @@ impl Partial {
         }
     }
 
+    /// The cells of an `any` partial, for the same callers.
+    pub(crate) fn anys_mut(&mut self) -> Option<&mut [bool]> {
+        match &mut self.state {
+            State::Any(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// [`Partial::accumulate`] with each cell's own row position (`rows`,
     /// one per cell), for glyphs that append several pixels per row (a
     /// line's segments): `first` and `last` keep the row's value.

@@ -29,7 +29,7 @@ use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
 #[cfg(feature = "gpu")]
 use super::gpu::{self, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;
-use super::line::{self, LineEnds, LineRaster, Trapezoid, UnitLine, Vertex};
+use super::line::{self, LineEnds, LineRaster, PixelRun, Trapezoid, UnitLine, Vertex};
 use super::mercator;
 use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
@@ -1113,8 +1113,8 @@ impl AggregationPlan {
                                     y2: y_to,
                                     y3: y,
                                 };
-                                r.trapezoid(t, start[j], stacked, |pixel| {
-                                    px.push(&pv, pixel, &mut p)
+                                r.trapezoid(t, start[j], stacked, |run| {
+                                    px.push_run(&pv, run, &mut p)
                                 });
                                 start[j] = x0.is_nan() || y0.is_nan() || y1.is_nan();
                             }
@@ -2005,7 +2005,7 @@ impl LinePixels {
             key_offset: 0,
             with_rows,
             with_values,
-            direct: plan.kind == ReductionKind::Count && !with_values,
+            direct: matches!(plan.kind, ReductionKind::Count | ReductionKind::Any) && !with_values,
             len: 0,
             cells: vec![0; Self::FLUSH].into_boxed_slice(),
             rows: vec![0; slots(with_rows)].into_boxed_slice(),
@@ -2024,8 +2024,14 @@ impl LinePixels {
         // No overflow: the plan keeps pixels times planes under `NO_CELL`.
         let cell = pixel.wrapping_mul(self.planes).wrapping_add(v.plane);
         if self.direct {
-            if let Some(c) = p.counts_mut().and_then(|c| c.get_mut(cell as usize)) {
-                *c = c.wrapping_add(1);
+            if let Some(c) = p.counts_mut() {
+                if let Some(c) = c.get_mut(cell as usize) {
+                    *c = c.wrapping_add(1);
+                }
+                return;
+            }
+            if let Some(a) = p.anys_mut().and_then(|a| a.get_mut(cell as usize)) {
+                *a = true;
             }
             return;
         }
@@ -2047,6 +2053,34 @@ impl LinePixels {
             }
         }
         self.len = at + 1;
+    }
+
+    /// Add a column of pixels, all at once where the partial is counted
+    /// (or marked) straight.
+    #[inline(always)]
+    fn push_run(&mut self, v: &Vertex, run: PixelRun, p: &mut Partial) {
+        if self.direct && self.planes == 1 {
+            let (first, step) = (i64::from(run.first), run.step);
+            if let Some(c) = p.counts_mut() {
+                for k in 0..run.len as i64 {
+                    if let Some(c) = c.get_mut((first + k * step) as usize) {
+                        *c = c.wrapping_add(1);
+                    }
+                }
+                return;
+            }
+            if let Some(a) = p.anys_mut() {
+                for k in 0..run.len as i64 {
+                    if let Some(a) = a.get_mut((first + k * step) as usize) {
+                        *a = true;
+                    }
+                }
+                return;
+            }
+        }
+        for pixel in run.pixels() {
+            self.push(v, pixel, p);
+        }
     }
 
     /// [`LinePixels::flush`] from the hot loop, kept out of it.
