@@ -1515,7 +1515,7 @@ fn write_series(path: &Path, rows: usize) {
     let mut fields = Vec::new();
     let mut cols: Vec<ArrayRef> = Vec::new();
     let sample = |r: usize, j: usize| {
-        if (r + j) % 37 == 0 {
+        if (r + j).is_multiple_of(37) {
             f64::NAN
         } else {
             ((r * 7 + j * 3) as f64 * 0.37).sin() * (1.0 + (r % 9) as f64)

@@ -298,8 +298,8 @@ pub enum Glyph {
     /// such line per pair, drawn one after the other. Each segment adds
     /// its first row's value to the pixels it crosses.
     Line,
-    /// Each row is one line through its vertices: `(x, y)`, then the
-    /// columns of [`AggregateRequest::row_vertices`] in order, broken
+    /// Each row is one line through its vertices,
+    /// [`AggregateRequest::vertices`] in order, broken
     /// where a vertex is NaN or null (Datashader's `Canvas.line` with lists
     /// of columns and `axis=1`; two vertices per row draw
     /// origin-destination segments). Each segment adds the row's value.
