@@ -316,11 +316,14 @@ pub struct CanvasArgs {
     /// constants instead); ragged-lines: each row is one line through the
     /// lists in list columns --x and --y; area: the line down the rows
     /// through --x and --y, filled to y = 0 or to the line through
-    /// --y-stack (Datashader's Canvas.area with axis=0).
+    /// --y-stack (Datashader's Canvas.area with axis=0); row-areas: each
+    /// row is one area through the columns of --x and --y (or
+    /// --x-values/--y-values), filled to y = 0 or to one --y-stack column
+    /// per vertex (axis=1).
     #[arg(
         long,
         default_value = "points",
-        value_name = "points|line|row-lines|ragged-lines|area"
+        value_name = "points|line|row-lines|ragged-lines|area|row-areas"
     )]
     pub glyph: String,
     /// For --glyph area: the column of the line the area is filled to
@@ -953,13 +956,18 @@ impl CanvasArgs {
             "row-lines" => Glyph::RowLines,
             "ragged-lines" => Glyph::RaggedLines,
             "area" => Glyph::Area,
-            g => bail!("--glyph {g}: give points, line, row-lines, ragged-lines or area"),
+            "row-areas" => Glyph::RowAreas,
+            g => {
+                bail!("--glyph {g}: give points, line, row-lines, ragged-lines, area or row-areas")
+            }
         };
-        if self.y_stack.is_some() && glyph != Glyph::Area {
-            bail!("--y-stack is the lower line of an area: add --glyph area");
+        if self.y_stack.is_some() && !matches!(glyph, Glyph::Area | Glyph::RowAreas) {
+            bail!("--y-stack is the lower line of an area: add --glyph area or row-areas");
         }
-        if (self.x_values.is_some() || self.y_values.is_some()) && glyph != Glyph::RowLines {
-            bail!("--x-values and --y-values are constants of row-lines: add --glyph row-lines");
+        if (self.x_values.is_some() || self.y_values.is_some())
+            && !matches!(glyph, Glyph::RowLines | Glyph::RowAreas)
+        {
+            bail!("--x-values and --y-values are constants of row-lines and row-areas: add --glyph row-lines");
         }
         let mut aggregate = AggregateRequest::new(self.width, self.height).with_glyph(glyph);
         let coords = |flag: &str, cols: &str, values: &Option<String>| -> Result<Vec<Coord>> {
@@ -972,7 +980,7 @@ impl CanvasArgs {
             })
         };
         match glyph {
-            Glyph::RowLines => {
+            Glyph::RowLines | Glyph::RowAreas => {
                 let xs = coords("x-values", &self.x, &self.x_values)?;
                 let ys = coords("y-values", &self.y, &self.y_values)?;
                 if xs.len() != ys.len() || xs.len() < 2 {
@@ -985,7 +993,22 @@ impl CanvasArgs {
                 if self.x_values.is_some() && self.y_values.is_some() {
                     bail!("--x-values with --y-values draws the same line for every row: give --x or --y columns");
                 }
-                aggregate = aggregate.with_row_line_coords(xs.into_iter().zip(ys));
+                if glyph == Glyph::RowAreas {
+                    let stacks: Vec<Coord> = match &self.y_stack {
+                        Some(s) => parse_list(s).into_iter().map(Coord::Column).collect(),
+                        None => Vec::new(),
+                    };
+                    if !stacks.is_empty() && stacks.len() != xs.len() {
+                        bail!(
+                            "--glyph row-areas: give one --y-stack column per vertex ({} for {} vertices)",
+                            stacks.len(),
+                            xs.len()
+                        );
+                    }
+                    aggregate = aggregate.with_row_areas(xs.into_iter().zip(ys), stacks);
+                } else {
+                    aggregate = aggregate.with_row_line_coords(xs.into_iter().zip(ys));
+                }
             }
             Glyph::Line => {
                 let (mut xs, mut ys) = (parse_list(&self.x), parse_list(&self.y));

@@ -1361,7 +1361,7 @@ fn line_requests_it_cannot_draw_fail_cleanly() {
         &o,
         &[
             "--glyph lines",
-            "points, line, row-lines, ragged-lines or area",
+            "points, line, row-lines, ragged-lines, area or row-areas",
         ],
         &["walk.parquet"],
     );
@@ -1712,4 +1712,52 @@ fn areas_are_the_same_whatever_the_row_groups_and_threads_and_add_up() {
         "stacked.npy",
     ];
     assert_clean_failure(dir.path(), &o, &["--y-stack", "--glyph area"], &keep);
+}
+
+#[test]
+fn an_area_per_row_is_the_same_from_constant_columns_or_constants() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("series.parquet");
+    write_series(&input, 1500);
+    let input = input.to_str().expect("utf8");
+    let ys = "s0,s1,s2,s3,s4";
+    let area = |name: &str, more: &[&str]| {
+        let mut args = vec![input, "--glyph", "row-areas", "--y", ys];
+        args.extend_from_slice(more);
+        render_npy(dir.path(), name, &args)
+    };
+    let columns = area("columns", &["--x", "t0,t1,t2,t3,t4", "--threads", "1"]);
+    let filled = columns.iter().filter(|&&c| c > 0).count();
+    assert!(filled > 500, "{filled} pixels filled");
+    assert_eq!(columns, area("constants", &["--x-values", "0:2.5:0.5"]));
+    // Filled to another line instead of zero: a different picture.
+    let stacked = area(
+        "stacked",
+        &["--x-values", "0:2.5:0.5", "--y-stack", "s1,s2,s3,s4,s0"],
+    );
+    assert!(stacked != columns && stacked.iter().any(|&c| c > 0));
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input,
+            "--glyph",
+            "row-areas",
+            "--x-values",
+            "0:2.5:0.5",
+            "--y",
+            ys,
+            "--y-stack",
+            "s1,s2",
+            "-o",
+            "o.png",
+        ],
+    );
+    let keep = [
+        "series.parquet",
+        "columns.npy",
+        "constants.npy",
+        "stacked.npy",
+    ];
+    assert_clean_failure(dir.path(), &o, &["--y-stack", "per vertex"], &keep);
 }

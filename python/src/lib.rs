@@ -76,6 +76,9 @@ struct Params {
     /// (empty: y = 0).
     #[pyo3(default)]
     y_stacks: Vec<String>,
+    /// For "row-areas": each vertex's y on the line filled to (empty: 0).
+    #[pyo3(default)]
+    row_area_stacks: Vec<PyCoord>,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -169,6 +172,10 @@ impl Params {
                 Ok(req.with_glyph(Glyph::Line))
             }
             "row-lines" => Ok(req.with_row_line_coords(vertices)),
+            "row-areas" => {
+                let stacks = self.row_area_stacks.iter().map(PyCoord::coord);
+                Ok(req.with_row_areas(vertices, stacks))
+            }
             "ragged-lines" => Ok(req.with_ragged_lines(&self.x, &self.y)),
             "area" => {
                 let mut xs = vec![self.x.as_str()];

@@ -107,7 +107,64 @@ def test_default_reduction_and_layouts_not_implemented(series):
     assert_same(ours, theirs)
     with pytest.raises(ValueError, match="do not match"):
         ds.Canvas(30, 20).area(series, ["t", "t"], ["y", "low", "y"])
-    with pytest.raises(NotImplementedError, match="axis=1"):
-        ds.Canvas(30, 20).area(series, ["t", "t"], ["y", "low"], axis=1)
+    with pytest.raises(NotImplementedError, match="ragged"):
+        ds.Canvas(30, 20).area(series, "t", "y", axis=1)
     with pytest.raises(ValueError, match="column not found"):
         ds.Canvas(30, 20).area(series, "t", "nope")
+
+
+@pytest.fixture(scope="module")
+def wide_rows():
+    """300 rows of 12 samples (columns s0..s11) and a lower band
+    (l0..l11) they cross in places, NaN samples, values and categories."""
+    rng = np.random.default_rng(29)
+    n, k = 300, 12
+    s = np.cumsum(rng.normal(size=(n, k)), axis=1)
+    low = s - np.abs(rng.normal(size=(n, k))) * 2 + rng.normal(size=(n, k)) * 0.5
+    s[::11, 4] = np.nan
+    low[::13, 7] = np.nan
+    frame = pd.DataFrame({f"s{j}": s[:, j] for j in range(k)})
+    for j in range(k):
+        frame[f"l{j}"] = low[:, j]
+    for j in range(k):
+        frame[f"x{j}"] = j + rng.normal(size=n) * 0.2
+    frame["v"] = rng.gamma(2.0, size=n)
+    frame.loc[::9, "v"] = np.nan
+    frame["cat"] = pd.Categorical(rng.choice(["b", "a", "c"], size=n))
+    return frame
+
+
+def row_area_layouts():
+    s = [f"s{j}" for j in range(12)]
+    low = [f"l{j}" for j in range(12)]
+    xs = [f"x{j}" for j in range(12)]
+    t = np.arange(12, dtype="f8") * 0.5
+    return {
+        "lists": (xs, s, None),
+        "lists-stacked": (xs, s, low),
+        "x-array": (t, s, None),
+        "x-array-stacked": (t, s, low),
+        "y-array": (xs, np.sin(t), None),
+        "y-array-stacked": (xs, np.sin(t), np.sin(t) - 1.5),
+    }
+
+
+@pytest.mark.parametrize("layout", list(row_area_layouts()))
+@pytest.mark.parametrize("source", ["pandas", "parquet"])
+@pytest.mark.parametrize("ranges", ["auto", "clipped"])
+@pytest.mark.parametrize("reduction", ["count", "any", "sum", "last", "count_cat"])
+def test_an_area_per_row_matches_datashader(wide_rows, layout, source, ranges, reduction, tmp_path):
+    x, y, stack = row_area_layouts()[layout]
+    make = REDUCTIONS[reduction]
+    src = wide_rows
+    if source == "parquet":
+        src = str(tmp_path / "rows.parquet")
+        pq.write_table(pa.Table.from_pandas(wide_rows, preserve_index=False), src, row_group_size=64)
+    rng = dict(x_range=(1.0, 4.5), y_range=(-3.0, 2.0)) if ranges == "clipped" else {}
+    ours = ds.Canvas(47, 39, **rng).area(src, x, y, agg=make(ds), axis=1, y_stack=stack)
+    theirs = dsh.Canvas(47, 39, **rng).area(wide_rows, x, y, agg=make(dsh), axis=1, y_stack=stack)
+    if reduction == "count_cat" and source == "parquet":
+        ours = ours.sel(cat=list(theirs.coords["cat"].values))
+        np.testing.assert_array_equal(ours.values, theirs.values)
+    else:
+        assert_same(ours, theirs)

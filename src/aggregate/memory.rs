@@ -223,7 +223,8 @@ impl Aggregator {
             Field::new(&self.req.y, coord.clone(), true),
         ];
         let vertices = self.req.vertices.iter().flat_map(|(x, y)| [x, y]);
-        for c in vertices.filter_map(Coord::column) {
+        let stacks = self.req.row_area_stacks.iter();
+        for c in vertices.chain(stacks).filter_map(Coord::column) {
             if fields.iter().all(|f| f.name() != c) {
                 fields.push(Field::new(c, coord.clone(), true));
             }

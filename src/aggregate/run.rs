@@ -73,6 +73,8 @@ struct RowLineState {
     /// ([`LineRaster::snap_inside`]), else [`NOT_SNAPPED`].
     snapped: Vec<(i64, i64)>,
     before_nan: Vec<bool>,
+    /// For row areas: the last vertex's y of the line filled to.
+    to: Vec<f64>,
 }
 
 /// A vertex [`LineRaster::snap_inside`] did not snap.
@@ -250,6 +252,9 @@ pub struct AggregateRequest {
     /// For [`Glyph::Area`]: the column of the line each area is filled to
     /// (Datashader's `y_stack`), one per area; empty fills to `y = 0`.
     pub y_stacks: Vec<String>,
+    /// For [`Glyph::RowAreas`]: each vertex's y on the line filled to
+    /// (columns or constants), one per vertex; empty fills to `y = 0`.
+    pub row_area_stacks: Vec<Coord>,
 }
 
 /// Where a coordinate of a line's vertices comes from.
@@ -321,6 +326,12 @@ pub enum Glyph {
     /// trapezoid adds its first row's value. Drawn on one thread, in row
     /// order.
     Area,
+    /// Each row is one area: the line through its vertices
+    /// ([`AggregateRequest::vertices`], columns or constants) filled to
+    /// `y = 0` or to the line through [`AggregateRequest::row_area_stacks`]
+    /// (Datashader's `Canvas.area` with `axis=1`). Each trapezoid adds the
+    /// row's value.
+    RowAreas,
 }
 
 impl Glyph {
@@ -332,6 +343,7 @@ impl Glyph {
             Glyph::RowLines => "row-lines",
             Glyph::RaggedLines => "ragged-lines",
             Glyph::Area => "area",
+            Glyph::RowAreas => "row-areas",
         }
     }
 }
@@ -360,7 +372,24 @@ impl AggregateRequest {
             glyph: Glyph::Points,
             vertices: Vec::new(),
             y_stacks: Vec::new(),
+            row_area_stacks: Vec::new(),
         }
+    }
+
+    /// One area per row through `vertices` in order (columns or
+    /// constants), filled to `y = 0` or, where `y_stacks` is not empty, to
+    /// the line through `(x_k, y_stacks[k])` (Datashader's `axis=1`
+    /// areas): [`Glyph::RowAreas`].
+    pub fn with_row_areas(
+        mut self,
+        vertices: impl IntoIterator<Item = (Coord, Coord)>,
+        y_stacks: impl IntoIterator<Item = Coord>,
+    ) -> Self {
+        self.vertices = vertices.into_iter().collect();
+        self.row_area_stacks = y_stacks.into_iter().collect();
+        self.name_first_columns();
+        self.glyph = Glyph::RowAreas;
+        self
     }
 
     /// Fill the area under the line down the rows through columns `x` and
@@ -593,8 +622,12 @@ pub struct AggregationPlan {
     shard: Option<Shard>,
     glyph: Glyph,
     /// Every vertex (row lines) or line (lines down the rows): `(x, y)`
-    /// alone for points and ragged lines.
+    /// alone for points and ragged lines; for areas, each vertex (or line)
+    /// then what it is filled to.
     vertices: Vec<(Coord, Coord)>,
+    /// Areas filled to another line (Datashader's `y_stack`), whose bottom
+    /// edge's pixels are left to the area below.
+    stacked: bool,
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {
@@ -705,6 +738,19 @@ impl AggregationPlan {
                 }
                 v
             }
+            Glyph::RowAreas => {
+                let mut v = Vec::new();
+                for (k, (x, y)) in req.vertices.iter().enumerate() {
+                    let to = req
+                        .row_area_stacks
+                        .get(k)
+                        .cloned()
+                        .unwrap_or(Coord::Constant(0.0));
+                    v.push((x.clone(), y.clone()));
+                    v.push((x.clone(), to));
+                }
+                v
+            }
             _ => req.vertices.clone(),
         };
         let vertices = if vertices.is_empty() {
@@ -722,6 +768,15 @@ impl AggregationPlan {
             ),
             Glyph::RowLines if vertices.len() < 2 => {
                 Some("one vertex per row: give at least two x and two y columns")
+            }
+            Glyph::RowAreas if vertices.len() < 4 => {
+                Some("one vertex per row: give at least two x and two y columns")
+            }
+            Glyph::RowAreas
+                if !req.row_area_stacks.is_empty()
+                    && req.row_area_stacks.len() != req.vertices.len() =>
+            {
+                Some("an area per row with as many y_stack coordinates as vertices")
             }
             Glyph::Line | Glyph::Area if req.shard.is_some() => {
                 Some("a shard (--shard): a line crosses from one shard's rows into the next")
@@ -861,6 +916,11 @@ impl AggregationPlan {
             shard: req.shard,
             glyph: req.glyph,
             vertices,
+            stacked: match req.glyph {
+                Glyph::Area => !req.y_stacks.is_empty(),
+                Glyph::RowAreas => !req.row_area_stacks.is_empty(),
+                _ => false,
+            },
         })
     }
 
@@ -1010,7 +1070,9 @@ impl AggregationPlan {
             plane: codes.map_or(0, |c| c[k]),
         };
         match self.glyph {
-            Glyph::RowLines => self.row_lines_into(source, unit, &r, &mut px, p, scratch)?,
+            Glyph::RowLines | Glyph::RowAreas => {
+                self.row_lines_into(source, unit, &r, &mut px, p, scratch)?
+            }
             Glyph::RaggedLines => {
                 self.for_each_vertex_batch(
                     source,
@@ -1091,7 +1153,7 @@ impl AggregationPlan {
                 |first_row, rows, vs, values, codes| {
                     for (j, pair) in vs.chunks_exact(2).enumerate() {
                         let ([xs, ys], to) = (&pair[0], &pair[1][1]);
-                        let stacked = to.constant.is_none();
+                        let stacked = self.stacked;
                         // Area after area, each keyed after the ones before it
                         // for first/last (Datashader fills them in turn).
                         px.key_offset = line_key_offset(j);
@@ -1162,7 +1224,9 @@ impl AggregationPlan {
             prev,
             snapped,
             before_nan,
+            to: to_prev,
         } = row_lines;
+        let areas = self.glyph == Glyph::RowAreas;
         row_values.clear();
         row_planes.clear();
         let mut cols: Vec<&str> = self.value.iter().map(String::as_str).collect();
@@ -1197,6 +1261,8 @@ impl AggregationPlan {
         before_nan.resize(rows, false);
         snapped.clear();
         snapped.resize(rows, NOT_SNAPPED);
+        to_prev.clear();
+        to_prev.resize(rows, f64::NAN);
         vertices.resize_with(ROW_LINE_BAND, Default::default);
         let first_row = unit.first_row;
         for (b, band) in self.vertices.chunks(ROW_LINE_BAND).enumerate() {
@@ -1224,6 +1290,33 @@ impl AggregationPlan {
                         value: row_values.get(g).copied().unwrap_or(f64::NAN),
                         plane: row_planes.get(g).copied().unwrap_or(0),
                     };
+                    if areas {
+                        // Vertex pairs: each vertex's (x, y), then its y on
+                        // the line filled to; a trapezoid between vertices.
+                        let (mut a, mut a_to, mut nan) =
+                            ((px_prev[g], py_prev[g]), to_prev[g], before_nan[g]);
+                        for (t, pair) in bufs.chunks_exact(2).enumerate() {
+                            let j = (b * ROW_LINE_BAND) / 2 + t;
+                            let ([xs, ys], to) = (&pair[0], &pair[1][1]);
+                            let (x, y, y_to) = (xs.at(k), ys.at(k), to.at(k));
+                            if j > 0 {
+                                let start = j == 1 || nan;
+                                let t = Trapezoid {
+                                    x0: a.0,
+                                    x1: x,
+                                    y0: a.1,
+                                    y1: a_to,
+                                    y2: y_to,
+                                    y3: y,
+                                };
+                                r.trapezoid(t, start, self.stacked, |run| px.push_run(&v, run, p));
+                                nan = a.0.is_nan() || a.1.is_nan() || a_to.is_nan();
+                            }
+                            (a, a_to) = ((x, y), y_to);
+                        }
+                        (px_prev[g], py_prev[g], to_prev[g], before_nan[g]) = (a.0, a.1, a_to, nan);
+                        continue;
+                    }
                     let (mut a, mut from, mut nan) =
                         ((px_prev[g], py_prev[g]), snapped[g], before_nan[g]);
                     for (t, [xs, ys]) in bufs.iter().enumerate() {
@@ -1671,7 +1764,10 @@ impl AggregationPlan {
         // A row of row lines draws hundreds of pixels, not one: smaller
         // units, so that even one row group spreads over every core (the
         // size is fixed, so the result still never depends on threads).
-        let unit_rows = if matches!(self.glyph, Glyph::RowLines | Glyph::RaggedLines) {
+        let unit_rows = if matches!(
+            self.glyph,
+            Glyph::RowLines | Glyph::RaggedLines | Glyph::RowAreas
+        ) {
             ROW_LINE_UNIT_ROWS
         } else {
             UNIT_ROWS

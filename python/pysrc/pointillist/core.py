@@ -168,7 +168,7 @@ class Canvas:
             return _dask.points(self, source, x, y, agg)
         return self._aggregate(source, x, y, agg, "points")
 
-    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None):
+    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None, stacked=False):
         """Aggregate a local source (not Dask) with glyph ``points``,
         ``line``, ``row-lines`` or ``ragged-lines`` (``vertices``: every
         vertex, or line, as ``(x, y)``, each a column name or a number;
@@ -197,6 +197,13 @@ class Canvas:
             # Each area's line and the line it is filled to, in turn.
             params["vertices"] = [tuple(v) for v in vertices[::2]]
             params["y_stacks"] = [v[1] for v in vertices[1::2] if isinstance(v[1], str)]
+        elif glyph == "row-areas":
+            # Each vertex, then its y on the line filled to (0: to zero).
+            params["vertices"] = [
+                tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices[::2]
+            ]
+            stacks = [v[1] for v in vertices[1::2]]
+            params["row_area_stacks"] = stacks if stacked else []
         elif glyph in ("line", "row-lines"):
             params["vertices"] = [
                 tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices
@@ -397,14 +404,11 @@ class Canvas:
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         if axis not in (0, 1):
             raise ValueError(f"\nThe axis argument to Canvas.area must be 0 or 1\n    Received: {axis}")
-        if axis != 0:
-            raise NotImplementedError(
-                "Canvas.area: pointillist fills axis=0 areas (columns down the rows); "
-                "axis=1 is not implemented yet"
-            )
         orig = (x, y, y_stack)
         x, y, y_stack = _broadcast_column_specifications(x, y, y_stack)
         seq = lambda v: isinstance(v, (list, tuple))  # noqa: E731
+        if axis == 1:
+            return self._row_areas(source, x, y, agg, y_stack, orig)
         if isinstance(x, str) and isinstance(y, str) and (y_stack is None or isinstance(y_stack, str)):
             xs, ys, stacks, dims = [x], [y], None if y_stack is None else [y_stack], None
         elif seq(x) and seq(y) and (y_stack is None or seq(y_stack)):
@@ -437,6 +441,57 @@ class Canvas:
             vertices.append((xs[k], ys[k]))
             vertices.append((xs[k], stacks[k] if stacks is not None else 0.0))
         return self._aggregate(source, xs[0], ys[0], agg, "area", vertices, dims)
+
+    def _row_areas(self, source, x, y, agg, y_stack, orig):
+        """``Canvas.area(axis=1)``: an area per row through lists of
+        columns, or a NumPy array of constants on one side (``y_stack``
+        then of ``y``'s form)."""
+        seq = lambda v: isinstance(v, (list, tuple))  # noqa: E731
+        arr = lambda v: isinstance(v, np.ndarray)  # noqa: E731
+        consts = lambda v: [float(c) for c in np.asarray(v, dtype="f8").ravel()]  # noqa: E731
+        stack_ok = y_stack is None or (seq(y_stack) if seq(y) else arr(y_stack))
+        if seq(x) and seq(y) and stack_ok:
+            xs, ys = list(x), list(y)
+        elif arr(x) and seq(y) and stack_ok:
+            xs, ys = consts(x), list(y)
+        elif seq(x) and arr(y) and stack_ok:
+            xs, ys = list(x), consts(y)
+        elif isinstance(x, str) and isinstance(y, str):
+            raise NotImplementedError(
+                "Canvas.area(axis=1): ragged list columns are not implemented by pointillist yet"
+            )
+        else:
+            raise ValueError(
+                "\nInvalid combination of x and y arguments to Canvas.area when axis=1.\n"
+                f"    Received:\n        x: {orig[0]!r}\n        y: {orig[1]!r}\n"
+                "See docstring for more information on valid usage"
+            )
+        stacks = None
+        if y_stack is not None:
+            stacks = list(y_stack) if seq(y_stack) else consts(y_stack)
+        if len(xs) != len(ys) or (stacks is not None and len(stacks) != len(ys)):
+            raise ValueError("x, y and y_stack coordinate lengths do not match")
+        if len(xs) < 2:
+            raise ValueError("an area per row needs at least two vertices")
+        for c in xs + ys + (stacks or []):
+            if not isinstance(c, (str, float)):
+                raise NotImplementedError(
+                    f"Canvas.area: column {c!r}: pointillist takes string column names"
+                )
+        self.validate()
+        if _is_dask(source):
+            raise NotImplementedError(
+                "Canvas.area: Dask inputs are not implemented by pointillist yet; "
+                "pass a local DataFrame, Arrow table or Parquet path"
+            )
+        vertices = []
+        for k in range(len(xs)):
+            vertices.append((xs[k], ys[k]))
+            vertices.append((xs[k], stacks[k] if stacks is not None else 0.0))
+        fx, fy = (c if isinstance(c, str) else None for c in vertices[0])
+        return self._aggregate(
+            source, fx, fy, agg, "row-areas", vertices, ("x", "y"), stacked=stacks is not None
+        )
 
     def trimesh(self, *args, **kwargs):
         raise NotImplementedError("Canvas.trimesh: trimeshes are not implemented by pointillist")
