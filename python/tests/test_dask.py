@@ -415,7 +415,7 @@ LINE_LAYOUTS = {
     "constant-x": lambda: (np.array([0.0, 1.0, 2.5]), ["oy", "my", "dy"]),
 }
 
-LINE_REDUCTIONS = ["count", "any", "sum", "mean", "max", "last", "count_cat"]
+LINE_REDUCTIONS = ["count", "sum", "last", "count_cat"]
 
 
 @pytest.mark.parametrize("layout", list(LINE_LAYOUTS))
