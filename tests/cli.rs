@@ -1293,6 +1293,11 @@ fn write_walk(path: &Path, rows: usize, group: usize) {
         Arc::new(Float64Array::from(ys)),
         Arc::new(Float64Array::from(val)),
     ];
+    write_columns(path, schema, cols, group);
+}
+
+/// One batch of `cols` as a Parquet file of `group`-row row groups.
+fn write_columns(path: &Path, schema: Arc<Schema>, cols: Vec<ArrayRef>, group: usize) {
     let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
     let props = parquet::file::properties::WriterProperties::builder()
         .set_max_row_group_row_count(Some(group))
@@ -1545,14 +1550,7 @@ fn write_series(path: &Path, rows: usize) {
     fields.push(Field::new("ss", ss.data_type().clone(), true));
     cols.push(Arc::new(ss));
     let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(300))
-        .build();
-    let file = std::fs::File::create(path).expect("create");
-    let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
-    w.write(&batch).expect("write");
-    w.close().expect("close");
+    write_columns(path, schema, cols, 300);
 }
 
 #[test]

@@ -412,11 +412,7 @@ impl AggregateRequest {
     /// `y_stacks[k]` (Datashader's `axis=0` areas with lists of columns):
     /// [`Glyph::Area`].
     pub fn with_areas(mut self, xs: &[&str], ys: &[&str], y_stacks: &[&str]) -> Self {
-        self.vertices = xs
-            .iter()
-            .zip(ys)
-            .map(|(&x, &y)| (x.into(), y.into()))
-            .collect();
+        self.vertices = column_pairs(xs, ys);
         self.name_first_columns();
         self.y_stacks = y_stacks.iter().map(|s| s.to_string()).collect();
         self.glyph = Glyph::Area;
@@ -436,8 +432,7 @@ impl AggregateRequest {
     /// assert_eq!((req.x.as_str(), req.y.as_str()), ("ox", "oy"));
     /// ```
     pub fn with_row_lines(self, xs: &[&str], ys: &[&str]) -> Self {
-        let pairs = xs.iter().zip(ys).map(|(&x, &y)| (x.into(), y.into()));
-        self.with_row_line_coords(pairs)
+        self.with_row_line_coords(column_pairs(xs, ys))
     }
 
     /// Draw one line per row through `vertices` in order, each coordinate
@@ -476,11 +471,7 @@ impl AggregateRequest {
     /// assert_eq!((req.glyph, req.vertices.len()), (Glyph::Line, 2));
     /// ```
     pub fn with_lines(mut self, xs: &[&str], ys: &[&str]) -> Self {
-        self.vertices = xs
-            .iter()
-            .zip(ys)
-            .map(|(&x, &y)| (x.into(), y.into()))
-            .collect();
+        self.vertices = column_pairs(xs, ys);
         self.name_first_columns();
         self.glyph = Glyph::Line;
         self
@@ -628,6 +619,15 @@ pub struct AggregationPlan {
     /// Areas filled to another line (Datashader's `y_stack`), whose bottom
     /// edge's pixels are left to the area below.
     stacked: bool,
+}
+
+/// Columns `(xs[k], ys[k])` as vertex coordinates (the shorter list sets
+/// how many, as `zip` does).
+fn column_pairs(xs: &[&str], ys: &[&str]) -> Vec<(Coord, Coord)> {
+    xs.iter()
+        .zip(ys)
+        .map(|(&x, &y)| (x.into(), y.into()))
+        .collect()
 }
 
 fn check_range(axis: &'static str, r: (f64, f64), kind: AxisKind) -> Result<(), AggError> {

@@ -429,18 +429,32 @@ class Canvas:
                 raise NotImplementedError(
                     f"Canvas.area: column {c!r}: pointillist takes string column names"
                 )
+        return self._fill(source, agg, "area", xs, ys, stacks, dims)
+
+    def _fill(self, source, agg, glyph, xs, ys, stacks, dims):
+        """Aggregate checked areas (``glyph`` "area" or "row-areas"): each
+        vertex (or line) ``(xs[k], ys[k])``, filled to ``stacks[k]`` (None:
+        to y = 0)."""
+        for c in xs + ys + (stacks or []):
+            if not isinstance(c, (str, float)):
+                raise NotImplementedError(
+                    f"Canvas.area: column {c!r}: pointillist takes string column names"
+                )
         self.validate()
         if _is_dask(source):
             raise NotImplementedError(
                 "Canvas.area: Dask inputs are not implemented by pointillist yet; "
                 "pass a local DataFrame, Arrow table or Parquet path"
             )
-        # Each area's line, then the line it is filled to (y = 0 by default).
+        # Each vertex (or line), then its y on the line filled to.
         vertices = []
         for k in range(len(xs)):
             vertices.append((xs[k], ys[k]))
             vertices.append((xs[k], stacks[k] if stacks is not None else 0.0))
-        return self._aggregate(source, xs[0], ys[0], agg, "area", vertices, dims)
+        fx, fy = (c if isinstance(c, str) else None for c in vertices[0])
+        return self._aggregate(
+            source, fx, fy, agg, glyph, vertices, dims, stacked=stacks is not None
+        )
 
     def _row_areas(self, source, x, y, agg, y_stack, orig):
         """``Canvas.area(axis=1)``: an area per row through lists of
@@ -473,25 +487,7 @@ class Canvas:
             raise ValueError("x, y and y_stack coordinate lengths do not match")
         if len(xs) < 2:
             raise ValueError("an area per row needs at least two vertices")
-        for c in xs + ys + (stacks or []):
-            if not isinstance(c, (str, float)):
-                raise NotImplementedError(
-                    f"Canvas.area: column {c!r}: pointillist takes string column names"
-                )
-        self.validate()
-        if _is_dask(source):
-            raise NotImplementedError(
-                "Canvas.area: Dask inputs are not implemented by pointillist yet; "
-                "pass a local DataFrame, Arrow table or Parquet path"
-            )
-        vertices = []
-        for k in range(len(xs)):
-            vertices.append((xs[k], ys[k]))
-            vertices.append((xs[k], stacks[k] if stacks is not None else 0.0))
-        fx, fy = (c if isinstance(c, str) else None for c in vertices[0])
-        return self._aggregate(
-            source, fx, fy, agg, "row-areas", vertices, ("x", "y"), stacked=stacks is not None
-        )
+        return self._fill(source, agg, "row-areas", xs, ys, stacks, ("x", "y"))
 
     def trimesh(self, *args, **kwargs):
         raise NotImplementedError("Canvas.trimesh: trimeshes are not implemented by pointillist")
