@@ -16,7 +16,11 @@ eq_hist, count and any (Datashader's default for lines):
   random walk crossing zero), written by pyarrow with its defaults, filled
   to y = 0 (`Canvas.area(df, "t", "y")`; pointillist `--glyph area`).
 
-    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od|wide|area] [--vertices 100000000] [--samples 1000] [--dir /tmp/lines] [--reps 1]
+- `--layout wide-area`: the `wide` series, each row filled to y = 0
+  (`Canvas.area(df, x=np.arange(S), y=[columns], axis=1)`; pointillist
+  `--glyph row-areas --x-values 0:S --y s0,...`).
+
+    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od|wide|area|wide-area] [--vertices 100000000] [--samples 1000] [--dir /tmp/lines] [--reps 1]
 
 Datashader's side is what a notebook does: `pd.read_parquet` of the two
 columns, `Canvas.line`, `tf.shade`, `to_pil().save`. Its warm time (a
@@ -54,6 +58,20 @@ if layout == "area":
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     a = ds.Canvas(1920, 1080).area(df, "t", "y", agg=red)
+    tf.shade(a, how="eq_hist")
+    warm = time.perf_counter() - t1
+    np.save(npy, a.values)
+    print(wall, warm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    sys.exit(0)
+if layout == "wide-area":
+    df = pd.read_parquet(path)
+    ys = list(df.columns)
+    red = ds.count() if agg == "count" else ds.any()
+    a = ds.Canvas(1920, 1080).area(df, np.arange(len(ys)), ys, agg=red, axis=1)
+    tf.shade(a, how="eq_hist").to_pil().save(png)
+    wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    a = ds.Canvas(1920, 1080).area(df, np.arange(len(ys)), ys, agg=red, axis=1)
     tf.shade(a, how="eq_hist")
     warm = time.perf_counter() - t1
     np.save(npy, a.values)
@@ -133,7 +151,7 @@ def main():
     ap.add_argument("--vertices", type=int, default=100_000_000)
     ap.add_argument("--dir", default="/tmp/lines")
     ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--layout", choices=["walk", "od", "wide", "area"], default="walk")
+    ap.add_argument("--layout", choices=["walk", "od", "wide", "area", "wide-area"], default="walk")
     ap.add_argument("--samples", type=int, default=1000)
     args = ap.parse_args()
     d = Path(args.dir)
@@ -143,7 +161,7 @@ def main():
         t = time.perf_counter()
         if args.layout == "area":
             write_series(data, args.vertices)
-        elif args.layout == "wide":
+        elif args.layout in ("wide", "wide-area"):
             write_wide(data, args.vertices, args.samples)
         elif args.layout == "od":
             subprocess.run(
@@ -156,6 +174,9 @@ def main():
         print(f"wrote {data} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     if args.layout == "area":
         glyph = ["--glyph", "area", "--x", "t", "--y", "y"]
+    elif args.layout == "wide-area":
+        names = ",".join(f"s{j}" for j in range(args.samples))
+        glyph = ["--glyph", "row-areas", "--x-values", f"0:{args.samples}", "--y", names]
     elif args.layout == "wide":
         names = ",".join(f"s{j}" for j in range(args.samples))
         glyph = ["--glyph", "row-lines", "--x-values", f"0:{args.samples}", "--y", names]
@@ -200,6 +221,7 @@ def main():
         "wide": f"vertices, series of {args.samples} samples (axis=1, constant x)",
         "walk": "vertices, one line (axis=0)",
         "area": "rows of a time series filled to y = 0 (area, axis=0)",
+        "wide-area": f"vertices, series of {args.samples} samples filled to y = 0 (area, axis=1)",
     }[args.layout]
     print(f"{args.vertices:,} {what}, 1920x1080, eq_hist, fresh processes")
     print("| agg | Datashader s | Datashader warm s | RSS MB | pointillist s | RSS MB | speed-up | warm speed-up | RSS ratio | aggregate |")
