@@ -49,50 +49,32 @@ import resource, sys, time
 t0 = time.perf_counter()
 import numpy as np, pandas as pd, datashader as ds, datashader.transfer_functions as tf
 path, agg, png, npy, layout = sys.argv[1:6]
+red = ds.count() if agg == "count" else ds.any()
+cvs = ds.Canvas(1920, 1080)
 if layout == "area":
     df = pd.read_parquet(path, columns=["t", "y"])
-    red = ds.count() if agg == "count" else ds.any()
-    t0a = time.perf_counter()
-    a = ds.Canvas(1920, 1080).area(df, "t", "y", agg=red)
-    tf.shade(a, how="eq_hist").to_pil().save(png)
-    wall = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    a = ds.Canvas(1920, 1080).area(df, "t", "y", agg=red)
-    tf.shade(a, how="eq_hist")
-    warm = time.perf_counter() - t1
-    np.save(npy, a.values)
-    print(wall, warm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    sys.exit(0)
-if layout == "wide-area":
+    draw = lambda: cvs.area(df, "t", "y", agg=red)
+elif layout == "wide-area":
     df = pd.read_parquet(path)
     ys = list(df.columns)
-    red = ds.count() if agg == "count" else ds.any()
-    a = ds.Canvas(1920, 1080).area(df, np.arange(len(ys)), ys, agg=red, axis=1)
-    tf.shade(a, how="eq_hist").to_pil().save(png)
-    wall = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    a = ds.Canvas(1920, 1080).area(df, np.arange(len(ys)), ys, agg=red, axis=1)
-    tf.shade(a, how="eq_hist")
-    warm = time.perf_counter() - t1
-    np.save(npy, a.values)
-    print(wall, warm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    sys.exit(0)
-if layout == "wide":
-    df = pd.read_parquet(path)
-    ys = list(df.columns)
-    xs, axis = np.arange(len(ys)), 1
-elif layout == "od":
-    xs, ys, axis = ["origin_lon", "dest_lon"], ["origin_lat", "dest_lat"], 1
-    df = pd.read_parquet(path, columns=xs + ys)
+    draw = lambda: cvs.area(df, np.arange(len(ys)), ys, agg=red, axis=1)
 else:
-    xs, ys, axis = "x", "y", 0
-    df = pd.read_parquet(path, columns=["x", "y"])
-red = ds.count() if agg == "count" else ds.any()
-a = ds.Canvas(1920, 1080).line(df, xs, ys, agg=red, axis=axis)
+    if layout == "wide":
+        df = pd.read_parquet(path)
+        ys = list(df.columns)
+        xs, axis = np.arange(len(ys)), 1
+    elif layout == "od":
+        xs, ys, axis = ["origin_lon", "dest_lon"], ["origin_lat", "dest_lat"], 1
+        df = pd.read_parquet(path, columns=xs + ys)
+    else:
+        xs, ys, axis = "x", "y", 0
+        df = pd.read_parquet(path, columns=["x", "y"])
+    draw = lambda: cvs.line(df, xs, ys, agg=red, axis=axis)
+a = draw()
 tf.shade(a, how="eq_hist").to_pil().save(png)
 wall = time.perf_counter() - t0
 t1 = time.perf_counter()
-a = ds.Canvas(1920, 1080).line(df, xs, ys, agg=red, axis=axis)
+a = draw()
 tf.shade(a, how="eq_hist")
 warm = time.perf_counter() - t1
 np.save(npy, a.values)

@@ -350,6 +350,20 @@ pub struct CanvasArgs {
     pub y_values: Option<String>,
 }
 
+/// Datashader's broadcasting of column lists: a list of one column is
+/// shared by every line (or area) of the longest; whether all then have
+/// that length.
+fn broadcast(lists: &mut [&mut Vec<String>]) -> bool {
+    let n = lists.iter().map(|l| l.len()).max().unwrap_or(0);
+    for l in lists.iter_mut() {
+        if l.len() == 1 {
+            let one = l[0].clone();
+            **l = vec![one; n];
+        }
+    }
+    lists.iter().all(|l| l.len() == n)
+}
+
 /// Constant coordinates from `--x-values`/`--y-values`: a list, or
 /// `START:STOP[:STEP]` as NumPy's `arange` (STOP excluded).
 fn parse_values(flag: &str, s: &str) -> Result<Vec<f64>> {
@@ -1012,14 +1026,7 @@ impl CanvasArgs {
             }
             Glyph::Line => {
                 let (mut xs, mut ys) = (parse_list(&self.x), parse_list(&self.y));
-                // One column on one side is shared by every line (as
-                // Datashader broadcasts a column name against a list).
-                if xs.len() == 1 {
-                    xs = vec![xs[0].clone(); ys.len()];
-                } else if ys.len() == 1 {
-                    ys = vec![ys[0].clone(); xs.len()];
-                }
-                if xs.len() != ys.len() {
+                if !broadcast(&mut [&mut xs, &mut ys]) {
                     bail!(
                         "--glyph line: give as many --x as --y columns, or one on a side (--x {} --y {}), e.g. --x t --y a,b",
                         self.x,
@@ -1033,16 +1040,13 @@ impl CanvasArgs {
             Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&self.x, &self.y),
             Glyph::Area => {
                 let (mut xs, mut ys) = (parse_list(&self.x), parse_list(&self.y));
-                let stacks = self.y_stack.as_deref().map(parse_list).unwrap_or_default();
-                // One column on a side is shared by every area, as for lines.
-                let n = xs.len().max(ys.len()).max(stacks.len());
-                if xs.len() == 1 {
-                    xs = vec![xs[0].clone(); n];
-                }
-                if ys.len() == 1 {
-                    ys = vec![ys[0].clone(); n];
-                }
-                if xs.len() != n || ys.len() != n || !(stacks.is_empty() || stacks.len() == n) {
+                let mut stacks = self.y_stack.as_deref().map(parse_list).unwrap_or_default();
+                let fits = if stacks.is_empty() {
+                    broadcast(&mut [&mut xs, &mut ys])
+                } else {
+                    broadcast(&mut [&mut xs, &mut ys, &mut stacks])
+                };
+                if !fits {
                     bail!(
                         "--glyph area: give as many --x, --y (and --y-stack) columns, or one on a side (--x {} --y {}), e.g. --x t --y a,b",
                         self.x,
