@@ -79,6 +79,13 @@ struct Params {
     /// For "row-areas": each vertex's y on the line filled to (empty: 0).
     #[pyo3(default)]
     row_area_stacks: Vec<PyCoord>,
+    /// Antialiased lines this many pixels wide (0: plain lines).
+    #[pyo3(default)]
+    line_width: f64,
+    /// Antialiased `count`/`sum`: whether a line adds where it crosses
+    /// itself (Datashader's `self_intersect`).
+    #[pyo3(default = true)]
+    self_intersect: bool,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -164,6 +171,9 @@ impl Params {
         if let Some(c) = &self.categories {
             req = req.with_categories(c.iter().cloned());
         }
+        req = req
+            .with_line_width(self.line_width)
+            .with_self_intersect(self.self_intersect);
         let vertices = self.vertices.iter().map(|(x, y)| (x.coord(), y.coord()));
         match self.glyph.as_str() {
             "points" => Ok(req),
@@ -222,6 +232,7 @@ fn to_python<'py>(py: Python<'py>, agg: Aggregate) -> PyResult<Bound<'py, PyDict
         AggValues::U32(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         AggValues::Bool(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         AggValues::F64(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
+        AggValues::F32(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         other => {
             return Err(PyNotImplementedError::new_err(format!(
                 "aggregate values of dtype {} are not supported by the Python package yet",
@@ -318,10 +329,12 @@ fn shade_values<'py>(
         AggValues::Bool(a.as_slice()?.to_vec())
     } else if let Ok(a) = values.extract::<PyReadonlyArray1<f64>>() {
         AggValues::F64(a.as_slice()?.to_vec())
+    } else if let Ok(a) = values.extract::<PyReadonlyArray1<f32>>() {
+        AggValues::F32(a.as_slice()?.to_vec())
     } else {
         return Err(PyNotImplementedError::new_err(
-            "shading aggregates of dtypes other than uint32, bool and float64 is not \
-             implemented by pointillist",
+            "shading aggregates of dtypes other than uint32, bool, float32 and float64 is \
+             not implemented by pointillist",
         ));
     };
     let how: How = how

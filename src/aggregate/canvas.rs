@@ -14,6 +14,9 @@ pub enum AggValues {
     Bool(Vec<bool>),
     /// Everything else: `float64`, NaN where empty.
     F64(Vec<f64>),
+    /// `count` and `any` of antialiased lines: `float32` coverage, NaN
+    /// where empty (Datashader's dtype for them).
+    F32(Vec<f32>),
 }
 
 impl AggValues {
@@ -23,6 +26,7 @@ impl AggValues {
             AggValues::U32(v) => v.len(),
             AggValues::Bool(v) => v.len(),
             AggValues::F64(v) => v.len(),
+            AggValues::F32(v) => v.len(),
         }
     }
 
@@ -37,15 +41,17 @@ impl AggValues {
             AggValues::U32(_) => 4,
             AggValues::Bool(_) => 1,
             AggValues::F64(_) => 8,
+            AggValues::F32(_) => 4,
         }
     }
 
-    /// NumPy's name for the dtype (`uint32`, `bool`, `float64`).
+    /// NumPy's name for the dtype (`uint32`, `bool`, `float64`, `float32`).
     pub fn dtype_name(&self) -> &'static str {
         match self {
             AggValues::U32(_) => "uint32",
             AggValues::Bool(_) => "bool",
             AggValues::F64(_) => "float64",
+            AggValues::F32(_) => "float32",
         }
     }
 
@@ -62,6 +68,7 @@ impl AggValues {
                 }
             }
             AggValues::F64(v) => v[i],
+            AggValues::F32(v) => f64::from(v[i]),
         }
     }
 }

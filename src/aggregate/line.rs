@@ -465,13 +465,13 @@ impl LineRaster {
 
 /// A segment clipped to the canvas.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Clipped {
-    x0: f64,
-    x1: f64,
-    y0: f64,
-    y1: f64,
-    clipped_start: bool,
-    clipped_end: bool,
+pub(crate) struct Clipped {
+    pub(crate) x0: f64,
+    pub(crate) x1: f64,
+    pub(crate) y0: f64,
+    pub(crate) y1: f64,
+    pub(crate) clipped_start: bool,
+    pub(crate) clipped_end: bool,
 }
 
 /// Datashader's `_clipt`.
@@ -500,7 +500,7 @@ fn clipt(p: f64, q: f64, t0: f64, t1: f64) -> (f64, f64, bool) {
 /// Datashader's `_liang_barsky`, step for step (the same float
 /// operations in the same order); `None` when the segment is skipped.
 #[allow(clippy::too_many_arguments)]
-fn liang_barsky(
+pub(crate) fn liang_barsky(
     xmin: f64,
     xmax: f64,
     ymin: f64,

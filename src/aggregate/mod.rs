@@ -9,6 +9,7 @@
 //! ([`wire`]). The CPU kernels live here; the GPU path is [`gpu`] (with
 //! the `gpu` feature). [`Device`] says where a request runs, in every build.
 
+mod antialias;
 mod canvas;
 mod device;
 mod error;

@@ -39,9 +39,11 @@ mod sealed {
     impl Sealed for u32 {}
     impl Sealed for bool {}
     impl Sealed for f64 {}
+    impl Sealed for f32 {}
 }
 
-/// An element type an aggregate can hold: `u32`, `bool` or `f64` (sealed).
+/// An element type an aggregate can hold: `u32`, `bool`, `f64` or `f32`
+/// (sealed).
 pub trait AggElement: Copy + sealed::Sealed + 'static {
     /// NumPy's name for the dtype, as [`AggValues::dtype_name`].
     const DTYPE: &'static str;
@@ -83,6 +85,17 @@ impl AggElement for f64 {
     }
 }
 
+impl AggElement for f32 {
+    const DTYPE: &'static str = "float32";
+
+    fn slice(values: &AggValues) -> Option<&[f32]> {
+        match values {
+            AggValues::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// An aggregate's values as a view of its own dtype, with the aggregate's
 /// shape (`(height, width)` or `(height, width, categories)`).
 #[derive(Debug, Clone)]
@@ -94,6 +107,8 @@ pub enum AggView<'a> {
     Bool(ArrayViewD<'a, bool>),
     /// Everything else: `float64`, NaN where empty.
     F64(ArrayViewD<'a, f64>),
+    /// `count` and `any` of antialiased lines: `float32`, NaN where empty.
+    F32(ArrayViewD<'a, f32>),
 }
 
 impl AggView<'_> {
@@ -103,6 +118,7 @@ impl AggView<'_> {
             AggView::U32(v) => v.shape(),
             AggView::Bool(v) => v.shape(),
             AggView::F64(v) => v.shape(),
+            AggView::F32(v) => v.shape(),
         }
     }
 
@@ -112,6 +128,7 @@ impl AggView<'_> {
             AggView::U32(_) => u32::DTYPE,
             AggView::Bool(_) => bool::DTYPE,
             AggView::F64(_) => f64::DTYPE,
+            AggView::F32(_) => f32::DTYPE,
         }
     }
 }
@@ -161,6 +178,7 @@ impl Aggregate {
             AggValues::U32(v) => AggView::U32(ArrayViewD::from_shape(shape, v).map_err(bad)?),
             AggValues::Bool(v) => AggView::Bool(ArrayViewD::from_shape(shape, v).map_err(bad)?),
             AggValues::F64(v) => AggView::F64(ArrayViewD::from_shape(shape, v).map_err(bad)?),
+            AggValues::F32(v) => AggView::F32(ArrayViewD::from_shape(shape, v).map_err(bad)?),
         })
     }
 

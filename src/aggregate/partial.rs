@@ -21,7 +21,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, UInt32Array, UInt64Array};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, UInt32Array, UInt64Array,
+};
 
 use super::canvas::AggValues;
 use super::error::AggError;
@@ -50,6 +52,25 @@ enum State {
     /// The value of the highest row seen per cell, with that row plus one
     /// (0 where empty).
     Last(Vec<Pick>),
+    /// `count` of antialiased lines: summed coverage, `float32` as in
+    /// Datashader, NaN where empty.
+    AaCount(Vec<f32>),
+    /// `any` of antialiased lines: the largest coverage, `float32`, NaN
+    /// where empty.
+    AaAny(Vec<f32>),
+}
+
+/// How an antialiased pixel adds to a cell (Datashader's append functions
+/// for antialiased lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AaRule {
+    /// Self-intersecting lines, one stage: `count`, `sum` and `mean` add
+    /// the coverage less what the previous segment gave the pixel.
+    Add,
+    /// Within one line of a two-stage aggregation (lines that do not
+    /// self-intersect): every reduction keeps the largest coverage
+    /// (times the value), and lines then combine with [`Partial::merge`].
+    Max,
 }
 
 /// A `first`/`last` cell: the value held and the row (position in the
@@ -130,6 +151,26 @@ fn combine<T: Copy>(a: &mut [T], b: &mut [T], init: T, reset: bool, f: impl Fn(&
     }
 }
 
+/// Datashader's `nansum_in_place` for one `float32` cell.
+#[inline(always)]
+fn nansum_f32(a: &mut f32, b: f32) {
+    if a.is_nan() {
+        *a = b;
+    } else if !b.is_nan() {
+        *a += b;
+    }
+}
+
+/// Datashader's `nanmax_in_place` for one `float32` cell.
+#[inline(always)]
+fn nanmax_f32(a: &mut f32, b: f32) {
+    if a.is_nan() || (!b.is_nan() && b > *a) {
+        if !b.is_nan() {
+            *a = b;
+        }
+    }
+}
+
 /// NaN-skipping binary op: NaN only when both sides are NaN.
 #[inline(always)]
 fn nan_combine(a: f64, b: f64, f: impl Fn(f64, f64) -> f64) -> f64 {
@@ -161,6 +202,166 @@ impl Partial {
             ReductionKind::Last => State::Last(filled(cells, EMPTY_PICK)),
         };
         Partial { state }
+    }
+
+    /// An empty partial for `kind` over `cells` cells, for antialiased
+    /// lines: `count` and `any` hold `float32` coverage (NaN where empty),
+    /// the rest as [`Partial::new`].
+    pub(crate) fn new_antialiased(kind: ReductionKind, cells: usize) -> Partial {
+        let nan = || filled(cells, f32::NAN);
+        match kind {
+            ReductionKind::Count => Partial {
+                state: State::AaCount(nan()),
+            },
+            ReductionKind::Any => Partial {
+                state: State::AaAny(nan()),
+            },
+            _ => Partial::new(kind, cells),
+        }
+    }
+
+    /// Add an antialiased pixel to cell `cell`: coverage `aa`, the previous
+    /// segment's coverage `prev`, the row's value `field` (NaN where
+    /// missing; any number for `count`/`any` without a column) and, for
+    /// `first`/`last`, the line's pick key. Datashader's
+    /// `_append_antialias` and `_append_antialias_not_self_intersect`.
+    #[inline]
+    pub(crate) fn aa_append(
+        &mut self,
+        cell: usize,
+        field: f64,
+        aa: f64,
+        prev: f64,
+        key: u64,
+        rule: AaRule,
+    ) {
+        // Datashader's `isnull(agg) or value > agg`.
+        fn keep_max(s: &mut f64, v: f64) {
+            if !v.is_nan() && (s.is_nan() || v > *s) {
+                *s = v;
+            }
+        }
+        match &mut self.state {
+            State::AaCount(c) => {
+                let Some(c) = c.get_mut(cell) else { return };
+                if field.is_nan() {
+                    return;
+                }
+                match rule {
+                    // float32 storage of a float64 sum, as NumPy does.
+                    AaRule::Add if c.is_nan() => *c = (aa - prev) as f32,
+                    AaRule::Add => *c = (f64::from(*c) + (aa - prev)) as f32,
+                    AaRule::Max => {
+                        if c.is_nan() || aa > f64::from(*c) {
+                            *c = aa as f32;
+                        }
+                    }
+                }
+            }
+            State::AaAny(a) => {
+                let Some(a) = a.get_mut(cell) else { return };
+                if !field.is_nan() && (a.is_nan() || aa > f64::from(*a)) {
+                    *a = aa as f32;
+                }
+            }
+            State::Sum(s) => {
+                let Some(s) = s.get_mut(cell) else { return };
+                match rule {
+                    AaRule::Add => {
+                        let v = field * (aa - prev);
+                        if !v.is_nan() {
+                            *s = if s.is_nan() { v } else { *s + v };
+                        }
+                    }
+                    AaRule::Max => keep_max(s, field * aa),
+                }
+            }
+            State::Mean(m) => {
+                let Some(m) = m.get_mut(cell) else { return };
+                // Datashader's `_sum_zero` (zero-initialised) and
+                // `_count_ignore_antialiasing` (a pixel counts where the
+                // previous segment did not cover it).
+                match rule {
+                    AaRule::Add => {
+                        let v = field * (aa - prev);
+                        if !v.is_nan() {
+                            m[0] += v;
+                        }
+                    }
+                    AaRule::Max => {
+                        let v = field * aa;
+                        if !v.is_nan() && v > m[0] {
+                            m[0] = v;
+                        }
+                    }
+                }
+                if !field.is_nan() && prev == 0.0 {
+                    m[1] += 1.0;
+                }
+            }
+            // `min` keeps the largest value within a line too, as
+            // Datashader's does; lines then combine with the minimum.
+            State::Min(s) | State::Max(s) => {
+                if let Some(s) = s.get_mut(cell) {
+                    keep_max(s, field * aa);
+                }
+            }
+            State::First(s) | State::Last(s) => {
+                let Some(s) = s.get_mut(cell) else { return };
+                let v = field * aa;
+                if v.is_nan() {
+                    return;
+                }
+                if s.key == key {
+                    if v > s.value {
+                        s.value = v;
+                    }
+                } else if key < s.key {
+                    *s = Pick { key, value: v };
+                }
+            }
+            State::Count(_) | State::Any(_) | State::Var { .. } => {}
+        }
+    }
+
+    /// Merge the cells `cells` of `line` (one line's pixels, in a
+    /// two-stage aggregation) into this partial, emptying them in `line`.
+    /// Cells may repeat; an emptied cell merges as nothing.
+    pub(crate) fn fold_cells(&mut self, line: &mut Partial, cells: &[u32]) {
+        fn each<T: Copy>(a: &mut [T], b: &mut [T], cells: &[u32], init: T, f: impl Fn(&mut T, T)) {
+            for &c in cells {
+                let c = c as usize;
+                if let (Some(a), Some(b)) = (a.get_mut(c), b.get_mut(c)) {
+                    f(a, *b);
+                    *b = init;
+                }
+            }
+        }
+        match (&mut self.state, &mut line.state) {
+            (State::AaCount(a), State::AaCount(b)) => each(a, b, cells, f32::NAN, nansum_f32),
+            (State::AaAny(a), State::AaAny(b)) => each(a, b, cells, f32::NAN, nanmax_f32),
+            (State::Sum(a), State::Sum(b)) => each(a, b, cells, f64::NAN, |a, b| {
+                *a = nan_combine(*a, b, |x, y| x + y)
+            }),
+            (State::Min(a), State::Min(b)) => each(a, b, cells, f64::NAN, |a, b| {
+                *a = nan_combine(*a, b, f64::min)
+            }),
+            (State::Max(a), State::Max(b)) => each(a, b, cells, f64::NAN, |a, b| {
+                *a = nan_combine(*a, b, f64::max)
+            }),
+            (State::Mean(a), State::Mean(b)) => each(a, b, cells, [0.0; 2], |a, b| {
+                a[0] += b[0];
+                a[1] += b[1];
+            }),
+            (State::First(a), State::First(b)) | (State::Last(a), State::Last(b)) => {
+                each(a, b, cells, EMPTY_PICK, |a, b| {
+                    if b.key < a.key {
+                        *a = b;
+                    }
+                })
+            }
+            _ => {}
+        }
     }
 
     /// Per-cell counts made elsewhere (the GPU), as a `count` partial.
@@ -254,6 +455,7 @@ impl Partial {
             State::First(v) | State::Last(v) => v.fill(EMPTY_PICK),
             State::Mean(v) => v.fill([0.0; 2]),
             State::Var { cells, .. } => cells.fill([0.0; 3]),
+            State::AaCount(v) | State::AaAny(v) => v.fill(f32::NAN),
         }
     }
 
@@ -266,6 +468,7 @@ impl Partial {
             State::First(v) | State::Last(v) => v.len(),
             State::Mean(v) => v.len(),
             State::Var { cells, .. } => cells.len(),
+            State::AaCount(v) | State::AaAny(v) => v.len(),
         }
     }
 
@@ -355,6 +558,8 @@ impl Partial {
             State::Var { std: true, .. } => "std",
             State::First(_) => "first",
             State::Last(_) => "last",
+            State::AaCount(_) => "count (antialiased)",
+            State::AaAny(_) => "any (antialiased)",
         }
     }
 
@@ -451,6 +656,8 @@ impl Partial {
                 a[0] += b[0];
                 a[1] += b[1];
             }),
+            (State::AaCount(a), State::AaCount(b)) => combine(a, b, f32::NAN, reset, nansum_f32),
+            (State::AaAny(a), State::AaAny(b)) => combine(a, b, f32::NAN, reset, nanmax_f32),
             (State::Var { cells: a, .. }, State::Var { cells: b, .. }) => {
                 combine(a, b, [0.0; 3], reset, |a, b| {
                     let (na, nb) = (a[1], b[1]);
@@ -481,6 +688,7 @@ impl Partial {
             State::Count(c) => AggValues::U32(c),
             State::Any(a) => AggValues::Bool(a),
             State::Sum(v) | State::Min(v) | State::Max(v) => AggValues::F64(v),
+            State::AaCount(v) | State::AaAny(v) => AggValues::F32(v),
             State::First(v) | State::Last(v) => {
                 AggValues::F64(v.into_iter().map(|p| p.value).collect())
             }
@@ -541,6 +749,9 @@ impl Partial {
             State::Sum(v) | State::Min(v) | State::Max(v) => {
                 vec![Arc::new(Float64Array::from(v[range].to_vec()))]
             }
+            State::AaCount(v) | State::AaAny(v) => {
+                vec![Arc::new(Float32Array::from(v[range].to_vec()))]
+            }
             State::Mean(v) => {
                 let v = &v[range];
                 vec![f64s(v, |c| c[0]), f64s(v, |c| c[1])]
@@ -580,6 +791,9 @@ impl Partial {
             State::Any(v) => v.extend(plane::<BooleanArray>(planes, 0)?.values().iter()),
             State::Sum(v) | State::Min(v) | State::Max(v) => {
                 v.extend_from_slice(f64_plane(planes, 0)?)
+            }
+            State::AaCount(v) | State::AaAny(v) => {
+                v.extend_from_slice(plane::<Float32Array>(planes, 0)?.values())
             }
             State::Mean(v) => {
                 let (s, n) = (f64_plane(planes, 0)?, f64_plane(planes, 1)?);
@@ -624,6 +838,7 @@ impl Partial {
             State::Mean(v) => v.reserve_exact(cells),
             State::Var { cells: v, .. } => v.reserve_exact(cells),
             State::First(v) | State::Last(v) => v.reserve_exact(cells),
+            State::AaCount(v) | State::AaAny(v) => v.reserve_exact(cells),
         }
         p
     }
@@ -719,6 +934,8 @@ fn accumulate_values(state: &mut State, first_row: u64, cells: &[u32], values: &
                 }
             }
         }
+        // Antialiased coverage is added by `aa_append`, never as points.
+        State::AaCount(_) | State::AaAny(_) => {}
     }
 }
 

@@ -22,6 +22,7 @@ use std::sync::{Condvar, Mutex};
 
 use rayon::prelude::*;
 
+use super::antialias::{AaLine, AaPixel, AaRaster};
 use super::canvas::Aggregate;
 use super::device::Device;
 use super::error::AggError;
@@ -31,7 +32,7 @@ use super::gpu::{self, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;
 use super::line::{self, LineEnds, LineRaster, PixelRun, Trapezoid, UnitLine, Vertex};
 use super::mercator;
-use super::partial::{state_bytes_per_cell, Partial, NO_CELL};
+use super::partial::{pick_key, state_bytes_per_cell, AaRule, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
@@ -60,6 +61,10 @@ pub struct Scratch {
     /// A line's vertex coordinates: `[x, y]` per vertex (or line).
     vertices: Vec<[CoordBuf; 2]>,
     row_lines: RowLineState,
+    /// Antialiased lines, two-stage: one line's partial and the cells it
+    /// touched.
+    aa_line: Option<Partial>,
+    aa_cells: Vec<u32>,
 }
 
 /// Per row of a unit of row lines: what the row adds, its last vertex
@@ -255,6 +260,16 @@ pub struct AggregateRequest {
     /// For [`Glyph::RowAreas`]: each vertex's y on the line filled to
     /// (columns or constants), one per vertex; empty fills to `y = 0`.
     pub row_area_stacks: Vec<Coord>,
+    /// For lines: antialiased strokes this many pixels wide (Datashader's
+    /// `line_width`; `antialias=True` is 1). 0 draws Datashader's plain
+    /// one-pixel lines. `count` and `any` are then `float32` coverage.
+    pub line_width: f64,
+    /// For antialiased `count` and `sum`: whether a line that crosses
+    /// itself adds where it crosses (Datashader's `self_intersect`, true
+    /// by default). False aggregates each line on its own first (its
+    /// largest coverage per pixel) and then adds the lines, as `min`,
+    /// `first` and `last` always do.
+    pub self_intersect: bool,
 }
 
 /// Where a coordinate of a line's vertices comes from.
@@ -373,7 +388,22 @@ impl AggregateRequest {
             vertices: Vec::new(),
             y_stacks: Vec::new(),
             row_area_stacks: Vec::new(),
+            line_width: 0.0,
+            self_intersect: true,
         }
+    }
+
+    /// Antialiased lines `width` pixels wide ([`AggregateRequest::line_width`]).
+    pub fn with_line_width(mut self, width: f64) -> Self {
+        self.line_width = width;
+        self
+    }
+
+    /// Whether antialiased `count`/`sum` add where a line crosses itself
+    /// ([`AggregateRequest::self_intersect`]).
+    pub fn with_self_intersect(mut self, self_intersect: bool) -> Self {
+        self.self_intersect = self_intersect;
+        self
     }
 
     /// One area per row through `vertices` in order (columns or
@@ -619,6 +649,15 @@ pub struct AggregationPlan {
     /// Areas filled to another line (Datashader's `y_stack`), whose bottom
     /// edge's pixels are left to the area below.
     stacked: bool,
+    /// Antialiased lines: their width in pixels (0: plain lines).
+    line_width: f64,
+    /// Antialiased lines aggregated line by line, then combined
+    /// (Datashader's two-stage aggregation).
+    aa_two_stage: bool,
+    /// Antialiased segments each draw their caps, reductions keeping the
+    /// largest coverage (Datashader's `overwrite`, when no reduction sums
+    /// coverage within a line).
+    aa_overwrite: bool,
 }
 
 /// Columns `(xs[k], ys[k])` as vertex coordinates (the shorter list sets
@@ -784,8 +823,24 @@ impl AggregationPlan {
             Glyph::Line if constant => Some(
                 "a constant coordinate for lines down the rows: give columns, or draw one line per row",
             ),
+            _ if req.line_width.is_nan() || req.line_width < 0.0 => Some(
+                "a negative or NaN line width: give 0 (plain lines) or a positive width in pixels",
+            ),
+            Glyph::Area | Glyph::RowAreas if req.line_width > 0.0 => {
+                Some("a line width for areas: areas are filled, not stroked; leave it at 0")
+            }
+            _ if req.line_width > 0.0
+                && matches!(req.reduction.kind, ReductionKind::Var | ReductionKind::Std) =>
+            {
+                Some("antialiasing and var or std (Datashader has neither): use line width 0")
+            }
             _ => None,
         };
+        if req.glyph == Glyph::Points && req.line_width > 0.0 {
+            return Err(AggError::LineUnsupported {
+                what: "a line width for points: give a line glyph, or leave it at 0",
+            });
+        }
         if let Some(what) = unsupported {
             return Err(AggError::LineUnsupported { what });
         }
@@ -845,6 +900,16 @@ impl AggregationPlan {
                 Some((col.clone(), map))
             }
         };
+        // Datashader's `two_stage_agg`: `min`, `first` and `last` (and
+        // `count`/`sum` that do not self-intersect) aggregate line by line;
+        // segments draw their caps over each other unless a reduction sums
+        // coverage within a line (`count`, `sum`, `mean` self-intersecting).
+        let aa_two_stage = match kind {
+            ReductionKind::Min | ReductionKind::First | ReductionKind::Last => true,
+            ReductionKind::Count | ReductionKind::Sum => !req.self_intersect,
+            _ => false,
+        };
+        let aa_overwrite = aa_two_stage || matches!(kind, ReductionKind::Any | ReductionKind::Max);
         let planes = by.as_ref().map_or(1, |(_, m)| m.len());
         let cells = req.width as u128 * req.height as u128 * planes as u128;
         let state = cells * state_bytes_per_cell(kind) as u128;
@@ -921,6 +986,9 @@ impl AggregationPlan {
                 Glyph::RowAreas => !req.row_area_stacks.is_empty(),
                 _ => false,
             },
+            line_width: req.line_width,
+            aa_two_stage,
+            aa_overwrite,
         })
     }
 
@@ -950,6 +1018,11 @@ impl AggregationPlan {
     /// # Ok::<(), pointillist::aggregate::AggError>(())
     /// ```
     pub fn run_partial(&self, source: &Source) -> Result<PartialAggregate, AggError> {
+        if self.line_width > 0.0 {
+            return Err(AggError::LineUnsupported {
+                what: "antialiasing as partials (shards, Dask): run the whole plan, or use line width 0",
+            });
+        }
         let units = self.units(source);
         let choice = self.choose_engine(&units)?;
         let partial = self.partial_on(choice.engine, source, &units, &|_| {})?;
@@ -987,7 +1060,11 @@ impl AggregationPlan {
 
     /// A fresh, empty partial for this plan.
     pub fn new_partial(&self) -> Partial {
-        Partial::new(self.kind, self.cells())
+        if self.line_width > 0.0 {
+            Partial::new_antialiased(self.kind, self.cells())
+        } else {
+            Partial::new(self.kind, self.cells())
+        }
     }
 
     /// The columns a unit must read.
@@ -1069,6 +1146,10 @@ impl AggregationPlan {
             value: values.map_or(f64::NAN, |v| v[k]),
             plane: codes.map_or(0, |c| c[k]),
         };
+        if self.line_width > 0.0 {
+            self.aa_rows_into(source, unit, p, scratch)?;
+            return Ok(Vec::new());
+        }
         match self.glyph {
             Glyph::RowLines | Glyph::RowAreas => {
                 self.row_lines_into(source, unit, &r, &mut px, p, scratch)?
@@ -1077,6 +1158,7 @@ impl AggregationPlan {
                 self.for_each_vertex_batch(
                     source,
                     unit,
+                    BATCH_ROWS,
                     scratch,
                     |first_row, rows, vs, values, codes| {
                         let [xs, ys] = &vs[0];
@@ -1095,6 +1177,7 @@ impl AggregationPlan {
                 self.for_each_vertex_batch(
                     source,
                     unit,
+                    BATCH_ROWS,
                     scratch,
                     |first_row, _, vs, values, codes| {
                         // Line after line, each keyed after the ones before it
@@ -1149,6 +1232,7 @@ impl AggregationPlan {
             self.for_each_vertex_batch(
                 source,
                 u,
+                BATCH_ROWS,
                 &mut scratch,
                 |first_row, rows, vs, values, codes| {
                     for (j, pair) in vs.chunks_exact(2).enumerate() {
@@ -1189,6 +1273,170 @@ impl AggregationPlan {
         }
         px.flush(&mut p);
         Ok(p)
+    }
+
+    /// How an antialiased pixel of vertex `v`'s row goes into a partial:
+    /// its cell, the value it adds (any number where the reduction has no
+    /// column) and its pick key for `first`/`last` (`line`: the line's
+    /// position among the lines).
+    #[inline]
+    fn aa_add(&self, p: &mut Partial, v: &Vertex, px: AaPixel, line: u64, rule: AaRule) -> u32 {
+        let cell = px.index.wrapping_mul(self.planes()).wrapping_add(v.plane);
+        let field = if self.value.is_some() { v.value } else { 0.0 };
+        let key = pick_key(line, self.kind == ReductionKind::Last);
+        p.aa_append(cell as usize, field, px.value, px.prev, key, rule);
+        cell
+    }
+
+    /// Antialiased lines down the rows (Datashader's `LineAxis0` and
+    /// `LinesAxis0Multi` with `line_width > 0`): the units in row order on
+    /// this thread, each line walked vertex by vertex. One line, or lines
+    /// that self-intersect, go straight into the partial; otherwise each
+    /// line has a partial of its own, and they combine in line order at
+    /// the end, as Datashader's second stage does.
+    fn aa_lines_partial(
+        &self,
+        source: &Source,
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Partial, AggError> {
+        let r = AaRaster::new(&self.geometry, self.line_width, self.aa_overwrite);
+        let n = self.vertices.len();
+        let own = self.aa_two_stage && n > 1;
+        let rule = if self.aa_two_stage {
+            AaRule::Max
+        } else {
+            AaRule::Add
+        };
+        let mut total = self.new_partial();
+        let mut parts: Vec<Partial> = if own {
+            (0..n).map(|_| self.new_partial()).collect()
+        } else {
+            Vec::new()
+        };
+        let mut lines: Vec<AaLine<Vertex>> = vec![AaLine::new(); n];
+        let mut scratch = Scratch::default();
+        for u in units {
+            self.for_each_vertex_batch(
+                source,
+                u,
+                BATCH_ROWS,
+                &mut scratch,
+                |first_row, rows, vs, values, codes| {
+                    for (j, (line, [xs, ys])) in lines.iter_mut().zip(vs).enumerate() {
+                        let p = if own { &mut parts[j] } else { &mut total };
+                        let key = line_key_offset(j);
+                        let mut emit = |v: &Vertex, px: AaPixel| {
+                            self.aa_add(p, v, px, key, rule);
+                        };
+                        for k in 0..rows {
+                            let (x, y) = (xs.at(k), ys.at(k));
+                            let v = Vertex {
+                                row: first_row + k as u64,
+                                x,
+                                y,
+                                value: values.map_or(f64::NAN, |v| v[k]),
+                                plane: codes.map_or(0, |c| c[k]),
+                            };
+                            line.push(&r, (x, y), v, &mut emit);
+                        }
+                    }
+                },
+            )?;
+            progress(u.rows as u64);
+        }
+        for (j, line) in lines.iter_mut().enumerate() {
+            let p = if own { &mut parts[j] } else { &mut total };
+            let key = line_key_offset(j);
+            line.finish(&r, &mut |v: &Vertex, px: AaPixel| {
+                self.aa_add(p, v, px, key, rule);
+            });
+        }
+        for mut p in parts {
+            total.merge_and_reset(&mut p)?;
+        }
+        Ok(total)
+    }
+
+    /// Antialiased lines one per row (Datashader's axis=1 layouts and
+    /// ragged lines with `line_width > 0`): each row's line walked vertex
+    /// by vertex, in row order. Rows are decoded a few at a time, all
+    /// their vertices together, so memory stays at about a million
+    /// coordinates whatever the table's width. Two-stage reductions draw
+    /// each row into a partial of its own and fold the cells it touched
+    /// into `p`, as Datashader's second stage does.
+    fn aa_rows_into(
+        &self,
+        source: &Source,
+        unit: &Unit,
+        p: &mut Partial,
+        scratch: &mut Scratch,
+    ) -> Result<(), AggError> {
+        let r = AaRaster::new(&self.geometry, self.line_width, self.aa_overwrite);
+        let ragged = self.glyph == Glyph::RaggedLines;
+        let batch_rows = if ragged {
+            BATCH_ROWS
+        } else {
+            ((1usize << 20) / self.vertices.len().max(1)).clamp(64, BATCH_ROWS)
+        };
+        let mut line_p = scratch.aa_line.take().filter(|l| l.cells() == self.cells());
+        if self.aa_two_stage && line_p.is_none() {
+            line_p = Some(self.new_partial());
+        }
+        let mut cells = std::mem::take(&mut scratch.aa_cells);
+        let rule = if self.aa_two_stage {
+            AaRule::Max
+        } else {
+            AaRule::Add
+        };
+        let result = self.for_each_vertex_batch(
+            source,
+            unit,
+            batch_rows,
+            scratch,
+            |first_row, rows, vs, values, codes| {
+                for k in 0..rows {
+                    let row = first_row + k as u64;
+                    let v = Vertex {
+                        row,
+                        x: f64::NAN,
+                        y: f64::NAN,
+                        value: values.map_or(f64::NAN, |v| v[k]),
+                        plane: codes.map_or(0, |c| c[k]),
+                    };
+                    let mut line: AaLine<Vertex> = AaLine::new();
+                    let target = match &mut line_p {
+                        Some(l) => l,
+                        None => &mut *p,
+                    };
+                    let two_stage = self.aa_two_stage;
+                    let mut emit = |v: &Vertex, px: AaPixel| {
+                        let cell = self.aa_add(target, v, px, row, rule);
+                        if two_stage {
+                            cells.push(cell);
+                        }
+                    };
+                    if ragged {
+                        let [xs, ys] = &vs[0];
+                        for (&x, &y) in xs.list(k).iter().zip(ys.list(k)) {
+                            line.push(&r, (x, y), v, &mut emit);
+                        }
+                    } else {
+                        for [xs, ys] in vs {
+                            line.push(&r, (xs.at(k), ys.at(k)), v, &mut emit);
+                        }
+                    }
+                    line.finish(&r, &mut emit);
+                    if let Some(l) = &mut line_p {
+                        p.fold_cells(l, &cells);
+                        cells.clear();
+                    }
+                }
+            },
+        );
+        scratch.aa_line = line_p;
+        scratch.aa_cells = cells;
+        result
     }
 
     /// Draw the row lines of `unit` a few vertices at a time: the
@@ -1386,6 +1634,7 @@ impl AggregationPlan {
         &self,
         source: &Source,
         unit: &Unit,
+        batch_rows: usize,
         scratch: &mut Scratch,
         mut f: impl FnMut(u64, usize, &[[CoordBuf; 2]], Option<&[f64]>, Option<&[u32]>),
     ) -> Result<(), AggError> {
@@ -1400,7 +1649,7 @@ impl AggregationPlan {
         } = scratch;
         vertices.resize_with(self.vertices.len(), Default::default);
         let ragged = self.glyph == Glyph::RaggedLines;
-        for batch in self.reader()(source, unit, &cols, BATCH_ROWS, None)? {
+        for batch in self.reader()(source, unit, &cols, batch_rows, None)? {
             let batch = batch?;
             for ((xc, yc), [xs, ys]) in self.vertices.iter().zip(vertices.iter_mut()) {
                 for (coord, out) in [(xc, &mut *xs), (yc, &mut *ys)] {
@@ -1637,12 +1886,16 @@ impl AggregationPlan {
         if self.glyph == Glyph::Area {
             return self.area_partial(source, units, progress);
         }
+        if self.line_width > 0.0 && self.glyph == Glyph::Line {
+            return self.aa_lines_partial(source, units, progress);
+        }
         let lines = self.lines_down_rows();
         let ends: Ends = Mutex::new(vec![None; units.len() * lines]);
         let total = match engine {
             #[cfg(feature = "gpu")]
             Engine::Gpu(g) => Some(self.run_gpu(&g, source, units, progress)?),
-            Engine::Cpu if self.kind.is_exact_commutative() => {
+            // Antialiased coverage adds in float32: in row order too.
+            Engine::Cpu if self.kind.is_exact_commutative() && self.line_width == 0.0 => {
                 self.run_per_worker(source, units, &ends, progress)?
             }
             Engine::Cpu => self.run_ordered(source, units, &ends, progress)?,

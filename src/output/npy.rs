@@ -231,6 +231,7 @@ pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
         AggValues::U32(_) => "<u4",
         AggValues::Bool(_) => "|b1",
         AggValues::F64(_) => "<f8",
+        AggValues::F32(_) => "<f4",
     };
     w.write_all(&header(descr, &shape))?;
     const BLOCK: usize = 1 << 14;
@@ -252,6 +253,14 @@ pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
             }
         }
         AggValues::F64(v) => {
+            for c in v.chunks(BLOCK) {
+                buf.clear();
+                c.iter()
+                    .for_each(|x| buf.extend_from_slice(&x.to_le_bytes()));
+                w.write_all(&buf)?;
+            }
+        }
+        AggValues::F32(v) => {
             for c in v.chunks(BLOCK) {
                 buf.clear();
                 c.iter()

@@ -73,6 +73,16 @@ pub(crate) fn colorize_with(
                 });
             Totals::U64(totals)
         }
+        AggValues::F32(v) => {
+            // Antialiased categories: mixed in float64 (Datashader mixes
+            // their float32 values in float32).
+            let wide = Aggregate {
+                values: AggValues::F64(v.iter().map(|&x| f64::from(x)).collect()),
+                categories: agg.categories.clone(),
+                ..*agg
+            };
+            return colorize_with(&wide, key, opts, shortcuts);
+        }
         AggValues::F64(v) => {
             let baseline = numeric::nan_min_max(v).map_or(f64::NAN, |(lo, _)| lo);
             let mut totals = vec![0.0f64; npix];

@@ -279,6 +279,24 @@ fn offset_data(values: &AggValues, span: Option<(f64, f64)>) -> Option<(Vec<f64>
             }
             Some((out, false))
         }
+        AggValues::F32(v) => {
+            // NumPy subtracts the offset (and clips) in float32.
+            let (min, _) =
+                v.iter()
+                    .filter(|x| !x.is_nan())
+                    .fold(None, |m: Option<(f32, f32)>, &x| {
+                        Some(m.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+                    })?;
+            let mut out = vec![0.0; v.len()];
+            match span {
+                None => par_map(v, &mut out, |x| f64::from(x - min)),
+                Some((lo, hi)) => {
+                    let (lo, hi) = (lo as f32, hi as f32);
+                    par_map(v, &mut out, |x| f64::from(x.clamp(lo, hi) - lo))
+                }
+            }
+            Some((out, false))
+        }
     }
 }
 

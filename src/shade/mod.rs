@@ -639,7 +639,7 @@ fn validate(agg: &Aggregate, opts: &ShadeOptions) -> Result<(), ShadeError> {
         let limits = match agg.values {
             AggValues::U32(_) => Some((0.0, f64::from(u32::MAX), SpanProblem::OutsideUint32)),
             AggValues::Bool(_) => Some((-128.0, 127.0, SpanProblem::OutsideBool)),
-            AggValues::F64(_) => None,
+            AggValues::F64(_) | AggValues::F32(_) => None,
         };
         if let Some((min, max, reason)) = limits {
             if lo.trunc() < min || hi.trunc() > max {

@@ -203,6 +203,16 @@ impl SharedEqHist {
                 .iter()
                 .map(|&x| if x.is_nan() { f64::NAN } else { eval(x) })
                 .collect(),
+            AggValues::F32(v) => v
+                .iter()
+                .map(|&x| {
+                    if x.is_nan() {
+                        f64::NAN
+                    } else {
+                        eval(f64::from(x))
+                    }
+                })
+                .collect(),
             AggValues::Bool(_) => return super::shade(agg, opts),
         };
         let eq_agg = Aggregate {

@@ -474,6 +474,7 @@ pub fn is_blank(agg: &Aggregate) -> bool {
         AggValues::U32(v) => v.iter().all(|&c| c == 0),
         AggValues::Bool(v) => v.iter().all(|&b| !b),
         AggValues::F64(v) => v.iter().all(|c| c.is_nan()),
+        AggValues::F32(v) => v.iter().all(|c| c.is_nan()),
     }
 }
 
@@ -667,7 +668,7 @@ fn eq_hist_over(visit: &mut Visit<'_>) -> Result<Option<SharedEqHist>, TileError
     visit(&mut |agg| {
         match &agg.values {
             AggValues::U32(_) => integer.add(agg)?,
-            AggValues::F64(_) => {
+            AggValues::F64(_) | AggValues::F32(_) => {
                 float = true;
                 if let Some(r) = value_range(agg) {
                     range = widen(range, r);

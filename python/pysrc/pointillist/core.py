@@ -168,7 +168,7 @@ class Canvas:
             return _dask.points(self, source, x, y, agg)
         return self._aggregate(source, x, y, agg, "points")
 
-    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None, stacked=False):
+    def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None, stacked=False, aa=None):
         """Aggregate a local source (not Dask) with glyph ``points``,
         ``line``, ``row-lines`` or ``ragged-lines`` (``vertices``: every
         vertex, or line, as ``(x, y)``, each a column name or a number;
@@ -193,6 +193,8 @@ class Canvas:
         self.validate_ranges(x_range, y_range)
         params = self._params(x or "", y or "", kind, column, cat_column, prepared.labels, x_range, y_range)
         params["glyph"] = glyph
+        if aa:
+            params.update(aa)
         if glyph == "area":
             # Each area's line and the line it is filled to, in turn.
             params["vertices"] = [tuple(v) for v in vertices[::2]]
@@ -298,18 +300,32 @@ class Canvas:
         agg : Reduction, optional
             Reduction to compute. Default is ``any()``, as in Datashader.
         axis : 0 or 1
-        geometry, line_width, antialias :
-            line geometry columns, ``line_width > 0`` and ``antialias=True``
-            are not implemented yet and raise ``NotImplementedError``.
+        line_width : float, optional
+            Datashader's antialiased lines, this many pixels wide (0, the
+            default, draws plain one-pixel lines). ``count`` and ``any``
+            are then float32 coverage; ``count`` and ``sum`` take
+            ``self_intersect=False`` to count a line once where it crosses
+            itself. ``var`` and ``std`` raise ``NotImplementedError``, as in
+            Datashader.
+        antialias : bool, optional
+            ``True`` is ``line_width=1``; do not give both.
+        geometry :
+            line geometry columns are not implemented yet and raise
+            ``NotImplementedError``.
         """
         if geometry is not None:
             raise NotImplementedError(
                 "Canvas.line(geometry=...): line geometry columns are not implemented by pointillist yet"
             )
-        if antialias or line_width:
-            raise NotImplementedError(
-                "Canvas.line: antialiased lines (line_width > 0, antialias=True) are not implemented by pointillist yet"
+        if line_width is None:
+            line_width = 0
+        if antialias and line_width != 0:
+            raise ValueError(
+                "Do not specify values for both the line_width and \n"
+                "antialias keyword arguments; use line_width instead."
             )
+        if antialias:
+            line_width = 1.0
         if x is None or y is None:
             raise ValueError(
                 "Line coordinates may be specified by providing both the x and y "
@@ -373,16 +389,28 @@ class Canvas:
             agg = rd.any()
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
+        line_width = float(line_width)
+        if line_width > 0:
+            # Datashader's reductions for antialiased lines.
+            inner = agg.reduction if isinstance(agg, rd.by) else agg
+            if not isinstance(inner, (rd.any, rd.count, rd.max, rd.min, rd.sum, rd.mean, rd.first, rd.last)):
+                raise NotImplementedError(f"{type(inner)} reduction not implemented for antialiased lines")
         self.validate()
         first = vertices[0] if vertices else (x, y)
         fx, fy = (c if isinstance(c, str) else None for c in first)
         if _is_dask(source):
+            if line_width > 0:
+                raise NotImplementedError(
+                    "Canvas.line: antialiased lines (line_width > 0) on Dask are not implemented by pointillist yet"
+                )
             # A line per row (axis=1): partials on the workers, as for
             # points (pointillist/dask.py).
             from . import dask as _dask
 
             return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims)
-        return self._aggregate(source, fx, fy, agg, glyph, vertices, dims)
+        inner = agg.reduction if isinstance(agg, rd.by) else agg
+        aa = dict(line_width=line_width, self_intersect=getattr(inner, "self_intersect", True))
+        return self._aggregate(source, fx, fy, agg, glyph, vertices, dims, aa=aa)
 
     def area(self, source, x, y, agg=None, axis=0, y_stack=None):
         """Compute a reduction by pixel, mapping data to pixels as a filled

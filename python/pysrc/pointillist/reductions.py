@@ -74,9 +74,18 @@ class OptionalFieldReduction(Reduction):
 
 
 class count(OptionalFieldReduction):
-    """Count of points per pixel (or of non-NaN values of ``column``), uint32."""
+    """Count of points per pixel (or of non-NaN values of ``column``), uint32
+    (float32 coverage for antialiased lines). ``self_intersect``: whether an
+    antialiased line adds where it crosses itself (ignored otherwise)."""
 
     _kind = "count"
+
+    def __init__(self, column=None, self_intersect=True):
+        super().__init__(column)
+        self.self_intersect = bool(self_intersect)
+
+    def __hash__(self):
+        return hash((type(self), self.column, self.self_intersect))
 
 
 class any(OptionalFieldReduction):
@@ -86,9 +95,17 @@ class any(OptionalFieldReduction):
 
 
 class sum(Reduction):
-    """Sum of ``column`` per pixel, float64, NaN where empty."""
+    """Sum of ``column`` per pixel, float64, NaN where empty.
+    ``self_intersect``: as for :class:`count`."""
 
     _kind = "sum"
+
+    def __init__(self, column=None, self_intersect=True):
+        super().__init__(column)
+        self.self_intersect = bool(self_intersect)
+
+    def __hash__(self):
+        return hash((type(self), self.column, self.self_intersect))
 
 
 class mean(Reduction):
