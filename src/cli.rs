@@ -348,6 +348,20 @@ pub struct CanvasArgs {
         allow_hyphen_values = true
     )]
     pub y_values: Option<String>,
+    /// For line glyphs: antialiased lines this many pixels wide
+    /// (Datashader's line_width; 0, the default, draws plain one-pixel
+    /// lines). count and any are then float32 coverage.
+    #[arg(long, value_name = "PIXELS", default_value_t = 0.0)]
+    pub line_width: f64,
+    /// Antialiased lines one pixel wide: --line-width 1 (Datashader's
+    /// antialias=True).
+    #[arg(long, conflicts_with = "line_width")]
+    pub antialias: bool,
+    /// With --line-width: count (and sum) a line once where it crosses
+    /// itself (Datashader's self_intersect=False): each line is aggregated
+    /// on its own, its largest coverage per pixel, and the lines added.
+    #[arg(long)]
+    pub no_self_intersect: bool,
 }
 
 /// Datashader's broadcasting of column lists: a list of one column is
@@ -1063,6 +1077,24 @@ impl CanvasArgs {
                 aggregate.y = self.y;
             }
         }
+        if !(self.line_width.is_finite() && self.line_width >= 0.0) {
+            bail!(
+                "--line-width {}: give 0 (plain lines) or a positive width in pixels",
+                self.line_width
+            );
+        }
+        let line_width = if self.antialias { 1.0 } else { self.line_width };
+        if line_width > 0.0 && !matches!(glyph, Glyph::Line | Glyph::RowLines | Glyph::RaggedLines)
+        {
+            bail!("--line-width and --antialias draw lines: add --glyph line, row-lines or ragged-lines");
+        }
+        if self.no_self_intersect && line_width == 0.0 {
+            bail!(
+                "--no-self-intersect is for antialiased lines: add --line-width W or --antialias"
+            );
+        }
+        aggregate.line_width = line_width;
+        aggregate.self_intersect = !self.no_self_intersect;
         aggregate.x_range = x_range;
         aggregate.y_range = y_range;
         aggregate.x_axis = x_axis;

@@ -1759,3 +1759,110 @@ fn an_area_per_row_is_the_same_from_constant_columns_or_constants() {
     ];
     assert_clean_failure(dir.path(), &o, &["--y-stack", "per vertex"], &keep);
 }
+
+/// The values of a little-endian `f4` `.npy` file written by `--save-agg`.
+fn npy_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).expect("npy");
+    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let head = String::from_utf8_lossy(&bytes[10..10 + header]).to_string();
+    assert!(head.contains("<f4"), "{head}");
+    bytes[10 + header..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[test]
+fn antialiased_lines_are_the_same_from_every_layout_and_thread_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("series.parquet");
+    write_series(&input, 2000);
+    let input = input.to_str().expect("utf8");
+    let ys = "s0,s1,s2,s3,s4";
+    let aa = |name: &str, args: &[&str]| -> Vec<f32> {
+        let npy = dir.path().join(format!("{name}.npy"));
+        let mut all = vec!["render", input];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--width", "71", "--height", "53", "--save-agg"]);
+        all.push(npy.to_str().expect("utf8"));
+        let o = run(dir.path(), &all);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        npy_f32(&npy)
+    };
+    let wide = ["--line-width", "1.5"];
+    let cols = [
+        &["--glyph", "row-lines", "--x", "t0,t1,t2,t3,t4", "--y", ys][..],
+        &wide,
+    ]
+    .concat();
+    let columns = aa("columns", &cols);
+    let covered = columns.iter().filter(|c| !c.is_nan()).count();
+    assert!(covered > 500, "{covered} pixels");
+    // Coverage, not counts: fractions where a stroke's edge passes.
+    assert!(columns.iter().any(|&c| c > 0.0 && c.fract() != 0.0));
+    let one = aa("one-thread", &[&cols[..], &["--threads", "1"]].concat());
+    assert!(
+        one.iter()
+            .zip(&columns)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "one thread and many differ"
+    );
+    let constants = aa(
+        "constants",
+        &[
+            &["--glyph", "row-lines", "--x-values", "0:2.5:0.5", "--y", ys][..],
+            &wide,
+        ]
+        .concat(),
+    );
+    let ragged = aa(
+        "ragged",
+        &[
+            &["--glyph", "ragged-lines", "--x", "ts", "--y", "ss"][..],
+            &wide,
+        ]
+        .concat(),
+    );
+    for (name, other) in [("constants", &constants), ("ragged", &ragged)] {
+        assert!(
+            other
+                .iter()
+                .zip(&columns)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name} differ from the columns"
+        );
+    }
+    // A line that does not self-intersect counts once per pixel: at most
+    // the self-intersecting count, and some pixels less.
+    let once = aa("once", &[&cols[..], &["--no-self-intersect"]].concat());
+    assert!(once
+        .iter()
+        .zip(&columns)
+        .all(|(a, b)| a.is_nan() == b.is_nan() && (a.is_nan() || *a <= *b + 1e-3)));
+    let fewer = once.iter().zip(&columns).filter(|(a, b)| *a < *b).count();
+    assert!(fewer > 0, "no pixel counted less");
+    // `--antialias` is `--line-width 1`.
+    let unit = aa("unit", &[&cols[..6], &["--antialias"]].concat());
+    let lw1 = aa("lw1", &[&cols[..6], &["--line-width", "1"]].concat());
+    assert!(unit
+        .iter()
+        .zip(&lw1)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    let bad = tempfile::tempdir().expect("tempdir");
+    let o = run(
+        bad.path(),
+        &[
+            "render",
+            input,
+            "--x",
+            "s0",
+            "--y",
+            "s1",
+            "--line-width",
+            "2",
+            "-o",
+            "o.png",
+        ],
+    );
+    assert_clean_failure(bad.path(), &o, &["--glyph line"], &[]);
+}

@@ -1289,11 +1289,12 @@ impl AggregationPlan {
     }
 
     /// Antialiased lines down the rows (Datashader's `LineAxis0` and
-    /// `LinesAxis0Multi` with `line_width > 0`): the units in row order on
-    /// this thread, each line walked vertex by vertex. One line, or lines
-    /// that self-intersect, go straight into the partial; otherwise each
-    /// line has a partial of its own, and they combine in line order at
-    /// the end, as Datashader's second stage does.
+    /// `LinesAxis0Multi` with `line_width > 0`): line after line, each
+    /// through the units in row order on this thread, walked vertex by
+    /// vertex (a line's columns are read once per line, so coverage adds
+    /// up in Datashader's order, to the bit). Lines that self-intersect go
+    /// straight into the partial; otherwise each line is aggregated on its
+    /// own and then merged in, as Datashader's second stage does.
     fn aa_lines_partial(
         &self,
         source: &Source,
@@ -1301,34 +1302,34 @@ impl AggregationPlan {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Partial, AggError> {
         let r = AaRaster::new(&self.geometry, self.line_width, self.aa_overwrite);
-        let n = self.vertices.len();
-        let own = self.aa_two_stage && n > 1;
+        let own = self.aa_two_stage && self.vertices.len() > 1;
         let rule = if self.aa_two_stage {
             AaRule::Max
         } else {
             AaRule::Add
         };
         let mut total = self.new_partial();
-        let mut parts: Vec<Partial> = if own {
-            (0..n).map(|_| self.new_partial()).collect()
-        } else {
-            Vec::new()
-        };
-        let mut lines: Vec<AaLine<Vertex>> = vec![AaLine::new(); n];
+        let mut part = own.then(|| self.new_partial());
         let mut scratch = Scratch::default();
-        for u in units {
-            self.for_each_vertex_batch(
-                source,
-                u,
-                BATCH_ROWS,
-                &mut scratch,
-                |first_row, rows, vs, values, codes| {
-                    for (j, (line, [xs, ys])) in lines.iter_mut().zip(vs).enumerate() {
-                        let p = if own { &mut parts[j] } else { &mut total };
-                        let key = line_key_offset(j);
-                        let mut emit = |v: &Vertex, px: AaPixel| {
-                            self.aa_add(p, v, px, key, rule);
-                        };
+        for (j, vertex) in self.vertices.iter().enumerate() {
+            let one = AggregationPlan {
+                vertices: vec![vertex.clone()],
+                ..self.clone()
+            };
+            let p = part.as_mut().unwrap_or(&mut total);
+            let key = line_key_offset(j);
+            let mut emit = |v: &Vertex, px: AaPixel| {
+                self.aa_add(p, v, px, key, rule);
+            };
+            let mut line: AaLine<Vertex> = AaLine::new();
+            for u in units {
+                one.for_each_vertex_batch(
+                    source,
+                    u,
+                    BATCH_ROWS,
+                    &mut scratch,
+                    |first_row, rows, vs, values, codes| {
+                        let [xs, ys] = &vs[0];
                         for k in 0..rows {
                             let (x, y) = (xs.at(k), ys.at(k));
                             let v = Vertex {
@@ -1340,20 +1341,16 @@ impl AggregationPlan {
                             };
                             line.push(&r, (x, y), v, &mut emit);
                         }
-                    }
-                },
-            )?;
-            progress(u.rows as u64);
-        }
-        for (j, line) in lines.iter_mut().enumerate() {
-            let p = if own { &mut parts[j] } else { &mut total };
-            let key = line_key_offset(j);
-            line.finish(&r, &mut |v: &Vertex, px: AaPixel| {
-                self.aa_add(p, v, px, key, rule);
-            });
-        }
-        for mut p in parts {
-            total.merge_and_reset(&mut p)?;
+                    },
+                )?;
+                if j == 0 {
+                    progress(u.rows as u64);
+                }
+            }
+            line.finish(&r, &mut emit);
+            if let Some(p) = &mut part {
+                total.merge_and_reset(p)?;
+            }
         }
         Ok(total)
     }

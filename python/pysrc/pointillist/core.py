@@ -7,6 +7,7 @@ values (floats within the core's summation-order rounding).
 
 from __future__ import annotations
 
+import builtins
 import math
 import numbers
 import os
@@ -389,7 +390,8 @@ class Canvas:
             agg = rd.any()
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
-        line_width = float(line_width)
+        # As in Datashader, a width of 0 or less draws plain lines.
+        line_width = builtins.max(float(line_width), 0.0)
         if line_width > 0:
             # Datashader's reductions for antialiased lines.
             inner = agg.reduction if isinstance(agg, rd.by) else agg
