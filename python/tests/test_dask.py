@@ -472,3 +472,5 @@ def test_lines_down_the_rows_on_dask_are_refused(client, od):
     ddf = dd.from_pandas(od, npartitions=2)
     with pytest.raises(NotImplementedError, match="axis=0"):
         ds.Canvas(10, 10).line(ddf, "ox", "oy")
+    with pytest.raises(NotImplementedError, match="antialiased lines"):
+        ds.Canvas(10, 10).line(ddf, ["ox", "dx"], ["oy", "dy"], axis=1, line_width=1)

@@ -207,8 +207,8 @@ def test_layouts_not_implemented_are_named(walk):
     cvs = ds.Canvas(10, 10)
     with pytest.raises(ValueError, match="lengths do not match"):
         cvs.line(walk, ["x", "x"], ["y"], axis=1)
-    with pytest.raises(NotImplementedError, match="antialias"):
-        cvs.line(walk, "x", "y", line_width=1)
+    with pytest.raises(NotImplementedError, match="antialiased lines"):
+        cvs.line(walk, "x", "y", agg=ds.var("v"), line_width=1)
     with pytest.raises(NotImplementedError, match="geometry"):
         cvs.line(walk, geometry="g")
     with pytest.raises(ValueError, match="both the x and y"):

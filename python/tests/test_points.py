@@ -305,8 +305,8 @@ def test_not_implemented_is_named(df):
         ds.first_n("v")
     with pytest.raises(NotImplementedError, match="summary"):
         ds.summary(a=ds.count())
-    with pytest.raises(NotImplementedError, match="antialias"):
-        ds.Canvas().line(df, "x", "y", antialias=True)
+    with pytest.raises(NotImplementedError, match="antialiased lines"):
+        ds.Canvas().line(df, "x", "y", agg=ds.std("v"), antialias=True)
     with pytest.raises(NotImplementedError, match="geometry"):
         ds.Canvas().points(df, geometry="g")
     with pytest.raises(NotImplementedError, match="dask|xarray"):

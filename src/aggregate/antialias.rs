@@ -424,8 +424,7 @@ mod tests {
             (0.0, h as f64),
             AxisKind::Linear,
             AxisKind::Linear,
-        )
-        .expect("geometry");
+        );
         AaRaster::new(&g, lw, overwrite)
     }
 

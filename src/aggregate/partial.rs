@@ -164,10 +164,8 @@ fn nansum_f32(a: &mut f32, b: f32) {
 /// Datashader's `nanmax_in_place` for one `float32` cell.
 #[inline(always)]
 fn nanmax_f32(a: &mut f32, b: f32) {
-    if a.is_nan() || (!b.is_nan() && b > *a) {
-        if !b.is_nan() {
-            *a = b;
-        }
+    if !b.is_nan() && (a.is_nan() || b > *a) {
+        *a = b;
     }
 }
 

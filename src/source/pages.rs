@@ -155,6 +155,7 @@ mod read_tests {
             AggValues::U32(v) => v.iter().map(|&x| u64::from(x)).collect(),
             AggValues::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
             AggValues::Bool(v) => v.iter().map(|&x| u64::from(x)).collect(),
+            AggValues::F32(v) => v.iter().map(|x| u64::from(x.to_bits())).collect(),
         }
     }
 
