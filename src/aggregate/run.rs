@@ -2018,7 +2018,13 @@ impl AggregationPlan {
             self.glyph,
             Glyph::RowLines | Glyph::RaggedLines | Glyph::RowAreas
         ) {
-            ROW_LINE_UNIT_ROWS
+            if self.line_width > 0.0 {
+                // An antialiased vertex covers tens of pixels: units of
+                // about a million vertices.
+                ((1usize << 20) / self.vertices.len().max(16)).clamp(64, ROW_LINE_UNIT_ROWS)
+            } else {
+                ROW_LINE_UNIT_ROWS
+            }
         } else {
             UNIT_ROWS
         };
@@ -2102,14 +2108,27 @@ impl AggregationPlan {
         // Enough rows per group to amortise a canvas allocation and merge.
         // At most about 16 groups (so few merges), and enough rows per group
         // to amortise a canvas reset and merge; never thread-dependent.
-        let all_rows: usize = units.iter().map(|u| u.rows).sum();
+        // A row of a line per row weighs its vertices (an antialiased one
+        // its pixels, tens per vertex) against a point's one pixel.
+        let weight = match self.glyph {
+            Glyph::RowLines | Glyph::RowAreas | Glyph::RaggedLines => {
+                let per_row = if self.glyph == Glyph::RaggedLines {
+                    16
+                } else {
+                    self.vertices.len()
+                };
+                per_row * if self.line_width > 0.0 { 64 } else { 4 }
+            }
+            _ => 1,
+        };
+        let all_rows: usize = units.iter().map(|u| u.rows * weight).sum();
         let group_rows = (4 * self.cells()).max(UNIT_ROWS).max(all_rows.div_ceil(16));
         // Each group with the index of its first unit.
         let mut groups: Vec<(usize, &[Unit])> = Vec::new();
         let mut start = 0;
         let mut rows = 0;
         for (i, u) in units.iter().enumerate() {
-            rows += u.rows;
+            rows += u.rows * weight;
             if rows >= group_rows {
                 groups.push((start, &units[start..=i]));
                 start = i + 1;
