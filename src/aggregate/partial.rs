@@ -825,6 +825,17 @@ impl Partial {
         Ok(())
     }
 
+    /// [`Partial::with_capacity`] for antialiased lines
+    /// ([`Partial::new_antialiased`]).
+    pub(crate) fn with_capacity_antialiased(kind: ReductionKind, cells: usize) -> Partial {
+        let mut p = Partial::new_antialiased(kind, 0);
+        if let State::AaCount(v) | State::AaAny(v) = &mut p.state {
+            v.reserve_exact(cells);
+            return p;
+        }
+        Partial::with_capacity(kind, cells)
+    }
+
     /// An empty partial of `kind` with room for `cells` cells but none
     /// yet, to be filled by [`Partial::extend_from_planes`].
     pub(crate) fn with_capacity(kind: ReductionKind, cells: usize) -> Partial {

@@ -966,6 +966,10 @@ impl AggregationPlan {
             lnglat: req.lnglat,
             reduction: req.reduction.clone(),
             categories: by.as_ref().map(|(_, m)| m.labels().to_vec()),
+            glyph: req.glyph.name().to_string(),
+            line_width: req.line_width,
+            // Only a two-stage count or sum tells it apart.
+            self_intersect: req.self_intersect || req.line_width == 0.0,
         };
         Ok(AggregationPlan {
             x: req.x.clone(),
@@ -1018,11 +1022,6 @@ impl AggregationPlan {
     /// # Ok::<(), pointillist::aggregate::AggError>(())
     /// ```
     pub fn run_partial(&self, source: &Source) -> Result<PartialAggregate, AggError> {
-        if self.line_width > 0.0 {
-            return Err(AggError::LineUnsupported {
-                what: "antialiasing as partials (shards, Dask): run the whole plan, or use line width 0",
-            });
-        }
         let units = self.units(source);
         let choice = self.choose_engine(&units)?;
         let partial = self.partial_on(choice.engine, source, &units, &|_| {})?;

@@ -95,6 +95,15 @@ pub struct AggregateSpec {
     pub reduction: ReductionSpec,
     /// Category labels in plane order, for categorical reductions.
     pub categories: Option<Vec<String>>,
+    /// What each row draws ([`super::Glyph::name`]): partials of points
+    /// and of lines never merge.
+    pub glyph: String,
+    /// Antialiased lines: their width in pixels (0: plain). Antialiased
+    /// `count` and `any` partials hold float32 coverage.
+    pub line_width: f64,
+    /// Antialiased `count`/`sum`: whether a line adds where it crosses
+    /// itself.
+    pub self_intersect: bool,
 }
 
 impl AggregateSpec {
@@ -111,7 +120,25 @@ impl AggregateSpec {
             c.as_ref()
                 .map_or_else(|| "none".to_string(), |c| c.join(","))
         };
-        let checks: [(&'static str, bool, String, String); 12] = [
+        let checks: [(&'static str, bool, String, String); 15] = [
+            (
+                "glyph",
+                self.glyph == other.glyph,
+                self.glyph.clone(),
+                other.glyph.clone(),
+            ),
+            (
+                "line width",
+                self.line_width.to_bits() == other.line_width.to_bits(),
+                self.line_width.to_string(),
+                other.line_width.to_string(),
+            ),
+            (
+                "self_intersect",
+                self.self_intersect == other.self_intersect,
+                self.self_intersect.to_string(),
+                other.self_intersect.to_string(),
+            ),
             (
                 "reduction",
                 self.reduction == other.reduction,
@@ -207,6 +234,9 @@ impl AggregateSpec {
             "reduction": reduction_json(&self.reduction),
             "by": self.reduction.by,
             "categories": self.categories,
+            "glyph": self.glyph,
+            "line_width": self.line_width,
+            "self_intersect": self.self_intersect,
         })
     }
 
@@ -270,6 +300,22 @@ impl AggregateSpec {
             lnglat: b("lnglat")?,
             reduction,
             categories,
+            // Absent in partials written before lines had them: points.
+            glyph: match v.get("glyph") {
+                None | Some(Value::Null) => "points".into(),
+                Some(_) => s("glyph")?,
+            },
+            line_width: match v.get("line_width") {
+                None | Some(Value::Null) => 0.0,
+                Some(w) => w
+                    .as_f64()
+                    .filter(|w| w.is_finite() && *w >= 0.0)
+                    .ok_or("spec field 'line_width' is not a width")?,
+            },
+            self_intersect: match v.get("self_intersect") {
+                None | Some(Value::Null) => true,
+                Some(_) => b("self_intersect")?,
+            },
         })
     }
 }
@@ -527,7 +573,9 @@ impl PartialAggregate {
         let fields: Vec<Field> = names
             .iter()
             .map(|&n| {
+                let aa = self.spec.line_width > 0.0;
                 let dt = match (kind, n) {
+                    (ReductionKind::Count | ReductionKind::Any, _) if aa => DataType::Float32,
                     (ReductionKind::Count, _) => DataType::UInt32,
                     (ReductionKind::Any, _) => DataType::Boolean,
                     (_, "row") => DataType::UInt64,
@@ -641,7 +689,11 @@ impl PartialAggregate {
             )));
         }
         let cells = spec.cells();
-        let mut partial = Partial::with_capacity(kind, cells);
+        let mut partial = if spec.line_width > 0.0 {
+            Partial::with_capacity_antialiased(kind, cells)
+        } else {
+            Partial::with_capacity(kind, cells)
+        };
         for batch in reader {
             let batch = batch.map_err(AggError::from_ipc)?;
             partial.extend_from_planes(batch.columns()).map_err(bad)?;
@@ -723,6 +775,9 @@ mod tests {
                 }
             },
             categories: None,
+            glyph: "points".into(),
+            line_width: 0.0,
+            self_intersect: true,
         }
     }
 
@@ -734,6 +789,38 @@ mod tests {
             Some(&[1.5, -2.0, 0.1, f64::NAN, 9.0]),
         );
         p
+    }
+
+    #[test]
+    fn antialiased_partials_round_trip_and_keep_to_their_width() {
+        use super::super::partial::AaRule;
+        for kind in [
+            ReductionKind::Count,
+            ReductionKind::Any,
+            ReductionKind::Last,
+        ] {
+            let mut p = Partial::new_antialiased(kind, 6);
+            p.aa_append(1, 2.5, 0.75, 0.0, 3, AaRule::Add);
+            p.aa_append(4, 1.0, 0.3, 0.1, 3, AaRule::Add);
+            let mut s = spec(kind);
+            s.glyph = "row-lines".into();
+            s.line_width = 1.5;
+            let p = PartialAggregate::new(s.clone(), p, 5, None);
+            let back =
+                PartialAggregate::from_ipc_bytes(&p.to_ipc_bytes().expect("write")).expect("read");
+            assert_eq!(back.spec(), p.spec(), "{kind:?}");
+            assert_eq!(
+                format!("{:?}", back.partial),
+                format!("{:?}", p.partial),
+                "{kind:?}"
+            );
+            let mut plain = s.clone();
+            plain.line_width = 0.0;
+            let plain = PartialAggregate::new(plain, Partial::new(kind, 6), 5, None);
+            let mut back = back;
+            let e = back.merge(plain).expect_err("plain and antialiased");
+            assert!(e.to_string().contains("line width"), "{e}");
+        }
     }
 
     #[test]

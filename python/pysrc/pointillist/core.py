@@ -400,18 +400,14 @@ class Canvas:
         self.validate()
         first = vertices[0] if vertices else (x, y)
         fx, fy = (c if isinstance(c, str) else None for c in first)
+        inner = agg.reduction if isinstance(agg, rd.by) else agg
+        aa = dict(line_width=line_width, self_intersect=getattr(inner, "self_intersect", True))
         if _is_dask(source):
-            if line_width > 0:
-                raise NotImplementedError(
-                    "Canvas.line: antialiased lines (line_width > 0) on Dask are not implemented by pointillist yet"
-                )
             # A line per row (axis=1): partials on the workers, as for
             # points (pointillist/dask.py).
             from . import dask as _dask
 
-            return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims)
-        inner = agg.reduction if isinstance(agg, rd.by) else agg
-        aa = dict(line_width=line_width, self_intersect=getattr(inner, "self_intersect", True))
+            return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims, aa=aa)
         return self._aggregate(source, fx, fy, agg, glyph, vertices, dims, aa=aa)
 
     def area(self, source, x, y, agg=None, axis=0, y_stack=None):

@@ -135,7 +135,7 @@ def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None):
     return _dataframe_points(canvas, source, x, y, agg, split_every, threads)
 
 
-def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, split_every=None, threads=None):
+def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, aa=None, split_every=None, threads=None):
     """``canvas.line(source, ...)`` with ``axis=1`` (a line per row: lists
     of columns, constant coordinates or ragged list columns) for a Dask
     DataFrame or a ``ParquetFragments``: rows are independent, so each
@@ -143,7 +143,10 @@ def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, split_every=None,
     Datashader's Dask path does for these layouts). ``Canvas.line`` calls
     this with its checked layout: ``glyph`` "row-lines" or "ragged-lines",
     ``vertices`` (every vertex's ``(x, y)``, a column name or a number, or
-    None), ``dims`` (the dimension names, or None for ``x`` and ``y``)."""
+    None), ``dims`` (the dimension names, or None for ``x`` and ``y``),
+    ``aa`` (``line_width`` and ``self_intersect`` for antialiased lines:
+    each partition's float32 coverage adds up in partition order, as
+    Datashader combines its partitions)."""
     if glyph not in ("row-lines", "ragged-lines"):
         raise NotImplementedError(
             "Canvas.line: lines down the rows (axis=0) on Dask are not implemented by "
@@ -155,7 +158,7 @@ def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, split_every=None,
         split_every if split_every is not None else getattr(source, "split_every", None)
     )
     threads = _threads(threads if threads is not None else getattr(source, "threads", 1))
-    lines = dict(glyph=glyph, vertices=vertices, dims=dims)
+    lines = dict(glyph=glyph, vertices=vertices, dims=dims, aa=aa or {})
     if isinstance(source, ParquetFragments):
         return _parquet_points(canvas, source, x, y, agg, split_every, threads, lines)
 
@@ -174,6 +177,7 @@ def _line_params(params, lines):
     if lines is None:
         return params
     params["glyph"] = lines["glyph"]
+    params.update(lines.get("aa", {}))
     if lines["vertices"] is not None:
         params["vertices"] = [
             tuple(c if isinstance(c, str) else float(c) for c in v) for v in lines["vertices"]
