@@ -394,6 +394,18 @@ impl AggregateRequest {
     }
 
     /// Antialiased lines `width` pixels wide ([`AggregateRequest::line_width`]).
+    ///
+    /// ```
+    /// use pointillist::aggregate::{aggregate, AggValues, AggregateRequest};
+    /// use pointillist::source::Source;
+    ///
+    /// // The sample's rows as the vertices of one line, 2.5 pixels wide.
+    /// let req = AggregateRequest::new(80, 60).with_lines(&["x"], &["y"]).with_line_width(2.5);
+    /// let agg = aggregate(&Source::sample()?, &req)?;
+    /// let AggValues::F32(coverage) = &agg.values else { unreachable!("float32") };
+    /// assert!(coverage.iter().any(|c| c.fract() != 0.0)); // partly covered pixels
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_line_width(mut self, width: f64) -> Self {
         self.line_width = width;
         self
