@@ -1449,17 +1449,23 @@ fn row_lines_are_the_same_whatever_the_row_groups_and_threads() {
     );
 }
 
-/// The values of a little-endian `u4` `.npy` file written by `--save-agg`.
-fn npy_u32(path: &Path) -> Vec<u32> {
+/// The cells of a `.npy` file written by `--save-agg`, of dtype `descr`
+/// (`<u4`, `<f4`), each `N` little-endian bytes decoded by `cell`.
+fn npy_cells<T, const N: usize>(path: &Path, descr: &str, cell: fn([u8; N]) -> T) -> Vec<T> {
     let bytes = std::fs::read(path).expect("npy");
     assert_eq!(&bytes[..6], b"\x93NUMPY");
     let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let head = String::from_utf8_lossy(&bytes[10..10 + header]).to_string();
-    assert!(head.contains("<u4"), "{head}");
+    assert!(head.contains(descr), "{head}");
     bytes[10 + header..]
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .chunks_exact(N)
+        .map(|c| cell(c.try_into().expect("N bytes")))
         .collect()
+}
+
+/// The values of a little-endian `u4` `.npy` file written by `--save-agg`.
+fn npy_u32(path: &Path) -> Vec<u32> {
+    npy_cells(path, "<u4", u32::from_le_bytes)
 }
 
 fn differ(a: &[u32], b: &[u32]) -> usize {
@@ -1762,14 +1768,7 @@ fn an_area_per_row_is_the_same_from_constant_columns_or_constants() {
 
 /// The values of a little-endian `f4` `.npy` file written by `--save-agg`.
 fn npy_f32(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).expect("npy");
-    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let head = String::from_utf8_lossy(&bytes[10..10 + header]).to_string();
-    assert!(head.contains("<f4"), "{head}");
-    bytes[10 + header..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    npy_cells(path, "<f4", f32::from_le_bytes)
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //! the segment (round caps and joins), and a line narrower than one pixel
 //! is drawn one pixel wide at lower intensity.
 //!
-//! Two modes, chosen by the reductions ([`AaMode`]): *overwrite*, where
+//! Two modes, chosen by the reductions: *overwrite*, where
 //! every segment draws its caps and reductions keep the largest coverage
 //! (Datashader's choice when no reduction sums coverage within a line),
 //! and *corrected*, where a segment skips the cap regions its neighbours
@@ -24,7 +24,7 @@
 //! as Datashader does.
 
 use super::geometry::{AxisKind, Geometry};
-use super::line::liang_barsky;
+use super::line::{liang_barsky, LineRaster};
 
 /// One antialiased pixel: its index (`row * width + column`), coverage and
 /// the previous segment's coverage of it.
@@ -35,38 +35,28 @@ pub(crate) struct AaPixel {
     pub(crate) prev: f64,
 }
 
-/// The continuous mapping of the canvas for antialiased vertices.
+/// The continuous mapping of the canvas for antialiased vertices: the
+/// plain lines' canvas mapping, without the snap.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AaRaster {
-    sx: f64,
-    tx: f64,
-    sy: f64,
-    ty: f64,
-    kx: AxisKind,
-    ky: AxisKind,
-    xmin: f64,
-    xmax: f64,
-    ymin: f64,
-    ymax: f64,
+    r: LineRaster,
     /// Datashader's `nx`/`ny` (`round((xmax - xmin) * sx)`), at most the
     /// canvas size.
     nx: i64,
     ny: i64,
-    width: usize,
     line_width: f64,
     overwrite: bool,
 }
 
 impl AaRaster {
     /// The raster of canvas `g` for lines `line_width` pixels wide (more
-    /// than 0), overwriting or corrected ([`AaMode`]).
+    /// than 0), overwriting each other's caps or corrected (see the
+    /// module docs).
     pub(crate) fn new(g: &Geometry, line_width: f64, overwrite: bool) -> AaRaster {
-        let (xmin, xmax) = g.x.range;
-        let (ymin, ymax) = g.y.range;
         // Datashader's `nx = round((xmax - xmin)*sx)`: the canvas width on a
         // linear axis. On a log axis it is computed the same way (in data
         // units, as Datashader does) but never past the canvas.
-        let n = |lo: f64, hi: f64, s: f64, size: usize| {
+        let n = |(lo, hi): (f64, f64), s: f64, size: usize| {
             let v = ((hi - lo) * s).round_ties_even();
             if v.is_finite() {
                 (v as i64).clamp(0, size as i64)
@@ -75,19 +65,9 @@ impl AaRaster {
             }
         };
         AaRaster {
-            sx: g.x.s,
-            tx: g.x.t,
-            sy: g.y.s,
-            ty: g.y.t,
-            kx: g.x.kind,
-            ky: g.y.kind,
-            xmin,
-            xmax,
-            ymin,
-            ymax,
-            nx: n(xmin, xmax, g.x.s, g.x.n),
-            ny: n(ymin, ymax, g.y.s, g.y.n),
-            width: g.x.n,
+            r: LineRaster::new(g),
+            nx: n(g.x.range, g.x.s, g.x.n),
+            ny: n(g.y.range, g.y.s, g.y.n),
             line_width,
             overwrite,
         }
@@ -104,9 +84,10 @@ impl AaRaster {
             v.log10()
         }
         let m = |kind: AxisKind, v: f64| if kind == AxisKind::Log { log10(v) } else { v };
+        let r = &self.r;
         (
-            m(self.kx, x) * self.sx + self.tx - 0.5,
-            m(self.ky, y) * self.sy + self.ty - 0.5,
+            m(r.kx, x) * r.sx + r.tx - 0.5,
+            m(r.ky, y) * r.sy + r.ty - 0.5,
         )
     }
 
@@ -125,9 +106,8 @@ impl AaRaster {
         if a.0.is_nan() || a.1.is_nan() || b.0.is_nan() || b.1.is_nan() {
             return;
         }
-        let Some(c) = liang_barsky(
-            self.xmin, self.xmax, self.ymin, self.ymax, a.0, b.0, a.1, b.1,
-        ) else {
+        let r = &self.r;
+        let Some(c) = liang_barsky(r.xmin, r.xmax, r.ymin, r.ymax, a.0, b.0, a.1, b.1) else {
             return;
         };
         let start = start || c.clipped_start;
@@ -310,7 +290,7 @@ impl AaRaster {
                 if value > 0.0 {
                     let (xx, yy) = if flip_xy { (y, x) } else { (x, y) };
                     emit(AaPixel {
-                        index: (yy as usize * self.width + xx as usize) as u32,
+                        index: (yy as usize * self.r.width + xx as usize) as u32,
                         value,
                         prev: prev_value,
                     });

@@ -24,19 +24,19 @@ use super::geometry::{AxisKind, Geometry};
 /// The integer mapping of the canvas for line vertices.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LineRaster {
-    sx: f64,
-    tx: f64,
-    sy: f64,
-    ty: f64,
-    kx: AxisKind,
-    ky: AxisKind,
-    xmin: f64,
-    xmax: f64,
-    ymin: f64,
-    ymax: f64,
+    pub(super) sx: f64,
+    pub(super) tx: f64,
+    pub(super) sy: f64,
+    pub(super) ty: f64,
+    pub(super) kx: AxisKind,
+    pub(super) ky: AxisKind,
+    pub(super) xmin: f64,
+    pub(super) xmax: f64,
+    pub(super) ymin: f64,
+    pub(super) ymax: f64,
     xxmax: i64,
     yymax: i64,
-    width: usize,
+    pub(super) width: usize,
     height: usize,
 }
 

@@ -236,38 +236,20 @@ pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
     w.write_all(&header(descr, &shape))?;
     const BLOCK: usize = 1 << 14;
     let mut buf = Vec::with_capacity(BLOCK * 8);
+    // Each cell's little-endian bytes, a block at a time.
+    let mut cells = |n: usize, put: &dyn Fn(usize, &mut Vec<u8>)| -> io::Result<()> {
+        for start in (0..n).step_by(BLOCK) {
+            buf.clear();
+            (start..(start + BLOCK).min(n)).for_each(|i| put(i, &mut buf));
+            w.write_all(&buf)?;
+        }
+        Ok(())
+    };
     match &agg.values {
-        AggValues::U32(v) => {
-            for c in v.chunks(BLOCK) {
-                buf.clear();
-                c.iter()
-                    .for_each(|x| buf.extend_from_slice(&x.to_le_bytes()));
-                w.write_all(&buf)?;
-            }
-        }
-        AggValues::Bool(v) => {
-            for c in v.chunks(BLOCK) {
-                buf.clear();
-                buf.extend(c.iter().map(|&b| u8::from(b)));
-                w.write_all(&buf)?;
-            }
-        }
-        AggValues::F64(v) => {
-            for c in v.chunks(BLOCK) {
-                buf.clear();
-                c.iter()
-                    .for_each(|x| buf.extend_from_slice(&x.to_le_bytes()));
-                w.write_all(&buf)?;
-            }
-        }
-        AggValues::F32(v) => {
-            for c in v.chunks(BLOCK) {
-                buf.clear();
-                c.iter()
-                    .for_each(|x| buf.extend_from_slice(&x.to_le_bytes()));
-                w.write_all(&buf)?;
-            }
-        }
+        AggValues::U32(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
+        AggValues::Bool(v) => cells(v.len(), &|i, b| b.push(u8::from(v[i])))?,
+        AggValues::F64(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
+        AggValues::F32(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
     }
     Ok(())
 }
