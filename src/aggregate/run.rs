@@ -1286,17 +1286,18 @@ impl AggregationPlan {
         Ok(p)
     }
 
-    /// How an antialiased pixel of vertex `v`'s row goes into a partial:
-    /// its cell, the value it adds (any number where the reduction has no
-    /// column) and its pick key for `first`/`last` (`line`: the line's
-    /// position among the lines).
-    #[inline]
-    fn aa_add(&self, p: &mut Partial, v: &Vertex, px: AaPixel, line: u64, rule: AaRule) -> u32 {
-        let cell = px.index.wrapping_mul(self.planes()).wrapping_add(v.plane);
-        let field = if self.value.is_some() { v.value } else { 0.0 };
-        let key = pick_key(line, self.kind == ReductionKind::Last);
-        p.aa_append(cell as usize, field, px.value, px.prev, key, rule);
-        cell
+    /// How this plan's antialiased pixels go into a partial.
+    fn aa_sink(&self) -> AaSink {
+        AaSink {
+            planes: self.planes(),
+            with_value: self.value.is_some(),
+            last: self.kind == ReductionKind::Last,
+            rule: if self.aa_two_stage {
+                AaRule::Max
+            } else {
+                AaRule::Add
+            },
+        }
     }
 
     /// Antialiased lines down the rows (Datashader's `LineAxis0` and
@@ -1314,11 +1315,7 @@ impl AggregationPlan {
     ) -> Result<Partial, AggError> {
         let r = AaRaster::new(&self.geometry, self.line_width, self.aa_overwrite);
         let own = self.aa_two_stage && self.vertices.len() > 1;
-        let rule = if self.aa_two_stage {
-            AaRule::Max
-        } else {
-            AaRule::Add
-        };
+        let sink = self.aa_sink();
         let mut total = self.new_partial();
         let mut part = own.then(|| self.new_partial());
         let mut scratch = Scratch::default();
@@ -1328,9 +1325,9 @@ impl AggregationPlan {
                 ..self.clone()
             };
             let p = part.as_mut().unwrap_or(&mut total);
-            let key = line_key_offset(j);
+            let key = sink.key(line_key_offset(j));
             let mut emit = |v: &Vertex, px: AaPixel| {
-                self.aa_add(p, v, px, key, rule);
+                sink.add(p, v, px, key);
             };
             let mut line: AaLine<Vertex> = AaLine::new();
             for u in units {
@@ -1392,11 +1389,7 @@ impl AggregationPlan {
             line_p = Some(self.new_partial());
         }
         let mut cells = std::mem::take(&mut scratch.aa_cells);
-        let rule = if self.aa_two_stage {
-            AaRule::Max
-        } else {
-            AaRule::Add
-        };
+        let sink = self.aa_sink();
         let result = self.for_each_vertex_batch(
             source,
             unit,
@@ -1418,8 +1411,9 @@ impl AggregationPlan {
                         None => &mut *p,
                     };
                     let two_stage = self.aa_two_stage;
+                    let key = sink.key(row);
                     let mut emit = |v: &Vertex, px: AaPixel| {
-                        let cell = self.aa_add(target, v, px, row, rule);
+                        let cell = sink.add(target, v, px, key);
                         if two_stage {
                             cells.push(cell);
                         }
@@ -2345,6 +2339,34 @@ fn store_ends(ends: &Ends, unit: usize, e: Vec<Option<LineEnds>>) {
 /// 2^40, a trillion).
 fn line_key_offset(j: usize) -> u64 {
     (j as u64) << 40
+}
+
+/// How antialiased pixels go into a partial, fixed for a plan.
+#[derive(Debug, Clone, Copy)]
+struct AaSink {
+    planes: u32,
+    with_value: bool,
+    last: bool,
+    rule: AaRule,
+}
+
+impl AaSink {
+    /// The pick key of line `line` (its position among the lines) for
+    /// `first`/`last`.
+    fn key(&self, line: u64) -> u64 {
+        pick_key(line, self.last)
+    }
+
+    /// Add pixel `px` of a segment of vertex `v`'s row, of the line with
+    /// pick key `key`; its cell.
+    #[inline(always)]
+    fn add(&self, p: &mut Partial, v: &Vertex, px: AaPixel, key: u64) -> u32 {
+        let cell = px.index.wrapping_mul(self.planes).wrapping_add(v.plane);
+        // Any number where the reduction has no column.
+        let field = if self.with_value { v.value } else { 0.0 };
+        p.aa_append(cell as usize, field, px.value, px.prev, key, self.rule);
+        cell
+    }
 }
 
 /// Pixels a line appends, buffered before they go into a partial: their
