@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import xarray as xr
 
 import pointillist as ds
-from test_line_layouts import chunked_table, ragged_arrow, ragged_pandas
-from test_lines import chunked
+from test_line_layouts import chunked_table, ragged_arrow, ragged_pandas, sources
 from test_points import assert_same
 
 dsh = pytest.importorskip("datashader")
@@ -106,11 +103,7 @@ def test_an_antialiased_line_matches_datashader(walk, reduction, width):
 @pytest.mark.parametrize("reduction", FEW)
 def test_a_line_across_batches_and_row_groups_is_exact(walk, source, reduction, tmp_path):
     make = AA[reduction]
-    if source == "parquet":
-        src = str(tmp_path / "walk.parquet")
-        pq.write_table(pa.Table.from_pandas(walk, preserve_index=False), src, row_group_size=150)
-    else:
-        src = chunked(walk, 97)
+    src = sources(walk, tmp_path, row_group_size=150)[source]
     rng = dict(x_range=(-20.0, 15.0), y_range=(-30.0, 10.0))
     ours = ds.Canvas(83, 61, **rng).line(src, "x", "y", agg=make(ds), line_width=WIDE)
     theirs = dsh.Canvas(83, 61, **rng).line(walk, "x", "y", agg=make(dsh), line_width=WIDE)
@@ -158,11 +151,7 @@ def test_antialiased_layouts_match_datashader(rows, layout, reduction):
 @pytest.mark.parametrize("reduction", ["count", "sum-once", "count_cat"])
 def test_lines_per_row_from_several_units(rows, source, reduction, tmp_path):
     make = AA[reduction]
-    if source == "parquet":
-        src = str(tmp_path / "rows.parquet")
-        pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), src, row_group_size=64)
-    else:
-        src = chunked(rows, 97)
+    src = sources(rows, tmp_path, row_group_size=64)[source]
     kw = LAYOUTS["x-array"]
     ours = ds.Canvas(67, 49, y_range=(-6.0, 5.0)).line(src, agg=make(ds), line_width=WIDE, **kw)
     theirs = dsh.Canvas(67, 49, y_range=(-6.0, 5.0)).line(rows, agg=make(dsh), line_width=WIDE, **kw)

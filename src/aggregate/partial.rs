@@ -135,18 +135,39 @@ fn filled<T: Copy>(n: usize, v: T) -> Vec<T> {
     out
 }
 
-/// `f(a[i], b[i])` for every cell, writing `init` back into `b` when
-/// `reset` (one pass instead of a merge and a separate fill).
+/// Which cells of a later partial a merge takes.
+#[derive(Clone, Copy)]
+enum Cells<'a> {
+    /// Every cell, emptying the later partial's when `reset`.
+    All { reset: bool },
+    /// These cells (repeats allowed), emptying each in the later partial.
+    Listed(&'a [u32]),
+}
+
+/// `f(a[i], b[i])` for the cells `which` names, writing `init` back into
+/// `b` where it resets (one pass instead of a merge and a separate fill).
 #[inline(always)]
-fn combine<T: Copy>(a: &mut [T], b: &mut [T], init: T, reset: bool, f: impl Fn(&mut T, T)) {
-    if reset {
-        for (a, b) in a.iter_mut().zip(b.iter_mut()) {
-            f(a, *b);
-            *b = init;
+fn combine<T: Copy>(a: &mut [T], b: &mut [T], init: T, which: Cells, f: impl Fn(&mut T, T)) {
+    match which {
+        Cells::All { reset: true } => {
+            for (a, b) in a.iter_mut().zip(b.iter_mut()) {
+                f(a, *b);
+                *b = init;
+            }
         }
-    } else {
-        for (a, b) in a.iter_mut().zip(b.iter()) {
-            f(a, *b);
+        Cells::All { reset: false } => {
+            for (a, b) in a.iter_mut().zip(b.iter()) {
+                f(a, *b);
+            }
+        }
+        Cells::Listed(cells) => {
+            for &c in cells {
+                let c = c as usize;
+                if let (Some(a), Some(b)) = (a.get_mut(c), b.get_mut(c)) {
+                    f(a, *b);
+                    *b = init;
+                }
+            }
         }
     }
 }
@@ -326,40 +347,7 @@ impl Partial {
     /// two-stage aggregation) into this partial, emptying them in `line`.
     /// Cells may repeat; an emptied cell merges as nothing.
     pub(crate) fn fold_cells(&mut self, line: &mut Partial, cells: &[u32]) {
-        fn each<T: Copy>(a: &mut [T], b: &mut [T], cells: &[u32], init: T, f: impl Fn(&mut T, T)) {
-            for &c in cells {
-                let c = c as usize;
-                if let (Some(a), Some(b)) = (a.get_mut(c), b.get_mut(c)) {
-                    f(a, *b);
-                    *b = init;
-                }
-            }
-        }
-        match (&mut self.state, &mut line.state) {
-            (State::AaCount(a), State::AaCount(b)) => each(a, b, cells, f32::NAN, nansum_f32),
-            (State::AaAny(a), State::AaAny(b)) => each(a, b, cells, f32::NAN, nanmax_f32),
-            (State::Sum(a), State::Sum(b)) => each(a, b, cells, f64::NAN, |a, b| {
-                *a = nan_combine(*a, b, |x, y| x + y)
-            }),
-            (State::Min(a), State::Min(b)) => each(a, b, cells, f64::NAN, |a, b| {
-                *a = nan_combine(*a, b, f64::min)
-            }),
-            (State::Max(a), State::Max(b)) => each(a, b, cells, f64::NAN, |a, b| {
-                *a = nan_combine(*a, b, f64::max)
-            }),
-            (State::Mean(a), State::Mean(b)) => each(a, b, cells, [0.0; 2], |a, b| {
-                a[0] += b[0];
-                a[1] += b[1];
-            }),
-            (State::First(a), State::First(b)) | (State::Last(a), State::Last(b)) => {
-                each(a, b, cells, EMPTY_PICK, |a, b| {
-                    if b.key < a.key {
-                        *a = b;
-                    }
-                })
-            }
-            _ => {}
-        }
+        self.merge_impl(line, Cells::Listed(cells));
     }
 
     /// Per-cell counts made elsewhere (the GPU), as a `count` partial.
@@ -610,7 +598,7 @@ impl Partial {
     /// second sweep over it.
     pub fn merge_and_reset(&mut self, later: &mut Partial) -> Result<(), AggError> {
         self.check_compatible(later)?;
-        self.merge_impl(later, true);
+        self.merge_impl(later, Cells::All { reset: true });
         Ok(())
     }
 
@@ -618,46 +606,46 @@ impl Partial {
     pub fn merge_from(&mut self, later: &Partial) -> Result<(), AggError> {
         self.check_compatible(later)?;
         let mut later = later.clone();
-        self.merge_impl(&mut later, false);
+        self.merge_impl(&mut later, Cells::All { reset: false });
         Ok(())
     }
 
-    fn merge_impl(&mut self, later: &mut Partial, reset: bool) {
+    fn merge_impl(&mut self, later: &mut Partial, which: Cells) {
         match (&mut self.state, &mut later.state) {
             (State::Count(a), State::Count(b)) => {
-                combine(a, b, 0, reset, |a, b| *a = a.wrapping_add(b));
+                combine(a, b, 0, which, |a, b| *a = a.wrapping_add(b));
             }
-            (State::Any(a), State::Any(b)) => combine(a, b, false, reset, |a, b| *a |= b),
+            (State::Any(a), State::Any(b)) => combine(a, b, false, which, |a, b| *a |= b),
             (State::Sum(a), State::Sum(b)) => {
-                combine(a, b, f64::NAN, reset, |a, b| {
+                combine(a, b, f64::NAN, which, |a, b| {
                     *a = nan_combine(*a, b, |x, y| x + y)
                 });
             }
             (State::Min(a), State::Min(b)) => {
-                combine(a, b, f64::NAN, reset, |a, b| {
+                combine(a, b, f64::NAN, which, |a, b| {
                     *a = nan_combine(*a, b, f64::min)
                 });
             }
             (State::Max(a), State::Max(b)) => {
-                combine(a, b, f64::NAN, reset, |a, b| {
+                combine(a, b, f64::NAN, which, |a, b| {
                     *a = nan_combine(*a, b, f64::max)
                 });
             }
             (State::First(a), State::First(b)) | (State::Last(a), State::Last(b)) => {
-                combine(a, b, EMPTY_PICK, reset, |a, b| {
+                combine(a, b, EMPTY_PICK, which, |a, b| {
                     if b.key < a.key {
                         *a = b;
                     }
                 })
             }
-            (State::Mean(a), State::Mean(b)) => combine(a, b, [0.0; 2], reset, |a, b| {
+            (State::Mean(a), State::Mean(b)) => combine(a, b, [0.0; 2], which, |a, b| {
                 a[0] += b[0];
                 a[1] += b[1];
             }),
-            (State::AaCount(a), State::AaCount(b)) => combine(a, b, f32::NAN, reset, nansum_f32),
-            (State::AaAny(a), State::AaAny(b)) => combine(a, b, f32::NAN, reset, nanmax_f32),
+            (State::AaCount(a), State::AaCount(b)) => combine(a, b, f32::NAN, which, nansum_f32),
+            (State::AaAny(a), State::AaAny(b)) => combine(a, b, f32::NAN, which, nanmax_f32),
             (State::Var { cells: a, .. }, State::Var { cells: b, .. }) => {
-                combine(a, b, [0.0; 3], reset, |a, b| {
+                combine(a, b, [0.0; 3], which, |a, b| {
                     let (na, nb) = (a[1], b[1]);
                     if nb == 0.0 {
                         return;

@@ -1147,20 +1147,13 @@ impl AggregationPlan {
         p: &mut Partial,
         scratch: &mut Scratch,
     ) -> Result<Vec<Option<LineEnds>>, AggError> {
-        let r = LineRaster::new(&self.geometry);
-        let mut px = LinePixels::new(self);
-        // A row's vertex, with what the row adds.
-        let vertex = |row: u64, k: usize, values: Option<&[f64]>, codes: Option<&[u32]>| Vertex {
-            row,
-            x: f64::NAN,
-            y: f64::NAN,
-            value: values.map_or(f64::NAN, |v| v[k]),
-            plane: codes.map_or(0, |c| c[k]),
-        };
         if self.line_width > 0.0 {
             self.aa_rows_into(source, unit, p, scratch)?;
             return Ok(Vec::new());
         }
+        let r = LineRaster::new(&self.geometry);
+        let mut px = LinePixels::new(self);
+        let vertex = row_vertex;
         match self.glyph {
             Glyph::RowLines | Glyph::RowAreas => {
                 self.row_lines_into(source, unit, &r, &mut px, p, scratch)?
@@ -1339,15 +1332,8 @@ impl AggregationPlan {
                     |first_row, rows, vs, values, codes| {
                         let [xs, ys] = &vs[0];
                         for k in 0..rows {
-                            let (x, y) = (xs.at(k), ys.at(k));
-                            let v = Vertex {
-                                row: first_row + k as u64,
-                                x,
-                                y,
-                                value: values.map_or(f64::NAN, |v| v[k]),
-                                plane: codes.map_or(0, |c| c[k]),
-                            };
-                            line.push(&r, (x, y), v, &mut emit);
+                            let v = row_vertex(first_row + k as u64, k, values, codes);
+                            line.push(&r, (xs.at(k), ys.at(k)), v, &mut emit);
                         }
                     },
                 )?;
@@ -1398,13 +1384,7 @@ impl AggregationPlan {
             |first_row, rows, vs, values, codes| {
                 for k in 0..rows {
                     let row = first_row + k as u64;
-                    let v = Vertex {
-                        row,
-                        x: f64::NAN,
-                        y: f64::NAN,
-                        value: values.map_or(f64::NAN, |v| v[k]),
-                        plane: codes.map_or(0, |c| c[k]),
-                    };
+                    let v = row_vertex(row, k, values, codes);
                     let mut line: AaLine<Vertex> = AaLine::new();
                     let target = match &mut line_p {
                         Some(l) => l,
@@ -2339,6 +2319,18 @@ fn store_ends(ends: &Ends, unit: usize, e: Vec<Option<LineEnds>>) {
 /// 2^40, a trillion).
 fn line_key_offset(j: usize) -> u64 {
     (j as u64) << 40
+}
+
+/// Row `row`'s vertex (at position `k` of its batch), with what the row
+/// adds: its value and category plane; x and y are the caller's.
+fn row_vertex(row: u64, k: usize, values: Option<&[f64]>, codes: Option<&[u32]>) -> Vertex {
+    Vertex {
+        row,
+        x: f64::NAN,
+        y: f64::NAN,
+        value: values.map_or(f64::NAN, |v| v[k]),
+        plane: codes.map_or(0, |c| c[k]),
+    }
 }
 
 /// How antialiased pixels go into a partial, fixed for a plan.

@@ -392,15 +392,14 @@ class Canvas:
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         # As in Datashader, a width of 0 or less draws plain lines.
         line_width = builtins.max(float(line_width), 0.0)
+        inner = agg.reduction if isinstance(agg, rd.by) else agg
         if line_width > 0:
             # Datashader's reductions for antialiased lines.
-            inner = agg.reduction if isinstance(agg, rd.by) else agg
             if not isinstance(inner, (rd.any, rd.count, rd.max, rd.min, rd.sum, rd.mean, rd.first, rd.last)):
                 raise NotImplementedError(f"{type(inner)} reduction not implemented for antialiased lines")
         self.validate()
         first = vertices[0] if vertices else (x, y)
         fx, fy = (c if isinstance(c, str) else None for c in first)
-        inner = agg.reduction if isinstance(agg, rd.by) else agg
         aa = dict(line_width=line_width, self_intersect=getattr(inner, "self_intersect", True))
         if _is_dask(source):
             # A line per row (axis=1): partials on the workers, as for
