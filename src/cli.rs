@@ -305,6 +305,14 @@ pub struct CanvasArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The glyph: points, lines or areas.
+    #[command(flatten)]
+    pub glyph: GlyphArgs,
+}
+
+/// What the rows draw (`render`, `aggregate`, `tiles` and `serve`).
+#[derive(Debug, Args)]
+pub struct GlyphArgs {
     /// What the rows draw: points (one per row); line: the rows are the
     /// vertices of one line in row order, broken where x or y is NaN or
     /// null, each segment adding its first row's value to every pixel it
@@ -586,12 +594,18 @@ pub struct InfoArgs {
 /// Columns, reduction and shading of a tile layer (`serve` and `tiles`).
 #[derive(Debug, Args)]
 pub struct LayerArgs {
-    /// Column of x coordinates (Web Mercator metres, or longitude with --lnglat).
+    /// Column of x coordinates (Web Mercator metres, or longitude with
+    /// --lnglat); columns X1,X2,... for lines and areas, as for render.
     #[arg(long, default_value = "x", value_name = "COL")]
     pub x: String,
-    /// Column of y coordinates (Web Mercator metres, or latitude with --lnglat).
+    /// Column of y coordinates (Web Mercator metres, or latitude with
+    /// --lnglat); columns Y1,Y2,... for lines and areas, as for render.
     #[arg(long, default_value = "y", value_name = "COL")]
     pub y: String,
+    /// The glyph: points, lines or areas, as for render. Each tile draws
+    /// the lines clipped to it, so a line is continuous across tile edges.
+    #[command(flatten)]
+    pub glyph: GlyphArgs,
     /// x and y are longitude and latitude in degrees.
     #[arg(long)]
     pub lnglat: bool,
@@ -632,9 +646,8 @@ impl LayerArgs {
         if span.is_some() && how == How::EqHist {
             bail!("--span cannot be used with --how eq_hist; drop one of them");
         }
-        let mut layer = TileLayer::new();
-        layer.x = self.x;
-        layer.y = self.y;
+        let shape = self.glyph.into_request(1, 1, self.x, self.y)?;
+        let mut layer = TileLayer::new().with_glyph_of(&shape);
         layer.lnglat = self.lnglat;
         layer.reduction = reduction;
         layer.categories = self.categories.as_deref().map(parse_list);
@@ -978,6 +991,43 @@ impl CanvasArgs {
         if self.threads == Some(0) {
             bail!("--threads 0: give at least 1 thread, or leave it out to use all cores");
         }
+        let mut aggregate = self
+            .glyph
+            .into_request(self.width, self.height, self.x, self.y)?;
+        aggregate.x_range = x_range;
+        aggregate.y_range = y_range;
+        aggregate.x_axis = x_axis;
+        aggregate.y_axis = y_axis;
+        aggregate.lnglat = self.lnglat;
+        if self.lnglat && (x_axis != AxisKind::Linear || y_axis != AxisKind::Linear) {
+            bail!("--lnglat projects to Web Mercator metres; drop --x-axis/--y-axis log");
+        }
+        aggregate.categories = self.categories.as_deref().map(parse_list);
+        if aggregate.categories.is_some() && reduction.by.is_none() {
+            bail!("--categories needs a categorical aggregation: --agg count_cat:COL or --by COL");
+        }
+        aggregate.reduction = reduction;
+        aggregate.memory_budget = self.memory_budget.saturating_mul(1 << 20);
+        aggregate.device = self
+            .device
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+
+        Ok(aggregate)
+    }
+}
+
+impl GlyphArgs {
+    /// Validate the glyph flags into a request for a `width x height`
+    /// canvas drawing them through columns `x` and `y` (lists for lines
+    /// and areas).
+    pub fn into_request(
+        self,
+        width: usize,
+        height: usize,
+        x: String,
+        y: String,
+    ) -> Result<AggregateRequest> {
         let glyph = match self.glyph.as_str() {
             "points" | "point" => Glyph::Points,
             "line" => Glyph::Line,
@@ -997,7 +1047,7 @@ impl CanvasArgs {
         {
             bail!("--x-values and --y-values are constants of row-lines and row-areas: add --glyph row-lines");
         }
-        let mut aggregate = AggregateRequest::new(self.width, self.height).with_glyph(glyph);
+        let mut aggregate = AggregateRequest::new(width, height).with_glyph(glyph);
         let coords = |flag: &str, cols: &str, values: &Option<String>| -> Result<Vec<Coord>> {
             Ok(match values {
                 Some(v) => parse_values(flag, v)?
@@ -1009,8 +1059,8 @@ impl CanvasArgs {
         };
         match glyph {
             Glyph::RowLines | Glyph::RowAreas => {
-                let xs = coords("x-values", &self.x, &self.x_values)?;
-                let ys = coords("y-values", &self.y, &self.y_values)?;
+                let xs = coords("x-values", &x, &self.x_values)?;
+                let ys = coords("y-values", &y, &self.y_values)?;
                 if xs.len() != ys.len() || xs.len() < 2 {
                     bail!(
                         "--glyph row-lines: give as many x as y coordinates, at least two of each (found {} and {}), e.g. --x ox,dx --y oy,dy",
@@ -1039,21 +1089,21 @@ impl CanvasArgs {
                 }
             }
             Glyph::Line => {
-                let (mut xs, mut ys) = (parse_list(&self.x), parse_list(&self.y));
+                let (mut xs, mut ys) = (parse_list(&x), parse_list(&y));
                 if !broadcast(&mut [&mut xs, &mut ys]) {
                     bail!(
                         "--glyph line: give as many --x as --y columns, or one on a side (--x {} --y {}), e.g. --x t --y a,b",
-                        self.x,
-                        self.y
+                        x,
+                        y
                     );
                 }
                 let xs: Vec<&str> = xs.iter().map(String::as_str).collect();
                 let ys: Vec<&str> = ys.iter().map(String::as_str).collect();
                 aggregate = aggregate.with_lines(&xs, &ys);
             }
-            Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&self.x, &self.y),
+            Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&x, &y),
             Glyph::Area => {
-                let (mut xs, mut ys) = (parse_list(&self.x), parse_list(&self.y));
+                let (mut xs, mut ys) = (parse_list(&x), parse_list(&y));
                 let mut stacks = self.y_stack.as_deref().map(parse_list).unwrap_or_default();
                 let fits = if stacks.is_empty() {
                     broadcast(&mut [&mut xs, &mut ys])
@@ -1063,8 +1113,8 @@ impl CanvasArgs {
                 if !fits {
                     bail!(
                         "--glyph area: give as many --x, --y (and --y-stack) columns, or one on a side (--x {} --y {}), e.g. --x t --y a,b",
-                        self.x,
-                        self.y
+                        x,
+                        y
                     );
                 }
                 let xs: Vec<&str> = xs.iter().map(String::as_str).collect();
@@ -1073,8 +1123,8 @@ impl CanvasArgs {
                 aggregate = aggregate.with_areas(&xs, &ys, &stacks);
             }
             _ => {
-                aggregate.x = self.x;
-                aggregate.y = self.y;
+                aggregate.x = x;
+                aggregate.y = y;
             }
         }
         if !(self.line_width.is_finite() && self.line_width >= 0.0) {
@@ -1095,25 +1145,6 @@ impl CanvasArgs {
         }
         aggregate.line_width = line_width;
         aggregate.self_intersect = !self.no_self_intersect;
-        aggregate.x_range = x_range;
-        aggregate.y_range = y_range;
-        aggregate.x_axis = x_axis;
-        aggregate.y_axis = y_axis;
-        aggregate.lnglat = self.lnglat;
-        if self.lnglat && (x_axis != AxisKind::Linear || y_axis != AxisKind::Linear) {
-            bail!("--lnglat projects to Web Mercator metres; drop --x-axis/--y-axis log");
-        }
-        aggregate.categories = self.categories.as_deref().map(parse_list);
-        if aggregate.categories.is_some() && reduction.by.is_none() {
-            bail!("--categories needs a categorical aggregation: --agg count_cat:COL or --by COL");
-        }
-        aggregate.reduction = reduction;
-        aggregate.memory_budget = self.memory_budget.saturating_mul(1 << 20);
-        aggregate.device = self
-            .device
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
-
         Ok(aggregate)
     }
 }

@@ -38,8 +38,8 @@ pub use memory::Aggregator;
 pub use partial::{plane_names, state_bytes_per_cell, Partial, NO_CELL};
 pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};
 pub use run::{
-    aggregate, AggregateRequest, AggregationPlan, Coord, Engine, EngineChoice, Glyph, Scratch,
-    DEFAULT_MEMORY_BUDGET,
+    aggregate, AggregateRequest, AggregationPlan, Coord, Engine, EngineChoice, Glyph, GlyphSpec,
+    Scratch, DEFAULT_MEMORY_BUDGET,
 };
 pub use wire::{
     merge_shards, AggregateSpec, PartialAggregate, Shard, ShardCoverage, PARTIAL_FORMAT_VERSION,

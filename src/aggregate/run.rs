@@ -616,6 +616,71 @@ impl AggregateRequest {
     }
 }
 
+/// What each row draws, apart from the canvas, the columns named by
+/// [`AggregateRequest::x`]/[`AggregateRequest::y`] and the reduction: the
+/// glyph, its vertices, the lines areas fill to, and the line width. A tile
+/// layer ([`crate::tiles::TileLayer`]) keeps one to draw the same on every
+/// tile.
+///
+/// ```
+/// use pointillist::aggregate::{AggregateRequest, Glyph};
+///
+/// let od = AggregateRequest::new(1, 1).with_row_lines(&["ox", "dx"], &["oy", "dy"]);
+/// let shape = od.glyph_spec();
+/// assert_eq!(shape.glyph, Glyph::RowLines);
+/// let tile = AggregateRequest::new(256, 256).with_glyph_spec(shape);
+/// assert_eq!(tile.vertices.len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GlyphSpec {
+    /// [`AggregateRequest::glyph`].
+    pub glyph: Glyph,
+    /// [`AggregateRequest::vertices`].
+    pub vertices: Vec<(Coord, Coord)>,
+    /// [`AggregateRequest::y_stacks`].
+    pub y_stacks: Vec<String>,
+    /// [`AggregateRequest::row_area_stacks`].
+    pub row_area_stacks: Vec<Coord>,
+    /// [`AggregateRequest::line_width`].
+    pub line_width: f64,
+    /// [`AggregateRequest::self_intersect`].
+    pub self_intersect: bool,
+}
+
+impl Default for GlyphSpec {
+    /// Points.
+    fn default() -> Self {
+        AggregateRequest::new(1, 1).glyph_spec()
+    }
+}
+
+impl AggregateRequest {
+    /// What this request draws ([`GlyphSpec`]).
+    pub fn glyph_spec(&self) -> GlyphSpec {
+        GlyphSpec {
+            glyph: self.glyph,
+            vertices: self.vertices.clone(),
+            y_stacks: self.y_stacks.clone(),
+            row_area_stacks: self.row_area_stacks.clone(),
+            line_width: self.line_width,
+            self_intersect: self.self_intersect,
+        }
+    }
+
+    /// Draw what `spec` says (the glyph, vertices, stacks and line width;
+    /// [`AggregateRequest::x`] and [`AggregateRequest::y`] are kept).
+    pub fn with_glyph_spec(mut self, spec: GlyphSpec) -> Self {
+        self.glyph = spec.glyph;
+        self.vertices = spec.vertices;
+        self.y_stacks = spec.y_stacks;
+        self.row_area_stacks = spec.row_area_stacks;
+        self.line_width = spec.line_width;
+        self.self_intersect = spec.self_intersect;
+        self
+    }
+}
+
 /// Where a plan runs, once chosen ([`AggregationPlan::choose_engine`]).
 ///
 /// An engine can also be made directly: [`Engine::Cpu`], or

@@ -798,3 +798,41 @@ async fn viewer_page_carries_the_basemap_safely() {
     let settings: serde_json::Value = serde_json::from_str(text).expect("json");
     assert_eq!(settings["basemap"], tricky);
 }
+
+#[tokio::test]
+async fn line_layers_serve_tiles() {
+    // The sample's rows as one antialiased track through its points.
+    let req = crate::aggregate::AggregateRequest::new(1, 1)
+        .with_lines(&["x"], &["y"])
+        .with_line_width(1.5);
+    let config = ServerConfig {
+        max_zoom: 8,
+        span_max_zoom: 3,
+        layer: TileLayer::new().with_glyph_of(&req),
+        ..ServerConfig::default()
+    };
+    let s = Arc::new(TileServer::new(Source::sample().expect("sample"), config).expect("server"));
+    let (full, empty) = full_and_empty(&s);
+    let (st, h, body) = get(&s, &format!("/tiles/{full}.png")).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(h[header::CONTENT_TYPE], "image/png");
+    assert_eq!(png_size(&body), (256, 256));
+    let (st, _, body) = get(&s, &format!("/tiles/{full}@2x.png")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(png_size(&body), (512, 512));
+    // The served tile is the layer's tile, shaded.
+    let agg = tiles::aggregate_tile(&s.source, &s.config.layer, full, 256).expect("tile");
+    assert!(matches!(agg.values, crate::aggregate::AggValues::F32(_)));
+    let (st, _, _) = get(&s, &format!("/tiles/{empty}.png")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    // Reductions antialiased lines cannot take are bad requests.
+    let (st, _, body) = get(&s, &format!("/tiles/{full}.png?agg=var:val")).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        String::from_utf8_lossy(&body).contains("antialiasing"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (st, _, _) = get(&s, &format!("/tiles/{full}.png?agg=max:val")).await;
+    assert_eq!(st, StatusCode::OK);
+}

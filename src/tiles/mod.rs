@@ -33,7 +33,8 @@
 //! ```
 
 use crate::aggregate::{
-    mercator, AggError, AggValues, Aggregate, AggregateRequest, AggregationPlan, ReductionSpec,
+    mercator, AggError, AggValues, Aggregate, AggregateRequest, AggregationPlan, Glyph, GlyphSpec,
+    ReductionSpec,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -342,6 +343,8 @@ pub struct TileLayer {
     pub reduction: ReductionSpec,
     /// Category planes, resolved once so that every tile has the same.
     pub categories: Option<Vec<String>>,
+    /// What the rows draw: points unless set ([`TileLayer::with_glyph_of`]).
+    pub shape: GlyphSpec,
 }
 
 impl TileLayer {
@@ -353,7 +356,32 @@ impl TileLayer {
             lnglat: false,
             reduction: ReductionSpec::count(),
             categories: None,
+            shape: GlyphSpec::default(),
         }
+    }
+
+    /// Draw what `req` draws: its columns and [`GlyphSpec`] (lines, areas,
+    /// their vertices, stacks and line width). The layer keeps its own
+    /// reduction, categories and `lnglat`; `req`'s canvas is not used.
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggregateRequest, Glyph};
+    /// use pointillist::tiles::TileLayer;
+    ///
+    /// // Origin-destination segments, antialiased.
+    /// let od = AggregateRequest::new(1, 1)
+    ///     .with_row_lines(&["ox", "dx"], &["oy", "dy"])
+    ///     .with_line_width(1.0);
+    /// let layer = TileLayer::new().with_lnglat(true).with_glyph_of(&od);
+    /// assert_eq!(layer.shape.glyph, Glyph::RowLines);
+    /// assert_eq!((layer.x.as_str(), layer.y.as_str()), ("ox", "oy"));
+    /// ```
+    #[must_use]
+    pub fn with_glyph_of(mut self, req: &AggregateRequest) -> Self {
+        self.x = req.x.clone();
+        self.y = req.y.clone();
+        self.shape = req.glyph_spec();
+        self
     }
 
     /// Sets the coordinate columns [`TileLayer::x`] and [`TileLayer::y`].
@@ -397,15 +425,35 @@ impl TileLayer {
 
     /// The aggregation of a `size x size` canvas over `bounds`.
     fn request(&self, bounds: Extent, size: usize) -> AggregateRequest {
-        let mut req = AggregateRequest::new(size, size);
-        req.x = self.x.clone();
-        req.y = self.y.clone();
-        req.lnglat = self.lnglat;
+        let mut req = self.unranged(size, size);
         req.reduction = self.reduction.clone();
         req.categories = self.categories.clone();
         req.x_range = Some(bounds.0);
         req.y_range = Some(bounds.1);
         req
+    }
+
+    /// The layer's columns and glyph on a `width x height` canvas, ranges
+    /// from the data, counting.
+    fn unranged(&self, width: usize, height: usize) -> AggregateRequest {
+        let mut req = AggregateRequest::new(width, height).with_glyph_spec(self.shape.clone());
+        req.x = self.x.clone();
+        req.y = self.y.clone();
+        req.lnglat = self.lnglat;
+        req
+    }
+
+    /// Pixels drawn around each tile and then cut off: an antialiased
+    /// line's stroke reaches `line_width / 2` pixels from it, so a line
+    /// just outside a tile still shades the tile's edge, as it does its
+    /// neighbour's, and the stroke's clipped ends fall outside the tile.
+    pub fn margin(&self) -> usize {
+        let w = self.shape.line_width;
+        if w > 0.0 {
+            (w / 2.0).ceil() as usize + 2
+        } else {
+            0
+        }
     }
 
     /// The extent of the data in metres, from statistics where they exist.
@@ -419,10 +467,7 @@ impl TileLayer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn data_extent(&self, source: &Source) -> Result<Extent, TileError> {
-        let mut req = AggregateRequest::new(1, 1);
-        req.x = self.x.clone();
-        req.y = self.y.clone();
-        req.lnglat = self.lnglat;
+        let req = self.unranged(1, 1);
         let plan = AggregationPlan::new(source, &req)?;
         let g = plan.geometry();
         Ok((g.x.range, g.y.range))
@@ -459,12 +504,75 @@ pub fn aggregate_tile(
     tile: TileId,
     size: usize,
 ) -> Result<Aggregate, TileError> {
-    let mut req = layer.request(tile.bounds(), size);
-    req.x_upper_open = !tile.at_east_edge();
-    req.y_upper_open = !tile.at_north_edge();
+    let open = (!tile.at_east_edge(), !tile.at_north_edge());
+    aggregate_bounds(source, layer, tile.bounds(), (size, size), open)
+}
+
+/// The aggregate of a `width x height` canvas over `bounds` (a tile, or a
+/// block of tiles), whose upper edges are `open` (x, y) when they are
+/// shared with other tiles.
+///
+/// A point on a shared edge belongs to one tile only. A line is clipped to
+/// the tile's closed bounds, as Datashader clips it to a canvas, so that
+/// its pixels on either side of the edge meet; antialiased lines are drawn
+/// on a canvas [`TileLayer::margin`] pixels larger on each side and cut
+/// down to the tile.
+fn aggregate_bounds(
+    source: &Source,
+    layer: &TileLayer,
+    bounds: Extent,
+    (width, height): (usize, usize),
+    open: (bool, bool),
+) -> Result<Aggregate, TileError> {
+    let margin = layer.margin();
+    let ((x0, x1), (y0, y1)) = bounds;
+    let m = margin as f64;
+    let (px, py) = ((x1 - x0) / width as f64, (y1 - y0) / height as f64);
+    let grown = ((x0 - m * px, x1 + m * px), (y0 - m * py, y1 + m * py));
+    let mut req = layer.request(grown, width + 2 * margin);
+    req.height = height + 2 * margin;
+    if layer.shape.glyph == Glyph::Points {
+        (req.x_upper_open, req.y_upper_open) = open;
+    }
     let plan = AggregationPlan::new(source, &req)?;
     let units = plan.units(source);
-    Ok(plan.run_units(source, &units, &|_| {})?)
+    let agg = plan.run_units(source, &units, &|_| {})?;
+    Ok(if margin == 0 {
+        agg
+    } else {
+        crop(&agg, margin, (width, height), bounds)
+    })
+}
+
+/// The `width x height` pixels of `agg` inside a border `margin` wide, as
+/// an aggregate over `bounds`.
+fn crop(
+    agg: &Aggregate,
+    margin: usize,
+    (width, height): (usize, usize),
+    bounds: Extent,
+) -> Aggregate {
+    let cut = |planes: usize| {
+        (margin..margin + height).map(move |row| {
+            let start = (row * agg.width + margin) * planes;
+            start..start + width * planes
+        })
+    };
+    let p = agg.n_planes();
+    let values = match &agg.values {
+        AggValues::U32(v) => AggValues::U32(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
+        AggValues::Bool(v) => AggValues::Bool(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
+        AggValues::F64(v) => AggValues::F64(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
+        AggValues::F32(v) => AggValues::F32(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
+    };
+    Aggregate {
+        width,
+        height,
+        categories: agg.categories.clone(),
+        values,
+        x_range: bounds.0,
+        y_range: bounds.1,
+    }
 }
 
 /// Whether no point landed in the aggregate (every cell empty): such a tile
@@ -581,8 +689,10 @@ pub fn zoom_span(
 }
 
 /// Aggregate zoom level `z` over `extent` in blocks of up to 16x16 tiles,
-/// each cell exactly the cell of its tile, and hand each block to `f`
-/// until it returns `false`.
+/// and hand each block to `f` until it returns `false`. A block's cells
+/// are its tiles' cells; for lines, except along the tiles' shared edges,
+/// where each tile clips the lines that cross them (one read of the data
+/// per block, not per tile).
 fn for_each_block(
     source: &Source,
     layer: &TileLayer,
@@ -606,13 +716,8 @@ fn for_each_block(
             let ((_, x1), (y0, _)) = se.bounds();
             let w = ((ex - bx + 1) * u64::from(TILE_SIZE)) as usize;
             let h = ((ey - by + 1) * u64::from(TILE_SIZE)) as usize;
-            let mut req = layer.request(((x0, x1), (y0, y1)), w);
-            req.height = h;
-            req.x_upper_open = !se.at_east_edge();
-            req.y_upper_open = !nw.at_north_edge();
-            let plan = AggregationPlan::new(source, &req)?;
-            let units = plan.units(source);
-            let agg = plan.run_units(source, &units, &|_| {})?;
+            let open = (!se.at_east_edge(), !nw.at_north_edge());
+            let agg = aggregate_bounds(source, layer, ((x0, x1), (y0, y1)), (w, h), open)?;
             if !f(&agg)? {
                 return Ok(());
             }

@@ -199,3 +199,217 @@ fn zoom_span_covers_every_tile() {
     assert_eq!(lo, 0.0);
     assert_eq!(hi, max);
 }
+
+/// An in-memory Parquet source with the f64 columns `cols`.
+fn table(cols: &[(&str, Vec<f64>)]) -> Source {
+    let schema = Arc::new(Schema::new(
+        cols.iter()
+            .map(|(n, _)| Field::new(*n, DataType::Float64, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = cols
+        .iter()
+        .map(|(_, v)| Arc::new(Float64Array::from(v.clone())) as arrow_array::ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).expect("batch");
+    let mut buf = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut buf, schema, None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    Source::from_bytes(Bytes::from(buf), "table").expect("source")
+}
+
+/// Segments between points spread over the zoom-0 world, one per row.
+fn od_segments(n: usize) -> Source {
+    let (lo, hi) = world_range(0);
+    let at = |f: f64| lo + (hi - lo) * (0.05 + 0.9 * f.fract().abs());
+    let k = |i: usize, a: f64| at(i as f64 * a + 0.31);
+    table(&[
+        ("ox", (0..n).map(|i| k(i, 0.618_034)).collect()),
+        ("oy", (0..n).map(|i| k(i, 0.414_214)).collect()),
+        ("dx", (0..n).map(|i| k(i, 0.732_051)).collect()),
+        ("dy", (0..n).map(|i| k(i, 0.236_068)).collect()),
+    ])
+}
+
+fn od_layer(width: f64) -> TileLayer {
+    let req = AggregateRequest::new(1, 1)
+        .with_row_lines(&["ox", "dx"], &["oy", "dy"])
+        .with_line_width(width);
+    TileLayer::new().with_glyph_of(&req)
+}
+
+/// The cells of a tile's aggregate as f64, NaN and 0 alike as empty.
+fn drawn(agg: &Aggregate) -> Vec<f64> {
+    (0..agg.values.len())
+        .map(|i| agg.values.get_f64(i))
+        .map(|v| if v.is_nan() { 0.0 } else { v })
+        .collect()
+}
+
+#[test]
+fn a_plain_line_tile_is_datashaders_canvas_over_the_tile() {
+    let source = od_segments(40);
+    for layer in [
+        od_layer(0.0),
+        TileLayer::new().with_glyph_of(&AggregateRequest::new(1, 1).with_area("ox", "oy", None)),
+    ] {
+        let layer = layer.resolve(&source).expect("layer");
+        for t in [(2, 1, 1), (2, 2, 1), (3, 4, 3), (1, 0, 0)] {
+            let tile = TileId::new(t.0, t.1, t.2).expect("tile");
+            let got = aggregate_tile(&source, &layer, tile, 64).expect("tile");
+            let ((x0, x1), (y0, y1)) = tile.bounds();
+            let req = layer
+                .request(((x0, x1), (y0, y1)), 64)
+                .with_glyph_spec(layer.shape.clone());
+            let want = crate::aggregate::aggregate(&source, &req).expect("canvas");
+            assert_eq!(got.values, want.values, "tile {tile}");
+        }
+    }
+}
+
+/// Whether the drawn pixels of one line over every tile of zoom `z`,
+/// placed side by side, are one 8-connected run.
+fn connected_across_tiles(source: &Source, layer: &TileLayer, z: u8, size: usize) -> bool {
+    let n = tiles_per_side(z) as usize;
+    let side = n * size;
+    let mut on = vec![false; side * side];
+    for ty in 0..n {
+        for tx in 0..n {
+            let tile = TileId::new(u32::from(z), tx as u64, ty as u64).expect("tile");
+            let agg = aggregate_tile(source, layer, tile, size).expect("tile");
+            for (i, v) in drawn(&agg).into_iter().enumerate() {
+                if v > 0.0 {
+                    // Row 0 of an aggregate is its south edge.
+                    let (row, col) = (i / size, i % size);
+                    let gy = ty * size + (size - 1 - row);
+                    on[gy * side + tx * size + col] = true;
+                }
+            }
+        }
+    }
+    let Some(start) = on.iter().position(|&b| b) else {
+        return false;
+    };
+    let mut seen = vec![false; on.len()];
+    let mut stack = vec![start];
+    seen[start] = true;
+    while let Some(p) = stack.pop() {
+        let (y, x) = ((p / side) as i64, (p % side) as i64);
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                let (ny, nx) = (y + dy, x + dx);
+                if ny < 0 || nx < 0 || ny >= side as i64 || nx >= side as i64 {
+                    continue;
+                }
+                let q = ny as usize * side + nx as usize;
+                if on[q] && !seen[q] {
+                    seen[q] = true;
+                    stack.push(q);
+                }
+            }
+        }
+    }
+    on.iter().zip(&seen).all(|(&o, &s)| !o || s)
+}
+
+#[test]
+fn a_line_is_continuous_across_tile_edges() {
+    let (lo, hi) = world_range(0);
+    let span = hi - lo;
+    // Steep, shallow, diagonal and axis-parallel segments, some ending
+    // exactly on a tile edge.
+    let cases = [
+        (0.10, 0.20, 0.90, 0.70),
+        (0.05, 0.51, 0.95, 0.49),
+        (0.48, 0.02, 0.53, 0.97),
+        (0.125, 0.125, 0.875, 0.875),
+        (0.25, 0.30, 0.25, 0.80),
+        (0.20, 0.375, 0.70, 0.375),
+        (0.5, 0.1, 0.9, 0.5),
+    ];
+    for (ox, oy, dx, dy) in cases {
+        let source = table(&[
+            ("ox", vec![lo + ox * span]),
+            ("oy", vec![lo + oy * span]),
+            ("dx", vec![lo + dx * span]),
+            ("dy", vec![lo + dy * span]),
+        ]);
+        for width in [0.0, 1.0, 3.0] {
+            let layer = od_layer(width).resolve(&source).expect("layer");
+            for z in [1, 2, 3] {
+                assert!(
+                    connected_across_tiles(&source, &layer, z, 32),
+                    "segment {ox},{oy} -> {dx},{dy} width {width} breaks at zoom {z}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn antialiased_tiles_match_one_canvas_over_them() {
+    // Two tiles side by side shade as one canvas over both would: the
+    // stroke of a line near their shared edge reaches into both.
+    let source = od_segments(60);
+    for width in [1.0, 2.5] {
+        let layer = od_layer(width).resolve(&source).expect("layer");
+        let (a, b) = (
+            TileId::new(2, 1, 1).expect("tile"),
+            TileId::new(2, 2, 1).expect("tile"),
+        );
+        let size = 64;
+        let (ta, tb) = (
+            drawn(&aggregate_tile(&source, &layer, a, size).expect("a")),
+            drawn(&aggregate_tile(&source, &layer, b, size).expect("b")),
+        );
+        let ((x0, _), (y0, y1)) = a.bounds();
+        let ((_, x1), _) = b.bounds();
+        let both = aggregate_bounds(
+            &source,
+            &layer,
+            ((x0, x1), (y0, y1)),
+            (2 * size, size),
+            (true, true),
+        )
+        .expect("both");
+        let both = drawn(&both);
+        let mut worst = 0f64;
+        let mut covered = 0;
+        for row in 0..size {
+            for col in 0..2 * size {
+                let tile = if col < size { &ta } else { &tb };
+                let got = tile[row * size + col % size];
+                let want = both[row * 2 * size + col];
+                worst = worst.max((got - want).abs());
+                covered += usize::from(want > 0.0);
+            }
+        }
+        assert!(covered > 100, "the lines cross the tiles");
+        assert!(
+            worst < 1e-4,
+            "width {width}: tiles differ from one canvas by {worst}"
+        );
+    }
+}
+
+#[test]
+fn line_layers_write_pyramids() {
+    let source = od_segments(200);
+    let layer = od_layer(1.0);
+    let dir = tempfile::tempdir().expect("dir");
+    let out = pyramid::PyramidOutput::Directory(dir.path().join("t"));
+    let opts = pyramid::PyramidOptions::default()
+        .with_zooms(0, 2)
+        .with_tile_size(64);
+    let summary =
+        pyramid::write_pyramid(&source, &layer, &out, &opts, &|_, _, _| {}).expect("pyramid");
+    assert_eq!(summary.zooms.len(), 3);
+    assert!(summary.zooms.iter().all(|z| z.written > 0));
+    // A line layer with a reduction it cannot take fails before writing.
+    let bad = layer.with_reduction("var:ox".parse().expect("spec"));
+    let out = pyramid::PyramidOutput::Directory(dir.path().join("bad"));
+    let err = pyramid::write_pyramid(&source, &bad, &out, &opts, &|_, _, _| {}).expect_err("var");
+    assert!(err.to_string().contains("antialiasing"), "{err}");
+    assert!(!dir.path().join("bad").exists());
+}
