@@ -716,9 +716,12 @@ pub struct ServeArgs {
     /// Largest zoom served.
     #[arg(long, default_value_t = 18, value_name = "Z")]
     pub max_zoom: u8,
-    /// Deepest zoom whose colour span comes from a full pass; deeper zooms reuse it.
-    #[arg(long, default_value_t = 10, value_name = "Z")]
-    pub span_max_zoom: u8,
+    /// Deepest zoom whose colour span comes from a full pass; deeper zooms
+    /// reuse it. Default: 10 for points; 5 for lines and areas, whose full
+    /// pass draws every line at the zoom's resolution and so costs about
+    /// twice as much per zoom level.
+    #[arg(long, value_name = "Z")]
+    pub span_max_zoom: Option<u8>,
     /// Memory for cached tiles, in MiB.
     #[arg(long, default_value_t = 256, value_name = "MiB")]
     pub cache_mb: usize,
@@ -848,7 +851,13 @@ impl ServeArgs {
         config.shade = shade;
         config.min_zoom = self.min_zoom;
         config.max_zoom = self.max_zoom;
-        config.span_max_zoom = self.span_max_zoom;
+        config.span_max_zoom = self.span_max_zoom.unwrap_or(
+            if config.layer.shape.glyph == pointillist::aggregate::Glyph::Points {
+                10
+            } else {
+                5
+            },
+        );
         config.cache_bytes = self.cache_mb.saturating_mul(1 << 20);
         config.pyramid_max_zoom = (self.pyramid_mb > 0).then_some(self.pyramid_max_zoom);
         config.pyramid_bytes = self.pyramid_mb.saturating_mul(1 << 20);

@@ -240,7 +240,7 @@ fn run_tiles(plan: TilesPlan) -> Result<()> {
             .span
             .map_or_else(|| "per tile".to_string(), |(a, b)| format!("{a}..{b}"));
         eprintln!(
-            "zoom {:>2}: {} of {} tiles have points; span {span}",
+            "zoom {:>2}: {} of {} tiles have data; span {span}",
             z.z, z.written, z.covering
         );
     }

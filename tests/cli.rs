@@ -1872,3 +1872,63 @@ fn antialiased_lines_are_the_same_from_every_layout_and_thread_count() {
     );
     assert_clean_failure(bad.path(), &o, &["--glyph line"], &[]);
 }
+
+/// `tiles --glyph line|area`: a track's tiles are the same bytes on one
+/// thread and two, the line spans several tiles, and line flags on points
+/// are refused before anything is written.
+#[test]
+fn tiles_draw_lines_and_areas_the_same_on_any_thread_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // The walk's coordinates, as metres, wander over a few tiles of zoom 15.
+    write_walk(&d.join("walk.parquet"), 3000, 400);
+    for (name, glyph) in [
+        ("plain", &["--glyph", "line"][..]),
+        ("aa", &["--glyph", "line", "--line-width", "2"][..]),
+        ("area", &["--glyph", "area"][..]),
+    ] {
+        let mut pyramids = Vec::new();
+        for threads in ["1", "2"] {
+            let out = format!("{name}-{threads}");
+            let mut args = vec![
+                "tiles",
+                "walk.parquet",
+                "-o",
+                &out,
+                "--min-zoom",
+                "13",
+                "--max-zoom",
+                "15",
+                "--threads",
+                threads,
+            ];
+            args.extend_from_slice(glyph);
+            let o = run(d, &args);
+            assert!(o.status.success(), "{name}: {}", stderr(&o));
+            pyramids.push(pyramid_files(&d.join(&out)));
+        }
+        assert!(
+            pyramids[0].iter().filter(|((z, _, _), _)| *z == 15).count() > 2,
+            "{name}: the track crosses tiles"
+        );
+        assert_eq!(pyramids[0], pyramids[1], "{name}: threads change the tiles");
+    }
+    let o = run(
+        d,
+        &["tiles", "walk.parquet", "-o", "x", "--line-width", "1"],
+    );
+    assert_clean_failure(
+        d,
+        &o,
+        &["--line-width", "--glyph line"],
+        &[
+            "walk.parquet",
+            "plain-1",
+            "plain-2",
+            "aa-1",
+            "aa-2",
+            "area-1",
+            "area-2",
+        ],
+    );
+}

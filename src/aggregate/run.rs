@@ -2087,17 +2087,48 @@ impl AggregationPlan {
                     .is_none_or(|s| s.owns(u.first_row - u.offset as u64 - base, total))
             })
             .filter(|u| {
-                // A segment can cross the canvas with both ends outside it.
-                if self.glyph != Glyph::Points {
-                    return true;
-                }
-                let outside = |col: &str, r: (f64, f64), project: mercator::Projection| {
+                let range = |col: &str, project: mercator::Projection| {
                     source
                         .row_group_range(u.file, u.row_group, col)
                         .map(|(lo, hi)| (project(lo), project(hi)))
-                        .is_some_and(|(lo, hi)| hi < r.0 || lo > r.1)
                 };
-                !(outside(&self.x, g.x.range, px) || outside(&self.y, g.y.range, py))
+                let outside = |lohi: Option<(f64, f64)>, r: (f64, f64)| {
+                    lohi.is_some_and(|(lo, hi)| hi < r.0 || lo > r.1)
+                };
+                match self.glyph {
+                    Glyph::Points => {
+                        !(outside(range(&self.x, px), g.x.range)
+                            || outside(range(&self.y, py), g.y.range))
+                    }
+                    // A segment can cross the canvas with both ends outside
+                    // it, but not when every vertex of every row is beyond
+                    // the same edge. An area also fills down to its stack,
+                    // so only its x says.
+                    Glyph::RowLines | Glyph::RowAreas => {
+                        // The range over every vertex's coordinate, or
+                        // None when a column has no statistics.
+                        let union =
+                            |side: fn(&(Coord, Coord)) -> &Coord, project: mercator::Projection| {
+                                let mut all: Option<(f64, f64)> = None;
+                                for v in &self.vertices {
+                                    let r = match side(v) {
+                                        Coord::Column(col) => range(col, project)?,
+                                        Coord::Constant(c) => (project(*c), project(*c)),
+                                    };
+                                    all = Some(all.map_or(r, |a| (a.0.min(r.0), a.1.max(r.1))));
+                                }
+                                all
+                            };
+                        let xs = union(|v| &v.0, px);
+                        let ys = (self.glyph == Glyph::RowLines)
+                            .then(|| union(|v| &v.1, py))
+                            .flatten();
+                        !(outside(xs, g.x.range) || outside(ys, g.y.range))
+                    }
+                    // Lines down the rows join one unit to the next, and
+                    // list columns have no statistics here.
+                    _ => true,
+                }
             })
             .collect()
     }

@@ -9,6 +9,12 @@
 //! edges (east, north) are closed, so the tiles of one zoom level count each
 //! point once.
 //!
+//! Lines and areas ([`TileLayer::with_glyph_of`]) are clipped to each
+//! tile's closed bounds, as Datashader clips them to a canvas, so a line's
+//! pixels on the two sides of an edge meet; antialiased lines are drawn
+//! with a margin ([`TileLayer::margin`]) and cut down to the tile, so a
+//! stroke near an edge shades both tiles alike.
+//!
 //! A tile is an ordinary aggregation ([`crate::aggregate`]) with the tile's
 //! bounds as ranges and its upper edges open, shaded ([`crate::shade`]) and
 //! encoded as PNG ([`crate::output`]). [`TileLayer`] holds what stays fixed
