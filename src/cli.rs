@@ -327,11 +327,13 @@ pub struct GlyphArgs {
     /// --y-stack (Datashader's Canvas.area with axis=0); row-areas: each
     /// row is one area through the columns of --x and --y (or
     /// --x-values/--y-values), filled to y = 0 or to one --y-stack column
-    /// per vertex (axis=1).
+    /// per vertex (axis=1); ragged-areas: each row is one area through the
+    /// lists in list columns --x and --y, filled to y = 0 or to the list in
+    /// --y-stack.
     #[arg(
         long,
         default_value = "points",
-        value_name = "points|line|row-lines|ragged-lines|area|row-areas"
+        value_name = "points|line|row-lines|ragged-lines|area|row-areas|ragged-areas"
     )]
     pub glyph: String,
     /// For --glyph area: the column of the line the area is filled to
@@ -1044,12 +1046,15 @@ impl GlyphArgs {
             "ragged-lines" => Glyph::RaggedLines,
             "area" => Glyph::Area,
             "row-areas" => Glyph::RowAreas,
+            "ragged-areas" => Glyph::RaggedAreas,
             g => {
-                bail!("--glyph {g}: give points, line, row-lines, ragged-lines, area or row-areas")
+                bail!("--glyph {g}: give points, line, row-lines, ragged-lines, area, row-areas or ragged-areas")
             }
         };
-        if self.y_stack.is_some() && !matches!(glyph, Glyph::Area | Glyph::RowAreas) {
-            bail!("--y-stack is the lower line of an area: add --glyph area or row-areas");
+        if self.y_stack.is_some()
+            && !matches!(glyph, Glyph::Area | Glyph::RowAreas | Glyph::RaggedAreas)
+        {
+            bail!("--y-stack is the lower line of an area: add --glyph area, row-areas or ragged-areas");
         }
         if (self.x_values.is_some() || self.y_values.is_some())
             && !matches!(glyph, Glyph::RowLines | Glyph::RowAreas)
@@ -1111,6 +1116,13 @@ impl GlyphArgs {
                 aggregate = aggregate.with_lines(&xs, &ys);
             }
             Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&x, &y),
+            Glyph::RaggedAreas => {
+                let stack = self.y_stack.as_deref();
+                if stack.is_some_and(|s| s.contains(',')) {
+                    bail!("--glyph ragged-areas fills each row to one list column: give one --y-stack column");
+                }
+                aggregate = aggregate.with_ragged_areas(&x, &y, stack);
+            }
             Glyph::Area => {
                 let (mut xs, mut ys) = (parse_list(&x), parse_list(&y));
                 let mut stacks = self.y_stack.as_deref().map(parse_list).unwrap_or_default();

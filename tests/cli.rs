@@ -1366,7 +1366,7 @@ fn line_requests_it_cannot_draw_fail_cleanly() {
         &o,
         &[
             "--glyph lines",
-            "points, line, row-lines, ragged-lines, area or row-areas",
+            "points, line, row-lines, ragged-lines, area, row-areas or ragged-areas",
         ],
         &["walk.parquet"],
     );
@@ -1632,6 +1632,62 @@ fn constant_columns_constants_and_ragged_lists_draw_the_same_lines() {
             differ(&columns, other)
         );
     }
+    // The same rows as areas: columns and ragged lists fill alike.
+    let row_areas = render_npy(
+        dir.path(),
+        "row-areas",
+        &[
+            input,
+            "--glyph",
+            "row-areas",
+            "--x",
+            "t0,t1,t2,t3,t4",
+            "--y",
+            ys,
+        ],
+    );
+    let ragged_areas = render_npy(
+        dir.path(),
+        "ragged-areas",
+        &[input, "--glyph", "ragged-areas", "--x", "ts", "--y", "ss"],
+    );
+    assert!(row_areas.iter().filter(|&&c| c > 0).count() > 1000);
+    assert!(
+        row_areas == ragged_areas,
+        "ragged areas: {} pixels differ",
+        differ(&row_areas, &ragged_areas)
+    );
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input,
+            "--glyph",
+            "ragged-areas",
+            "--x",
+            "ts",
+            "--y",
+            "ss",
+            "--y-stack",
+            "ss,ts",
+            "-o",
+            "x.png",
+        ],
+    );
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["--y-stack", "one"],
+        &[
+            "series.parquet",
+            "columns.npy",
+            "constants.npy",
+            "listed.npy",
+            "ragged.npy",
+            "row-areas.npy",
+            "ragged-areas.npy",
+        ],
+    );
     let o = run(
         dir.path(),
         &[
@@ -1653,6 +1709,8 @@ fn constant_columns_constants_and_ragged_lists_draw_the_same_lines() {
         "constants.npy",
         "listed.npy",
         "ragged.npy",
+        "row-areas.npy",
+        "ragged-areas.npy",
     ];
     assert_clean_failure(dir.path(), &o, &["t0", "list of numbers"], &keep);
     let o = run(

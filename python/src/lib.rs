@@ -73,7 +73,8 @@ struct Params {
     #[pyo3(default)]
     vertices: Vec<(PyCoord, PyCoord)>,
     /// For "area": the column each area is filled to, one per area
-    /// (empty: y = 0).
+    /// (empty: y = 0); for "ragged-areas", the list column each row's area
+    /// is filled to.
     #[pyo3(default)]
     y_stacks: Vec<String>,
     /// For "row-areas": each vertex's y on the line filled to (empty: 0).
@@ -187,6 +188,10 @@ impl Params {
                 Ok(req.with_row_areas(vertices, stacks))
             }
             "ragged-lines" => Ok(req.with_ragged_lines(&self.x, &self.y)),
+            "ragged-areas" => {
+                let stack = self.y_stacks.first().map(String::as_str);
+                Ok(req.with_ragged_areas(&self.x, &self.y, stack))
+            }
             "area" => {
                 let mut xs = vec![self.x.as_str()];
                 let mut ys = vec![self.y.as_str()];

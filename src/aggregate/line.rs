@@ -566,6 +566,37 @@ pub(crate) fn row_line(
     }
 }
 
+/// One row's ragged area (Datashader's `AreaToZeroAxis1Ragged` and
+/// `AreaToLineAxis1Ragged`): the trapezoids between consecutive vertices
+/// of lists `x` and `y`, filled to `y = 0` or to list `to`, the shortest
+/// list setting how many. A trapezoid starts an area at the first vertex
+/// or after a NaN one; with `to`, Datashader's test of the line filled to
+/// looks at the trapezoid's own first `to` value (its `y1_flat[j] - 1`,
+/// NaN exactly when that value is), and so does this.
+pub(crate) fn ragged_area(
+    r: &LineRaster,
+    x: &[f64],
+    y: &[f64],
+    to: Option<&[f64]>,
+    mut emit: impl FnMut(PixelRun),
+) {
+    let n = to.map_or(x.len().min(y.len()), |t| x.len().min(y.len()).min(t.len()));
+    for j in 0..n.saturating_sub(1) {
+        let (y1, y2) = to.map_or((0.0, 0.0), |t| (t[j], t[j + 1]));
+        let start =
+            j == 0 || x[j - 1].is_nan() || y[j - 1].is_nan() || to.is_some_and(|t| t[j].is_nan());
+        let t = Trapezoid {
+            x0: x[j],
+            x1: x[j + 1],
+            y0: y[j],
+            y1,
+            y2,
+            y3: y[j + 1],
+        };
+        r.trapezoid(t, start, to.is_some(), &mut emit);
+    }
+}
+
 /// One vertex of the line, with what its row adds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Vertex {

@@ -213,7 +213,7 @@ impl Aggregator {
     /// empty canvas.
     fn empty_schema(&self) -> SchemaRef {
         // Every vertex column (lists of floats for ragged lines).
-        let coord = if self.req.glyph == Glyph::RaggedLines {
+        let coord = if matches!(self.req.glyph, Glyph::RaggedLines | Glyph::RaggedAreas) {
             DataType::new_list(DataType::Float64, true)
         } else {
             DataType::Float64

@@ -347,6 +347,12 @@ pub enum Glyph {
     /// (Datashader's `Canvas.area` with `axis=1`). Each trapezoid adds the
     /// row's value.
     RowAreas,
+    /// Each row is one area through the values of its lists in list
+    /// columns x and y, filled to `y = 0` or to the list in the column
+    /// [`AggregateRequest::y_stacks`] names (Datashader's `Canvas.area`
+    /// with ragged `axis=1` columns); the shortest list sets how many
+    /// vertices. Each trapezoid adds the row's value.
+    RaggedAreas,
 }
 
 impl Glyph {
@@ -359,6 +365,7 @@ impl Glyph {
             Glyph::RaggedLines => "ragged-lines",
             Glyph::Area => "area",
             Glyph::RowAreas => "row-areas",
+            Glyph::RaggedAreas => "ragged-areas",
         }
     }
 }
@@ -516,6 +523,18 @@ impl AggregateRequest {
         self.vertices = column_pairs(xs, ys);
         self.name_first_columns();
         self.glyph = Glyph::Line;
+        self
+    }
+
+    /// Fill one area per row through the lists in list columns `x` and
+    /// `y`, to `y = 0` or to the list in column `y_stack`:
+    /// [`Glyph::RaggedAreas`].
+    pub fn with_ragged_areas(mut self, x: &str, y: &str, y_stack: Option<&str>) -> Self {
+        self.x = x.to_string();
+        self.y = y.to_string();
+        self.vertices.clear();
+        self.y_stacks = y_stack.map(str::to_string).into_iter().collect();
+        self.glyph = Glyph::RaggedAreas;
         self
     }
 
@@ -867,6 +886,15 @@ impl AggregationPlan {
                 }
                 v
             }
+            // The lists, then the lists filled to (or y = 0).
+            Glyph::RaggedAreas => {
+                let (x, y) = (Coord::from(req.x.as_str()), Coord::from(req.y.as_str()));
+                let to = req
+                    .y_stacks
+                    .first()
+                    .map_or(Coord::Constant(0.0), |s| s.as_str().into());
+                vec![(x.clone(), y), (x, to)]
+            }
             _ => req.vertices.clone(),
         };
         let vertices = if vertices.is_empty() {
@@ -903,7 +931,7 @@ impl AggregationPlan {
             _ if req.line_width.is_nan() || req.line_width < 0.0 => Some(
                 "a negative or NaN line width: give 0 (plain lines) or a positive width in pixels",
             ),
-            Glyph::Area | Glyph::RowAreas if req.line_width > 0.0 => {
+            Glyph::Area | Glyph::RowAreas | Glyph::RaggedAreas if req.line_width > 0.0 => {
                 Some("a line width for areas: areas are filled, not stroked; leave it at 0")
             }
             _ if req.line_width > 0.0
@@ -938,7 +966,7 @@ impl AggregationPlan {
             .flat_map(|(x, y)| [x, y])
             .filter_map(Coord::column)
         {
-            if req.glyph == Glyph::RaggedLines {
+            if matches!(req.glyph, Glyph::RaggedLines | Glyph::RaggedAreas) {
                 source.check_numeric_list(c)?;
             } else {
                 source.check_numeric(c)?;
@@ -1065,6 +1093,7 @@ impl AggregationPlan {
             stacked: match req.glyph {
                 Glyph::Area => !req.y_stacks.is_empty(),
                 Glyph::RowAreas => !req.row_area_stacks.is_empty(),
+                Glyph::RaggedAreas => !req.y_stacks.is_empty(),
                 _ => false,
             },
             line_width: req.line_width,
@@ -1236,6 +1265,26 @@ impl AggregationPlan {
                             let (x, y) = (xs.list(k), ys.list(k));
                             let pairs = x.iter().zip(y).map(|(&x, &y)| (x, y));
                             line::row_line(&r, pairs, |pixel| px.push(&v, pixel, p));
+                        }
+                    },
+                )?;
+            }
+            Glyph::RaggedAreas => {
+                let stacked = self.stacked;
+                self.for_each_vertex_batch(
+                    source,
+                    unit,
+                    BATCH_ROWS,
+                    scratch,
+                    |first_row, rows, vs, values, codes| {
+                        let ([xs, ys], to) = (&vs[0], &vs[1][1]);
+                        for k in 0..rows {
+                            let v = vertex(first_row + k as u64, k, values, codes);
+                            let (x, y) = (xs.list(k), ys.list(k));
+                            let to = if stacked { to.list(k) } else { &[] };
+                            line::ragged_area(&r, x, y, stacked.then_some(to), |run| {
+                                px.push_run(&v, run, p)
+                            });
                         }
                     },
                 )?;
@@ -1695,7 +1744,7 @@ impl AggregationPlan {
             ..
         } = scratch;
         vertices.resize_with(self.vertices.len(), Default::default);
-        let ragged = self.glyph == Glyph::RaggedLines;
+        let ragged = matches!(self.glyph, Glyph::RaggedLines | Glyph::RaggedAreas);
         for batch in self.reader()(source, unit, &cols, batch_rows, None)? {
             let batch = batch?;
             for ((xc, yc), [xs, ys]) in self.vertices.iter().zip(vertices.iter_mut()) {
@@ -2066,7 +2115,7 @@ impl AggregationPlan {
         // size is fixed, so the result still never depends on threads).
         let unit_rows = if matches!(
             self.glyph,
-            Glyph::RowLines | Glyph::RaggedLines | Glyph::RowAreas
+            Glyph::RowLines | Glyph::RaggedLines | Glyph::RowAreas | Glyph::RaggedAreas
         ) {
             if self.line_width > 0.0 {
                 // An antialiased vertex covers tens of pixels: units of
@@ -2192,8 +2241,8 @@ impl AggregationPlan {
         // A row of a line per row weighs its vertices (an antialiased one
         // its pixels, tens per vertex) against a point's one pixel.
         let weight = match self.glyph {
-            Glyph::RowLines | Glyph::RowAreas | Glyph::RaggedLines => {
-                let per_row = if self.glyph == Glyph::RaggedLines {
+            Glyph::RowLines | Glyph::RowAreas | Glyph::RaggedLines | Glyph::RaggedAreas => {
+                let per_row = if matches!(self.glyph, Glyph::RaggedLines | Glyph::RaggedAreas) {
                     16
                 } else {
                     self.vertices.len()

@@ -196,7 +196,10 @@ class Canvas:
         params["glyph"] = glyph
         if aa:
             params.update(aa)
-        if glyph == "area":
+        if glyph == "ragged-areas":
+            # The list columns and the list filled to (a 0.0 for the range).
+            params["y_stacks"] = [vertices[1][1]] if stacked else []
+        elif glyph == "area":
             # Each area's line and the line it is filled to, in turn.
             params["vertices"] = [tuple(v) for v in vertices[::2]]
             params["y_stacks"] = [v[1] for v in vertices[1::2] if isinstance(v[1], str)]
@@ -420,8 +423,11 @@ class Canvas:
         aggregate is Datashader's to the bit. Lists of columns (a name
         against a list is shared) fill one area per pair, in turn. Each
         trapezoid adds its first row's value. ``any()`` by default, as in
-        Datashader. ``axis=1`` and Dask sources raise
-        ``NotImplementedError``.
+        Datashader. ``axis=1`` fills an area per row through lists of
+        columns, a NumPy array on one side, or ragged list columns
+        (Datashader's ``RaggedArray`` or Arrow lists; ``y_stack`` then a
+        list column too, the shortest list setting the vertices). Dask
+        sources raise ``NotImplementedError``.
         """
         if agg is None:
             agg = rd.any()
@@ -495,10 +501,8 @@ class Canvas:
             xs, ys = consts(x), list(y)
         elif seq(x) and arr(y) and stack_ok:
             xs, ys = list(x), consts(y)
-        elif isinstance(x, str) and isinstance(y, str):
-            raise NotImplementedError(
-                "Canvas.area(axis=1): ragged list columns are not implemented by pointillist yet"
-            )
+        elif isinstance(x, str) and isinstance(y, str) and (y_stack is None or isinstance(y_stack, str)):
+            return self._fill(source, agg, "ragged-areas", [x], [y], None if y_stack is None else [y_stack], None)
         else:
             raise ValueError(
                 "\nInvalid combination of x and y arguments to Canvas.area when axis=1.\n"
