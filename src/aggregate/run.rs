@@ -270,6 +270,14 @@ pub struct AggregateRequest {
     /// largest coverage per pixel) and then adds the lines, as `min`,
     /// `first` and `last` always do.
     pub self_intersect: bool,
+    /// For lines and areas down the rows ([`Glyph::Line`], [`Glyph::Area`]):
+    /// draw only the segments (trapezoids) that end at this row position or
+    /// later. The rows before it lead in: a partition of a larger input,
+    /// given the previous partitions' last two rows first (a Dask
+    /// partition), draws the segment that crosses into it, with its start
+    /// pixel where a line starts there, exactly once, and nothing the
+    /// previous partition draws. 0 draws everything.
+    pub draw_from_row: u64,
 }
 
 /// Where a coordinate of a line's vertices comes from.
@@ -397,6 +405,7 @@ impl AggregateRequest {
             row_area_stacks: Vec::new(),
             line_width: 0.0,
             self_intersect: true,
+            draw_from_row: 0,
         }
     }
 
@@ -633,6 +642,13 @@ impl AggregateRequest {
         self.shard = Some(shard);
         self
     }
+
+    /// Draw only the segments of lines down the rows that end at row
+    /// position `row` or later ([`AggregateRequest::draw_from_row`]).
+    pub fn with_draw_from_row(mut self, row: u64) -> Self {
+        self.draw_from_row = row;
+        self
+    }
 }
 
 /// What each row draws, apart from the canvas, the columns named by
@@ -747,6 +763,8 @@ pub struct AggregationPlan {
     stacked: bool,
     /// Antialiased lines: their width in pixels (0: plain lines).
     line_width: f64,
+    /// [`AggregateRequest::draw_from_row`].
+    draw_from_row: u64,
     /// Antialiased lines aggregated line by line, then combined
     /// (Datashader's two-stage aggregation).
     aa_two_stage: bool,
@@ -934,6 +952,9 @@ impl AggregationPlan {
             Glyph::Area | Glyph::RowAreas | Glyph::RaggedAreas if req.line_width > 0.0 => {
                 Some("a line width for areas: areas are filled, not stroked; leave it at 0")
             }
+            Glyph::Line if req.draw_from_row > 0 && req.line_width > 0.0 => Some(
+                "antialiased lines down the rows from a later row (a partition of a larger input): draw the whole input in one run",
+            ),
             _ if req.line_width > 0.0
                 && matches!(req.reduction.kind, ReductionKind::Var | ReductionKind::Std) =>
             {
@@ -948,6 +969,12 @@ impl AggregationPlan {
         }
         if let Some(what) = unsupported {
             return Err(AggError::LineUnsupported { what });
+        }
+        if req.draw_from_row > 0 && !matches!(req.glyph, Glyph::Line | Glyph::Area) {
+            return Err(AggError::LineUnsupported {
+                what:
+                    "a first row to draw from for a glyph other than lines and areas down the rows",
+            });
         }
         if req.width == 0 || req.height == 0 {
             return Err(AggError::EmptyCanvas {
@@ -1097,6 +1124,7 @@ impl AggregationPlan {
                 _ => false,
             },
             line_width: req.line_width,
+            draw_from_row: req.draw_from_row,
             aa_two_stage,
             aa_overwrite,
         })
@@ -2511,6 +2539,9 @@ impl AaSink {
 #[derive(Debug)]
 struct LinePixels {
     planes: u32,
+    /// Pixels of segments whose first row is before it are not drawn
+    /// (one before [`AggregateRequest::draw_from_row`]).
+    from_row: u64,
     /// Added to the rows pushed ([`line_key_offset`]).
     key_offset: u64,
     with_rows: bool,
@@ -2537,6 +2568,7 @@ impl LinePixels {
         let slots = |used: bool| if used { Self::FLUSH } else { 0 };
         LinePixels {
             planes: plan.planes(),
+            from_row: plan.draw_from_row.saturating_sub(1),
             key_offset: 0,
             with_rows,
             with_values,
@@ -2553,7 +2585,7 @@ impl LinePixels {
     /// it stays small however many pixels a segment covers).
     #[inline(always)]
     fn push(&mut self, v: &Vertex, pixel: u32, p: &mut Partial) {
-        if self.planes == 0 {
+        if self.planes == 0 || v.row < self.from_row {
             return;
         }
         // No overflow: the plan keeps pixels times planes under `NO_CELL`.
@@ -2594,6 +2626,9 @@ impl LinePixels {
     /// (or marked) straight.
     #[inline(always)]
     fn push_run(&mut self, v: &Vertex, run: PixelRun, p: &mut Partial) {
+        if v.row < self.from_row {
+            return;
+        }
         if self.direct && self.planes == 1 {
             let (first, step) = (i64::from(run.first), run.step);
             if let Some(c) = p.counts_mut() {
