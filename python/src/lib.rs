@@ -87,6 +87,11 @@ struct Params {
     /// itself (Datashader's `self_intersect`).
     #[pyo3(default = true)]
     self_intersect: bool,
+    /// Lines and areas down the rows: draw only the segments that end at
+    /// this row position or later (a Dask partition led in by the previous
+    /// partitions' last rows).
+    #[pyo3(default)]
+    draw_from_row: u64,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -174,7 +179,8 @@ impl Params {
         }
         req = req
             .with_line_width(self.line_width)
-            .with_self_intersect(self.self_intersect);
+            .with_self_intersect(self.self_intersect)
+            .with_draw_from_row(self.draw_from_row);
         let vertices = self.vertices.iter().map(|(x, y)| (x.coord(), y.coord()));
         match self.glyph.as_str() {
             "points" => Ok(req),

@@ -468,12 +468,56 @@ def test_row_lines_from_parquet_fragments(client, od, tmp_path):
         assert_same(ours, local)
 
 
-def test_lines_down_the_rows_on_dask_are_refused(client, od):
+@pytest.fixture(scope="module")
+def track():
+    """A 3,000-row walk with NaN breaks (some where partitions meet, one
+    starting a line on a partition's last row), a lower line, values."""
+    rng = np.random.default_rng(41)
+    n = 3000
+    x = np.cumsum(rng.normal(size=n))
+    y = np.cumsum(rng.normal(size=n))
+    low = y - np.abs(rng.normal(size=n)) * 3
+    for i in (499, 998, 1000, 1500, 1501, 2222):
+        x[i] = np.nan
+    v = rng.gamma(2.0, size=n)
+    v[::13] = np.nan
+    return pd.DataFrame({"x": x, "y": y, "low": low, "v": v})
+
+
+@pytest.mark.parametrize("reduction", ["count", "any", "sum", "min", "first", "last"])
+@pytest.mark.parametrize("glyph", ["line", "lines", "area", "area-stacked"])
+def test_lines_and_areas_down_the_rows_on_dask_match_datashader(client, track, glyph, reduction):
+    make = REDUCTIONS[reduction]
+    # Unequal partitions, two of them a row or two long.
+    ddf = dd.from_pandas(track, npartitions=1).repartition(
+        divisions=[0, 500, 501, 999, 1001, 1002, 1501, 2999]
+    )
+    draw = {
+        "line": lambda m, src, agg: m.Canvas(43, 31).line(src, "x", "y", agg=agg),
+        "lines": lambda m, src, agg: m.Canvas(43, 31).line(src, ["x", "x"], ["y", "low"], agg=agg),
+        "area": lambda m, src, agg: m.Canvas(43, 31).area(src, "x", "y", agg=agg),
+        "area-stacked": lambda m, src, agg: m.Canvas(43, 31).area(src, "x", "y", agg=agg, y_stack="low"),
+    }[glyph]
+    ours = draw(ds, ddf, make(ds))
+    theirs = draw(dsh, track, make(dsh))
+    local = draw(ds, track, make(ds))
+    if reduction == "sum":
+        # Each partition adds its pixels first, then the partials add up.
+        for other in (theirs, local):
+            np.testing.assert_allclose(ours.values, other.values, rtol=1e-12, equal_nan=True)
+    else:
+        assert_same(ours, theirs)
+        assert_same(ours, local)
+
+
+def test_antialiased_lines_down_the_rows_on_dask_are_refused(client, od, tmp_path):
     ddf = dd.from_pandas(od, npartitions=2)
     with pytest.raises(NotImplementedError, match="axis=0"):
-        ds.Canvas(10, 10).line(ddf, "ox", "oy")
-    with pytest.raises(NotImplementedError, match="axis=0"):
         ds.Canvas(10, 10).line(ddf, "ox", "oy", line_width=1)
+    path = tmp_path / "od.parquet"
+    pq.write_table(pa.Table.from_pandas(od, preserve_index=False), path)
+    with pytest.raises(NotImplementedError, match="axis=0"):
+        ds.Canvas(10, 10).line(pdask.read_parquet(str(path)), "ox", "oy")
 
 
 @pytest.mark.parametrize("reduction", ["count", "count-once", "min", "last"])

@@ -472,9 +472,9 @@ class Canvas:
                     f"Canvas.area: column {c!r}: pointillist takes string column names"
                 )
         self.validate()
-        if _is_dask(source):
+        if _is_dask(source) and glyph != "area":
             raise NotImplementedError(
-                "Canvas.area: Dask inputs are not implemented by pointillist yet; "
+                "Canvas.area(axis=1): Dask inputs are not implemented by pointillist yet; "
                 "pass a local DataFrame, Arrow table or Parquet path"
             )
         # Each vertex (or line), then its y on the line filled to.
@@ -483,6 +483,12 @@ class Canvas:
             vertices.append((xs[k], ys[k]))
             vertices.append((xs[k], stacks[k] if stacks is not None else 0.0))
         fx, fy = (c if isinstance(c, str) else None for c in vertices[0])
+        if _is_dask(source):
+            # Areas down the rows: each partition led in by the rows before
+            # it (pointillist/dask.py).
+            from . import dask as _dask
+
+            return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims)
         return self._aggregate(
             source, fx, fy, agg, glyph, vertices, dims, stacked=stacks is not None
         )

@@ -140,18 +140,27 @@ def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, aa=None, split_ev
     of columns, constant coordinates or ragged list columns) for a Dask
     DataFrame or a ``ParquetFragments``: rows are independent, so each
     partition's partial merges with the others as for points (what
-    Datashader's Dask path does for these layouts). ``Canvas.line`` calls
+    Datashader's Dask path does for these layouts). With ``axis=0``
+    (``glyph`` "line" or "area", Dask DataFrames, plain lines), each
+    partition is led in by the last two rows before it and draws only the
+    segments that end in it (``draw_from_row``), so the partials merged in
+    order are the whole line's aggregate. ``Canvas.line`` calls
     this with its checked layout: ``glyph`` "row-lines" or "ragged-lines",
     ``vertices`` (every vertex's ``(x, y)``, a column name or a number, or
     None), ``dims`` (the dimension names, or None for ``x`` and ``y``),
     ``aa`` (``line_width`` and ``self_intersect`` for antialiased lines:
     each partition's float32 coverage adds up in partition order, as
     Datashader combines its partitions)."""
-    if glyph not in ("row-lines", "ragged-lines"):
+    down = glyph in ("line", "area")
+    if down and isinstance(source, ParquetFragments):
         raise NotImplementedError(
-            "Canvas.line: lines down the rows (axis=0) on Dask are not implemented by "
-            "pointillist yet (a line crosses from one partition into the next); use "
-            "axis=1 layouts, or a local DataFrame, Arrow table or Parquet path"
+            "Canvas.line/area: lines down the rows (axis=0) from pointillist.dask.read_parquet "
+            "are not implemented; give a dask.dataframe.DataFrame or the Parquet path itself"
+        )
+    if down and (aa or {}).get("line_width", 0) > 0:
+        raise NotImplementedError(
+            "Canvas.line: antialiased lines down the rows (axis=0) on Dask are not implemented "
+            "by pointillist; use line_width=0, or a local DataFrame, Arrow table or Parquet path"
         )
     canvas.validate()
     split_every = _split_every(
@@ -178,7 +187,12 @@ def _line_params(params, lines):
         return params
     params["glyph"] = lines["glyph"]
     params.update(lines.get("aa", {}))
-    if lines["vertices"] is not None:
+    if lines["glyph"] == "area":
+        # Each area's line and the line it is filled to, in turn.
+        vertices = lines["vertices"]
+        params["vertices"] = [tuple(v) for v in vertices[::2]]
+        params["y_stacks"] = [v[1] for v in vertices[1::2] if isinstance(v[1], str)]
+    elif lines["vertices"] is not None:
         params["vertices"] = [
             tuple(c if isinstance(c, str) else float(c) for c in v) for v in lines["vertices"]
         ]
@@ -275,8 +289,12 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
         wanted["x"] = _coord_bounds(ddf, [v[0] for v in vertices], ragged)
     if y_range is None:
         wanted["y"] = _coord_bounds(ddf, [v[1] for v in vertices], ragged)
-    if kind in ("first", "last"):
+    down = lines is not None and lines["glyph"] in ("line", "area")
+    if kind in ("first", "last") or down:
         wanted["lens"] = ddf.map_partitions(len)
+    if down:
+        # Each partition's last two rows lead the next one in.
+        wanted["tails"] = ddf.map_partitions(lambda df: df.tail(2))
     if wanted:
         (found,) = dask.compute(wanted)
         if "x" in found:
@@ -298,13 +316,32 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
         raise RuntimeError(
             f"pointillist.dask: {len(parts)} delayed partitions for {len(offsets)} lengths"
         )
-    leaf = dask.delayed(_partition_partial, pure=True)
-    leaves = [leaf(p, cols, params, int(off)) for p, off in zip(parts, offsets)]
+    if down:
+        leaf = dask.delayed(_led_partition_partial, pure=True)
+        leads = _leads(found["tails"], lens)
+        leaves = [
+            leaf(lead, p, cols, params, int(off)) for lead, p, off in zip(leads, parts, offsets)
+        ]
+    else:
+        leaf = dask.delayed(_partition_partial, pure=True)
+        leaves = [leaf(p, cols, params, int(off)) for p, off in zip(parts, offsets)]
     (blob,) = dask.compute(_tree(leaves, split_every))
     out = _native.finish_partial(blob)
     prepared = core._Prepared(labels=labels, coords=coords)
     dx, dy = (lines or {}).get("dims") or (x, y)
     return canvas._data_array(out, dx, dy, cat_column, prepared, x_range, y_range)
+
+
+def _leads(tails, lens):
+    """For each partition, the last two rows of all the partitions before
+    it, from the concatenated ``tail(2)`` of each and their lengths."""
+    out, seen, at = [], [], 0
+    for n in lens:
+        out.append(tails.iloc[seen[-2:]])
+        k = int(min(n, 2))
+        seen.extend(range(at, at + k))
+        at += k
+    return out
 
 
 def _expand(bounds):
@@ -378,6 +415,18 @@ def _partition_partial(df, cols, params, first_row):
 
     table = pa.table({c: core._pandas_column(df[c]) for c in cols})
     return _native.partial_from_stream(table, params, first_row=first_row)
+
+
+def _led_partition_partial(lead, df, cols, params, first_row):
+    """A partition of a line (or area) down the rows, led in by the last
+    rows before it (``lead``): it draws the segments that end in it, so the
+    partials merged in order are the whole line's aggregate."""
+    import pandas as pd
+
+    params = dict(params, draw_from_row=first_row)
+    if len(lead):
+        df = pd.concat([lead[cols], df[cols]], ignore_index=True)
+    return _partition_partial(df, cols, params, first_row - len(lead))
 
 
 def _fragment_partial(paths, index, count, params):
