@@ -11,7 +11,9 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use parquet::basic::{Compression, ZstdLevel};
 
-use pointillist::aggregate::{AggregateRequest, AxisKind, Coord, Glyph, ReductionSpec};
+use pointillist::aggregate::{
+    AggregateRequest, AxisKind, Coord, GeometryKernel, Glyph, ReductionSpec,
+};
 use pointillist::index::IndexOptions;
 use pointillist::output::PngOptions;
 use pointillist::render::RenderRequest;
@@ -372,6 +374,22 @@ pub struct GlyphArgs {
     /// on its own, its largest coverage per pixel, and the lines added.
     #[arg(long)]
     pub no_self_intersect: bool,
+    /// With --glyph line: each row is the line geometry in this column
+    /// (Datashader's Canvas.line(geometry=...)): GeoParquet's WKB or
+    /// GeoArrow LineString, MultiLineString, Polygon or MultiPolygon (a
+    /// polygon's rings are drawn as closed lines), in place of --x and --y.
+    #[arg(long, value_name = "COL")]
+    pub geometry: Option<String>,
+    /// With --geometry: which of Datashader 0.19.1's geometry kernels to
+    /// match: spatialpandas (every line string's first pixel drawn) or
+    /// geopandas (its GeoPandas path, which leaves out the first pixel of
+    /// every line string but the input's first; datashader#1509).
+    #[arg(
+        long,
+        value_name = "spatialpandas|geopandas",
+        default_value = "spatialpandas"
+    )]
+    pub geometry_kernel: String,
 }
 
 /// Datashader's broadcasting of column lists: a list of one column is
@@ -1061,7 +1079,22 @@ impl GlyphArgs {
         {
             bail!("--x-values and --y-values are constants of row-lines and row-areas: add --glyph row-lines");
         }
-        let mut aggregate = AggregateRequest::new(width, height).with_glyph(glyph);
+        let glyph = match (&self.geometry, glyph) {
+            (Some(_), Glyph::Line) => Glyph::GeometryLines,
+            (Some(g), other) => bail!(
+                "--geometry {g} draws lines: use --glyph line (not {})",
+                other.name()
+            ),
+            (None, g) => g,
+        };
+        let kernel = match self.geometry_kernel.as_str() {
+            "spatialpandas" => GeometryKernel::SpatialPandas,
+            "geopandas" => GeometryKernel::GeoPandas,
+            k => bail!("--geometry-kernel {k}: give spatialpandas or geopandas"),
+        };
+        let mut aggregate = AggregateRequest::new(width, height)
+            .with_glyph(glyph)
+            .with_geometry_kernel(kernel);
         let coords = |flag: &str, cols: &str, values: &Option<String>| -> Result<Vec<Coord>> {
             Ok(match values {
                 Some(v) => parse_values(flag, v)?
@@ -1116,6 +1149,10 @@ impl GlyphArgs {
                 aggregate = aggregate.with_lines(&xs, &ys);
             }
             Glyph::RaggedLines => aggregate = aggregate.with_ragged_lines(&x, &y),
+            Glyph::GeometryLines => {
+                let g = self.geometry.as_deref().unwrap_or_default();
+                aggregate = aggregate.with_geometry_lines(g);
+            }
             Glyph::RaggedAreas => {
                 let stack = self.y_stack.as_deref();
                 if stack.is_some_and(|s| s.contains(',')) {
@@ -1155,7 +1192,11 @@ impl GlyphArgs {
             );
         }
         let line_width = if self.antialias { 1.0 } else { self.line_width };
-        if line_width > 0.0 && !matches!(glyph, Glyph::Line | Glyph::RowLines | Glyph::RaggedLines)
+        if line_width > 0.0
+            && !matches!(
+                glyph,
+                Glyph::Line | Glyph::RowLines | Glyph::RaggedLines | Glyph::GeometryLines
+            )
         {
             bail!("--line-width and --antialias draw lines: add --glyph line, row-lines or ragged-lines");
         }

@@ -727,6 +727,138 @@ pub(crate) fn stitch(
     }
 }
 
+/// Which of Datashader 0.19.1's two kernels for line geometries
+/// (`Canvas.line(source, geometry=...)`) to match. They differ only in
+/// which segments count as a line's start and end, which decides whether a
+/// line's first pixel is drawn and, antialiased, its caps and joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GeometryKernel {
+    /// spatialpandas geometry (`LineAxis1Geometry`): every line string
+    /// starts at its first vertex and ends at its last, a polygon's rings
+    /// are closed (their first pixel drawn once, by the closing segment),
+    /// and a NaN vertex breaks a line.
+    #[default]
+    SpatialPandas,
+    /// GeoPandas geometry (`LineAxis1GeoPandas`), as 0.19.1 draws it: it
+    /// compares vertex offsets with positions in the flat x, y array (two
+    /// numbers per vertex), so only the input's very first line string
+    /// starts at its first vertex, the others' first pixels are left to the
+    /// segments before them, and ends are found at half the offsets
+    /// (datashader#1509, fixed after 0.19.1). Vertices are numbered from
+    /// the input's first row.
+    GeoPandas,
+}
+
+/// One segment of a geometry line, with Datashader's flags: `a -> b`, `m`
+/// the vertex before `a` (for antialiased joins), and whether a line
+/// starts or ends with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct GeomSegment {
+    pub(crate) a: (f64, f64),
+    pub(crate) b: (f64, f64),
+    pub(crate) m: (f64, f64),
+    pub(crate) start: bool,
+    pub(crate) end: bool,
+}
+
+/// Where a batch's first vertex sits in the input, for
+/// [`GeometryKernel::GeoPandas`]: its index among all vertices from the
+/// input's first row, and the vertex before it (NaN where none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct VertexBase {
+    pub(crate) index: u64,
+    pub(crate) before: (f64, f64),
+}
+
+impl Default for VertexBase {
+    fn default() -> Self {
+        VertexBase {
+            index: 0,
+            before: (f64::NAN, f64::NAN),
+        }
+    }
+}
+
+/// The segments of part `j` of `buf` with both ends finite, in order, as
+/// Datashader's geometry line kernels flag them (`kernel`; `base` places
+/// the batch in the input).
+pub(crate) fn geometry_segments(
+    buf: &crate::source::GeometryBuf,
+    j: usize,
+    kernel: GeometryKernel,
+    base: VertexBase,
+    mut f: impl FnMut(GeomSegment),
+) {
+    let (vs, closed) = buf.part(j);
+    let (s, e) = (vs.start, vs.end);
+    let vtx = |i: usize| (buf.xs[i], buf.ys[i]);
+    // Vertex `i` counted from the batch's first, which may be before it.
+    let before = |i: usize| if i == 0 { base.before } else { vtx(i - 1) };
+    let finite = |p: (f64, f64)| p.0.is_finite() && p.1.is_finite();
+    if e < s + 2 || e > buf.xs.len() {
+        return;
+    }
+    for v in s..e - 1 {
+        let (a, b) = (vtx(v), vtx(v + 1));
+        if !(finite(a) && finite(b)) {
+            continue;
+        }
+        let seg = match kernel {
+            GeometryKernel::SpatialPandas => GeomSegment {
+                a,
+                b,
+                start: (v == s && !closed) || (v > s && !finite(vtx(v - 1))),
+                end: (!closed && v + 2 == e) || (v + 2 < e && !finite(vtx(v + 2))),
+                m: if v == s && closed {
+                    vtx(e - 2)
+                } else {
+                    before(v)
+                },
+            },
+            GeometryKernel::GeoPandas => {
+                // Datashader's `k` (twice the vertex index) against the
+                // vertex offsets `start1`, `stop1`.
+                let (k, s1, e1) = (
+                    2 * (base.index + v as u64),
+                    base.index + s as u64,
+                    base.index + e as u64,
+                );
+                let m = if k == s1 && closed {
+                    // `values[stop1 - 4]`, `values[stop1 - 3]`: numbers of
+                    // the flat x, y array, not a vertex.
+                    let flat = |i: u64| -> f64 {
+                        let Some(local) = i.checked_sub(2 * base.index) else {
+                            return f64::NAN;
+                        };
+                        let p = vtx((local / 2) as usize);
+                        if local % 2 == 0 {
+                            p.0
+                        } else {
+                            p.1
+                        }
+                    };
+                    match e1.checked_sub(4) {
+                        Some(i) => (flat(i), flat(i + 1)),
+                        None => (f64::NAN, f64::NAN),
+                    }
+                } else {
+                    before(v)
+                };
+                GeomSegment {
+                    a,
+                    b,
+                    start: (k == s1 && !closed) || (k > s1 && !finite(before(v))),
+                    end: (!closed && k + 4 == e1)
+                        || (k + 4 < e1 && !finite(vtx((v + 2).min(buf.xs.len() - 1)))),
+                    m,
+                }
+            }
+        };
+        f(seg);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

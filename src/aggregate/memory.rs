@@ -11,6 +11,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
 use super::canvas::Aggregate;
 use super::error::AggError;
+use super::line::GeometryKernel;
 use super::partial::Partial;
 use super::run::{AggregateRequest, AggregationPlan, Coord, Glyph};
 use super::wire::PartialAggregate;
@@ -118,8 +119,11 @@ impl Aggregator {
     /// Whether the request fixes everything the plan needs, so batches are
     /// aggregated as they come.
     fn streams(&self) -> bool {
-        // A line runs on through every batch: draw it in one run.
+        // A line runs on through every batch: draw it in one run; so does
+        // the numbering of vertices Datashader's GeoPandas kernel goes by.
         !matches!(self.req.glyph, Glyph::Line | Glyph::Area)
+            && !(self.req.glyph == Glyph::GeometryLines
+                && self.req.geometry_kernel == GeometryKernel::GeoPandas)
             && self.req.x_range.is_some()
             && self.req.y_range.is_some()
             && (self.req.reduction.by.is_none() || self.req.categories.is_some())
@@ -215,13 +219,15 @@ impl Aggregator {
         // Every vertex column (lists of floats for ragged lines).
         let coord = if matches!(self.req.glyph, Glyph::RaggedLines | Glyph::RaggedAreas) {
             DataType::new_list(DataType::Float64, true)
+        } else if self.req.glyph == Glyph::GeometryLines {
+            DataType::Binary
         } else {
             DataType::Float64
         };
-        let mut fields = vec![
-            Field::new(&self.req.x, coord.clone(), true),
-            Field::new(&self.req.y, coord.clone(), true),
-        ];
+        let mut fields = vec![Field::new(&self.req.x, coord.clone(), true)];
+        if self.req.y != self.req.x {
+            fields.push(Field::new(&self.req.y, coord.clone(), true));
+        }
         let vertices = self.req.vertices.iter().flat_map(|(x, y)| [x, y]);
         let stacks = self.req.row_area_stacks.iter();
         for c in vertices.chain(stacks).filter_map(Coord::column) {

@@ -34,6 +34,7 @@ pub use device::{Device, AUTO_MIN_ROWS};
 pub use error::AggError;
 pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
 pub use kernel::{bin_arrays, NotNumeric};
+pub use line::GeometryKernel;
 pub use memory::Aggregator;
 pub use partial::{plane_names, state_bytes_per_cell, Partial, NO_CELL};
 pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};

@@ -30,14 +30,17 @@ use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
 #[cfg(feature = "gpu")]
 use super::gpu::{self, FixedScale, Gpu, GpuError, GpuOptions, PointChunk};
 use super::kernel;
-use super::line::{self, LineEnds, LineRaster, PixelRun, Trapezoid, UnitLine, Vertex};
+use super::line::{
+    self, GeometryKernel, LineEnds, LineRaster, PixelRun, Trapezoid, UnitLine, Vertex, VertexBase,
+};
 use super::mercator;
 use super::partial::{pick_key, state_bytes_per_cell, AaRule, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
-    auto_range, list_to_f64, numeric_to_f64, range_from_metadata, CategoryMap, Source, SourceError,
-    Unit, UnitReader, BATCH_ROWS, UNIT_ROWS,
+    auto_range, decode_geometry, geometry_range, list_to_f64, numeric_to_f64, range_from_metadata,
+    CategoryMap, GeometryBuf, GeometryKind, Source, SourceError, Unit, UnitReader, BATCH_ROWS,
+    UNIT_ROWS,
 };
 
 /// Partials of finished groups waiting to be merged in group order.
@@ -65,6 +68,8 @@ pub struct Scratch {
     /// touched.
     aa_line: Option<Partial>,
     aa_cells: Vec<u32>,
+    /// A batch of geometries.
+    geometry: GeometryBuf,
 }
 
 /// Per row of a unit of row lines: what the row adds, its last vertex
@@ -278,6 +283,9 @@ pub struct AggregateRequest {
     /// pixel where a line starts there, exactly once, and nothing the
     /// previous partition draws. 0 draws everything.
     pub draw_from_row: u64,
+    /// For line geometries ([`Glyph::GeometryLines`]): which of
+    /// Datashader's kernels to match (spatialpandas' by default).
+    pub geometry_kernel: GeometryKernel,
 }
 
 /// Where a coordinate of a line's vertices comes from.
@@ -361,6 +369,12 @@ pub enum Glyph {
     /// with ragged `axis=1` columns); the shortest list sets how many
     /// vertices. Each trapezoid adds the row's value.
     RaggedAreas,
+    /// Each row is a line geometry: a LineString, MultiLineString,
+    /// Polygon or MultiPolygon (a polygon's rings drawn as closed lines) in
+    /// the column [`AggregateRequest::with_geometry_lines`] names, GeoArrow
+    /// or WKB (Datashader's `Canvas.line(source, geometry=...)`). Each
+    /// segment adds the row's value; a NaN vertex breaks a line.
+    GeometryLines,
 }
 
 impl Glyph {
@@ -374,6 +388,7 @@ impl Glyph {
             Glyph::Area => "area",
             Glyph::RowAreas => "row-areas",
             Glyph::RaggedAreas => "ragged-areas",
+            Glyph::GeometryLines => "geometry-lines",
         }
     }
 }
@@ -406,6 +421,7 @@ impl AggregateRequest {
             line_width: 0.0,
             self_intersect: true,
             draw_from_row: 0,
+            geometry_kernel: GeometryKernel::SpatialPandas,
         }
     }
 
@@ -547,6 +563,31 @@ impl AggregateRequest {
         self
     }
 
+    /// Draw each row's line geometry in column `column` (GeoArrow or WKB
+    /// LineString, MultiLineString, Polygon or MultiPolygon):
+    /// [`Glyph::GeometryLines`].
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggregateRequest, Glyph};
+    ///
+    /// let req = AggregateRequest::new(800, 600).with_geometry_lines("geometry");
+    /// assert_eq!(req.glyph, Glyph::GeometryLines);
+    /// ```
+    pub fn with_geometry_lines(mut self, column: &str) -> Self {
+        self.x = column.to_string();
+        self.y = column.to_string();
+        self.vertices = vec![(Coord::from(column), Coord::from(column))];
+        self.glyph = Glyph::GeometryLines;
+        self
+    }
+
+    /// Match Datashader's `kernel` for line geometries
+    /// ([`AggregateRequest::geometry_kernel`]).
+    pub fn with_geometry_kernel(mut self, kernel: GeometryKernel) -> Self {
+        self.geometry_kernel = kernel;
+        self
+    }
+
     /// Draw one line per row through the lists in list columns `x` and `y`:
     /// [`Glyph::RaggedLines`].
     pub fn with_ragged_lines(mut self, x: &str, y: &str) -> Self {
@@ -681,6 +722,8 @@ pub struct GlyphSpec {
     pub line_width: f64,
     /// [`AggregateRequest::self_intersect`].
     pub self_intersect: bool,
+    /// [`AggregateRequest::geometry_kernel`].
+    pub geometry_kernel: GeometryKernel,
 }
 
 impl Default for GlyphSpec {
@@ -700,6 +743,7 @@ impl AggregateRequest {
             row_area_stacks: self.row_area_stacks.clone(),
             line_width: self.line_width,
             self_intersect: self.self_intersect,
+            geometry_kernel: self.geometry_kernel,
         }
     }
 
@@ -712,6 +756,12 @@ impl AggregateRequest {
         self.row_area_stacks = spec.row_area_stacks;
         self.line_width = spec.line_width;
         self.self_intersect = spec.self_intersect;
+        self.geometry_kernel = spec.geometry_kernel;
+        if spec.glyph == Glyph::GeometryLines {
+            if let Some(c) = self.vertices.first().and_then(|v| v.0.column()) {
+                (self.x, self.y) = (c.to_string(), c.to_string());
+            }
+        }
         self
     }
 }
@@ -772,6 +822,9 @@ pub struct AggregationPlan {
     /// largest coverage (Datashader's `overwrite`, when no reduction sums
     /// coverage within a line).
     aa_overwrite: bool,
+    /// For line geometries: what the column holds, per file.
+    geometry_kinds: Vec<GeometryKind>,
+    geometry_kernel: GeometryKernel,
 }
 
 /// Columns `(xs[k], ys[k])` as vertex coordinates (the shorter list sets
@@ -870,6 +923,14 @@ impl AggregationPlan {
     pub fn new(source: &Source, req: &AggregateRequest) -> Result<AggregationPlan, AggError> {
         let vertices = match req.glyph {
             Glyph::Points | Glyph::RaggedLines => Vec::new(),
+            Glyph::GeometryLines => {
+                let c = req
+                    .vertices
+                    .first()
+                    .and_then(|v| v.0.column())
+                    .unwrap_or(req.x.as_str());
+                vec![(Coord::from(c), Coord::from(c))]
+            }
             // The line, and the one it is filled to (y = 0 by default).
             // Each area's line, then the one it is filled to (y = 0 by
             // default): two pairs per area.
@@ -988,11 +1049,18 @@ impl AggregationPlan {
         if let Some(r) = req.y_range {
             check_range("y", r, req.y_axis)?;
         }
+        let geometry_kinds = match (req.glyph, vertices.first().and_then(|v| v.0.column())) {
+            (Glyph::GeometryLines, Some(c)) => source.check_geometry(c)?,
+            _ => Vec::new(),
+        };
         for c in vertices
             .iter()
             .flat_map(|(x, y)| [x, y])
             .filter_map(Coord::column)
         {
+            if req.glyph == Glyph::GeometryLines {
+                continue;
+            }
             if matches!(req.glyph, Glyph::RaggedLines | Glyph::RaggedAreas) {
                 source.check_numeric_list(c)?;
             } else {
@@ -1073,8 +1141,37 @@ impl AggregationPlan {
         let sharded = req.shard.is_some();
         let xs: Vec<&Coord> = vertices.iter().map(|v| &v.0).collect();
         let ys: Vec<&Coord> = vertices.iter().map(|v| &v.1).collect();
-        let x_range = resolve_range(source, "x", &xs, req.x_range, req.x_axis, px, sharded)?;
-        let y_range = resolve_range(source, "y", &ys, req.y_range, req.y_axis, py, sharded)?;
+        let (x_range, y_range) = match vertices.first().and_then(|v| v.0.column()) {
+            Some(col) if req.glyph == Glyph::GeometryLines => {
+                let data = if req.x_range.is_some() && req.y_range.is_some() {
+                    [None, None]
+                } else if sharded {
+                    return Err(AggError::ShardNeedsFlag {
+                        what: "x and y ranges of a geometry column".into(),
+                        flag: "--x-range MIN,MAX --y-range MIN,MAX",
+                    });
+                } else {
+                    geometry_range(source, col, &geometry_kinds)?
+                };
+                let resolve = |axis,
+                               given: Option<(f64, f64)>,
+                               d: Option<(f64, f64)>,
+                               kind,
+                               p: mercator::Projection| {
+                    let r =
+                        given.unwrap_or_else(|| expand_bounds(d.map(|(lo, hi)| (p(lo), p(hi)))));
+                    check_range(axis, r, kind).map(|()| r)
+                };
+                (
+                    resolve("x", req.x_range, data[0], req.x_axis, px)?,
+                    resolve("y", req.y_range, data[1], req.y_axis, py)?,
+                )
+            }
+            _ => (
+                resolve_range(source, "x", &xs, req.x_range, req.x_axis, px, sharded)?,
+                resolve_range(source, "y", &ys, req.y_range, req.y_axis, py, sharded)?,
+            ),
+        };
         let mut geometry = Geometry::new(
             req.width, req.height, x_range, y_range, req.x_axis, req.y_axis,
         );
@@ -1127,6 +1224,8 @@ impl AggregationPlan {
             draw_from_row: req.draw_from_row,
             aa_two_stage,
             aa_overwrite,
+            geometry_kinds,
+            geometry_kernel: req.geometry_kernel,
         })
     }
 
@@ -1266,9 +1365,14 @@ impl AggregationPlan {
         &self,
         source: &Source,
         unit: &Unit,
+        base: VertexBase,
         p: &mut Partial,
         scratch: &mut Scratch,
     ) -> Result<Vec<Option<LineEnds>>, AggError> {
+        if self.glyph == Glyph::GeometryLines {
+            self.geometry_lines_into(source, unit, base, p, scratch)?;
+            return Ok(Vec::new());
+        }
         if self.line_width > 0.0 {
             self.aa_rows_into(source, unit, p, scratch)?;
             return Ok(Vec::new());
@@ -1784,26 +1888,194 @@ impl AggregationPlan {
                     ys.map(mercator::lat_to_y);
                 }
             }
-            let planes = match &self.by {
-                Some((c, map)) => {
-                    batch_codes(&batch, c, map, label, codes)?;
-                    // As for points: a null or unlisted category goes to
-                    // the last plane (NumPy's index -1).
-                    let none_plane = (map.len() as u32).saturating_sub(1);
-                    for code in codes.iter_mut() {
-                        if *code == CategoryMap::NONE {
-                            *code = none_plane;
-                        }
-                    }
-                    Some(codes.as_slice())
-                }
-                None => None,
-            };
+            let planes = self.batch_planes(&batch, label, codes)?;
             let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
             f(row, batch.num_rows(), vertices, vals, planes);
             row += batch.num_rows() as u64;
         }
         Ok(())
+    }
+
+    /// Each row's category plane, `None` without categories. As for
+    /// points, a null or unlisted category goes to the last plane (NumPy's
+    /// index -1).
+    fn batch_planes<'a>(
+        &self,
+        batch: &arrow_array::RecordBatch,
+        label: &str,
+        codes: &'a mut Vec<u32>,
+    ) -> Result<Option<&'a [u32]>, AggError> {
+        let Some((c, map)) = &self.by else {
+            return Ok(None);
+        };
+        batch_codes(batch, c, map, label, codes)?;
+        let none_plane = (map.len() as u32).saturating_sub(1);
+        for code in codes.iter_mut() {
+            if *code == CategoryMap::NONE {
+                *code = none_plane;
+            }
+        }
+        Ok(Some(codes.as_slice()))
+    }
+
+    /// [`AggregationPlan::for_each_vertex_batch`] for line geometries:
+    /// each batch's first row, its geometries (projected for lng/lat), its
+    /// values and its category planes.
+    fn for_each_geometry_batch(
+        &self,
+        source: &Source,
+        unit: &Unit,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(u64, &GeometryBuf, Option<&[f64]>, Option<&[u32]>),
+    ) -> Result<(), AggError> {
+        let mut row = unit.first_row;
+        let cols = self.columns();
+        let label = source.file_label(unit.file);
+        let column = self.x.as_str();
+        let kind = self.geometry_kind(unit.file);
+        let Scratch {
+            codes,
+            values,
+            geometry,
+            ..
+        } = scratch;
+        for batch in self.reader()(source, unit, &cols, BATCH_ROWS, None)? {
+            let batch = batch?;
+            let a = batch_column(&batch, column, label)?;
+            decode_geometry(a.as_ref(), kind, geometry)
+                .map_err(|e| source.geometry_error(unit.file, column, row, e))?;
+            if self.lnglat {
+                geometry.map(mercator::lng_to_x, mercator::lat_to_y);
+            }
+            let planes = self.batch_planes(&batch, label, codes)?;
+            let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
+            f(row, geometry, vals, planes);
+            row += batch.num_rows() as u64;
+        }
+        Ok(())
+    }
+
+    /// What the geometry column of file `file` holds.
+    fn geometry_kind(&self, file: usize) -> GeometryKind {
+        self.geometry_kinds
+            .get(file)
+            .or(self.geometry_kinds.first())
+            .copied()
+            .unwrap_or(GeometryKind::Wkb)
+    }
+
+    /// For [`GeometryKernel::GeoPandas`]: where each of `units` starts
+    /// among the vertices of the whole input (every row before it, read),
+    /// in `units` order; empty for other plans.
+    fn vertex_bases(&self, source: &Source, units: &[Unit]) -> Result<Vec<VertexBase>, AggError> {
+        if !(self.glyph == Glyph::GeometryLines
+            && self.geometry_kernel == GeometryKernel::GeoPandas)
+        {
+            return Ok(Vec::new());
+        }
+        // Vertices and the last one of every unit of the input, in order.
+        let all = source.units(self.unit_rows());
+        let counts: Vec<Result<(u64, u64, Option<(f64, f64)>), AggError>> = all
+            .par_iter()
+            .map(|u| {
+                let mut scratch = Scratch::default();
+                let (mut n, mut last) = (0u64, None);
+                self.for_each_geometry_batch(source, u, &mut scratch, |_, g, _, _| {
+                    n += g.xs.len() as u64;
+                    if let (Some(&x), Some(&y)) = (g.xs.last(), g.ys.last()) {
+                        last = Some((x, y));
+                    }
+                })?;
+                Ok((u.first_row, n, last))
+            })
+            .collect();
+        let mut starts = BTreeMap::new();
+        let mut base = VertexBase::default();
+        for c in counts {
+            let (first_row, n, last) = c?;
+            starts.insert(first_row, base);
+            base.index += n;
+            if let Some(l) = last {
+                base.before = l;
+            }
+        }
+        Ok(units
+            .iter()
+            .map(|u| starts.get(&u.first_row).copied().unwrap_or_default())
+            .collect())
+    }
+
+    /// Line geometries ([`Glyph::GeometryLines`]) of `unit`, row by row in
+    /// order, each part's segments as Datashader's kernel flags them
+    /// ([`line::geometry_segments`]): plain, or antialiased (a two-stage
+    /// reduction draws each row into a partial of its own and folds the
+    /// cells it touched into `p`, as Datashader's second stage does).
+    fn geometry_lines_into(
+        &self,
+        source: &Source,
+        unit: &Unit,
+        base: VertexBase,
+        p: &mut Partial,
+        scratch: &mut Scratch,
+    ) -> Result<(), AggError> {
+        let kernel = self.geometry_kernel;
+        let plain = LineRaster::new(&self.geometry);
+        let aa = (self.line_width > 0.0)
+            .then(|| AaRaster::new(&self.geometry, self.line_width, self.aa_overwrite));
+        let mut px = LinePixels::new(self);
+        let mut line_p = scratch.aa_line.take().filter(|l| l.cells() == self.cells());
+        if aa.is_some() && self.aa_two_stage && line_p.is_none() {
+            line_p = Some(self.new_partial());
+        }
+        let mut cells = std::mem::take(&mut scratch.aa_cells);
+        let sink = self.aa_sink();
+        let two_stage = self.aa_two_stage;
+        let mut base = base;
+        let result =
+            self.for_each_geometry_batch(source, unit, scratch, |first_row, g, values, codes| {
+                for k in 0..g.num_rows() {
+                    let row = first_row + k as u64;
+                    let v = row_vertex(row, k, values, codes);
+                    let Some(r) = &aa else {
+                        for j in g.row_parts(k) {
+                            line::geometry_segments(g, j, kernel, base, |s| {
+                                plain.segment(Some(s.start), s.a, s.b, |pixel| {
+                                    px.push(&v, pixel, p)
+                                });
+                            });
+                        }
+                        continue;
+                    };
+                    let target = match &mut line_p {
+                        Some(l) => l,
+                        None => &mut *p,
+                    };
+                    let key = sink.key(row);
+                    let mut emit = |a: AaPixel| {
+                        let cell = sink.add(target, &v, a, key);
+                        if two_stage {
+                            cells.push(cell);
+                        }
+                    };
+                    for j in g.row_parts(k) {
+                        line::geometry_segments(g, j, kernel, base, |s| {
+                            r.segment(s.start, s.end, s.a, s.b, s.m, &mut emit);
+                        });
+                    }
+                    if let Some(l) = &mut line_p {
+                        p.fold_cells(l, &cells);
+                        cells.clear();
+                    }
+                }
+                base.index += g.xs.len() as u64;
+                if let (Some(&x), Some(&y)) = (g.xs.last(), g.ys.last()) {
+                    base.before = (x, y);
+                }
+            });
+        px.flush(p);
+        scratch.aa_line = line_p;
+        scratch.aa_cells = cells;
+        result
     }
 
     /// Read `unit` batch by batch, in row order, and hand each batch's
@@ -2015,14 +2287,15 @@ impl AggregationPlan {
         }
         let lines = self.lines_down_rows();
         let ends: Ends = Mutex::new(vec![None; units.len() * lines]);
+        let bases = self.vertex_bases(source, units)?;
         let total = match engine {
             #[cfg(feature = "gpu")]
             Engine::Gpu(g) => Some(self.run_gpu(&g, source, units, progress)?),
             // Antialiased coverage adds in float32: in row order too.
             Engine::Cpu if self.kind.is_exact_commutative() && self.line_width == 0.0 => {
-                self.run_per_worker(source, units, &ends, progress)?
+                self.run_per_worker(source, units, &bases, &ends, progress)?
             }
-            Engine::Cpu => self.run_ordered(source, units, &ends, progress)?,
+            Engine::Cpu => self.run_ordered(source, units, &bases, &ends, progress)?,
         };
         let mut total = total.unwrap_or_else(|| self.new_partial());
         if lines > 0 {
@@ -2138,24 +2411,7 @@ impl AggregationPlan {
     pub fn units(&self, source: &Source) -> Vec<Unit> {
         let g = &self.geometry;
         let (px, py) = mercator::projections(self.lnglat);
-        // A row of row lines draws hundreds of pixels, not one: smaller
-        // units, so that even one row group spreads over every core (the
-        // size is fixed, so the result still never depends on threads).
-        let unit_rows = if matches!(
-            self.glyph,
-            Glyph::RowLines | Glyph::RaggedLines | Glyph::RowAreas | Glyph::RaggedAreas
-        ) {
-            if self.line_width > 0.0 {
-                // An antialiased vertex covers tens of pixels: units of
-                // about a million vertices.
-                ((1usize << 20) / self.vertices.len().max(16)).clamp(64, ROW_LINE_UNIT_ROWS)
-            } else {
-                ROW_LINE_UNIT_ROWS
-            }
-        } else {
-            UNIT_ROWS
-        };
-        let all = source.units(unit_rows);
+        let all = source.units(self.unit_rows());
         let base = all.first().map_or(0, |u| u.first_row);
         let total = source.num_rows();
         all.into_iter()
@@ -2210,6 +2466,30 @@ impl AggregationPlan {
             .collect()
     }
 
+    /// Rows per work unit. A row of row lines draws hundreds of pixels, not
+    /// one: smaller units, so that even one row group spreads over every
+    /// core (the size is fixed, so the result still never depends on
+    /// threads).
+    fn unit_rows(&self) -> usize {
+        if !matches!(
+            self.glyph,
+            Glyph::RowLines
+                | Glyph::RaggedLines
+                | Glyph::RowAreas
+                | Glyph::RaggedAreas
+                | Glyph::GeometryLines
+        ) {
+            return UNIT_ROWS;
+        }
+        if self.line_width > 0.0 {
+            // An antialiased vertex covers tens of pixels: units of about
+            // a million vertices.
+            ((1usize << 20) / self.vertices.len().max(16)).clamp(64, ROW_LINE_UNIT_ROWS)
+        } else {
+            ROW_LINE_UNIT_ROWS
+        }
+    }
+
     /// Count and `any` (per category or not) are exact and commutative, so
     /// each worker folds whole units into its own canvas and the canvases
     /// merge in any order: one canvas per worker, not per unit.
@@ -2217,6 +2497,7 @@ impl AggregationPlan {
         &self,
         source: &Source,
         units: &[Unit],
+        bases: &[VertexBase],
         ends: &Ends,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Option<Partial>, AggError> {
@@ -2229,7 +2510,8 @@ impl AggregationPlan {
                 let mut p = self.new_partial();
                 let mut scratch = Scratch::default();
                 while let Some((i, u)) = next_unit(units, &next, &failed) {
-                    match self.unit_into(source, u, &mut p, &mut scratch) {
+                    let base = bases.get(i).copied().unwrap_or_default();
+                    match self.unit_into(source, u, base, &mut p, &mut scratch) {
                         Ok(e) => store_ends(ends, i, e),
                         Err(e) => {
                             failed.store(true, Ordering::Relaxed);
@@ -2260,6 +2542,7 @@ impl AggregationPlan {
         &self,
         source: &Source,
         units: &[Unit],
+        bases: &[VertexBase],
         ends: &Ends,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Option<Partial>, AggError> {
@@ -2269,8 +2552,15 @@ impl AggregationPlan {
         // A row of a line per row weighs its vertices (an antialiased one
         // its pixels, tens per vertex) against a point's one pixel.
         let weight = match self.glyph {
-            Glyph::RowLines | Glyph::RowAreas | Glyph::RaggedLines | Glyph::RaggedAreas => {
-                let per_row = if matches!(self.glyph, Glyph::RaggedLines | Glyph::RaggedAreas) {
+            Glyph::RowLines
+            | Glyph::RowAreas
+            | Glyph::RaggedLines
+            | Glyph::RaggedAreas
+            | Glyph::GeometryLines => {
+                let per_row = if matches!(
+                    self.glyph,
+                    Glyph::RaggedLines | Glyph::RaggedAreas | Glyph::GeometryLines
+                ) {
                     16
                 } else {
                     self.vertices.len()
@@ -2330,8 +2620,9 @@ impl AggregationPlan {
                 let mut p = lock().free.pop().unwrap_or_else(|| self.new_partial());
                 let mut result = Ok(());
                 for (k, u) in group.iter().enumerate() {
+                    let base = bases.get(first + k).copied().unwrap_or_default();
                     result = self
-                        .unit_into(source, u, &mut p, &mut scratch)
+                        .unit_into(source, u, base, &mut p, &mut scratch)
                         .map(|e| store_ends(ends, first + k, e));
                     if result.is_err() {
                         break;

@@ -114,6 +114,28 @@ pub enum SourceError {
         /// Its Arrow type.
         found: String,
     },
+    /// A geometry column that holds no lines or polygons this reads.
+    #[error("column '{column}' in '{path}' holds {found}, not lines or polygons; give a GeoArrow (geoarrow.linestring, multilinestring, polygon, multipolygon) or WKB column")]
+    NotLineGeometry {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// What it holds.
+        found: String,
+    },
+    /// A geometry that cannot be read.
+    #[error("row {row} of geometry column '{column}' in '{path}' {reason}; fix or drop that row")]
+    BadGeometry {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// The row, in the whole input.
+        row: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A category column of a type that cannot hold categories.
     #[error("column '{column}' in '{path}' has type {found}, which cannot be used as categories; choose a string, dictionary or integer column")]
     NotCategorical {

@@ -18,6 +18,7 @@
 mod categories;
 mod decode;
 mod error;
+mod geometry;
 mod pages;
 mod range;
 
@@ -37,6 +38,7 @@ use parquet::arrow::ProjectionMask;
 pub use categories::{CategoryKind, CategoryMap};
 pub use decode::{is_numeric as is_numeric_type, is_numeric_list, list_to_f64, numeric_to_f64};
 pub use error::SourceError;
+pub(crate) use geometry::{decode_geometry, GeometryBuf, GeometryDecodeError, GeometryKind};
 
 /// The sample dataset shipped in `data/`, embedded in the library so that
 /// `pointillist render` with no input shows a real picture anywhere.
@@ -434,6 +436,67 @@ impl Source {
         Ok(())
     }
 
+    /// What geometry column `column` holds in each file (in
+    /// [`Source::files`] order): lines or polygons, GeoArrow or WKB.
+    pub(crate) fn check_geometry(&self, column: &str) -> Result<Vec<GeometryKind>, SourceError> {
+        self.column_types(column)?;
+        let not = |path: &str, found: String| SourceError::NotLineGeometry {
+            path: path.to_string(),
+            column: column.to_string(),
+            found,
+        };
+        if let Some(m) = &self.memory {
+            let field = m
+                .schema
+                .field_with_name(column)
+                .map_err(|_| not(&m.label, "nothing".into()))?;
+            let geo = m.schema.metadata().get("geo").map(String::as_str);
+            return Ok(vec![
+                geometry::geometry_kind(field, geo).map_err(|f| not(&m.label, f))?
+            ]);
+        }
+        self.files
+            .iter()
+            .map(|f| {
+                let schema = f.meta.schema();
+                let field = schema
+                    .field_with_name(column)
+                    .map_err(|_| not(&f.label, "nothing".into()))?;
+                let kv = f.meta.metadata().file_metadata().key_value_metadata();
+                let geo = kv
+                    .and_then(|kv| kv.iter().find(|e| e.key == "geo"))
+                    .and_then(|e| e.value.as_deref());
+                geometry::geometry_kind(field, geo).map_err(|found| not(&f.label, found))
+            })
+            .collect()
+    }
+
+    /// The error for a batch of geometry column `column` of file `file`,
+    /// whose first row is `first_row` in the whole input, that did not
+    /// decode.
+    pub(crate) fn geometry_error(
+        &self,
+        file: usize,
+        column: &str,
+        first_row: u64,
+        e: GeometryDecodeError,
+    ) -> SourceError {
+        let (path, column) = (self.file_label(file).to_string(), column.to_string());
+        match e {
+            GeometryDecodeError::Type(found) => SourceError::NotLineGeometry {
+                path,
+                column,
+                found: format!("type {found}"),
+            },
+            GeometryDecodeError::Row { row, reason } => SourceError::BadGeometry {
+                path,
+                column,
+                row: first_row + row as u64,
+                reason,
+            },
+        }
+    }
+
     /// Check that `column` can serve as a category column in every file and
     /// say whether it holds strings or integers.
     pub fn check_category(&self, column: &str) -> Result<CategoryKind, SourceError> {
@@ -813,6 +876,7 @@ fn resolve_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, SourceEr
 }
 
 pub use pages::PageTest;
+pub(crate) use range::geometry_range;
 pub use range::{auto_range, nan_min_max, range_from_metadata};
 
 /// Shared handle used by the aggregation stage.

@@ -426,6 +426,51 @@ fn nan_lanes<T: Copy + PartialOrd>(values: &[T], inf: T, neg_inf: T) -> (T, T) {
     (a, b)
 }
 
+/// Min and max of the finite x and of the finite y of the vertices of
+/// geometry column `column` (each file of [`GeometryKind`] `kinds[file]`),
+/// by reading it: `[x, y]`, `None` where no value is finite.
+pub(crate) fn geometry_range(
+    source: &Source,
+    column: &str,
+    kinds: &[super::GeometryKind],
+) -> Result<[Option<(f64, f64)>; 2], SourceError> {
+    let units = source.units(UNIT_ROWS);
+    let parts: Vec<Result<[(f64, f64); 2], SourceError>> = units
+        .par_iter()
+        .map(|u| {
+            let mut r = [(f64::INFINITY, f64::NEG_INFINITY); 2];
+            let mut buf = super::GeometryBuf::default();
+            let kind = kinds
+                .get(u.file)
+                .copied()
+                .unwrap_or(super::GeometryKind::Wkb);
+            let mut row = u.first_row;
+            for batch in source.read_unit(u, &[column], BATCH_ROWS)? {
+                let batch = batch?;
+                let Some(col) = batch.column_by_name(column) else {
+                    continue;
+                };
+                super::decode_geometry(col.as_ref(), kind, &mut buf)
+                    .map_err(|e| source.geometry_error(u.file, column, row, e))?;
+                row += batch.num_rows() as u64;
+                for (k, v) in [&buf.xs, &buf.ys].into_iter().enumerate() {
+                    let (a, b) = finite_min_max(v);
+                    r[k] = (r[k].0.min(a), r[k].1.max(b));
+                }
+            }
+            Ok(r)
+        })
+        .collect();
+    let mut all = [(f64::INFINITY, f64::NEG_INFINITY); 2];
+    for p in parts {
+        let p = p?;
+        for k in 0..2 {
+            all[k] = (all[k].0.min(p[k].0), all[k].1.max(p[k].1));
+        }
+    }
+    Ok(all.map(|(lo, hi)| (lo <= hi).then_some((lo, hi))))
+}
+
 /// Min and max of the finite values of `column`, by reading it.
 pub fn scan_range(source: &Source, column: &str) -> Result<Option<(f64, f64)>, SourceError> {
     let units = source.units(UNIT_ROWS);
