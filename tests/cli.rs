@@ -1977,3 +1977,208 @@ fn tiles_draw_lines_and_areas_the_same_on_any_thread_count() {
         ],
     );
 }
+
+/// WKB for a LineString (`closed`: a one-ring Polygon) through `coords`.
+fn wkb(coords: &[(f64, f64)], closed: bool) -> Vec<u8> {
+    let mut b = vec![1u8];
+    b.extend_from_slice(&(if closed { 3u32 } else { 2 }).to_le_bytes());
+    if closed {
+        b.extend_from_slice(&1u32.to_le_bytes());
+    }
+    b.extend_from_slice(&(coords.len() as u32).to_le_bytes());
+    for (x, y) in coords {
+        b.extend_from_slice(&x.to_le_bytes());
+        b.extend_from_slice(&y.to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn geometry_columns_draw_the_lines_their_vertices_do() {
+    use arrow_array::builder::{FixedSizeListBuilder, Float64Builder, ListBuilder};
+    use arrow_array::{Array, BinaryArray};
+    use parquet::file::metadata::KeyValue;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("geo.parquet");
+    let rows = 1500;
+    // Row r: a 5-vertex line (one NaN vertex now and then), as lists, as
+    // WKB, and as GeoArrow interleaved coordinates; and a closed square.
+    let vertex = |r: usize, j: usize| -> (f64, f64) {
+        if (r + j).is_multiple_of(41) {
+            (f64::NAN, f64::NAN)
+        } else {
+            (
+                j as f64 / 2.0,
+                ((r * 7 + j * 3) as f64 * 0.37).sin() * (1.0 + (r % 9) as f64),
+            )
+        }
+    };
+    let mut xs = ListBuilder::new(Float64Builder::new());
+    let mut ys = ListBuilder::new(Float64Builder::new());
+    let mut geo = ListBuilder::new(FixedSizeListBuilder::new(Float64Builder::new(), 2));
+    let mut sq_xs = ListBuilder::new(Float64Builder::new());
+    let mut sq_ys = ListBuilder::new(Float64Builder::new());
+    let mut lines = Vec::new();
+    let mut squares = Vec::new();
+    for r in 0..rows {
+        let vs: Vec<(f64, f64)> = (0..5).map(|j| vertex(r, j)).collect();
+        for &(x, y) in &vs {
+            xs.values().append_value(x);
+            ys.values().append_value(y);
+            geo.values().values().append_value(x);
+            geo.values().values().append_value(y);
+            geo.values().append(true);
+        }
+        xs.append(true);
+        ys.append(true);
+        geo.append(true);
+        lines.push(wkb(&vs, false));
+        let (x0, y0) = (((r * 13) % 20) as f64 / 10.0, ((r * 29) % 17) as f64 - 8.0);
+        let sq = [
+            (x0, y0),
+            (x0 + 0.3, y0),
+            (x0 + 0.3, y0 + 2.0),
+            (x0, y0 + 2.0),
+            (x0, y0),
+        ];
+        squares.push(wkb(&sq, true));
+        for (x, y) in sq {
+            sq_xs.values().append_value(x);
+            sq_ys.values().append_value(y);
+        }
+        sq_xs.append(true);
+        sq_ys.append(true);
+    }
+    let (xs, ys, geo) = (xs.finish(), ys.finish(), geo.finish());
+    let (sq_xs, sq_ys) = (sq_xs.finish(), sq_ys.finish());
+    let bin =
+        |v: &[Vec<u8>]| BinaryArray::from(v.iter().map(|b| Some(b.as_slice())).collect::<Vec<_>>());
+    let (lines, squares) = (bin(&lines), bin(&squares));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("xs", xs.data_type().clone(), true),
+        Field::new("ys", ys.data_type().clone(), true),
+        Field::new("arrow", geo.data_type().clone(), true),
+        Field::new("wkb", DataType::Binary, true),
+        Field::new("squares", DataType::Binary, true),
+        Field::new("sq_xs", sq_xs.data_type().clone(), true),
+        Field::new("sq_ys", sq_ys.data_type().clone(), true),
+        Field::new("v", DataType::Float64, true),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(xs),
+        Arc::new(ys),
+        Arc::new(geo),
+        Arc::new(lines),
+        Arc::new(squares),
+        Arc::new(sq_xs),
+        Arc::new(sq_ys),
+        Arc::new(Float64Array::from(vec![1.0; rows])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
+    // GeoParquet's metadata, as GeoPandas writes it.
+    let meta = r#"{"version": "1.1.0", "primary_column": "wkb", "columns": {"wkb": {"encoding": "WKB", "geometry_types": ["LineString"]}, "arrow": {"encoding": "linestring", "geometry_types": ["LineString"]}, "squares": {"encoding": "WKB", "geometry_types": ["Polygon"]}}}"#;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(400))
+        .set_key_value_metadata(Some(vec![KeyValue::new("geo".into(), meta.to_string())]))
+        .build();
+    let file = std::fs::File::create(&input).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let input = input.to_str().expect("utf8");
+    let draw = |name: &str, extra: &[&str]| {
+        let mut args = vec![input];
+        args.extend_from_slice(extra);
+        render_npy(dir.path(), name, &args)
+    };
+    let ragged = draw(
+        "ragged",
+        &["--glyph", "ragged-lines", "--x", "xs", "--y", "ys"],
+    );
+    assert!(ragged.iter().filter(|&&c| c > 0).count() > 500);
+    for (name, column, threads) in [("wkb", "wkb", "1"), ("arrow", "arrow", "3")] {
+        let g = draw(
+            name,
+            &[
+                "--glyph",
+                "line",
+                "--geometry",
+                column,
+                "--threads",
+                threads,
+            ],
+        );
+        assert!(g == ragged, "{name}: {} pixels differ", differ(&g, &ragged));
+    }
+    // Datashader's GeoPandas kernel leaves out each line string's first
+    // pixel (but the input's first), where nothing else draws it.
+    let gp = draw(
+        "gp",
+        &[
+            "--glyph",
+            "line",
+            "--geometry",
+            "wkb",
+            "--geometry-kernel",
+            "geopandas",
+        ],
+    );
+    let fewer: u32 = ragged.iter().zip(&gp).map(|(a, b)| a - b).sum();
+    assert!(ragged.iter().zip(&gp).all(|(a, b)| b <= a));
+    assert!(fewer > 100 && fewer < rows as u32, "{fewer}");
+    // A polygon's ring is closed: its first vertex's pixel is drawn once,
+    // by the closing segment, where the same vertices as an open line
+    // draw it twice.
+    let range = ["--x-range", "0,2.5", "--y-range", "-9,11"];
+    let ring = draw(
+        "ring",
+        &[&["--glyph", "line", "--geometry", "squares"][..], &range].concat(),
+    );
+    let open = draw(
+        "open",
+        &[
+            &["--glyph", "ragged-lines", "--x", "sq_xs", "--y", "sq_ys"][..],
+            &range,
+        ]
+        .concat(),
+    );
+    let (ring, open): (u32, u32) = (ring.iter().sum(), open.iter().sum());
+    assert_eq!(open - ring, rows as u32);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input,
+            "--glyph",
+            "points",
+            "--geometry",
+            "wkb",
+            "-o",
+            "x.png",
+        ],
+    );
+    let keep = [
+        "geo.parquet",
+        "ragged.npy",
+        "wkb.npy",
+        "arrow.npy",
+        "gp.npy",
+        "ring.npy",
+        "open.npy",
+    ];
+    assert_clean_failure(dir.path(), &o, &["--glyph line"], &keep);
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input,
+            "--glyph",
+            "line",
+            "--geometry",
+            "v",
+            "-o",
+            "x.png",
+        ],
+    );
+    assert_clean_failure(dir.path(), &o, &["'v'", "not lines or polygons"], &keep);
+}

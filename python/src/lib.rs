@@ -17,7 +17,7 @@ use pyo3::types::PyDict;
 
 use pointillist::aggregate::{
     aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind, Coord,
-    Glyph, ReductionKind, ReductionSpec,
+    GeometryKernel, Glyph, ReductionKind, ReductionSpec,
 };
 use pointillist::shade::{self, How, Image, ShadeOptions};
 use pointillist::source::{Source, SourceError};
@@ -92,6 +92,10 @@ struct Params {
     /// partitions' last rows).
     #[pyo3(default)]
     draw_from_row: u64,
+    /// For "geometry-lines" (the geometry column in `x`): "spatialpandas"
+    /// or "geopandas", the Datashader kernel to match.
+    #[pyo3(default = String::from("spatialpandas"))]
+    geometry_kernel: String,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -194,6 +198,20 @@ impl Params {
                 Ok(req.with_row_areas(vertices, stacks))
             }
             "ragged-lines" => Ok(req.with_ragged_lines(&self.x, &self.y)),
+            "geometry-lines" => {
+                let kernel = match self.geometry_kernel.as_str() {
+                    "geopandas" => GeometryKernel::GeoPandas,
+                    "spatialpandas" => GeometryKernel::SpatialPandas,
+                    k => {
+                        return Err(PyValueError::new_err(format!(
+                            "unknown geometry kernel {k:?}"
+                        )))
+                    }
+                };
+                Ok(req
+                    .with_geometry_lines(&self.x)
+                    .with_geometry_kernel(kernel))
+            }
             "ragged-areas" => {
                 let stack = self.y_stacks.first().map(String::as_str);
                 Ok(req.with_ragged_areas(&self.x, &self.y, stack))

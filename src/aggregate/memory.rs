@@ -121,9 +121,9 @@ impl Aggregator {
     fn streams(&self) -> bool {
         // A line runs on through every batch: draw it in one run; so does
         // the numbering of vertices Datashader's GeoPandas kernel goes by.
-        !matches!(self.req.glyph, Glyph::Line | Glyph::Area)
-            && !(self.req.glyph == Glyph::GeometryLines
-                && self.req.geometry_kernel == GeometryKernel::GeoPandas)
+        let numbered = self.req.glyph == Glyph::GeometryLines
+            && self.req.geometry_kernel == GeometryKernel::GeoPandas;
+        !(matches!(self.req.glyph, Glyph::Line | Glyph::Area) || numbered)
             && self.req.x_range.is_some()
             && self.req.y_range.is_some()
             && (self.req.reduction.by.is_none() || self.req.categories.is_some())

@@ -1975,7 +1975,9 @@ impl AggregationPlan {
         }
         // Vertices and the last one of every unit of the input, in order.
         let all = source.units(self.unit_rows());
-        let counts: Vec<Result<(u64, u64, Option<(f64, f64)>), AggError>> = all
+        // Each unit's first row, vertices and last vertex.
+        type Count = Result<(u64, u64, Option<(f64, f64)>), AggError>;
+        let counts: Vec<Count> = all
             .par_iter()
             .map(|u| {
                 let mut scratch = Scratch::default();

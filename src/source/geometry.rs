@@ -473,13 +473,13 @@ mod tests {
             Some(wkb_line(&[(4.0, 5.0)]).as_slice()),
         ]);
         let mut out = GeometryBuf::default();
-        decode_geometry(&a, GeometryKind::Wkb, &mut out).unwrap();
+        decode_geometry(&a, GeometryKind::Wkb, &mut out).expect("decodes");
         assert_eq!(out.xs, vec![0.0, 2.0, 4.0]);
         assert_eq!(out.ys, vec![1.0, 3.0, 5.0]);
         assert_eq!(out.rows, vec![0, 1, 1, 2]);
         assert_eq!(out.parts, vec![0, 2, 3]);
         let bad = BinaryArray::from(vec![Some(&[1u8, 1, 0, 0, 0][..])]);
-        let e = decode_geometry(&bad, GeometryKind::Wkb, &mut out).unwrap_err();
+        let e = decode_geometry(&bad, GeometryKind::Wkb, &mut out).expect_err("bad WKB");
         assert!(
             matches!(e, GeometryDecodeError::Row { row: 0, .. }),
             "{e:?}"
@@ -515,12 +515,12 @@ mod tests {
             ]),
         ]);
         let (mut a, mut c) = (GeometryBuf::default(), GeometryBuf::default());
-        decode_geometry(&geo, GeometryKind::LineString, &mut a).unwrap();
-        decode_geometry(&flat, GeometryKind::LineString, &mut c).unwrap();
+        decode_geometry(&geo, GeometryKind::LineString, &mut a).expect("decodes");
+        decode_geometry(&flat, GeometryKind::LineString, &mut c).expect("decodes");
         assert_eq!(a, c);
         assert_eq!(a.part(1), (2..5, false));
         // Sliced: the second row alone.
-        decode_geometry(&geo.slice(1, 1), GeometryKind::LineString, &mut c).unwrap();
+        decode_geometry(&geo.slice(1, 1), GeometryKind::LineString, &mut c).expect("decodes");
         assert_eq!(c.xs, vec![4.0, 6.0, 8.0]);
         let field = Field::new("g", geo.data_type().clone(), true);
         assert_eq!(geometry_kind(&field, None), Ok(GeometryKind::LineString));

@@ -313,13 +313,22 @@ class Canvas:
             Datashader.
         antialias : bool, optional
             ``True`` is ``line_width=1``; do not give both.
-        geometry :
-            line geometry columns are not implemented yet and raise
-            ``NotImplementedError``.
+        geometry : str, optional
+            The column of line geometries of a spatialpandas or GeoPandas
+            GeoDataFrame (in place of ``x`` and ``y``): LineString,
+            MultiLineString, Polygon or MultiPolygon (a polygon's rings are
+            drawn as closed lines), drawn as Datashader draws that source,
+            each kernel's way of flagging line starts and ends included
+            (its GeoPandas kernel leaves out the first pixel of every line
+            string but the first it draws: datashader#1509).
         """
-        if geometry is not None:
-            raise NotImplementedError(
-                "Canvas.line(geometry=...): line geometry columns are not implemented by pointillist yet"
+        if (geometry is None and (x is None or y is None)) or (
+            geometry is not None and (x is not None or y is not None)
+        ):
+            raise ValueError(
+                "\nLine coordinates may be specified by providing both the x and y arguments, or by\n"
+                f"providing the geometry argument. Received:\n    x: {x!r}\n    y: {y!r}\n"
+                f"    geometry: {geometry!r}\n"
             )
         if line_width is None:
             line_width = 0
@@ -330,6 +339,8 @@ class Canvas:
             )
         if antialias:
             line_width = 1.0
+        if geometry is not None:
+            return self._geometry_lines(source, geometry, agg, line_width)
         if x is None or y is None:
             raise ValueError(
                 "Line coordinates may be specified by providing both the x and y "
@@ -411,6 +422,53 @@ class Canvas:
 
             return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims, aa=aa)
         return self._aggregate(source, fx, fy, agg, glyph, vertices, dims, aa=aa)
+
+    def _geometry_lines(self, source, geometry, agg, line_width):
+        """``Canvas.line(source, geometry=...)``: the rows Datashader draws,
+        in its order, with its bounds, as one Arrow table for the core."""
+        if agg is None:
+            agg = rd.any()
+        if not isinstance(agg, rd.Reduction):
+            raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
+        line_width = builtins.max(float(line_width), 0.0)
+        inner = agg.reduction if isinstance(agg, rd.by) else agg
+        if line_width > 0 and not isinstance(
+            inner, (rd.any, rd.count, rd.max, rd.min, rd.sum, rd.mean, rd.first, rd.last)
+        ):
+            raise NotImplementedError(f"{type(inner)} reduction not implemented for antialiased lines")
+        self.validate()
+        kind, column, cat_column = agg._spec()
+        if _is_dask(source):
+            raise NotImplementedError(
+                "Canvas.line(geometry=...) on Dask (spatialpandas.dask, dask_geopandas) "
+                "is not implemented by pointillist yet; compute() the partitions first"
+            )
+        needed = [geometry] + [c for c in (column, cat_column) if c is not None]
+        rows, geom, gkernel, bounds = _geometry_source(
+            source, geometry, self.x_range, self.y_range, needed
+        )
+        others = [c for c in dict.fromkeys((column, cat_column)) if c is not None]
+        if geometry in others:
+            raise ValueError(f"column {geometry!r} is the geometry, not a value or category column")
+        import pandas as pd
+
+        _check_columns(rows.columns, others)
+        plain = pd.DataFrame({c: rows[c].reset_index(drop=True) for c in others})
+        prepared = _prepare_pandas(plain, others, cat_column)
+        table = prepared.stream.append_column(geom[0], geom[1]) if others else _pa_table(geom)
+        prepared.stream = table
+        x_range = self.x_range if self.x_range is not None else bounds[0]
+        y_range = self.y_range if self.y_range is not None else bounds[1]
+        self.validate_ranges(x_range, y_range)
+        params = self._params(geometry, geometry, kind, column, cat_column, prepared.labels, x_range, y_range)
+        params.update(
+            glyph="geometry-lines",
+            geometry_kernel=gkernel,
+            line_width=line_width,
+            self_intersect=getattr(inner, "self_intersect", True),
+        )
+        out = _native.aggregate_stream(table, params)
+        return self._data_array(out, "x", "y", cat_column, prepared, x_range, y_range)
 
     def area(self, source, x, y, agg=None, axis=0, y_stack=None):
         """Compute a reduction by pixel, mapping data to pixels as a filled
@@ -535,6 +593,129 @@ class Canvas:
 
     def raster(self, *args, **kwargs):
         raise NotImplementedError("Canvas.raster: rasters are not implemented by pointillist")
+
+
+def _pa_table(geom):
+    import pyarrow as pa
+
+    field, array = geom
+    return pa.Table.from_arrays([array], schema=pa.schema([field]))
+
+
+def _geometry_source(source, geometry, x_range, y_range, needed=()):
+    """Datashader's rows and bounds for ``Canvas.line(source,
+    geometry=...)``: ``(rows, (field, array), kernel, (x_bounds,
+    y_bounds))``, the geometries as a GeoArrow array (its extension name
+    on the field) in the order Datashader draws them: a GeoPandas source
+    filtered and ordered by its spatial index as Datashader queries it; a
+    spatialpandas one in row order, or in its R-tree's order where it has
+    built one and Datashader keeps it (when the frame holds no column
+    beyond ``needed``: Datashader's column selection drops the index)."""
+    import pyarrow as pa
+
+    mod = type(source).__module__.split(".")[0]
+    def field(array, name):
+        return pa.field(geometry, array.type, metadata={b"ARROW:extension:name": name.encode()})
+
+    if mod == "geopandas":
+        import geopandas
+        import shapely
+
+        if not isinstance(source, geopandas.GeoDataFrame):
+            raise ValueError(
+                "source must be an instance of spatialpandas.GeoDataFrame, "
+                "spatialpandas.dask.DaskGeoDataFrame, geopandas.GeoDataFrame, or "
+                f"dask_geopandas.GeoDataFrame. Received objects of type {type(source)}"
+            )
+        xr_ = x_range if x_range is not None else (-np.inf, np.inf)
+        yr_ = y_range if y_range is not None else (-np.inf, np.inf)
+        query = source.sindex.query(shapely.box(xr_[0], yr_[0], xr_[1], yr_[1]))
+        rows = source.iloc[query]
+        if geometry not in rows.columns:
+            raise ValueError("specified column not found")
+        col = rows[geometry]
+        if not isinstance(col.dtype, geopandas.array.GeometryDtype):
+            raise ValueError(
+                f"{geometry} must be an array with one of the following types: GeometryDtype"
+            )
+        tb = col.total_bounds
+        bounds = (_maybe_expand_bounds((tb[0], tb[2])), _maybe_expand_bounds((tb[1], tb[3])))
+        gtype, coords, offsets = shapely.to_ragged_array(col.array)
+        G = shapely.GeometryType
+        if gtype not in (G.LINESTRING, G.MULTILINESTRING, G.MULTIPOLYGON, G.POLYGON):
+            raise ValueError(
+                "Canvas.line supports GeoPandas geometry types of LINESTRING, MULTILINESTRING, "
+                f"MULTIPOLYGON and POLYGON, not {repr(gtype)}"
+            )
+        dim = coords.shape[1]
+        arr = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(coords).ravel()), dim)
+        for o in offsets:
+            arr = pa.ListArray.from_arrays(pa.array(np.asarray(o, dtype=np.int32)), arr)
+        name = {
+            G.LINESTRING: "geoarrow.linestring",
+            G.MULTILINESTRING: "geoarrow.multilinestring",
+            G.POLYGON: "geoarrow.polygon",
+            G.MULTIPOLYGON: "geoarrow.multipolygon",
+        }[gtype]
+        return rows, (field(arr, name), arr), "geopandas", bounds
+
+    if mod == "spatialpandas":
+        import spatialpandas
+        from spatialpandas.geometry import (
+            LineArray, MultiLineArray, MultiPolygonArray, PolygonArray, RingArray,
+        )
+
+        if not isinstance(source, spatialpandas.GeoDataFrame):
+            raise ValueError(
+                "source must be an instance of spatialpandas.GeoDataFrame, "
+                "spatialpandas.dask.DaskGeoDataFrame, geopandas.GeoDataFrame, or "
+                f"dask_geopandas.GeoDataFrame. Received objects of type {type(source)}"
+            )
+        if geometry not in source.columns:
+            raise ValueError("specified column not found")
+        garr = source[geometry].array
+        # Subclasses first (a RingArray is a LineArray).
+        kinds = (
+            (RingArray, "geoarrow.polygon"),
+            (PolygonArray, "geoarrow.polygon"),
+            (MultiPolygonArray, "geoarrow.multipolygon"),
+            (MultiLineArray, "geoarrow.multilinestring"),
+            (LineArray, "geoarrow.linestring"),
+        )
+        name = next((n for t, n in kinds if isinstance(garr, t)), None)
+        if name is None:
+            raise ValueError(
+                f"{geometry} must be an array with one of the following types: LineDtype, "
+                "MultiLineDtype, RingDtype, PolygonDtype, MultiPolygonDtype"
+            )
+        bounds = (
+            _maybe_expand_bounds(garr.total_bounds_x),
+            _maybe_expand_bounds(garr.total_bounds_y),
+        )
+        rows = source
+        if garr._sindex is not None and all(c in needed for c in source.columns):
+            # Datashader draws the rows its R-tree finds over the canvas.
+            xb = x_range if x_range is not None else bounds[0]
+            yb = y_range if y_range is not None else bounds[1]
+            order = garr.sindex.intersects((xb[0], yb[0], xb[1], yb[1]))
+            rows = source.iloc[np.asarray(order, dtype=np.int64)]
+            garr = rows[geometry].array
+        arr = pa.array(garr)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if isinstance(garr, RingArray):
+            # A ring per row: a polygon of one ring.
+            n = len(arr)
+            arr = pa.ListArray.from_arrays(
+                pa.array(np.arange(n + 1, dtype=np.int32)), arr, mask=pa.array(np.asarray(garr.isna()))
+            )
+        return rows, (field(arr, name), arr), "spatialpandas", bounds
+
+    raise ValueError(
+        "source must be an instance of spatialpandas.GeoDataFrame, "
+        "spatialpandas.dask.DaskGeoDataFrame, geopandas.GeoDataFrame, or "
+        f"dask_geopandas.GeoDataFrame. Received objects of type {type(source)}"
+    )
 
 
 def _is_dask(source):

@@ -1,0 +1,153 @@
+"""Canvas.line(source, geometry=...) against Datashader 0.19.1 itself, on
+GeoPandas and spatialpandas GeoDataFrames: LineString, MultiLineString,
+Polygon and MultiPolygon columns (a polygon's rings drawn as closed lines),
+with NaN vertices, missing geometries, clipping ranges, every reduction
+Datashader allows, plain and antialiased. The two sources go through
+Datashader's two kernels, which flag line starts differently
+(datashader#1509): each is matched as it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pointillist as ds
+from test_lines import REDUCTIONS
+from test_points import assert_same
+
+dsh = pytest.importorskip("datashader")
+gpd = pytest.importorskip("geopandas")
+shapely = pytest.importorskip("shapely")
+spd = pytest.importorskip("spatialpandas")
+
+
+def _frame(geoms, rng):
+    n = len(geoms)
+    return gpd.GeoDataFrame(
+        {
+            "v": rng.normal(size=n),
+            "i": rng.integers(-5, 5, size=n),
+            "f32": rng.normal(size=n).astype("f4"),
+            "cat": pd.Categorical(rng.choice(["a", "b", "c"], size=n)),
+        },
+        geometry=geoms,
+    )
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Lines (single, multi, with a NaN vertex, two-vertex segments, a
+    missing row) and polygons (with holes, multi polygons)."""
+    rng = np.random.default_rng(7)
+    lines = []
+    for k in range(400):
+        n = int(rng.integers(2, 9))
+        pts = rng.uniform(-10, 10, size=(n, 2))
+        if k % 37 == 5 and n > 3:
+            pts[n // 2] = np.nan
+        if k % 4 == 1:
+            lines.append(shapely.MultiLineString([pts, rng.uniform(-12, 12, size=(3, 2))]))
+        elif k % 53 == 9:
+            lines.append(None)
+        else:
+            lines.append(shapely.LineString(pts))
+    polys = []
+    for k in range(120):
+        c = rng.uniform(-8, 8, size=2)
+        r = rng.uniform(0.5, 3)
+        t = np.sort(rng.uniform(0, 2 * np.pi, size=int(rng.integers(3, 9))))
+        ring = np.c_[c[0] + r * np.cos(t), c[1] + r * np.sin(t)]
+        hole = np.c_[c[0] + 0.3 * r * np.cos(t), c[1] + 0.3 * r * np.sin(t)]
+        p = shapely.Polygon(ring, [hole[::-1]] if k % 3 == 0 else None)
+        polys.append(shapely.MultiPolygon([p, shapely.Polygon(ring + 9)]) if k % 5 == 0 else p)
+    return {"lines": _frame(lines, rng), "polygons": _frame(polys, rng)}
+
+
+def source(frames, shape, kind):
+    g = frames[shape]
+    if kind == "spatialpandas":
+        return spd.GeoDataFrame(g)
+    return g
+
+
+RANGES = {"auto": {}, "clipped": dict(x_range=(-6.0, 7.0), y_range=(-5.0, 8.0))}
+PLAIN = [r for r in REDUCTIONS]
+AA = ["count", "any", "sum", "mean", "min", "max(f32)", "first", "last", "count_cat"]
+
+
+@pytest.mark.parametrize("kind", ["geopandas", "spatialpandas"])
+@pytest.mark.parametrize("shape", ["lines", "polygons"])
+@pytest.mark.parametrize("rng_name", list(RANGES))
+@pytest.mark.parametrize("reduction", PLAIN)
+def test_plain_geometry_lines_match_datashader(frames, kind, shape, rng_name, reduction):
+    src = source(frames, shape, kind)
+    kw = dict(plot_width=83, plot_height=61, **RANGES[rng_name])
+    theirs = dsh.Canvas(**kw).line(src, geometry="geometry", agg=REDUCTIONS[reduction](dsh))
+    ours = ds.Canvas(**kw).line(src, geometry="geometry", agg=REDUCTIONS[reduction](ds))
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("kind", ["geopandas", "spatialpandas"])
+@pytest.mark.parametrize("shape", ["lines", "polygons"])
+@pytest.mark.parametrize("width", [1.0, 2.5])
+@pytest.mark.parametrize("reduction", AA)
+def test_antialiased_geometry_lines_match_datashader(frames, kind, shape, width, reduction):
+    src = source(frames, shape, kind)
+    kw = dict(plot_width=83, plot_height=61)
+    theirs = dsh.Canvas(**kw).line(
+        src, geometry="geometry", agg=REDUCTIONS[reduction](dsh), line_width=width
+    )
+    ours = ds.Canvas(**kw).line(
+        src, geometry="geometry", agg=REDUCTIONS[reduction](ds), line_width=width
+    )
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("reduction", ["count", "sum"])
+def test_antialiased_geometry_lines_without_self_intersection(frames, reduction):
+    src = frames["lines"]
+    make = lambda m: getattr(m, reduction)(*(["v"] if reduction == "sum" else []), self_intersect=False)  # noqa: E731
+    theirs = dsh.Canvas(70, 50).line(src, geometry="geometry", agg=make(dsh), antialias=True)
+    ours = ds.Canvas(70, 50).line(src, geometry="geometry", agg=make(ds), antialias=True)
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("columns", [["geometry", "v"], None])
+def test_a_spatial_index_sets_the_order_spatialpandas_draws_in(frames, columns):
+    # With only the columns it needs, Datashader keeps the R-tree and draws
+    # the rows it finds, in its order; with more, its column selection
+    # drops the tree and rows go in order.
+    g = frames["lines"] if columns is None else frames["lines"][columns]
+    src = spd.GeoDataFrame(g)
+    src["geometry"].array.sindex  # built
+    for make in (lambda m: m.first("v"), lambda m: m.last("v"), lambda m: m.count()):
+        kw = dict(plot_width=50, plot_height=40, x_range=(-4.0, 6.0), y_range=(-3.0, 5.0))
+        theirs = dsh.Canvas(**kw).line(src, geometry="geometry", agg=make(dsh))
+        ours = ds.Canvas(**kw).line(src, geometry="geometry", agg=make(ds))
+        assert_same(ours, theirs)
+
+
+def test_rings_draw_as_closed_lines():
+    rings = spd.GeoSeries(
+        spd.geometry.RingArray([[0, 0, 4, 0, 4, 3, 0, 3, 0, 0], [1, 1, 2, 2, 1, 2, 1, 1]])
+    )
+    src = spd.GeoDataFrame({"geometry": rings, "v": [1.0, 2.0]})
+    for make in (lambda m: m.count(), lambda m: m.sum("v")):
+        theirs = dsh.Canvas(20, 15).line(src, geometry="geometry", agg=make(dsh))
+        ours = ds.Canvas(20, 15).line(src, geometry="geometry", agg=make(ds))
+        assert_same(ours, theirs)
+
+
+def test_bad_geometry_arguments_raise_as_datashader_does(frames):
+    g = frames["lines"]
+    cvs = ds.Canvas(10, 10)
+    with pytest.raises(ValueError, match="geometry argument"):
+        cvs.line(g, x="v", y="v", geometry="geometry")
+    with pytest.raises(ValueError, match="source must be an instance"):
+        cvs.line(pd.DataFrame({"geometry": [1.0]}), geometry="geometry")
+    points = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0), shapely.Point(1, 1)])
+    with pytest.raises(ValueError, match="LINESTRING, MULTILINESTRING"):
+        cvs.line(points, geometry="geometry")
+    with pytest.raises(NotImplementedError, match="antialiased"):
+        cvs.line(g, geometry="geometry", agg=ds.var("v"), line_width=1)
