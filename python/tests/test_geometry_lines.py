@@ -61,14 +61,16 @@ def frames():
         hole = np.c_[c[0] + 0.3 * r * np.cos(t), c[1] + 0.3 * r * np.sin(t)]
         p = shapely.Polygon(ring, [hole[::-1]] if k % 3 == 0 else None)
         polys.append(shapely.MultiPolygon([p, shapely.Polygon(ring + 9)]) if k % 5 == 0 else p)
-    return {"lines": _frame(lines, rng), "polygons": _frame(polys, rng)}
+    out = {"lines": _frame(lines, rng), "polygons": _frame(polys, rng)}
+    # The spatialpandas frames are built once: converting is most of a case's time.
+    out.update({("spatialpandas", k): spd.GeoDataFrame(g) for k, g in list(out.items())})
+    return out
 
 
 def source(frames, shape, kind):
-    g = frames[shape]
     if kind == "spatialpandas":
-        return spd.GeoDataFrame(g)
-    return g
+        return frames[(kind, shape)]
+    return frames[shape]
 
 
 RANGES = {"auto": {}, "clipped": dict(x_range=(-6.0, 7.0), y_range=(-5.0, 8.0))}
@@ -76,10 +78,18 @@ PLAIN = [r for r in REDUCTIONS]
 AA = ["count", "any", "sum", "mean", "min", "max(f32)", "first", "last", "count_cat"]
 
 
+# Every reduction on the whole extent; clipping (which only decides which
+# segments and pixels are kept, the same for every reduction) on a few.
+PLAIN_CASES = [(r, "auto") for r in PLAIN] + [
+    (r, "clipped") for r in ("count", "sum", "first", "count_cat")
+]
+# Every reduction at width 1; the wider kernel on two.
+AA_CASES = [(r, 1.0) for r in AA] + [(r, 2.5) for r in ("count", "max(f32)")]
+
+
 @pytest.mark.parametrize("kind", ["geopandas", "spatialpandas"])
 @pytest.mark.parametrize("shape", ["lines", "polygons"])
-@pytest.mark.parametrize("rng_name", list(RANGES))
-@pytest.mark.parametrize("reduction", PLAIN)
+@pytest.mark.parametrize("reduction,rng_name", PLAIN_CASES)
 def test_plain_geometry_lines_match_datashader(frames, kind, shape, rng_name, reduction):
     src = source(frames, shape, kind)
     kw = dict(plot_width=83, plot_height=61, **RANGES[rng_name])
@@ -90,8 +100,7 @@ def test_plain_geometry_lines_match_datashader(frames, kind, shape, rng_name, re
 
 @pytest.mark.parametrize("kind", ["geopandas", "spatialpandas"])
 @pytest.mark.parametrize("shape", ["lines", "polygons"])
-@pytest.mark.parametrize("width", [1.0, 2.5])
-@pytest.mark.parametrize("reduction", AA)
+@pytest.mark.parametrize("reduction,width", AA_CASES)
 def test_antialiased_geometry_lines_match_datashader(frames, kind, shape, width, reduction):
     src = source(frames, shape, kind)
     kw = dict(plot_width=83, plot_height=61)

@@ -209,7 +209,7 @@ def test_layouts_not_implemented_are_named(walk):
         cvs.line(walk, ["x", "x"], ["y"], axis=1)
     with pytest.raises(NotImplementedError, match="antialiased lines"):
         cvs.line(walk, "x", "y", agg=ds.var("v"), line_width=1)
-    with pytest.raises(NotImplementedError, match="geometry"):
+    with pytest.raises(ValueError, match="source must be an instance of spatialpandas"):
         cvs.line(walk, geometry="g")
     with pytest.raises(ValueError, match="both the x and y"):
         cvs.line(walk, "x")
