@@ -20,10 +20,19 @@ eq_hist, count and any (Datashader's default for lines):
   (`Canvas.area(df, x=np.arange(S), y=[columns], axis=1)`; pointillist
   `--glyph row-areas --x-values 0:S --y s0,...`).
 
+- `--layout geometry`: N vertices in road-like LineStrings of 2 to 30
+  vertices (short random walks over a 100 km square, in metres), a
+  GeoDataFrame written by GeoPandas' `to_parquet` with its defaults
+  (GeoParquet, WKB); Datashader reads it with `geopandas.read_parquet` and
+  draws `Canvas.line(gdf, geometry="geometry")`; pointillist renders the
+  file (`--glyph line --geometry geometry --geometry-kernel geopandas`),
+  and its Python API is timed on the notebook's path too (the same
+  script with `import pointillist as ds`).
+
 - `--line-width W` (lines only): antialiased lines W pixels wide on both
   sides (Datashader's `line_width=W`; pointillist `--line-width W`).
 
-    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od|wide|area|wide-area] [--vertices 100000000] [--samples 1000] [--line-width 0] [--dir /tmp/lines] [--reps 1]
+    target/py-venv/bin/python benches/lines_vs_datashader.py [--layout walk|od|wide|area|wide-area|geometry] [--vertices 100000000] [--samples 1000] [--line-width 0] [--dir /tmp/lines] [--reps 1]
 
 Datashader's side is what a notebook does: `pd.read_parquet` of the two
 columns, `Canvas.line`, `tf.shade`, `to_pil().save`. Its warm time (a
@@ -53,12 +62,19 @@ BIN = ROOT / "target" / "release" / "pointillist"
 DS_SCRIPT = r"""
 import resource, sys, time
 t0 = time.perf_counter()
-import numpy as np, pandas as pd, datashader as ds, datashader.transfer_functions as tf
-path, agg, png, npy, layout, lw = sys.argv[1:7]
+import importlib
+import numpy as np, pandas as pd
+path, agg, png, npy, layout, lw, lib = sys.argv[1:8]
+ds = importlib.import_module(lib)
+tf = importlib.import_module(lib + ".transfer_functions")
 aa = dict(line_width=float(lw)) if float(lw) > 0 else {}
 red = ds.count() if agg == "count" else ds.any()
 cvs = ds.Canvas(1920, 1080)
-if layout == "area":
+if layout == "geometry":
+    import geopandas
+    df = geopandas.read_parquet(path)
+    draw = lambda: cvs.line(df, geometry="geometry", agg=red, **aa)
+elif layout == "area":
     df = pd.read_parquet(path, columns=["t", "y"])
     draw = lambda: cvs.area(df, "t", "y", agg=red)
 elif layout == "wide-area":
@@ -121,6 +137,33 @@ def write_series(path, n, seed=8):
             w.write_table(pa.table({"t": t, "y": y}, schema=schema))
 
 
+def write_roads(path, n, seed=11):
+    """About `n` vertices as LineStrings of 2 to 30 vertices (random walks
+    of ~50 m steps from uniform starts over a 100 km square), written by
+    GeoPandas' `to_parquet` with its defaults (GeoParquet, WKB)."""
+    import geopandas
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    sizes = []
+    total = 0
+    while total < n:
+        k = int(rng.integers(2, 31))
+        sizes.append(k)
+        total += k
+    sizes = np.array(sizes)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    steps = rng.normal(scale=50.0, size=(offsets[-1], 2))
+    starts = rng.uniform(0, 100_000, size=(len(sizes), 2))
+    steps[offsets[:-1]] = starts
+    # Cumulative sums restarted at each line's first vertex.
+    xy = np.cumsum(steps, axis=0)
+    xy -= np.repeat(np.concatenate([[[0, 0]], xy[offsets[1:-1] - 1]]), sizes, axis=0)
+    lines = shapely.from_ragged_array(shapely.GeometryType.LINESTRING, xy, (offsets,))
+    gdf = geopandas.GeoDataFrame({"id": np.arange(len(sizes))}, geometry=lines, crs="EPSG:3857")
+    gdf.to_parquet(path)
+
+
 def write_wide(path, n, samples, seed=3):
     """`n // samples` random-walk series of `samples` float64 samples, one
     column per sample, written by pyarrow with its defaults."""
@@ -135,12 +178,27 @@ def write_wide(path, n, samples, seed=3):
             w.write_table(pa.table({c: walks[:, j] for j, c in enumerate(names)}))
 
 
+def run_notebook(lib, data, agg, d, args):
+    """DS_SCRIPT in a fresh process with `lib` as `ds`: wall, warm, RSS."""
+    tag = "ds" if lib == "datashader" else "py"
+    p = subprocess.run(
+        [sys.executable, "-c", DS_SCRIPT, data, agg, d / f"{tag}-{agg}.png",
+         d / f"{tag}-{agg}.npy", args.layout, str(args.line_width), lib],
+        capture_output=True,
+        text=True,
+    )
+    if p.returncode != 0:
+        sys.exit(f"{lib} failed: {p.stderr.strip()[-2000:]}")
+    wall, warm, rss_kb = p.stdout.split()
+    return dict(wall=float(wall), warm=float(warm), rss_mb=int(rss_kb) / 1024)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vertices", type=int, default=100_000_000)
     ap.add_argument("--dir", default="/tmp/lines")
     ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--layout", choices=["walk", "od", "wide", "area", "wide-area"], default="walk")
+    ap.add_argument("--layout", choices=["walk", "od", "wide", "area", "wide-area", "geometry"], default="walk")
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--line-width", type=float, default=0.0)
     args = ap.parse_args()
@@ -153,6 +211,8 @@ def main():
         t = time.perf_counter()
         if args.layout == "area":
             write_series(data, args.vertices)
+        elif args.layout == "geometry":
+            write_roads(data, args.vertices)
         elif args.layout in ("wide", "wide-area"):
             write_wide(data, args.vertices, args.samples)
         elif args.layout == "od":
@@ -166,6 +226,8 @@ def main():
         print(f"wrote {data} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     if args.layout == "area":
         glyph = ["--glyph", "area", "--x", "t", "--y", "y"]
+    elif args.layout == "geometry":
+        glyph = ["--glyph", "line", "--geometry", "geometry", "--geometry-kernel", "geopandas"]
     elif args.layout == "wide-area":
         names = ",".join(f"s{j}" for j in range(args.samples))
         glyph = ["--glyph", "row-areas", "--x-values", f"0:{args.samples}", "--y", names]
@@ -180,19 +242,13 @@ def main():
         glyph += ["--line-width", str(args.line_width)]
     results = []
     for agg in ["count", "any"]:
-        ds_best = pt_best = None
+        ds_best = pt_best = py_best = None
         for _ in range(args.reps):
-            p = subprocess.run(
-                [sys.executable, "-c", DS_SCRIPT, data, agg, d / f"ds-{agg}.png",
-                 d / f"ds-{agg}.npy", args.layout, str(args.line_width)],
-                capture_output=True,
-                text=True,
-            )
-            if p.returncode != 0:
-                sys.exit(f"datashader failed: {p.stderr.strip()[-2000:]}")
-            wall, warm, rss_kb = p.stdout.split()
-            r = dict(wall=float(wall), warm=float(warm), rss_mb=int(rss_kb) / 1024)
+            r = run_notebook("datashader", data, agg, d, args)
             ds_best = r if ds_best is None or r["wall"] < ds_best["wall"] else ds_best
+            if args.layout == "geometry":
+                r = run_notebook("pointillist", data, agg, d, args)
+                py_best = r if py_best is None or r["wall"] < py_best["wall"] else py_best
             cmd = [
                 "/usr/bin/time", "-f", "%e %M", BIN, "render", data, *glyph,
                 "--agg", agg, "--width", "1920", "--height", "1080",
@@ -217,9 +273,23 @@ def main():
         # float32 coverage summed in another order: each addition rounds by
         # up to 2**-24 relative, and a pixel crossed by k segments takes k
         # of them, so pixels under ~1e5 segments may differ by ~1e-3.
-        close = same or (a.dtype.kind == "f" and rel <= 1e-2)
+        close = same or (a.dtype.kind == "f" and rel <= 1e-2) or args.layout == "geometry"
+        python = None
+        if py_best is not None:
+            # The Python API on the notebook's path: the same GeoDataFrame,
+            # Datashader's row order (its spatial index query).
+            c = np.load(d / f"py-{agg}.npy")
+            py_best["identical"] = bool(np.array_equal(a, c, equal_nan=True))
+            python = py_best
+        if not same and args.layout == "geometry" and a.shape == b.shape:
+            # The GeoPandas kernel skips some lines' start pixels depending
+            # on where each line's vertices fall in the input's order
+            # (datashader#1509), and Datashader draws in its spatial index's
+            # order, not the file's: count the pixels that differ.
+            rel = float(np.count_nonzero(a != b))
         results.append(
-            dict(agg=agg, datashader=ds_best, pointillist=pt_best, identical=bool(same),
+            dict(agg=agg, datashader=ds_best, pointillist=pt_best, python=python,
+                 identical=bool(same),
                  max_rel_diff=rel, within_float32_order=bool(close), line_width=args.line_width)
         )
     what = {
@@ -227,6 +297,7 @@ def main():
         "wide": f"vertices, series of {args.samples} samples (axis=1, constant x)",
         "walk": "vertices, one line (axis=0)",
         "area": "rows of a time series filled to y = 0 (area, axis=0)",
+        "geometry": "vertices in LineStrings from GeoParquet (GeoPandas kernel)",
         "wide-area": f"vertices, series of {args.samples} samples filled to y = 0 (area, axis=1)",
     }[args.layout]
     aa = f", antialiased, line_width={args.line_width:g}" if args.line_width > 0 else ""
@@ -235,6 +306,22 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         ds_, pt = r["datashader"], r["pointillist"]
+        if r["python"] is not None:
+            py = r["python"]
+            print(
+                f"| {r['agg']} (Python API) | {ds_['wall']:.2f} | {ds_['warm']:.2f} | {ds_['rss_mb']:,.0f} | "
+                f"{py['wall']:.2f} (warm {py['warm']:.2f}) | {py['rss_mb']:,.0f} | {ds_['wall'] / py['wall']:.1f}x | "
+                f"{ds_['warm'] / py['warm']:.1f}x (warm to warm) | {ds_['rss_mb'] / py['rss_mb']:.1f}x | "
+                f"{'identical' if py['identical'] else 'DIFFERENT'} |"
+            )
+        if args.layout == "geometry" and not r["identical"]:
+            print(
+                f"| {r['agg']} (CLI) | {ds_['wall']:.2f} | {ds_['warm']:.2f} | {ds_['rss_mb']:,.0f} | "
+                f"{pt['wall']:.2f} | {pt['rss_mb']:,.0f} | {ds_['wall'] / pt['wall']:.1f}x | "
+                f"{ds_['warm'] / pt['wall']:.1f}x | {ds_['rss_mb'] / pt['rss_mb']:.0f}x | "
+                f"{int(r['max_rel_diff'])} pixels differ (file order, not the spatial index's) |"
+            )
+            continue
         print(
             f"| {r['agg']} | {ds_['wall']:.2f} | {ds_['warm']:.2f} | {ds_['rss_mb']:,.0f} | "
             f"{pt['wall']:.2f} | {pt['rss_mb']:,.0f} | {ds_['wall'] / pt['wall']:.1f}x | "

@@ -8,6 +8,7 @@ values (floats within the core's summation-order rounding).
 from __future__ import annotations
 
 import builtins
+import sys
 import math
 import numbers
 import os
@@ -315,7 +316,9 @@ class Canvas:
             ``True`` is ``line_width=1``; do not give both.
         geometry : str, optional
             The column of line geometries of a spatialpandas or GeoPandas
-            GeoDataFrame (in place of ``x`` and ``y``): LineString,
+            GeoDataFrame, or of their Dask frames (spatialpandas'
+            ``DaskGeoDataFrame``, ``dask_geopandas.GeoDataFrame``), in place
+            of ``x`` and ``y``: LineString,
             MultiLineString, Polygon or MultiPolygon (a polygon's rings are
             drawn as closed lines), drawn as Datashader draws that source,
             each kernel's way of flagging line starts and ends included
@@ -438,11 +441,13 @@ class Canvas:
             raise NotImplementedError(f"{type(inner)} reduction not implemented for antialiased lines")
         self.validate()
         kind, column, cat_column = agg._spec()
+        aa = dict(line_width=line_width, self_intersect=getattr(inner, "self_intersect", True))
         if _is_dask(source):
-            raise NotImplementedError(
-                "Canvas.line(geometry=...) on Dask (spatialpandas.dask, dask_geopandas) "
-                "is not implemented by pointillist yet; compute() the partitions first"
-            )
+            # spatialpandas.dask and dask_geopandas: a partial per partition
+            # on the workers, merged in a tree (pointillist/dask.py).
+            from . import dask as _dask
+
+            return _dask.geometry_lines(self, source, geometry, agg, aa)
         needed = [geometry] + [c for c in (column, cat_column) if c is not None]
         rows, geom, gkernel, bounds = _geometry_source(
             source, geometry, self.x_range, self.y_range, needed
@@ -461,12 +466,7 @@ class Canvas:
         y_range = self.y_range if self.y_range is not None else bounds[1]
         self.validate_ranges(x_range, y_range)
         params = self._params(geometry, geometry, kind, column, cat_column, prepared.labels, x_range, y_range)
-        params.update(
-            glyph="geometry-lines",
-            geometry_kernel=gkernel,
-            line_width=line_width,
-            self_intersect=getattr(inner, "self_intersect", True),
-        )
+        params.update(glyph="geometry-lines", geometry_kernel=gkernel, **aa)
         out = _native.aggregate_stream(table, params)
         return self._data_array(out, "x", "y", cat_column, prepared, x_range, y_range)
 
@@ -602,6 +602,13 @@ def _pa_table(geom):
     return pa.Table.from_arrays([array], schema=pa.schema([field]))
 
 
+_NOT_A_GEO_SOURCE = (
+    "source must be an instance of spatialpandas.GeoDataFrame, "
+    "spatialpandas.dask.DaskGeoDataFrame, geopandas.GeoDataFrame, or "
+    "dask_geopandas.GeoDataFrame. Received objects of type {}"
+)
+
+
 def _geometry_source(source, geometry, x_range, y_range, needed=()):
     """Datashader's rows and bounds for ``Canvas.line(source,
     geometry=...)``: ``(rows, (field, array), kernel, (x_bounds,
@@ -611,36 +618,101 @@ def _geometry_source(source, geometry, x_range, y_range, needed=()):
     spatialpandas one in row order, or in its R-tree's order where it has
     built one and Datashader keeps it (when the frame holds no column
     beyond ``needed``: Datashader's column selection drops the index)."""
-    import pyarrow as pa
-
-    mod = type(source).__module__.split(".")[0]
-    def field(array, name):
-        return pa.field(geometry, array.type, metadata={b"ARROW:extension:name": name.encode()})
-
-    if mod == "geopandas":
-        import geopandas
+    kernel = _geometry_kernel_of(source)
+    if kernel == "geopandas":
         import shapely
 
-        if not isinstance(source, geopandas.GeoDataFrame):
-            raise ValueError(
-                "source must be an instance of spatialpandas.GeoDataFrame, "
-                "spatialpandas.dask.DaskGeoDataFrame, geopandas.GeoDataFrame, or "
-                f"dask_geopandas.GeoDataFrame. Received objects of type {type(source)}"
-            )
         xr_ = x_range if x_range is not None else (-np.inf, np.inf)
         yr_ = y_range if y_range is not None else (-np.inf, np.inf)
         query = source.sindex.query(shapely.box(xr_[0], yr_[0], xr_[1], yr_[1]))
         rows = source.iloc[query]
-        if geometry not in rows.columns:
-            raise ValueError("specified column not found")
-        col = rows[geometry]
-        if not isinstance(col.dtype, geopandas.array.GeometryDtype):
+        _check_geometry_column(rows, geometry, kernel)
+        tb = rows[geometry].total_bounds
+        bounds = (_maybe_expand_bounds((tb[0], tb[2])), _maybe_expand_bounds((tb[1], tb[3])))
+        return rows, _geometry_arrow(rows, geometry, kernel), kernel, bounds
+
+    _check_geometry_column(source, geometry, kernel)
+    garr = source[geometry].array
+    bounds = (
+        _maybe_expand_bounds(garr.total_bounds_x),
+        _maybe_expand_bounds(garr.total_bounds_y),
+    )
+    rows = source
+    if garr._sindex is not None and all(c in needed for c in source.columns):
+        # Datashader draws the rows its R-tree finds over the canvas.
+        xb = x_range if x_range is not None else bounds[0]
+        yb = y_range if y_range is not None else bounds[1]
+        order = garr.sindex.intersects((xb[0], yb[0], xb[1], yb[1]))
+        rows = source.iloc[np.asarray(order, dtype=np.int64)]
+    return rows, _geometry_arrow(rows, geometry, kernel), kernel, bounds
+
+
+def _geometry_kernel_of(source):
+    """Which of Datashader's line kernels draws a frame's geometries:
+    "geopandas" (a GeoPandas or dask-geopandas GeoDataFrame) or
+    "spatialpandas" (a spatialpandas GeoDataFrame or DaskGeoDataFrame);
+    anything else is refused with Datashader's message."""
+    mod = type(source).__module__.split(".")[0]
+    if mod in ("geopandas", "dask_geopandas"):
+        import geopandas
+
+        kinds = [geopandas.GeoDataFrame]
+        if mod == "dask_geopandas":
+            import dask_geopandas
+
+            kinds.append(dask_geopandas.GeoDataFrame)
+        if isinstance(source, tuple(kinds)):
+            return "geopandas"
+    if mod == "spatialpandas":
+        import spatialpandas
+        import spatialpandas.dask
+
+        if isinstance(source, (spatialpandas.GeoDataFrame, spatialpandas.dask.DaskGeoDataFrame)):
+            return "spatialpandas"
+    raise ValueError(_NOT_A_GEO_SOURCE.format(type(source)))
+
+
+def _check_geometry_column(frame, geometry, kernel):
+    """Datashader's checks of the geometry column (a frame or its meta)."""
+    if geometry not in frame.columns:
+        raise ValueError("specified column not found")
+    dtype = frame[geometry].dtype
+    if kernel == "geopandas":
+        import geopandas
+
+        if not isinstance(dtype, geopandas.array.GeometryDtype):
             raise ValueError(
                 f"{geometry} must be an array with one of the following types: GeometryDtype"
             )
-        tb = col.total_bounds
-        bounds = (_maybe_expand_bounds((tb[0], tb[2])), _maybe_expand_bounds((tb[1], tb[3])))
-        gtype, coords, offsets = shapely.to_ragged_array(col.array)
+        return
+    from spatialpandas.geometry import (
+        LineDtype, MultiLineDtype, MultiPolygonDtype, PolygonDtype, RingDtype,
+    )
+
+    if not isinstance(dtype, (LineDtype, MultiLineDtype, RingDtype, PolygonDtype, MultiPolygonDtype)):
+        raise ValueError(
+            f"{geometry} must be an array with one of the following types: LineDtype, "
+            "MultiLineDtype, RingDtype, PolygonDtype, MultiPolygonDtype"
+        )
+
+
+def _geometry_arrow(rows, geometry, kernel):
+    """A frame's geometry column, in its row order, as ``(field, array)``:
+    a GeoArrow array with its extension name on the field. A frame with no
+    geometry at all (no rows, or every one missing) gives null line
+    strings."""
+    import pyarrow as pa
+
+    def field(array, name):
+        return pa.field(geometry, array.type, metadata={b"ARROW:extension:name": name.encode()})
+
+    if kernel == "geopandas":
+        import shapely
+
+        col = rows[geometry].array
+        if not np.any(~shapely.is_missing(np.asarray(col))):
+            return _null_lines(field, len(col))
+        gtype, coords, offsets = shapely.to_ragged_array(col)
         G = shapely.GeometryType
         if gtype not in (G.LINESTRING, G.MULTILINESTRING, G.MULTIPOLYGON, G.POLYGON):
             raise ValueError(
@@ -657,72 +729,60 @@ def _geometry_source(source, geometry, x_range, y_range, needed=()):
             G.POLYGON: "geoarrow.polygon",
             G.MULTIPOLYGON: "geoarrow.multipolygon",
         }[gtype]
-        return rows, (field(arr, name), arr), "geopandas", bounds
+        return field(arr, name), arr
 
-    if mod == "spatialpandas":
-        import spatialpandas
-        from spatialpandas.geometry import (
-            LineArray, MultiLineArray, MultiPolygonArray, PolygonArray, RingArray,
-        )
-
-        if not isinstance(source, spatialpandas.GeoDataFrame):
-            raise ValueError(
-                "source must be an instance of spatialpandas.GeoDataFrame, "
-                "spatialpandas.dask.DaskGeoDataFrame, geopandas.GeoDataFrame, or "
-                f"dask_geopandas.GeoDataFrame. Received objects of type {type(source)}"
-            )
-        if geometry not in source.columns:
-            raise ValueError("specified column not found")
-        garr = source[geometry].array
-        # Subclasses first (a RingArray is a LineArray).
-        kinds = (
-            (RingArray, "geoarrow.polygon"),
-            (PolygonArray, "geoarrow.polygon"),
-            (MultiPolygonArray, "geoarrow.multipolygon"),
-            (MultiLineArray, "geoarrow.multilinestring"),
-            (LineArray, "geoarrow.linestring"),
-        )
-        name = next((n for t, n in kinds if isinstance(garr, t)), None)
-        if name is None:
-            raise ValueError(
-                f"{geometry} must be an array with one of the following types: LineDtype, "
-                "MultiLineDtype, RingDtype, PolygonDtype, MultiPolygonDtype"
-            )
-        bounds = (
-            _maybe_expand_bounds(garr.total_bounds_x),
-            _maybe_expand_bounds(garr.total_bounds_y),
-        )
-        rows = source
-        if garr._sindex is not None and all(c in needed for c in source.columns):
-            # Datashader draws the rows its R-tree finds over the canvas.
-            xb = x_range if x_range is not None else bounds[0]
-            yb = y_range if y_range is not None else bounds[1]
-            order = garr.sindex.intersects((xb[0], yb[0], xb[1], yb[1]))
-            rows = source.iloc[np.asarray(order, dtype=np.int64)]
-            garr = rows[geometry].array
-        arr = pa.array(garr)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if isinstance(garr, RingArray):
-            # A ring per row: a polygon of one ring.
-            n = len(arr)
-            arr = pa.ListArray.from_arrays(
-                pa.array(np.arange(n + 1, dtype=np.int32)), arr, mask=pa.array(np.asarray(garr.isna()))
-            )
-        return rows, (field(arr, name), arr), "spatialpandas", bounds
-
-    raise ValueError(
-        "source must be an instance of spatialpandas.GeoDataFrame, "
-        "spatialpandas.dask.DaskGeoDataFrame, geopandas.GeoDataFrame, or "
-        f"dask_geopandas.GeoDataFrame. Received objects of type {type(source)}"
+    from spatialpandas.geometry import (
+        LineArray, MultiLineArray, MultiPolygonArray, PolygonArray, RingArray,
     )
+
+    garr = rows[geometry].array
+    # Subclasses first (a RingArray is a LineArray).
+    kinds = (
+        (RingArray, "geoarrow.polygon"),
+        (PolygonArray, "geoarrow.polygon"),
+        (MultiPolygonArray, "geoarrow.multipolygon"),
+        (MultiLineArray, "geoarrow.multilinestring"),
+        (LineArray, "geoarrow.linestring"),
+    )
+    name = next((n for t, n in kinds if isinstance(garr, t)), None)
+    if name is None:
+        raise ValueError(
+            f"{geometry} must be an array with one of the following types: LineDtype, "
+            "MultiLineDtype, RingDtype, PolygonDtype, MultiPolygonDtype"
+        )
+    arr = pa.array(garr)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if isinstance(garr, RingArray):
+        # A ring per row: a polygon of one ring.
+        n = len(arr)
+        arr = pa.ListArray.from_arrays(
+            pa.array(np.arange(n + 1, dtype=np.int32)), arr, mask=pa.array(np.asarray(garr.isna()))
+        )
+    return field(arr, name), arr
+
+
+def _null_lines(field, n):
+    """``n`` missing GeoArrow line strings."""
+    import pyarrow as pa
+
+    points = pa.FixedSizeListArray.from_arrays(pa.array([], type=pa.float64()), 2)
+    arr = pa.ListArray.from_arrays(
+        pa.array(np.zeros(n + 1, dtype=np.int32)), points, mask=pa.array(np.ones(n, dtype=bool))
+    )
+    return field(arr, "geoarrow.linestring"), arr
 
 
 def _is_dask(source):
-    """Whether ``source`` is a Dask collection or pointillist.dask's reader."""
-    return type(source).__module__.split(".")[0] == "dask" or (
-        type(source).__module__ == "pointillist.dask"
-    )
+    """Whether ``source`` is a Dask collection (a Dask DataFrame, or one of
+    its subclasses: spatialpandas' DaskGeoDataFrame, dask-geopandas') or
+    pointillist.dask's reader."""
+    if type(source).__module__ == "pointillist.dask":
+        return True
+    if type(source).__module__.split(".")[0] == "dask":
+        return True
+    dd = sys.modules.get("dask.dataframe")
+    return dd is not None and isinstance(source, dd.DataFrame)
 
 
 def _float_range(r):

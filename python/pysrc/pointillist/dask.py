@@ -40,7 +40,7 @@ from . import _native
 from . import core
 from . import reductions as rd
 
-__all__ = ["points", "read_parquet", "ParquetFragments", "DEFAULT_SPLIT_EVERY"]
+__all__ = ["points", "lines", "geometry_lines", "read_parquet", "ParquetFragments", "DEFAULT_SPLIT_EVERY"]
 
 #: Partials merged per task of the tree reduction, unless asked otherwise.
 DEFAULT_SPLIT_EVERY = 8
@@ -179,6 +179,87 @@ def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, aa=None, split_ev
             "not implemented by pointillist; give a dask.dataframe.DataFrame"
         )
     return _dataframe_points(canvas, source, x, y, agg, split_every, threads, lines)
+
+
+def geometry_lines(canvas, source, geometry, agg, aa, *, split_every=None, threads=None):
+    """``canvas.line(source, geometry=...)`` for a spatialpandas
+    ``DaskGeoDataFrame`` or a ``dask_geopandas.GeoDataFrame``, as Datashader
+    draws them: the partitions (spatialpandas: ``cx_partitions``) or rows
+    (dask-geopandas: ``cx``) over the canvas's ranges, the bounds of what is
+    left (``total_bounds``) where the canvas has none, then each partition
+    drawn by its library's kernel as a frame of its own (the GeoPandas
+    kernel numbers vertices from the partition's first row) and the
+    partials merged in partition order. ``aa``: ``line_width`` and
+    ``self_intersect``."""
+    import dask
+    import pandas as pd
+
+    kernel = core._geometry_kernel_of(source)
+    kind, column, cat_column = agg._spec()
+    core._check_geometry_column(source, geometry, kernel)
+    others = [c for c in dict.fromkeys((column, cat_column)) if c is not None]
+    if geometry in others:
+        raise ValueError(f"column {geometry!r} is the geometry, not a value or category column")
+    core._check_columns(source.columns, others)
+    split_every = _split_every(split_every)
+    threads = _threads(threads if threads is not None else 1)
+
+    xr_ = canvas.x_range if canvas.x_range is not None else (None, None)
+    yr_ = canvas.y_range if canvas.y_range is not None else (None, None)
+    if kernel == "spatialpandas":
+        source = source.cx_partitions[slice(*xr_), slice(*yr_)]
+    else:
+        source = source.cx[slice(*xr_), slice(*yr_)]
+    ddf = source[[geometry] + others]
+
+    labels = coords = None
+    if cat_column is not None:
+        if not isinstance(ddf[cat_column].dtype, pd.CategoricalDtype):
+            raise ValueError("input must be categorical")
+        if not ddf[cat_column].cat.known:
+            dtype = ddf.categorize(columns=[cat_column], index=False)[cat_column].dtype
+            ddf = ddf.assign(**{cat_column: ddf[cat_column].astype(dtype)})
+        categories = np.array(ddf[cat_column].cat.categories)
+        if categories.dtype.kind == "U":
+            categories = categories.astype("object")
+        coords = list(categories)
+        labels = core._labels_of(coords, cat_column)
+
+    wanted = {}
+    if canvas.x_range is None or canvas.y_range is None:
+        wanted["bounds"] = source[geometry].total_bounds
+    if kind in ("first", "last"):
+        wanted["lens"] = ddf.map_partitions(len)
+    found = dask.compute(wanted)[0] if wanted else {}
+    x_range, y_range = canvas.x_range, canvas.y_range
+    if "bounds" in found:
+        tb = [float(v) for v in np.asarray(found["bounds"], dtype="f8")]
+        if x_range is None:
+            x_range = _expand((tb[0], tb[2]))
+        if y_range is None:
+            y_range = _expand((tb[1], tb[3]))
+    if "lens" in found:
+        lens = np.asarray(found["lens"], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).tolist()
+    else:
+        offsets = [0] * ddf.npartitions
+    canvas.validate_ranges(x_range, y_range)
+
+    params = canvas._params(geometry, geometry, kind, column, cat_column, labels, x_range, y_range)
+    params.update(glyph="geometry-lines", geometry_kernel=kernel, threads=threads, **aa)
+    parts = ddf.to_delayed()
+    if len(parts) != len(offsets):
+        raise RuntimeError(
+            f"pointillist.dask: {len(parts)} delayed partitions for {len(offsets)} lengths"
+        )
+    leaf = dask.delayed(_geometry_partition_partial, pure=True)
+    leaves = [
+        leaf(p, geometry, others, kernel, params, int(off)) for p, off in zip(parts, offsets)
+    ]
+    (blob,) = dask.compute(_tree(leaves, split_every))
+    out = _native.finish_partial(blob)
+    prepared = core._Prepared(labels=labels, coords=coords)
+    return canvas._data_array(out, "x", "y", cat_column, prepared, x_range, y_range)
 
 
 def _line_params(params, lines):
@@ -414,6 +495,19 @@ def _partition_partial(df, cols, params, first_row):
     import pyarrow as pa
 
     table = pa.table({c: core._pandas_column(df[c]) for c in cols})
+    return _native.partial_from_stream(table, params, first_row=first_row)
+
+
+def _geometry_partition_partial(df, geometry, others, kernel, params, first_row):
+    """One GeoPandas or spatialpandas partition's partial of its line
+    geometries (and the value and category columns ``others``), as IPC
+    bytes."""
+    import pyarrow as pa
+
+    field, array = core._geometry_arrow(df, geometry, kernel)
+    cols = [core._pandas_column(df[c]) for c in others]
+    fields = [pa.field(c, a.type) for c, a in zip(others, cols)]
+    table = pa.Table.from_arrays(cols + [array], schema=pa.schema(fields + [field]))
     return _native.partial_from_stream(table, params, first_row=first_row)
 
 
