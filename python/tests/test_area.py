@@ -252,3 +252,30 @@ def test_an_area_per_row_through_ragged_lists(ragged_rows, stack, source, ranges
         np.testing.assert_array_equal(ours.values, theirs.values)
     else:
         assert_same(ours, theirs)
+
+
+# --- Areas per row on Dask: rows are independent, so each partition's
+# partial merges with the others (Datashader's Dask path does the same).
+
+
+@pytest.mark.parametrize(
+    "layout", ["lists-stacked", "x-array", "y-array-stacked", "ragged", "ragged-stacked"]
+)
+@pytest.mark.parametrize("reduction", ["count", "sum", "last", "count_cat"])
+def test_an_area_per_row_on_dask_matches_datashader(wide_rows, ragged_rows, layout, reduction):
+    dask = pytest.importorskip("dask")
+    dd = pytest.importorskip("dask.dataframe")
+    make = REDUCTIONS[reduction]
+    if layout.startswith("ragged"):
+        frame = ragged_area_frame(*ragged_rows)
+        x, y, stack = "xs", "ys", ("lows" if layout == "ragged-stacked" else None)
+    else:
+        frame = wide_rows
+        x, y, stack = row_area_layouts()[layout]
+    # Unequal partitions, one of a single row.
+    ddf = dd.from_pandas(frame, npartitions=3)
+    ddf = ddf.repartition(divisions=[0, 1, 90, len(frame) - 1])
+    with dask.config.set(scheduler="sync"):
+        ours = ds.Canvas(47, 39).area(ddf, x, y, agg=make(ds), axis=1, y_stack=stack)
+        theirs = dsh.Canvas(47, 39).area(ddf, x, y, agg=make(dsh), axis=1, y_stack=stack)
+    assert_same(ours, theirs)

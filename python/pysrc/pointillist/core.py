@@ -194,27 +194,9 @@ class Canvas:
         # Datashader's check (and message) for log axes over the data's bounds.
         self.validate_ranges(x_range, y_range)
         params = self._params(x or "", y or "", kind, column, cat_column, prepared.labels, x_range, y_range)
-        params["glyph"] = glyph
         if aa:
             params.update(aa)
-        if glyph == "ragged-areas":
-            # The list columns and the list filled to (a 0.0 for the range).
-            params["y_stacks"] = [vertices[1][1]] if stacked else []
-        elif glyph == "area":
-            # Each area's line and the line it is filled to, in turn.
-            params["vertices"] = [tuple(v) for v in vertices[::2]]
-            params["y_stacks"] = [v[1] for v in vertices[1::2] if isinstance(v[1], str)]
-        elif glyph == "row-areas":
-            # Each vertex, then its y on the line filled to (0: to zero).
-            params["vertices"] = [
-                tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices[::2]
-            ]
-            stacks = [v[1] for v in vertices[1::2]]
-            params["row_area_stacks"] = stacks if stacked else []
-        elif glyph in ("line", "row-lines"):
-            params["vertices"] = [
-                tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices
-            ]
+        _layout_params(params, glyph, vertices, stacked)
         if prepared.paths is not None:
             out = _native.aggregate_parquet(prepared.paths, params)
         else:
@@ -485,7 +467,8 @@ class Canvas:
         columns, a NumPy array on one side, or ragged list columns
         (Datashader's ``RaggedArray`` or Arrow lists; ``y_stack`` then a
         list column too, the shortest list setting the vertices). Dask
-        sources raise ``NotImplementedError``.
+        DataFrames too: areas down the rows with each partition led in by
+        the rows before it, areas per row partition by partition.
         """
         if agg is None:
             agg = rd.any()
@@ -530,11 +513,6 @@ class Canvas:
                     f"Canvas.area: column {c!r}: pointillist takes string column names"
                 )
         self.validate()
-        if _is_dask(source) and glyph != "area":
-            raise NotImplementedError(
-                "Canvas.area(axis=1): Dask inputs are not implemented by pointillist yet; "
-                "pass a local DataFrame, Arrow table or Parquet path"
-            )
         # Each vertex (or line), then its y on the line filled to.
         vertices = []
         for k in range(len(xs)):
@@ -543,10 +521,12 @@ class Canvas:
         fx, fy = (c if isinstance(c, str) else None for c in vertices[0])
         if _is_dask(source):
             # Areas down the rows: each partition led in by the rows before
-            # it (pointillist/dask.py).
+            # it; an area per row: rows are independent (pointillist/dask.py).
             from . import dask as _dask
 
-            return _dask.lines(self, source, fx, fy, agg, glyph, vertices, dims)
+            return _dask.lines(
+                self, source, fx, fy, agg, glyph, vertices, dims, stacked=stacks is not None
+            )
         return self._aggregate(
             source, fx, fy, agg, glyph, vertices, dims, stacked=stacks is not None
         )
@@ -593,6 +573,35 @@ class Canvas:
 
     def raster(self, *args, **kwargs):
         raise NotImplementedError("Canvas.raster: rasters are not implemented by pointillist")
+
+
+def _layout_params(params, glyph, vertices, stacked):
+    """Add a checked line or area layout to the core's parameters:
+    ``glyph``, and ``vertices`` (every vertex, or line, as ``(x, y)``; for
+    areas each followed by its point on the line filled to), ``stacked``
+    (areas: filled to a line rather than to zero)."""
+    params["glyph"] = glyph
+    if vertices is None:
+        return params
+    if glyph == "ragged-areas":
+        # The list columns and the list filled to (a 0.0 for the range).
+        params["y_stacks"] = [vertices[1][1]] if stacked else []
+    elif glyph == "area":
+        # Each area's line and the line it is filled to, in turn.
+        params["vertices"] = [tuple(v) for v in vertices[::2]]
+        params["y_stacks"] = [v[1] for v in vertices[1::2] if isinstance(v[1], str)]
+    elif glyph == "row-areas":
+        # Each vertex, then its y on the line filled to (0: to zero).
+        params["vertices"] = [
+            tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices[::2]
+        ]
+        stacks = [v[1] for v in vertices[1::2]]
+        params["row_area_stacks"] = stacks if stacked else []
+    elif glyph in ("line", "row-lines"):
+        params["vertices"] = [
+            tuple(c if isinstance(c, str) else float(c) for c in v) for v in vertices
+        ]
+    return params
 
 
 def _pa_table(geom):

@@ -135,7 +135,10 @@ def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None):
     return _dataframe_points(canvas, source, x, y, agg, split_every, threads)
 
 
-def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, aa=None, split_every=None, threads=None):
+def lines(
+    canvas, source, x, y, agg, glyph, vertices, dims, *, aa=None, stacked=False,
+    split_every=None, threads=None,
+):
     """``canvas.line(source, ...)`` with ``axis=1`` (a line per row: lists
     of columns, constant coordinates or ragged list columns) for a Dask
     DataFrame or a ``ParquetFragments``: rows are independent, so each
@@ -167,7 +170,7 @@ def lines(canvas, source, x, y, agg, glyph, vertices, dims, *, aa=None, split_ev
         split_every if split_every is not None else getattr(source, "split_every", None)
     )
     threads = _threads(threads if threads is not None else getattr(source, "threads", 1))
-    lines = dict(glyph=glyph, vertices=vertices, dims=dims, aa=aa or {})
+    lines = dict(glyph=glyph, vertices=vertices, dims=dims, aa=aa or {}, stacked=stacked)
     if isinstance(source, ParquetFragments):
         return _parquet_points(canvas, source, x, y, agg, split_every, threads, lines)
 
@@ -266,18 +269,10 @@ def _line_params(params, lines):
     """Add a line layout (from ``lines``) to the core's parameters."""
     if lines is None:
         return params
-    params["glyph"] = lines["glyph"]
     params.update(lines.get("aa", {}))
-    if lines["glyph"] == "area":
-        # Each area's line and the line it is filled to, in turn.
-        vertices = lines["vertices"]
-        params["vertices"] = [tuple(v) for v in vertices[::2]]
-        params["y_stacks"] = [v[1] for v in vertices[1::2] if isinstance(v[1], str)]
-    elif lines["vertices"] is not None:
-        params["vertices"] = [
-            tuple(c if isinstance(c, str) else float(c) for c in v) for v in lines["vertices"]
-        ]
-    return params
+    return core._layout_params(
+        params, lines["glyph"], lines["vertices"], lines.get("stacked", False)
+    )
 
 
 def _coord_bounds(ddf, coords, ragged):
@@ -365,7 +360,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     # where the canvas has none, partition lengths for first/last.
     x_range, y_range = canvas.x_range, canvas.y_range
     wanted = {}
-    ragged = lines is not None and lines["glyph"] == "ragged-lines"
+    ragged = lines is not None and lines["glyph"] in ("ragged-lines", "ragged-areas")
     if x_range is None:
         wanted["x"] = _coord_bounds(ddf, [v[0] for v in vertices], ragged)
     if y_range is None:
