@@ -143,6 +143,24 @@ def test_a_spatial_index_sets_the_order_spatialpandas_draws_in(frames, columns):
         assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize("reduction", ["count", "first", "count_cat"])
+def test_line_strings_only_match_datashader(frames, reduction):
+    # A column of line strings alone (NaN vertices and missing rows kept)
+    # reaches the core by pointillist's own path, not to_ragged_array's.
+    g = frames["lines"]
+    keep = g.geometry.isna() | (g.geometry.geom_type == "LineString")
+    src = g[keep.to_numpy()]
+    present = src.geometry.notna()
+    assert (~present).any() and (src.geometry[present].geom_type == "LineString").all()
+    assert np.isnan(shapely.get_coordinates(src.geometry[present].array)).any()
+    for lw in (0, 1.0):
+        kw = dict(plot_width=83, plot_height=61)
+        make = REDUCTIONS[reduction]
+        theirs = dsh.Canvas(**kw).line(src, geometry="geometry", agg=make(dsh), line_width=lw)
+        ours = ds.Canvas(**kw).line(src, geometry="geometry", agg=make(ds), line_width=lw)
+        assert_same(ours, theirs)
+
+
 def test_rings_draw_as_closed_lines():
     rings = spd.GeoSeries(
         spd.geometry.RingArray([[0, 0, 4, 0, 4, 3, 0, 3, 0, 0], [1, 1, 2, 2, 1, 2, 1, 1]])
