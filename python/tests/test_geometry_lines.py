@@ -161,6 +161,22 @@ def test_line_strings_only_match_datashader(frames, reduction):
         assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize("encoding", ["WKB", "geoarrow"])
+@pytest.mark.parametrize("shape", ["lines", "polygons"])
+def test_geoparquet_paths_draw_as_spatialpandas_does(frames, shape, encoding, tmp_path):
+    # A GeoParquet file written by GeoPandas, read by the core (no GEOS),
+    # is the spatialpandas frame of the same rows.
+    g = frames[shape]
+    path = tmp_path / "g.parquet"
+    g.to_parquet(path, geometry_encoding=encoding)
+    src = frames[("spatialpandas", shape)]
+    for make, lw in ((REDUCTIONS["count"], 0), (REDUCTIONS["first"], 0), (REDUCTIONS["sum"], 1.0)):
+        kw = dict(plot_width=83, plot_height=61)
+        theirs = dsh.Canvas(**kw).line(src, geometry="geometry", agg=make(dsh), line_width=lw)
+        ours = ds.Canvas(**kw).line(str(path), geometry="geometry", agg=make(ds), line_width=lw)
+        assert_same(ours, theirs)
+
+
 def test_rings_draw_as_closed_lines():
     rings = spd.GeoSeries(
         spd.geometry.RingArray([[0, 0, 4, 0, 4, 3, 0, 3, 0, 0], [1, 1, 2, 2, 1, 2, 1, 1]])

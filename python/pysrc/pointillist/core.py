@@ -430,6 +430,18 @@ class Canvas:
             from . import dask as _dask
 
             return _dask.geometry_lines(self, source, geometry, agg, aa)
+        if _is_path(source):
+            # GeoParquet (WKB or GeoArrow) read by the core itself: no GEOS
+            # objects, bounded memory; drawn with the spatialpandas kernel
+            # (every line string's first pixel), as the CLI's default.
+            prepared = _prepare_source(source, None, None, column, cat_column)
+            params = self._params(
+                geometry, geometry, kind, column, cat_column, prepared.labels,
+                self.x_range, self.y_range,
+            )
+            params.update(glyph="geometry-lines", geometry_kernel="spatialpandas", **aa)
+            out = _native.aggregate_parquet(prepared.paths, params)
+            return self._data_array(out, "x", "y", cat_column, prepared, self.x_range, self.y_range)
         needed = [geometry] + [c for c in (column, cat_column) if c is not None]
         rows, geom, gkernel, bounds = _geometry_source(
             source, geometry, self.x_range, self.y_range, needed
