@@ -4,6 +4,8 @@
 //! ([`AggregateRequest::draw_from_row`]), gives a partial; merged in order,
 //! the partials are the aggregate of the whole input, for every reduction
 //! and however the rows are cut, NaN breaks at the cuts included.
+//! Antialiased lines also take the next partition's first row after their
+//! own and stop before it ([`AggregateRequest::draw_until_row`]).
 
 use std::sync::Arc;
 
@@ -138,9 +140,11 @@ fn partitions_with_two_lead_rows_add_up_to_the_whole_line() {
 fn drawing_from_a_later_row_is_refused_where_it_cannot_be_exact() {
     let batch = walk(10, &[]);
     for req in [
+        // A line's largest coverage over all its rows (antialiased `min`).
         AggregateRequest::new(8, 8)
             .with_lines(&["x"], &["y"])
-            .with_line_width(1.0),
+            .with_line_width(1.0)
+            .with_reduction("min:v".parse::<ReductionSpec>().expect("spec")),
         AggregateRequest::new(8, 8),
     ] {
         let req = req
@@ -153,5 +157,75 @@ fn drawing_from_a_later_row_is_refused_where_it_cannot_be_exact() {
             .and_then(|()| agg.finish_partial().map(|_| ()))
             .expect_err("refused");
         assert!(err.to_string().contains("row"), "{err}");
+    }
+}
+
+#[test]
+fn antialiased_partitions_led_in_and_trailing_out_add_up_to_the_whole_line() {
+    let n = 400;
+    let cuts = [0usize, 1, 97, 98, 230, 231, 399];
+    // NaN breaks away from the cuts (the cuts in the middle of lines, at
+    // sharp turns: where a wrongly capped end shows), and one just before
+    // the cut at 231.
+    let batch = walk(n, &[50, 229, 300]);
+    let bounds: Vec<(usize, usize)> = cuts
+        .iter()
+        .zip(cuts.iter().skip(1).chain([&n]))
+        .map(|(&a, &b)| (a, b))
+        .collect();
+    // Zoomed in on the cuts at rows 97 and 230: segments a pixel or two
+    // long, so a wrongly drawn cap shows.
+    let base = AggregateRequest::new(61, 47)
+        .with_x_range(-185.0, -65.0)
+        .with_y_range(-75.0, -15.0)
+        .with_line_width(2.0);
+    for glyph in [
+        base.clone().with_lines(&["x"], &["y"]),
+        base.clone().with_lines(&["x", "x"], &["y", "low"]),
+    ] {
+        for spec in ["count", "any", "sum:v", "max:v"] {
+            let req = glyph
+                .clone()
+                .with_reduction(spec.parse::<ReductionSpec>().expect("spec"));
+            let whole = partial(&req, &batch, 0).finish();
+            let run = |trail: usize| {
+                let mut merged: Option<PartialAggregate> = None;
+                for &(a, b) in &bounds {
+                    let lead = a.min(2);
+                    let end = (b + trail).min(n);
+                    let rows = batch.slice(a - lead, end - (a - lead));
+                    let part = partial(
+                        &req.clone()
+                            .with_draw_from_row(a as u64)
+                            .with_draw_until_row(b as u64),
+                        &rows,
+                        (a - lead) as u64,
+                    );
+                    match &mut merged {
+                        Some(m) => m.merge(part).expect("merge"),
+                        None => merged = Some(part),
+                    }
+                }
+                merged.expect("partials").finish()
+            };
+            let parts = run(1);
+            // Coverage sums (count: float32) add up partition by
+            // partition instead of row by row: only the last bits differ.
+            let tol = if spec == "count" { 1e-5 } else { 1e-12 };
+            let off = |other: &pointillist::aggregate::Aggregate| {
+                (0..whole.values.len())
+                    .filter(|&i| {
+                        let (w, p) = (whole.values.get_f64(i), other.values.get_f64(i));
+                        !((w.is_nan() && p.is_nan()) || (w - p).abs() <= tol * w.abs())
+                    })
+                    .count()
+            };
+            assert_eq!(off(&parts), 0, "{:?} {spec}", glyph.vertices);
+            if spec == "count" {
+                // Without the trailing row a partition's last segment is
+                // drawn as the line's end, with its cap.
+                assert!(off(&run(0)) > 0, "{:?} {spec}", glyph.vertices);
+            }
+        }
     }
 }

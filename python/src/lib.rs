@@ -92,6 +92,11 @@ struct Params {
     /// partitions' last rows).
     #[pyo3(default)]
     draw_from_row: u64,
+    /// Lines and areas down the rows: draw only the segments that end
+    /// before this row position (a Dask partition given the next one's
+    /// first row after its own); the default draws to the end.
+    #[pyo3(default = u64::MAX)]
+    draw_until_row: u64,
     /// For "geometry-lines" (the geometry column in `x`): "spatialpandas"
     /// or "geopandas", the Datashader kernel to match.
     #[pyo3(default = String::from("spatialpandas"))]
@@ -184,7 +189,8 @@ impl Params {
         req = req
             .with_line_width(self.line_width)
             .with_self_intersect(self.self_intersect)
-            .with_draw_from_row(self.draw_from_row);
+            .with_draw_from_row(self.draw_from_row)
+            .with_draw_until_row(self.draw_until_row);
         let vertices = self.vertices.iter().map(|(x, y)| (x.coord(), y.coord()));
         match self.glyph.as_str() {
             "points" => Ok(req),

@@ -283,6 +283,13 @@ pub struct AggregateRequest {
     /// pixel where a line starts there, exactly once, and nothing the
     /// previous partition draws. 0 draws everything.
     pub draw_from_row: u64,
+    /// Lines and areas down the rows: draw only the segments that end
+    /// before this row position. The rows from it on trail out: a Dask
+    /// partition given the next partition's first row after its own (what
+    /// an antialiased segment needs to know whether it ends the line)
+    /// draws none of the next partition's segments. `u64::MAX` (the
+    /// default) draws to the end.
+    pub draw_until_row: u64,
     /// For line geometries ([`Glyph::GeometryLines`]): which of
     /// Datashader's kernels to match (spatialpandas' by default).
     pub geometry_kernel: GeometryKernel,
@@ -421,6 +428,7 @@ impl AggregateRequest {
             line_width: 0.0,
             self_intersect: true,
             draw_from_row: 0,
+            draw_until_row: u64::MAX,
             geometry_kernel: GeometryKernel::SpatialPandas,
         }
     }
@@ -690,6 +698,13 @@ impl AggregateRequest {
         self.draw_from_row = row;
         self
     }
+
+    /// Draw only the segments of lines down the rows that end before row
+    /// position `row` ([`AggregateRequest::draw_until_row`]).
+    pub fn with_draw_until_row(mut self, row: u64) -> Self {
+        self.draw_until_row = row;
+        self
+    }
 }
 
 /// What each row draws, apart from the canvas, the columns named by
@@ -815,6 +830,8 @@ pub struct AggregationPlan {
     line_width: f64,
     /// [`AggregateRequest::draw_from_row`].
     draw_from_row: u64,
+    /// [`AggregateRequest::draw_until_row`].
+    draw_until_row: u64,
     /// Antialiased lines aggregated line by line, then combined
     /// (Datashader's two-stage aggregation).
     aa_two_stage: bool,
@@ -829,6 +846,17 @@ pub struct AggregationPlan {
 
 /// Columns `(xs[k], ys[k])` as vertex coordinates (the shorter list sets
 /// how many, as `zip` does).
+/// Datashader's `two_stage_agg` for antialiased lines: `min`, `first` and
+/// `last` (and `count`/`sum` that do not self-intersect) aggregate line by
+/// line, a pixel taking a line's largest coverage.
+fn aa_two_stage(kind: ReductionKind, self_intersect: bool) -> bool {
+    match kind {
+        ReductionKind::Min | ReductionKind::First | ReductionKind::Last => true,
+        ReductionKind::Count | ReductionKind::Sum => !self_intersect,
+        _ => false,
+    }
+}
+
 fn column_pairs(xs: &[&str], ys: &[&str]) -> Vec<(Coord, Coord)> {
     xs.iter()
         .zip(ys)
@@ -904,6 +932,15 @@ fn resolve_range(
 }
 
 impl AggregationPlan {
+    /// How many segments of lines down the rows are drawn, from the one
+    /// whose first row is one before [`AggregateRequest::draw_from_row`]
+    /// to the last that ends before [`AggregateRequest::draw_until_row`].
+    fn segment_rows(&self) -> u64 {
+        self.draw_until_row
+            .saturating_sub(1)
+            .saturating_sub(self.draw_from_row.saturating_sub(1))
+    }
+
     /// Validate `req` against `source`: columns exist with usable types,
     /// ranges are valid (computed from the data where not given), categories
     /// are known, and the state fits the memory budget.
@@ -1013,9 +1050,15 @@ impl AggregationPlan {
             Glyph::Area | Glyph::RowAreas | Glyph::RaggedAreas if req.line_width > 0.0 => {
                 Some("a line width for areas: areas are filled, not stroked; leave it at 0")
             }
-            Glyph::Line if req.draw_from_row > 0 && req.line_width > 0.0 => Some(
-                "antialiased lines down the rows from a later row (a partition of a larger input): draw the whole input in one run",
-            ),
+            Glyph::Line
+                if (req.draw_from_row > 0 || req.draw_until_row < u64::MAX)
+                    && req.line_width > 0.0
+                    && aa_two_stage(req.reduction.kind, req.self_intersect) =>
+            {
+                Some(
+                    "antialiased min, first, last, or count/sum that do not self-intersect, down the rows from part of the input (a partition): a line's pixels take its largest coverage over all its rows; draw the whole input in one run",
+                )
+            }
             _ if req.line_width > 0.0
                 && matches!(req.reduction.kind, ReductionKind::Var | ReductionKind::Std) =>
             {
@@ -1031,7 +1074,9 @@ impl AggregationPlan {
         if let Some(what) = unsupported {
             return Err(AggError::LineUnsupported { what });
         }
-        if req.draw_from_row > 0 && !matches!(req.glyph, Glyph::Line | Glyph::Area) {
+        if (req.draw_from_row > 0 || req.draw_until_row < u64::MAX)
+            && !matches!(req.glyph, Glyph::Line | Glyph::Area)
+        {
             return Err(AggError::LineUnsupported {
                 what:
                     "a first row to draw from for a glyph other than lines and areas down the rows",
@@ -1104,11 +1149,7 @@ impl AggregationPlan {
         // `count`/`sum` that do not self-intersect) aggregate line by line;
         // segments draw their caps over each other unless a reduction sums
         // coverage within a line (`count`, `sum`, `mean` self-intersecting).
-        let aa_two_stage = match kind {
-            ReductionKind::Min | ReductionKind::First | ReductionKind::Last => true,
-            ReductionKind::Count | ReductionKind::Sum => !req.self_intersect,
-            _ => false,
-        };
+        let aa_two_stage = aa_two_stage(kind, req.self_intersect);
         let aa_overwrite = aa_two_stage || matches!(kind, ReductionKind::Any | ReductionKind::Max);
         let planes = by.as_ref().map_or(1, |(_, m)| m.len());
         let cells = req.width as u128 * req.height as u128 * planes as u128;
@@ -1222,6 +1263,7 @@ impl AggregationPlan {
             },
             line_width: req.line_width,
             draw_from_row: req.draw_from_row,
+            draw_until_row: req.draw_until_row,
             aa_two_stage,
             aa_overwrite,
             geometry_kinds,
@@ -1565,8 +1607,12 @@ impl AggregationPlan {
             };
             let p = part.as_mut().unwrap_or(&mut total);
             let key = sink.key(line_key_offset(j));
+            // Only the segments that end in [draw_from_row, draw_until_row).
+            let (from_row, span) = (self.draw_from_row.saturating_sub(1), self.segment_rows());
             let mut emit = |v: &Vertex, px: AaPixel| {
-                sink.add(p, v, px, key);
+                if v.row.wrapping_sub(from_row) < span {
+                    sink.add(p, v, px, key);
+                }
             };
             let mut line: AaLine<Vertex> = AaLine::new();
             for u in units {
@@ -2835,6 +2881,10 @@ struct LinePixels {
     /// Pixels of segments whose first row is before it are not drawn
     /// (one before [`AggregateRequest::draw_from_row`]).
     from_row: u64,
+    /// How many first rows from `from_row` on are drawn (up to one before
+    /// [`AggregateRequest::draw_until_row`]): one unsigned comparison per
+    /// pixel tests both ends.
+    row_span: u64,
     /// Added to the rows pushed ([`line_key_offset`]).
     key_offset: u64,
     with_rows: bool,
@@ -2862,6 +2912,7 @@ impl LinePixels {
         LinePixels {
             planes: plan.planes(),
             from_row: plan.draw_from_row.saturating_sub(1),
+            row_span: plan.segment_rows(),
             key_offset: 0,
             with_rows,
             with_values,
@@ -2878,7 +2929,7 @@ impl LinePixels {
     /// it stays small however many pixels a segment covers).
     #[inline(always)]
     fn push(&mut self, v: &Vertex, pixel: u32, p: &mut Partial) {
-        if self.planes == 0 || v.row < self.from_row {
+        if self.planes == 0 || v.row.wrapping_sub(self.from_row) >= self.row_span {
             return;
         }
         // No overflow: the plan keeps pixels times planes under `NO_CELL`.
@@ -2919,7 +2970,7 @@ impl LinePixels {
     /// (or marked) straight.
     #[inline(always)]
     fn push_run(&mut self, v: &Vertex, run: PixelRun, p: &mut Partial) {
-        if v.row < self.from_row {
+        if v.row.wrapping_sub(self.from_row) >= self.row_span {
             return;
         }
         if self.direct && self.planes == 1 {

@@ -161,10 +161,16 @@ def lines(
             "are not implemented; give a dask.dataframe.DataFrame or the Parquet path itself"
         )
     if down and (aa or {}).get("line_width", 0) > 0:
-        raise NotImplementedError(
-            "Canvas.line: antialiased lines down the rows (axis=0) on Dask are not implemented "
-            "by pointillist; use line_width=0, or a local DataFrame, Arrow table or Parquet path"
-        )
+        kind = agg._spec()[0]
+        once = kind in ("count", "sum") and not aa.get("self_intersect", True)
+        if kind in ("min", "first", "last") or once:
+            raise NotImplementedError(
+                f"Canvas.line: antialiased {kind}"
+                + (" with self_intersect=False" if once else "")
+                + " down the rows (axis=0) on Dask is not implemented by pointillist (a line's "
+                "pixels take its largest coverage over all its partitions); use count, any, "
+                "sum, mean or max, or a local DataFrame, Arrow table or Parquet path"
+            )
     canvas.validate()
     split_every = _split_every(
         split_every if split_every is not None else getattr(source, "split_every", None)
@@ -371,6 +377,12 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     if down:
         # Each partition's last two rows lead the next one in.
         wanted["tails"] = ddf.map_partitions(lambda df: df.tail(2))
+    antialiased = down and lines["aa"].get("line_width", 0) > 0
+    if antialiased:
+        # And an antialiased segment needs the row after it (whether it
+        # ends the line): each partition trails out into the next one's
+        # first row.
+        wanted["heads"] = ddf.map_partitions(lambda df: df.head(1))
     if wanted:
         (found,) = dask.compute(wanted)
         if "x" in found:
@@ -395,8 +407,10 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     if down:
         leaf = dask.delayed(_led_partition_partial, pure=True)
         leads = _leads(found["tails"], lens)
+        trails = _trails(found["heads"], lens) if antialiased else [None] * len(parts)
         leaves = [
-            leaf(lead, p, cols, params, int(off)) for lead, p, off in zip(leads, parts, offsets)
+            leaf(lead, p, cols, params, int(off), trail, int(n) if antialiased else None)
+            for lead, p, off, trail, n in zip(leads, parts, offsets, trails, lens)
         ]
     else:
         leaf = dask.delayed(_partition_partial, pure=True)
@@ -417,6 +431,18 @@ def _leads(tails, lens):
         k = int(min(n, 2))
         seen.extend(range(at, at + k))
         at += k
+    return out
+
+
+def _trails(heads, lens):
+    """For each partition, the first row of the partitions after it (an
+    empty frame for the last), from the concatenated ``head(1)`` of each
+    and their lengths."""
+    starts = np.concatenate([[0], np.cumsum(np.minimum(lens, 1))]).astype(np.int64)
+    out = []
+    for i in range(len(lens)):
+        later = [int(starts[j]) for j in range(i + 1, len(lens)) if lens[j] > 0]
+        out.append(heads.iloc[later[:1]])
     return out
 
 
@@ -506,15 +532,23 @@ def _geometry_partition_partial(df, geometry, others, kernel, params, first_row)
     return _native.partial_from_stream(table, params, first_row=first_row)
 
 
-def _led_partition_partial(lead, df, cols, params, first_row):
+def _led_partition_partial(lead, df, cols, params, first_row, trail=None, rows=None):
     """A partition of a line (or area) down the rows, led in by the last
     rows before it (``lead``): it draws the segments that end in it, so the
-    partials merged in order are the whole line's aggregate."""
+    partials merged in order are the whole line's aggregate. Antialiased
+    lines also trail out into the next row (``trail``) and stop at the
+    partition's end (its ``rows``)."""
     import pandas as pd
 
     params = dict(params, draw_from_row=first_row)
-    if len(lead):
-        df = pd.concat([lead[cols], df[cols]], ignore_index=True)
+    frames = [lead[cols]] if len(lead) else []
+    frames.append(df[cols])
+    if rows is not None:
+        params["draw_until_row"] = first_row + rows
+        if trail is not None and len(trail):
+            frames.append(trail[cols])
+    if len(frames) > 1:
+        df = pd.concat(frames, ignore_index=True)
     return _partition_partial(df, cols, params, first_row - len(lead))
 
 
