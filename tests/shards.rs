@@ -51,6 +51,8 @@ const CANVAS_FLAGS: &[&str] = &[
     "--x-axis",
     "--y-axis",
     "--categories",
+    "--glyph",
+    "--line-width",
 ];
 
 /// Split a render command line into canvas and shading arguments.
@@ -457,4 +459,52 @@ fn partial_files_are_the_same_bytes_on_one_thread_or_many() {
         }
         assert_eq!(files[0], files[1], "{agg}");
     }
+}
+
+#[test]
+fn shards_of_lines_and_areas_down_the_rows_merge_to_the_render() {
+    // The ten files' rows as one line (and area) down the rows: each shard
+    // reads the row group before its own (and, antialiased, the one after)
+    // and draws the segments that end in its rows, so the segments across
+    // shard and file boundaries are drawn once.
+    let dir = tempfile::tempdir().expect("tmp");
+    let inputs = ten_files(dir.path());
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    let cases: [(&[&str], &str, f64); 9] = [
+        (&["--glyph", "line"], "count", 0.0),
+        (&["--glyph", "line"], "sum:val", 1e-12),
+        (&["--glyph", "line"], "first:i", 0.0),
+        (&["--glyph", "line"], "last:val", 0.0),
+        (&["--glyph", "line"], "count_cat:cat", 0.0),
+        (&["--glyph", "area"], "count", 0.0),
+        (&["--glyph", "area"], "max:val", 0.0),
+        (&["--glyph", "line", "--line-width", "1.5"], "any", 0.0),
+        (
+            &["--glyph", "line", "--line-width", "1.5"],
+            "sum:val",
+            1e-12,
+        ),
+    ];
+    for (glyph, agg, rel) in cases {
+        for n in [3, 16] {
+            let mut args: Vec<String> = ["--width", "41", "--height", "29", "--agg", agg]
+                .map(String::from)
+                .to_vec();
+            args.extend(glyph.iter().map(|s| s.to_string()));
+            let what = format!("{glyph:?} {agg} in {n}");
+            check_shards(&work, &inputs, &args, n, false, rel, &what);
+        }
+    }
+    // What a shard cannot split exactly is refused: an antialiased line's
+    // pixels take its largest coverage over all its rows for `min`.
+    let err = fails({
+        let mut cmd = bin();
+        cmd.arg("aggregate").args(&inputs);
+        cmd.args(["--glyph", "line", "--line-width", "1", "--agg", "min:val"]);
+        cmd.args(["--shard", "0/2", "-o"])
+            .arg(work.join("min.arrow"));
+        cmd
+    });
+    assert!(err.contains("min"), "{err}");
 }

@@ -559,10 +559,38 @@ def test_antialiased_lines_down_the_rows_on_dask_refuse_what_cannot_split(client
     for agg in (ds.min("v"), ds.first("v"), ds.count(self_intersect=False)):
         with pytest.raises(NotImplementedError, match="axis=0"):
             ds.Canvas(10, 10).line(ddf, "x", "y", agg=agg, line_width=1)
-    path = tmp_path / "od.parquet"
-    pq.write_table(pa.Table.from_pandas(od, preserve_index=False), path)
+    path = tmp_path / "track.parquet"
+    pq.write_table(pa.Table.from_pandas(track, preserve_index=False), path)
     with pytest.raises(NotImplementedError, match="axis=0"):
-        ds.Canvas(10, 10).line(pdask.read_parquet(str(path)), "ox", "oy")
+        ds.Canvas(10, 10).line(pdask.read_parquet(str(path)), "x", "y", agg=ds.last("v"), line_width=1)
+
+
+@pytest.mark.parametrize("reduction", ["count", "sum", "first"])
+def test_lines_and_areas_down_the_rows_from_parquet_fragments(client, track, reduction, tmp_path):
+    # Each fragment (a share of the row groups, read by the core on a
+    # worker) reads the row group before its own, and antialiased the one
+    # after, and draws the segments that end in its rows.
+    path = tmp_path / "track.parquet"
+    pq.write_table(pa.Table.from_pandas(track, preserve_index=False), path, row_group_size=250)
+    make = REDUCTIONS[reduction]
+    draws = {
+        "line": lambda src: ds.Canvas(43, 31).line(src, "x", "y", agg=make(ds)),
+        "area": lambda src: ds.Canvas(43, 31).area(src, "x", "y", agg=make(ds), y_stack="low"),
+    }
+    if reduction != "first":
+        draws["antialiased"] = lambda src: ds.Canvas(43, 31).line(
+            src, "x", "y", agg=make(ds), line_width=1.5
+        )
+    for name, draw in draws.items():
+        local = draw(str(path))
+        for fragments in (2, 5):
+            ours = draw(pdask.read_parquet(str(path), fragments=fragments))
+            if ours.dtype.kind == "f":
+                rtol = 1e-5 if ours.dtype == np.float32 else 1e-12
+                np.testing.assert_allclose(ours.values, local.values, rtol=rtol, equal_nan=True)
+                xr.testing.assert_identical(ours.copy(data=local.values), local)
+            else:
+                assert_same(ours, local)
 
 
 @pytest.mark.parametrize("reduction", ["count", "count-once", "min", "last"])

@@ -1038,9 +1038,6 @@ impl AggregationPlan {
             {
                 Some("an area per row with as many y_stack coordinates as vertices")
             }
-            Glyph::Line | Glyph::Area if req.shard.is_some() => {
-                Some("a shard (--shard): a line crosses from one shard's rows into the next")
-            }
             Glyph::Line if constant => Some(
                 "a constant coordinate for lines down the rows: give columns, or draw one line per row",
             ),
@@ -1051,7 +1048,7 @@ impl AggregationPlan {
                 Some("a line width for areas: areas are filled, not stroked; leave it at 0")
             }
             Glyph::Line
-                if (req.draw_from_row > 0 || req.draw_until_row < u64::MAX)
+                if (req.draw_from_row > 0 || req.draw_until_row < u64::MAX || req.shard.is_some())
                     && req.line_width > 0.0
                     && aa_two_stage(req.reduction.kind, req.self_intersect) =>
             {
@@ -1241,7 +1238,7 @@ impl AggregationPlan {
             // Only a two-stage count or sum tells it apart.
             self_intersect: req.self_intersect || req.line_width == 0.0,
         };
-        Ok(AggregationPlan {
+        let mut plan = AggregationPlan {
             x: req.x.clone(),
             y: req.y.clone(),
             geometry,
@@ -1268,7 +1265,44 @@ impl AggregationPlan {
             aa_overwrite,
             geometry_kinds,
             geometry_kernel: req.geometry_kernel,
-        })
+        };
+        if plan.shard_reads_neighbours() {
+            // A shard of a line down the rows draws the segments that end
+            // in its own rows, as a Dask partition does.
+            let (from, until) = plan.shard_rows(source);
+            plan.draw_from_row = plan.draw_from_row.max(from);
+            plan.draw_until_row = plan.draw_until_row.min(until);
+        }
+        Ok(plan)
+    }
+
+    /// Whether this plan is a shard of lines or areas down the rows: it
+    /// reads the unit before its own (whose last rows lead the line into
+    /// its first row) and, antialiased, the unit after (whose first row
+    /// says whether its last segment ends the line), and draws only the
+    /// segments that end in its own rows.
+    fn shard_reads_neighbours(&self) -> bool {
+        self.shard.is_some() && matches!(self.glyph, Glyph::Line | Glyph::Area)
+    }
+
+    /// The rows of the units this plan's shard owns, as `[from, until)`
+    /// (empty when it owns none).
+    fn shard_rows(&self, source: &Source) -> (u64, u64) {
+        let all = source.units(self.unit_rows());
+        let base = all.first().map_or(0, |u| u.first_row);
+        let total = source.num_rows();
+        let mut owned = all.iter().filter(|u| self.owns(u, base, total));
+        match (owned.next(), owned.last()) {
+            (Some(a), Some(b)) => (a.first_row, b.first_row + b.rows as u64),
+            (Some(a), None) => (a.first_row, a.first_row + a.rows as u64),
+            _ => (0, 0),
+        }
+    }
+
+    /// Whether unit `u` is this plan's shard's (every unit without one).
+    fn owns(&self, u: &Unit, base: u64, total: u64) -> bool {
+        self.shard
+            .is_none_or(|s| s.owns(u.first_row - u.offset as u64 - base, total))
     }
 
     /// What a partial of this plan must agree on to merge with another.
@@ -1300,7 +1334,15 @@ impl AggregationPlan {
         let units = self.units(source);
         let choice = self.choose_engine(&units)?;
         let partial = self.partial_on(choice.engine, source, &units, &|_| {})?;
-        let rows = units.iter().map(|u| u.rows as u64).sum();
+        let base = source
+            .units(self.unit_rows())
+            .first()
+            .map_or(0, |u| u.first_row);
+        let rows = units
+            .iter()
+            .filter(|u| self.owns(u, base, source.num_rows()))
+            .map(|u| u.rows as u64)
+            .sum();
         let coverage = self.shard.map(|s| ShardCoverage {
             shards: [s.index].into_iter().collect(),
             count: s.count,
@@ -2462,11 +2504,22 @@ impl AggregationPlan {
         let all = source.units(self.unit_rows());
         let base = all.first().map_or(0, |u| u.first_row);
         let total = source.num_rows();
+        let mut keep: Vec<bool> = all.iter().map(|u| self.owns(u, base, total)).collect();
+        if self.shard_reads_neighbours() {
+            if let (Some(a), Some(b)) =
+                (keep.iter().position(|&k| k), keep.iter().rposition(|&k| k))
+            {
+                if a > 0 {
+                    keep[a - 1] = true;
+                }
+                if self.line_width > 0.0 && b + 1 < keep.len() {
+                    keep[b + 1] = true;
+                }
+            }
+        }
         all.into_iter()
-            .filter(|u| {
-                self.shard
-                    .is_none_or(|s| s.owns(u.first_row - u.offset as u64 - base, total))
-            })
+            .zip(keep)
+            .filter_map(|(u, k)| k.then_some(u))
             .filter(|u| {
                 let range = |col: &str, project: mercator::Projection| {
                     source

@@ -147,7 +147,9 @@ def lines(
     (``glyph`` "line" or "area", Dask DataFrames, plain lines), each
     partition is led in by the last two rows before it and draws only the
     segments that end in it (``draw_from_row``), so the partials merged in
-    order are the whole line's aggregate. ``Canvas.line`` calls
+    order are the whole line's aggregate; a ``ParquetFragments`` fragment
+    reads the row group before its own (and, antialiased, the one after)
+    for the same effect. ``Canvas.line`` calls
     this with its checked layout: ``glyph`` "row-lines" or "ragged-lines",
     ``vertices`` (every vertex's ``(x, y)``, a column name or a number, or
     None), ``dims`` (the dimension names, or None for ``x`` and ``y``),
@@ -155,11 +157,6 @@ def lines(
     each partition's float32 coverage adds up in partition order, as
     Datashader combines its partitions)."""
     down = glyph in ("line", "area")
-    if down and isinstance(source, ParquetFragments):
-        raise NotImplementedError(
-            "Canvas.line/area: lines down the rows (axis=0) from pointillist.dask.read_parquet "
-            "are not implemented; give a dask.dataframe.DataFrame or the Parquet path itself"
-        )
     if down and (aa or {}).get("line_width", 0) > 0:
         kind = agg._spec()[0]
         once = kind in ("count", "sum") and not aa.get("self_intersect", True)
