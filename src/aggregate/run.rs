@@ -1292,7 +1292,7 @@ impl AggregationPlan {
         let base = all.first().map_or(0, |u| u.first_row);
         let total = source.num_rows();
         let mut owned = all.iter().filter(|u| self.owns(u, base, total));
-        match (owned.next(), owned.last()) {
+        match (owned.next(), owned.next_back()) {
             (Some(a), Some(b)) => (a.first_row, b.first_row + b.rows as u64),
             (Some(a), None) => (a.first_row, a.first_row + a.rows as u64),
             _ => (0, 0),
