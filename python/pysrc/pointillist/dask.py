@@ -198,7 +198,6 @@ def geometry_lines(canvas, source, geometry, agg, aa, *, split_every=None, threa
     partials merged in partition order. ``aa``: ``line_width`` and
     ``self_intersect``."""
     import dask
-    import pandas as pd
 
     kernel = core._geometry_kernel_of(source)
     kind, column, cat_column = agg._spec()
@@ -218,18 +217,7 @@ def geometry_lines(canvas, source, geometry, agg, aa, *, split_every=None, threa
         source = source.cx[slice(*xr_), slice(*yr_)]
     ddf = source[[geometry] + others]
 
-    labels = coords = None
-    if cat_column is not None:
-        if not isinstance(ddf[cat_column].dtype, pd.CategoricalDtype):
-            raise ValueError("input must be categorical")
-        if not ddf[cat_column].cat.known:
-            dtype = ddf.categorize(columns=[cat_column], index=False)[cat_column].dtype
-            ddf = ddf.assign(**{cat_column: ddf[cat_column].astype(dtype)})
-        categories = np.array(ddf[cat_column].cat.categories)
-        if categories.dtype.kind == "U":
-            categories = categories.astype("object")
-        coords = list(categories)
-        labels = core._labels_of(coords, cat_column)
+    ddf, labels, coords = _categories(ddf, cat_column)
 
     wanted = {}
     if canvas.x_range is None or canvas.y_range is None:
@@ -245,8 +233,7 @@ def geometry_lines(canvas, source, geometry, agg, aa, *, split_every=None, threa
         if y_range is None:
             y_range = _expand((tb[1], tb[3]))
     if "lens" in found:
-        lens = np.asarray(found["lens"], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).tolist()
+        _, offsets = _row_offsets(found["lens"])
     else:
         offsets = [0] * ddf.npartitions
     canvas.validate_ranges(x_range, y_range)
@@ -332,7 +319,6 @@ def _split_every(n):
 
 def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     import dask
-    import pandas as pd
 
     kind, column, cat_column = agg._spec()
     vertices = (lines or {}).get("vertices") or [(x, y)]
@@ -342,22 +328,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     core._check_columns(ddf.columns, cols)
     ddf = ddf[cols]
 
-    labels = coords = None
-    if cat_column is not None:
-        if not isinstance(ddf[cat_column].dtype, pd.CategoricalDtype):
-            raise ValueError("input must be categorical")
-        if not ddf[cat_column].cat.known:
-            # As Datashader: find the categories first (a pass on the
-            # cluster), then give every partition that dtype. (Keeping
-            # `categorize`'s frame would leave an expression that Dask's
-            # optimiser fails to project the range pass through.)
-            dtype = ddf.categorize(columns=[cat_column], index=False)[cat_column].dtype
-            ddf = ddf.assign(**{cat_column: ddf[cat_column].astype(dtype)})
-        categories = np.array(ddf[cat_column].cat.categories)
-        if categories.dtype.kind == "U":
-            categories = categories.astype("object")
-        coords = list(categories)
-        labels = core._labels_of(coords, cat_column)
+    ddf, labels, coords = _categories(ddf, cat_column)
 
     # One pass on the cluster for what the plan needs: the data's ranges
     # where the canvas has none, partition lengths for first/last.
@@ -387,8 +358,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
         if "y" in found:
             y_range = _expand(_union(found["y"]))
     if "lens" in wanted:
-        lens = np.asarray(found["lens"], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).tolist()
+        lens, offsets = _row_offsets(found["lens"])
     else:
         offsets = [0] * ddf.npartitions
     canvas.validate_ranges(x_range, y_range)
@@ -417,6 +387,35 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     prepared = core._Prepared(labels=labels, coords=coords)
     dx, dy = (lines or {}).get("dims") or (x, y)
     return canvas._data_array(out, dx, dy, cat_column, prepared, x_range, y_range)
+
+
+def _categories(ddf, cat_column):
+    """``(ddf, labels, coords)``: the Dask categorical dtype's categories
+    for ``cat_column`` (None: no categories). As Datashader does: unknown
+    categories are found first (a pass on the cluster) and every partition
+    is given that dtype. (Keeping ``categorize``'s frame would leave an
+    expression that Dask's optimiser fails to project the range pass
+    through.)"""
+    import pandas as pd
+
+    if cat_column is None:
+        return ddf, None, None
+    if not isinstance(ddf[cat_column].dtype, pd.CategoricalDtype):
+        raise ValueError("input must be categorical")
+    if not ddf[cat_column].cat.known:
+        dtype = ddf.categorize(columns=[cat_column], index=False)[cat_column].dtype
+        ddf = ddf.assign(**{cat_column: ddf[cat_column].astype(dtype)})
+    categories = np.array(ddf[cat_column].cat.categories)
+    if categories.dtype.kind == "U":
+        categories = categories.astype("object")
+    coords = list(categories)
+    return ddf, core._labels_of(coords, cat_column), coords
+
+
+def _row_offsets(lens):
+    """Each partition's first row in the whole frame, from their lengths."""
+    lens = np.asarray(lens, dtype=np.int64)
+    return lens, np.concatenate([[0], np.cumsum(lens)[:-1]]).tolist()
 
 
 def _leads(tails, lens):
