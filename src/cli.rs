@@ -459,6 +459,14 @@ pub struct ShadeArgs {
     /// Spread each pixel by PX pixels.
     #[arg(long, value_name = "PX")]
     pub spread: Option<u32>,
+    /// The mask --spread and --dynspread spread over: circle (default) or
+    /// square (Datashader's shape=).
+    #[arg(long, value_name = "SHAPE", value_parser = ["circle", "square"])]
+    pub spread_shape: Option<String>,
+    /// How --spread and --dynspread composite a pixel onto its neighbours:
+    /// over (default), add, saturate or source (Datashader's how=).
+    #[arg(long, value_name = "OP", value_parser = ["over", "add", "saturate", "source"])]
+    pub spread_how: Option<String>,
     /// Spread pixels adaptively until the image is dense enough.
     #[arg(long)]
     pub dynspread: bool,
@@ -1281,6 +1289,15 @@ impl ShadeArgs {
         shade_opts.min_alpha = self.min_alpha;
         shade_opts.rescale_discrete_levels = self.rescale_discrete_levels;
         shade_opts.spread = self.spread;
+        if let Some(name) = &self.spread_shape {
+            shade_opts.spread_shape = shade::SpreadShape::from_name(name)
+                .with_context(|| format!("--spread-shape {name}: give circle or square"))?;
+        }
+        if let Some(name) = &self.spread_how {
+            shade_opts.spread_how = shade::CompositeOp::from_name(name).with_context(|| {
+                format!("--spread-how {name}: give over, add, saturate or source")
+            })?;
+        }
         shade_opts.dynspread = dynspread;
         shade_opts.background = background;
         if color_key.is_some() {

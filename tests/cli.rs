@@ -2193,3 +2193,57 @@ fn geometry_columns_draw_the_lines_their_vertices_do() {
     );
     assert_clean_failure(dir.path(), &o, &["'v'", "not lines or polygons"], &keep);
 }
+
+#[test]
+fn spread_takes_datashaders_shapes_and_operators() {
+    // One point (x = y = 0) in the middle of a 9x9 canvas.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("one.parquet");
+    write_points(&input, 1);
+    let input = input.to_str().expect("utf8");
+    let painted = |extra: &[&str]| {
+        let mut args = vec![
+            "render",
+            input,
+            "--width",
+            "9",
+            "--height",
+            "9",
+            "--x-range=-1,1",
+            "--y-range=-1,1",
+            "--spread",
+            "2",
+            "-o",
+            "o.png",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(dir.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (_, _, px) = png_size(&dir.path().join("o.png"));
+        px.chunks(4).filter(|p| p[3] > 0).count()
+    };
+    // Datashader's radius-2 circle (within 2.5 of the centre) and square.
+    assert_eq!(painted(&[]), 21);
+    assert_eq!(painted(&["--spread-shape", "circle"]), 21);
+    assert_eq!(painted(&["--spread-shape", "square"]), 25);
+    assert_eq!(
+        painted(&["--spread-shape", "square", "--spread-how", "add"]),
+        25
+    );
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            input,
+            "--spread",
+            "1",
+            "--spread-how",
+            "multiply",
+            "-o",
+            "x.png",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("multiply"), "{}", stderr(&o));
+    assert!(!dir.path().join("x.png").exists());
+}

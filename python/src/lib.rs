@@ -11,7 +11,7 @@
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_pyarrow::FromPyArrow;
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::{PyNotImplementedError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -418,22 +418,62 @@ fn image_from_py(pixels: &PyReadonlyArray1<u32>, height: usize, width: usize) ->
     })
 }
 
-/// `tf.spread(img, px)` with a circle mask and `over`, on flat uint32 pixels.
+/// The compositing operator named `how` (Datashader's image operators).
+fn composite_op(how: &str) -> PyResult<shade::CompositeOp> {
+    shade::CompositeOp::from_name(how).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "Operator {how:?} not one of the supported image operators: 'over', 'add', 'saturate', 'source'"
+        ))
+    })
+}
+
+/// The spread mask: `mask` (a `side x side` row-major array of cells)
+/// when given, else `shape`'s of radius `px`.
+fn spread_mask(
+    px: u32,
+    shape: &str,
+    mask: Option<(usize, Vec<bool>)>,
+) -> PyResult<shade::SpreadMask> {
+    match mask {
+        Some((side, cells)) => shade::SpreadMask::from_cells(side, cells).ok_or_else(|| {
+            PyValueError::new_err(
+                "mask must be a square 2 dimensional ndarray with odd dimensions.",
+            )
+        }),
+        None => {
+            let shape = shade::SpreadShape::from_name(shape)
+                .ok_or_else(|| PyKeyError::new_err(shape.to_string()))?;
+            Ok(shade::SpreadMask::new(shape, px))
+        }
+    }
+}
+
+/// `tf.spread(img, px, shape, how, mask)` on flat uint32 pixels: `mask`
+/// as `(side, cells)` replaces `px` and `shape`.
 #[pyfunction]
+#[pyo3(signature = (pixels, height, width, px, shape="circle", how="over", mask=None))]
+#[allow(clippy::too_many_arguments)]
 fn spread_image<'py>(
     py: Python<'py>,
     pixels: PyReadonlyArray1<'py, u32>,
     height: usize,
     width: usize,
     px: u32,
+    shape: &str,
+    how: &str,
+    mask: Option<(usize, Vec<bool>)>,
 ) -> PyResult<Bound<'py, PyArray1<u32>>> {
     let img = image_from_py(&pixels, height, width)?;
-    let out = py.detach(move || shade::spread(&img, px));
+    let mask = spread_mask(px, shape, mask)?;
+    let op = composite_op(how)?;
+    let out = py.detach(move || shade::spread_with(&img, &mask, op));
     Ok(image_to_py(py, out))
 }
 
-/// `tf.dynspread(img, threshold, max_px)` with a circle mask and `over`.
+/// `tf.dynspread(img, threshold, max_px, shape, how)`.
 #[pyfunction]
+#[pyo3(signature = (pixels, height, width, threshold, max_px, shape="circle", how="over"))]
+#[allow(clippy::too_many_arguments)]
 fn dynspread_image<'py>(
     py: Python<'py>,
     pixels: PyReadonlyArray1<'py, u32>,
@@ -441,9 +481,14 @@ fn dynspread_image<'py>(
     width: usize,
     threshold: f64,
     max_px: u32,
+    shape: &str,
+    how: &str,
 ) -> PyResult<Bound<'py, PyArray1<u32>>> {
     let img = image_from_py(&pixels, height, width)?;
-    let out = py.detach(move || shade::dynspread(&img, threshold, max_px));
+    let shape = shade::SpreadShape::from_name(shape)
+        .ok_or_else(|| PyKeyError::new_err(shape.to_string()))?;
+    let op = composite_op(how)?;
+    let out = py.detach(move || shade::dynspread_with(&img, threshold, max_px, shape, op));
     Ok(image_to_py(py, out))
 }
 

@@ -115,6 +115,48 @@ def test_spread_dynspread_background(aggs):
     )
 
 
+@pytest.mark.parametrize("how", [None, "over", "add", "saturate", "source"])
+def test_spread_shapes_masks_and_operators(aggs, how):
+    """Square and circle masks, a custom mask (odd, off-centre true cells,
+    integer cells), each image operator, on a shaded layer and on random
+    RGBA pixels with every alpha: Datashader's kernel pixel for pixel."""
+    ours, theirs = aggs["count"]
+    a, b = tf.shade(ours, cmap=["blue", "red"]), dtf.shade(theirs, cmap=["blue", "red"])
+    rng = np.random.default_rng(11)
+    raw = rng.integers(0, 2**32, size=a.shape, dtype=np.uint64).astype(np.uint32)
+    raw[rng.random(a.shape) < 0.8] = 0  # sparse, as spread is used
+    raw[::5] &= 0x00FFFFFF  # colour without alpha: skipped
+    r_ours = tf.Image(raw, coords=a.coords, dims=a.dims)
+    r_theirs = dtf.Image(raw, coords=b.coords, dims=b.dims)
+    custom = np.array([[0, 1, 0, 0, 0], [0, 0, 0, 0, 1], [1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 0, 1, 1, 0]])
+    for x, y in ((a, b), (r_ours, r_theirs)):
+        for shape in ("circle", "square"):
+            for px in (1, 3):
+                assert_same_image(
+                    tf.spread(x, px, shape=shape, how=how), dtf.spread(y, px, shape=shape, how=how)
+                )
+        for mask in (custom, custom.astype(bool)):
+            assert_same_image(tf.spread(x, mask=mask, how=how), dtf.spread(y, mask=mask, how=how))
+        assert_same_image(
+            tf.dynspread(x, 0.9, 3, shape="square", how=how),
+            dtf.dynspread(y, 0.9, 3, shape="square", how=how),
+        )
+
+
+def test_spread_errors_as_datashader(aggs):
+    img = tf.shade(aggs["count"][0])
+    for kw, err in (
+        (dict(shape="hexagon"), KeyError),
+        (dict(how="multiply"), ValueError),
+        (dict(mask=np.ones((2, 2), dtype=bool)), ValueError),
+        (dict(mask=np.ones((3, 5), dtype=bool)), ValueError),
+    ):
+        with pytest.raises(err):
+            tf.spread(img, 1, **kw)
+        with pytest.raises(err):
+            dtf.spread(img, 1, **kw)
+
+
 @pytest.mark.parametrize("how", ["over", "add", "saturate", "source"])
 def test_stack(aggs, how):
     """Shaded layers (alpha ramps, spread, backgrounds) and random RGBA
@@ -180,8 +222,8 @@ def test_png_output(aggs):
 def test_not_implemented_is_named(aggs):
     ours, _ = aggs["count"]
     img = tf.shade(ours)
-    with pytest.raises(NotImplementedError, match="square"):
-        tf.spread(img, 1, shape="square")
+    with pytest.raises(NotImplementedError, match="non-Image"):
+        tf.spread(ours, 1)
     with pytest.raises(NotImplementedError, match="colormap"):
         tf.shade(ours, cmap=lambda v, bytes=True: v)
     with pytest.raises(NotImplementedError, match="interpolation"):

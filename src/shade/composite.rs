@@ -153,16 +153,67 @@ pub fn stack(images: &[&Image], op: CompositeOp) -> Option<Image> {
     Some(out)
 }
 
-/// Datashader's `_circle_mask(r)`: offsets within `r + 0.5` of the centre.
-fn circle_mask(r: u32) -> Vec<Vec<bool>> {
-    let r = i64::from(r);
-    (-r..=r)
-        .map(|y| {
-            (-r..=r)
-                .map(|x| (((x * x + y * y) as f64).sqrt()) <= r as f64 + 0.5)
-                .collect()
-        })
-        .collect()
+/// Which shape `tf.spread` spreads a pixel over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SpreadShape {
+    /// Datashader's `_circle_mask(r)`: offsets within `r + 0.5` of the
+    /// centre (the default).
+    #[default]
+    Circle,
+    /// Datashader's `_square_mask(px)`: the whole `2 px + 1` square.
+    Square,
+}
+
+impl SpreadShape {
+    /// The shape named `name` (`"circle"` or `"square"`), or `None`.
+    pub fn from_name(name: &str) -> Option<SpreadShape> {
+        match name {
+            "circle" => Some(SpreadShape::Circle),
+            "square" => Some(SpreadShape::Square),
+            _ => None,
+        }
+    }
+}
+
+/// The mask `tf.spread` spreads each pixel over: a square of odd side,
+/// centred on the pixel, true where it spreads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpreadMask {
+    side: usize,
+    on: Vec<bool>,
+}
+
+impl SpreadMask {
+    /// The mask of `shape` with radius `px` (side `2 px + 1`).
+    pub fn new(shape: SpreadShape, px: u32) -> SpreadMask {
+        let r = i64::from(px);
+        let on = (-r..=r)
+            .flat_map(|y| {
+                (-r..=r).map(move |x| match shape {
+                    SpreadShape::Circle => (((x * x + y * y) as f64).sqrt()) <= r as f64 + 0.5,
+                    SpreadShape::Square => true,
+                })
+            })
+            .collect();
+        SpreadMask {
+            side: 2 * px as usize + 1,
+            on,
+        }
+    }
+
+    /// A mask of `side x side` cells in row-major order (Datashader's
+    /// `mask=` array); `None` unless `side` is odd and `on` holds
+    /// `side * side` cells.
+    pub fn from_cells(side: usize, on: Vec<bool>) -> Option<SpreadMask> {
+        (side % 2 == 1 && side.checked_mul(side) == Some(on.len()))
+            .then_some(SpreadMask { side, on })
+    }
+
+    /// Cells per side.
+    pub fn side(&self) -> usize {
+        self.side
+    }
 }
 
 /// `tf.spread(img, px)` with the default circle mask and `over`: every
@@ -179,16 +230,40 @@ fn circle_mask(r: u32) -> Vec<Vec<bool>> {
 /// assert_eq!(lit, 9); // a radius-1 circle mask is the 3x3 block
 /// ```
 pub fn spread(img: &Image, px: u32) -> Image {
-    if px == 0 || img.pixels.is_empty() {
+    if px == 0 {
         return img.clone();
     }
-    let mask = circle_mask(px);
-    let w = mask.len();
+    spread_with(
+        img,
+        &SpreadMask::new(SpreadShape::Circle, px),
+        CompositeOp::Over,
+    )
+}
+
+/// `tf.spread(img, mask=..., how=...)`: every non-transparent pixel is
+/// composited with `op` onto each output pixel its `mask` covers (a pixel
+/// still fully zero takes it as it is), source pixels in row-major order,
+/// as Datashader's image kernel does.
+///
+/// ```
+/// use pointillist::shade::{spread_with, CompositeOp, Image, SpreadMask, SpreadShape};
+///
+/// let mut img = Image::transparent(5, 5);
+/// img.pixels[2 * 5 + 2] = [255, 0, 0, 255];
+/// let out = spread_with(&img, &SpreadMask::new(SpreadShape::Square, 2), CompositeOp::Add);
+/// assert!(out.pixels.iter().all(|p| p[3] == 255)); // the 5x5 square
+/// ```
+pub fn spread_with(img: &Image, mask: &SpreadMask, op: CompositeOp) -> Image {
+    if img.pixels.is_empty() {
+        return img.clone();
+    }
+    let w = mask.side;
     let extra = w / 2;
     let (m, n) = (img.height, img.width);
     // Mask offsets per mask row, relative to the centre column.
     let offsets: Vec<Vec<isize>> = mask
-        .iter()
+        .on
+        .chunks(w)
         .map(|r| {
             r.iter()
                 .enumerate()
@@ -223,7 +298,7 @@ pub fn spread(img: &Image, px: u32) -> Image {
                         continue;
                     }
                     let o = &mut line[col as usize];
-                    *o = if *o == [0; 4] { el } else { over(el, *o) };
+                    *o = if *o == [0; 4] { el } else { op.apply(el, *o) };
                 }
             }
         }
@@ -299,6 +374,25 @@ fn rgb_density(img: &Image, sat: &[u32], px: usize) -> f64 {
 /// assert!(out.pixels.iter().filter(|p| p[3] > 0).count() > 9);
 /// ```
 pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
+    dynspread_with(
+        img,
+        threshold,
+        max_px,
+        SpreadShape::Circle,
+        CompositeOp::Over,
+    )
+}
+
+/// `tf.dynspread(img, threshold, max_px, shape, how)`: [`dynspread`]'s
+/// spread (the density does not depend on the shape) with `shape`'s mask
+/// and `op`.
+pub fn dynspread_with(
+    img: &Image,
+    threshold: f64,
+    max_px: u32,
+    shape: SpreadShape,
+    op: CompositeOp,
+) -> Image {
     let sat = if max_px > 0 {
         lit_table(img)
     } else {
@@ -313,7 +407,7 @@ pub fn dynspread(img: &Image, threshold: f64, max_px: u32) -> Image {
         }
     }
     if px_ >= 1 {
-        spread(img, px_)
+        spread_with(img, &SpreadMask::new(shape, px_), op)
     } else {
         img.clone()
     }

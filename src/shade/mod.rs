@@ -53,7 +53,10 @@ use crate::aggregate::{AggValues, Aggregate};
 pub use colors::{
     colormap, colormap_names, default_color_key, parse_cmap, parse_cmap_arg, parse_color, CmapArg,
 };
-pub use composite::{dynspread, set_background, spread, stack, CompositeOp};
+pub use composite::{
+    dynspread, dynspread_with, set_background, spread, spread_with, stack, CompositeOp, SpreadMask,
+    SpreadShape,
+};
 pub use shared_eq::{SharedEqHist, SharedEqHistBuilder};
 
 /// One RGBA pixel, straight (not premultiplied) alpha, like Datashader's
@@ -263,8 +266,14 @@ pub struct ShadeOptions {
     pub color_key: Option<Vec<[u8; 3]>>,
     /// With `eq_hist`: push few-valued data to the top of the colormap.
     pub rescale_discrete_levels: bool,
-    /// `tf.spread(img, px)` after shading (circle mask, `over`).
+    /// `tf.spread(img, px)` after shading.
     pub spread: Option<u32>,
+    /// The mask `spread` and `dynspread` spread over (Datashader's
+    /// `shape=`, circle by default).
+    pub spread_shape: SpreadShape,
+    /// How `spread` and `dynspread` composite a pixel onto its
+    /// neighbours (Datashader's `how=`, `over` by default).
+    pub spread_how: CompositeOp,
     /// `tf.dynspread(img, threshold, max_px)` after shading (and after
     /// `spread` if both are given).
     pub dynspread: Option<Dynspread>,
@@ -286,6 +295,8 @@ impl Default for ShadeOptions {
             color_key: None,
             rescale_discrete_levels: false,
             spread: None,
+            spread_shape: SpreadShape::Circle,
+            spread_how: CompositeOp::Over,
             dynspread: None,
             background: None,
         }
@@ -378,6 +389,14 @@ impl ShadeOptions {
     #[must_use]
     pub fn with_spread(mut self, px: Option<u32>) -> Self {
         self.spread = px;
+        self
+    }
+
+    /// Sets [`ShadeOptions::spread_shape`] and [`ShadeOptions::spread_how`].
+    #[must_use]
+    pub fn with_spread_mask(mut self, shape: SpreadShape, how: CompositeOp) -> Self {
+        self.spread_shape = shape;
+        self.spread_how = how;
         self
     }
 
@@ -584,11 +603,21 @@ pub fn shade(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image, ShadeError> 
             colorize::colorize(agg, &key[..cats.len().min(key.len())], opts)?
         }
     };
-    if let Some(px) = opts.spread {
-        img = spread(&img, px);
+    if let Some(px) = opts.spread.filter(|&px| px > 0) {
+        img = spread_with(
+            &img,
+            &SpreadMask::new(opts.spread_shape, px),
+            opts.spread_how,
+        );
     }
     if let Some(d) = opts.dynspread {
-        img = dynspread(&img, d.threshold, d.max_px);
+        img = dynspread_with(
+            &img,
+            d.threshold,
+            d.max_px,
+            opts.spread_shape,
+            opts.spread_how,
+        );
     }
     if let Some(bg) = opts.background {
         img = set_background(&img, bg);

@@ -333,55 +333,82 @@ def set_background(img, color=None, name=None):
     return Image(out.reshape(h, w), coords=img.coords, dims=img.dims, name=name)
 
 
-def _spread_args(shape, how, is_image):
-    if shape != "circle":
-        raise NotImplementedError(
-            f"spread(shape={shape!r}): only the circle mask is implemented by pointillist"
-        )
+_IMAGE_OPERATORS = ("over", "add", "saturate", "source")
+
+
+def _spread_how(how, is_image):
+    """Datashader's default operator (``over`` for images) and its check."""
     if not is_image:
         raise NotImplementedError(
             "spreading a non-Image DataArray (the 'add' operator on aggregates) is not "
             "implemented by pointillist"
         )
-    if how not in (None, "over"):
-        raise NotImplementedError(
-            f"spread(how={how!r}): only the 'over' operator is implemented by pointillist"
-        )
+    how = "over" if how is None else how
+    if how not in _IMAGE_OPERATORS:
+        ops = ", ".join(repr(o) for o in _IMAGE_OPERATORS)
+        raise ValueError(f"Operator {how!r} not one of the supported image operators: {ops}")
+    return how
 
 
 def spread(img, px=1, shape="circle", how=None, mask=None, name=None):
-    """Spread pixels in an image: Datashader's ``tf.spread`` (circle mask, over)."""
+    """Spread pixels in an image: Datashader's ``tf.spread``. ``shape``
+    ``'circle'`` or ``'square'`` (``2 px + 1`` on a side), or ``mask`` (a
+    square boolean array of odd side, spread from its centre to where it
+    is true); ``how`` any image operator (``over`` by default, ``add``,
+    ``saturate``, ``source``), each later source pixel composited onto
+    what the earlier ones left, as Datashader's kernel does."""
     if not isinstance(img, xr.DataArray):
         raise TypeError(f"Expected `xr.DataArray`, got: `{type(img)}`")
     is_image = isinstance(img, Image)
     name = img.name if name is None else name
-    if mask is not None:
-        raise NotImplementedError("spread(mask=...): custom masks are not implemented by pointillist")
-    if not isinstance(px, int) or px < 0:
-        raise ValueError("``px`` must be an integer >= 0")
-    if px == 0:
-        return img
-    if shape not in ("circle", "square"):
-        raise KeyError(shape)
-    _spread_args(shape, how, is_image)
+    if mask is None:
+        if not isinstance(px, int) or px < 0:
+            raise ValueError("``px`` must be an integer >= 0")
+        if px == 0:
+            return img
+        if shape not in ("circle", "square"):
+            raise KeyError(shape)
+        cells = None
+    else:
+        if not (
+            isinstance(mask, np.ndarray)
+            and mask.ndim == 2
+            and mask.shape[0] == mask.shape[1]
+            and mask.shape[0] % 2 == 1
+        ):
+            raise ValueError(
+                "mask must be a square 2 dimensional ndarray with odd dimensions."
+            )
+        cells = (int(mask.shape[0]), [bool(v) for v in np.asarray(mask).ravel()])
+    how = _spread_how(how, is_image)
     h, w = img.shape[:2]
-    out = _native.spread_image(_image_pixels(img), h, w, px)
+    out = _native.spread_image(_image_pixels(img), h, w, int(px), shape, how, cells)
     return img.__class__(out.reshape(h, w), dims=img.dims, coords=img.coords, name=name)
 
 
 def dynspread(img, threshold=0.5, max_px=3, shape="circle", how=None, name=None):
     """Spread pixels in an image dynamically based on the image density:
-    Datashader's ``tf.dynspread`` (circle mask, over)."""
+    Datashader's ``tf.dynspread``, with ``spread``'s shapes and operators."""
     is_image = isinstance(img, Image)
     if not 0 <= threshold <= 1:
         raise ValueError("threshold must be in [0, 1]")
     if not isinstance(max_px, int) or max_px < 0:
         raise ValueError("max_px must be >= 0")
-    _spread_args(shape, how, is_image)
     h, w = img.shape[:2]
+    if not is_image:
+        _spread_how(how, is_image)
     pixels = _image_pixels(img)
-    out = _native.dynspread_image(pixels, h, w, float(threshold), max_px)
+    # Datashader checks the shape and operator only when it spreads.
+    known = shape in ("circle", "square") and (how is None or how in _IMAGE_OPERATORS)
+    out = _native.dynspread_image(
+        pixels, h, w, float(threshold), max_px,
+        shape if known else "circle", (how or "over") if known else "over",
+    )
     if np.array_equal(out, pixels):
         # Datashader returns the image itself when it spreads by 0 pixels.
         return img
+    if not known:
+        if shape not in ("circle", "square"):
+            raise KeyError(shape)
+        _spread_how(how, is_image)
     return img.__class__(out.reshape(h, w), dims=img.dims, coords=img.coords, name=name)
