@@ -453,6 +453,11 @@ pub struct ShadeArgs {
     /// Colours of the categories, in category order.
     #[arg(long, value_name = "COLOR,COLOR,...")]
     pub color_key: Option<String>,
+    /// Categorical aggregates: subtract V from every category before the
+    /// colours mix (Datashader's color_baseline; default: the smallest
+    /// value). Integers only for counts.
+    #[arg(long, value_name = "V", allow_negative_numbers = true)]
+    pub color_baseline: Option<f64>,
     /// Rescale eq_hist levels when there are few distinct values.
     #[arg(long)]
     pub rescale_discrete_levels: bool,
@@ -1289,6 +1294,12 @@ impl ShadeArgs {
         shade_opts.min_alpha = self.min_alpha;
         shade_opts.rescale_discrete_levels = self.rescale_discrete_levels;
         shade_opts.spread = self.spread;
+        if let Some(b) = self.color_baseline {
+            if !b.is_finite() {
+                bail!("--color-baseline {b}: give a finite number");
+            }
+            shade_opts.color_baseline = Some(b);
+        }
         if let Some(name) = &self.spread_shape {
             shade_opts.spread_shape = shade::SpreadShape::from_name(name)
                 .with_context(|| format!("--spread-shape {name}: give circle or square"))?;

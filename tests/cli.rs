@@ -2247,3 +2247,39 @@ fn spread_takes_datashaders_shapes_and_operators() {
     assert!(stderr(&o).contains("multiply"), "{}", stderr(&o));
     assert!(!dir.path().join("x.png").exists());
 }
+
+#[test]
+fn color_baseline_reaches_the_categorical_shading() {
+    let (dir, input) = fixture();
+    let input = input.to_str().expect("utf8");
+    let render = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "render",
+            input,
+            "--width",
+            "12",
+            "--height",
+            "9",
+            "--agg",
+            "count_cat:cat",
+            "-o",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        run(dir.path(), &args)
+    };
+    assert!(render(&[], "a.png").status.success());
+    assert!(render(&["--color-baseline", "0"], "b.png").status.success());
+    assert!(render(&["--color-baseline", "3"], "c.png").status.success());
+    let px = |f: &str| png_size(&dir.path().join(f)).2;
+    // The baseline changes the colour mix (pytest checks it against
+    // Datashader; 3 wraps smaller counts in uint32 as NumPy does).
+    assert_ne!(px("b.png"), px("c.png"));
+    let o = render(&["--color-baseline", "1.5"], "d.png");
+    assert_clean_failure(
+        dir.path(),
+        &o,
+        &["color baseline 1.5", "integer"],
+        &["points.parquet", "a.png", "b.png", "c.png"],
+    );
+}

@@ -340,7 +340,7 @@ fn rgb(c: Rgb) -> [u8; 3] {
 #[pyfunction]
 #[pyo3(signature = (
     values, height, width, planes, how, cmap, single_color, span, alpha, min_alpha,
-    color_key, rescale_discrete_levels
+    color_key, rescale_discrete_levels, color_baseline=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn shade_values<'py>(
@@ -357,6 +357,7 @@ fn shade_values<'py>(
     min_alpha: f64,
     color_key: Option<Vec<Rgb>>,
     rescale_discrete_levels: bool,
+    color_baseline: Option<f64>,
 ) -> PyResult<Bound<'py, PyArray1<u32>>> {
     let values = if let Ok(a) = values.extract::<PyReadonlyArray1<u32>>() {
         AggValues::U32(a.as_slice()?.to_vec())
@@ -391,7 +392,8 @@ fn shade_values<'py>(
         .with_alpha(alpha)
         .with_min_alpha(min_alpha)
         .with_color_key(color_key.map(|k| k.into_iter().map(rgb).collect()))
-        .with_rescale_discrete_levels(rescale_discrete_levels);
+        .with_rescale_discrete_levels(rescale_discrete_levels)
+        .with_color_baseline(color_baseline);
     let img = py
         .detach(move || shade::shade(&agg, &opts))
         .map_err(|e| PyValueError::new_err(e.to_string()))?;

@@ -143,6 +143,26 @@ def test_spread_shapes_masks_and_operators(aggs, how):
         )
 
 
+@pytest.mark.parametrize("baseline", [0, 2, 7, -3, 1.5, -0.5, 100.0])
+def test_color_baseline(aggs, baseline):
+    """Categorical shading with an explicit colour baseline: uint32 counts
+    (integer baselines, wrapping in uint32 below it as NumPy does) and
+    float64 maxima (clipped at 0 below it), against Datashader."""
+    for key in ("count_cat", "by-max"):
+        ours, theirs = aggs[key]
+        if ours.dtype.kind == "u" and isinstance(baseline, float):
+            with pytest.raises(TypeError):
+                dtf.shade(theirs, color_baseline=baseline)
+            with pytest.raises(TypeError):
+                tf.shade(ours, color_baseline=baseline)
+            continue
+        for how in ("eq_hist", "log"):
+            assert_same_image(
+                tf.shade(ours, how=how, color_baseline=baseline),
+                dtf.shade(theirs, how=how, color_baseline=baseline),
+            )
+
+
 def test_spread_errors_as_datashader(aggs):
     img = tf.shade(aggs["count"][0])
     for kw, err in (
@@ -228,7 +248,5 @@ def test_not_implemented_is_named(aggs):
         tf.shade(ours, cmap=lambda v, bytes=True: v)
     with pytest.raises(NotImplementedError, match="interpolation"):
         tf.shade(ours, how=lambda d, m: d)
-    with pytest.raises(NotImplementedError, match="baseline"):
-        tf.shade(aggs["count_cat"][0], color_baseline=0)
     with pytest.raises(NotImplementedError, match="int64"):
         tf.shade(ours.astype("int64"))

@@ -49,7 +49,15 @@ pub(crate) fn colorize_with(
     let mut pixels = vec![[0u8; 4]; npix];
     let totals = match &agg.values {
         AggValues::U32(v) => {
-            let baseline = v.par_iter().copied().min().unwrap_or(0);
+            // Datashader subtracts the baseline in the aggregate's dtype:
+            // uint32 arithmetic, which wraps below an explicit baseline.
+            let baseline = match opts.color_baseline {
+                None => v.par_iter().copied().min().unwrap_or(0),
+                Some(b) if b.fract() == 0.0 && b.abs() < 4_294_967_296.0 => {
+                    (b as i64).rem_euclid(1 << 32) as u32
+                }
+                Some(baseline) => return Err(ShadeError::InvalidColorBaseline { baseline }),
+            };
             let mut totals = vec![0u64; npix];
             pixels
                 .par_chunks_mut(PIXELS)
@@ -60,12 +68,15 @@ pub(crate) fn colorize_with(
                     let present = vec![1.0f32; ncat];
                     for ((p, t), cell) in px.iter_mut().zip(tot).zip(cells.chunks_exact(ncat)) {
                         *t = cell.iter().map(|&x| u64::from(x)).sum();
-                        let weight = *t - u64::from(baseline) * ncat as u64;
+                        let weight: u64 = cell
+                            .iter()
+                            .map(|&x| u64::from(x.wrapping_sub(baseline)))
+                            .sum();
                         *p = if shortcuts && weight <= EXACT_WEIGHT {
                             mix_exact(cell, baseline, weight, key)
                         } else {
                             for (d, &x) in cd.iter_mut().zip(cell) {
-                                *d = (x - baseline) as f32;
+                                *d = x.wrapping_sub(baseline) as f32;
                             }
                             mix(&cd, &present, &rgb)
                         };
@@ -84,7 +95,14 @@ pub(crate) fn colorize_with(
             return colorize_with(&wide, key, opts, shortcuts);
         }
         AggValues::F64(v) => {
-            let baseline = numeric::nan_min_max(v).map_or(f64::NAN, |(lo, _)| lo);
+            let (baseline, clip) = match opts.color_baseline {
+                None => (
+                    numeric::nan_min_max(v).map_or(f64::NAN, |(lo, _)| lo),
+                    false,
+                ),
+                // An explicit baseline clips what falls below it to 0.
+                Some(b) => (b, true),
+            };
             let mut totals = vec![0.0f64; npix];
             pixels
                 .par_chunks_mut(PIXELS)
@@ -104,7 +122,8 @@ pub(crate) fn colorize_with(
                                 filled[k] = 0.0;
                             } else {
                                 any = true;
-                                cd[k] = (x - baseline) as f32;
+                                let d = x - baseline;
+                                cd[k] = if clip { d.max(0.0) } else { d } as f32;
                                 present[k] = 1.0;
                                 filled[k] = x;
                             }
@@ -161,7 +180,7 @@ fn mix_exact(cell: &[u32], baseline: u32, weight: u64, key: &[[u8; 3]]) -> Rgba 
         let s: u64 = cell
             .iter()
             .zip(key)
-            .map(|(&x, c)| u64::from(x - baseline) * u64::from(c[k]))
+            .map(|(&x, c)| u64::from(x.wrapping_sub(baseline)) * u64::from(c[k]))
             .sum();
         *o = to_u8(f64::from(s as f32 / weight as f32));
     }

@@ -266,6 +266,12 @@ pub struct ShadeOptions {
     pub color_key: Option<Vec<[u8; 3]>>,
     /// With `eq_hist`: push few-valued data to the top of the colormap.
     pub rescale_discrete_levels: bool,
+    /// Categorical aggregates: the value subtracted from every category
+    /// before the colours are mixed (Datashader's `color_baseline`).
+    /// `None`: the aggregate's smallest value. Given, float aggregates
+    /// clip what falls below it to 0, and `uint32` ones subtract it in
+    /// `uint32` arithmetic (wrapping), as NumPy does.
+    pub color_baseline: Option<f64>,
     /// `tf.spread(img, px)` after shading.
     pub spread: Option<u32>,
     /// The mask `spread` and `dynspread` spread over (Datashader's
@@ -294,6 +300,7 @@ impl Default for ShadeOptions {
             min_alpha: 40.0,
             color_key: None,
             rescale_discrete_levels: false,
+            color_baseline: None,
             spread: None,
             spread_shape: SpreadShape::Circle,
             spread_how: CompositeOp::Over,
@@ -389,6 +396,13 @@ impl ShadeOptions {
     #[must_use]
     pub fn with_spread(mut self, px: Option<u32>) -> Self {
         self.spread = px;
+        self
+    }
+
+    /// Sets [`ShadeOptions::color_baseline`].
+    #[must_use]
+    pub fn with_color_baseline(mut self, baseline: Option<f64>) -> Self {
+        self.color_baseline = baseline;
         self
     }
 
@@ -501,6 +515,12 @@ pub enum ShadeError {
         hi: f64,
         /// Why it is rejected and what to do.
         reason: SpanProblem,
+    },
+    /// A colour baseline a `uint32` aggregate cannot subtract.
+    #[error("color baseline {baseline} for a count aggregate (uint32): give an integer between -4294967295 and 4294967295")]
+    InvalidColorBaseline {
+        /// What was given.
+        baseline: f64,
     },
     /// `span` together with `eq_hist`.
     #[error("span cannot be used with how=eq_hist (Datashader does not support it); drop the span or use linear, log or cbrt")]

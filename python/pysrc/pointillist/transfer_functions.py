@@ -3,9 +3,8 @@
 ``shade``, ``spread``, ``dynspread``, ``set_background`` and ``stack``
 (``over``, ``add``, ``saturate``, ``source``) give Datashader 0.19's
 images bit for bit for what the core implements; the rest (matplotlib
-colormaps, callable ``how``, 2-D discrete colour keys, ``color_baseline``,
-square masks, spreading with other operators, stacking images on
-different coordinates) raises ``NotImplementedError`` naming the missing feature.
+colormaps, callable ``how``, 2-D discrete colour keys, spreading
+non-Image arrays, stacking images on different coordinates) raises ``NotImplementedError`` naming the missing feature.
 """
 
 from __future__ import annotations
@@ -298,19 +297,34 @@ def _colorize(agg, color_key, how, alpha, span, min_alpha, name, color_baseline,
     if len(color_key) < len(cats):
         raise ValueError(f"Insufficient colors provided ({len(color_key)}) for the categorical "
                          f"fields available ({len(cats)})")
-    if color_baseline is not None:
-        raise NotImplementedError(
-            "shade(color_baseline=...): a colour baseline other than the aggregate's "
-            "minimum is not implemented by pointillist"
-        )
     colors = [rgb(color_key[c]) for c in cats]
     values = _values(agg)
+    baseline = None
+    if color_baseline is not None:
+        baseline = _color_baseline(color_baseline, values.dtype)
     h, w, n = agg.shape
     out = _native.shade_values(
         values, h, w, n, how, [], None, _span(span), _alpha(alpha), float(min_alpha),
-        colors, bool(rescale_discrete_levels),
+        colors, bool(rescale_discrete_levels), baseline,
     )
     return Image(out.reshape(h, w), dims=agg.dims[:-1], coords=coords, name=name)
+
+
+def _color_baseline(baseline, dtype):
+    """``color_baseline`` as the core takes it, after NumPy's checks of
+    Datashader's in-place subtraction: a ``uint32`` aggregate takes only
+    integers that fit (``uint32`` arithmetic), a float one any number."""
+    if dtype.kind == "u":
+        if isinstance(baseline, (float, np.floating)):
+            raise TypeError(
+                "Cannot cast ufunc 'subtract' output from dtype('float64') to dtype('uint32') "
+                "with casting rule 'same_kind'"
+            )
+        b = int(baseline)
+        if not -(2**32) < b < 2**32:
+            raise OverflowError(f"Python integer {abs(b)} out of bounds for uint32")
+        return float(b)
+    return float(baseline)
 
 
 def _image_pixels(img):
