@@ -287,7 +287,12 @@ pub struct CanvasArgs {
     #[arg(long, default_value = "linear")]
     pub y_axis: String,
     /// Reduction: count | count:COL | any | any:COL | sum:COL | mean:COL |
-    /// min:COL | max:COL | var:COL | std:COL | first:COL | last:COL | count_cat:COL
+    /// min:COL | max:COL | var:COL | std:COL | first:COL | last:COL | count_cat:COL |
+    /// first_n:COL[:N] | last_n:COL[:N] | min_n:COL[:N] | max_n:COL[:N] (N values per
+    /// pixel, default 3: a trailing dimension of N in --save-agg; the PNG shows the first) |
+    /// where(SELECTOR) (the int64 row index of the row SELECTOR picks, -1 where empty) |
+    /// where(SELECTOR,COL) (COL's value in that row). SELECTOR: first, last, min, max or
+    /// an _n form, e.g. where(max:fare,tip) or where(max_n:fare:5).
     #[arg(long, default_value = "count", value_name = "SPEC")]
     pub agg: String,
     /// Split the reduction by the categories of COL.

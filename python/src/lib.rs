@@ -17,7 +17,7 @@ use pyo3::types::PyDict;
 
 use pointillist::aggregate::{
     aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind, Coord,
-    GeometryKernel, Glyph, ReductionKind, ReductionSpec,
+    GeometryKernel, Glyph, Lookup, ReductionKind, ReductionSpec,
 };
 use pointillist::shade::{self, How, Image, ShadeOptions};
 use pointillist::source::{Source, SourceError};
@@ -101,6 +101,15 @@ struct Params {
     /// or "geopandas", the Datashader kernel to match.
     #[pyo3(default = String::from("spatialpandas"))]
     geometry_kernel: String,
+    /// `first_n` ... `max_n`: values kept per pixel.
+    #[pyo3(default)]
+    n: Option<usize>,
+    /// `where(selector, lookup)`: the lookup column.
+    #[pyo3(default)]
+    lookup: Option<String>,
+    /// `where(selector)` without a lookup column: the row index.
+    #[pyo3(default)]
+    row_index: bool,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -169,6 +178,16 @@ impl Params {
                 ..ReductionSpec::count()
             },
         };
+        if let Some(n) = self.n {
+            spec.n = n;
+        }
+        if let Some(c) = &self.lookup {
+            spec = spec.with_lookup(Lookup::Column(c.clone()));
+        } else if self.row_index {
+            spec = spec.with_lookup(Lookup::RowIndex);
+        }
+        spec.validate()
+            .map_err(|e| PyValueError::new_err(e.message))?;
         if let Some(b) = &self.by {
             spec = spec.by(b);
         }
@@ -268,6 +287,7 @@ fn to_python<'py>(py: Python<'py>, agg: Aggregate) -> PyResult<Bound<'py, PyDict
         AggValues::Bool(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         AggValues::F64(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         AggValues::F32(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
+        AggValues::I64(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         other => {
             return Err(PyNotImplementedError::new_err(format!(
                 "aggregate values of dtype {} are not supported by the Python package yet",
@@ -279,6 +299,7 @@ fn to_python<'py>(py: Python<'py>, agg: Aggregate) -> PyResult<Bound<'py, PyDict
     out.set_item("x_range", agg.x_range)?;
     out.set_item("y_range", agg.y_range)?;
     out.set_item("categories", agg.categories)?;
+    out.set_item("n", agg.n)?;
     Ok(out)
 }
 
@@ -380,6 +401,7 @@ fn shade_values<'py>(
         width,
         height,
         categories: planes.map(|n| (0..n).map(|i| i.to_string()).collect()),
+        n: None,
         values,
         x_range: (0.0, 1.0),
         y_range: (0.0, 1.0),

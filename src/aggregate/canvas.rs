@@ -17,6 +17,9 @@ pub enum AggValues {
     /// `count` and `any` of antialiased lines: `float32` coverage, NaN
     /// where empty (Datashader's dtype for them).
     F32(Vec<f32>),
+    /// `where` without a lookup column: the selected row's position in the
+    /// input, `int64`, -1 where empty.
+    I64(Vec<i64>),
 }
 
 impl AggValues {
@@ -27,6 +30,7 @@ impl AggValues {
             AggValues::Bool(v) => v.len(),
             AggValues::F64(v) => v.len(),
             AggValues::F32(v) => v.len(),
+            AggValues::I64(v) => v.len(),
         }
     }
 
@@ -42,6 +46,7 @@ impl AggValues {
             AggValues::Bool(_) => 1,
             AggValues::F64(_) => 8,
             AggValues::F32(_) => 4,
+            AggValues::I64(_) => 8,
         }
     }
 
@@ -52,6 +57,7 @@ impl AggValues {
             AggValues::Bool(_) => "bool",
             AggValues::F64(_) => "float64",
             AggValues::F32(_) => "float32",
+            AggValues::I64(_) => "int64",
         }
     }
 
@@ -69,6 +75,9 @@ impl AggValues {
             }
             AggValues::F64(v) => v[i],
             AggValues::F32(v) => f64::from(v[i]),
+            // A row index, NaN where empty (-1).
+            AggValues::I64(v) if v[i] < 0 => f64::NAN,
+            AggValues::I64(v) => v[i] as f64,
         }
     }
 }
@@ -84,7 +93,10 @@ pub struct Aggregate {
     /// Category labels in plane order when the aggregate is categorical
     /// (`count_cat` or `--by`); `None` for a plain 2-D aggregate.
     pub categories: Option<Vec<String>>,
-    /// The values, `(height, width[, n_categories])` in C order, row 0 = lowest y.
+    /// For `first_n` ... `max_n` (and `where` of them): the values kept
+    /// per cell, a trailing dimension of the values; `None` otherwise.
+    pub n: Option<usize>,
+    /// The values, `(height, width[, n_categories][, n])` in C order, row 0 = lowest y.
     pub values: AggValues,
     /// The x range the canvas covers (after auto-ranging), in data units.
     pub x_range: (f64, f64),
@@ -100,14 +112,45 @@ impl Aggregate {
 
     /// The NumPy shape of [`Aggregate::values`].
     pub fn shape(&self) -> Vec<usize> {
-        match &self.categories {
-            Some(c) => vec![self.height, self.width, c.len()],
-            None => vec![self.height, self.width],
+        let mut shape = vec![self.height, self.width];
+        if let Some(c) = &self.categories {
+            shape.push(c.len());
         }
+        if let Some(n) = self.n {
+            shape.push(n);
+        }
+        shape
     }
 
-    /// Flat index of pixel `(row, col)` in plane `cat`.
+    /// The aggregate as shading and tile statistics see it, where it
+    /// differs: the first of the `n` values of an `_n` reduction
+    /// (Datashader's `agg.isel(n=0)`), and a row index (`int64`) as
+    /// `float64` with NaN where empty. `None` when the aggregate is
+    /// already plain.
+    pub fn shadeable(&self) -> Option<Aggregate> {
+        let n = self.n.unwrap_or(1);
+        if n == 1 && !matches!(self.values, AggValues::I64(_)) && self.n.is_none() {
+            return None;
+        }
+        let firsts = (0..self.values.len()).step_by(n.max(1));
+        let values = match &self.values {
+            AggValues::U32(v) => AggValues::U32(firsts.map(|i| v[i]).collect()),
+            AggValues::Bool(v) => AggValues::Bool(firsts.map(|i| v[i]).collect()),
+            AggValues::F32(v) => AggValues::F32(firsts.map(|i| v[i]).collect()),
+            AggValues::F64(v) => AggValues::F64(firsts.map(|i| v[i]).collect()),
+            AggValues::I64(_) => AggValues::F64(firsts.map(|i| self.values.get_f64(i)).collect()),
+        };
+        Some(Aggregate {
+            n: None,
+            values,
+            categories: self.categories.clone(),
+            ..*self
+        })
+    }
+
+    /// Flat index of pixel `(row, col)` in plane `cat` (its first value,
+    /// for `_n` reductions).
     pub fn index(&self, row: usize, col: usize, cat: usize) -> usize {
-        (row * self.width + col) * self.n_planes() + cat
+        ((row * self.width + col) * self.n_planes() + cat) * self.n.unwrap_or(1)
     }
 }

@@ -149,6 +149,12 @@ pub enum AggError {
     },
     /// A shard asked of an in-memory aggregation, which reads every batch
     /// it is given.
+    /// A reduction that cannot be computed as asked (`n` of 0, `where` of
+    /// a reduction that selects no row, a selection on the GPU or on
+    /// antialiased lines).
+    #[error("{0}")]
+    Reduction(#[from] super::reduction::SpecError),
+
     #[error("an in-memory aggregation reads all the batches it is given; split the batches between aggregators (Aggregator::with_first_row) instead of giving a shard")]
     ShardInMemory,
 }

@@ -26,6 +26,7 @@ pub mod ndarray_view;
 mod partial;
 mod reduction;
 mod run;
+mod select;
 mod simd;
 pub mod wire;
 
@@ -37,11 +38,12 @@ pub use kernel::{bin_arrays, NotNumeric};
 pub use line::GeometryKernel;
 pub use memory::Aggregator;
 pub use partial::{plane_names, state_bytes_per_cell, Partial, NO_CELL};
-pub use reduction::{ReductionKind, ReductionSpec, SpecError, SPEC_HELP};
+pub use reduction::{Lookup, ReductionKind, ReductionSpec, SpecError, DEFAULT_N, SPEC_HELP};
 pub use run::{
     aggregate, AggregateRequest, AggregationPlan, Coord, Engine, EngineChoice, Glyph, GlyphSpec,
     Scratch, DEFAULT_MEMORY_BUDGET,
 };
+pub use select::{SelectOrder, SelectOutput};
 pub use wire::{
     merge_shards, AggregateSpec, PartialAggregate, Shard, ShardCoverage, PARTIAL_FORMAT_VERSION,
 };

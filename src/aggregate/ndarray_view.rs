@@ -40,6 +40,7 @@ mod sealed {
     impl Sealed for bool {}
     impl Sealed for f64 {}
     impl Sealed for f32 {}
+    impl Sealed for i64 {}
 }
 
 /// An element type an aggregate can hold: `u32`, `bool`, `f64` or `f32`
@@ -96,6 +97,17 @@ impl AggElement for f32 {
     }
 }
 
+impl AggElement for i64 {
+    const DTYPE: &'static str = "int64";
+
+    fn slice(values: &AggValues) -> Option<&[i64]> {
+        match values {
+            AggValues::I64(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// An aggregate's values as a view of its own dtype, with the aggregate's
 /// shape (`(height, width)` or `(height, width, categories)`).
 #[derive(Debug, Clone)]
@@ -109,6 +121,9 @@ pub enum AggView<'a> {
     F64(ArrayViewD<'a, f64>),
     /// `count` and `any` of antialiased lines: `float32`, NaN where empty.
     F32(ArrayViewD<'a, f32>),
+    /// `where` without a lookup column: row indices, `int64`, -1 where
+    /// empty.
+    I64(ArrayViewD<'a, i64>),
 }
 
 impl AggView<'_> {
@@ -119,6 +134,7 @@ impl AggView<'_> {
             AggView::Bool(v) => v.shape(),
             AggView::F64(v) => v.shape(),
             AggView::F32(v) => v.shape(),
+            AggView::I64(v) => v.shape(),
         }
     }
 
@@ -129,6 +145,7 @@ impl AggView<'_> {
             AggView::Bool(_) => bool::DTYPE,
             AggView::F64(_) => f64::DTYPE,
             AggView::F32(_) => f32::DTYPE,
+            AggView::I64(_) => i64::DTYPE,
         }
     }
 }
@@ -179,6 +196,7 @@ impl Aggregate {
             AggValues::Bool(v) => AggView::Bool(ArrayViewD::from_shape(shape, v).map_err(bad)?),
             AggValues::F64(v) => AggView::F64(ArrayViewD::from_shape(shape, v).map_err(bad)?),
             AggValues::F32(v) => AggView::F32(ArrayViewD::from_shape(shape, v).map_err(bad)?),
+            AggValues::I64(v) => AggView::I64(ArrayViewD::from_shape(shape, v).map_err(bad)?),
         })
     }
 
@@ -256,6 +274,7 @@ mod tests {
             width,
             height,
             categories: cats.map(|n| (0..n).map(|i| format!("c{i}")).collect()),
+            n: None,
             values,
             x_range: (0.0, 1.0),
             y_range: (0.0, 1.0),

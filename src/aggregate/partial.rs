@@ -27,7 +27,8 @@ use arrow_array::{
 
 use super::canvas::AggValues;
 use super::error::AggError;
-use super::reduction::ReductionKind;
+use super::reduction::{ReductionKind, ReductionSpec, DEFAULT_N};
+use super::select::{SelectOrder, SelectOutput, SelectState, Slot, EMPTY_ROW, EMPTY_SLOT};
 
 /// Marker for a point that falls in no cell.
 pub const NO_CELL: u32 = u32::MAX;
@@ -58,6 +59,8 @@ enum State {
     /// `any` of antialiased lines: the largest coverage, `float32`, NaN
     /// where empty.
     AaAny(Vec<f32>),
+    /// `first_n` ... `max_n` and `where`: ranked rows per cell.
+    Select(SelectState),
 }
 
 /// How an antialiased pixel adds to a cell (Datashader's append functions
@@ -122,6 +125,19 @@ pub fn state_bytes_per_cell(kind: ReductionKind) -> usize {
         ReductionKind::Sum | ReductionKind::Min | ReductionKind::Max => 8,
         ReductionKind::Mean | ReductionKind::First | ReductionKind::Last => 16,
         ReductionKind::Var | ReductionKind::Std => 24,
+        ReductionKind::FirstN
+        | ReductionKind::LastN
+        | ReductionKind::MinN
+        | ReductionKind::MaxN => 24 * DEFAULT_N,
+    }
+}
+
+/// Bytes of state per cell for a full reduction spec (its `n` and
+/// `where` included).
+pub fn spec_state_bytes_per_cell(spec: &ReductionSpec) -> usize {
+    match spec.selection() {
+        Some((_, _, n)) => std::mem::size_of::<Slot>() * n,
+        None => state_bytes_per_cell(spec.kind),
     }
 }
 
@@ -219,8 +235,31 @@ impl Partial {
             },
             ReductionKind::First => State::First(filled(cells, EMPTY_PICK)),
             ReductionKind::Last => State::Last(filled(cells, EMPTY_PICK)),
+            ReductionKind::FirstN
+            | ReductionKind::LastN
+            | ReductionKind::MinN
+            | ReductionKind::MaxN => {
+                let order = kind.select_order().unwrap_or(SelectOrder::First);
+                State::Select(SelectState::new(
+                    order,
+                    SelectOutput::Value,
+                    DEFAULT_N,
+                    cells,
+                ))
+            }
         };
         Partial { state }
+    }
+
+    /// An empty partial for `spec` (its `n` and `where` included) over
+    /// `cells` cells.
+    pub fn for_spec(spec: &ReductionSpec, cells: usize) -> Partial {
+        match spec.selection() {
+            Some((order, output, n)) => Partial {
+                state: State::Select(SelectState::new(order, output, n, cells)),
+            },
+            None => Partial::new(spec.kind, cells),
+        }
     }
 
     /// An empty partial for `kind` over `cells` cells, for antialiased
@@ -339,7 +378,7 @@ impl Partial {
                     *s = Pick { key, value: v };
                 }
             }
-            State::Count(_) | State::Any(_) | State::Var { .. } => {}
+            State::Count(_) | State::Any(_) | State::Var { .. } | State::Select(_) => {}
         }
     }
 
@@ -442,6 +481,7 @@ impl Partial {
             State::Mean(v) => v.fill([0.0; 2]),
             State::Var { cells, .. } => cells.fill([0.0; 3]),
             State::AaCount(v) | State::AaAny(v) => v.fill(f32::NAN),
+            State::Select(s) => s.slots.fill(EMPTY_SLOT),
         }
     }
 
@@ -455,6 +495,7 @@ impl Partial {
             State::Mean(v) => v.len(),
             State::Var { cells, .. } => cells.len(),
             State::AaCount(v) | State::AaAny(v) => v.len(),
+            State::Select(s) => s.cells(),
         }
     }
 
@@ -474,6 +515,30 @@ impl Partial {
     /// assert_eq!(p.finalize(), AggValues::U32(vec![1, 0, 0, 2]));
     /// ```
     pub fn accumulate(&mut self, first_row: u64, cells: &[u32], values: Option<&[f64]>) {
+        self.accumulate_with_lookup(first_row, cells, values, None)
+    }
+
+    /// [`Partial::accumulate`] with each point's value of the lookup column
+    /// of a `where` (`lookups[i]` for point `i`; NaN where missing). Other
+    /// reductions ignore `lookups`.
+    pub fn accumulate_with_lookup(
+        &mut self,
+        first_row: u64,
+        cells: &[u32],
+        values: Option<&[f64]>,
+        lookups: Option<&[f64]>,
+    ) {
+        if let State::Select(s) = &mut self.state {
+            let Some(values) = values else { return };
+            for (k, (&i, &v)) in cells.iter().zip(values).enumerate() {
+                if i == NO_CELL || v.is_nan() {
+                    continue;
+                }
+                let out = lookups.and_then(|l| l.get(k)).copied().unwrap_or(f64::NAN);
+                s.offer(i as usize, v, first_row + k as u64, out);
+            }
+            return;
+        }
         match (&mut self.state, values) {
             (State::Count(c), None) => super::simd::accumulate_count(c, cells),
             (State::Any(a), None) => {
@@ -513,6 +578,29 @@ impl Partial {
     /// one per cell), for glyphs that append several pixels per row (a
     /// line's segments): `first` and `last` keep the row's value.
     pub fn accumulate_rows(&mut self, rows: &[u64], cells: &[u32], values: Option<&[f64]>) {
+        self.accumulate_rows_with_lookup(rows, cells, values, None)
+    }
+
+    /// [`Partial::accumulate_rows`] with each cell's lookup value, as
+    /// [`Partial::accumulate_with_lookup`].
+    pub(crate) fn accumulate_rows_with_lookup(
+        &mut self,
+        rows: &[u64],
+        cells: &[u32],
+        values: Option<&[f64]>,
+        lookups: Option<&[f64]>,
+    ) {
+        if let State::Select(s) = &mut self.state {
+            let Some(values) = values else { return };
+            for (k, ((&row, &i), &v)) in rows.iter().zip(cells).zip(values).enumerate() {
+                if i == NO_CELL || v.is_nan() {
+                    continue;
+                }
+                let out = lookups.and_then(|l| l.get(k)).copied().unwrap_or(f64::NAN);
+                s.offer(i as usize, v, row, out);
+            }
+            return;
+        }
         let last = matches!(self.state, State::Last(_));
         let (State::First(s) | State::Last(s)) = &mut self.state else {
             return self.accumulate(0, cells, values);
@@ -546,6 +634,24 @@ impl Partial {
             State::Last(_) => "last",
             State::AaCount(_) => "count (antialiased)",
             State::AaAny(_) => "any (antialiased)",
+            State::Select(s) => match (s.order, s.output) {
+                (SelectOrder::First, SelectOutput::Value) => "first_n",
+                (SelectOrder::Last, SelectOutput::Value) => "last_n",
+                (SelectOrder::Min, SelectOutput::Value) => "min_n",
+                (SelectOrder::Max, SelectOutput::Value) => "max_n",
+                (SelectOrder::First, _) => "where(first)",
+                (SelectOrder::Last, _) => "where(last)",
+                (SelectOrder::Min, _) => "where(min)",
+                (SelectOrder::Max, _) => "where(max)",
+            },
+        }
+    }
+
+    /// Values kept per cell (1 but for selections).
+    fn slots(&self) -> usize {
+        match &self.state {
+            State::Select(s) => s.n,
+            _ => 1,
         }
     }
 
@@ -558,6 +664,22 @@ impl Partial {
                 ours: self.family().to_string(),
                 theirs: other.family().to_string(),
             });
+        }
+        if self.slots() != other.slots() {
+            return Err(AggError::MismatchedPartials {
+                field: "n",
+                ours: self.slots().to_string(),
+                theirs: other.slots().to_string(),
+            });
+        }
+        if let (State::Select(a), State::Select(b)) = (&self.state, &other.state) {
+            if a.output != b.output {
+                return Err(AggError::MismatchedPartials {
+                    field: "where lookup",
+                    ours: format!("{:?}", a.output),
+                    theirs: format!("{:?}", b.output),
+                });
+            }
         }
         if self.cells() != other.cells() {
             return Err(AggError::MismatchedPartials {
@@ -611,6 +733,29 @@ impl Partial {
     }
 
     fn merge_impl(&mut self, later: &mut Partial, which: Cells) {
+        if let (State::Select(a), State::Select(b)) = (&mut self.state, &mut later.state) {
+            let (n, order) = (a.n, a.order);
+            match which {
+                Cells::All { reset } => {
+                    a.merge(b);
+                    if reset {
+                        b.slots.fill(EMPTY_SLOT);
+                    }
+                }
+                Cells::Listed(cells) => {
+                    let mut merged = Vec::with_capacity(n);
+                    for &c in cells {
+                        let r = c as usize * n..c as usize * n + n;
+                        if let (Some(x), Some(y)) = (a.slots.get_mut(r.clone()), b.slots.get_mut(r))
+                        {
+                            SelectState::merge_cell(order, x, y, &mut merged);
+                            y.fill(EMPTY_SLOT);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         match (&mut self.state, &mut later.state) {
             (State::Count(a), State::Count(b)) => {
                 combine(a, b, 0, which, |a, b| *a = a.wrapping_add(b));
@@ -678,6 +823,22 @@ impl Partial {
             State::First(v) | State::Last(v) => {
                 AggValues::F64(v.into_iter().map(|p| p.value).collect())
             }
+            State::Select(s) => match s.output {
+                SelectOutput::Value => AggValues::F64(s.slots.iter().map(|x| x.sel).collect()),
+                SelectOutput::Lookup => AggValues::F64(s.slots.iter().map(|x| x.out).collect()),
+                SelectOutput::RowIndex => AggValues::I64(
+                    s.slots
+                        .iter()
+                        .map(|x| {
+                            if x.row == EMPTY_ROW {
+                                -1
+                            } else {
+                                i64::try_from(x.row).unwrap_or(i64::MAX)
+                            }
+                        })
+                        .collect(),
+                ),
+            },
             State::Mean(v) => AggValues::F64(
                 v.iter()
                     .map(|&[s, n]| if n > 0.0 { s / n } else { f64::NAN })
@@ -719,10 +880,37 @@ pub fn plane_names(kind: ReductionKind) -> &'static [&'static str] {
         ReductionKind::Mean => &["sum", "count"],
         ReductionKind::Var | ReductionKind::Std => &["sum", "count", "m2"],
         ReductionKind::First | ReductionKind::Last => &["value", "row"],
+        ReductionKind::FirstN
+        | ReductionKind::LastN
+        | ReductionKind::MinN
+        | ReductionKind::MaxN => &["value", "row", "lookup"],
+    }
+}
+
+/// Names of the planes a full reduction spec's partial is stored as:
+/// [`plane_names`] of its kind, or for selections (`_n` reductions and
+/// `where`) `value` (f64: the selector's value), `row` (u64, null where
+/// empty) and `lookup` (f64: the lookup column's value), one row per slot,
+/// `n` slots per cell, cell after cell.
+pub fn spec_plane_names(spec: &ReductionSpec) -> &'static [&'static str] {
+    match spec.selection() {
+        Some(_) => &["value", "row", "lookup"],
+        None => plane_names(spec.kind),
     }
 }
 
 impl Partial {
+    /// An empty partial for `spec` with room for `cells` cells but none
+    /// yet, to be filled by [`Partial::extend_from_planes`].
+    pub(crate) fn with_capacity_for_spec(spec: &ReductionSpec, cells: usize) -> Partial {
+        let mut p = Partial::for_spec(spec, 0);
+        if let State::Select(s) = &mut p.state {
+            s.slots.reserve_exact(cells * s.n);
+            return p;
+        }
+        Partial::with_capacity(spec.kind, cells)
+    }
+
     /// Cells `range` of the state as Arrow arrays, one per plane
     /// ([`plane_names`]).
     pub(crate) fn planes(&self, range: std::ops::Range<usize>) -> Vec<ArrayRef> {
@@ -730,6 +918,14 @@ impl Partial {
             Arc::new(Float64Array::from_iter_values(v.iter().map(f)))
         }
         match &self.state {
+            State::Select(s) => {
+                let v = &s.slots[range.start * s.n..range.end * s.n];
+                let rows: UInt64Array = v
+                    .iter()
+                    .map(|x| (x.row != EMPTY_ROW).then_some(x.row))
+                    .collect();
+                vec![f64s(v, |x| x.sel), Arc::new(rows), f64s(v, |x| x.out)]
+            }
             State::Count(v) => vec![Arc::new(UInt32Array::from(v[range].to_vec()))],
             State::Any(v) => vec![Arc::new(BooleanArray::from(v[range].to_vec()))],
             State::Sum(v) | State::Min(v) | State::Max(v) => {
@@ -773,6 +969,24 @@ impl Partial {
         }
         let last = matches!(self.state, State::Last(_));
         match &mut self.state {
+            State::Select(s) => {
+                let values = f64_plane(planes, 0)?;
+                let rows = plane::<UInt64Array>(planes, 1)?;
+                let outs = f64_plane(planes, 2)?;
+                if values.len() % s.n != 0 {
+                    return Err(format!(
+                        "it holds {} slots, not a multiple of n = {}",
+                        values.len(),
+                        s.n
+                    ));
+                }
+                s.slots.extend(values.iter().zip(rows.iter()).zip(outs).map(
+                    |((&sel, row), &out)| match row {
+                        Some(row) => Slot { row, sel, out },
+                        None => EMPTY_SLOT,
+                    },
+                ));
+            }
             State::Count(v) => v.extend_from_slice(plane::<UInt32Array>(planes, 0)?.values()),
             State::Any(v) => v.extend(plane::<BooleanArray>(planes, 0)?.values().iter()),
             State::Sum(v) | State::Min(v) | State::Max(v) => {
@@ -836,6 +1050,7 @@ impl Partial {
             State::Var { cells: v, .. } => v.reserve_exact(cells),
             State::First(v) | State::Last(v) => v.reserve_exact(cells),
             State::AaCount(v) | State::AaAny(v) => v.reserve_exact(cells),
+            State::Select(s) => s.slots.reserve_exact(cells * s.n),
         }
         p
     }
@@ -931,8 +1146,9 @@ fn accumulate_values(state: &mut State, first_row: u64, cells: &[u32], values: &
                 }
             }
         }
-        // Antialiased coverage is added by `aa_append`, never as points.
-        State::AaCount(_) | State::AaAny(_) => {}
+        // Antialiased coverage is added by `aa_append`, never as points;
+        // selections by `accumulate_with_lookup`.
+        State::AaCount(_) | State::AaAny(_) | State::Select(_) => {}
     }
 }
 

@@ -4,6 +4,22 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::select::{SelectOrder, SelectOutput};
+
+/// Datashader's default `n` for `first_n` ... `max_n`.
+pub const DEFAULT_N: usize = 3;
+
+/// What `where(selector, lookup_column)` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lookup {
+    /// The selected row's position in the input (`int64`, -1 where empty):
+    /// `where` without a lookup column.
+    RowIndex,
+    /// This column's value in the selected row (`float64`, NaN where empty).
+    Column(String),
+}
+
 /// The per-pixel operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -28,11 +44,19 @@ pub enum ReductionKind {
     First,
     /// Last non-NaN value in row order.
     Last,
+    /// The first `n` non-NaN values in row order (Datashader's `first_n`).
+    FirstN,
+    /// The last `n` non-NaN values, the most recent first (`last_n`).
+    LastN,
+    /// The `n` smallest values, smallest first (`min_n`).
+    MinN,
+    /// The `n` largest values, largest first (`max_n`).
+    MaxN,
 }
 
 impl ReductionKind {
     /// All kinds with their spelling.
-    pub const ALL: [(&'static str, ReductionKind); 10] = [
+    pub const ALL: [(&'static str, ReductionKind); 14] = [
         ("count", ReductionKind::Count),
         ("any", ReductionKind::Any),
         ("sum", ReductionKind::Sum),
@@ -43,6 +67,10 @@ impl ReductionKind {
         ("std", ReductionKind::Std),
         ("first", ReductionKind::First),
         ("last", ReductionKind::Last),
+        ("first_n", ReductionKind::FirstN),
+        ("last_n", ReductionKind::LastN),
+        ("min_n", ReductionKind::MinN),
+        ("max_n", ReductionKind::MaxN),
     ];
 
     /// The name used in specs.
@@ -59,8 +87,39 @@ impl ReductionKind {
     pub fn is_exact_commutative(self) -> bool {
         matches!(
             self,
-            ReductionKind::Count | ReductionKind::Any | ReductionKind::First | ReductionKind::Last
+            ReductionKind::Count
+                | ReductionKind::Any
+                | ReductionKind::First
+                | ReductionKind::Last
+                | ReductionKind::FirstN
+                | ReductionKind::LastN
+                | ReductionKind::MinN
+                | ReductionKind::MaxN
         )
+    }
+
+    /// Whether the reduction keeps `n` values per cell (a trailing
+    /// dimension of `n`, Datashader's `_n` reductions).
+    pub fn is_n(self) -> bool {
+        matches!(
+            self,
+            ReductionKind::FirstN
+                | ReductionKind::LastN
+                | ReductionKind::MinN
+                | ReductionKind::MaxN
+        )
+    }
+
+    /// How the reduction ranks rows, where it selects them (the `first`,
+    /// `last`, `min` and `max` families, the selectors `where` takes).
+    pub fn select_order(self) -> Option<SelectOrder> {
+        match self {
+            ReductionKind::First | ReductionKind::FirstN => Some(SelectOrder::First),
+            ReductionKind::Last | ReductionKind::LastN => Some(SelectOrder::Last),
+            ReductionKind::Min | ReductionKind::MinN => Some(SelectOrder::Min),
+            ReductionKind::Max | ReductionKind::MaxN => Some(SelectOrder::Max),
+            _ => None,
+        }
     }
 
     /// Whether a value column is required (`count` and `any` may go without).
@@ -79,6 +138,11 @@ pub struct ReductionSpec {
     pub column: Option<String>,
     /// Category column: one plane per category (`count_cat:COL` or `--by COL`).
     pub by: Option<String>,
+    /// Values kept per cell by `first_n` ... `max_n` (1 for the others).
+    pub n: usize,
+    /// `where(selector, lookup)`: what a selector (`first`, `last`, `min`,
+    /// `max` and their `_n` forms) returns instead of its own values.
+    pub lookup: Option<Lookup>,
 }
 
 /// A spec string that does not parse.
@@ -90,7 +154,7 @@ pub struct SpecError {
 }
 
 /// The accepted spellings, for error messages.
-pub const SPEC_HELP: &str = "count, count:COL, any, any:COL, sum:COL, mean:COL, min:COL, max:COL, var:COL, std:COL, first:COL, last:COL, count_cat:COL";
+pub const SPEC_HELP: &str = "count, count:COL, any, any:COL, sum:COL, mean:COL, min:COL, max:COL, var:COL, std:COL, first:COL, last:COL, first_n:COL[:N], last_n:COL[:N], min_n:COL[:N], max_n:COL[:N], where(SELECTOR[,LOOKUP]) (SELECTOR one of first/last/min/max[_n]:COL[:N]; LOOKUP a column, omitted for the row index), count_cat:COL";
 
 impl ReductionSpec {
     /// `count` of all points.
@@ -99,6 +163,8 @@ impl ReductionSpec {
             kind: ReductionKind::Count,
             column: None,
             by: None,
+            n: 1,
+            lookup: None,
         }
     }
 
@@ -108,7 +174,84 @@ impl ReductionSpec {
             kind,
             column: Some(column.to_string()),
             by: None,
+            n: if kind.is_n() { DEFAULT_N } else { 1 },
+            lookup: None,
         }
+    }
+
+    /// `first_n` ... `max_n` of `column` keeping `n` values per cell.
+    pub fn of_n(kind: ReductionKind, column: &str, n: usize) -> ReductionSpec {
+        ReductionSpec {
+            n,
+            ..ReductionSpec::of(kind, column)
+        }
+    }
+
+    /// Datashader's `where(self, lookup)`: return `lookup` (a column's
+    /// value, or the row index) of the rows this selector picks.
+    pub fn with_lookup(mut self, lookup: Lookup) -> ReductionSpec {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// Values kept per cell (the trailing `n` dimension of `_n`
+    /// reductions; 1 for the others).
+    pub fn slots(&self) -> usize {
+        if self.kind.is_n() {
+            self.n
+        } else {
+            1
+        }
+    }
+
+    /// How the reduction is computed as a selection (`_n` reductions and
+    /// `where`), `None` for the others.
+    pub fn selection(&self) -> Option<(SelectOrder, SelectOutput, usize)> {
+        let order = self.kind.select_order()?;
+        let output = match &self.lookup {
+            Some(Lookup::RowIndex) => SelectOutput::RowIndex,
+            Some(Lookup::Column(_)) => SelectOutput::Lookup,
+            None if self.kind.is_n() => SelectOutput::Value,
+            None => return None,
+        };
+        Some((order, output, self.slots()))
+    }
+
+    /// The lookup column of `where`, if any.
+    pub fn lookup_column(&self) -> Option<&str> {
+        match &self.lookup {
+            Some(Lookup::Column(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Check what the parser cannot: `n` at least 1, `where` only of a
+    /// selector.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.kind.is_n() && self.n == 0 {
+            return Err(SpecError {
+                message: format!("{}: n must be at least 1", self.kind.name()),
+            });
+        }
+        if let (Some(Lookup::Column(l)), Some(c)) = (&self.lookup, &self.column) {
+            if l == c {
+                return Err(SpecError {
+                    message: format!(
+                        "where({}, '{l}'): where and its contained reduction cannot use the same column",
+                        self.kind.name()
+                    ),
+                });
+            }
+        }
+        if self.lookup.is_some() && self.kind.select_order().is_none() {
+            return Err(SpecError {
+                message: format!(
+                    "where({}): the selector must be first, last, min, max or their _n forms",
+                    self.kind.name()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Split this reduction by the categories of `column`.
@@ -122,6 +265,31 @@ impl FromStr for ReductionSpec {
     type Err = SpecError;
 
     fn from_str(s: &str) -> Result<Self, SpecError> {
+        let t = s.trim();
+        if let Some(inner) = t.strip_prefix("where(") {
+            let Some(inner) = inner.strip_suffix(')') else {
+                return Err(SpecError {
+                    message: format!("aggregation '{s}' does not end with ')'; valid: {SPEC_HELP}"),
+                });
+            };
+            let (sel, lookup) = match inner.rsplit_once(',') {
+                Some((sel, l)) if !l.trim().is_empty() => {
+                    (sel, Lookup::Column(l.trim().to_string()))
+                }
+                Some(_) => return Err(SpecError {
+                    message: format!(
+                        "aggregation '{s}' names no lookup column after ','; valid: {SPEC_HELP}"
+                    ),
+                }),
+                None => (inner, Lookup::RowIndex),
+            };
+            let spec: ReductionSpec = sel.parse()?;
+            let spec = spec.with_lookup(lookup);
+            spec.validate().map_err(|e| SpecError {
+                message: format!("aggregation '{s}': {}; valid: {SPEC_HELP}", e.message),
+            })?;
+            return Ok(spec);
+        }
         let (name, col) = match s.split_once(':') {
             Some((n, c)) => (n.trim(), Some(c.trim())),
             None => (s.trim(), None),
@@ -153,16 +321,79 @@ impl FromStr for ReductionSpec {
                 message: format!("{name} needs a value column: {name}:COL (valid: {SPEC_HELP})"),
             });
         }
+        if kind.is_n() {
+            let col = col.unwrap_or_default();
+            let (col, n) = match col.rsplit_once(':') {
+                Some((c, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    let n = n.parse::<usize>().map_err(|_| SpecError {
+                        message: format!("aggregation '{s}': n {n} is too large"),
+                    })?;
+                    (c.trim(), n)
+                }
+                _ => (col, DEFAULT_N),
+            };
+            let spec = ReductionSpec::of_n(kind, col, n);
+            spec.validate().map_err(|e| SpecError {
+                message: format!("aggregation '{s}': {}; valid: {SPEC_HELP}", e.message),
+            })?;
+            return Ok(spec);
+        }
         Ok(ReductionSpec {
-            kind,
             column: col.map(str::to_string),
-            by: None,
-        })
+            ..ReductionSpec::count()
+        }
+        .with_kind(kind))
+    }
+}
+
+impl ReductionSpec {
+    /// This spec with another operation (its column, categories and `n`
+    /// kept; `n` set to Datashader's default for an `_n` kind).
+    pub fn with_kind(mut self, kind: ReductionKind) -> ReductionSpec {
+        self.kind = kind;
+        self.n = if kind.is_n() {
+            DEFAULT_N.max(self.n)
+        } else {
+            1
+        };
+        self
+    }
+
+    /// The spec without `by`, as the grammar writes it.
+    fn write_reduction(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(lookup) = &self.lookup {
+            let sel = ReductionSpec {
+                lookup: None,
+                by: None,
+                ..self.clone()
+            };
+            f.write_str("where(")?;
+            sel.write_reduction(f)?;
+            if let Lookup::Column(c) = lookup {
+                write!(f, ",{c}")?;
+            }
+            return f.write_str(")");
+        }
+        f.write_str(self.kind.name())?;
+        if let Some(c) = &self.column {
+            write!(f, ":{c}")?;
+        }
+        if self.kind.is_n() {
+            write!(f, ":{}", self.n)?;
+        }
+        Ok(())
     }
 }
 
 impl fmt::Display for ReductionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lookup.is_some() || self.kind.is_n() {
+            self.write_reduction(f)?;
+            if let Some(b) = &self.by {
+                write!(f, " by {b}")?;
+            }
+            return Ok(());
+        }
         match (&self.column, &self.by) {
             (None, Some(b)) if self.kind == ReductionKind::Count => write!(f, "count_cat:{b}"),
             (c, b) => {
@@ -201,8 +432,31 @@ mod tests {
     }
 
     #[test]
+    fn parses_selections() {
+        let s: ReductionSpec = "max_n:v".parse().expect("max_n");
+        assert_eq!((s.kind, s.n), (ReductionKind::MaxN, DEFAULT_N));
+        let s: ReductionSpec = "where(first_n:v:5,w)".parse().expect("where");
+        assert_eq!((s.kind, s.n), (ReductionKind::FirstN, 5));
+        assert_eq!(s.lookup, Some(Lookup::Column("w".into())));
+        let s: ReductionSpec = "where(max:v)".parse().expect("where");
+        assert_eq!(s.lookup, Some(Lookup::RowIndex));
+        assert_eq!(s.selection().map(|x| x.1), Some(SelectOutput::RowIndex));
+    }
+
+    #[test]
     fn rejects_bad_specs_with_the_valid_list() {
-        for bad in ["median:v", "sum", "mean:", "count_cat"] {
+        for bad in [
+            "median:v",
+            "sum",
+            "mean:",
+            "count_cat",
+            "max_n:v:0",
+            "where(sum:v)",
+            "where(count)",
+            "where(max:v,)",
+            "where(max:v,v)",
+            "where(max:v",
+        ] {
             let e = bad.parse::<ReductionSpec>().expect_err(bad);
             assert!(e.message.contains("count_cat:COL"), "{bad}: {}", e.message);
         }
@@ -210,7 +464,17 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["count", "count:v", "max:v", "count_cat:c"] {
+        for s in [
+            "count",
+            "count:v",
+            "max:v",
+            "count_cat:c",
+            "max_n:v:3",
+            "first_n:v:1",
+            "where(max:v)",
+            "where(min_n:v:4,w)",
+            "where(last:v,w)",
+        ] {
             let spec: ReductionSpec = s.parse().expect(s);
             assert_eq!(spec.to_string(), s);
         }

@@ -34,7 +34,7 @@ use super::line::{
     self, GeometryKernel, LineEnds, LineRaster, PixelRun, Trapezoid, UnitLine, Vertex, VertexBase,
 };
 use super::mercator;
-use super::partial::{pick_key, state_bytes_per_cell, AaRule, Partial, NO_CELL};
+use super::partial::{pick_key, spec_state_bytes_per_cell, AaRule, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
@@ -60,6 +60,8 @@ pub struct Scratch {
     pix: Vec<u32>,
     codes: Vec<u32>,
     values: Vec<f64>,
+    /// The lookup column of a `where`.
+    lookups: Vec<f64>,
     projected: [Vec<f64>; 2],
     /// A line's vertex coordinates: `[x, y]` per vertex (or line).
     vertices: Vec<[CoordBuf; 2]>,
@@ -812,6 +814,9 @@ pub struct AggregationPlan {
     geometry: Geometry,
     kind: ReductionKind,
     value: Option<String>,
+    /// `where(selector, column)`: the column whose value the selected
+    /// rows return.
+    lookup: Option<String>,
     by: Option<(String, CategoryMap)>,
     workers: usize,
     lnglat: bool,
@@ -1110,6 +1115,33 @@ impl AggregationPlan {
             }
         }
         let kind = req.reduction.kind;
+        req.reduction.validate()?;
+        let selection = req.reduction.selection().is_some();
+        let refuse = |message: String| -> Result<(), AggError> {
+            Err(AggError::Reduction(super::reduction::SpecError { message }))
+        };
+        if selection && req.line_width > 0.0 {
+            refuse(format!(
+                "{}: antialiased lines keep one coverage per pixel, not ranked rows; use line width 0",
+                req.reduction
+            ))?;
+        }
+        if selection && req.device == Device::Gpu {
+            refuse(format!(
+                "{} runs on the CPU only; use --device cpu or auto",
+                req.reduction
+            ))?;
+        }
+        let lookup = req.reduction.lookup_column().map(str::to_string);
+        if let Some(c) = &lookup {
+            if req.glyph != Glyph::Points {
+                refuse(format!(
+                    "{}: a lookup column is taken for points only; drop it to get the row index",
+                    req.reduction
+                ))?;
+            }
+            source.check_numeric(c)?;
+        }
         let value = req.reduction.column.clone();
         match &value {
             Some(c) => source.check_numeric(c)?,
@@ -1150,7 +1182,7 @@ impl AggregationPlan {
         let aa_overwrite = aa_two_stage || matches!(kind, ReductionKind::Any | ReductionKind::Max);
         let planes = by.as_ref().map_or(1, |(_, m)| m.len());
         let cells = req.width as u128 * req.height as u128 * planes as u128;
-        let state = cells * state_bytes_per_cell(kind) as u128;
+        let state = cells * spec_state_bytes_per_cell(&req.reduction) as u128;
         let too_large = |needed: u128| AggError::CanvasTooLarge {
             width: req.width,
             height: req.height,
@@ -1245,6 +1277,7 @@ impl AggregationPlan {
             lnglat: req.lnglat,
             kind,
             value,
+            lookup,
             by,
             workers,
             device: req.device,
@@ -1376,7 +1409,9 @@ impl AggregationPlan {
 
     /// A fresh, empty partial for this plan.
     pub fn new_partial(&self) -> Partial {
-        if self.line_width > 0.0 {
+        if self.spec.reduction.selection().is_some() {
+            Partial::for_spec(&self.spec.reduction, self.cells())
+        } else if self.line_width > 0.0 {
             Partial::new_antialiased(self.kind, self.cells())
         } else {
             Partial::new(self.kind, self.cells())
@@ -1390,6 +1425,7 @@ impl AggregationPlan {
         for c in coords
             .filter_map(Coord::column)
             .chain(self.value.as_deref())
+            .chain(self.lookup.as_deref())
             .chain(self.by.as_ref().map(|(c, _)| c.as_str()))
         {
             if !cols.contains(&c) {
@@ -1414,8 +1450,8 @@ impl AggregationPlan {
                 what: "accumulate_unit: a line crosses between units; run the whole plan",
             });
         }
-        self.for_each_batch(source, unit, scratch, |row, cells, values| {
-            p.accumulate(row, cells, values)
+        self.for_each_batch(source, unit, scratch, |row, cells, values, lookups| {
+            p.accumulate_with_lookup(row, cells, values, lookups)
         })
     }
 
@@ -1533,8 +1569,8 @@ impl AggregationPlan {
                 return Ok(lines.iter().map(UnitLine::ends).collect());
             }
             _ => {
-                self.for_each_batch(source, unit, scratch, |row, cells, values| {
-                    p.accumulate(row, cells, values)
+                self.for_each_batch(source, unit, scratch, |row, cells, values, lookups| {
+                    p.accumulate_with_lookup(row, cells, values, lookups)
                 })?;
                 return Ok(Vec::new());
             }
@@ -2177,7 +2213,7 @@ impl AggregationPlan {
         source: &Source,
         unit: &Unit,
         scratch: &mut Scratch,
-        mut f: impl FnMut(u64, &[u32], Option<&[f64]>),
+        mut f: impl FnMut(u64, &[u32], Option<&[f64]>, Option<&[f64]>),
     ) -> Result<(), AggError> {
         let mut row = unit.first_row;
         let cols = self.columns();
@@ -2191,6 +2227,7 @@ impl AggregationPlan {
             pix,
             codes,
             values,
+            lookups,
             projected,
             ..
         } = scratch;
@@ -2243,8 +2280,9 @@ impl AggregationPlan {
                 }
             }
             let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
+            let looks = batch_values(&batch, self.lookup.as_deref(), label, lookups)?;
             let Some(runs) = &runs else {
-                f(row, pix, vals);
+                f(row, pix, vals, looks);
                 row += pix.len() as u64;
                 continue;
             };
@@ -2255,7 +2293,13 @@ impl AggregationPlan {
                 };
                 let take = (rows - done).min(pix.len() - at);
                 let first = unit.first_row + (start + done) as u64;
-                f(first, &pix[at..at + take], vals.map(|v| &v[at..at + take]));
+                let r = at..at + take;
+                f(
+                    first,
+                    &pix[r.clone()],
+                    vals.map(|v| &v[r.clone()]),
+                    looks.map(|v| &v[r.clone()]),
+                );
                 at += take;
                 done += take;
                 if done == rows {
@@ -2312,6 +2356,12 @@ impl AggregationPlan {
         };
         if self.glyph != Glyph::Points {
             return Ok(cpu("cpu (lines are drawn on the CPU)".into()));
+        }
+        if self.spec.reduction.selection().is_some() {
+            return Ok(cpu(format!(
+                "cpu ({} runs on the CPU)",
+                self.spec.reduction
+            )));
         }
         match self.device {
             Device::Cpu => Ok(cpu("cpu".into())),
@@ -2452,7 +2502,7 @@ impl AggregationPlan {
                     chunk.clear();
                     let mut too_large = None;
                     let read =
-                        self.for_each_batch(source, u, &mut scratch, |row, cells, values| {
+                        self.for_each_batch(source, u, &mut scratch, |row, cells, values, _| {
                             if too_large.is_none() {
                                 too_large = chunk.push(encoding, row, cells, values).err();
                             }
@@ -2773,6 +2823,7 @@ impl AggregationPlan {
             width: self.geometry.width(),
             height: self.geometry.height(),
             categories: self.categories().map(<[String]>::to_vec),
+            n: self.kind.is_n().then_some(self.spec.reduction.n),
             values: total.finalize(),
             x_range: self.geometry.x.range,
             y_range: self.geometry.y.range,
@@ -2959,7 +3010,8 @@ impl LinePixels {
     const FLUSH: usize = 1 << 14;
 
     fn new(plan: &AggregationPlan) -> LinePixels {
-        let with_rows = matches!(plan.kind, ReductionKind::First | ReductionKind::Last);
+        let with_rows = matches!(plan.kind, ReductionKind::First | ReductionKind::Last)
+            || plan.spec.reduction.selection().is_some();
         let with_values = plan.value.is_some();
         let slots = |used: bool| if used { Self::FLUSH } else { 0 };
         LinePixels {

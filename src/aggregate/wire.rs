@@ -49,7 +49,7 @@ use serde_json::{json, Value};
 use super::canvas::Aggregate;
 use super::error::AggError;
 use super::geometry::AxisKind;
-use super::partial::{plane_names, Partial};
+use super::partial::{spec_plane_names, Partial};
 use super::reduction::{ReductionKind, ReductionSpec};
 
 /// The version of the serialised form this build writes and reads.
@@ -322,10 +322,12 @@ impl AggregateSpec {
 
 /// The reduction without its category column (`by` is stored apart).
 fn reduction_json(r: &ReductionSpec) -> String {
-    match &r.column {
-        Some(c) => format!("{}:{c}", r.kind.name()),
-        None => r.kind.name().to_string(),
+    // The `--agg` grammar, without the category column (a field of its own).
+    ReductionSpec {
+        by: None,
+        ..r.clone()
     }
+    .to_string()
 }
 
 /// One share of an input split for separate jobs: shard `index` of `count`
@@ -560,6 +562,12 @@ impl PartialAggregate {
             width: self.spec.width,
             height: self.spec.height,
             categories: self.spec.categories.clone(),
+            n: self
+                .spec
+                .reduction
+                .kind
+                .is_n()
+                .then_some(self.spec.reduction.n),
             values: self.partial.finalize(),
             x_range: self.spec.x_range,
             y_range: self.spec.y_range,
@@ -569,16 +577,18 @@ impl PartialAggregate {
     /// Write the serialised form (see the [module docs](self)) to `w`.
     pub fn write_ipc<W: Write>(&self, w: W) -> Result<(), AggError> {
         let kind = self.spec.reduction.kind;
-        let names = plane_names(kind);
+        let selection = self.spec.reduction.selection().is_some();
+        let names = spec_plane_names(&self.spec.reduction);
         let fields: Vec<Field> = names
             .iter()
             .map(|&n| {
                 let aa = self.spec.line_width > 0.0;
                 let dt = match (kind, n) {
+                    (_, "row") => DataType::UInt64,
+                    _ if selection => DataType::Float64,
                     (ReductionKind::Count | ReductionKind::Any, _) if aa => DataType::Float32,
                     (ReductionKind::Count, _) => DataType::UInt32,
                     (ReductionKind::Any, _) => DataType::Boolean,
-                    (_, "row") => DataType::UInt64,
                     _ => DataType::Float64,
                 };
                 Field::new(n, dt, n == "row")
@@ -678,7 +688,7 @@ impl PartialAggregate {
             }
         };
         let kind = spec.reduction.kind;
-        let names = plane_names(kind);
+        let names = spec_plane_names(&spec.reduction);
         let found: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         if found != names {
             return Err(bad(format!(
@@ -689,7 +699,9 @@ impl PartialAggregate {
             )));
         }
         let cells = spec.cells();
-        let mut partial = if spec.line_width > 0.0 {
+        let mut partial = if spec.reduction.selection().is_some() {
+            Partial::with_capacity_for_spec(&spec.reduction, cells)
+        } else if spec.line_width > 0.0 {
             Partial::with_capacity_antialiased(kind, cells)
         } else {
             Partial::with_capacity(kind, cells)
@@ -768,11 +780,7 @@ mod tests {
             reduction: if kind.needs_column() {
                 ReductionSpec::of(kind, "v")
             } else {
-                ReductionSpec {
-                    kind,
-                    column: None,
-                    by: None,
-                }
+                ReductionSpec::count().with_kind(kind)
             },
             categories: None,
             glyph: "points".into(),

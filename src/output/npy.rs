@@ -232,6 +232,7 @@ pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
         AggValues::Bool(_) => "|b1",
         AggValues::F64(_) => "<f8",
         AggValues::F32(_) => "<f4",
+        AggValues::I64(_) => "<i8",
     };
     w.write_all(&header(descr, &shape))?;
     const BLOCK: usize = 1 << 14;
@@ -250,6 +251,7 @@ pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
         AggValues::Bool(v) => cells(v.len(), &|i, b| b.push(u8::from(v[i])))?,
         AggValues::F64(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
         AggValues::F32(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
+        AggValues::I64(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
     }
     Ok(())
 }
@@ -407,6 +409,7 @@ mod tests {
             width: w,
             height: h,
             categories: cats,
+            n: None,
             values,
             x_range: (0.0, 1.0),
             y_range: (0.0, 1.0),

@@ -84,6 +84,19 @@ pub(crate) fn colorize_with(
                 });
             Totals::U64(totals)
         }
+        AggValues::I64(_) => {
+            // Row indices: as float64, NaN where empty.
+            let wide = Aggregate {
+                values: AggValues::F64(
+                    (0..agg.values.len())
+                        .map(|i| agg.values.get_f64(i))
+                        .collect(),
+                ),
+                categories: agg.categories.clone(),
+                ..*agg
+            };
+            return colorize_with(&wide, key, opts, shortcuts);
+        }
         AggValues::F32(v) => {
             // Antialiased categories: mixed in float64 (Datashader mixes
             // their float32 values in float32).

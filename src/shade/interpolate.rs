@@ -279,6 +279,11 @@ fn offset_data(values: &AggValues, span: Option<(f64, f64)>) -> Option<(Vec<f64>
             }
             Some((out, false))
         }
+        AggValues::I64(_) => {
+            // Row indices: as float64, NaN where empty.
+            let wide = (0..values.len()).map(|i| values.get_f64(i)).collect();
+            offset_data(&AggValues::F64(wide), span)
+        }
         AggValues::F32(v) => {
             // NumPy subtracts the offset (and clips) in float32.
             let (min, _) =

@@ -609,6 +609,9 @@ pub enum ShadeError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn shade(agg: &Aggregate, opts: &ShadeOptions) -> Result<Image, ShadeError> {
+    if let Some(plain) = agg.shadeable() {
+        return shade(&plain, opts);
+    }
     validate(agg, opts)?;
     let mut img = match &agg.categories {
         None => interpolate::interpolate(agg, opts)?,
@@ -688,7 +691,7 @@ fn validate(agg: &Aggregate, opts: &ShadeOptions) -> Result<(), ShadeError> {
         let limits = match agg.values {
             AggValues::U32(_) => Some((0.0, f64::from(u32::MAX), SpanProblem::OutsideUint32)),
             AggValues::Bool(_) => Some((-128.0, 127.0, SpanProblem::OutsideBool)),
-            AggValues::F64(_) | AggValues::F32(_) => None,
+            AggValues::F64(_) | AggValues::F32(_) | AggValues::I64(_) => None,
         };
         if let Some((min, max, reason)) = limits {
             if lo.trunc() < min || hi.trunc() > max {

@@ -213,12 +213,23 @@ impl SharedEqHist {
                     }
                 })
                 .collect(),
+            AggValues::I64(_) => (0..agg.values.len())
+                .map(|i| {
+                    let x = agg.values.get_f64(i);
+                    if x.is_nan() {
+                        f64::NAN
+                    } else {
+                        eval(x)
+                    }
+                })
+                .collect(),
             AggValues::Bool(_) => return super::shade(agg, opts),
         };
         let eq_agg = Aggregate {
             width: agg.width,
             height: agg.height,
             categories: None,
+            n: None,
             values: AggValues::F64(values),
             x_range: agg.x_range,
             y_range: agg.y_range,

@@ -12,6 +12,7 @@ fn agg_2d(width: usize, height: usize, values: AggValues) -> Aggregate {
         width,
         height,
         categories: None,
+        n: None,
         values,
         x_range: (0.0, 1.0),
         y_range: (0.0, 1.0),
@@ -21,6 +22,7 @@ fn agg_2d(width: usize, height: usize, values: AggValues) -> Aggregate {
 fn agg_cat(width: usize, height: usize, ncat: usize, values: AggValues) -> Aggregate {
     Aggregate {
         categories: Some((0..ncat).map(|c| format!("c{c}")).collect()),
+        n: None,
         ..agg_2d(width, height, values)
     }
 }

@@ -156,6 +156,7 @@ mod read_tests {
             AggValues::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
             AggValues::Bool(v) => v.iter().map(|&x| u64::from(x)).collect(),
             AggValues::F32(v) => v.iter().map(|x| u64::from(x.to_bits())).collect(),
+            AggValues::I64(v) => v.iter().map(|&x| x as u64).collect(),
         }
     }
 

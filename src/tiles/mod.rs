@@ -564,17 +564,19 @@ fn crop(
             start..start + width * planes
         })
     };
-    let p = agg.n_planes();
+    let p = agg.n_planes() * agg.n.unwrap_or(1);
     let values = match &agg.values {
         AggValues::U32(v) => AggValues::U32(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
         AggValues::Bool(v) => AggValues::Bool(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
         AggValues::F64(v) => AggValues::F64(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
         AggValues::F32(v) => AggValues::F32(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
+        AggValues::I64(v) => AggValues::I64(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
     };
     Aggregate {
         width,
         height,
         categories: agg.categories.clone(),
+        n: agg.n,
         values,
         x_range: bounds.0,
         y_range: bounds.1,
@@ -589,6 +591,7 @@ pub fn is_blank(agg: &Aggregate) -> bool {
         AggValues::Bool(v) => v.iter().all(|&b| !b),
         AggValues::F64(v) => v.iter().all(|c| c.is_nan()),
         AggValues::F32(v) => v.iter().all(|c| c.is_nan()),
+        AggValues::I64(v) => v.iter().all(|&r| r < 0),
     }
 }
 
@@ -779,7 +782,7 @@ fn eq_hist_over(visit: &mut Visit<'_>) -> Result<Option<SharedEqHist>, TileError
     visit(&mut |agg| {
         match &agg.values {
             AggValues::U32(_) => integer.add(agg)?,
-            AggValues::F64(_) | AggValues::F32(_) => {
+            AggValues::F64(_) | AggValues::F32(_) | AggValues::I64(_) => {
                 float = true;
                 if let Some(r) = value_range(agg) {
                     range = widen(range, r);

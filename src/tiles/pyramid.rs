@@ -330,7 +330,7 @@ fn zoom_scale(
                             .add(&agg)?;
                     }
                 }
-                AggValues::F64(_) | AggValues::F32(_) => is_float = true,
+                AggValues::F64(_) | AggValues::F32(_) | AggValues::I64(_) => is_float = true,
                 AggValues::Bool(_) => is_bool = true,
             }
             if let Some(r) = value_range(&agg) {

@@ -178,7 +178,7 @@ class Canvas:
         ``dims``: the x and y dimension names, the columns' by default)."""
         kind, column, cat_column = agg._spec()
         vertices = vertices or [(x, y)]
-        extra = [c for pair in vertices for c in pair if isinstance(c, str)]
+        extra = [c for pair in vertices for c in pair if isinstance(c, str)] + agg._columns()
         prepared = _prepare_source(source, x, y, column, cat_column, extra)
         x_range, y_range = self.x_range, self.y_range
         if prepared.table is not None:
@@ -194,6 +194,7 @@ class Canvas:
         # Datashader's check (and message) for log axes over the data's bounds.
         self.validate_ranges(x_range, y_range)
         params = self._params(x or "", y or "", kind, column, cat_column, prepared.labels, x_range, y_range)
+        params.update(agg._extra())
         if aa:
             params.update(aa)
         _layout_params(params, glyph, vertices, stacked)
@@ -243,6 +244,10 @@ class Canvas:
                 coords[cat_column] = [int(c) for c in out["categories"]]
             else:
                 coords[cat_column] = list(out["categories"])
+        if out.get("n") is not None:
+            # Datashader's trailing dimension of the _n reductions.
+            dims.append("n")
+            coords["n"] = np.arange(out["n"])
         return xr.DataArray(
             values, coords=coords, dims=dims, attrs=dict(x_range=x_range, y_range=y_range)
         )
@@ -439,6 +444,7 @@ class Canvas:
                 geometry, geometry, kind, column, cat_column, prepared.labels,
                 self.x_range, self.y_range,
             )
+            params.update(agg._extra())
             params.update(glyph="geometry-lines", geometry_kernel="spatialpandas", **aa)
             out = _native.aggregate_parquet(prepared.paths, params)
             return self._data_array(out, "x", "y", cat_column, prepared, self.x_range, self.y_range)
@@ -460,6 +466,7 @@ class Canvas:
         y_range = self.y_range if self.y_range is not None else bounds[1]
         self.validate_ranges(x_range, y_range)
         params = self._params(geometry, geometry, kind, column, cat_column, prepared.labels, x_range, y_range)
+        params.update(agg._extra())
         params.update(glyph="geometry-lines", geometry_kernel=gkernel, **aa)
         out = _native.aggregate_stream(table, params)
         return self._data_array(out, "x", "y", cat_column, prepared, x_range, y_range)

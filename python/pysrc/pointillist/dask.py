@@ -239,6 +239,7 @@ def geometry_lines(canvas, source, geometry, agg, aa, *, split_every=None, threa
     canvas.validate_ranges(x_range, y_range)
 
     params = canvas._params(geometry, geometry, kind, column, cat_column, labels, x_range, y_range)
+    params.update(agg._extra())
     params.update(glyph="geometry-lines", geometry_kernel=kernel, threads=threads, **aa)
     parts = ddf.to_delayed()
     if len(parts) != len(offsets):
@@ -322,7 +323,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
 
     kind, column, cat_column = agg._spec()
     vertices = (lines or {}).get("vertices") or [(x, y)]
-    extra = [c for v in vertices for c in v if isinstance(c, str)]
+    extra = [c for v in vertices for c in v if isinstance(c, str)] + agg._columns()
     cols = core._needed(x, y, column, cat_column)
     cols += [c for c in dict.fromkeys(extra) if c not in cols]
     core._check_columns(ddf.columns, cols)
@@ -340,7 +341,9 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     if y_range is None:
         wanted["y"] = _coord_bounds(ddf, [v[1] for v in vertices], ragged)
     down = lines is not None and lines["glyph"] in ("line", "area")
-    if kind in ("first", "last") or down:
+    if kind in ("first", "last") or agg._extra() or down:
+        # Rows positioned in the whole frame: first/last, the _n
+        # reductions and where (whose ties, and row index, go by row).
         wanted["lens"] = ddf.map_partitions(len)
     if down:
         # Each partition's last two rows lead the next one in.
@@ -364,6 +367,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     canvas.validate_ranges(x_range, y_range)
 
     params = canvas._params(x or "", y or "", kind, column, cat_column, labels, x_range, y_range)
+    params.update(agg._extra())
     params = _line_params(params, lines)
     params["threads"] = threads
     parts = ddf.to_delayed()
@@ -463,6 +467,7 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads, lines=None):
     params = canvas._params(
         x or "", y or "", kind, column, cat_column, None, canvas.x_range, canvas.y_range
     )
+    params.update(agg._extra())
     params = _line_params(params, lines)
     # On the client: ranges and categories as the single-process run finds
     # them (Parquet statistics and dictionary pages, else a scan), so that

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import builtins
 
+import numpy as np
+
 __all__ = [
     "Reduction",
     "count",
@@ -58,6 +60,14 @@ class Reduction:
     # What the core needs: (kind, value column, category column).
     def _spec(self):
         return self._kind, self.column, None
+
+    # Further parameters of the core (``n``, ``where``'s lookup).
+    def _extra(self):
+        return {}
+
+    # Columns read besides the value and category columns.
+    def _columns(self):
+        return []
 
     def __repr__(self):
         return f"{type(self).__name__}({self.column!r})"
@@ -175,6 +185,12 @@ class by(Reduction):
         kind, column, _ = self.reduction._spec()
         return kind, column, self.cat_column
 
+    def _extra(self):
+        return self.reduction._extra()
+
+    def _columns(self):
+        return self.reduction._columns()
+
     def __repr__(self):
         return f"{type(self).__name__}(column={self.column!r}, reduction={self.reduction!r})"
 
@@ -192,6 +208,124 @@ class count_cat(by):
         return f"count_cat(column={self.column!r})"
 
 
+class _n_reduction(Reduction):
+    """Base of the ``_n`` reductions: ``n`` values per pixel, a trailing
+    dimension ``n``."""
+
+    def __init__(self, column=None, n=3):
+        super().__init__(column)
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+            raise TypeError(f"{type(self).__name__}(n={n!r}): n must be an integer")
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        self.n = int(n)
+
+    def _extra(self):
+        return dict(n=self.n)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.column!r}, n={self.n})"
+
+    def __hash__(self):
+        return hash((type(self), self.column, self.n))
+
+
+class first_n(_n_reduction):
+    """The first ``n`` non-NaN values of ``column`` per pixel, in row
+    order, float64, NaN where fewer."""
+
+    _kind = "first_n"
+
+
+class last_n(_n_reduction):
+    """The last ``n`` non-NaN values of ``column`` per pixel, the most
+    recent first."""
+
+    _kind = "last_n"
+
+
+class max_n(_n_reduction):
+    """The ``n`` largest values of ``column`` per pixel, largest first
+    (of equal values, the earlier row first)."""
+
+    _kind = "max_n"
+
+
+class min_n(_n_reduction):
+    """The ``n`` smallest values of ``column`` per pixel, smallest first."""
+
+    _kind = "min_n"
+
+
+_SELECTORS = (first, last, max, min, first_n, last_n, max_n, min_n)
+
+
+class where(Reduction):
+    """The value of ``lookup_column`` in the row ``selector`` picks per
+    pixel (float64, NaN where empty), or that row's index in the input
+    (int64, -1 where empty) when ``lookup_column`` is None. ``selector``:
+    ``first``, ``last``, ``max``, ``min`` or their ``_n`` forms (then a
+    trailing dimension ``n``)."""
+
+    def __init__(self, selector, lookup_column=None):
+        if not isinstance(selector, _SELECTORS):
+            raise TypeError(
+                "selector can only be a first, first_n, last, last_n, "
+                "max, max_n, min or min_n reduction"
+            )
+        if lookup_column is not None and not isinstance(lookup_column, str):
+            raise NotImplementedError(
+                f"where(lookup_column={lookup_column!r}): pointillist takes column names (str) only"
+            )
+        self.selector = selector
+        self.column = lookup_column
+        self.lookup_column = lookup_column
+
+    def _spec(self):
+        kind, column, _ = self.selector._spec()
+        return kind, column, None
+
+    def _extra(self):
+        extra = dict(self.selector._extra())
+        if self.column is None:
+            extra["row_index"] = True
+        else:
+            extra["lookup"] = self.column
+        return extra
+
+    def _columns(self):
+        return [self.column] if self.column is not None else []
+
+    def __repr__(self):
+        return f"where({self.selector!r}, {self.column!r})"
+
+    def __hash__(self):
+        return hash((type(self), self.selector, self.column))
+
+
+class summary:
+    """Several reductions in one call, as an ``xarray.Dataset`` with one
+    variable per keyword, in keyword order."""
+
+    def __init__(self, **kwargs):
+        ks, vs = zip(*kwargs.items()) if kwargs else ((), ())
+        for v in vs:
+            if not isinstance(v, Reduction):
+                raise TypeError(f"summary: {v!r} is not a Reduction")
+        self.keys = ks
+        self.values = vs
+
+    def __hash__(self):
+        return hash((type(self), tuple(self.keys), tuple(self.values)))
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.keys == other.keys and self.values == other.values
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}={v!r}" for k, v in zip(self.keys, self.values))
+        return f"summary({inner})"
+
+
 def _not_implemented(name, what):
     def __init__(self, *args, **kwargs):
         raise NotImplementedError(f"{name}: {what} is not implemented by pointillist yet")
@@ -199,13 +333,7 @@ def _not_implemented(name, what):
     return type(name, (Reduction,), {"__init__": __init__, "__doc__": f"Not implemented: {what}."})
 
 
-first_n = _not_implemented("first_n", "the first_n reduction (n first values per pixel)")
-last_n = _not_implemented("last_n", "the last_n reduction (n last values per pixel)")
-max_n = _not_implemented("max_n", "the max_n reduction (n largest values per pixel)")
-min_n = _not_implemented("min_n", "the min_n reduction (n smallest values per pixel)")
-mode = _not_implemented("mode", "the mode reduction")
-where = _not_implemented("where", "the where reduction (a value from the row selected by another)")
-summary = _not_implemented("summary", "summary (several reductions in one pass, as an xarray.Dataset)")
+mode = _not_implemented("mode", "the mode reduction (raster downsampling comes with the grids issue)")
 category_codes = _not_implemented("category_codes", "categorizer objects")
 category_modulo = _not_implemented("category_modulo", "the category_modulo categorizer")
 category_binning = _not_implemented("category_binning", "the category_binning categorizer")

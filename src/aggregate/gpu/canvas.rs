@@ -333,7 +333,9 @@ impl<'g> GpuCanvas<'g> {
         scale: FixedScale,
         options: GpuOptions,
     ) -> Result<GpuCanvas<'g>, GpuError> {
-        let encoding = Encoding::for_kind(kind, scale);
+        let encoding = Encoding::for_kind(kind, scale).ok_or(GpuError::Unsupported {
+            reduction: kind.name(),
+        })?;
         let family = match kind {
             ReductionKind::Count => Family::Count,
             ReductionKind::Any => Family::Any,
@@ -341,6 +343,11 @@ impl<'g> GpuCanvas<'g> {
             ReductionKind::Var | ReductionKind::Std => Family::Var,
             ReductionKind::First | ReductionKind::Last => Family::Order,
             ReductionKind::Min | ReductionKind::Max => Family::Best,
+            _ => {
+                return Err(GpuError::Unsupported {
+                    reduction: kind.name(),
+                })
+            }
         };
         let device = &gpu.device;
         let binding = gpu.max_binding_bytes();

@@ -275,9 +275,10 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The encoding for `kind`.
-    pub fn for_kind(kind: ReductionKind, scale: FixedScale) -> Encoding {
-        match kind {
+    /// The encoding for `kind` (`None` for the `_n` reductions, which run
+    /// on the CPU only).
+    pub fn for_kind(kind: ReductionKind, scale: FixedScale) -> Option<Encoding> {
+        Some(match kind {
             ReductionKind::Count | ReductionKind::Any => Encoding::Cells,
             ReductionKind::Sum | ReductionKind::Mean => Encoding::Fixed(scale),
             ReductionKind::Min => Encoding::MinKey,
@@ -285,7 +286,11 @@ impl Encoding {
             ReductionKind::Var | ReductionKind::Std => Encoding::Moments(scale),
             ReductionKind::First => Encoding::FirstRow,
             ReductionKind::Last => Encoding::LastRow,
-        }
+            ReductionKind::FirstN
+            | ReductionKind::LastN
+            | ReductionKind::MinN
+            | ReductionKind::MaxN => return None,
+        })
     }
 
     /// Bytes uploaded per point: its cell, its words and, for first/last,

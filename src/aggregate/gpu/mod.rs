@@ -64,6 +64,12 @@ pub enum GpuError {
         reason: String,
     },
     /// The adapter refused to open a device.
+    /// A reduction the GPU kernels do not compute.
+    #[error("{reduction} is not computed on the GPU; use --device cpu")]
+    Unsupported {
+        /// The reduction asked for.
+        reduction: &'static str,
+    },
     #[error("GPU adapter {adapter} refused to open a device: {message}; use --device cpu")]
     RequestDevice {
         /// The adapter's name.
