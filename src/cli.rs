@@ -295,7 +295,12 @@ pub struct CanvasArgs {
     /// an _n form, e.g. where(max:fare,tip) or where(max_n:fare:5).
     #[arg(long, default_value = "count", value_name = "SPEC")]
     pub agg: String,
-    /// Split the reduction by the categories of COL.
+    /// Split the reduction by the categories of COL (its distinct values), or
+    /// by computed categories: category_modulo(COL,MODULO[,OFFSET]) ((COL - OFFSET)
+    /// mod MODULO of an integer column: categories 0..MODULO) or
+    /// category_binning(COL,LOWER,UPPER,NBINS[,INCLUDE_UNDER,INCLUDE_OVER]) (NBINS bins
+    /// from LOWER to UPPER, and a last category for NaN and, unless included, values
+    /// under or over), as Datashader's categorizers.
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
     /// Categories in plane order (default: the column's sorted distinct values).
@@ -1026,7 +1031,9 @@ impl CanvasArgs {
             if reduction.by.is_some() {
                 bail!("--agg {} already splits by category; drop --by {by} or use --agg count --by {by}", self.agg);
             }
-            reduction.by = Some(by.clone());
+            let (column, categorizer) =
+                pointillist::source::Categorizer::parse_by(by).map_err(anyhow::Error::msg)?;
+            reduction = reduction.by_categorizer(&column, categorizer);
         }
         if self.width == 0 || self.height == 0 {
             bail!(

@@ -189,7 +189,9 @@ impl Params {
         spec.validate()
             .map_err(|e| PyValueError::new_err(e.message))?;
         if let Some(b) = &self.by {
-            spec = spec.by(b);
+            let (column, c) =
+                pointillist::source::Categorizer::parse_by(b).map_err(PyValueError::new_err)?;
+            spec = spec.by_categorizer(&column, c);
         }
         let mut req = AggregateRequest::new(self.width, self.height)
             .with_columns(&self.x, &self.y)

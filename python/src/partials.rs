@@ -45,7 +45,10 @@ fn fixed_request(p: &Params, what: &str) -> PyResult<AggregateRequest> {
              share their ranges, so they are resolved before the map step"
         )));
     }
-    if p.by.is_some() && p.categories.is_none() {
+    let computed = p.by.as_deref().is_some_and(|b| {
+        pointillist::source::Categorizer::parse_by(b).is_ok_and(|(_, c)| c.count().is_some())
+    });
+    if p.by.is_some() && p.categories.is_none() && !computed {
         return Err(PyValueError::new_err(format!(
             "{what}: give the categories: the partials of one aggregation must share them, \
              so they are resolved before the map step"

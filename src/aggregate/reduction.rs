@@ -5,9 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::select::{SelectOrder, SelectOutput};
+use crate::source::Categorizer;
 
 /// Datashader's default `n` for `first_n` ... `max_n`.
-pub const DEFAULT_N: usize = 3;
+pub const DEFAULT_N: usize = 1;
 
 /// What `where(selector, lookup_column)` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +131,7 @@ impl ReductionKind {
 
 /// A full reduction: the operation, its value column, and the category
 /// column that splits it into planes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReductionSpec {
     /// The operation.
     pub kind: ReductionKind,
@@ -138,6 +139,8 @@ pub struct ReductionSpec {
     pub column: Option<String>,
     /// Category column: one plane per category (`count_cat:COL` or `--by COL`).
     pub by: Option<String>,
+    /// How the category column becomes planes (its values by default).
+    pub categorizer: Categorizer,
     /// Values kept per cell by `first_n` ... `max_n` (1 for the others).
     pub n: usize,
     /// `where(selector, lookup)`: what a selector (`first`, `last`, `min`,
@@ -163,6 +166,7 @@ impl ReductionSpec {
             kind: ReductionKind::Count,
             column: None,
             by: None,
+            categorizer: Categorizer::Values,
             n: 1,
             lookup: None,
         }
@@ -174,6 +178,7 @@ impl ReductionSpec {
             kind,
             column: Some(column.to_string()),
             by: None,
+            categorizer: Categorizer::Values,
             n: if kind.is_n() { DEFAULT_N } else { 1 },
             lookup: None,
         }
@@ -259,6 +264,20 @@ impl ReductionSpec {
         self.by = Some(column.to_string());
         self
     }
+
+    /// Split this reduction by the categories `categorizer` makes of
+    /// `column` (Datashader's `by(category_modulo(...), ...)`).
+    pub fn by_categorizer(mut self, column: &str, categorizer: Categorizer) -> ReductionSpec {
+        self.by = Some(column.to_string());
+        self.categorizer = categorizer;
+        self
+    }
+
+    /// The category column with its categorizer, in `--by`'s grammar
+    /// ([`Categorizer::parse_by`]).
+    pub fn by_description(&self) -> Option<String> {
+        self.by.as_deref().map(|b| self.categorizer.describe(b))
+    }
 }
 
 impl FromStr for ReductionSpec {
@@ -276,11 +295,13 @@ impl FromStr for ReductionSpec {
                 Some((sel, l)) if !l.trim().is_empty() => {
                     (sel, Lookup::Column(l.trim().to_string()))
                 }
-                Some(_) => return Err(SpecError {
-                    message: format!(
+                Some(_) => {
+                    return Err(SpecError {
+                        message: format!(
                         "aggregation '{s}' names no lookup column after ','; valid: {SPEC_HELP}"
                     ),
-                }),
+                    })
+                }
                 None => (inner, Lookup::RowIndex),
             };
             let spec: ReductionSpec = sel.parse()?;
@@ -389,13 +410,17 @@ impl fmt::Display for ReductionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.lookup.is_some() || self.kind.is_n() {
             self.write_reduction(f)?;
-            if let Some(b) = &self.by {
+            if let Some(b) = self.by_description() {
                 write!(f, " by {b}")?;
             }
             return Ok(());
         }
-        match (&self.column, &self.by) {
-            (None, Some(b)) if self.kind == ReductionKind::Count => write!(f, "count_cat:{b}"),
+        match (&self.column, &self.by_description()) {
+            (None, Some(b))
+                if self.kind == ReductionKind::Count && self.categorizer == Categorizer::Values =>
+            {
+                write!(f, "count_cat:{b}")
+            }
             (c, b) => {
                 f.write_str(self.kind.name())?;
                 if let Some(c) = c {

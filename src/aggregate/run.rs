@@ -35,12 +35,12 @@ use super::line::{
 };
 use super::mercator;
 use super::partial::{pick_key, spec_state_bytes_per_cell, AaRule, Partial, NO_CELL};
-use super::reduction::{ReductionKind, ReductionSpec};
+use super::reduction::{ReductionKind, ReductionSpec, SpecError};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
     auto_range, decode_geometry, geometry_range, list_to_f64, numeric_to_f64, range_from_metadata,
-    CategoryMap, GeometryBuf, GeometryKind, Source, SourceError, Unit, UnitReader, BATCH_ROWS,
-    UNIT_ROWS,
+    Categorizer, CategoryMap, GeometryBuf, GeometryKind, Source, SourceError, Unit, UnitReader,
+    BATCH_ROWS, UNIT_ROWS,
 };
 
 /// Partials of finished groups waiting to be merged in group order.
@@ -1154,6 +1154,30 @@ impl AggregationPlan {
         }
         let by = match &req.reduction.by {
             None => None,
+            Some(col) if req.reduction.categorizer != Categorizer::Values => {
+                let c = req.reduction.categorizer;
+                c.validate()
+                    .map_err(|message| AggError::Reduction(SpecError { message }))?;
+                if req.categories.is_some() {
+                    return Err(AggError::Reduction(SpecError {
+                        message: format!(
+                            "{}: its categories are 0, 1, ...; drop the category list",
+                            c.describe(col)
+                        ),
+                    }));
+                }
+                if matches!(c, Categorizer::Modulo { .. }) {
+                    source.check_integer(col)?;
+                } else {
+                    source.check_numeric(col)?;
+                }
+                let map = CategoryMap::derived(c).ok_or_else(|| {
+                    AggError::Reduction(SpecError {
+                        message: format!("{}: not a categorizer", c.describe(col)),
+                    })
+                })?;
+                Some((col.clone(), map))
+            }
             Some(col) => {
                 let ckind = source.check_category(col)?;
                 let labels = match &req.categories {
@@ -1458,7 +1482,7 @@ impl AggregationPlan {
     /// How a unit's batches are read: a string category column through its
     /// Parquet dictionary.
     fn reader(&self) -> ReadUnit {
-        if self.by.is_some() {
+        if self.by.as_ref().is_some_and(|(_, m)| !m.is_derived()) {
             Source::read_unit_runs_dictionary
         } else {
             Source::read_unit_runs

@@ -51,6 +51,7 @@ use super::error::AggError;
 use super::geometry::AxisKind;
 use super::partial::{spec_plane_names, Partial};
 use super::reduction::{ReductionKind, ReductionSpec};
+use crate::source::Categorizer;
 
 /// The version of the serialised form this build writes and reads.
 pub const PARTIAL_FORMAT_VERSION: u32 = 1;
@@ -232,7 +233,7 @@ impl AggregateSpec {
             "y_upper_open": self.y_upper_open,
             "lnglat": self.lnglat,
             "reduction": reduction_json(&self.reduction),
-            "by": self.reduction.by,
+            "by": self.reduction.by_description(),
             "categories": self.categories,
             "glyph": self.glyph,
             "line_width": self.line_width,
@@ -271,9 +272,12 @@ impl AggregateSpec {
         let mut reduction: ReductionSpec = s("reduction")?
             .parse()
             .map_err(|e: super::reduction::SpecError| e.message)?;
-        reduction.by = match v.get("by") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(b)) => Some(b.clone()),
+        match v.get("by") {
+            None | Some(Value::Null) => reduction.by = None,
+            Some(Value::String(b)) => {
+                let (column, c) = Categorizer::parse_by(b)?;
+                reduction = reduction.by_categorizer(&column, c);
+            }
             Some(_) => return Err("spec field 'by' is not a string".into()),
         };
         let categories = match v.get("categories") {

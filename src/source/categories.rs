@@ -17,7 +17,277 @@ use arrow_array::types::{
 use arrow_array::{Array, DictionaryArray};
 use arrow_schema::DataType;
 
-use super::decode::is_integer;
+use super::decode::{is_integer, numeric_to_f64};
+
+/// How `by` turns a column into category planes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Categorizer {
+    /// The column's own values: strings, integers or a dictionary's
+    /// entries (Datashader's `by('col')` of a categorical column, and
+    /// `category_codes`).
+    #[default]
+    Values,
+    /// Datashader's `category_modulo(col, modulo, offset)`: category
+    /// `(value - offset) mod modulo` of an integer column (never negative,
+    /// as Python's `%`), categories `0 .. modulo`.
+    Modulo {
+        /// The number of categories.
+        modulo: u64,
+        /// Subtracted first.
+        offset: i64,
+    },
+    /// Datashader's `category_binning(col, lower, upper, nbins,
+    /// include_under, include_over)`: `nbins` bins of `(upper - lower) /
+    /// nbins` from `lower`, and one more category (the last) for NaN and,
+    /// where not included in the first or last bin, values under or over.
+    Binning {
+        /// The lower edge of the first bin.
+        lower: f64,
+        /// The upper edge of the last bin.
+        upper: f64,
+        /// Bins (categories are one more).
+        nbins: u32,
+        /// Values under `lower` go to bin 0 (else to the last category).
+        include_under: bool,
+        /// Values at or over `upper` go to the last bin (else to the last
+        /// category).
+        include_over: bool,
+    },
+}
+
+impl Categorizer {
+    /// The categories it makes (`None` for [`Categorizer::Values`], whose
+    /// categories come from the data or the user).
+    pub fn count(&self) -> Option<u64> {
+        match *self {
+            Categorizer::Values => None,
+            Categorizer::Modulo { modulo, .. } => Some(modulo),
+            Categorizer::Binning { nbins, .. } => Some(u64::from(nbins) + 1),
+        }
+    }
+
+    /// The labels of its categories, `0`, `1`, ...
+    pub fn labels(&self) -> Option<Vec<String>> {
+        self.count()
+            .map(|n| (0..n).map(|i| i.to_string()).collect())
+    }
+
+    /// Check the parameters: a modulo and a bin count of at least 1,
+    /// two different finite bounds. The message says what to give.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Categorizer::Values => Ok(()),
+            Categorizer::Modulo { modulo: 0, .. } => {
+                Err("category_modulo: modulo must be at least 1".into())
+            }
+            Categorizer::Modulo { .. } => Ok(()),
+            Categorizer::Binning { nbins: 0, .. } => {
+                Err("category_binning: nbins must be at least 1".into())
+            }
+            // Datashader takes lower > upper too (bins counted downwards).
+            Categorizer::Binning { lower, upper, .. }
+                if !(lower.is_finite() && upper.is_finite() && lower != upper) =>
+            {
+                Err(format!(
+                    "category_binning: bounds {lower}, {upper}: give two different finite bounds"
+                ))
+            }
+            Categorizer::Binning { .. } => Ok(()),
+        }
+    }
+
+    /// The grammar of `--by` (and of partials' specs): `COL`,
+    /// `category_modulo(COL,MODULO[,OFFSET])` or
+    /// `category_binning(COL,LOWER,UPPER,NBINS[,INCLUDE_UNDER,INCLUDE_OVER])`
+    /// (booleans `true`/`false`), as `(column, categorizer)`.
+    pub fn parse_by(s: &str) -> Result<(String, Categorizer), String> {
+        const HELP: &str = "give COL, category_modulo(COL,MODULO[,OFFSET]) or category_binning(COL,LOWER,UPPER,NBINS[,INCLUDE_UNDER,INCLUDE_OVER])";
+        let s = s.trim();
+        let call = |name: &str| -> Option<Vec<String>> {
+            let inner = s.strip_prefix(name)?.trim_start().strip_prefix('(')?;
+            let inner = inner.strip_suffix(')')?;
+            Some(inner.split(',').map(|a| a.trim().to_string()).collect())
+        };
+        let bad = |what: &str| format!("--by {s}: {what}; {HELP}");
+        let int = |a: &str| {
+            a.parse::<i64>()
+                .map_err(|_| bad(&format!("'{a}' is not an integer")))
+        };
+        let float = |a: &str| {
+            a.parse::<f64>()
+                .map_err(|_| bad(&format!("'{a}' is not a number")))
+        };
+        let boolean = |a: &str| match a {
+            "true" | "True" | "1" => Ok(true),
+            "false" | "False" | "0" => Ok(false),
+            _ => Err(bad(&format!("'{a}' is not true or false"))),
+        };
+        let c = if let Some(args) = call("category_modulo") {
+            let [col, modulo, rest @ ..] = &args[..] else {
+                return Err(bad("category_modulo takes a column and a modulo"));
+            };
+            let offset = match rest {
+                [] => 0,
+                [o] => int(o)?,
+                _ => return Err(bad("category_modulo takes at most three arguments")),
+            };
+            let modulo = u64::try_from(int(modulo)?).map_err(|_| bad("modulo must be positive"))?;
+            (col.clone(), Categorizer::Modulo { modulo, offset })
+        } else if let Some(args) = call("category_binning") {
+            let [col, lower, upper, nbins, rest @ ..] = &args[..] else {
+                return Err(bad(
+                    "category_binning takes a column, lower, upper and nbins",
+                ));
+            };
+            let (include_under, include_over) = match rest {
+                [] => (true, true),
+                [u, o] => (boolean(u)?, boolean(o)?),
+                _ => return Err(bad("give both INCLUDE_UNDER and INCLUDE_OVER, or neither")),
+            };
+            let nbins = u32::try_from(int(nbins)?).map_err(|_| bad("nbins must be positive"))?;
+            (
+                col.clone(),
+                Categorizer::Binning {
+                    lower: float(lower)?,
+                    upper: float(upper)?,
+                    nbins,
+                    include_under,
+                    include_over,
+                },
+            )
+        } else if s.starts_with("category_codes(") {
+            let col = call("category_codes")
+                .and_then(|a| a.first().cloned())
+                .ok_or_else(|| bad("category_codes takes a column"))?;
+            (col, Categorizer::Values)
+        } else {
+            (s.to_string(), Categorizer::Values)
+        };
+        if c.0.is_empty() {
+            return Err(bad("no column"));
+        }
+        c.1.validate().map_err(|e| bad(&e))?;
+        Ok(c)
+    }
+
+    /// `column` with this categorizer, in [`Categorizer::parse_by`]'s
+    /// grammar.
+    pub fn describe(&self, column: &str) -> String {
+        match *self {
+            Categorizer::Values => column.to_string(),
+            Categorizer::Modulo { modulo, offset } => {
+                format!("category_modulo({column},{modulo},{offset})")
+            }
+            Categorizer::Binning {
+                lower,
+                upper,
+                nbins,
+                include_under,
+                include_over,
+            } => format!(
+                "category_binning({column},{lower:?},{upper:?},{nbins},{include_under},{include_over})"
+            ),
+        }
+    }
+
+    /// Codes of `array` (integers for [`Categorizer::Modulo`], numbers for
+    /// [`Categorizer::Binning`]) into `out`; false when the array is not of
+    /// such a type.
+    fn codes(&self, array: &dyn Array, out: &mut Vec<u32>, scratch: &mut Vec<f64>) -> bool {
+        out.clear();
+        out.resize(array.len(), CategoryMap::NONE);
+        match *self {
+            Categorizer::Values => false,
+            Categorizer::Modulo { modulo, offset } if array.data_type() == &DataType::Boolean => {
+                let b = array.as_boolean();
+                for (i, o) in out.iter_mut().enumerate() {
+                    if b.is_valid(i) {
+                        let v = i128::from(b.value(i));
+                        *o = (v - i128::from(offset)).rem_euclid(i128::from(modulo)) as u32;
+                    }
+                }
+                true
+            }
+            Categorizer::Modulo { modulo, offset } => {
+                // NumPy subtracts in the column's own dtype (wrapping, so a
+                // uint8 column less 5 wraps below 0 to 251), then takes
+                // Python's `%` (the sign of the modulo: 0 .. modulo).
+                let dt = match array.data_type() {
+                    DataType::Dictionary(_, v) => v.as_ref().clone(),
+                    dt => dt.clone(),
+                };
+                let (bits, signed) = match dt {
+                    DataType::Int8 => (8, true),
+                    DataType::Int16 => (16, true),
+                    DataType::Int32 => (32, true),
+                    DataType::UInt8 => (8, false),
+                    DataType::UInt16 => (16, false),
+                    DataType::UInt32 => (32, false),
+                    DataType::UInt64 => (64, false),
+                    _ => (64, true),
+                };
+                let wrap = |d: i128| -> i128 {
+                    let m = d.rem_euclid(1i128 << bits);
+                    if signed && m >= 1i128 << (bits - 1) {
+                        m - (1i128 << bits)
+                    } else {
+                        m
+                    }
+                };
+                for_each_int(array, |i, v| {
+                    if let Some(v) = v {
+                        let d = wrap(i128::from(v) - i128::from(offset));
+                        out[i] = d.rem_euclid(i128::from(modulo)) as u32;
+                    }
+                })
+            }
+            Categorizer::Binning {
+                lower,
+                upper,
+                nbins,
+                include_under,
+                include_over,
+            } => {
+                if !numeric_to_f64(array, scratch) {
+                    return false;
+                }
+                let binsize = (upper - lower) / f64::from(nbins);
+                // NumPy computes a float32 column's index in float32 (the
+                // Python floats are weak scalars).
+                let single = matches!(array.data_type(), DataType::Float32 | DataType::Float16);
+                let nbins = i64::from(nbins);
+                let under = if include_under { 0 } else { nbins };
+                let over = if include_over { nbins - 1 } else { nbins };
+                for (o, &v) in out.iter_mut().zip(scratch.iter()) {
+                    if v.is_nan() {
+                        *o = nbins as u32;
+                        continue;
+                    }
+                    let f = if single {
+                        f64::from((v as f32 - lower as f32) / binsize as f32)
+                    } else {
+                        (v - lower) / binsize
+                    };
+                    // NumPy's `astype(int)`: truncation, and (on x86) the
+                    // minimum int64 for what does not fit (infinities).
+                    let idx = if f.is_finite() && f.abs() < 9.223_372_036_854_775_807e18 {
+                        f as i64
+                    } else {
+                        i64::MIN
+                    };
+                    // Datashader's two assignments in turn: under first, then
+                    // over, which also catches an under value sent to
+                    // `nbins` (not included) when over values are included.
+                    let idx = if idx < 0 { under } else { idx };
+                    let idx = if idx >= nbins { over } else { idx };
+                    *o = idx as u32;
+                }
+                true
+            }
+        }
+    }
+}
 
 /// What a category column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +601,8 @@ pub struct CategoryMap {
     labels: Vec<String>,
     strings: HashMap<String, u32>,
     ints: HashMap<i64, u32>,
+    /// Codes computed from the values instead of looked up.
+    derived: Categorizer,
 }
 
 impl CategoryMap {
@@ -358,7 +630,26 @@ impl CategoryMap {
             labels,
             strings,
             ints,
+            derived: Categorizer::Values,
         })
+    }
+
+    /// The map of a categorizer that computes codes from numbers
+    /// ([`Categorizer::Modulo`], [`Categorizer::Binning`]); `None` for
+    /// [`Categorizer::Values`].
+    pub fn derived(c: Categorizer) -> Option<CategoryMap> {
+        Some(CategoryMap {
+            kind: CategoryKind::Integers,
+            labels: c.labels()?,
+            strings: HashMap::new(),
+            ints: HashMap::new(),
+            derived: c,
+        })
+    }
+
+    /// Whether codes are computed from numbers rather than looked up.
+    pub fn is_derived(&self) -> bool {
+        self.derived != Categorizer::Values
     }
 
     /// Labels in plane order.
@@ -379,6 +670,9 @@ impl CategoryMap {
     /// Write the code of every row of `array` to `out` (cleared first).
     /// Returns false when the array is not of this map's kind.
     pub fn codes(&self, array: &dyn Array, out: &mut Vec<u32>) -> bool {
+        if self.is_derived() {
+            return self.derived.codes(array, out, &mut Vec::new());
+        }
         out.clear();
         out.resize(array.len(), Self::NONE);
         match self.kind {
@@ -547,5 +841,92 @@ mod tests {
         assert_eq!(got, want);
         assert!(map.codes(&u8s, &mut got));
         assert_eq!(got, want);
+    }
+
+    fn derived_codes(c: Categorizer, array: &dyn Array) -> Vec<u32> {
+        let map = CategoryMap::derived(c).expect("a computed categorizer");
+        let mut out = Vec::new();
+        assert!(map.codes(array, &mut out));
+        out
+    }
+
+    #[test]
+    fn modulo_wraps_in_the_column_dtype_and_floors() {
+        use arrow_array::{Int32Array, UInt8Array};
+        let c = Categorizer::Modulo {
+            modulo: 3,
+            offset: 0,
+        };
+        let ints = Int32Array::from(vec![Some(-4), Some(-3), Some(-2), Some(-1), Some(0), None]);
+        assert_eq!(derived_codes(c, &ints), [2, 0, 1, 2, 0, CategoryMap::NONE]);
+        // uint8 0..10 less 5 wraps to 251..255, 0..4 before the modulo.
+        let c = Categorizer::Modulo {
+            modulo: 3,
+            offset: 5,
+        };
+        let u8s = UInt8Array::from((0..10).collect::<Vec<u8>>());
+        let mut counts = [0; 3];
+        for code in derived_codes(c, &u8s) {
+            counts[code as usize] += 1;
+        }
+        assert_eq!(counts, [4, 3, 3]);
+    }
+
+    #[test]
+    fn binning_truncates_and_sends_under_and_over_as_numpy_does() {
+        use arrow_array::Float64Array;
+        let values = Float64Array::from(vec![
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0,
+            0.9999,
+            -1.0001,
+            -1.4999,
+            -1.5,
+            -1.50001,
+            f64::NAN,
+            -1.0,
+        ]);
+        let count = |under, over| {
+            let c = Categorizer::Binning {
+                lower: -1.0,
+                upper: 1.0,
+                nbins: 4,
+                include_under: under,
+                include_over: over,
+            };
+            let mut counts = [0; 5];
+            for code in derived_codes(c, &values) {
+                counts[code as usize] += 1;
+            }
+            counts
+        };
+        // Infinities cast to the minimum int64 (under); a value less than a
+        // bin below `lower` truncates to bin 0; `upper` is over; NaN last.
+        assert_eq!(count(true, true), [7, 0, 0, 2, 1]);
+        assert_eq!(count(false, false), [3, 0, 0, 1, 6]);
+        // Under values first go to the last category, then (as over) to
+        // the last bin.
+        assert_eq!(count(false, true), [3, 0, 0, 6, 1]);
+    }
+
+    #[test]
+    fn by_grammar_round_trips() {
+        for s in [
+            "cat",
+            "category_modulo(i,3,1)",
+            "category_binning(v,-1.0,1.0,4,false,true)",
+        ] {
+            let (col, c) = Categorizer::parse_by(s).expect(s);
+            assert_eq!(c.describe(&col), s);
+        }
+        for bad in [
+            "category_modulo(i,0)",
+            "category_binning(v,1,1,4)",
+            "category_binning(v,0,1,0)",
+            "category_modulo(i)",
+        ] {
+            assert!(Categorizer::parse_by(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -35,7 +35,7 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 
-pub use categories::{CategoryKind, CategoryMap};
+pub use categories::{Categorizer, CategoryKind, CategoryMap};
 pub use decode::{is_numeric as is_numeric_type, is_numeric_list, list_to_f64, numeric_to_f64};
 pub use error::SourceError;
 pub(crate) use geometry::{decode_geometry, GeometryBuf, GeometryDecodeError, GeometryKind};
@@ -414,6 +414,25 @@ impl Source {
                     path: label.to_string(),
                     column: column.to_string(),
                     found: dt.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Check that `column` exists in every file as integers or booleans
+    /// (what `category_modulo` takes).
+    pub fn check_integer(&self, column: &str) -> Result<(), SourceError> {
+        let types = self.column_types(column)?;
+        for (label, dt) in self.files().into_iter().zip(types) {
+            let ok = decode::is_integer(&dt)
+                || dt == DataType::Boolean
+                || matches!(&dt, DataType::Dictionary(_, v) if decode::is_integer(v));
+            if !ok {
+                return Err(SourceError::NotNumeric {
+                    path: label.to_string(),
+                    column: column.to_string(),
+                    found: format!("{dt} (category_modulo needs an integer column)"),
                 });
             }
         }

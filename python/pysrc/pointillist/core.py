@@ -159,6 +159,8 @@ class Canvas:
             )
         if agg is None:
             agg = rd.count()
+        if isinstance(agg, rd.summary):
+            return _summary(agg, source, lambda s, a: self.points(s, x, y, agg=a))
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         self.validate()
@@ -179,7 +181,17 @@ class Canvas:
         kind, column, cat_column = agg._spec()
         vertices = vertices or [(x, y)]
         extra = [c for pair in vertices for c in pair if isinstance(c, str)] + agg._columns()
-        prepared = _prepare_source(source, x, y, column, cat_column, extra)
+        # A computed categorizer (category_modulo, category_binning): the
+        # core codes a plain numeric column, categories 0, 1, ...
+        derived = agg._describe() if isinstance(agg, rd.by) else None
+        if derived is not None:
+            extra.append(cat_column)
+            _check_categorizer(source, agg)
+        prepared = _prepare_source(
+            source, x, y, column, None if derived is not None else cat_column, extra
+        )
+        if derived is not None:
+            prepared.int_categories = True
         x_range, y_range = self.x_range, self.y_range
         if prepared.table is not None:
             # Datashader's bounds of in-memory data: NaN skipped, infinities
@@ -195,6 +207,8 @@ class Canvas:
         self.validate_ranges(x_range, y_range)
         params = self._params(x or "", y or "", kind, column, cat_column, prepared.labels, x_range, y_range)
         params.update(agg._extra())
+        if derived is not None:
+            params["by"] = derived
         if aa:
             params.update(aa)
         _layout_params(params, glyph, vertices, stacked)
@@ -392,6 +406,12 @@ class Canvas:
                     )
         if agg is None:
             agg = rd.any()
+        if isinstance(agg, rd.summary):
+            return _summary(
+                agg,
+                source,
+                lambda s, a: self.line(s, x, y, a, axis, geometry, line_width, antialias),
+            )
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         # As in Datashader, a width of 0 or less draws plain lines.
@@ -491,6 +511,8 @@ class Canvas:
         """
         if agg is None:
             agg = rd.any()
+        if isinstance(agg, rd.summary):
+            return _summary(agg, source, lambda s, a: self.area(s, x, y, a, axis, y_stack))
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         if axis not in (0, 1):
@@ -592,6 +614,51 @@ class Canvas:
 
     def raster(self, *args, **kwargs):
         raise NotImplementedError("Canvas.raster: rasters are not implemented by pointillist")
+
+
+def _check_categorizer(frame, agg):
+    """Datashader's dtype checks of a computed categorizer on a pandas (or
+    Dask) frame, where pandas dtypes say more than Arrow's: category_modulo
+    takes integer and bool columns only (not a categorical of integers),
+    category_binning no categorical or datetime column."""
+    dtypes = getattr(frame, "dtypes", None)
+    column = agg.cat_column
+    if dtypes is None or column not in getattr(frame, "columns", ()):
+        return
+    import pandas as pd
+
+    dt = frame[column].dtype
+    categorical = isinstance(dt, pd.CategoricalDtype)
+    if isinstance(agg.categorizer, rd.category_binning):
+        if categorical or getattr(dt, "kind", "") in "mM":
+            raise TypeError(f"category_binning: column '{column}' of dtype {dt} is not numeric")
+    elif categorical or getattr(dt, "kind", "") not in "biu":
+        raise ValueError("input must be an integer column")
+
+
+def _summary(agg, source, run):
+    """Datashader's ``summary``: an ``xarray.Dataset`` of each named
+    reduction's DataArray (keys sorted), with the ranges' attrs. Each
+    reduction is its own pass over ``source`` (a one-shot Arrow stream is
+    read into a Table first, so it can be read again)."""
+    ns = set()
+    for v in agg.values:
+        inner = v.reduction if isinstance(v, rd.by) else v
+        inner = inner.selector if isinstance(inner, rd.where) else inner
+        if isinstance(inner, rd._n_reduction):
+            ns.add(inner.n)
+    if len(ns) > 1:
+        raise ValueError("Using multiple FloatingNReductions with different n values is not supported")
+    mod = type(source).__module__.split(".")[0]
+    if mod != "pandas" and not _is_path(source) and not _is_dask(source):
+        import pyarrow as pa
+
+        if hasattr(source, "__arrow_c_stream__") and not isinstance(source, pa.Table):
+            source = pa.table(source)
+    data = {key: run(source, red) for key, red in zip(agg.keys, agg.values)}
+    first = data[agg.keys[0]]
+    attrs = {a: first.attrs[a] for a in ("x_range", "y_range")}
+    return xr.Dataset(data, attrs=attrs)
 
 
 def _layout_params(params, glyph, vertices, stacked):

@@ -329,7 +329,13 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     core._check_columns(ddf.columns, cols)
     ddf = ddf[cols]
 
-    ddf, labels, coords = _categories(ddf, cat_column)
+    derived = agg._describe() if isinstance(agg, rd.by) else None
+    if derived is None:
+        ddf, labels, coords = _categories(ddf, cat_column)
+    else:
+        # category_modulo / category_binning: coded by the core, 0, 1, ...
+        core._check_categorizer(ddf, agg)
+        labels = coords = None
 
     # One pass on the cluster for what the plan needs: the data's ranges
     # where the canvas has none, partition lengths for first/last.
@@ -368,6 +374,8 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
 
     params = canvas._params(x or "", y or "", kind, column, cat_column, labels, x_range, y_range)
     params.update(agg._extra())
+    if derived is not None:
+        params["by"] = derived
     params = _line_params(params, lines)
     params["threads"] = threads
     parts = ddf.to_delayed()
@@ -388,7 +396,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
         leaves = [leaf(p, cols, params, int(off)) for p, off in zip(parts, offsets)]
     (blob,) = dask.compute(_tree(leaves, split_every))
     out = _native.finish_partial(blob)
-    prepared = core._Prepared(labels=labels, coords=coords)
+    prepared = core._Prepared(labels=labels, coords=coords, int_categories=derived is not None)
     dx, dy = (lines or {}).get("dims") or (x, y)
     return canvas._data_array(out, dx, dy, cat_column, prepared, x_range, y_range)
 
@@ -462,12 +470,17 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads, lines=None):
     # Categories as ``dd.read_parquet`` + ``categorize`` give them (sorted;
     # pandas' ``read_parquet``, and so the single-process path, keeps the
     # dictionary's order instead).
-    is_int = cat_column is not None and _native.parquet_categories(frags.paths, cat_column)[1]
+    derived = agg._describe() if isinstance(agg, rd.by) else None
+    is_int = derived is not None or (
+        cat_column is not None and _native.parquet_categories(frags.paths, cat_column)[1]
+    )
     prepared = core._Prepared(paths=frags.paths, int_categories=is_int)
     params = canvas._params(
         x or "", y or "", kind, column, cat_column, None, canvas.x_range, canvas.y_range
     )
     params.update(agg._extra())
+    if derived is not None:
+        params["by"] = derived
     params = _line_params(params, lines)
     # On the client: ranges and categories as the single-process run finds
     # them (Parquet statistics and dictionary pages, else a scan), so that

@@ -167,11 +167,12 @@ class by(Reduction):
     def __init__(self, cat_column, reduction=None):
         if reduction is None:
             reduction = count()
-        if not isinstance(cat_column, str):
-            raise NotImplementedError(
-                f"by({cat_column!r}): categorizers (category_codes, category_modulo, "
-                "category_binning) are not implemented by pointillist; give a column name"
-            )
+        self.categorizer = None
+        if isinstance(cat_column, category_codes):
+            self.categorizer = cat_column
+            cat_column = cat_column.column
+        elif not isinstance(cat_column, str):
+            raise TypeError("first argument must be a column name or a CategoryPreprocess instance")
         if isinstance(reduction, by):
             raise NotImplementedError("by() of a by() reduction is not implemented by pointillist")
         if not isinstance(reduction, Reduction):
@@ -190,6 +191,11 @@ class by(Reduction):
 
     def _columns(self):
         return self.reduction._columns()
+
+    def _describe(self):
+        """The core's ``by`` for a computed categorizer (modulo, binning),
+        None for a column's own categories."""
+        return self.categorizer._describe() if self.categorizer is not None else None
 
     def __repr__(self):
         return f"{type(self).__name__}(column={self.column!r}, reduction={self.reduction!r})"
@@ -212,13 +218,12 @@ class _n_reduction(Reduction):
     """Base of the ``_n`` reductions: ``n`` values per pixel, a trailing
     dimension ``n``."""
 
-    def __init__(self, column=None, n=3):
+    def __init__(self, column=None, n=1):
         super().__init__(column)
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        if not isinstance(n, (int, np.integer)):
             raise TypeError(f"{type(self).__name__}(n={n!r}): n must be an integer")
-        if n < 1:
-            raise ValueError("n must be >= 1")
-        self.n = int(n)
+        # Datashader clamps n below 1 to 1.
+        self.n = int(n) if n >= 1 else 1
 
     def _extra(self):
         return dict(n=self.n)
@@ -308,7 +313,8 @@ class summary:
     variable per keyword, in keyword order."""
 
     def __init__(self, **kwargs):
-        ks, vs = zip(*kwargs.items()) if kwargs else ((), ())
+        # Datashader's order: the keys sorted.
+        ks, vs = zip(*sorted(kwargs.items()))
         for v in vs:
             if not isinstance(v, Reduction):
                 raise TypeError(f"summary: {v!r} is not a Reduction")
@@ -334,9 +340,81 @@ def _not_implemented(name, what):
 
 
 mode = _not_implemented("mode", "the mode reduction (raster downsampling comes with the grids issue)")
-category_codes = _not_implemented("category_codes", "categorizer objects")
-category_modulo = _not_implemented("category_modulo", "the category_modulo categorizer")
-category_binning = _not_implemented("category_binning", "the category_binning categorizer")
+class category_codes:
+    """The categories of a pandas categorical column, in their order
+    (unused ones kept): what ``by(column)`` does."""
+
+    def __init__(self, column):
+        if not isinstance(column, str):
+            raise NotImplementedError(
+                f"{type(self).__name__}({column!r}): pointillist takes column names (str) only"
+            )
+        self.column = column
+
+    @property
+    def cat_column(self):
+        return self.column
+
+    # The core's description (``Categorizer::parse_by``), None for the
+    # column's own categories.
+    def _describe(self):
+        return None
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __hash__(self):
+        return hash((type(self),) + tuple(sorted(self.__dict__.items())))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.column!r})"
+
+
+class category_modulo(category_codes):
+    """Categories ``(column - offset) % modulo`` of an integer column:
+    ``0 .. modulo - 1``."""
+
+    def __init__(self, column, modulo, offset=0):
+        super().__init__(column)
+        self.offset = offset
+        self.modulo = modulo
+
+    def _describe(self):
+        for name, v in (("modulo", self.modulo), ("offset", self.offset)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise NotImplementedError(
+                    f"category_modulo({name}={v!r}): pointillist takes integers only"
+                )
+        if self.modulo < 1:
+            # Datashader finds no categories and fails on the empty shape.
+            raise NotImplementedError(
+                f"category_modulo: modulo {self.modulo} gives no categories; give at least 1"
+            )
+        return f"category_modulo({self.column},{int(self.modulo)},{int(self.offset)})"
+
+
+class category_binning(category_modulo):
+    """Categories by binning ``column``: ``nbins`` bins from ``lower`` to
+    ``upper``, and a last category (``nbins``) for NaN and for values under
+    (unless ``include_under``) or over (unless ``include_over``) the bins."""
+
+    def __init__(self, column, lower, upper, nbins, include_under=True, include_over=True):
+        super().__init__(column, nbins + 1)
+        self.bin0 = lower
+        self.binsize = (upper - lower) / float(nbins)
+        self.nbins = nbins
+        self.bin_under = 0 if include_under else nbins
+        self.bin_over = nbins - 1 if include_over else nbins
+        self._args = (float(lower), float(upper), int(nbins), bool(include_under), bool(include_over))
+
+    def _describe(self):
+        lower, upper, nbins, under, over = self._args
+        if nbins < 1:
+            raise ValueError(f"category_binning: nbins must be at least 1, not {nbins}")
+        return (
+            f"category_binning({self.column},{lower!r},{upper!r},{nbins},"
+            f"{str(under).lower()},{str(over).lower()})"
+        )
 
 # Keep the builtins reachable for the package's own code.
 _builtins = builtins
