@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
+use pointillist::output::npy::NpyData;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pointillist"))
@@ -2282,4 +2283,83 @@ fn color_baseline_reaches_the_categorical_shading() {
         &["color baseline 1.5", "integer"],
         &["points.parquet", "a.png", "b.png", "c.png"],
     );
+}
+
+/// `where`, the `_n` reductions and a computed categorizer through `--agg`
+/// and `--by`, checked against a brute-force pass over the fixture's rows
+/// (row i lies at column i % 17 and row i % 13 of a 17x13 canvas over
+/// [0, 1]^2, with val = i / 2 and n = i).
+#[test]
+fn selections_and_categorizers_render_from_the_cli() {
+    let (dir, input) = fixture();
+    let input = input.to_str().expect("utf8");
+    let render = |agg: &str, by: Option<&str>, name: &str| {
+        let mut args = vec![
+            "render", input, "--agg", agg, "--save-agg", name, "--width", "17", "--height", "13",
+            "--x-range", "0,1", "--y-range", "0,1",
+        ];
+        if let Some(b) = by {
+            args.extend(["--by", b]);
+        }
+        let o = run(dir.path(), &args);
+        assert!(o.status.success(), "{agg}: {}", stderr(&o));
+        pointillist::output::npy::read_npy(
+            std::fs::File::open(dir.path().join(name)).expect("open"),
+        )
+        .expect("npy")
+    };
+    // The rows of each pixel, in row order.
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); 17 * 13];
+    for i in 0..1000 {
+        rows[(i % 13) * 17 + i % 17].push(i);
+    }
+    let idx = render("where(max:val)", None, "w.npy");
+    assert_eq!(idx.shape, vec![13, 17]);
+    let NpyData::I64(idx) = idx.data else { panic!("row index is int64") };
+    let want: Vec<i64> = rows.iter().map(|r| r.last().map_or(-1, |&i| i as i64)).collect();
+    assert_eq!(idx, want);
+
+    let top = render("max_n:val:2", None, "m.npy");
+    assert_eq!(top.shape, vec![13, 17, 2]);
+    let NpyData::F64(top) = top.data else { panic!("max_n is float64") };
+    for (p, r) in rows.iter().enumerate() {
+        let mut vals: Vec<f64> = r.iter().map(|&i| i as f64 * 0.5).collect();
+        vals.sort_by(|a, b| b.total_cmp(a));
+        assert_eq!(top[2 * p], vals[0], "pixel {p}");
+        assert_eq!(top[2 * p + 1], vals[1], "pixel {p}");
+    }
+
+    let first = render("where(first_n:val:3,n)", None, "f.npy");
+    let NpyData::F64(first) = first.data else { panic!("a lookup is float64") };
+    for (p, r) in rows.iter().enumerate() {
+        for k in 0..3 {
+            let want = r.get(k).map_or(f64::NAN, |&i| i as f64);
+            let got = first[3 * p + k];
+            assert!(got == want || (got.is_nan() && want.is_nan()), "pixel {p} slot {k}");
+        }
+    }
+
+    // val = i / 2 in five bins of 100: 200 rows each, none in the last
+    // (NaN and clipped) category.
+    let bins = render("count", Some("category_binning(val,0,500,5)"), "b.npy");
+    assert_eq!(bins.shape, vec![13, 17, 6]);
+    let NpyData::U32(bins) = bins.data else { panic!("count is uint32") };
+    let mut per_bin = [0u32; 6];
+    for (k, c) in bins.iter().enumerate() {
+        per_bin[k % 6] += c;
+    }
+    assert_eq!(per_bin, [200, 200, 200, 200, 200, 0]);
+
+    for (agg, needle) in [
+        ("where(count)", "selector"),
+        ("max_n:val:0", "at least 1"),
+        ("where(max:val,val)", "same column"),
+    ] {
+        let o = run(
+            dir.path(),
+            &["render", input, "--agg", agg, "-o", "bad.png", "--width", "4", "--height", "4"],
+        );
+        let keep = ["points.parquet", "w.npy", "m.npy", "f.npy", "b.npy"];
+        assert_clean_failure(dir.path(), &o, &[needle], &keep);
+    }
 }

@@ -535,3 +535,41 @@ def test_invalid_raises_like_datashader(df_invalid, name):
         dsh.Canvas(6, 6).points(df_invalid, "x", "y", agg=make(theirs_rd))
     with pytest.raises(exc):
         ds.Canvas(6, 6).points(df_invalid, "x", "y", agg=make(ours_rd))
+
+
+LINE_CASES = {
+    "max_n(v,3)": lambda m: m.max_n("v", 3),
+    "first_n(v,2)": lambda m: m.first_n("v", 2),
+    "where(max(v))": lambda m: m.where(m.max("v")),
+    "where(last_n(v,2))": lambda m: m.where(m.last_n("v", 2)),
+    "by(cat,min_n(v,2))": lambda m: m.by("cat", m.min_n("v", 2)),
+}
+
+
+@pytest.fixture(scope="module")
+def walk():
+    rng = np.random.default_rng(3)
+    n = 400
+    return pd.DataFrame(
+        {
+            "x": rng.random(n),
+            "y": rng.random(n),
+            "v": rng.integers(0, 4, n).astype(float),
+            "cat": pd.Categorical(rng.choice(["a", "b"], n)),
+        }
+    )
+
+
+@pytest.mark.parametrize("name", list(LINE_CASES))
+def test_line_axis0_matches_datashader(walk, name):
+    """A line down the rows: each segment's pixels take the row's value and
+    position, ranked as for points."""
+    make = LINE_CASES[name]
+    theirs = dsh.Canvas(30, 20).line(walk, "x", "y", agg=make(theirs_rd))
+    ours = ds.Canvas(30, 20).line(walk, "x", "y", agg=make(ours_rd))
+    assert_same(ours, theirs)
+
+
+def test_line_lookup_column_is_named_as_not_implemented(walk):
+    with pytest.raises(NotImplementedError, match="lookup"):
+        ds.Canvas(30, 20).line(walk, "x", "y", agg=ours_rd.where(ours_rd.max("v"), "cat"))

@@ -421,6 +421,7 @@ class Canvas:
             # Datashader's reductions for antialiased lines.
             if not isinstance(inner, (rd.any, rd.count, rd.max, rd.min, rd.sum, rd.mean, rd.first, rd.last)):
                 raise NotImplementedError(f"{type(inner)} reduction not implemented for antialiased lines")
+        _no_lookup_on_lines(inner)
         self.validate()
         first = vertices[0] if vertices else (x, y)
         fx, fy = (c if isinstance(c, str) else None for c in first)
@@ -446,6 +447,7 @@ class Canvas:
             inner, (rd.any, rd.count, rd.max, rd.min, rd.sum, rd.mean, rd.first, rd.last)
         ):
             raise NotImplementedError(f"{type(inner)} reduction not implemented for antialiased lines")
+        _no_lookup_on_lines(inner)
         self.validate()
         kind, column, cat_column = agg._spec()
         aa = dict(line_width=line_width, self_intersect=getattr(inner, "self_intersect", True))
@@ -517,6 +519,7 @@ class Canvas:
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         if axis not in (0, 1):
             raise ValueError(f"\nThe axis argument to Canvas.area must be 0 or 1\n    Received: {axis}")
+        _no_lookup_on_lines(agg.reduction if isinstance(agg, rd.by) else agg)
         orig = (x, y, y_stack)
         x, y, y_stack = _broadcast_column_specifications(x, y, y_stack)
         seq = lambda v: isinstance(v, (list, tuple))  # noqa: E731
@@ -614,6 +617,14 @@ class Canvas:
 
     def raster(self, *args, **kwargs):
         raise NotImplementedError("Canvas.raster: rasters are not implemented by pointillist")
+
+
+def _no_lookup_on_lines(inner):
+    if isinstance(inner, rd.where) and inner.column is not None:
+        raise NotImplementedError(
+            f"where(..., {inner.column!r}) on lines and areas: a lookup column is not "
+            "implemented by pointillist there; give lookup_column=None for the row index"
+        )
 
 
 def _check_categorizer(frame, agg):
