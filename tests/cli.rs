@@ -2295,8 +2295,20 @@ fn selections_and_categorizers_render_from_the_cli() {
     let input = input.to_str().expect("utf8");
     let render = |agg: &str, by: Option<&str>, name: &str| {
         let mut args = vec![
-            "render", input, "--agg", agg, "--save-agg", name, "--width", "17", "--height", "13",
-            "--x-range", "0,1", "--y-range", "0,1",
+            "render",
+            input,
+            "--agg",
+            agg,
+            "--save-agg",
+            name,
+            "--width",
+            "17",
+            "--height",
+            "13",
+            "--x-range",
+            "0,1",
+            "--y-range",
+            "0,1",
         ];
         if let Some(b) = by {
             args.extend(["--by", b]);
@@ -2315,13 +2327,20 @@ fn selections_and_categorizers_render_from_the_cli() {
     }
     let idx = render("where(max:val)", None, "w.npy");
     assert_eq!(idx.shape, vec![13, 17]);
-    let NpyData::I64(idx) = idx.data else { panic!("row index is int64") };
-    let want: Vec<i64> = rows.iter().map(|r| r.last().map_or(-1, |&i| i as i64)).collect();
+    let NpyData::I64(idx) = idx.data else {
+        panic!("row index is int64")
+    };
+    let want: Vec<i64> = rows
+        .iter()
+        .map(|r| r.last().map_or(-1, |&i| i as i64))
+        .collect();
     assert_eq!(idx, want);
 
     let top = render("max_n:val:2", None, "m.npy");
     assert_eq!(top.shape, vec![13, 17, 2]);
-    let NpyData::F64(top) = top.data else { panic!("max_n is float64") };
+    let NpyData::F64(top) = top.data else {
+        panic!("max_n is float64")
+    };
     for (p, r) in rows.iter().enumerate() {
         let mut vals: Vec<f64> = r.iter().map(|&i| i as f64 * 0.5).collect();
         vals.sort_by(|a, b| b.total_cmp(a));
@@ -2330,12 +2349,17 @@ fn selections_and_categorizers_render_from_the_cli() {
     }
 
     let first = render("where(first_n:val:3,n)", None, "f.npy");
-    let NpyData::F64(first) = first.data else { panic!("a lookup is float64") };
+    let NpyData::F64(first) = first.data else {
+        panic!("a lookup is float64")
+    };
     for (p, r) in rows.iter().enumerate() {
         for k in 0..3 {
             let want = r.get(k).map_or(f64::NAN, |&i| i as f64);
             let got = first[3 * p + k];
-            assert!(got == want || (got.is_nan() && want.is_nan()), "pixel {p} slot {k}");
+            assert!(
+                got == want || (got.is_nan() && want.is_nan()),
+                "pixel {p} slot {k}"
+            );
         }
     }
 
@@ -2343,7 +2367,9 @@ fn selections_and_categorizers_render_from_the_cli() {
     // (NaN and clipped) category.
     let bins = render("count", Some("category_binning(val,0,500,5)"), "b.npy");
     assert_eq!(bins.shape, vec![13, 17, 6]);
-    let NpyData::U32(bins) = bins.data else { panic!("count is uint32") };
+    let NpyData::U32(bins) = bins.data else {
+        panic!("count is uint32")
+    };
     let mut per_bin = [0u32; 6];
     for (k, c) in bins.iter().enumerate() {
         per_bin[k % 6] += c;
@@ -2357,7 +2383,9 @@ fn selections_and_categorizers_render_from_the_cli() {
     ] {
         let o = run(
             dir.path(),
-            &["render", input, "--agg", agg, "-o", "bad.png", "--width", "4", "--height", "4"],
+            &[
+                "render", input, "--agg", agg, "-o", "bad.png", "--width", "4", "--height", "4",
+            ],
         );
         let keep = ["points.parquet", "w.npy", "m.npy", "f.npy", "b.npy"];
         assert_clean_failure(dir.path(), &o, &[needle], &keep);

@@ -555,6 +555,15 @@ impl Devtools {
         decode_rgb(&png)
     }
 
+    fn click(&mut self, x: f64, y: f64) {
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            );
+        }
+    }
+
     fn mouse_move(&mut self, x: f64, y: f64) {
         self.call(
             "Input.dispatchMouseEvent",
@@ -854,6 +863,17 @@ fn viewer_legend_controls_cursor_and_basemap() {
         "{lon} -> {lon2}"
     );
     assert!((lat2 - lat).abs() < 1e-9, "{lat} -> {lat2}");
+
+    // (c2) A click inspects the pixel under it: the panel lists the rows
+    // /inspect gives for that tile and pixel.
+    page.click(600.0, 420.0);
+    page.wait(
+        "the inspect panel",
+        "!document.getElementById('inspect').hidden && window.pointillistViewer.inspected \
+         && window.pointillistViewer.inspected.rows.length === \
+            Math.min(10, window.pointillistViewer.inspected.count) \
+         && / rows? at \\d+\\/\\d+\\/\\d+ pixel /.test(document.getElementById('inspect-title').textContent)",
+    );
 
     // (d) The how control: tiles are asked for with how=linear, drawn, and
     // the state is in the hash; the legend follows.

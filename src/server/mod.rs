@@ -3,7 +3,9 @@
 //! Routes: `GET|HEAD /tiles/{z}/{x}/{y}.png` (and `{y}@2x.png`, 512 px over
 //! the same bounds) with query overrides `agg`, `how`, `cmap`, `span`;
 //! `/tilejson.json` (TileJSON 3.0); `/legend.json` (colormap or category
-//! colours, and span per zoom, for the same overrides as tiles); `/health`;
+//! colours, and span per zoom, for the same overrides as tiles);
+//! `/inspect/{z}/{x}/{y}.png?px=&py=` (the rows under a pixel, found with
+//! `where`: [`tiles::inspect_pixel`]); `/health`;
 //! a viewer page at `/` that needs no internet access: a colour bar from
 //! `/legend.json`, controls for the overrides (a refused one shows the
 //! server's reason), the cursor's lon/lat and Web Mercator metres, the
@@ -729,6 +731,13 @@ enum Reject {
         source: ServerError,
     },
     /// Any path that is not a route.
+    #[error("inspect: {what}")]
+    BadInspect { what: String },
+    #[error("inspect: {source}")]
+    Inspect {
+        #[source]
+        source: TileError,
+    },
     #[error("not found; tiles are at /tiles/{{z}}/{{x}}/{{y}}.png, metadata at /tilejson.json")]
     NotFound,
 }
@@ -756,7 +765,16 @@ impl Reject {
             | Reject::BadHow { .. }
             | Reject::BadCmap { .. }
             | Reject::BadSpan { .. }
+            | Reject::BadInspect { .. }
             | Reject::BadLegendZoom { .. } => StatusCode::BAD_REQUEST,
+            // A bad column or agg is the request's; reading the data, ours.
+            Reject::Inspect {
+                source: TileError::Source(crate::source::SourceError::MissingColumn { .. }),
+            }
+            | Reject::Inspect {
+                source: TileError::Aggregate(_) | TileError::Inspect { .. },
+            } => StatusCode::BAD_REQUEST,
+            Reject::Inspect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -1030,6 +1048,102 @@ fn request_host(headers: &HeaderMap) -> &str {
         .unwrap_or("127.0.0.1")
 }
 
+/// `GET /inspect/{z}/{x}/{y}.png?px=I&py=J[&n=N][&columns=A,B][&agg=...]`:
+/// what lies under pixel `(I, J)` (from the top left) of that tile, as
+/// JSON: `count` (rows in the pixel), `selected_by` (the `where` that
+/// picked the rows), `rows` (each `{"row": position, COLUMN: value, ...}`,
+/// at most `n`, 10 by default, 100 at most) and `columns`. Built on
+/// [`tiles::inspect_pixel`]; it runs on the render threads, within their
+/// limit.
+async fn inspect(
+    State(server): State<Arc<TileServer>>,
+    Path((z, x, file)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let number = |key: &str, default: Option<usize>| -> Result<usize, Reject> {
+        match query.get(key) {
+            None => default.ok_or_else(|| Reject::BadInspect {
+                what: format!("give the pixel as ?px=COLUMN&py=ROW ({key} is missing)"),
+            }),
+            Some(v) => v.trim().parse().map_err(|_| Reject::BadInspect {
+                what: format!("{key} '{}' is not a whole number", v.escape_debug()),
+            }),
+        }
+    };
+    let parsed = (|| {
+        let px = number("px", None)?;
+        let py = number("py", None)?;
+        let n = number("n", Some(10))?;
+        let columns: Vec<String> = query
+            .get("columns")
+            .map(|c| {
+                c.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if columns.len() > 32 {
+            return Err(Reject::BadInspect {
+                what: "at most 32 columns".into(),
+            });
+        }
+        Ok((px, py, n, columns))
+    })();
+    let (px, py, n, columns) = match parsed {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(_permit) = server.renders.acquire().await else {
+        return Reject::ShuttingDown.into_response();
+    };
+    let s = server.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let req = s.tile_request(&z, &x, &file, &query)?;
+        tiles::inspect_pixel(
+            &s.source,
+            &req.layer,
+            req.tile,
+            req.size,
+            (px, py),
+            n,
+            &columns,
+        )
+        .map_err(|source| Reject::Inspect { source })
+    })
+    .await;
+    let found = match found {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => return e.into_response(),
+        Err(source) => return Reject::RenderAborted { source }.into_response(),
+    };
+    let rows: Vec<serde_json::Value> = found
+        .rows
+        .iter()
+        .zip(&found.values)
+        .map(|(row, values)| {
+            let mut o = serde_json::Map::new();
+            o.insert("row".into(), (*row).into());
+            for (c, v) in found.columns.iter().zip(values) {
+                let v = match v {
+                    tiles::CellValue::Number(x) => serde_json::json!(x),
+                    tiles::CellValue::Text(t) => serde_json::json!(t),
+                    tiles::CellValue::Bool(b) => serde_json::json!(b),
+                    _ => serde_json::Value::Null,
+                };
+                o.insert(c.clone(), v);
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect();
+    json_response(serde_json::json!({
+        "count": found.count,
+        "selected_by": found.selected_by,
+        "columns": found.columns,
+        "rows": rows,
+    }))
+}
+
 async fn tilejson(State(server): State<Arc<TileServer>>, headers: HeaderMap) -> Response {
     let host = request_host(&headers);
     let c = &server.config;
@@ -1225,6 +1339,7 @@ fn routes(server: Arc<TileServer>) -> Router {
         .route("/tiles/{z}/{x}/{file}", get(tile_handler))
         .route("/tilejson.json", get(tilejson))
         .route("/legend.json", get(legend))
+        .route("/inspect/{z}/{x}/{file}", get(inspect))
         .route("/health", get(health))
         .fallback(not_found)
         .with_state(server)

@@ -836,3 +836,77 @@ async fn line_layers_serve_tiles() {
     let (st, _, _) = get(&s, &format!("/tiles/{full}.png?agg=max:val")).await;
     assert_eq!(st, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn inspect_lists_the_rows_under_a_pixel() {
+    let s = server();
+    let (t, _) = full_and_empty(&s);
+    let counts = tiles::aggregate_tile(&s.source, &s.config.layer, t, 256).expect("tile");
+    // The busiest pixel (row 0 of the aggregate is the south edge).
+    let (cell, most) = (0..counts.values.len())
+        .map(|i| (i, counts.values.get_f64(i) as u64))
+        .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
+        .expect("cells");
+    let (px, py) = (cell % 256, 255 - cell / 256);
+    let uri = format!("/inspect/{t}.png?px={px}&py={py}&n=5");
+    let (st, h, body) = get(&s, &uri).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["count"], most);
+    assert_eq!(v["selected_by"], "where(first_n:x:5)");
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len() as u64, most.min(5));
+    // The first rows in the pixel, in row order, and every one inside it.
+    let ((x0, x1), (y0, y1)) = t.bounds();
+    let (w, hgt) = ((x1 - x0) / 256.0, (y1 - y0) / 256.0);
+    let (lo_x, lo_y) = (x0 + px as f64 * w, y1 - (py + 1) as f64 * hgt);
+    let mut last = None;
+    for r in rows {
+        let row = r["row"].as_u64().expect("row");
+        assert!(last < Some(row), "rows in order");
+        last = Some(row);
+        let (x, y) = (r["x"].as_f64().expect("x"), r["y"].as_f64().expect("y"));
+        assert!(
+            x >= lo_x - 1e-6 * w && x <= lo_x + w * (1.0 + 1e-6),
+            "x {x}"
+        );
+        assert!(
+            y >= lo_y - 1e-6 * hgt && y <= lo_y + hgt * (1.0 + 1e-6),
+            "y {y}"
+        );
+    }
+    // With agg=max:val the rows are the largest values, largest first, and
+    // the first is the pixel's max.
+    let layer = s.layer("max:val").expect("layer");
+    let max = tiles::aggregate_tile(&s.source, &layer, t, 256).expect("tile");
+    let (_, _, body) = get(&s, &format!("{uri}&agg=max:val&columns=val,cat")).await;
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["selected_by"], "where(max_n:val:5)", "{v}");
+    let vals: Vec<f64> = v["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["val"].as_f64().unwrap_or_else(|| panic!("val: {v}")))
+        .collect();
+    assert_eq!(vals.first().copied(), Some(max.values.get_f64(cell)));
+    assert!(vals.windows(2).all(|p| p[0] >= p[1]), "{vals:?}");
+    assert!(v["rows"][0]["cat"].is_string());
+    // Bad requests are the client's.
+    for bad in [
+        format!("/inspect/{t}.png?py=1"),
+        format!("/inspect/{t}.png?px=999&py=1"),
+        format!("/inspect/{t}.png?px=a&py=1"),
+        format!("/inspect/{t}.png?px=1&py=1&columns=nope"),
+        format!("/inspect/{t}.png?px=1&py=1&agg=median:val"),
+        "/inspect/99/0/0.png?px=1&py=1".to_string(),
+    ] {
+        let (st, _, body) = get(&s, &bad).await;
+        assert_eq!(
+            st,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}

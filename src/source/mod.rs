@@ -420,6 +420,11 @@ impl Source {
         Ok(())
     }
 
+    /// Check that `column` exists in every file (of any type).
+    pub fn check_column(&self, column: &str) -> Result<(), SourceError> {
+        self.column_types(column).map(|_| ())
+    }
+
     /// Check that `column` exists in every file as integers or booleans
     /// (what `category_modulo` takes).
     pub fn check_integer(&self, column: &str) -> Result<(), SourceError> {
@@ -594,6 +599,48 @@ impl Source {
         batch_rows: usize,
     ) -> Result<UnitReader, SourceError> {
         self.read_unit_runs(unit, columns, batch_rows, None)
+    }
+
+    /// Rows `rows` (positions in the whole input; any order, repeats
+    /// allowed) of `columns`, each as a one-row batch with its position,
+    /// in row order. Rows past the end are left out. Only the row groups
+    /// that hold them are read, and within those only the pages that do
+    /// where the file has a page index.
+    pub fn read_rows(
+        &self,
+        rows: &[u64],
+        columns: &[&str],
+    ) -> Result<Vec<(u64, arrow_array::RecordBatch)>, SourceError> {
+        let mut wanted: Vec<u64> = rows.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut out = Vec::with_capacity(wanted.len());
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        for unit in self.units(UNIT_ROWS) {
+            let end = unit.first_row + unit.rows as u64;
+            let lo = wanted.partition_point(|&r| r < unit.first_row);
+            let hi = wanted.partition_point(|&r| r < end);
+            if lo == hi {
+                continue;
+            }
+            let inside = &wanted[lo..hi];
+            let runs: Vec<(usize, usize)> = inside
+                .iter()
+                .map(|&r| ((r - unit.first_row) as usize, 1))
+                .collect();
+            let mut next = inside.iter();
+            for batch in self.read_unit_runs(&unit, columns, BATCH_ROWS, Some(&runs))? {
+                let batch = batch?;
+                for i in 0..batch.num_rows() {
+                    if let Some(&row) = next.next() {
+                        out.push((row, batch.slice(i, 1)));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// [`Source::read_unit`], reading only `runs` of the unit's rows

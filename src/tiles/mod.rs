@@ -114,6 +114,12 @@ pub enum TileError {
     /// Writing a pyramid's files.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// An inspection that cannot be made ([`inspect_pixel`]).
+    #[error("cannot inspect the pixel: {reason}")]
+    Inspect {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// One XYZ tile: zoom, column (from the west), row (from the north).
@@ -945,7 +951,10 @@ pub fn extent_lnglat(extent: Extent) -> [f64; 4] {
     ]
 }
 
+mod inspect;
 pub mod pyramid;
+
+pub use inspect::{inspect_pixel, CellValue, PixelRows, MAX_INSPECT_ROWS};
 
 #[cfg(test)]
 mod tests;
