@@ -2391,3 +2391,69 @@ fn selections_and_categorizers_render_from_the_cli() {
         assert_clean_failure(dir.path(), &o, &[needle], &keep);
     }
 }
+
+/// Timestamp, date and duration columns are axes and values as their
+/// count of units since the epoch: the same aggregate as the raw integers.
+#[test]
+fn time_columns_aggregate_as_their_counts_of_units() {
+    use arrow_array::{
+        Date32Array, DurationSecondArray, Int32Array as I32, Int64Array, TimestampMillisecondArray,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = 500i64;
+    let ms: Vec<i64> = (0..rows)
+        .map(|i| 1_700_000_000_000 + i * 3_600_000)
+        .collect();
+    let days: Vec<i32> = (0..rows).map(|i| 19_000 + (i / 24) as i32).collect();
+    let secs: Vec<i64> = (0..rows).map(|i| i * 60).collect();
+    let y: Vec<f64> = (0..rows).map(|i| (i % 7) as f64).collect();
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("t", Arc::new(TimestampMillisecondArray::from(ms.clone()))),
+        ("t_raw", Arc::new(Int64Array::from(ms))),
+        ("d", Arc::new(Date32Array::from(days.clone()))),
+        ("d_raw", Arc::new(I32::from(days))),
+        ("dur", Arc::new(DurationSecondArray::from(secs.clone()))),
+        ("dur_raw", Arc::new(Int64Array::from(secs))),
+        ("y", Arc::new(Float64Array::from(y))),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).expect("batch");
+    let path = dir.path().join("times.parquet");
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&path).expect("create"),
+        batch.schema(),
+        None,
+    )
+    .expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let input = path.to_str().expect("utf8");
+    let agg = |x: &str, agg: &str, name: &str| {
+        let o = run(
+            dir.path(),
+            &[
+                "render",
+                input,
+                "--x",
+                x,
+                "--y",
+                "y",
+                "--agg",
+                agg,
+                "--save-agg",
+                name,
+                "--width",
+                "40",
+                "--height",
+                "7",
+            ],
+        );
+        assert!(o.status.success(), "{x} {agg}: {}", stderr(&o));
+        std::fs::read(dir.path().join(name)).expect("npy")
+    };
+    assert_eq!(agg("t", "count", "a.npy"), agg("t_raw", "count", "b.npy"));
+    assert_eq!(agg("d", "count", "a.npy"), agg("d_raw", "count", "b.npy"));
+    assert_eq!(
+        agg("t", "max:dur", "a.npy"),
+        agg("t", "max:dur_raw", "b.npy")
+    );
+}

@@ -12,11 +12,13 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Date64Type, DurationMicrosecondType, DurationMillisecondType,
+    DurationNanosecondType, DurationSecondType, Float16Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, TimeUnit};
 
 use super::geometry::{Geometry, NO_PIXEL};
 use super::linear::{Linear, Widen};
@@ -80,6 +82,47 @@ macro_rules! with_numeric {
             }
             DataType::UInt64 => {
                 type $t = UInt64Type;
+                Some($body)
+            }
+            // Times as their count of units since the epoch.
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                type $t = TimestampSecondType;
+                Some($body)
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                type $t = TimestampMillisecondType;
+                Some($body)
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                type $t = TimestampMicrosecondType;
+                Some($body)
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                type $t = TimestampNanosecondType;
+                Some($body)
+            }
+            DataType::Date32 => {
+                type $t = Date32Type;
+                Some($body)
+            }
+            DataType::Date64 => {
+                type $t = Date64Type;
+                Some($body)
+            }
+            DataType::Duration(TimeUnit::Second) => {
+                type $t = DurationSecondType;
+                Some($body)
+            }
+            DataType::Duration(TimeUnit::Millisecond) => {
+                type $t = DurationMillisecondType;
+                Some($body)
+            }
+            DataType::Duration(TimeUnit::Microsecond) => {
+                type $t = DurationMicrosecondType;
+                Some($body)
+            }
+            DataType::Duration(TimeUnit::Nanosecond) => {
+                type $t = DurationNanosecondType;
                 Some($body)
             }
             _ => None,

@@ -2,11 +2,14 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Date64Type, DurationMicrosecondType, DurationMillisecondType,
+    DurationNanosecondType, DurationSecondType, Float16Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType, PrimitiveArray};
 use arrow_schema::DataType;
+use arrow_schema::TimeUnit;
 
 /// Whether a column of this type holds integers.
 pub(crate) fn is_integer(dt: &DataType) -> bool {
@@ -23,12 +26,21 @@ pub(crate) fn is_integer(dt: &DataType) -> bool {
     )
 }
 
-/// Whether a column of this type can be read as numbers.
+/// Whether a column of this type can be read as numbers: integers,
+/// floats, and times (timestamps, dates and durations, read as their
+/// count of units: timestamps since the epoch in their own unit, `Date32`
+/// in days, `Date64` in milliseconds), which Datashader refuses.
 pub fn is_numeric(dt: &DataType) -> bool {
     is_integer(dt)
         || matches!(
             dt,
-            DataType::Float16 | DataType::Float32 | DataType::Float64
+            DataType::Float16
+                | DataType::Float32
+                | DataType::Float64
+                | DataType::Timestamp(_, _)
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Duration(_)
         )
 }
 
@@ -78,6 +90,23 @@ pub fn numeric_to_f64(array: &dyn Array, out: &mut Vec<f64>) -> bool {
         DataType::UInt16 => prim!(UInt16Type, f64::from),
         DataType::UInt32 => prim!(UInt32Type, f64::from),
         DataType::UInt64 => prim!(UInt64Type, |v| v as f64),
+        // Times as their count of units (what Parquet statistics hold too).
+        DataType::Timestamp(TimeUnit::Second, _) => prim!(TimestampSecondType, |v| v as f64),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            prim!(TimestampMillisecondType, |v| v as f64)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            prim!(TimestampMicrosecondType, |v| v as f64)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            prim!(TimestampNanosecondType, |v| v as f64)
+        }
+        DataType::Date32 => prim!(Date32Type, f64::from),
+        DataType::Date64 => prim!(Date64Type, |v| v as f64),
+        DataType::Duration(TimeUnit::Second) => prim!(DurationSecondType, |v| v as f64),
+        DataType::Duration(TimeUnit::Millisecond) => prim!(DurationMillisecondType, |v| v as f64),
+        DataType::Duration(TimeUnit::Microsecond) => prim!(DurationMicrosecondType, |v| v as f64),
+        DataType::Duration(TimeUnit::Nanosecond) => prim!(DurationNanosecondType, |v| v as f64),
         _ => false,
     }
 }
