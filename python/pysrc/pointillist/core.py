@@ -187,6 +187,7 @@ class Canvas:
         if derived is not None:
             extra.append(cat_column)
             _check_categorizer(source, agg)
+        _check_value_dtypes(source, [column] + agg._columns())
         prepared = _prepare_source(
             source, x, y, column, None if derived is not None else cat_column, extra
         )
@@ -627,23 +628,45 @@ def _no_lookup_on_lines(inner):
         )
 
 
+def _check_value_dtypes(frame, columns):
+    """Datashader's check of value and lookup columns: datetimes are not
+    numbers to it (the core reads them as their count of units, for Rust
+    and CLI users; the drop-in refuses them as Datashader does)."""
+    import pyarrow as pa
+
+    for c in columns:
+        if c is None:
+            continue
+        if type(frame).__module__.split(".")[0] in ("pandas", "dask") and c in getattr(
+            frame, "columns", ()
+        ):
+            if getattr(frame[c].dtype, "kind", None) in ("m", "M"):
+                raise ValueError("input must be numeric")
+        elif isinstance(frame, pa.Table) and c in frame.column_names:
+            t = frame.schema.field(c).type
+            if pa.types.is_temporal(t):
+                raise ValueError("input must be numeric")
+
+
 def _check_categorizer(frame, agg):
     """Datashader's dtype checks of a computed categorizer on a pandas (or
     Dask) frame, where pandas dtypes say more than Arrow's: category_modulo
     takes integer and bool columns only (not a categorical of integers),
     category_binning no categorical or datetime column."""
-    dtypes = getattr(frame, "dtypes", None)
     column = agg.cat_column
-    if dtypes is None or column not in getattr(frame, "columns", ()):
+    if type(frame).__module__.split(".")[0] not in ("pandas", "dask") or column not in getattr(
+        frame, "columns", ()
+    ):
         return
     import pandas as pd
 
     dt = frame[column].dtype
     categorical = isinstance(dt, pd.CategoricalDtype)
+    kind = getattr(dt, "kind", None)
     if isinstance(agg.categorizer, rd.category_binning):
-        if categorical or getattr(dt, "kind", "") in "mM":
+        if categorical or kind in ("m", "M"):
             raise TypeError(f"category_binning: column '{column}' of dtype {dt} is not numeric")
-    elif categorical or getattr(dt, "kind", "") not in "biu":
+    elif categorical or kind not in ("b", "i", "u"):
         raise ValueError("input must be an integer column")
 
 

@@ -328,6 +328,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     cols += [c for c in dict.fromkeys(extra) if c not in cols]
     core._check_columns(ddf.columns, cols)
     ddf = ddf[cols]
+    core._check_value_dtypes(ddf, [column] + agg._columns())
 
     derived = agg._describe() if isinstance(agg, rd.by) else None
     if derived is None:
