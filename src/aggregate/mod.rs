@@ -37,7 +37,10 @@ pub use geometry::{expand_bounds, AxisKind, AxisMap, Geometry, NO_PIXEL};
 pub use kernel::{bin_arrays, NotNumeric};
 pub use line::GeometryKernel;
 pub use memory::Aggregator;
-pub use partial::{plane_names, state_bytes_per_cell, Partial, NO_CELL};
+pub use partial::{
+    plane_names, spec_plane_names, spec_state_bytes_per_cell, state_bytes_per_cell, Partial,
+    NO_CELL,
+};
 pub use reduction::{Lookup, ReductionKind, ReductionSpec, SpecError, DEFAULT_N, SPEC_HELP};
 pub use run::{
     aggregate, AggregateRequest, AggregationPlan, Coord, Engine, EngineChoice, Glyph, GlyphSpec,

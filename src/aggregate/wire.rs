@@ -7,7 +7,7 @@
 //! # The serialised form (format version 1)
 //!
 //! An Arrow IPC *file* (zstd-compressed buffers) holding one column per
-//! plane of the reduction's state ([`plane_names`]): `count` (`UInt32`)
+//! plane of the reduction's state ([`super::spec_plane_names`]): `count` (`UInt32`)
 //! for `count`; `any` (`Boolean`); `sum`, `min` or `max` (`Float64`, NaN
 //! where empty); `sum` and `count` (`Float64`) for `mean`; `sum`, `count`
 //! and `m2` (`Float64`) for `var` and `std`; `value` (`Float64`) and `row`
@@ -15,7 +15,12 @@
 //! empty) for `first` and `last`. Row `i` of the file is cell `i` of the
 //! canvas in Datashader's C order `(height, width[, category])`, row 0 of
 //! the canvas being the lowest y; the cells may be split over several
-//! record batches.
+//! record batches. Selections (`first_n` ... `max_n`, `where`) hold `n`
+//! rows per cell, slot after slot: `value` (`Float64`, the selector's),
+//! `row` (`UInt64`, null where empty) and `lookup` (`Float64`, the lookup
+//! column's value); the spec's `reduction` is then written in `--agg`'s
+//! grammar (`where(max_n:v:3,w)`), and `by` in `--by`'s (a computed
+//! categorizer such as `category_modulo(i,3,0)`).
 //!
 //! The schema metadata holds:
 //! - `pointillist.partial.version`: `"1"`;

@@ -271,7 +271,9 @@ impl Categorizer {
                     };
                     // NumPy's `astype(int)`: truncation, and (on x86) the
                     // minimum int64 for what does not fit (infinities).
-                    let idx = if f.is_finite() && f.abs() < 9.223_372_036_854_775_807e18 {
+                    // 2^63: `i64::MAX` rounds up to it as f64.
+                    let limit = i64::MAX as f64;
+                    let idx = if f.is_finite() && f >= -limit && f < limit {
                         f as i64
                     } else {
                         i64::MIN
