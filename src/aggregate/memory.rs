@@ -126,7 +126,10 @@ impl Aggregator {
         !(matches!(self.req.glyph, Glyph::Line | Glyph::Area) || numbered)
             && self.req.x_range.is_some()
             && self.req.y_range.is_some()
-            && (self.req.reduction.by.is_none() || self.req.categories.is_some())
+            && (self.req.reduction.by.is_none()
+                || self.req.categories.is_some()
+                // A computed categorizer knows its categories up front.
+                || self.req.reduction.categorizer.count().is_some())
     }
 
     /// Add one batch (shared, not copied). It must have the first batch's
