@@ -301,10 +301,10 @@ def test_gil_is_released():
 
 
 def test_not_implemented_is_named(df):
-    with pytest.raises(NotImplementedError, match="first_n"):
-        ds.first_n("v")
-    with pytest.raises(NotImplementedError, match="summary"):
-        ds.summary(a=ds.count())
+    with pytest.raises(NotImplementedError, match="mode"):
+        ds.mode("v")
+    with pytest.raises(NotImplementedError, match="lookup"):
+        ds.Canvas().line(df, "x", "y", agg=ds.where(ds.max("v"), "f32"))
     with pytest.raises(NotImplementedError, match="antialiased lines"):
         ds.Canvas().line(df, "x", "y", agg=ds.std("v"), antialias=True)
     with pytest.raises(NotImplementedError, match="geometry"):
