@@ -45,16 +45,16 @@ fn fixed_request(p: &Params, what: &str) -> PyResult<AggregateRequest> {
              share their ranges, so they are resolved before the map step"
         )));
     }
-    let computed = p.by.as_deref().is_some_and(|b| {
-        pointillist::source::Categorizer::parse_by(b).is_ok_and(|(_, c)| c.count().is_some())
-    });
-    if p.by.is_some() && p.categories.is_none() && !computed {
+    let req = p.request()?;
+    // A computed categorizer (modulo, binning) knows its categories.
+    let computed = req.reduction.categorizer.count().is_some();
+    if req.reduction.by.is_some() && req.categories.is_none() && !computed {
         return Err(PyValueError::new_err(format!(
             "{what}: give the categories: the partials of one aggregation must share them, \
              so they are resolved before the map step"
         )));
     }
-    p.request()
+    Ok(req)
 }
 
 /// One partition's partial aggregate, as the IPC bytes of

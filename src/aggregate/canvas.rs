@@ -128,11 +128,10 @@ impl Aggregate {
     /// `float64` with NaN where empty. `None` when the aggregate is
     /// already plain.
     pub fn shadeable(&self) -> Option<Aggregate> {
-        let n = self.n.unwrap_or(1);
-        if n == 1 && !matches!(self.values, AggValues::I64(_)) && self.n.is_none() {
+        if self.n.is_none() && !matches!(self.values, AggValues::I64(_)) {
             return None;
         }
-        let firsts = (0..self.values.len()).step_by(n.max(1));
+        let firsts = (0..self.values.len()).step_by(self.n.unwrap_or(1).max(1));
         let values = match &self.values {
             AggValues::U32(v) => AggValues::U32(firsts.map(|i| v[i]).collect()),
             AggValues::Bool(v) => AggValues::Bool(firsts.map(|i| v[i]).collect()),

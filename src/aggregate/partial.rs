@@ -529,13 +529,8 @@ impl Partial {
         lookups: Option<&[f64]>,
     ) {
         if let State::Select(s) = &mut self.state {
-            let Some(values) = values else { return };
-            for (k, (&i, &v)) in cells.iter().zip(values).enumerate() {
-                if i == NO_CELL || v.is_nan() {
-                    continue;
-                }
-                let out = lookups.and_then(|l| l.get(k)).copied().unwrap_or(f64::NAN);
-                s.offer(i as usize, v, first_row + k as u64, out);
+            if let Some(values) = values {
+                s.offer_all(first_row.., cells, values, lookups);
             }
             return;
         }
@@ -578,26 +573,9 @@ impl Partial {
     /// one per cell), for glyphs that append several pixels per row (a
     /// line's segments): `first` and `last` keep the row's value.
     pub fn accumulate_rows(&mut self, rows: &[u64], cells: &[u32], values: Option<&[f64]>) {
-        self.accumulate_rows_with_lookup(rows, cells, values, None)
-    }
-
-    /// [`Partial::accumulate_rows`] with each cell's lookup value, as
-    /// [`Partial::accumulate_with_lookup`].
-    pub(crate) fn accumulate_rows_with_lookup(
-        &mut self,
-        rows: &[u64],
-        cells: &[u32],
-        values: Option<&[f64]>,
-        lookups: Option<&[f64]>,
-    ) {
         if let State::Select(s) = &mut self.state {
-            let Some(values) = values else { return };
-            for (k, ((&row, &i), &v)) in rows.iter().zip(cells).zip(values).enumerate() {
-                if i == NO_CELL || v.is_nan() {
-                    continue;
-                }
-                let out = lookups.and_then(|l| l.get(k)).copied().unwrap_or(f64::NAN);
-                s.offer(i as usize, v, row, out);
+            if let Some(values) = values {
+                s.offer_all(rows.iter().copied(), cells, values, None);
             }
             return;
         }

@@ -814,9 +814,6 @@ pub struct AggregationPlan {
     geometry: Geometry,
     kind: ReductionKind,
     value: Option<String>,
-    /// `where(selector, column)`: the column whose value the selected
-    /// rows return.
-    lookup: Option<String>,
     by: Option<(String, CategoryMap)>,
     workers: usize,
     lnglat: bool,
@@ -1132,8 +1129,7 @@ impl AggregationPlan {
                 req.reduction
             ))?;
         }
-        let lookup = req.reduction.lookup_column().map(str::to_string);
-        if let Some(c) = &lookup {
+        if let Some(c) = req.reduction.lookup_column() {
             if req.glyph != Glyph::Points {
                 refuse(format!(
                     "{}: a lookup column is taken for points only; drop it to get the row index",
@@ -1301,7 +1297,6 @@ impl AggregationPlan {
             lnglat: req.lnglat,
             kind,
             value,
-            lookup,
             by,
             workers,
             device: req.device,
@@ -1449,7 +1444,7 @@ impl AggregationPlan {
         for c in coords
             .filter_map(Coord::column)
             .chain(self.value.as_deref())
-            .chain(self.lookup.as_deref())
+            .chain(self.spec.reduction.lookup_column())
             .chain(self.by.as_ref().map(|(c, _)| c.as_str()))
         {
             if !cols.contains(&c) {
@@ -2304,7 +2299,8 @@ impl AggregationPlan {
                 }
             }
             let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
-            let looks = batch_values(&batch, self.lookup.as_deref(), label, lookups)?;
+            let lookup = self.spec.reduction.lookup_column();
+            let looks = batch_values(&batch, lookup, label, lookups)?;
             let Some(runs) = &runs else {
                 f(row, pix, vals, looks);
                 row += pix.len() as u64;

@@ -18,6 +18,8 @@
 //!
 //! Rows whose selector value is NaN are skipped, as Datashader does.
 
+use super::partial::NO_CELL;
+
 /// How a selection ranks rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -129,6 +131,25 @@ impl SelectState {
         if let Some(i) = s.iter().position(|x| Self::before(order, sel, row, x)) {
             s.copy_within(i..n - 1, i + 1);
             s[i] = Slot { row, sel, out };
+        }
+    }
+
+    /// Offer point `k` (row `rows[k]`, cell `cells[k]`, selector value
+    /// `values[k]`, lookup value `lookups[k]`) for every `k`, skipping
+    /// points in no cell ([`NO_CELL`]) and NaN selector values.
+    pub(crate) fn offer_all(
+        &mut self,
+        rows: impl IntoIterator<Item = u64>,
+        cells: &[u32],
+        values: &[f64],
+        lookups: Option<&[f64]>,
+    ) {
+        for (k, ((row, &i), &v)) in rows.into_iter().zip(cells).zip(values).enumerate() {
+            if i == NO_CELL || v.is_nan() {
+                continue;
+            }
+            let out = lookups.and_then(|l| l.get(k)).copied().unwrap_or(f64::NAN);
+            self.offer(i as usize, v, row, out);
         }
     }
 

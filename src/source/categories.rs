@@ -194,21 +194,11 @@ impl Categorizer {
     /// Codes of `array` (integers for [`Categorizer::Modulo`], numbers for
     /// [`Categorizer::Binning`]) into `out`; false when the array is not of
     /// such a type.
-    fn codes(&self, array: &dyn Array, out: &mut Vec<u32>, scratch: &mut Vec<f64>) -> bool {
+    fn codes(&self, array: &dyn Array, out: &mut Vec<u32>) -> bool {
         out.clear();
         out.resize(array.len(), CategoryMap::NONE);
         match *self {
             Categorizer::Values => false,
-            Categorizer::Modulo { modulo, offset } if array.data_type() == &DataType::Boolean => {
-                let b = array.as_boolean();
-                for (i, o) in out.iter_mut().enumerate() {
-                    if b.is_valid(i) {
-                        let v = i128::from(b.value(i));
-                        *o = (v - i128::from(offset)).rem_euclid(i128::from(modulo)) as u32;
-                    }
-                }
-                true
-            }
             Categorizer::Modulo { modulo, offset } => {
                 // NumPy subtracts in the column's own dtype (wrapping, so a
                 // uint8 column less 5 wraps below 0 to 251), then takes
@@ -225,6 +215,7 @@ impl Categorizer {
                     DataType::UInt16 => (16, false),
                     DataType::UInt32 => (32, false),
                     DataType::UInt64 => (64, false),
+                    // int64, and bool (NumPy's `True - offset` is int64).
                     _ => (64, true),
                 };
                 let wrap = |d: i128| -> i128 {
@@ -235,10 +226,22 @@ impl Categorizer {
                         m
                     }
                 };
+                let code = |v: i64| {
+                    let d = wrap(i128::from(v) - i128::from(offset));
+                    d.rem_euclid(i128::from(modulo)) as u32
+                };
+                if array.data_type() == &DataType::Boolean {
+                    let b = array.as_boolean();
+                    for (i, o) in out.iter_mut().enumerate() {
+                        if b.is_valid(i) {
+                            *o = code(i64::from(b.value(i)));
+                        }
+                    }
+                    return true;
+                }
                 for_each_int(array, |i, v| {
                     if let Some(v) = v {
-                        let d = wrap(i128::from(v) - i128::from(offset));
-                        out[i] = d.rem_euclid(i128::from(modulo)) as u32;
+                        out[i] = code(v);
                     }
                 })
             }
@@ -249,7 +252,8 @@ impl Categorizer {
                 include_under,
                 include_over,
             } => {
-                if !numeric_to_f64(array, scratch) {
+                let mut values = Vec::new();
+                if !numeric_to_f64(array, &mut values) {
                     return false;
                 }
                 let binsize = (upper - lower) / f64::from(nbins);
@@ -259,7 +263,7 @@ impl Categorizer {
                 let nbins = i64::from(nbins);
                 let under = if include_under { 0 } else { nbins };
                 let over = if include_over { nbins - 1 } else { nbins };
-                for (o, &v) in out.iter_mut().zip(scratch.iter()) {
+                for (o, &v) in out.iter_mut().zip(&values) {
                     if v.is_nan() {
                         *o = nbins as u32;
                         continue;
@@ -673,7 +677,7 @@ impl CategoryMap {
     /// Returns false when the array is not of this map's kind.
     pub fn codes(&self, array: &dyn Array, out: &mut Vec<u32>) -> bool {
         if self.is_derived() {
-            return self.derived.codes(array, out, &mut Vec::new());
+            return self.derived.codes(array, out);
         }
         out.clear();
         out.resize(array.len(), Self::NONE);

@@ -8,11 +8,11 @@
 //! pixel holds. The rows' columns are then read back by position.
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, RecordBatch};
+use arrow_array::Array;
 use arrow_schema::DataType;
 
 use super::{aggregate_tile, TileError, TileId, TileLayer};
-use crate::aggregate::{AggValues, Lookup, ReductionKind, ReductionSpec};
+use crate::aggregate::{AggValues, Glyph, Lookup, ReductionKind, ReductionSpec};
 use crate::source::{numeric_to_f64, Source};
 
 /// Most rows an inspection returns.
@@ -95,28 +95,6 @@ pub fn inspect_pixel(
         // not NaN there.
         (_, None) => (ReductionKind::FirstN, layer.x.clone()),
     };
-    let select = ReductionSpec::of_n(kind, &column, n).with_lookup(Lookup::RowIndex);
-    let selected_by = select.to_string();
-    let cell = (size - 1 - py) * size + px;
-    let counts = aggregate_tile(source, &base(ReductionSpec::count()), tile, size)?;
-    let count = match &counts.values {
-        AggValues::F32(v) => v
-            .get(cell)
-            .map_or(0, |&c| if c.is_nan() { 0 } else { c as u64 }),
-        v => v.get_f64(cell) as u64,
-    };
-    let picked = aggregate_tile(source, &base(select), tile, size)?;
-    let AggValues::I64(idx) = &picked.values else {
-        return Err(TileError::Inspect {
-            reason: "the selection gave no row indices".into(),
-        });
-    };
-    let rows: Vec<u64> = idx
-        .iter()
-        .skip(cell * n)
-        .take(n)
-        .filter_map(|&r| u64::try_from(r).ok())
-        .collect();
     let columns: Vec<String> = if columns.is_empty() {
         let mut c = vec![layer.x.clone(), layer.y.clone()];
         for extra in [r.column.as_ref(), r.by.as_ref()].into_iter().flatten() {
@@ -132,11 +110,47 @@ pub fn inspect_pixel(
     for c in &names {
         source.check_column(c)?;
     }
+    let select = ReductionSpec::of_n(kind, &column, n).with_lookup(Lookup::RowIndex);
+    let selected_by = select.to_string();
+    let cell = (size - 1 - py) * size + px;
+    let picked = aggregate_tile(source, &base(select), tile, size)?;
+    let AggValues::I64(idx) = &picked.values else {
+        return Err(TileError::Inspect {
+            reason: "the selection gave no row indices".into(),
+        });
+    };
+    let rows: Vec<u64> = idx
+        .iter()
+        .skip(cell * n)
+        .take(n)
+        .filter_map(|&r| u64::try_from(r).ok())
+        .collect();
+    // Points selected by their x (never NaN on the canvas) are every point
+    // in the pixel: fewer than n are the count. Else the tile is counted.
+    let every_point = layer.shape.glyph == Glyph::Points && r.column.is_none();
+    let count = if every_point && rows.len() < n {
+        rows.len() as u64
+    } else {
+        let counts = aggregate_tile(source, &base(ReductionSpec::count()), tile, size)?;
+        match &counts.values {
+            AggValues::F32(v) => v
+                .get(cell)
+                .map_or(0, |&c| if c.is_nan() { 0 } else { c as u64 }),
+            v => v.get_f64(cell) as u64,
+        }
+    };
     let read = source.read_rows(&rows, &names)?;
     let values = rows
         .iter()
         .map(|row| match read.iter().find(|(r, _)| r == row) {
-            Some((_, batch)) => names.iter().map(|c| cell_value(batch, c)).collect(),
+            Some((_, batch)) => names
+                .iter()
+                .map(|c| {
+                    batch
+                        .column_by_name(c)
+                        .map_or(CellValue::Null, |a| cell_value(a.as_ref()))
+                })
+                .collect(),
             None => vec![CellValue::Null; names.len()],
         })
         .collect();
@@ -149,12 +163,9 @@ pub fn inspect_pixel(
     })
 }
 
-/// Column `name` of a one-row batch (the reader's batches hold the
-/// columns in the file's order, not the request's).
-fn cell_value(batch: &RecordBatch, name: &str) -> CellValue {
-    let Some(a) = batch.column_by_name(name) else {
-        return CellValue::Null;
-    };
+/// The first value of `a`, a column of a one-row batch (looked up by
+/// name: the reader's batches hold the columns in the file's order).
+fn cell_value(a: &dyn Array) -> CellValue {
     if a.is_empty() || a.is_null(0) {
         return CellValue::Null;
     }
@@ -168,13 +179,11 @@ fn cell_value(batch: &RecordBatch, name: &str) -> CellValue {
                 return CellValue::Null;
             };
             let key = d.normalized_keys().first().copied().unwrap_or(0);
-            let single = d.values().slice(key, 1);
-            let one = RecordBatch::try_from_iter([("v", single)]);
-            one.map_or(CellValue::Null, |b| cell_value(&b, "v"))
+            cell_value(d.values().slice(key, 1).as_ref())
         }
         _ => {
             let mut out = Vec::new();
-            if numeric_to_f64(a.as_ref(), &mut out) {
+            if numeric_to_f64(a, &mut out) {
                 out.first()
                     .filter(|v| !v.is_nan())
                     .map_or(CellValue::Null, |&v| CellValue::Number(v))
