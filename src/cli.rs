@@ -379,6 +379,21 @@ pub struct GlyphArgs {
     /// antialias=True).
     #[arg(long, conflicts_with = "line_width")]
     pub antialias: bool,
+    /// For points: each point covers every pixel whose centre lies within
+    /// this many pixels of it, inside the aggregation (every --agg sees
+    /// the point in each pixel it covers; 0, the default, is Datashader's
+    /// one pixel per point). Drawn on the CPU.
+    #[arg(
+        long,
+        value_name = "PIXELS",
+        default_value_t = 0.0,
+        allow_hyphen_values = true
+    )]
+    pub point_radius: f64,
+    /// With --point-radius: circle (pixel centres within the radius) or
+    /// square (within it on both axes).
+    #[arg(long, value_name = "SHAPE", default_value = "circle")]
+    pub point_shape: String,
     /// With --line-width: count (and sum) a line once where it crosses
     /// itself (Datashader's self_intersect=False): each line is aggregated
     /// on its own, its largest coverage per pixel, and the lines added.
@@ -1232,6 +1247,20 @@ impl GlyphArgs {
         }
         aggregate.line_width = line_width;
         aggregate.self_intersect = !self.no_self_intersect;
+        if !(self.point_radius.is_finite() && self.point_radius >= 0.0) {
+            bail!(
+                "--point-radius {}: give 0 (one pixel per point) or a radius in pixels",
+                self.point_radius
+            );
+        }
+        if self.point_radius > 0.0 && glyph != Glyph::Points {
+            bail!("--point-radius sizes points: drop it for --glyph {}, or use --line-width for lines", glyph.name());
+        }
+        aggregate.point_radius = self.point_radius;
+        aggregate.point_shape = self
+            .point_shape
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--point-shape: {e}"))?;
         Ok(aggregate)
     }
 }

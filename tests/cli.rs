@@ -2457,3 +2457,52 @@ fn time_columns_aggregate_as_their_counts_of_units() {
         agg("t", "max:dur_raw", "b.npy")
     );
 }
+
+#[test]
+fn point_radius_draws_each_point_over_the_pixels_its_disc_covers() {
+    let (dir, p) = fixture();
+    let path = p.to_str().expect("utf8");
+    let plain = render_npy(dir.path(), "plain", &[path]);
+    let zero = render_npy(dir.path(), "zero", &[path, "--point-radius", "0"]);
+    assert_eq!(plain, zero, "radius 0 is one pixel per point");
+    let source = pointillist::source::Source::open(&[&p]).expect("open");
+    for (r, shape) in [("1.5", "circle"), ("2", "square")] {
+        let got = render_npy(
+            dir.path(),
+            shape,
+            &[path, "--point-radius", r, "--point-shape", shape],
+        );
+        let req = pointillist::aggregate::AggregateRequest::new(71, 53)
+            .with_point_radius(r.parse().expect("radius"))
+            .with_point_shape(shape.parse().expect("shape"));
+        let want = pointillist::aggregate::aggregate(&source, &req).expect("aggregate");
+        let pointillist::aggregate::AggValues::U32(want) = want.values else {
+            unreachable!("count is uint32")
+        };
+        assert_eq!(got, want, "--point-radius {r} --point-shape {shape}");
+        assert!(got.iter().sum::<u32>() > 4 * plain.iter().sum::<u32>());
+    }
+    for (args, needle) in [
+        (vec!["--point-radius", "-1"], "--point-radius"),
+        (
+            vec!["--point-radius", "2", "--glyph", "line"],
+            "--point-radius",
+        ),
+        (
+            vec!["--point-radius", "2", "--point-shape", "star"],
+            "--point-shape",
+        ),
+    ] {
+        let mut all = vec!["render", path, "-o", "bad.png"];
+        all.extend(args);
+        let o = run(dir.path(), &all);
+        let keep = [
+            "points.parquet",
+            "plain.npy",
+            "zero.npy",
+            "circle.npy",
+            "square.npy",
+        ];
+        assert_clean_failure(dir.path(), &o, &[needle], &keep);
+    }
+}

@@ -17,7 +17,7 @@ use pyo3::types::PyDict;
 
 use pointillist::aggregate::{
     aggregate, AggError, AggValues, Aggregate, AggregateRequest, Aggregator, AxisKind, Coord,
-    GeometryKernel, Glyph, Lookup, ReductionKind, ReductionSpec,
+    GeometryKernel, Glyph, Lookup, PointShape, ReductionKind, ReductionSpec,
 };
 use pointillist::shade::{self, How, Image, ShadeOptions};
 use pointillist::source::{Source, SourceError};
@@ -110,6 +110,13 @@ struct Params {
     /// `where(selector)` without a lookup column: the row index.
     #[pyo3(default)]
     row_index: bool,
+    /// Points: each covers the pixels whose centres lie within this many
+    /// pixels of it (0: one pixel per point).
+    #[pyo3(default)]
+    point_radius: f64,
+    /// Points with a radius: "circle" or "square".
+    #[pyo3(default = String::from("circle"))]
+    point_shape: String,
 }
 
 /// A vertex coordinate from Python: a column name or a number.
@@ -211,7 +218,13 @@ impl Params {
             .with_line_width(self.line_width)
             .with_self_intersect(self.self_intersect)
             .with_draw_from_row(self.draw_from_row)
-            .with_draw_until_row(self.draw_until_row);
+            .with_draw_until_row(self.draw_until_row)
+            .with_point_radius(self.point_radius)
+            .with_point_shape(
+                self.point_shape
+                    .parse::<PointShape>()
+                    .map_err(PyValueError::new_err)?,
+            );
         let vertices = self.vertices.iter().map(|(x, y)| (x.coord(), y.coord()));
         match self.glyph.as_str() {
             "points" => Ok(req),

@@ -28,6 +28,7 @@ mod reduction;
 mod run;
 mod select;
 mod simd;
+mod splat;
 pub mod wire;
 
 pub use canvas::{AggValues, Aggregate};
@@ -47,6 +48,7 @@ pub use run::{
     Scratch, DEFAULT_MEMORY_BUDGET,
 };
 pub use select::{SelectOrder, SelectOutput};
+pub use splat::PointShape;
 pub use wire::{
     merge_shards, AggregateSpec, PartialAggregate, Shard, ShardCoverage, PARTIAL_FORMAT_VERSION,
 };

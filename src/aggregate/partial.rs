@@ -573,9 +573,22 @@ impl Partial {
     /// one per cell), for glyphs that append several pixels per row (a
     /// line's segments): `first` and `last` keep the row's value.
     pub fn accumulate_rows(&mut self, rows: &[u64], cells: &[u32], values: Option<&[f64]>) {
+        self.accumulate_rows_with_lookup(rows, cells, values, None)
+    }
+
+    /// [`Partial::accumulate_rows`] with each cell's value of the lookup
+    /// column of a `where` (points with a radius, which add a row to each
+    /// cell they cover).
+    pub fn accumulate_rows_with_lookup(
+        &mut self,
+        rows: &[u64],
+        cells: &[u32],
+        values: Option<&[f64]>,
+        lookups: Option<&[f64]>,
+    ) {
         if let State::Select(s) = &mut self.state {
             if let Some(values) = values {
-                s.offer_all(rows.iter().copied(), cells, values, None);
+                s.offer_all(rows.iter().copied(), cells, values, lookups);
             }
             return;
         }

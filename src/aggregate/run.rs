@@ -36,6 +36,7 @@ use super::line::{
 use super::mercator;
 use super::partial::{pick_key, spec_state_bytes_per_cell, AaRule, Partial, NO_CELL};
 use super::reduction::{ReductionKind, ReductionSpec, SpecError};
+use super::splat::{PointShape, Splat, SplatBuf, SplatPoints};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
     auto_range, decode_geometry, geometry_range, list_to_f64, numeric_to_f64, range_from_metadata,
@@ -72,6 +73,33 @@ pub struct Scratch {
     aa_cells: Vec<u32>,
     /// A batch of geometries.
     geometry: GeometryBuf,
+    /// Points with a radius: their coordinates, and the cells they cover.
+    splat_xy: [Vec<f64>; 2],
+    splat: SplatBuf,
+}
+
+/// The rows of a batch handed to a kernel: consecutive from a first row,
+/// or one per cell (points with a radius, which cover several cells).
+#[derive(Debug, Clone, Copy)]
+enum Rows<'a> {
+    From(u64),
+    Each(&'a [u64]),
+}
+
+impl Rows<'_> {
+    /// Add the batch to `p`.
+    fn accumulate(
+        self,
+        p: &mut Partial,
+        cells: &[u32],
+        values: Option<&[f64]>,
+        lookups: Option<&[f64]>,
+    ) {
+        match self {
+            Rows::From(row) => p.accumulate_with_lookup(row, cells, values, lookups),
+            Rows::Each(rows) => p.accumulate_rows_with_lookup(rows, cells, values, lookups),
+        }
+    }
 }
 
 /// Per row of a unit of row lines: what the row adds, its last vertex
@@ -295,6 +323,12 @@ pub struct AggregateRequest {
     /// For line geometries ([`Glyph::GeometryLines`]): which of
     /// Datashader's kernels to match (spatialpandas' by default).
     pub geometry_kernel: GeometryKernel,
+    /// For points: each point covers the pixels whose centres lie within
+    /// this many pixels of it ([`super::splat`]), for every reduction. 0
+    /// (the default) is Datashader's one pixel per point.
+    pub point_radius: f64,
+    /// For points with a radius: a disc or a square.
+    pub point_shape: PointShape,
 }
 
 /// Where a coordinate of a line's vertices comes from.
@@ -432,7 +466,37 @@ impl AggregateRequest {
             draw_from_row: 0,
             draw_until_row: u64::MAX,
             geometry_kernel: GeometryKernel::SpatialPandas,
+            point_radius: 0.0,
+            point_shape: PointShape::Circle,
         }
+    }
+
+    /// Points that cover every pixel whose centre lies within `radius`
+    /// pixels of them ([`AggregateRequest::point_radius`]).
+    ///
+    /// ```
+    /// use pointillist::aggregate::{aggregate, AggValues, AggregateRequest};
+    /// use pointillist::source::Source;
+    ///
+    /// let s = Source::sample()?;
+    /// let dots = aggregate(&s, &AggregateRequest::new(80, 60))?;
+    /// let discs = aggregate(&s, &AggregateRequest::new(80, 60).with_point_radius(2.0))?;
+    /// let (AggValues::U32(a), AggValues::U32(b)) = (&dots.values, &discs.values) else {
+    ///     unreachable!("counts")
+    /// };
+    /// // Each point now counts in about pi r^2 = 12.6 pixels (fewer at the edges).
+    /// assert!(b.iter().sum::<u32>() > 10 * a.iter().sum::<u32>());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_point_radius(mut self, radius: f64) -> Self {
+        self.point_radius = radius;
+        self
+    }
+
+    /// The shape of points with a radius ([`AggregateRequest::point_shape`]).
+    pub fn with_point_shape(mut self, shape: PointShape) -> Self {
+        self.point_shape = shape;
+        self
     }
 
     /// Antialiased lines `width` pixels wide ([`AggregateRequest::line_width`]).
@@ -741,6 +805,10 @@ pub struct GlyphSpec {
     pub self_intersect: bool,
     /// [`AggregateRequest::geometry_kernel`].
     pub geometry_kernel: GeometryKernel,
+    /// [`AggregateRequest::point_radius`].
+    pub point_radius: f64,
+    /// [`AggregateRequest::point_shape`].
+    pub point_shape: PointShape,
 }
 
 impl Default for GlyphSpec {
@@ -761,6 +829,8 @@ impl AggregateRequest {
             line_width: self.line_width,
             self_intersect: self.self_intersect,
             geometry_kernel: self.geometry_kernel,
+            point_radius: self.point_radius,
+            point_shape: self.point_shape,
         }
     }
 
@@ -774,6 +844,8 @@ impl AggregateRequest {
         self.line_width = spec.line_width;
         self.self_intersect = spec.self_intersect;
         self.geometry_kernel = spec.geometry_kernel;
+        self.point_radius = spec.point_radius;
+        self.point_shape = spec.point_shape;
         if spec.glyph == Glyph::GeometryLines {
             if let Some(c) = self.vertices.first().and_then(|v| v.0.column()) {
                 (self.x, self.y) = (c.to_string(), c.to_string());
@@ -844,6 +916,8 @@ pub struct AggregationPlan {
     /// For line geometries: what the column holds, per file.
     geometry_kinds: Vec<GeometryKind>,
     geometry_kernel: GeometryKernel,
+    /// Points with a radius.
+    splat: Option<Splat>,
 }
 
 /// Columns `(xs[k], ys[k])` as vertex coordinates (the shorter list sets
@@ -1065,6 +1139,22 @@ impl AggregationPlan {
             }
             _ => None,
         };
+        if !(req.point_radius.is_finite() && req.point_radius >= 0.0) {
+            return Err(AggError::LineUnsupported {
+                what: "a negative, NaN or infinite point radius: give 0 (one pixel per point) or a radius in pixels",
+            });
+        }
+        if req.point_radius > 0.0 && req.glyph != Glyph::Points {
+            return Err(AggError::LineUnsupported {
+                what:
+                    "a point radius for a line or area: give --line-width for lines, or draw points",
+            });
+        }
+        if req.point_radius > 0.0 && req.device == Device::Gpu {
+            return Err(AggError::LineUnsupported {
+                what: "points with a radius on the GPU (--device gpu): they are drawn on the CPU; use --device cpu or auto",
+            });
+        }
         if req.glyph == Glyph::Points && req.line_width > 0.0 {
             return Err(AggError::LineUnsupported {
                 what: "a line width for points: give a line glyph, or leave it at 0",
@@ -1289,6 +1379,8 @@ impl AggregationPlan {
             line_width: req.line_width,
             // Only a two-stage count or sum tells it apart.
             self_intersect: req.self_intersect || req.line_width == 0.0,
+            point_radius: req.point_radius,
+            point_shape: req.point_shape,
         };
         let mut plan = AggregationPlan {
             x: req.x.clone(),
@@ -1317,6 +1409,10 @@ impl AggregationPlan {
             aa_overwrite,
             geometry_kinds,
             geometry_kernel: req.geometry_kernel,
+            splat: (req.point_radius > 0.0).then_some(Splat {
+                radius: req.point_radius,
+                shape: req.point_shape,
+            }),
         };
         if plan.shard_reads_neighbours() {
             // A shard of a line down the rows draws the segments that end
@@ -1469,8 +1565,8 @@ impl AggregationPlan {
                 what: "accumulate_unit: a line crosses between units; run the whole plan",
             });
         }
-        self.for_each_batch(source, unit, scratch, |row, cells, values, lookups| {
-            p.accumulate_with_lookup(row, cells, values, lookups)
+        self.for_each_batch(source, unit, scratch, |rows, cells, values, lookups| {
+            rows.accumulate(p, cells, values, lookups)
         })
     }
 
@@ -1588,8 +1684,8 @@ impl AggregationPlan {
                 return Ok(lines.iter().map(UnitLine::ends).collect());
             }
             _ => {
-                self.for_each_batch(source, unit, scratch, |row, cells, values, lookups| {
-                    p.accumulate_with_lookup(row, cells, values, lookups)
+                self.for_each_batch(source, unit, scratch, |rows, cells, values, lookups| {
+                    rows.accumulate(p, cells, values, lookups)
                 })?;
                 return Ok(Vec::new());
             }
@@ -2232,7 +2328,7 @@ impl AggregationPlan {
         source: &Source,
         unit: &Unit,
         scratch: &mut Scratch,
-        mut f: impl FnMut(u64, &[u32], Option<&[f64]>, Option<&[f64]>),
+        mut f: impl FnMut(Rows<'_>, &[u32], Option<&[f64]>, Option<&[f64]>),
     ) -> Result<(), AggError> {
         let mut row = unit.first_row;
         let cols = self.columns();
@@ -2248,6 +2344,8 @@ impl AggregationPlan {
             values,
             lookups,
             projected,
+            splat_xy,
+            splat: splat_buf,
             ..
         } = scratch;
         // Only the pages whose x and y can fall on the canvas (where the
@@ -2255,8 +2353,13 @@ impl AggregationPlan {
         // each handed to `f` with its own first row.
         let g = &self.geometry;
         let (px, py) = mercator::projections(self.lnglat);
-        let on_x = |lo: f64, hi: f64| !(px(hi) < g.x.range.0 || px(lo) > g.x.range.1);
-        let on_y = |lo: f64, hi: f64| !(py(hi) < g.y.range.0 || py(lo) > g.y.range.1);
+        // Points with a radius reach the canvas from a little outside it.
+        let (x_reach, y_reach) = match &self.splat {
+            Some(s) => (s.reach(&g.x), s.reach(&g.y)),
+            None => (g.x.range, g.y.range),
+        };
+        let on_x = |lo: f64, hi: f64| !(px(hi) < x_reach.0 || px(lo) > x_reach.1);
+        let on_y = |lo: f64, hi: f64| !(py(hi) < y_reach.0 || py(lo) > y_reach.1);
         let runs = source.unit_row_runs(unit, &[(&self.x, &on_x), (&self.y, &on_y)]);
         let runs = runs.filter(|r| r.as_slice() != [(0, unit.rows)]);
         if runs.as_ref().is_some_and(Vec::is_empty) {
@@ -2282,9 +2385,10 @@ impl AggregationPlan {
                 };
                 return Err(not_numeric(name, arr.data_type().to_string()).into());
             }
+            let mut planes = None;
             if let Some((c, map)) = &self.by {
                 batch_codes(&batch, c, map, label, codes)?;
-                let planes = map.len() as u32;
+                let planes = *planes.insert(map.len() as u32);
                 // Datashader codes a null (or unlisted) category as -1, and
                 // NumPy's indexing sends -1 to the last plane: do the same.
                 let none_plane = planes.saturating_sub(1);
@@ -2301,8 +2405,46 @@ impl AggregationPlan {
             let vals = batch_values(&batch, self.value.as_deref(), label, values)?;
             let lookup = self.spec.reduction.lookup_column();
             let looks = batch_values(&batch, lookup, label, lookups)?;
+            if self.splat.is_some() {
+                let [sx, sy] = splat_xy;
+                for (v, a, p) in [(&mut *sx, &xa, px), (&mut *sy, &ya, py)] {
+                    v.clear();
+                    // Checked numeric by bin_arrays above.
+                    numeric_to_f64(a.as_ref(), v);
+                    if self.lnglat {
+                        v.iter_mut().for_each(|x| *x = p(*x));
+                    }
+                }
+            }
+            // Hand rows `r` (from row `first`) to `f`, each point's cells
+            // expanded when points have a radius.
+            let mut emit = |first: u64, r: std::ops::Range<usize>| {
+                let cells = &pix[r.clone()];
+                let vals = vals.map(|v| &v[r.clone()]);
+                let looks = looks.map(|v| &v[r.clone()]);
+                let Some(splat) = &self.splat else {
+                    return f(Rows::From(first), cells, vals, looks);
+                };
+                let pts = SplatPoints {
+                    first_row: first,
+                    own: cells,
+                    xs: &splat_xy[0][r.clone()],
+                    ys: &splat_xy[1][r.clone()],
+                    planes: planes.map(|n| (&codes[r.clone()], n)),
+                    values: vals,
+                    lookups: looks,
+                };
+                splat.expand(g, &pts, splat_buf);
+                let b = &*splat_buf;
+                f(
+                    Rows::Each(&b.rows),
+                    &b.cells,
+                    vals.map(|_| b.values.as_slice()),
+                    looks.map(|_| b.lookups.as_slice()),
+                );
+            };
             let Some(runs) = &runs else {
-                f(row, pix, vals, looks);
+                emit(row, 0..pix.len());
                 row += pix.len() as u64;
                 continue;
             };
@@ -2313,13 +2455,7 @@ impl AggregationPlan {
                 };
                 let take = (rows - done).min(pix.len() - at);
                 let first = unit.first_row + (start + done) as u64;
-                let r = at..at + take;
-                f(
-                    first,
-                    &pix[r.clone()],
-                    vals.map(|v| &v[r.clone()]),
-                    looks.map(|v| &v[r.clone()]),
-                );
+                emit(first, at..at + take);
                 at += take;
                 done += take;
                 if done == rows {
@@ -2376,6 +2512,9 @@ impl AggregationPlan {
         };
         if self.glyph != Glyph::Points {
             return Ok(cpu("cpu (lines are drawn on the CPU)".into()));
+        }
+        if self.splat.is_some() {
+            return Ok(cpu("cpu (points with a radius are drawn on the CPU)".into()));
         }
         if self.spec.reduction.selection().is_some() {
             return Ok(cpu(format!(
@@ -2488,6 +2627,11 @@ impl AggregationPlan {
         units: &[Unit],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Partial, AggError> {
+        if self.splat.is_some() {
+            return Err(AggError::LineUnsupported {
+                what: "points with a radius on the GPU: they are drawn on the CPU; use Engine::Cpu",
+            });
+        }
         let scale = match (&self.kind, &self.value) {
             (
                 ReductionKind::Sum | ReductionKind::Mean | ReductionKind::Var | ReductionKind::Std,
@@ -2522,8 +2666,10 @@ impl AggregationPlan {
                     chunk.clear();
                     let mut too_large = None;
                     let read =
-                        self.for_each_batch(source, u, &mut scratch, |row, cells, values, _| {
-                            if too_large.is_none() {
+                        self.for_each_batch(source, u, &mut scratch, |rows, cells, values, _| {
+                            // Plans with a radius run on the CPU (see
+                            // `run_gpu`'s check), so rows are consecutive.
+                            if let (None, Rows::From(row)) = (too_large, rows) {
                                 too_large = chunk.push(encoding, row, cells, values).err();
                             }
                         });
@@ -2601,8 +2747,11 @@ impl AggregationPlan {
                 };
                 match self.glyph {
                     Glyph::Points => {
-                        !(outside(range(&self.x, px), g.x.range)
-                            || outside(range(&self.y, py), g.y.range))
+                        let (xr, yr) = match &self.splat {
+                            Some(s) => (s.reach(&g.x), s.reach(&g.y)),
+                            None => (g.x.range, g.y.range),
+                        };
+                        !(outside(range(&self.x, px), xr) || outside(range(&self.y, py), yr))
                     }
                     // A segment can cross the canvas with both ends outside
                     // it, but not when every vertex of every row is beyond

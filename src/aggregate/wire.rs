@@ -56,6 +56,7 @@ use super::error::AggError;
 use super::geometry::AxisKind;
 use super::partial::{spec_plane_names, Partial};
 use super::reduction::{ReductionKind, ReductionSpec};
+use super::splat::PointShape;
 use crate::source::Categorizer;
 
 /// The version of the serialised form this build writes and reads.
@@ -110,6 +111,10 @@ pub struct AggregateSpec {
     /// Antialiased `count`/`sum`: whether a line adds where it crosses
     /// itself.
     pub self_intersect: bool,
+    /// Points with a radius: its length in pixels (0: one pixel each).
+    pub point_radius: f64,
+    /// Points with a radius: their shape.
+    pub point_shape: PointShape,
 }
 
 impl AggregateSpec {
@@ -126,7 +131,19 @@ impl AggregateSpec {
             c.as_ref()
                 .map_or_else(|| "none".to_string(), |c| c.join(","))
         };
-        let checks: [(&'static str, bool, String, String); 15] = [
+        let checks: [(&'static str, bool, String, String); 17] = [
+            (
+                "point radius",
+                self.point_radius.to_bits() == other.point_radius.to_bits(),
+                self.point_radius.to_string(),
+                other.point_radius.to_string(),
+            ),
+            (
+                "point shape",
+                self.point_shape == other.point_shape,
+                self.point_shape.to_string(),
+                other.point_shape.to_string(),
+            ),
             (
                 "glyph",
                 self.glyph == other.glyph,
@@ -243,6 +260,8 @@ impl AggregateSpec {
             "glyph": self.glyph,
             "line_width": self.line_width,
             "self_intersect": self.self_intersect,
+            "point_radius": self.point_radius,
+            "point_shape": self.point_shape.to_string(),
         })
     }
 
@@ -324,6 +343,18 @@ impl AggregateSpec {
             self_intersect: match v.get("self_intersect") {
                 None | Some(Value::Null) => true,
                 Some(_) => b("self_intersect")?,
+            },
+            // Absent in partials written before points had a size.
+            point_radius: match v.get("point_radius") {
+                None | Some(Value::Null) => 0.0,
+                Some(w) => w
+                    .as_f64()
+                    .filter(|w| w.is_finite() && *w >= 0.0)
+                    .ok_or("spec field 'point_radius' is not a radius")?,
+            },
+            point_shape: match v.get("point_shape") {
+                None | Some(Value::Null) => PointShape::Circle,
+                Some(_) => s("point_shape")?.parse()?,
             },
         })
     }
@@ -795,6 +826,8 @@ mod tests {
             glyph: "points".into(),
             line_width: 0.0,
             self_intersect: true,
+            point_radius: 0.0,
+            point_shape: PointShape::Circle,
         }
     }
 

@@ -459,6 +459,8 @@ impl TileLayer {
     /// line's stroke reaches `line_width / 2` pixels from it, so a line
     /// just outside a tile still shades the tile's edge, as it does its
     /// neighbour's, and the stroke's clipped ends fall outside the tile.
+    /// Points with a radius need none: they reach the tile from outside it
+    /// on their own ([`AggregateRequest::point_radius`]).
     pub fn margin(&self) -> usize {
         let w = self.shape.line_width;
         if w > 0.0 {

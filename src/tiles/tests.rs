@@ -6,6 +6,7 @@ use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 
 use super::*;
+use crate::aggregate::PointShape;
 
 /// An in-memory Parquet source with f64 columns `x` and `y`.
 fn points(xs: &[f64], ys: &[f64]) -> Source {
@@ -492,5 +493,55 @@ fn line_tiles_skip_row_groups_whose_lines_are_all_beyond_one_edge() {
                 glyph.glyph
             );
         }
+    }
+}
+
+#[test]
+fn points_with_a_radius_join_across_tile_edges() {
+    // Points scattered over the world, some on the tiles' shared edges.
+    let (lo, hi) = world_range(0);
+    let n = 400;
+    let at = |i: usize, a: f64| lo + (hi - lo) * (i as f64 * a + 0.13).fract();
+    let mut xs: Vec<f64> = (0..n).map(|i| at(i, 0.618_034)).collect();
+    let ys: Vec<f64> = (0..n).map(|i| at(i, 0.414_214)).collect();
+    xs[0] = 0.0;
+    xs[1] = 0.0;
+    let source = table(&[("x", xs), ("y", ys)]);
+    let size = 32;
+    for (radius, shape) in [(2.5, PointShape::Circle), (1.0, PointShape::Square)] {
+        let req = AggregateRequest::new(1, 1)
+            .with_point_radius(radius)
+            .with_point_shape(shape);
+        let layer = TileLayer::new()
+            .with_glyph_of(&req)
+            .resolve(&source)
+            .expect("layer");
+        // The four zoom-1 tiles side by side are the zoom-0 tile at twice
+        // the size: every disc that crosses an edge is in both tiles.
+        let whole = aggregate_tile(
+            &source,
+            &layer,
+            TileId::new(0, 0, 0).expect("tile"),
+            2 * size,
+        )
+        .expect("tile");
+        let mut stitched = vec![0.0; 4 * size * size];
+        for ty in 0..2u64 {
+            for tx in 0..2u64 {
+                let tile = TileId::new(1, tx, ty).expect("tile");
+                let agg = aggregate_tile(&source, &layer, tile, size).expect("tile");
+                for (i, v) in drawn(&agg).into_iter().enumerate() {
+                    // Row 0 of an aggregate is its south edge; tile row 0
+                    // is the north one.
+                    let (row, col) = (i / size, i % size);
+                    let gy = (1 - ty as usize) * size + row;
+                    stitched[gy * 2 * size + tx as usize * size + col] = v;
+                }
+            }
+        }
+        assert_eq!(stitched, drawn(&whole), "radius {radius} {shape}");
+        let total: f64 = stitched.iter().sum();
+        // A disc covers about its area in pixels: pi r^2, or (2r)^2.
+        assert!(total > 3.0 * n as f64, "{total}");
     }
 }

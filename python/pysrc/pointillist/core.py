@@ -81,6 +81,20 @@ class LogAxis(Axis):
 _axis_lookup = {"linear": LinearAxis(), "log": LogAxis()}
 
 
+def _point_params(radius, shape):
+    """The core's parameters for points with a radius (checked here so the
+    error names the keyword)."""
+    try:
+        r = float(radius)
+    except (TypeError, ValueError):
+        raise TypeError(f"radius must be a number of pixels, not {type(radius).__name__}") from None
+    if not (np.isfinite(r) and r >= 0):
+        raise ValueError(f"radius={radius!r}: give 0 (one pixel per point) or a radius in pixels")
+    if shape not in ("circle", "square"):
+        raise ValueError(f"shape={shape!r}: use 'circle' or 'square'")
+    return dict(point_radius=r, point_shape=shape) if r > 0 else {}
+
+
 class Canvas:
     """An abstract canvas representing the space in which to bin.
 
@@ -125,7 +139,7 @@ class Canvas:
         self.validate_ranges(self.x_range, self.y_range)
         self.validate_size(self.plot_width, self.plot_height)
 
-    def points(self, source, x=None, y=None, agg=None, geometry=None):
+    def points(self, source, x=None, y=None, agg=None, geometry=None, *, radius=0, shape="circle"):
         """Compute a reduction by pixel, mapping data to pixels as points.
 
         Parameters
@@ -142,6 +156,18 @@ class Canvas:
         geometry : str
             Not implemented by pointillist (spatialpandas / geopandas
             geometry columns).
+        radius : float, optional
+            pointillist only: points with a size. Each point covers every
+            pixel whose centre lies within ``radius`` pixels of its exact
+            position (and the pixel Datashader puts it in), inside the
+            aggregation: ``count`` counts the points covering a pixel,
+            ``mean``, ``max``, ``first``, ``where`` ... pick among them, and
+            categories keep their plane (unlike ``tf.spread``, which smears
+            the shaded image). Points just off the canvas reach its edge.
+            0 (the default) is Datashader's one pixel per point.
+        shape : {"circle", "square"}, optional
+            With ``radius``: pixel centres within the radius, or within it
+            on both axes.
         """
         if geometry is not None:
             raise NotImplementedError(
@@ -159,8 +185,11 @@ class Canvas:
             )
         if agg is None:
             agg = rd.count()
+        point = _point_params(radius, shape)
         if isinstance(agg, rd.summary):
-            return _summary(agg, source, lambda s, a: self.points(s, x, y, agg=a))
+            return _summary(
+                agg, source, lambda s, a: self.points(s, x, y, agg=a, radius=radius, shape=shape)
+            )
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
         self.validate()
@@ -169,8 +198,8 @@ class Canvas:
             # on the workers, merged in a tree (pointillist/dask.py).
             from . import dask as _dask
 
-            return _dask.points(self, source, x, y, agg)
-        return self._aggregate(source, x, y, agg, "points")
+            return _dask.points(self, source, x, y, agg, point=point)
+        return self._aggregate(source, x, y, agg, "points", aa=point)
 
     def _aggregate(self, source, x, y, agg, glyph, vertices=None, dims=None, stacked=False, aa=None):
         """Aggregate a local source (not Dask) with glyph ``points``,

@@ -102,11 +102,12 @@ def _cluster_threads():
         return os.cpu_count() or 1
 
 
-def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None):
+def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None, point=None):
     """``canvas.points(source, x, y, agg)`` for a Dask DataFrame or a
     ``ParquetFragments``, on the current Dask scheduler. ``Canvas.points``
     calls this; call it directly to choose ``split_every`` or the core's
-    ``threads`` per task (default 1, or the fragments')."""
+    ``threads`` per task (default 1, or the fragments'). ``point``: the
+    core's ``point_radius`` and ``point_shape`` (points with a radius)."""
     if agg is None:
         agg = rd.count()
     if not isinstance(agg, rd.Reduction):
@@ -123,7 +124,7 @@ def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None):
         threads if threads is not None else getattr(source, "threads", 1)
     )
     if isinstance(source, ParquetFragments):
-        return _parquet_points(canvas, source, x, y, agg, split_every, threads)
+        return _parquet_points(canvas, source, x, y, agg, split_every, threads, point=point)
 
     import dask.dataframe as dd
 
@@ -132,7 +133,7 @@ def points(canvas, source, x, y, agg=None, *, split_every=None, threads=None):
             f"Canvas.points: {type(source).__module__}.{type(source).__name__} sources are "
             "not implemented by pointillist; give a dask.dataframe.DataFrame"
         )
-    return _dataframe_points(canvas, source, x, y, agg, split_every, threads)
+    return _dataframe_points(canvas, source, x, y, agg, split_every, threads, point=point)
 
 
 def lines(
@@ -318,7 +319,7 @@ def _split_every(n):
     return n
 
 
-def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
+def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None, point=None):
     import dask
 
     kind, column, cat_column = agg._spec()
@@ -378,6 +379,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None):
     if derived is not None:
         params["by"] = derived
     params = _line_params(params, lines)
+    params.update(point or {})
     params["threads"] = threads
     parts = ddf.to_delayed()
     if len(parts) != len(offsets):
@@ -464,7 +466,7 @@ def _expand(bounds):
     return core._maybe_expand_bounds((lo, hi))
 
 
-def _parquet_points(canvas, frags, x, y, agg, split_every, threads, lines=None):
+def _parquet_points(canvas, frags, x, y, agg, split_every, threads, lines=None, point=None):
     import dask
 
     kind, column, cat_column = agg._spec()
@@ -483,6 +485,7 @@ def _parquet_points(canvas, frags, x, y, agg, split_every, threads, lines=None):
     if derived is not None:
         params["by"] = derived
     params = _line_params(params, lines)
+    params.update(point or {})
     # On the client: ranges and categories as the single-process run finds
     # them (Parquet statistics and dictionary pages, else a scan), so that
     # every fragment belongs to the same plan.
