@@ -303,9 +303,16 @@ pub struct CanvasArgs {
     /// under or over), as Datashader's categorizers.
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
-    /// Categories in plane order (default: the column's sorted distinct values).
+    /// Categories in plane order (default: the column's sorted distinct
+    /// values). A last category "(other)" collects the unlisted ones.
     #[arg(long, value_name = "A,B,...")]
     pub categories: Option<String>,
+    /// Keep the K categories with the most rows on the canvas (ties to the
+    /// earlier one), in category order, and fold the others and nulls into a
+    /// last category "(other)": memory for K + 1 planes, however many
+    /// categories the column has (one more pass over the data finds them).
+    #[arg(long, value_name = "K")]
+    pub top_categories: Option<usize>,
     /// Memory budget for aggregation state, in MiB.
     #[arg(long, default_value_t = 4096, value_name = "MiB")]
     pub memory_budget: u64,
@@ -670,9 +677,16 @@ pub struct LayerArgs {
     /// Reduction (as for render); served tiles may override it with ?agg=.
     #[arg(long, default_value = "count", value_name = "SPEC")]
     pub agg: String,
-    /// Categories in plane order (default: the column's sorted distinct values).
+    /// Categories in plane order (default: the column's sorted distinct
+    /// values). A last category "(other)" collects the unlisted ones.
     #[arg(long, value_name = "A,B,...")]
     pub categories: Option<String>,
+    /// Keep the K categories with the most rows in the data (ties to the
+    /// earlier one), in category order, and fold the others and nulls into a
+    /// last category "(other)": memory for K + 1 planes, however many
+    /// categories the column has (one more pass over the data finds them).
+    #[arg(long, value_name = "K")]
+    pub top_categories: Option<usize>,
     /// Shading: linear, log, cbrt or eq_hist.
     #[arg(long, default_value = "log")]
     pub how: String,
@@ -709,6 +723,10 @@ impl LayerArgs {
         layer.lnglat = self.lnglat;
         layer.reduction = reduction;
         layer.categories = self.categories.as_deref().map(parse_list);
+        if self.top_categories.is_some() && layer.categories.is_some() {
+            bail!("--top-categories chooses the categories: drop --categories, or list the kept ones then (other)");
+        }
+        layer = layer.with_top_categories(self.top_categories);
         let mut shade = ShadeOptions::default();
         shade.how = how;
         shade.cmap = cmap.colors;
@@ -1075,6 +1093,10 @@ impl CanvasArgs {
         if aggregate.categories.is_some() && reduction.by.is_none() {
             bail!("--categories needs a categorical aggregation: --agg count_cat:COL or --by COL");
         }
+        if self.top_categories.is_some() && aggregate.categories.is_some() {
+            bail!("--top-categories chooses the categories: drop --categories, or list the kept ones then (other)");
+        }
+        aggregate.top_categories = self.top_categories;
         aggregate.reduction = reduction;
         aggregate.memory_budget = self.memory_budget.saturating_mul(1 << 20);
         aggregate.device = self

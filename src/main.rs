@@ -133,6 +133,7 @@ fn run_aggregate(plan: AggregatePlan) -> Result<()> {
         if plan.verbose {
             let units = p.units(&source);
             eprintln!("device: {}", p.choose_engine(&units)?.reason);
+            eprintln!("{}", p.describe_memory());
         }
         Ok(p.run_partial(&source)?)
     })?;
@@ -374,6 +375,7 @@ fn run_render(plan: RenderPlan) -> Result<()> {
     }
     if plan.verbose {
         eprintln!("pointillist: device: {}", outcome.device);
+        eprintln!("pointillist: {}", outcome.memory);
     }
     if plan.timings {
         let t = &outcome.timings;

@@ -58,6 +58,9 @@ pub struct RenderOutcome {
     pub timings: Timings,
     /// The device that aggregated and, for `auto`, why (one line).
     pub device: String,
+    /// The aggregation state's planes and memory
+    /// ([`AggregationPlan::describe_memory`], one line).
+    pub memory: String,
 }
 
 /// Open the request's inputs (or the embedded sample).
@@ -169,6 +172,7 @@ pub fn render_with_progress(
         rows_read,
         warnings,
         device: engine.reason,
+        memory: plan.describe_memory(),
         timings: Timings {
             plan: t1 - t0,
             aggregate: t2 - t1,

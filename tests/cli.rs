@@ -2506,3 +2506,58 @@ fn point_radius_draws_each_point_over_the_pixels_its_disc_covers() {
         assert_clean_failure(dir.path(), &o, &[needle], &keep);
     }
 }
+
+#[test]
+fn top_categories_fold_the_rest_into_other_and_verbose_states_the_memory() {
+    let (dir, p) = fixture();
+    let path = p.to_str().expect("utf8");
+    let all = render_npy(dir.path(), "all", &[path, "--agg", "count_cat:cat"]);
+    let top = render_npy(
+        dir.path(),
+        "top",
+        &[path, "--agg", "count_cat:cat", "--top-categories", "2"],
+    );
+    // a (334 rows) and b (333) are kept, c's 333 fold into (other).
+    assert_eq!(top.len() / 3, all.len() / 3);
+    assert_eq!(top, all, "three planes: a, b, then (other) holding c");
+    let one = render_npy(
+        dir.path(),
+        "one",
+        &[path, "--agg", "count_cat:cat", "--top-categories", "1"],
+    );
+    for px in 0..one.len() / 2 {
+        assert_eq!(one[2 * px], all[3 * px], "a");
+        assert_eq!(one[2 * px + 1], all[3 * px + 1] + all[3 * px + 2], "(other)");
+    }
+    let o = run(
+        dir.path(),
+        &[
+            "render", path, "-o", "v.png", "--agg", "count_cat:cat", "--top-categories", "1",
+            "--verbose",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("aggregation state: 2 planes of 800x600"),
+        "{}",
+        stderr(&o)
+    );
+    // A budget too small for every category says how many fit.
+    let o = run(
+        dir.path(),
+        &[
+            "render", path, "-o", "big.png", "--agg", "count_cat:cat", "--width", "4000",
+            "--height", "4000", "--memory-budget", "300",
+        ],
+    );
+    let keep = ["points.parquet", "all.npy", "top.npy", "one.npy", "v.png"];
+    assert_clean_failure(dir.path(), &o, &["--top-categories 1"], &keep);
+    let o = run(
+        dir.path(),
+        &[
+            "render", path, "-o", "bad.png", "--agg", "count_cat:cat", "--top-categories", "1",
+            "--categories", "a,b",
+        ],
+    );
+    assert_clean_failure(dir.path(), &o, &["--top-categories"], &keep);
+}

@@ -45,7 +45,7 @@ pub use partial::{
 pub use reduction::{Lookup, ReductionKind, ReductionSpec, SpecError, DEFAULT_N, SPEC_HELP};
 pub use run::{
     aggregate, AggregateRequest, AggregationPlan, Coord, Engine, EngineChoice, Glyph, GlyphSpec,
-    Scratch, DEFAULT_MEMORY_BUDGET,
+    Scratch, DEFAULT_MEMORY_BUDGET, OTHER_CATEGORY,
 };
 pub use select::{SelectOrder, SelectOutput};
 pub use splat::PointShape;

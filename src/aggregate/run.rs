@@ -23,7 +23,7 @@ use std::sync::{Condvar, Mutex};
 use rayon::prelude::*;
 
 use super::antialias::{AaLine, AaPixel, AaRaster};
-use super::canvas::Aggregate;
+use super::canvas::{AggValues, Aggregate};
 use super::device::Device;
 use super::error::AggError;
 use super::geometry::{expand_bounds, AxisKind, Geometry, NO_PIXEL};
@@ -329,7 +329,22 @@ pub struct AggregateRequest {
     pub point_radius: f64,
     /// For points with a radius: a disc or a square.
     pub point_shape: PointShape,
+    /// For a categorical reduction over a column with more categories than
+    /// this: keep the ones with the most rows on the canvas (ties to the
+    /// earlier category), in their category order, and fold the others
+    /// (and nulls) into a last plane labelled [`OTHER_CATEGORY`]. Memory
+    /// then grows with `top_categories + 1` planes, not with the column's
+    /// categories; finding them costs one more pass over the x, y and
+    /// category columns. `None` (the default) keeps every category, one
+    /// plane each, as Datashader does.
+    pub top_categories: Option<usize>,
 }
+
+/// The label of the plane that [`AggregateRequest::top_categories`] folds
+/// the other categories into. Sharded runs, which must list their
+/// categories, fold the same way by listing this label last: rows of an
+/// unlisted category land in the last plane.
+pub const OTHER_CATEGORY: &str = "(other)";
 
 /// Where a coordinate of a line's vertices comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -468,7 +483,28 @@ impl AggregateRequest {
             geometry_kernel: GeometryKernel::SpatialPandas,
             point_radius: 0.0,
             point_shape: PointShape::Circle,
+            top_categories: None,
         }
+    }
+
+    /// Keep the `k` categories with the most rows on the canvas and fold
+    /// the others into [`OTHER_CATEGORY`]
+    /// ([`AggregateRequest::top_categories`]).
+    ///
+    /// ```
+    /// use pointillist::aggregate::{aggregate, AggregateRequest, ReductionSpec};
+    /// use pointillist::source::Source;
+    ///
+    /// let req = AggregateRequest::new(40, 30).with_reduction(ReductionSpec::count().by("cat"));
+    /// let agg = aggregate(&Source::sample()?, &req.with_top_categories(2))?;
+    /// let cats = agg.categories.expect("categorical");
+    /// assert_eq!(cats.len(), 3); // the two largest of the sample's five, then "(other)"
+    /// assert_eq!(cats[2], "(other)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_top_categories(mut self, k: usize) -> Self {
+        self.top_categories = Some(k);
+        self
     }
 
     /// Points that cover every pixel whose centre lies within `radius`
@@ -933,6 +969,41 @@ fn aa_two_stage(kind: ReductionKind, self_intersect: bool) -> bool {
     }
 }
 
+/// The labels of the `k` categories of `map` with the most rows on the
+/// canvas of `req` (ties to the earlier category), in `map`'s order: a
+/// `count` by category on a 1 x 1 canvas over the same ranges, with one
+/// more plane that catches the nulls so they count for no category.
+fn largest_categories(
+    source: &Source,
+    req: &AggregateRequest,
+    col: &str,
+    map: &CategoryMap,
+    k: usize,
+) -> Result<Vec<String>, AggError> {
+    let mut count = req.clone();
+    (count.width, count.height) = (1, 1);
+    count.top_categories = None;
+    count.point_radius = 0.0;
+    count.line_width = 0.0;
+    count.device = Device::Cpu;
+    count.reduction = ReductionSpec::count().by(col);
+    count.categories = Some(map.labels().to_vec());
+    let mut plan = AggregationPlan::new(source, &count)?;
+    if let Some((_, m)) = &mut plan.by {
+        *m = map.clone().with_catch_all(String::new());
+        plan.spec.categories = Some(m.labels().to_vec());
+    }
+    let agg = plan.run(source)?;
+    let AggValues::U32(rows) = agg.values else {
+        return Ok(map.labels()[..k].to_vec());
+    };
+    let mut order: Vec<usize> = (0..map.len()).collect();
+    order.sort_by(|&a, &b| rows[b].cmp(&rows[a]).then(a.cmp(&b)));
+    let mut kept: Vec<usize> = order.into_iter().take(k).collect();
+    kept.sort_unstable();
+    Ok(kept.into_iter().map(|i| map.labels()[i].clone()).collect())
+}
+
 fn column_pairs(xs: &[&str], ys: &[&str]) -> Vec<(Coord, Coord)> {
     xs.iter()
         .zip(ys)
@@ -1144,6 +1215,37 @@ impl AggregationPlan {
                 what: "a negative, NaN or infinite point radius: give 0 (one pixel per point) or a radius in pixels",
             });
         }
+        match (req.top_categories, &req.reduction.by) {
+            (Some(0), _) => {
+                return Err(AggError::Reduction(SpecError {
+                    message: "top categories 0: keep at least 1 (the rest fold into (other))"
+                        .into(),
+                }))
+            }
+            (Some(_), None) => {
+                return Err(AggError::Reduction(SpecError {
+                    message: format!(
+                        "top categories for {}: it has no categories; give a categorical reduction (count_cat, by)",
+                        req.reduction
+                    ),
+                }))
+            }
+            (Some(_), Some(col)) if req.reduction.categorizer != Categorizer::Values => {
+                return Err(AggError::Reduction(SpecError {
+                    message: format!(
+                        "top categories for {}: its categories are computed; ask for fewer of them",
+                        req.reduction.categorizer.describe(col)
+                    ),
+                }))
+            }
+            (Some(_), Some(col)) if req.shard.is_some() => {
+                return Err(AggError::ShardNeedsFlag {
+                    what: format!("the largest categories of column '{col}'"),
+                    flag: "--categories A,B,...,(other) (the kept ones, then (other))",
+                })
+            }
+            _ => {}
+        }
         if req.point_radius > 0.0 && req.glyph != Glyph::Points {
             return Err(AggError::LineUnsupported {
                 what:
@@ -1276,11 +1378,37 @@ impl AggregationPlan {
                         })?,
                     None => source.distinct_categories(col)?,
                 };
-                let map =
-                    CategoryMap::new(ckind, labels).map_err(|label| AggError::BadCategory {
+                // A list ending in "(other)" (what top categories give, and
+                // what sharded runs list to fold the same way): a plane
+                // that the unlisted categories land in, whatever the
+                // column's type.
+                let listed = match labels.split_last() {
+                    Some((last, rest)) if last == OTHER_CATEGORY => rest,
+                    _ => &labels[..],
+                };
+                let map = CategoryMap::new(ckind, listed.to_vec()).map_err(|label| {
+                    AggError::BadCategory {
                         label,
                         column: col.clone(),
-                    })?;
+                    }
+                })?;
+                let map = if listed.len() < labels.len() {
+                    map.with_catch_all(OTHER_CATEGORY.to_string())
+                } else {
+                    map
+                };
+                let map = match req.top_categories {
+                    Some(k) if k < map.len() => {
+                        let kept = largest_categories(source, req, col, &map, k)?;
+                        CategoryMap::new(ckind, kept)
+                            .map_err(|label| AggError::BadCategory {
+                                label,
+                                column: col.clone(),
+                            })?
+                            .with_catch_all(OTHER_CATEGORY.to_string())
+                    }
+                    _ => map,
+                };
                 Some((col.clone(), map))
             }
         };
@@ -1303,10 +1431,22 @@ impl AggregationPlan {
             },
             needed_mib: (needed >> 20).min(u64::MAX as u128) as u64,
             budget_mib: req.memory_budget >> 20,
-            hint: if by.is_some() {
-                " or fewer categories".into()
-            } else {
-                String::new()
+            hint: match &by {
+                None => String::new(),
+                // How many planes fit: two states of width x height x k.
+                Some(_) => {
+                    let plane = 2 * (state / planes.max(1) as u128).max(1);
+                    let fit = (u128::from(req.memory_budget) / plane).min(usize::MAX as u128);
+                    if fit >= 2 && req.reduction.categorizer == Categorizer::Values {
+                        format!(
+                            ", or keep the largest categories (--top-categories {}: {} planes with (other))",
+                            fit - 1,
+                            fit
+                        )
+                    } else {
+                        " or fewer categories".into()
+                    }
+                }
             },
         };
         // Two states at least: the running total and one unit's partial.
@@ -1520,6 +1660,31 @@ impl AggregationPlan {
         self.geometry.width()
             * self.geometry.height()
             * self.by.as_ref().map_or(1, |(_, m)| m.len())
+    }
+
+    /// Bytes of aggregation state on one canvas (cells x state per cell).
+    pub fn canvas_state_bytes(&self) -> u64 {
+        (self.cells() as u64).saturating_mul(spec_state_bytes_per_cell(&self.spec.reduction) as u64)
+    }
+
+    /// The memory this plan's aggregation state takes at most, in one line
+    /// for `--verbose`: its planes, the bytes of one canvas, and the
+    /// canvases held at once (one per worker and the running total).
+    pub fn describe_memory(&self) -> String {
+        let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
+        let canvas = self.canvas_state_bytes();
+        let planes = self.by.as_ref().map_or(1, |(_, m)| m.len());
+        let held = self.workers as u64 + 1;
+        format!(
+            "aggregation state: {planes} plane{} of {}x{}, {:.1} MiB per canvas, at most {:.1} MiB ({held} canvases: {} worker{} and the total)",
+            if planes == 1 { "" } else { "s" },
+            self.geometry.width(),
+            self.geometry.height(),
+            mib(canvas),
+            mib(canvas.saturating_mul(held)),
+            self.workers,
+            if self.workers == 1 { "" } else { "s" },
+        )
     }
 
     /// A fresh, empty partial for this plan.

@@ -658,6 +658,16 @@ impl CategoryMap {
         self.derived != Categorizer::Values
     }
 
+    /// This map with one more plane, labelled `label`, after the others,
+    /// that no value is coded to by name: the rows that are null or whose
+    /// value is not listed land there (they go to the last plane, as in
+    /// Datashader), so a map of the kept categories plus this plane folds
+    /// every other category into it.
+    pub fn with_catch_all(mut self, label: String) -> CategoryMap {
+        self.labels.push(label);
+        self
+    }
+
     /// Labels in plane order.
     pub fn labels(&self) -> &[String] {
         &self.labels

@@ -357,6 +357,11 @@ pub struct TileLayer {
     pub categories: Option<Vec<String>>,
     /// What the rows draw: points unless set ([`TileLayer::with_glyph_of`]).
     pub shape: GlyphSpec,
+    /// Keep this many categories, those with the most rows in the whole
+    /// data, and fold the rest into `(other)`
+    /// ([`AggregateRequest::top_categories`]); resolved once, so every
+    /// tile has the same planes.
+    pub top_categories: Option<usize>,
 }
 
 impl TileLayer {
@@ -369,7 +374,15 @@ impl TileLayer {
             reduction: ReductionSpec::count(),
             categories: None,
             shape: GlyphSpec::default(),
+            top_categories: None,
         }
+    }
+
+    /// Sets [`TileLayer::top_categories`].
+    #[must_use]
+    pub fn with_top_categories(mut self, k: Option<usize>) -> Self {
+        self.top_categories = k;
+        self
     }
 
     /// Draw what `req` draws: its columns and [`GlyphSpec`] (lines, areas,
@@ -430,6 +443,11 @@ impl TileLayer {
     pub fn resolve(mut self, source: &Source) -> Result<TileLayer, TileError> {
         let mut req = self.request(((0.0, 1.0), (0.0, 1.0)), 1);
         req.categories = self.categories.clone();
+        if self.top_categories.is_some() {
+            // The largest categories over all the data.
+            (req.x_range, req.y_range) = (None, None);
+            req.top_categories = self.top_categories;
+        }
         let plan = AggregationPlan::new(source, &req)?;
         self.categories = plan.categories().map(<[String]>::to_vec);
         Ok(self)
