@@ -246,7 +246,72 @@ def test_not_implemented_is_named(aggs):
         tf.spread(ours, 1)
     with pytest.raises(NotImplementedError, match="colormap"):
         tf.shade(ours, cmap=lambda v, bytes=True: v)
-    with pytest.raises(NotImplementedError, match="interpolation"):
-        tf.shade(ours, how=lambda d, m: d)
     with pytest.raises(NotImplementedError, match="int64"):
         tf.shade(ours.astype("int64"))
+
+
+# A callable `how(data, mask)` and 2-D discrete colour keys, as Datashader
+# calls and applies them.
+
+
+def _sqrt(data, mask):
+    return np.where(mask, np.nan, np.sqrt(data))
+
+
+def _ranked(data, mask):
+    """An eq_hist-like interpolator that returns discrete levels too."""
+    out = np.where(mask, np.nan, data.astype("float64"))
+    values = np.unique(out[~np.isnan(out)])
+    ranks = np.searchsorted(values, out).astype("float64")
+    return np.where(mask, np.nan, ranks), len(values)
+
+
+@pytest.mark.parametrize("agg", AGGS)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(how=_sqrt),
+        dict(how=_sqrt, span=(1, 6)),
+        dict(how=_ranked, rescale_discrete_levels=True),
+        dict(how=lambda d, m: np.log1p(d), cmap="red", min_alpha=20),
+        dict(how=_sqrt, alpha=120, color_baseline=0),
+    ],
+    ids=["sqrt", "sqrt-span", "levels", "log1p-single", "alpha-baseline"],
+)
+def test_a_callable_how_is_called_as_datashader_calls_it(aggs, agg, kw):
+    ours, theirs = aggs[agg]
+    if ours.ndim == 2:
+        kw = {k: v for k, v in kw.items() if k != "color_baseline"}
+    assert_same_image(tf.shade(ours, **kw), dtf.shade(theirs, **kw))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {1: "red", 2: "#00ff00", 5: (0, 0, 255)},
+        {3: "orange"},
+        {0: "black", 1: "white"},
+        {99999: "red"},
+    ],
+    ids=["three", "one", "zero-key", "no-match"],
+)
+@pytest.mark.parametrize("baseline", [None, 0, 2, -1, 0.5])
+@pytest.mark.parametrize("alpha", [255, 90])
+def test_a_2d_colour_key_dict_colours_the_cells_equal_to_its_keys(aggs, key, baseline, alpha):
+    ours, theirs = aggs["count"]
+    assert_same_image(
+        tf.shade(ours, color_key=key, color_baseline=baseline, alpha=alpha, name="k"),
+        dtf.shade(theirs, color_key=key, color_baseline=baseline, alpha=alpha, name="k"),
+    )
+
+
+def test_a_2d_colour_key_dict_on_floats(aggs):
+    ours, theirs = aggs["mean"]
+    # Keys that occur (rounded means) and ones that do not.
+    o, t = ours.copy(data=np.round(ours.values)), theirs.copy(data=np.round(theirs.values))
+    key = {0.0: "red", 1.0: "blue", -1.0: "green", 7.5: "white"}
+    for baseline in (None, 0, 3):
+        assert_same_image(
+            tf.shade(o, color_key=key, color_baseline=baseline),
+            dtf.shade(t, color_key=key, color_baseline=baseline),
+        )

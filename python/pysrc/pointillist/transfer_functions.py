@@ -2,13 +2,18 @@
 
 ``shade``, ``spread``, ``dynspread``, ``set_background`` and ``stack``
 (``over``, ``add``, ``saturate``, ``source``) give Datashader 0.19's
-images bit for bit for what the core implements; the rest (matplotlib
-colormaps, callable ``how``, 2-D discrete colour keys, spreading
-non-Image arrays, stacking images on different coordinates) raises ``NotImplementedError`` naming the missing feature.
+images bit for bit for what the core implements. A callable ``how``
+(``how(data, mask)``, as Datashader calls it) and 2-D discrete colour keys
+(``color_key`` a dict of aggregate values to colours) follow Datashader's
+NumPy code here, since they call back into Python; the rest (matplotlib
+colormaps, spreading non-Image arrays, stacking images on different
+coordinates) raises ``NotImplementedError`` naming the missing feature.
 """
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections.abc import Iterator
 from io import BytesIO
 
@@ -197,8 +202,6 @@ def _span(span):
 
 
 def _how(how):
-    if callable(how):
-        raise NotImplementedError("shade(how=<callable>): custom interpolation is not implemented")
     if not isinstance(how, str):
         raise ValueError(f"Unknown interpolation method: {how!r}")
     return how
@@ -227,9 +230,10 @@ def shade(
         rescale_discrete_levels = False
     if agg.ndim == 2:
         if color_key is not None and isinstance(color_key, dict):
-            raise NotImplementedError(
-                "shade(2-D agg, color_key=dict): discrete colour keys for 2-D aggregates "
-                "are not implemented by pointillist"
+            return _apply_discrete_colorkey(agg, color_key, alpha, name, color_baseline)
+        if callable(how):
+            return _interpolate_callable(
+                agg, cmap, how, alpha, span, min_alpha, name, rescale_discrete_levels
             )
         return _interpolate(agg, cmap, how, alpha, span, min_alpha, name, rescale_discrete_levels)
     if agg.ndim == 3:
@@ -283,6 +287,20 @@ def _interpolate(agg, cmap, how, alpha, span, min_alpha, name, rescale_discrete_
 
 def _colorize(agg, color_key, how, alpha, span, min_alpha, name, color_baseline,
               rescale_discrete_levels):
+    if callable(how):
+        # The colours do not depend on `how`: the core's, with the alpha
+        # of Datashader's `_interpolate_alpha` calling `how`.
+        img = _colorize(agg, color_key, "linear", alpha, span, min_alpha, name,
+                        color_baseline, rescale_discrete_levels)
+        if agg.shape[-1] == 0:
+            return img
+        data = np.asarray(agg.data)
+        total = _nansum_missing(data)
+        a = _interpolate_alpha(data, total, np.isnan(total), how, alpha, span, min_alpha,
+                               rescale_discrete_levels)
+        rgba = img.data.copy().view(np.uint8).reshape(a.shape + (4,))
+        rgba[..., 3] = a
+        return img.copy(data=rgba.view(np.uint32).reshape(a.shape))
     how = _how(how)
     cats = agg.indexes[agg.dims[-1]]
     coords = dict([(agg.dims[1], agg.coords[agg.dims[1]]), (agg.dims[0], agg.coords[agg.dims[0]])])
@@ -308,6 +326,183 @@ def _colorize(agg, color_key, how, alpha, span, min_alpha, name, color_baseline,
         colors, bool(rescale_discrete_levels), baseline,
     )
     return Image(out.reshape(h, w), dims=agg.dims[:-1], coords=coords, name=name)
+
+
+def _apply_discrete_colorkey(agg, color_key, alpha, name, color_baseline):
+    """Datashader's 2-D ``color_key`` dict: each cell equal to a key takes
+    its colour (opaque at ``alpha``), every other cell is transparent; an
+    explicit ``color_baseline`` below 1 leaves the keyed cells black, as
+    its arithmetic does."""
+    data_in = np.asarray(agg.data)
+    cats = color_key.keys()
+    colors = [rgb(color_key[c]) for c in cats]
+    rs, gs, bs = map(np.array, zip(*colors))
+    data = np.empty_like(data_in) * np.nan
+    r = np.zeros_like(data, dtype=np.uint8)
+    g = np.zeros_like(data, dtype=np.uint8)
+    b = np.zeros_like(data, dtype=np.uint8)
+    r2, g2, b2 = np.zeros_like(r), np.zeros_like(g), np.zeros_like(b)
+    for i, c in enumerate(cats):
+        value_mask = data_in == c
+        data[value_mask] = 1
+        r2[value_mask] = rs[i]
+        g2[value_mask] = gs[i]
+        b2[value_mask] = bs[i]
+    color_data = data.copy()
+    with np.errstate(invalid="ignore"), _all_nan_quiet():
+        baseline = np.nanmin(color_data) if color_baseline is None else color_baseline
+        if baseline > 0:
+            color_data -= baseline
+        elif baseline < 0:
+            color_data += -baseline
+        if color_data.dtype.kind != "u" and color_baseline is not None:
+            color_data[color_data < 0] = 0
+    color_data[np.isnan(data)] = 0
+    if not color_data.any():
+        r[:], g[:], b[:] = r2, g2, b2
+    missing = color_data == 0
+    r, g, b = np.where(missing, r2, r), np.where(missing, g2, g), np.where(missing, b2, b)
+    a = np.where(np.isnan(data), 0, alpha).astype(np.uint8)
+    values = np.dstack([r, g, b, a]).view(np.uint32).reshape(a.shape)
+    return Image(values, dims=agg.dims, coords=agg.coords, name=name)
+
+
+@contextlib.contextmanager
+def _all_nan_quiet():
+    """Datashader's silence over all-NaN reductions."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"All-NaN (slice|axis) encountered")
+        yield
+
+
+def _masked_clip_2d(data, mask, lower, upper):
+    """Datashader's ``masked_clip_2d``: clip the unmasked cells in place."""
+    keep = ~mask
+    data[keep & (data < lower)] = lower
+    data[keep & (data > upper)] = upper
+
+
+def _nansum_missing(data):
+    """Datashader's ``nansum_missing`` over the category axis: NaN where
+    every category is NaN (its summation order too)."""
+    array = data.transpose(2, 0, 1)
+    missing = np.isnan(array)
+    set_to_zero = missing & ~np.all(missing, axis=0)
+    return np.where(set_to_zero, 0, array).sum(axis=0)
+
+
+def _interpolate_callable(agg, cmap, how, alpha, span, min_alpha, name,
+                          rescale_discrete_levels):
+    """Datashader's ``_interpolate`` with a callable ``how(data, mask)``,
+    for list and single-colour colormaps."""
+    data = np.array(agg.data, copy=True)
+    if np.issubdtype(data.dtype, np.bool_):
+        mask = ~data
+        data = data.astype(np.int8)
+    elif data.dtype.kind == "u":
+        mask = data == 0
+    else:
+        mask = np.isnan(data)
+    if mask.all():
+        return Image(np.zeros(shape=agg.data.shape, dtype=np.uint32), coords=agg.coords,
+                     dims=agg.dims, attrs=agg.attrs, name=name)
+    if span is None:
+        offset = np.nanmin(data[~mask])
+    else:
+        offset = np.array(span, dtype=data.dtype)[0]
+        _masked_clip_2d(data, mask, *span)
+    data -= offset
+    with np.errstate(invalid="ignore", divide="ignore"):
+        data = how(data, mask)
+        discrete_levels = None
+        if isinstance(data, (list, tuple)):
+            data, discrete_levels = data
+        if span is None:
+            masked = np.where(~mask, data, np.nan)
+            span = np.nanmin(masked), np.nanmax(masked)
+            if rescale_discrete_levels and discrete_levels is not None:
+                span = _rescale_discrete_levels(discrete_levels, span)
+        else:
+            span = how([0, span[1] - span[0]], 0)
+    if isinstance(cmap, Iterator):
+        cmap = list(cmap)
+    if isinstance(cmap, tuple) and isinstance(cmap[0], str):
+        cmap = list(cmap)
+    if isinstance(cmap, list):
+        rspan, gspan, bspan = np.array(list(zip(*map(rgb, cmap))))
+        span = np.linspace(span[0], span[1], len(cmap))
+        r = np.nan_to_num(np.interp(data, span, rspan, left=255), copy=False).astype(np.uint8)
+        g = np.nan_to_num(np.interp(data, span, gspan, left=255), copy=False).astype(np.uint8)
+        b = np.nan_to_num(np.interp(data, span, bspan, left=255), copy=False).astype(np.uint8)
+        a = np.where(np.isnan(data), 0, alpha).astype(np.uint8)
+    elif isinstance(cmap, (str, tuple)):
+        color = rgb(cmap)
+        aspan = np.arange(min_alpha, alpha + 1)
+        span = np.linspace(span[0], span[1], len(aspan))
+        r = np.full(data.shape, color[0], dtype=np.uint8)
+        g = np.full(data.shape, color[1], dtype=np.uint8)
+        b = np.full(data.shape, color[2], dtype=np.uint8)
+        a = np.nan_to_num(np.interp(data, span, aspan, left=0, right=255),
+                          copy=False).astype(np.uint8)
+    elif callable(cmap):
+        raise NotImplementedError(
+            "shade(cmap=<matplotlib Colormap>): callable colormaps are not implemented by "
+            "pointillist; give a list of colours"
+        )
+    else:
+        raise TypeError("Expected `cmap` of `matplotlib.colors.Colormap`, "
+                        f"`list`, `str`, or `tuple`; got: '{type(cmap)}'")
+    img = np.dstack([r, g, b, a]).view(np.uint32).reshape(data.shape)
+    return Image(img, coords=agg.coords, dims=agg.dims, name=name)
+
+
+def _rescale_discrete_levels(discrete_levels, span):
+    """Datashader's lower-span rescale for few discrete levels."""
+    if discrete_levels is None:
+        raise ValueError("interpolator did not return a valid discrete_levels")
+    m = -0.5 / 98.0
+    c = 1.5 - 2 * m
+    multiple = m * discrete_levels + c
+    if multiple > 1:
+        lower_span = max(span[1] - multiple * (span[1] - span[0]), 0)
+        span = (lower_span, 1)
+    return span
+
+
+def _interpolate_alpha(data, total, mask, how, alpha, span, min_alpha,
+                       rescale_discrete_levels):
+    """Datashader's ``_interpolate_alpha`` with a callable ``how``."""
+    if span is None:
+        with _all_nan_quiet():
+            offset = np.nanmin(total)
+        if total.dtype.kind == "u" and offset == 0:
+            mask = mask | (total == 0)
+            if not np.all(mask):
+                offset = total[total > 0].min()
+            total = np.where(~mask, total, np.nan)
+        a_scaled = how(total - offset, mask)
+        discrete_levels = None
+        if isinstance(a_scaled, (list, tuple)):
+            a_scaled, discrete_levels = a_scaled
+        with _all_nan_quiet():
+            norm_span = [np.nanmin(a_scaled).item(), np.nanmax(a_scaled).item()]
+        if rescale_discrete_levels and discrete_levels is not None:
+            norm_span = _rescale_discrete_levels(discrete_levels, norm_span)
+    else:
+        offset = np.array(span, dtype=data.dtype)[0]
+        if total.dtype.kind == "u" and np.nanmin(total) == 0:
+            mask = mask | (total <= 0)
+            total = np.where(~mask, total, np.nan)
+        _masked_clip_2d(total, mask, *span)
+        a_scaled = how(total - offset, mask)
+        if isinstance(a_scaled, (list, tuple)):
+            a_scaled = a_scaled[0]
+        norm_span = how([0, span[1] - span[0]], 0)
+        if isinstance(norm_span, (list, tuple)):
+            norm_span = norm_span[0]
+    norm_span = np.hstack(norm_span)
+    a_float = np.interp(a_scaled, norm_span, np.array([min_alpha, alpha]), left=0, right=255)
+    return np.nan_to_num(a_float, copy=False).astype(np.uint8)
 
 
 def _color_baseline(baseline, dtype):
