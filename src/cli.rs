@@ -482,7 +482,9 @@ pub struct ShadeArgs {
     /// Alpha of the least dense non-empty pixels (0-255).
     #[arg(long, default_value_t = 40.0, value_name = "N")]
     pub min_alpha: f64,
-    /// Colours of the categories, in category order.
+    /// Colours of the categories, in category order, or a named palette
+    /// (glasbey: 256 distinct colours; Sets1to3, the default; any colormap
+    /// name).
     #[arg(long, value_name = "COLOR,COLOR,...")]
     pub color_key: Option<String>,
     /// Categorical aggregates: subtract V from every category before the
@@ -1319,11 +1321,14 @@ impl ShadeArgs {
         let color_key = self
             .color_key
             .as_deref()
-            .map(|s| {
-                parse_list(s)
+            .map(|s| match shade::colormap(s.trim()) {
+                // A named palette: glasbey (256 distinct colours), Sets1to3,
+                // Category10, ... (any colormap name).
+                Some(palette) if !s.contains(',') => Ok(palette),
+                _ => parse_list(s)
                     .iter()
                     .map(|c| shade::parse_color(c))
-                    .collect::<Result<Vec<_>, _>>()
+                    .collect::<Result<Vec<_>, _>>(),
             })
             .transpose()
             .map_err(|e| anyhow::anyhow!("--color-key: {e}"))?;

@@ -2561,3 +2561,25 @@ fn top_categories_fold_the_rest_into_other_and_verbose_states_the_memory() {
     );
     assert_clean_failure(dir.path(), &o, &["--top-categories"], &keep);
 }
+
+#[test]
+fn color_key_takes_a_named_palette() {
+    let (dir, p) = fixture();
+    let path = p.to_str().expect("utf8");
+    let render = |name: &str, extra: &[&str]| {
+        let mut args = vec!["render", path, "-o", name, "--agg", "count_cat:cat"];
+        args.extend_from_slice(extra);
+        let o = run(dir.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read(dir.path().join(name)).expect("png")
+    };
+    // Sets1to3 is the default key; glasbey another palette.
+    assert_eq!(render("default.png", &[]), render("named.png", &["--color-key", "Sets1to3"]));
+    assert_ne!(render("default.png", &[]), render("glasbey.png", &["--color-key", "glasbey"]));
+    let o = run(
+        dir.path(),
+        &["render", path, "-o", "bad.png", "--agg", "count_cat:cat", "--color-key", "nosuch"],
+    );
+    let keep = ["points.parquet", "default.png", "named.png", "glasbey.png"];
+    assert_clean_failure(dir.path(), &o, &["--color-key"], &keep);
+}
