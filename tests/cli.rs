@@ -2527,12 +2527,23 @@ fn top_categories_fold_the_rest_into_other_and_verbose_states_the_memory() {
     );
     for px in 0..one.len() / 2 {
         assert_eq!(one[2 * px], all[3 * px], "a");
-        assert_eq!(one[2 * px + 1], all[3 * px + 1] + all[3 * px + 2], "(other)");
+        assert_eq!(
+            one[2 * px + 1],
+            all[3 * px + 1] + all[3 * px + 2],
+            "(other)"
+        );
     }
     let o = run(
         dir.path(),
         &[
-            "render", path, "-o", "v.png", "--agg", "count_cat:cat", "--top-categories", "1",
+            "render",
+            path,
+            "-o",
+            "v.png",
+            "--agg",
+            "count_cat:cat",
+            "--top-categories",
+            "1",
             "--verbose",
         ],
     );
@@ -2546,8 +2557,18 @@ fn top_categories_fold_the_rest_into_other_and_verbose_states_the_memory() {
     let o = run(
         dir.path(),
         &[
-            "render", path, "-o", "big.png", "--agg", "count_cat:cat", "--width", "4000",
-            "--height", "4000", "--memory-budget", "300",
+            "render",
+            path,
+            "-o",
+            "big.png",
+            "--agg",
+            "count_cat:cat",
+            "--width",
+            "4000",
+            "--height",
+            "4000",
+            "--memory-budget",
+            "300",
         ],
     );
     let keep = ["points.parquet", "all.npy", "top.npy", "one.npy", "v.png"];
@@ -2555,8 +2576,16 @@ fn top_categories_fold_the_rest_into_other_and_verbose_states_the_memory() {
     let o = run(
         dir.path(),
         &[
-            "render", path, "-o", "bad.png", "--agg", "count_cat:cat", "--top-categories", "1",
-            "--categories", "a,b",
+            "render",
+            path,
+            "-o",
+            "bad.png",
+            "--agg",
+            "count_cat:cat",
+            "--top-categories",
+            "1",
+            "--categories",
+            "a,b",
         ],
     );
     assert_clean_failure(dir.path(), &o, &["--top-categories"], &keep);
@@ -2574,11 +2603,26 @@ fn color_key_takes_a_named_palette() {
         std::fs::read(dir.path().join(name)).expect("png")
     };
     // Sets1to3 is the default key; glasbey another palette.
-    assert_eq!(render("default.png", &[]), render("named.png", &["--color-key", "Sets1to3"]));
-    assert_ne!(render("default.png", &[]), render("glasbey.png", &["--color-key", "glasbey"]));
+    assert_eq!(
+        render("default.png", &[]),
+        render("named.png", &["--color-key", "Sets1to3"])
+    );
+    assert_ne!(
+        render("default.png", &[]),
+        render("glasbey.png", &["--color-key", "glasbey"])
+    );
     let o = run(
         dir.path(),
-        &["render", path, "-o", "bad.png", "--agg", "count_cat:cat", "--color-key", "nosuch"],
+        &[
+            "render",
+            path,
+            "-o",
+            "bad.png",
+            "--agg",
+            "count_cat:cat",
+            "--color-key",
+            "nosuch",
+        ],
     );
     let keep = ["points.parquet", "default.png", "named.png", "glasbey.png"];
     assert_clean_failure(dir.path(), &o, &["--color-key"], &keep);

@@ -122,7 +122,10 @@ fn integer_categories_fold_and_sharded_runs_fold_by_listing_other_last() {
     let top = aggregate(&s, &request("code").with_top_categories(4)).expect("top");
     let labels = top.categories.clone().expect("categories");
     assert_eq!(labels.len(), 5);
-    assert!(labels[..4].iter().all(|l| l.parse::<i64>().is_ok()), "{labels:?}");
+    assert!(
+        labels[..4].iter().all(|l| l.parse::<i64>().is_ok()),
+        "{labels:?}"
+    );
     assert_eq!(labels[4], OTHER_CATEGORY);
     // Shards: given the same list, each shard's partial merges into the
     // same aggregate; asking shards to find the top categories is refused.
@@ -130,8 +133,11 @@ fn integer_categories_fold_and_sharded_runs_fold_by_listing_other_last() {
     let whole = aggregate(&s, &listed).expect("listed");
     assert_eq!(whole, top);
     let shard = Shard::new(0, 2).expect("shard");
-    let e = aggregate(&s, &request("code").with_top_categories(4).with_shard(shard))
-        .expect_err("shards must list");
+    let e = aggregate(
+        &s,
+        &request("code").with_top_categories(4).with_shard(shard),
+    )
+    .expect_err("shards must list");
     assert!(e.to_string().contains("(other)"), "{e}");
     // Refusals: 0 kept, no categories, computed categories.
     let (_, modulo) = Categorizer::parse_by("category_modulo(code,7)").expect("modulo");

@@ -2530,6 +2530,9 @@ impl AggregationPlan {
         if runs.as_ref().is_some_and(Vec::is_empty) {
             return Ok(());
         }
+        // Points with a radius: whether their rows are needed per cell.
+        let by_row = self.spec.reduction.selection().is_some()
+            || matches!(self.kind, ReductionKind::First | ReductionKind::Last);
         // The run being handed out, and how many of its rows already were.
         let (mut run, mut done) = (0usize, 0usize);
         for batch in self.reader()(source, unit, &cols, BATCH_ROWS, runs.as_deref())? {
@@ -2590,23 +2593,36 @@ impl AggregationPlan {
                 let Some(splat) = &self.splat else {
                     return f(Rows::From(first), cells, vals, looks);
                 };
-                let pts = SplatPoints {
-                    first_row: first,
-                    own: cells,
-                    xs: &splat_xy[0][r.clone()],
-                    ys: &splat_xy[1][r.clone()],
-                    planes: planes.map(|n| (&codes[r.clone()], n)),
-                    values: vals,
-                    lookups: looks,
-                };
-                splat.expand(g, &pts, splat_buf);
-                let b = &*splat_buf;
-                f(
-                    Rows::Each(&b.rows),
-                    &b.cells,
-                    vals.map(|_| b.values.as_slice()),
-                    looks.map(|_| b.lookups.as_slice()),
-                );
+                // A few points at a time, so that the expanded cells stay
+                // around a million whatever the radius.
+                let step = splat.points_per_chunk();
+                for at in (r.start..r.end).step_by(step) {
+                    let c = at..(at + step).min(r.end);
+                    let local = c.start - r.start..c.end - r.start;
+                    let pts = SplatPoints {
+                        first_row: first + local.start as u64,
+                        own: &cells[local.clone()],
+                        xs: &splat_xy[0][c.clone()],
+                        ys: &splat_xy[1][c.clone()],
+                        planes: planes.map(|n| (&codes[c.clone()], n)),
+                        values: vals.map(|v| &v[local.clone()]),
+                        lookups: looks.map(|v| &v[local.clone()]),
+                        rows: by_row,
+                    };
+                    splat.expand(g, &pts, splat_buf);
+                    let b = &*splat_buf;
+                    f(
+                        // Reductions that do not go by row ignore it.
+                        if by_row {
+                            Rows::Each(&b.rows)
+                        } else {
+                            Rows::From(first)
+                        },
+                        &b.cells,
+                        vals.map(|_| b.values.as_slice()),
+                        looks.map(|_| b.lookups.as_slice()),
+                    );
+                }
             };
             let Some(runs) = &runs else {
                 emit(row, 0..pix.len());

@@ -20,7 +20,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::geometry::{AxisMap, Geometry, NO_PIXEL};
+use super::geometry::{AxisMap, Geometry};
 use super::partial::NO_CELL;
 
 /// Which pixels around a point with a radius it covers.
@@ -84,6 +84,9 @@ pub(crate) struct SplatPoints<'a> {
     pub(crate) planes: Option<(&'a [u32], u32)>,
     pub(crate) values: Option<&'a [f64]>,
     pub(crate) lookups: Option<&'a [f64]>,
+    /// Whether the reduction goes by row (`first`, `last`, selections):
+    /// only then are rows written out.
+    pub(crate) rows: bool,
 }
 
 /// The range of bins `[lo, hi]` whose centres lie within `r` of position
@@ -115,6 +118,13 @@ impl Splat {
         (unmap(lo - pad), unmap(hi + pad))
     }
 
+    /// How many points to expand at once: about a million cells, the
+    /// bounding square of each point's disc.
+    pub(crate) fn points_per_chunk(&self) -> usize {
+        let side = 2.0 * self.radius.ceil() + 1.0;
+        ((1u64 << 20) as f64 / (side * side)).clamp(1.0, (1u64 << 20) as f64) as usize
+    }
+
     /// Expand `pts` into `out`: every cell each point covers, in row order
     /// and, within a point, its own pixel first then row by row.
     pub(crate) fn expand(&self, g: &Geometry, pts: &SplatPoints<'_>, out: &mut SplatBuf) {
@@ -135,50 +145,79 @@ impl Splat {
             };
             let fx = position(&g.x, pts.xs[k]);
             let fy = position(&g.y, pts.ys[k]);
-            let row = pts.first_row + k as u64;
-            let value = pts.values.map_or(f64::NAN, |v| v[k]);
-            let lookup = pts.lookups.map_or(f64::NAN, |v| v[k]);
-            let mut push = |cell: u32| {
-                out.rows.push(row);
-                out.cells.push(cell);
-                if pts.values.is_some() {
-                    out.values.push(value);
-                }
-                if pts.lookups.is_some() {
-                    out.lookups.push(lookup);
-                }
-            };
             if own != NO_CELL {
-                push(own);
+                out.cells.push(own);
             }
-            if !(fx.is_finite() && fy.is_finite()) {
-                continue;
-            }
-            let (Some((i0, i1)), Some((j0, j1))) = (span(fx, r, w), span(fy, r, h)) else {
-                continue;
-            };
-            let r2 = r * r;
-            for j in j0..=j1 {
-                let dy = j as f64 + 0.5 - fy;
-                for i in i0..=i1 {
-                    if self.shape == PointShape::Circle {
-                        let dx = i as f64 + 0.5 - fx;
-                        if dx * dx + dy * dy > r2 {
-                            continue;
+            let spans = (fx.is_finite() && fy.is_finite())
+                .then(|| span(fx, r, w).zip(span(fy, r, h)))
+                .flatten();
+            if let Some(((i0, i1), (j0, j1))) = spans {
+                let r2 = r * r;
+                for j in j0..=j1 {
+                    let dy = j as f64 + 0.5 - fy;
+                    let run = match self.shape {
+                        PointShape::Square => Some((i0, i1)),
+                        PointShape::Circle => disc_row(fx, dy, r2, i0, i1),
+                    };
+                    let Some((a, b)) = run else { continue };
+                    let base = (j * w) as u32;
+                    for i in a..=b {
+                        let cell = (base + i as u32) * planes + plane;
+                        if cell != own {
+                            out.cells.push(cell);
                         }
                     }
-                    let pixel = (j * w + i) as u32;
-                    if pixel == NO_PIXEL {
-                        continue;
-                    }
-                    let cell = pixel * planes + plane;
-                    if cell != own {
-                        push(cell);
-                    }
                 }
+            }
+            let end = out.cells.len();
+            if pts.rows {
+                out.rows.resize(end, pts.first_row + k as u64);
+            }
+            if let Some(v) = pts.values {
+                out.values.resize(end, v[k]);
+            }
+            if let Some(v) = pts.lookups {
+                out.lookups.resize(end, v[k]);
             }
         }
     }
+}
+
+/// The columns `[a, b]` within `[i0, i1]` of one pixel row (`dy` from the
+/// point) whose centres lie in the disc `dx^2 + dy^2 <= r2`: from the
+/// square root, then moved to where the exact test says (a row of a disc
+/// is one run).
+fn disc_row(fx: f64, dy: f64, r2: f64, i0: usize, i1: usize) -> Option<(usize, usize)> {
+    let rem = r2 - dy * dy;
+    if rem < 0.0 {
+        return None;
+    }
+    let inside = |i: usize| {
+        let dx = i as f64 + 0.5 - fx;
+        dx * dx + dy * dy <= r2
+    };
+    let hw = rem.sqrt();
+    let clamp = |v: f64| (v.max(i0 as f64).min(i1 as f64)) as usize;
+    let (mut a, mut b) = (
+        clamp((fx - 0.5 - hw).ceil()),
+        clamp((fx - 0.5 + hw).floor()),
+    );
+    while a > i0 && inside(a - 1) {
+        a -= 1;
+    }
+    while a <= b && !inside(a) {
+        a += 1;
+    }
+    while b < i1 && inside(b + 1) {
+        b += 1;
+    }
+    while b >= a && !inside(b) {
+        if b == 0 {
+            return None;
+        }
+        b -= 1;
+    }
+    (a <= b && inside(a)).then_some((a, b))
 }
 
 #[cfg(test)]
@@ -196,6 +235,7 @@ mod tests {
             planes: None,
             values: None,
             lookups: None,
+            rows: true,
         };
         let mut out = SplatBuf::default();
         splat.expand(g, &pts, &mut out);
