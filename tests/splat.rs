@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use pointillist::aggregate::{
-    aggregate, AggValues, Aggregate, AggregateRequest, Aggregator, Lookup, PointShape,
+    aggregate, AggValues, Aggregate, AggregateRequest, Aggregator, Device, Lookup, PointShape,
     ReductionKind, ReductionSpec,
 };
 use pointillist::source::Source;
@@ -328,4 +328,11 @@ fn bad_radii_are_refused_with_their_reason() {
         .with_point_radius(2.0);
     let e = aggregate(&s, &lines).expect_err("refused");
     assert!(e.to_string().contains("point radius"), "{e}");
+    // The GPU draws one pixel per point: asked for, it is refused; auto
+    // runs on the CPU.
+    let gpu = request(2.0, PointShape::Circle, ReductionSpec::count());
+    let e = aggregate(&s, &gpu.clone().with_device(Device::Gpu)).expect_err("refused");
+    assert!(e.to_string().contains("radius"), "{e}");
+    let auto = aggregate(&s, &gpu.clone().with_device(Device::Auto)).expect("auto");
+    assert_eq!(auto, aggregate(&s, &gpu).expect("cpu"));
 }

@@ -552,6 +552,103 @@ impl Partial {
         }
     }
 
+    /// Add one point to every cell of each run (points with a radius):
+    /// run `k` covers `len` cells from `start`, `stride` apart (the
+    /// category planes), all with `values[k]` (every one counts without
+    /// values), in run order. The update rules are
+    /// [`Partial::accumulate`]'s. Returns false, adding nothing, for the
+    /// reductions that go by row or need more than the value (`first`,
+    /// `last`, `var`, `std`, selections, antialiased partials): the caller
+    /// then hands the cells over one by one.
+    pub(crate) fn accumulate_runs(
+        &mut self,
+        runs: &[(u32, u32)],
+        stride: usize,
+        values: Option<&[f64]>,
+    ) -> bool {
+        fn cells<T>(
+            s: &mut [T],
+            start: u32,
+            len: u32,
+            stride: usize,
+        ) -> impl Iterator<Item = &mut T> {
+            let start = start as usize;
+            let end = (start + (len as usize).saturating_sub(1) * stride + 1).min(s.len());
+            s.get_mut(start..end)
+                .unwrap_or_default()
+                .iter_mut()
+                .step_by(stride.max(1))
+        }
+        let value =
+            |k: usize| values.map_or(Some(0.0), |v| v.get(k).copied().filter(|v| !v.is_nan()));
+        match &mut self.state {
+            State::Count(c) if stride == 1 => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    let (start, end) = (start as usize, (start + len) as usize);
+                    if let (Some(_), Some(c)) = (value(k), c.get_mut(start..end)) {
+                        c.iter_mut().for_each(|c| *c = c.wrapping_add(1));
+                    }
+                }
+            }
+            State::Count(c) => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if value(k).is_some() {
+                        cells(c, start, len, stride).for_each(|c| *c = c.wrapping_add(1));
+                    }
+                }
+            }
+            State::Any(a) => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if value(k).is_some() {
+                        cells(a, start, len, stride).for_each(|a| *a = true);
+                    }
+                }
+            }
+            State::Sum(s) if values.is_some() => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if let Some(v) = value(k) {
+                        cells(s, start, len, stride)
+                            .for_each(|s| *s = if s.is_nan() { v } else { *s + v });
+                    }
+                }
+            }
+            State::Mean(m) if values.is_some() => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if let Some(v) = value(k) {
+                        cells(m, start, len, stride).for_each(|c| {
+                            c[0] += v;
+                            c[1] += 1.0;
+                        });
+                    }
+                }
+            }
+            State::Min(s) if values.is_some() => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if let Some(v) = value(k) {
+                        cells(s, start, len, stride).for_each(|s| {
+                            if s.is_nan() || *s > v {
+                                *s = v;
+                            }
+                        });
+                    }
+                }
+            }
+            State::Max(s) if values.is_some() => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if let Some(v) = value(k) {
+                        cells(s, start, len, stride).for_each(|s| {
+                            if s.is_nan() || *s < v {
+                                *s = v;
+                            }
+                        });
+                    }
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// The counts of a `count` partial, for callers that add pixels one at
     /// a time (lines drawn in order, whose next pixel is next to the last).
     pub(crate) fn counts_mut(&mut self) -> Option<&mut [u32]> {

@@ -84,6 +84,10 @@ pub struct Scratch {
 enum Rows<'a> {
     From(u64),
     Each(&'a [u64]),
+    /// Runs of cells `(first, count)`, `stride` apart, one value each (the
+    /// values given): points with a radius, for reductions that take one
+    /// value per point and no row. The cells handed over are empty.
+    Runs(&'a [(u32, u32)], usize),
 }
 
 impl Rows<'_> {
@@ -98,6 +102,21 @@ impl Rows<'_> {
         match self {
             Rows::From(row) => p.accumulate_with_lookup(row, cells, values, lookups),
             Rows::Each(rows) => p.accumulate_rows_with_lookup(rows, cells, values, lookups),
+            Rows::Runs(runs, stride) => {
+                if !p.accumulate_runs(runs, stride, values) {
+                    // A reduction without a run path: cell by cell.
+                    let (mut c, mut v) = (Vec::new(), Vec::new());
+                    for (k, &(start, len)) in runs.iter().enumerate() {
+                        for i in 0..len as usize {
+                            c.push(start + (i * stride) as u32);
+                            if let Some(values) = values {
+                                v.push(values[k]);
+                            }
+                        }
+                    }
+                    p.accumulate(0, &c, values.map(|_| v.as_slice()));
+                }
+            }
         }
     }
 }
@@ -2533,6 +2552,17 @@ impl AggregationPlan {
         // Points with a radius: whether their rows are needed per cell.
         let by_row = self.spec.reduction.selection().is_some()
             || matches!(self.kind, ReductionKind::First | ReductionKind::Last);
+        // ... and whether they go by runs of cells (one value per point).
+        let by_runs = !by_row
+            && matches!(
+                self.kind,
+                ReductionKind::Count
+                    | ReductionKind::Any
+                    | ReductionKind::Sum
+                    | ReductionKind::Mean
+                    | ReductionKind::Min
+                    | ReductionKind::Max
+            );
         // The run being handed out, and how many of its rows already were.
         let (mut run, mut done) = (0usize, 0usize);
         for batch in self.reader()(source, unit, &cols, BATCH_ROWS, runs.as_deref())? {
@@ -2596,6 +2626,32 @@ impl AggregationPlan {
                 // A few points at a time, so that the expanded cells stay
                 // around a million whatever the radius.
                 let step = splat.points_per_chunk();
+                if by_runs {
+                    for at in (r.start..r.end).step_by(step) {
+                        let c = at..(at + step).min(r.end);
+                        let local = c.start - r.start..c.end - r.start;
+                        let pts = SplatPoints {
+                            first_row: first + local.start as u64,
+                            own: &cells[local.clone()],
+                            xs: &splat_xy[0][c.clone()],
+                            ys: &splat_xy[1][c.clone()],
+                            planes: planes.map(|n| (&codes[c.clone()], n)),
+                            values: vals.map(|v| &v[local.clone()]),
+                            lookups: None,
+                            rows: false,
+                        };
+                        let b = &mut *splat_buf;
+                        splat.expand_runs(g, &pts, &mut b.runs, &mut b.values);
+                        let stride = planes.map_or(1, |n| n as usize);
+                        f(
+                            Rows::Runs(&b.runs, stride),
+                            &[],
+                            vals.map(|_| b.values.as_slice()),
+                            None,
+                        );
+                    }
+                    return;
+                }
                 for at in (r.start..r.end).step_by(step) {
                     let c = at..(at + step).min(r.end);
                     let local = c.start - r.start..c.end - r.start;

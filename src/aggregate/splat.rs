@@ -70,6 +70,8 @@ pub(crate) struct SplatBuf {
     pub(crate) cells: Vec<u32>,
     pub(crate) values: Vec<f64>,
     pub(crate) lookups: Vec<f64>,
+    /// Runs of cells ([`Splat::expand_runs`]).
+    pub(crate) runs: Vec<(u32, u32)>,
 }
 
 /// A batch of points to splat: the cell Datashader puts each in (with its
@@ -178,6 +180,70 @@ impl Splat {
             }
             if let Some(v) = pts.lookups {
                 out.lookups.resize(end, v[k]);
+            }
+        }
+    }
+}
+
+impl Splat {
+    /// [`Splat::expand`] as runs of cells, for reductions that take one
+    /// value per point and no row: each point's disc rows as `(first cell,
+    /// cells)` (cells a category-plane stride apart) with the point's
+    /// value per run (`values`, when the points have values), and its own
+    /// pixel as a run of one where the disc leaves it out. Each cell gets
+    /// the points in the order `expand` gives them.
+    pub(crate) fn expand_runs(
+        &self,
+        g: &Geometry,
+        pts: &SplatPoints<'_>,
+        runs: &mut Vec<(u32, u32)>,
+        values: &mut Vec<f64>,
+    ) {
+        runs.clear();
+        values.clear();
+        let (w, h) = (g.width(), g.height());
+        let r = self.radius;
+        let r2 = r * r;
+        for (k, &own) in pts.own.iter().enumerate() {
+            let (plane, planes) = match pts.planes {
+                Some((_, 0)) => continue,
+                Some((codes, planes)) => {
+                    let c = codes[k];
+                    (if c < planes { c } else { planes - 1 }, planes)
+                }
+                None => (0, 1),
+            };
+            let before = runs.len();
+            let (oi, oj) = match own {
+                NO_CELL => (usize::MAX, usize::MAX),
+                c => {
+                    let pixel = (c / planes) as usize;
+                    (pixel % w, pixel / w)
+                }
+            };
+            let mut own_covered = own == NO_CELL;
+            let fx = position(&g.x, pts.xs[k]);
+            let fy = position(&g.y, pts.ys[k]);
+            let spans = (fx.is_finite() && fy.is_finite())
+                .then(|| span(fx, r, w).zip(span(fy, r, h)))
+                .flatten();
+            if let Some(((i0, i1), (j0, j1))) = spans {
+                for j in j0..=j1 {
+                    let dy = j as f64 + 0.5 - fy;
+                    let run = match self.shape {
+                        PointShape::Square => Some((i0, i1)),
+                        PointShape::Circle => disc_row(fx, dy, r2, i0, i1),
+                    };
+                    let Some((a, b)) = run else { continue };
+                    own_covered |= j == oj && (a..=b).contains(&oi);
+                    runs.push((((j * w + a) as u32) * planes + plane, (b - a + 1) as u32));
+                }
+            }
+            if !own_covered {
+                runs.push((own, 1));
+            }
+            if let Some(v) = pts.values {
+                values.resize(values.len() + runs.len() - before, v[k]);
             }
         }
     }
