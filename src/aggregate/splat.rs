@@ -20,7 +20,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::geometry::{AxisMap, Geometry};
+use super::geometry::{AxisKind, AxisMap, Geometry};
 use super::partial::NO_CELL;
 
 /// Which pixels around a point with a radius it covers.
@@ -104,7 +104,19 @@ fn span(f: f64, r: f64, n: usize) -> Option<(usize, usize)> {
 /// Position of `v` on `axis` in pixels (NaN when it has none).
 #[inline]
 fn position(axis: &AxisMap, v: f64) -> f64 {
-    axis.kind.map(v) * axis.s + axis.t
+    // `log10` out of line: inlined, the compiler computes it on linear
+    // axes too and keeps the result only for log ones (most of a point's
+    // cost, more where the log of a negative value raises its error).
+    #[inline(never)]
+    fn log10(v: f64) -> f64 {
+        v.log10()
+    }
+    let m = if axis.kind == AxisKind::Log {
+        log10(v)
+    } else {
+        v
+    };
+    m * axis.s + axis.t
 }
 
 impl Splat {
@@ -114,8 +126,8 @@ impl Splat {
         let pad = (self.radius.ceil() + 1.0) / axis.s;
         let (lo, hi) = (axis.kind.map(axis.range.0), axis.kind.map(axis.range.1));
         let unmap = |v: f64| match axis.kind {
-            super::geometry::AxisKind::Linear => v,
-            super::geometry::AxisKind::Log => 10f64.powf(v),
+            AxisKind::Linear => v,
+            AxisKind::Log => 10f64.powf(v),
         };
         (unmap(lo - pad), unmap(hi + pad))
     }
@@ -289,7 +301,6 @@ fn disc_row(fx: f64, dy: f64, r2: f64, i0: usize, i1: usize) -> Option<(usize, u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::geometry::AxisKind;
 
     fn cells(splat: Splat, g: &Geometry, x: f64, y: f64) -> Vec<u32> {
         let own = [g.pixel(x, y).map_or(NO_CELL, |p| p as u32)];
