@@ -2626,32 +2626,6 @@ impl AggregationPlan {
                 // A few points at a time, so that the expanded cells stay
                 // around a million whatever the radius.
                 let step = splat.points_per_chunk();
-                if by_runs {
-                    for at in (r.start..r.end).step_by(step) {
-                        let c = at..(at + step).min(r.end);
-                        let local = c.start - r.start..c.end - r.start;
-                        let pts = SplatPoints {
-                            first_row: first + local.start as u64,
-                            own: &cells[local.clone()],
-                            xs: &splat_xy[0][c.clone()],
-                            ys: &splat_xy[1][c.clone()],
-                            planes: planes.map(|n| (&codes[c.clone()], n)),
-                            values: vals.map(|v| &v[local.clone()]),
-                            lookups: None,
-                            rows: false,
-                        };
-                        let b = &mut *splat_buf;
-                        splat.expand_runs(g, &pts, &mut b.runs, &mut b.values);
-                        let stride = planes.map_or(1, |n| n as usize);
-                        f(
-                            Rows::Runs(&b.runs, stride),
-                            &[],
-                            vals.map(|_| b.values.as_slice()),
-                            None,
-                        );
-                    }
-                    return;
-                }
                 for at in (r.start..r.end).step_by(step) {
                     let c = at..(at + step).min(r.end);
                     let local = c.start - r.start..c.end - r.start;
@@ -2665,8 +2639,15 @@ impl AggregationPlan {
                         lookups: looks.map(|v| &v[local.clone()]),
                         rows: by_row,
                     };
-                    splat.expand(g, &pts, splat_buf);
-                    let b = &*splat_buf;
+                    let b = &mut *splat_buf;
+                    if by_runs {
+                        splat.expand_runs(g, &pts, &mut b.runs, &mut b.values);
+                        let stride = planes.map_or(1, |n| n as usize);
+                        let values = vals.map(|_| b.values.as_slice());
+                        f(Rows::Runs(&b.runs, stride), &[], values, None);
+                        continue;
+                    }
+                    splat.expand(g, &pts, b);
                     f(
                         // Reductions that do not go by row ignore it.
                         if by_row {
