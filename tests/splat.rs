@@ -217,7 +217,7 @@ fn every_reduction_sees_each_point_in_every_pixel_it_covers() {
         for (spec, reference) in cases {
             let name = spec.to_string();
             let got = f64s(&run(&b, &request(r, shape, spec)));
-            let want: Vec<f64> = cells.iter().map(|c| reference(c)).collect();
+            let want: Vec<f64> = cells.iter().map(&reference).collect();
             assert!(same(&got, &want), "{name} at radius {r} {shape}");
         }
         // max_n: the three largest u per cell, largest first.

@@ -343,7 +343,7 @@ pub struct AggregateRequest {
     /// Datashader's kernels to match (spatialpandas' by default).
     pub geometry_kernel: GeometryKernel,
     /// For points: each point covers the pixels whose centres lie within
-    /// this many pixels of it ([`super::splat`]), for every reduction. 0
+    /// this many pixels of it ([`PointShape`] says how), for every reduction. 0
     /// (the default) is Datashader's one pixel per point.
     pub point_radius: f64,
     /// For points with a radius: a disc or a square.
