@@ -158,3 +158,44 @@ fn integer_categories_fold_and_sharded_runs_fold_by_listing_other_last() {
         assert!(e.to_string().contains(needle), "{e}");
     }
 }
+
+#[test]
+fn an_aggregator_fed_in_batches_finds_the_top_categories_over_all_of_them() {
+    let (s, ..) = source(30_000);
+    let whole = aggregate(&s, &request("cat").with_top_categories(5)).expect("whole");
+    // The same rows pushed in small batches, with the category list given
+    // as candidates: the largest are still chosen over every batch.
+    let (_, cats, xs, ys) = source(30_000);
+    let labels: Vec<String> = {
+        let mut l: Vec<String> = cats.iter().flatten().cloned().collect();
+        l.sort();
+        l.dedup();
+        l
+    };
+    let mut agg = pointillist::aggregate::Aggregator::new(
+        request("cat")
+            .with_categories(labels)
+            .with_top_categories(5),
+    )
+    .expect("aggregator");
+    for at in (0..xs.len()).step_by(4096) {
+        let end = (at + 4096).min(xs.len());
+        let batch = RecordBatch::try_from_iter([
+            (
+                "x",
+                Arc::new(Float64Array::from(xs[at..end].to_vec())) as ArrayRef,
+            ),
+            (
+                "y",
+                Arc::new(Float64Array::from(ys[at..end].to_vec())) as ArrayRef,
+            ),
+            (
+                "cat",
+                Arc::new(StringArray::from(cats[at..end].to_vec())) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        agg.push(&batch).expect("push");
+    }
+    assert_eq!(agg.finish().expect("finish"), whole);
+}

@@ -123,7 +123,9 @@ impl Aggregator {
         // the numbering of vertices Datashader's GeoPandas kernel goes by.
         let numbered = self.req.glyph == Glyph::GeometryLines
             && self.req.geometry_kernel == GeometryKernel::GeoPandas;
-        !(matches!(self.req.glyph, Glyph::Line | Glyph::Area) || numbered)
+        // The largest categories come from all the rows.
+        let top = self.req.top_categories.is_some();
+        !(matches!(self.req.glyph, Glyph::Line | Glyph::Area) || numbered || top)
             && self.req.x_range.is_some()
             && self.req.y_range.is_some()
             && (self.req.reduction.by.is_none()
