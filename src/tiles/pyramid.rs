@@ -237,7 +237,17 @@ pub fn write_pyramid(
     let mut total = 0usize;
     let mut png_bytes = 0u64;
     for z in opts.min_zoom..=opts.max_zoom {
-        let covering = tiles_covering(extent.0, extent.1, z);
+        // Points with a radius reach tiles next to the data's extent.
+        let r = layer.shape.point_radius;
+        let pad = if r > 0.0 {
+            let (lo, hi) = super::world_range(z);
+            let pixel = (hi - lo) / (super::tiles_per_side(z) as f64 * opts.tile_size as f64);
+            (r.ceil() + 1.0) * pixel
+        } else {
+            0.0
+        };
+        let ((x0, x1), (y0, y1)) = extent;
+        let covering = tiles_covering((x0 - pad, x1 + pad), (y0 - pad, y1 + pad), z);
         let (scale, kept) = zoom_scale(source, &layer, &covering, opts)?;
         let span = match &scale {
             Scale::Options(o) => o.span,
@@ -680,6 +690,38 @@ mod tests {
         // A second run into the same directory is refused and changes nothing.
         let err = write_pyramid(&source, &layer, &out, &o, &|_, _, _| {}).expect_err("exists");
         assert!(err.to_string().contains("not empty"), "{err}");
+    }
+
+    #[test]
+    fn points_with_a_radius_reach_tiles_beside_the_data() {
+        // Two points just east of the z1 tiles' shared edge (x = 0): their
+        // discs cross into the western tiles, which hold no data.
+        let batch = arrow_array::RecordBatch::try_from_iter([
+            (
+                "x",
+                std::sync::Arc::new(arrow_array::Float64Array::from(vec![10.0, 2.0e6]))
+                    as arrow_array::ArrayRef,
+            ),
+            (
+                "y",
+                std::sync::Arc::new(arrow_array::Float64Array::from(vec![3.0e6, 4.0e6])) as _,
+            ),
+        ])
+        .expect("batch");
+        let source = Source::from_batches("two", batch.schema(), vec![batch]).expect("source");
+        let req = crate::aggregate::AggregateRequest::new(1, 1).with_point_radius(4.0);
+        let layer = TileLayer::new().with_glyph_of(&req);
+        let dir = tempfile::tempdir().expect("tmp");
+        let dest = dir.path().join("pyr");
+        let out = PyramidOutput::from_path(&dest);
+        write_pyramid(&source, &layer, &out, &opts(How::Linear, 1), &|_, _, _| {})
+            .expect("pyramid");
+        // Tile (1, 0, 0) is west of x = 0 and north of the equator.
+        assert!(
+            dest.join("1/0/0.png").exists(),
+            "the western tile a disc reaches"
+        );
+        assert!(dest.join("1/1/0.png").exists());
     }
 
     #[test]
