@@ -556,16 +556,15 @@ impl Partial {
     /// run `k` covers `len` cells from `start`, `stride` apart (the
     /// category planes), all with `values[k]` (every one counts without
     /// values), in run order. The update rules are
-    /// [`Partial::accumulate`]'s. Returns false, adding nothing, for the
-    /// reductions that go by row or need more than the value (`first`,
-    /// `last`, `var`, `std`, selections, antialiased partials): the caller
-    /// then hands the cells over one by one.
+    /// [`Partial::accumulate`]'s; reductions without a run path (`var`,
+    /// `std`, and those that go by row, which then see row 0) take the
+    /// cells one by one.
     pub(crate) fn accumulate_runs(
         &mut self,
         runs: &[(u32, u32)],
         stride: usize,
         values: Option<&[f64]>,
-    ) -> bool {
+    ) {
         fn cells<T>(
             s: &mut [T],
             start: u32,
@@ -644,9 +643,17 @@ impl Partial {
                     }
                 }
             }
-            _ => return false,
+            _ => {
+                let (mut c, mut v) = (Vec::new(), Vec::new());
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    c.extend((0..len as usize).map(|i| start + (i * stride) as u32));
+                    if let Some(values) = values {
+                        v.resize(c.len(), values[k]);
+                    }
+                }
+                self.accumulate(0, &c, values.map(|_| v.as_slice()));
+            }
         }
-        true
     }
 
     /// The counts of a `count` partial, for callers that add pixels one at

@@ -102,21 +102,7 @@ impl Rows<'_> {
         match self {
             Rows::From(row) => p.accumulate_with_lookup(row, cells, values, lookups),
             Rows::Each(rows) => p.accumulate_rows_with_lookup(rows, cells, values, lookups),
-            Rows::Runs(runs, stride) => {
-                if !p.accumulate_runs(runs, stride, values) {
-                    // A reduction without a run path: cell by cell.
-                    let (mut c, mut v) = (Vec::new(), Vec::new());
-                    for (k, &(start, len)) in runs.iter().enumerate() {
-                        for i in 0..len as usize {
-                            c.push(start + (i * stride) as u32);
-                            if let Some(values) = values {
-                                v.push(values[k]);
-                            }
-                        }
-                    }
-                    p.accumulate(0, &c, values.map(|_| v.as_slice()));
-                }
-            }
+            Rows::Runs(runs, stride) => p.accumulate_runs(runs, stride, values),
         }
     }
 }
@@ -1681,6 +1667,16 @@ impl AggregationPlan {
             * self.by.as_ref().map_or(1, |(_, m)| m.len())
     }
 
+    /// The x and y data ranges of the points that can reach the canvas:
+    /// its own, widened for points with a radius.
+    fn reach(&self) -> ((f64, f64), (f64, f64)) {
+        let g = &self.geometry;
+        match &self.splat {
+            Some(s) => (s.reach(&g.x), s.reach(&g.y)),
+            None => (g.x.range, g.y.range),
+        }
+    }
+
     /// Bytes of aggregation state on one canvas (cells x state per cell).
     pub fn canvas_state_bytes(&self) -> u64 {
         (self.cells() as u64).saturating_mul(spec_state_bytes_per_cell(&self.spec.reduction) as u64)
@@ -2537,11 +2533,7 @@ impl AggregationPlan {
         // each handed to `f` with its own first row.
         let g = &self.geometry;
         let (px, py) = mercator::projections(self.lnglat);
-        // Points with a radius reach the canvas from a little outside it.
-        let (x_reach, y_reach) = match &self.splat {
-            Some(s) => (s.reach(&g.x), s.reach(&g.y)),
-            None => (g.x.range, g.y.range),
-        };
+        let (x_reach, y_reach) = self.reach();
         let on_x = |lo: f64, hi: f64| !(px(hi) < x_reach.0 || px(lo) > x_reach.1);
         let on_y = |lo: f64, hi: f64| !(py(hi) < y_reach.0 || py(lo) > y_reach.1);
         let runs = source.unit_row_runs(unit, &[(&self.x, &on_x), (&self.y, &on_y)]);
@@ -2552,17 +2544,8 @@ impl AggregationPlan {
         // Points with a radius: whether their rows are needed per cell.
         let by_row = self.spec.reduction.selection().is_some()
             || matches!(self.kind, ReductionKind::First | ReductionKind::Last);
-        // ... and whether they go by runs of cells (one value per point).
-        let by_runs = !by_row
-            && matches!(
-                self.kind,
-                ReductionKind::Count
-                    | ReductionKind::Any
-                    | ReductionKind::Sum
-                    | ReductionKind::Mean
-                    | ReductionKind::Min
-                    | ReductionKind::Max
-            );
+        // The others take runs of cells (one value per point).
+        let by_runs = !by_row;
         // The run being handed out, and how many of its rows already were.
         let (mut run, mut done) = (0usize, 0usize);
         for batch in self.reader()(source, unit, &cols, BATCH_ROWS, runs.as_deref())? {
@@ -2641,9 +2624,9 @@ impl AggregationPlan {
                     };
                     let b = &mut *splat_buf;
                     if by_runs {
-                        splat.expand_runs(g, &pts, &mut b.runs, &mut b.values);
+                        splat.expand_runs(g, &pts, b);
                         let stride = planes.map_or(1, |n| n as usize);
-                        let values = vals.map(|_| b.values.as_slice());
+                        let values = vals.map(|_| b.run_values.as_slice());
                         f(Rows::Runs(&b.runs, stride), &[], values, None);
                         continue;
                     }
@@ -2965,10 +2948,7 @@ impl AggregationPlan {
                 };
                 match self.glyph {
                     Glyph::Points => {
-                        let (xr, yr) = match &self.splat {
-                            Some(s) => (s.reach(&g.x), s.reach(&g.y)),
-                            None => (g.x.range, g.y.range),
-                        };
+                        let (xr, yr) = self.reach();
                         !(outside(range(&self.x, px), xr) || outside(range(&self.y, py), yr))
                     }
                     // A segment can cross the canvas with both ends outside

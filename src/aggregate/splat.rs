@@ -70,8 +70,11 @@ pub(crate) struct SplatBuf {
     pub(crate) cells: Vec<u32>,
     pub(crate) values: Vec<f64>,
     pub(crate) lookups: Vec<f64>,
-    /// Runs of cells ([`Splat::expand_runs`]).
+    /// Runs of cells ([`Splat::expand_runs`]), the point of each (its
+    /// index in the batch) and its value.
     pub(crate) runs: Vec<(u32, u32)>,
+    pub(crate) run_points: Vec<u32>,
+    pub(crate) run_values: Vec<f64>,
 }
 
 /// A batch of points to splat: the cell Datashader puts each in (with its
@@ -139,50 +142,19 @@ impl Splat {
         ((1u64 << 20) as f64 / (side * side)).clamp(1.0, (1u64 << 20) as f64) as usize
     }
 
-    /// Expand `pts` into `out`: every cell each point covers, in row order
-    /// and, within a point, its own pixel first then row by row.
+    /// Expand `pts` into `out`'s cells: every cell each point covers, in
+    /// row order (the runs of [`Splat::expand_runs`], cell by cell), with
+    /// each cell's row (when `pts.rows`), value and lookup.
     pub(crate) fn expand(&self, g: &Geometry, pts: &SplatPoints<'_>, out: &mut SplatBuf) {
+        self.runs(g, pts, out, true);
         out.rows.clear();
         out.cells.clear();
         out.values.clear();
         out.lookups.clear();
-        let (w, h) = (g.width(), g.height());
-        let r = self.radius;
-        for (k, &own) in pts.own.iter().enumerate() {
-            let (plane, planes) = match pts.planes {
-                Some((_, 0)) => continue,
-                Some((codes, planes)) => {
-                    let c = codes[k];
-                    (if c < planes { c } else { planes - 1 }, planes)
-                }
-                None => (0, 1),
-            };
-            let fx = position(&g.x, pts.xs[k]);
-            let fy = position(&g.y, pts.ys[k]);
-            if own != NO_CELL {
-                out.cells.push(own);
-            }
-            let spans = (fx.is_finite() && fy.is_finite())
-                .then(|| span(fx, r, w).zip(span(fy, r, h)))
-                .flatten();
-            if let Some(((i0, i1), (j0, j1))) = spans {
-                let r2 = r * r;
-                for j in j0..=j1 {
-                    let dy = j as f64 + 0.5 - fy;
-                    let run = match self.shape {
-                        PointShape::Square => Some((i0, i1)),
-                        PointShape::Circle => disc_row(fx, dy, r2, i0, i1),
-                    };
-                    let Some((a, b)) = run else { continue };
-                    let base = (j * w) as u32;
-                    for i in a..=b {
-                        let cell = (base + i as u32) * planes + plane;
-                        if cell != own {
-                            out.cells.push(cell);
-                        }
-                    }
-                }
-            }
+        let stride = pts.planes.map_or(1, |(_, n)| n);
+        for (&(start, len), &k) in out.runs.iter().zip(&out.run_points) {
+            let k = k as usize;
+            out.cells.extend((0..len).map(|i| start + i * stride));
             let end = out.cells.len();
             if pts.rows {
                 out.rows.resize(end, pts.first_row + k as u64);
@@ -195,24 +167,22 @@ impl Splat {
             }
         }
     }
-}
 
-impl Splat {
-    /// [`Splat::expand`] as runs of cells, for reductions that take one
-    /// value per point and no row: each point's disc rows as `(first cell,
-    /// cells)` (cells a category-plane stride apart) with the point's
-    /// value per run (`values`, when the points have values), and its own
-    /// pixel as a run of one where the disc leaves it out. Each cell gets
-    /// the points in the order `expand` gives them.
-    pub(crate) fn expand_runs(
-        &self,
-        g: &Geometry,
-        pts: &SplatPoints<'_>,
-        runs: &mut Vec<(u32, u32)>,
-        values: &mut Vec<f64>,
-    ) {
-        runs.clear();
-        values.clear();
+    /// The cells each point of `pts` covers as runs in `out.runs`: its disc
+    /// rows as `(first cell, cells)` (cells a category-plane stride apart),
+    /// and its own pixel as a run of one where the disc leaves it out, with
+    /// the point of each run (`out.run_points`, for [`Splat::expand`]) and its value
+    /// (`out.run_values`, when the points have values). A cell is in at
+    /// most one run per point, and gets the points in row order.
+    pub(crate) fn expand_runs(&self, g: &Geometry, pts: &SplatPoints<'_>, out: &mut SplatBuf) {
+        self.runs(g, pts, out, false);
+    }
+
+    /// [`Splat::expand_runs`], filling `out.run_points` only when `points`.
+    fn runs(&self, g: &Geometry, pts: &SplatPoints<'_>, out: &mut SplatBuf, points: bool) {
+        out.runs.clear();
+        out.run_points.clear();
+        out.run_values.clear();
         let (w, h) = (g.width(), g.height());
         let r = self.radius;
         let r2 = r * r;
@@ -225,7 +195,7 @@ impl Splat {
                 }
                 None => (0, 1),
             };
-            let before = runs.len();
+            let before = out.runs.len();
             let (oi, oj) = match own {
                 NO_CELL => (usize::MAX, usize::MAX),
                 c => {
@@ -248,14 +218,20 @@ impl Splat {
                     };
                     let Some((a, b)) = run else { continue };
                     own_covered |= j == oj && (a..=b).contains(&oi);
-                    runs.push((((j * w + a) as u32) * planes + plane, (b - a + 1) as u32));
+                    out.runs
+                        .push((((j * w + a) as u32) * planes + plane, (b - a + 1) as u32));
                 }
             }
             if !own_covered {
-                runs.push((own, 1));
+                out.runs.push((own, 1));
+            }
+            let end = out.runs.len();
+            if points {
+                out.run_points.resize(end, k as u32);
             }
             if let Some(v) = pts.values {
-                values.resize(values.len() + runs.len() - before, v[k]);
+                out.run_values
+                    .resize(out.run_values.len() + end - before, v[k]);
             }
         }
     }
