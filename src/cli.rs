@@ -289,10 +289,13 @@ pub struct CanvasArgs {
     /// Reduction: count | count:COL | any | any:COL | sum:COL | mean:COL |
     /// min:COL | max:COL | var:COL | std:COL | first:COL | last:COL | count_cat:COL |
     /// first_n:COL[:N] | last_n:COL[:N] | min_n:COL[:N] | max_n:COL[:N] (N values per
-    /// pixel, default 3: a trailing dimension of N in --save-agg; the PNG shows the first) |
+    /// pixel, default 1: a trailing dimension of N in --save-agg; the PNG shows the first) |
     /// where(SELECTOR) (the int64 row index of the row SELECTOR picks, -1 where empty) |
     /// where(SELECTOR,COL) (COL's value in that row). SELECTOR: first, last, min, max or
     /// an _n form, e.g. where(max:fare,tip) or where(max_n:fare:5).
+    /// A dtype suffix holds the aggregate in less memory: count and count_cat:COL
+    /// @uint8 or @uint16 (counts saturate at 255 or 65535), sum, min and max
+    /// @float32 (e.g. count_cat:cat@uint8, sum:fare@float32).
     #[arg(long, default_value = "count", value_name = "SPEC")]
     pub agg: String,
     /// Split the reduction by the categories of COL (its distinct values), or

@@ -20,6 +20,10 @@ pub enum AggValues {
     /// `where` without a lookup column: the selected row's position in the
     /// input, `int64`, -1 where empty.
     I64(Vec<i64>),
+    /// `count@uint8`: counts saturated at 255, 0 where empty.
+    U8(Vec<u8>),
+    /// `count@uint16`: counts saturated at 65,535, 0 where empty.
+    U16(Vec<u16>),
 }
 
 impl AggValues {
@@ -31,6 +35,8 @@ impl AggValues {
             AggValues::F64(v) => v.len(),
             AggValues::F32(v) => v.len(),
             AggValues::I64(v) => v.len(),
+            AggValues::U8(v) => v.len(),
+            AggValues::U16(v) => v.len(),
         }
     }
 
@@ -39,9 +45,11 @@ impl AggValues {
         self.len() == 0
     }
 
-    /// Bytes per cell (4, 1 or 8).
+    /// Bytes per cell (1, 2, 4 or 8).
     pub fn cell_bytes(&self) -> usize {
         match self {
+            AggValues::U8(_) => 1,
+            AggValues::U16(_) => 2,
             AggValues::U32(_) => 4,
             AggValues::Bool(_) => 1,
             AggValues::F64(_) => 8,
@@ -50,9 +58,11 @@ impl AggValues {
         }
     }
 
-    /// NumPy's name for the dtype (`uint32`, `bool`, `float64`, `float32`).
+    /// NumPy's name for the dtype (`uint32`, `bool`, `float64`, ...).
     pub fn dtype_name(&self) -> &'static str {
         match self {
+            AggValues::U8(_) => "uint8",
+            AggValues::U16(_) => "uint16",
             AggValues::U32(_) => "uint32",
             AggValues::Bool(_) => "bool",
             AggValues::F64(_) => "float64",
@@ -66,6 +76,8 @@ impl AggValues {
     pub fn get_f64(&self, i: usize) -> f64 {
         match self {
             AggValues::U32(v) => f64::from(v[i]),
+            AggValues::U8(v) => f64::from(v[i]),
+            AggValues::U16(v) => f64::from(v[i]),
             AggValues::Bool(v) => {
                 if v[i] {
                     1.0
@@ -126,13 +138,21 @@ impl Aggregate {
     /// differs: the first of the `n` values of an `_n` reduction
     /// (Datashader's `agg.isel(n=0)`), and a row index (`int64`) as
     /// `float64` with NaN where empty. `None` when the aggregate is
-    /// already plain.
+    /// already plain. Narrow counts (`uint8`, `uint16`) shade as the
+    /// `uint32` counts they hold.
     pub fn shadeable(&self) -> Option<Aggregate> {
-        if self.n.is_none() && !matches!(self.values, AggValues::I64(_)) {
+        if self.n.is_none()
+            && !matches!(
+                self.values,
+                AggValues::I64(_) | AggValues::U8(_) | AggValues::U16(_)
+            )
+        {
             return None;
         }
         let firsts = (0..self.values.len()).step_by(self.n.unwrap_or(1).max(1));
         let values = match &self.values {
+            AggValues::U8(v) => AggValues::U32(firsts.map(|i| u32::from(v[i])).collect()),
+            AggValues::U16(v) => AggValues::U32(firsts.map(|i| u32::from(v[i])).collect()),
             AggValues::U32(v) => AggValues::U32(firsts.map(|i| v[i]).collect()),
             AggValues::Bool(v) => AggValues::Bool(firsts.map(|i| v[i]).collect()),
             AggValues::F32(v) => AggValues::F32(firsts.map(|i| v[i]).collect()),

@@ -42,7 +42,9 @@ pub use partial::{
     plane_names, spec_plane_names, spec_state_bytes_per_cell, state_bytes_per_cell, Partial,
     NO_CELL,
 };
-pub use reduction::{Lookup, ReductionKind, ReductionSpec, SpecError, DEFAULT_N, SPEC_HELP};
+pub use reduction::{
+    AggDtype, Lookup, ReductionKind, ReductionSpec, SpecError, DEFAULT_N, SPEC_HELP,
+};
 pub use run::{
     aggregate, AggregateRequest, AggregationPlan, Coord, Engine, EngineChoice, Glyph, GlyphSpec,
     Scratch, DEFAULT_MEMORY_BUDGET, OTHER_CATEGORY,

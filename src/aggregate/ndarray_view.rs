@@ -41,6 +41,8 @@ mod sealed {
     impl Sealed for f64 {}
     impl Sealed for f32 {}
     impl Sealed for i64 {}
+    impl Sealed for u8 {}
+    impl Sealed for u16 {}
 }
 
 /// An element type an aggregate can hold: `u32`, `bool`, `f64` or `f32`
@@ -59,6 +61,28 @@ impl AggElement for u32 {
     fn slice(values: &AggValues) -> Option<&[u32]> {
         match values {
             AggValues::U32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl AggElement for u8 {
+    const DTYPE: &'static str = "uint8";
+
+    fn slice(values: &AggValues) -> Option<&[u8]> {
+        match values {
+            AggValues::U8(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl AggElement for u16 {
+    const DTYPE: &'static str = "uint16";
+
+    fn slice(values: &AggValues) -> Option<&[u16]> {
+        match values {
+            AggValues::U16(v) => Some(v),
             _ => None,
         }
     }
@@ -124,6 +148,10 @@ pub enum AggView<'a> {
     /// `where` without a lookup column: row indices, `int64`, -1 where
     /// empty.
     I64(ArrayViewD<'a, i64>),
+    /// `count@uint8`.
+    U8(ArrayViewD<'a, u8>),
+    /// `count@uint16`.
+    U16(ArrayViewD<'a, u16>),
 }
 
 impl AggView<'_> {
@@ -135,6 +163,8 @@ impl AggView<'_> {
             AggView::F64(v) => v.shape(),
             AggView::F32(v) => v.shape(),
             AggView::I64(v) => v.shape(),
+            AggView::U8(v) => v.shape(),
+            AggView::U16(v) => v.shape(),
         }
     }
 
@@ -146,6 +176,8 @@ impl AggView<'_> {
             AggView::F64(_) => f64::DTYPE,
             AggView::F32(_) => f32::DTYPE,
             AggView::I64(_) => i64::DTYPE,
+            AggView::U8(_) => u8::DTYPE,
+            AggView::U16(_) => u16::DTYPE,
         }
     }
 }
@@ -197,6 +229,8 @@ impl Aggregate {
             AggValues::F64(v) => AggView::F64(ArrayViewD::from_shape(shape, v).map_err(bad)?),
             AggValues::F32(v) => AggView::F32(ArrayViewD::from_shape(shape, v).map_err(bad)?),
             AggValues::I64(v) => AggView::I64(ArrayViewD::from_shape(shape, v).map_err(bad)?),
+            AggValues::U8(v) => AggView::U8(ArrayViewD::from_shape(shape, v).map_err(bad)?),
+            AggValues::U16(v) => AggView::U16(ArrayViewD::from_shape(shape, v).map_err(bad)?),
         })
     }
 

@@ -22,12 +22,13 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, UInt32Array, UInt64Array,
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, UInt16Array, UInt32Array,
+    UInt64Array, UInt8Array,
 };
 
 use super::canvas::AggValues;
 use super::error::AggError;
-use super::reduction::{ReductionKind, ReductionSpec, DEFAULT_N};
+use super::reduction::{AggDtype, ReductionKind, ReductionSpec, DEFAULT_N};
 use super::select::{SelectOrder, SelectOutput, SelectState, Slot, EMPTY_ROW, EMPTY_SLOT};
 
 /// Marker for a point that falls in no cell.
@@ -61,6 +62,74 @@ enum State {
     AaAny(Vec<f32>),
     /// `first_n` ... `max_n` and `where`: ranked rows per cell.
     Select(SelectState),
+    /// `count@uint8`: counts saturating at 255.
+    Count8(Vec<u8>),
+    /// `count@uint16`: counts saturating at 65,535.
+    Count16(Vec<u16>),
+    /// `sum@float32`: NaN where empty, rounded to `float32` after each add.
+    Sum32(Vec<f32>),
+    /// `min@float32`: the `float64` minimum rounded to `float32`.
+    Min32(Vec<f32>),
+    /// `max@float32`.
+    Max32(Vec<f32>),
+}
+
+/// A narrow count cell (`uint8`, `uint16`): adds saturate at the type's
+/// largest value, which keeps them exact in any order.
+trait NarrowCount: Copy + Default {
+    fn bump(&mut self);
+    fn add(&mut self, other: Self);
+}
+
+impl NarrowCount for u8 {
+    #[inline(always)]
+    fn bump(&mut self) {
+        *self = self.saturating_add(1);
+    }
+    #[inline(always)]
+    fn add(&mut self, other: u8) {
+        *self = self.saturating_add(other);
+    }
+}
+
+impl NarrowCount for u16 {
+    #[inline(always)]
+    fn bump(&mut self) {
+        *self = self.saturating_add(1);
+    }
+    #[inline(always)]
+    fn add(&mut self, other: u16) {
+        *self = self.saturating_add(other);
+    }
+}
+
+/// Count every binned point of `cells` into narrow counts.
+fn count_narrow<T: NarrowCount>(c: &mut [T], cells: &[u32]) {
+    for &i in cells {
+        if let Some(c) = c.get_mut(i as usize) {
+            c.bump();
+        }
+    }
+}
+
+/// A `float32` sum cell plus `v`: the `float64` sum rounded to `float32`.
+#[inline(always)]
+fn add_f32(s: &mut f32, v: f64) {
+    *s = if s.is_nan() {
+        v as f32
+    } else {
+        (f64::from(*s) + v) as f32
+    };
+}
+
+/// NaN-skipping `float32` combine: NaN only when both sides are NaN.
+#[inline(always)]
+fn nan_combine_f32(a: &mut f32, b: f32, f: impl Fn(f32, f32) -> f32) {
+    if a.is_nan() {
+        *a = b;
+    } else if !b.is_nan() {
+        *a = f(*a, b);
+    }
 }
 
 /// How an antialiased pixel adds to a cell (Datashader's append functions
@@ -135,6 +204,9 @@ pub fn state_bytes_per_cell(kind: ReductionKind) -> usize {
 /// Bytes of state per cell for a full reduction spec (its `n` and
 /// `where` included).
 pub fn spec_state_bytes_per_cell(spec: &ReductionSpec) -> usize {
+    if let Some(d) = spec.narrow_dtype() {
+        return d.bytes();
+    }
     match spec.selection() {
         Some((_, _, n)) => std::mem::size_of::<Slot>() * n,
         None => state_bytes_per_cell(spec.kind),
@@ -251,15 +323,32 @@ impl Partial {
         Partial { state }
     }
 
-    /// An empty partial for `spec` (its `n` and `where` included) over
-    /// `cells` cells.
+    /// An empty partial for `spec` (its `n`, `where` and dtype included)
+    /// over `cells` cells.
+    ///
+    /// ```
+    /// use pointillist::aggregate::{AggDtype, AggValues, Partial, ReductionSpec};
+    ///
+    /// let mut p = Partial::for_spec(&ReductionSpec::count().with_dtype(AggDtype::Uint8), 2);
+    /// p.accumulate(0, &vec![1; 300], None);
+    /// assert_eq!(p.finalize(), AggValues::U8(vec![0, 255])); // saturated
+    /// ```
     pub fn for_spec(spec: &ReductionSpec, cells: usize) -> Partial {
-        match spec.selection() {
-            Some((order, output, n)) => Partial {
+        if let Some((order, output, n)) = spec.selection() {
+            return Partial {
                 state: State::Select(SelectState::new(order, output, n, cells)),
-            },
-            None => Partial::new(spec.kind, cells),
+            };
         }
+        let nan = || filled(cells, f32::NAN);
+        let state = match (spec.narrow_dtype(), spec.kind) {
+            (Some(AggDtype::Uint8), _) => State::Count8(filled(cells, 0)),
+            (Some(AggDtype::Uint16), _) => State::Count16(filled(cells, 0)),
+            (Some(AggDtype::Float32), ReductionKind::Sum) => State::Sum32(nan()),
+            (Some(AggDtype::Float32), ReductionKind::Min) => State::Min32(nan()),
+            (Some(AggDtype::Float32), ReductionKind::Max) => State::Max32(nan()),
+            _ => return Partial::new(spec.kind, cells),
+        };
+        Partial { state }
     }
 
     /// An empty partial for `kind` over `cells` cells, for antialiased
@@ -378,7 +467,15 @@ impl Partial {
                     *s = Pick { key, value: v };
                 }
             }
-            State::Count(_) | State::Any(_) | State::Var { .. } | State::Select(_) => {}
+            State::Count(_)
+            | State::Any(_)
+            | State::Var { .. }
+            | State::Select(_)
+            | State::Count8(_)
+            | State::Count16(_)
+            | State::Sum32(_)
+            | State::Min32(_)
+            | State::Max32(_) => {}
         }
     }
 
@@ -482,6 +579,9 @@ impl Partial {
             State::Var { cells, .. } => cells.fill([0.0; 3]),
             State::AaCount(v) | State::AaAny(v) => v.fill(f32::NAN),
             State::Select(s) => s.slots.fill(EMPTY_SLOT),
+            State::Count8(v) => v.fill(0),
+            State::Count16(v) => v.fill(0),
+            State::Sum32(v) | State::Min32(v) | State::Max32(v) => v.fill(f32::NAN),
         }
     }
 
@@ -496,6 +596,9 @@ impl Partial {
             State::Var { cells, .. } => cells.len(),
             State::AaCount(v) | State::AaAny(v) => v.len(),
             State::Select(s) => s.cells(),
+            State::Count8(v) => v.len(),
+            State::Count16(v) => v.len(),
+            State::Sum32(v) | State::Min32(v) | State::Max32(v) => v.len(),
         }
     }
 
@@ -536,6 +639,8 @@ impl Partial {
         }
         match (&mut self.state, values) {
             (State::Count(c), None) => super::simd::accumulate_count(c, cells),
+            (State::Count8(c), None) => count_narrow(c, cells),
+            (State::Count16(c), None) => count_narrow(c, cells),
             (State::Any(a), None) => {
                 for &i in cells {
                     if let Some(a) = a.get_mut(i as usize) {
@@ -600,6 +705,27 @@ impl Partial {
                 for (k, &(start, len)) in runs.iter().enumerate() {
                     if value(k).is_some() {
                         cells(a, start, len, stride).for_each(|a| *a = true);
+                    }
+                }
+            }
+            State::Count8(c) => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if value(k).is_some() {
+                        cells(c, start, len, stride).for_each(NarrowCount::bump);
+                    }
+                }
+            }
+            State::Count16(c) => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if value(k).is_some() {
+                        cells(c, start, len, stride).for_each(NarrowCount::bump);
+                    }
+                }
+            }
+            State::Sum32(s) if values.is_some() => {
+                for (k, &(start, len)) in runs.iter().enumerate() {
+                    if let Some(v) = value(k) {
+                        cells(s, start, len, stride).for_each(|s| add_f32(s, v));
                     }
                 }
             }
@@ -729,6 +855,11 @@ impl Partial {
             State::Last(_) => "last",
             State::AaCount(_) => "count (antialiased)",
             State::AaAny(_) => "any (antialiased)",
+            State::Count8(_) => "count (uint8)",
+            State::Count16(_) => "count (uint16)",
+            State::Sum32(_) => "sum (float32)",
+            State::Min32(_) => "min (float32)",
+            State::Max32(_) => "max (float32)",
             State::Select(s) => match (s.order, s.output) {
                 (SelectOrder::First, SelectOutput::Value) => "first_n",
                 (SelectOrder::Last, SelectOutput::Value) => "last_n",
@@ -856,6 +987,17 @@ impl Partial {
                 combine(a, b, 0, which, |a, b| *a = a.wrapping_add(b));
             }
             (State::Any(a), State::Any(b)) => combine(a, b, false, which, |a, b| *a |= b),
+            (State::Count8(a), State::Count8(b)) => combine(a, b, 0, which, NarrowCount::add),
+            (State::Count16(a), State::Count16(b)) => combine(a, b, 0, which, NarrowCount::add),
+            (State::Sum32(a), State::Sum32(b)) => combine(a, b, f32::NAN, which, |a, b| {
+                nan_combine_f32(a, b, |x, y| x + y)
+            }),
+            (State::Min32(a), State::Min32(b)) => combine(a, b, f32::NAN, which, |a, b| {
+                nan_combine_f32(a, b, f32::min)
+            }),
+            (State::Max32(a), State::Max32(b)) => combine(a, b, f32::NAN, which, |a, b| {
+                nan_combine_f32(a, b, f32::max)
+            }),
             (State::Sum(a), State::Sum(b)) => {
                 combine(a, b, f64::NAN, which, |a, b| {
                     *a = nan_combine(*a, b, |x, y| x + y)
@@ -915,6 +1057,9 @@ impl Partial {
             State::Any(a) => AggValues::Bool(a),
             State::Sum(v) | State::Min(v) | State::Max(v) => AggValues::F64(v),
             State::AaCount(v) | State::AaAny(v) => AggValues::F32(v),
+            State::Count8(v) => AggValues::U8(v),
+            State::Count16(v) => AggValues::U16(v),
+            State::Sum32(v) | State::Min32(v) | State::Max32(v) => AggValues::F32(v),
             State::First(v) | State::Last(v) => {
                 AggValues::F64(v.into_iter().map(|p| p.value).collect())
             }
@@ -998,12 +1143,7 @@ impl Partial {
     /// An empty partial for `spec` with room for `cells` cells but none
     /// yet, to be filled by [`Partial::extend_from_planes`].
     pub(crate) fn with_capacity_for_spec(spec: &ReductionSpec, cells: usize) -> Partial {
-        let mut p = Partial::for_spec(spec, 0);
-        if let State::Select(s) = &mut p.state {
-            s.slots.reserve_exact(cells * s.n);
-            return p;
-        }
-        Partial::with_capacity(spec.kind, cells)
+        Partial::for_spec(spec, 0).reserved(cells)
     }
 
     /// Cells `range` of the state as Arrow arrays, one per plane
@@ -1026,9 +1166,15 @@ impl Partial {
             State::Sum(v) | State::Min(v) | State::Max(v) => {
                 vec![Arc::new(Float64Array::from(v[range].to_vec()))]
             }
-            State::AaCount(v) | State::AaAny(v) => {
+            State::AaCount(v)
+            | State::AaAny(v)
+            | State::Sum32(v)
+            | State::Min32(v)
+            | State::Max32(v) => {
                 vec![Arc::new(Float32Array::from(v[range].to_vec()))]
             }
+            State::Count8(v) => vec![Arc::new(UInt8Array::from(v[range].to_vec()))],
+            State::Count16(v) => vec![Arc::new(UInt16Array::from(v[range].to_vec()))],
             State::Mean(v) => {
                 let v = &v[range];
                 vec![f64s(v, |c| c[0]), f64s(v, |c| c[1])]
@@ -1087,9 +1233,13 @@ impl Partial {
             State::Sum(v) | State::Min(v) | State::Max(v) => {
                 v.extend_from_slice(f64_plane(planes, 0)?)
             }
-            State::AaCount(v) | State::AaAny(v) => {
-                v.extend_from_slice(plane::<Float32Array>(planes, 0)?.values())
-            }
+            State::AaCount(v)
+            | State::AaAny(v)
+            | State::Sum32(v)
+            | State::Min32(v)
+            | State::Max32(v) => v.extend_from_slice(plane::<Float32Array>(planes, 0)?.values()),
+            State::Count8(v) => v.extend_from_slice(plane::<UInt8Array>(planes, 0)?.values()),
+            State::Count16(v) => v.extend_from_slice(plane::<UInt16Array>(planes, 0)?.values()),
             State::Mean(v) => {
                 let (s, n) = (f64_plane(planes, 0)?, f64_plane(planes, 1)?);
                 v.extend(s.iter().zip(n).map(|(&s, &n)| [s, n]));
@@ -1136,7 +1286,12 @@ impl Partial {
     /// An empty partial of `kind` with room for `cells` cells but none
     /// yet, to be filled by [`Partial::extend_from_planes`].
     pub(crate) fn with_capacity(kind: ReductionKind, cells: usize) -> Partial {
-        let mut p = Partial::new(kind, 0);
+        Partial::new(kind, 0).reserved(cells)
+    }
+
+    /// This partial with room for `cells` more cells.
+    fn reserved(mut self, cells: usize) -> Partial {
+        let p = &mut self;
         match &mut p.state {
             State::Count(v) => v.reserve_exact(cells),
             State::Any(v) => v.reserve_exact(cells),
@@ -1146,8 +1301,11 @@ impl Partial {
             State::First(v) | State::Last(v) => v.reserve_exact(cells),
             State::AaCount(v) | State::AaAny(v) => v.reserve_exact(cells),
             State::Select(s) => s.slots.reserve_exact(cells * s.n),
+            State::Count8(v) => v.reserve_exact(cells),
+            State::Count16(v) => v.reserve_exact(cells),
+            State::Sum32(v) | State::Min32(v) | State::Max32(v) => v.reserve_exact(cells),
         }
-        p
+        self
     }
 }
 
@@ -1225,6 +1383,47 @@ fn accumulate_values(state: &mut State, first_row: u64, cells: &[u32], values: &
             }
         }
         State::Mean(c) => super::simd::accumulate_mean(c, cells, values),
+        State::Count8(c) => {
+            for (i, _) in pts {
+                if let Some(c) = c.get_mut(i) {
+                    c.bump();
+                }
+            }
+        }
+        State::Count16(c) => {
+            for (i, _) in pts {
+                if let Some(c) = c.get_mut(i) {
+                    c.bump();
+                }
+            }
+        }
+        State::Sum32(s) => {
+            for (i, v) in pts {
+                if let Some(s) = s.get_mut(i) {
+                    add_f32(s, v);
+                }
+            }
+        }
+        State::Min32(s) => {
+            for (i, v) in pts {
+                let v = v as f32;
+                if let Some(s) = s.get_mut(i) {
+                    if s.is_nan() || *s > v {
+                        *s = v;
+                    }
+                }
+            }
+        }
+        State::Max32(s) => {
+            for (i, v) in pts {
+                let v = v as f32;
+                if let Some(s) = s.get_mut(i) {
+                    if s.is_nan() || *s < v {
+                        *s = v;
+                    }
+                }
+            }
+        }
         State::Var { cells, .. } => {
             for (i, v) in pts {
                 if let Some(c) = cells.get_mut(i) {

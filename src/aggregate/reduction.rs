@@ -21,6 +21,114 @@ pub enum Lookup {
     Column(String),
 }
 
+/// The element type an aggregate is held and returned in, where it may be
+/// chosen to save memory (Datashader #412): counts as `uint8` or `uint16`
+/// (saturating at 255 or 65,535 instead of 4,294,967,295), `sum`, `min` and
+/// `max` as `float32` (half the bytes of `float64`).
+///
+/// The choice is the state's own type, not a cast at the end: a
+/// `uint8` count of a 4K canvas with 64 categories holds 530 MB instead of
+/// 2.1 GB. `min` and `max` in `float32` are exactly the `float64` results
+/// rounded to `float32` (rounding keeps order); a `float32` sum rounds to
+/// `float32` after each added value. Saturation and rounding are the same
+/// however the rows are split across threads, partials and shards
+/// (saturating addition of counts is associative).
+///
+/// ```
+/// use pointillist::aggregate::{AggDtype, ReductionSpec};
+///
+/// let spec: ReductionSpec = "count@uint8".parse()?;
+/// assert_eq!(spec.dtype, Some(AggDtype::Uint8));
+/// assert_eq!(spec.to_string(), "count@uint8");
+/// assert!("mean:v@float32".parse::<ReductionSpec>().is_err());
+/// # Ok::<(), pointillist::aggregate::SpecError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AggDtype {
+    /// Counts up to 255.
+    Uint8,
+    /// Counts up to 65,535.
+    Uint16,
+    /// Datashader's count dtype.
+    Uint32,
+    /// Half-size `sum`, `min` and `max`.
+    Float32,
+    /// Datashader's dtype for `sum`, `min` and `max`.
+    Float64,
+}
+
+impl AggDtype {
+    /// Every dtype with its NumPy name.
+    pub const ALL: [(&'static str, AggDtype); 5] = [
+        ("uint8", AggDtype::Uint8),
+        ("uint16", AggDtype::Uint16),
+        ("uint32", AggDtype::Uint32),
+        ("float32", AggDtype::Float32),
+        ("float64", AggDtype::Float64),
+    ];
+
+    /// The NumPy name (`uint8`, ..., `float64`).
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, d)| *d == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// Bytes per cell.
+    pub fn bytes(self) -> usize {
+        match self {
+            AggDtype::Uint8 => 1,
+            AggDtype::Uint16 => 2,
+            AggDtype::Uint32 | AggDtype::Float32 => 4,
+            AggDtype::Float64 => 8,
+        }
+    }
+
+    /// The dtypes `kind` may be held in (empty where it has no choice).
+    pub fn allowed_for(kind: ReductionKind) -> &'static [AggDtype] {
+        match kind {
+            ReductionKind::Count => &[AggDtype::Uint8, AggDtype::Uint16, AggDtype::Uint32],
+            ReductionKind::Sum | ReductionKind::Min | ReductionKind::Max => {
+                &[AggDtype::Float32, AggDtype::Float64]
+            }
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for AggDtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AggDtype {
+    type Err = SpecError;
+
+    /// NumPy's names, and the short `u8`, `u16`, `u32`, `f32`, `f64`.
+    fn from_str(s: &str) -> Result<AggDtype, SpecError> {
+        let t = s.trim().to_ascii_lowercase();
+        let short = [("u8", 0), ("u16", 1), ("u32", 2), ("f32", 3), ("f64", 4)];
+        AggDtype::ALL
+            .iter()
+            .find(|(n, _)| *n == t)
+            .map(|(_, d)| *d)
+            .or_else(|| {
+                short
+                    .iter()
+                    .find(|(n, _)| *n == t)
+                    .map(|&(_, i)| AggDtype::ALL[i].1)
+            })
+            .ok_or_else(|| SpecError {
+                message: format!(
+                    "unknown aggregate dtype '{s}'; valid: uint8, uint16, uint32 (count), float32, float64 (sum, min, max)"
+                ),
+            })
+    }
+}
+
 /// The per-pixel operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -146,6 +254,9 @@ pub struct ReductionSpec {
     /// `where(selector, lookup)`: what a selector (`first`, `last`, `min`,
     /// `max` and their `_n` forms) returns instead of its own values.
     pub lookup: Option<Lookup>,
+    /// The element type the aggregate is held in, where it is chosen
+    /// ([`AggDtype`]; `None`: Datashader's).
+    pub dtype: Option<AggDtype>,
 }
 
 /// A spec string that does not parse.
@@ -157,7 +268,7 @@ pub struct SpecError {
 }
 
 /// The accepted spellings, for error messages.
-pub const SPEC_HELP: &str = "count, count:COL, any, any:COL, sum:COL, mean:COL, min:COL, max:COL, var:COL, std:COL, first:COL, last:COL, first_n:COL[:N], last_n:COL[:N], min_n:COL[:N], max_n:COL[:N], where(SELECTOR[,LOOKUP]) (SELECTOR one of first/last/min/max[_n]:COL[:N]; LOOKUP a column, omitted for the row index), count_cat:COL";
+pub const SPEC_HELP: &str = "count, count:COL, any, any:COL, sum:COL, mean:COL, min:COL, max:COL, var:COL, std:COL, first:COL, last:COL, first_n:COL[:N], last_n:COL[:N], min_n:COL[:N], max_n:COL[:N], where(SELECTOR[,LOOKUP]) (SELECTOR one of first/last/min/max[_n]:COL[:N]; LOOKUP a column, omitted for the row index), count_cat:COL; count and count_cat may end in @uint8, @uint16 or @uint32, sum, min and max in @float32 or @float64 (the aggregate's dtype)";
 
 impl ReductionSpec {
     /// `count` of all points.
@@ -169,6 +280,7 @@ impl ReductionSpec {
             categorizer: Categorizer::Values,
             n: 1,
             lookup: None,
+            dtype: None,
         }
     }
 
@@ -181,6 +293,7 @@ impl ReductionSpec {
             categorizer: Categorizer::Values,
             n: if kind.is_n() { DEFAULT_N } else { 1 },
             lookup: None,
+            dtype: None,
         }
     }
 
@@ -197,6 +310,28 @@ impl ReductionSpec {
     pub fn with_lookup(mut self, lookup: Lookup) -> ReductionSpec {
         self.lookup = Some(lookup);
         self
+    }
+
+    /// This reduction held in `dtype` ([`AggDtype`]; checked by
+    /// [`ReductionSpec::validate`]).
+    pub fn with_dtype(mut self, dtype: AggDtype) -> ReductionSpec {
+        self.dtype = Some(dtype);
+        self
+    }
+
+    /// The dtype the state is held in when it differs from Datashader's
+    /// (`uint8`/`uint16` counts, `float32` sums, minima and maxima), `None`
+    /// otherwise.
+    pub fn narrow_dtype(&self) -> Option<AggDtype> {
+        match (self.kind, self.dtype?) {
+            (ReductionKind::Count, d @ (AggDtype::Uint8 | AggDtype::Uint16)) => Some(d),
+            (ReductionKind::Sum | ReductionKind::Min | ReductionKind::Max, AggDtype::Float32)
+                if self.lookup.is_none() =>
+            {
+                Some(AggDtype::Float32)
+            }
+            _ => None,
+        }
     }
 
     /// Values kept per cell (the trailing `n` dimension of `_n`
@@ -233,6 +368,24 @@ impl ReductionSpec {
     /// Check what the parser cannot: `n` at least 1, `where` only of a
     /// selector.
     pub fn validate(&self) -> Result<(), SpecError> {
+        if let Some(d) = self.dtype {
+            let allowed = AggDtype::allowed_for(self.kind);
+            if !allowed.contains(&d) || self.lookup.is_some() {
+                let valid = if allowed.is_empty() || self.lookup.is_some() {
+                    "only count (uint8, uint16, uint32) and sum, min and max (float32, float64) take a dtype".to_string()
+                } else {
+                    let names: Vec<&str> = allowed.iter().map(|d| d.name()).collect();
+                    format!("{} takes {}", self.kind.name(), names.join(", "))
+                };
+                return Err(SpecError {
+                    message: format!(
+                        "{}{}: no {d} aggregate; {valid}",
+                        if self.lookup.is_some() { "where " } else { "" },
+                        self.kind.name()
+                    ),
+                });
+            }
+        }
         if self.kind.is_n() && self.n == 0 {
             return Err(SpecError {
                 message: format!("{}: n must be at least 1", self.kind.name()),
@@ -283,7 +436,30 @@ impl ReductionSpec {
 impl FromStr for ReductionSpec {
     type Err = SpecError;
 
+    /// The grammar of [`SPEC_HELP`]: a reduction, optionally ending in
+    /// `@DTYPE` ([`AggDtype`]).
     fn from_str(s: &str) -> Result<Self, SpecError> {
+        if let Some((body, d)) = s.trim().rsplit_once('@') {
+            let in_spec = |e: SpecError| SpecError {
+                message: format!("aggregation '{s}': {}", e.message),
+            };
+            match d.parse::<AggDtype>() {
+                Ok(dtype) => {
+                    let spec = ReductionSpec::parse_plain(body)?.with_dtype(dtype);
+                    spec.validate().map_err(in_spec)?;
+                    return Ok(spec);
+                }
+                // A column whose name holds '@' parses as it is.
+                Err(e) => return ReductionSpec::parse_plain(s).map_err(|_| in_spec(e)),
+            }
+        }
+        ReductionSpec::parse_plain(s)
+    }
+}
+
+impl ReductionSpec {
+    /// [`ReductionSpec::from_str`] without the dtype.
+    fn parse_plain(s: &str) -> Result<ReductionSpec, SpecError> {
         let t = s.trim();
         if let Some(inner) = t.strip_prefix("where(") {
             let Some(inner) = inner.strip_suffix(')') else {
@@ -386,6 +562,7 @@ impl ReductionSpec {
             let sel = ReductionSpec {
                 lookup: None,
                 by: None,
+                dtype: None,
                 ..self.clone()
             };
             f.write_str("where(")?;
@@ -402,7 +579,15 @@ impl ReductionSpec {
         if self.kind.is_n() {
             write!(f, ":{}", self.n)?;
         }
-        Ok(())
+        self.write_dtype(f)
+    }
+
+    /// `@DTYPE` where one is chosen.
+    fn write_dtype(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.dtype {
+            Some(d) => write!(f, "@{d}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -419,13 +604,15 @@ impl fmt::Display for ReductionSpec {
             (None, Some(b))
                 if self.kind == ReductionKind::Count && self.categorizer == Categorizer::Values =>
             {
-                write!(f, "count_cat:{b}")
+                write!(f, "count_cat:{b}")?;
+                self.write_dtype(f)
             }
             (c, b) => {
                 f.write_str(self.kind.name())?;
                 if let Some(c) = c {
                     write!(f, ":{c}")?;
                 }
+                self.write_dtype(f)?;
                 if let Some(b) = b {
                     write!(f, " by {b}")?;
                 }

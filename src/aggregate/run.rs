@@ -35,7 +35,7 @@ use super::line::{
 };
 use super::mercator;
 use super::partial::{pick_key, spec_state_bytes_per_cell, AaRule, Partial, NO_CELL};
-use super::reduction::{ReductionKind, ReductionSpec, SpecError};
+use super::reduction::{AggDtype, ReductionKind, ReductionSpec, SpecError};
 use super::splat::{PointShape, Splat, SplatBuf, SplatPoints};
 use super::wire::{AggregateSpec, PartialAggregate, Shard, ShardCoverage};
 use crate::source::{
@@ -974,6 +974,29 @@ fn aa_two_stage(kind: ReductionKind, self_intersect: bool) -> bool {
     }
 }
 
+/// Advice for a canvas over the budget: a narrower dtype for reductions
+/// that take one ([`AggDtype`]) and are held wider.
+fn narrow_hint(spec: &ReductionSpec) -> String {
+    let narrower = match spec.kind {
+        ReductionKind::Count if spec.narrow_dtype() != Some(AggDtype::Uint8) => {
+            match spec.narrow_dtype() {
+                Some(_) => Some(AggDtype::Uint8),
+                None => Some(AggDtype::Uint16),
+            }
+        }
+        ReductionKind::Sum | ReductionKind::Min | ReductionKind::Max
+            if spec.narrow_dtype().is_none() && spec.lookup.is_none() =>
+        {
+            Some(AggDtype::Float32)
+        }
+        _ => None,
+    };
+    narrower.map_or_else(String::new, |d| {
+        let or = if spec.by.is_some() { "," } else { " or" };
+        format!("{or} a {d} aggregate (end --agg in @{d})")
+    })
+}
+
 /// The labels of the `k` categories of `map` with the most rows on the
 /// canvas of `req` (ties to the earlier category), in `map`'s order: a
 /// `count` by category on a 1 x 1 canvas over the same ranges, with one
@@ -1326,6 +1349,20 @@ impl AggregationPlan {
                 req.reduction
             ))?;
         }
+        if let Some(d) = req.reduction.narrow_dtype() {
+            if req.device == Device::Gpu {
+                refuse(format!(
+                    "{}: a {d} aggregate is made on the CPU only; use --device cpu or auto, or drop @{d}",
+                    req.reduction
+                ))?;
+            }
+            if req.line_width > 0.0 && kind == ReductionKind::Count {
+                refuse(format!(
+                    "{}: antialiased lines count float32 coverage, not integers; drop @{d} or use line width 0",
+                    req.reduction
+                ))?;
+            }
+        }
         if let Some(c) = req.reduction.lookup_column() {
             if req.glyph != Glyph::Points {
                 refuse(format!(
@@ -1436,23 +1473,24 @@ impl AggregationPlan {
             },
             needed_mib: (needed >> 20).min(u64::MAX as u128) as u64,
             budget_mib: req.memory_budget >> 20,
-            hint: match &by {
-                None => String::new(),
-                // How many planes fit: two states of width x height x k.
-                Some(_) => {
-                    let plane = 2 * (state / planes.max(1) as u128).max(1);
-                    let fit = (u128::from(req.memory_budget) / plane).min(usize::MAX as u128);
-                    if fit >= 2 && req.reduction.categorizer == Categorizer::Values {
-                        format!(
+            hint: narrow_hint(&req.reduction)
+                + &match &by {
+                    None => String::new(),
+                    // How many planes fit: two states of width x height x k.
+                    Some(_) => {
+                        let plane = 2 * (state / planes.max(1) as u128).max(1);
+                        let fit = (u128::from(req.memory_budget) / plane).min(usize::MAX as u128);
+                        if fit >= 2 && req.reduction.categorizer == Categorizer::Values {
+                            format!(
                             ", or keep the largest categories (--top-categories {}: {} planes with (other))",
                             fit - 1,
                             fit
                         )
-                    } else {
-                        " or fewer categories".into()
+                        } else {
+                            " or fewer categories".into()
+                        }
                     }
-                }
-            },
+                },
         };
         // Two states at least: the running total and one unit's partial.
         if cells >= u128::from(NO_CELL) || 2 * state > u128::from(req.memory_budget) {
@@ -1704,12 +1742,10 @@ impl AggregationPlan {
 
     /// A fresh, empty partial for this plan.
     pub fn new_partial(&self) -> Partial {
-        if self.spec.reduction.selection().is_some() {
-            Partial::for_spec(&self.spec.reduction, self.cells())
-        } else if self.line_width > 0.0 {
+        if self.line_width > 0.0 && self.spec.reduction.selection().is_none() {
             Partial::new_antialiased(self.kind, self.cells())
         } else {
-            Partial::new(self.kind, self.cells())
+            Partial::for_spec(&self.spec.reduction, self.cells())
         }
     }
 
@@ -2717,7 +2753,8 @@ impl AggregationPlan {
         if self.splat.is_some() {
             return Ok(cpu("cpu (points with a radius are drawn on the CPU)".into()));
         }
-        if self.spec.reduction.selection().is_some() {
+        if self.spec.reduction.selection().is_some() || self.spec.reduction.narrow_dtype().is_some()
+        {
             return Ok(cpu(format!(
                 "cpu ({} runs on the CPU)",
                 self.spec.reduction
@@ -3388,7 +3425,11 @@ impl LinePixels {
             key_offset: 0,
             with_rows,
             with_values,
-            direct: matches!(plan.kind, ReductionKind::Count | ReductionKind::Any) && !with_values,
+            // Counted straight into a `uint32` count (or an `any`); narrow
+            // counts go by the buffer.
+            direct: matches!(plan.kind, ReductionKind::Count | ReductionKind::Any)
+                && !with_values
+                && plan.spec.reduction.narrow_dtype().is_none(),
             len: 0,
             cells: vec![0; Self::FLUSH].into_boxed_slice(),
             rows: vec![0; slots(with_rows)].into_boxed_slice(),

@@ -55,7 +55,7 @@ use super::canvas::Aggregate;
 use super::error::AggError;
 use super::geometry::AxisKind;
 use super::partial::{spec_plane_names, Partial};
-use super::reduction::{ReductionKind, ReductionSpec};
+use super::reduction::{AggDtype, ReductionKind, ReductionSpec};
 use super::splat::PointShape;
 use crate::source::Categorizer;
 
@@ -618,6 +618,7 @@ impl PartialAggregate {
     pub fn write_ipc<W: Write>(&self, w: W) -> Result<(), AggError> {
         let kind = self.spec.reduction.kind;
         let selection = self.spec.reduction.selection().is_some();
+        let narrow = self.spec.reduction.narrow_dtype();
         let names = spec_plane_names(&self.spec.reduction);
         let fields: Vec<Field> = names
             .iter()
@@ -626,6 +627,9 @@ impl PartialAggregate {
                 let dt = match (kind, n) {
                     (_, "row") => DataType::UInt64,
                     _ if selection => DataType::Float64,
+                    _ if narrow == Some(AggDtype::Uint8) => DataType::UInt8,
+                    _ if narrow == Some(AggDtype::Uint16) => DataType::UInt16,
+                    _ if narrow == Some(AggDtype::Float32) => DataType::Float32,
                     (ReductionKind::Count | ReductionKind::Any, _) if aa => DataType::Float32,
                     (ReductionKind::Count, _) => DataType::UInt32,
                     (ReductionKind::Any, _) => DataType::Boolean,
@@ -739,12 +743,10 @@ impl PartialAggregate {
             )));
         }
         let cells = spec.cells();
-        let mut partial = if spec.reduction.selection().is_some() {
-            Partial::with_capacity_for_spec(&spec.reduction, cells)
-        } else if spec.line_width > 0.0 {
+        let mut partial = if spec.line_width > 0.0 && spec.reduction.selection().is_none() {
             Partial::with_capacity_antialiased(kind, cells)
         } else {
-            Partial::with_capacity(kind, cells)
+            Partial::with_capacity_for_spec(&spec.reduction, cells)
         };
         for batch in reader {
             let batch = batch.map_err(AggError::from_ipc)?;

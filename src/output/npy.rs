@@ -115,6 +115,8 @@ pub enum NpyData {
     U64(Vec<u64>),
     /// `|u1`.
     U8(Vec<u8>),
+    /// `<u2`.
+    U16(Vec<u16>),
 }
 
 impl NpyData {
@@ -129,6 +131,7 @@ impl NpyData {
             NpyData::I64(_) => "<i8",
             NpyData::U64(_) => "<u8",
             NpyData::U8(_) => "|u1",
+            NpyData::U16(_) => "<u2",
         }
     }
 
@@ -143,6 +146,7 @@ impl NpyData {
             NpyData::I64(v) => v.len(),
             NpyData::U64(v) => v.len(),
             NpyData::U8(v) => v.len(),
+            NpyData::U16(v) => v.len(),
         }
     }
 
@@ -162,10 +166,14 @@ pub struct NpyArray {
 }
 
 impl NpyArray {
-    /// The values as an aggregate's values (`uint32`, `bool` or `float64`).
+    /// The values as an aggregate's values (`uint8`, `uint16`, `uint32`,
+    /// `bool`, `float32` or `float64`).
     pub fn into_agg_values(self) -> Result<AggValues, NpyError> {
         match self.data {
             NpyData::U32(v) => Ok(AggValues::U32(v)),
+            NpyData::U8(v) => Ok(AggValues::U8(v)),
+            NpyData::U16(v) => Ok(AggValues::U16(v)),
+            NpyData::F32(v) => Ok(AggValues::F32(v)),
             NpyData::Bool(v) => Ok(AggValues::Bool(v)),
             NpyData::F64(v) => Ok(AggValues::F64(v)),
             other => Err(NpyError::NotAnAggregate {
@@ -233,6 +241,8 @@ pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
         AggValues::F64(_) => "<f8",
         AggValues::F32(_) => "<f4",
         AggValues::I64(_) => "<i8",
+        AggValues::U8(_) => "|u1",
+        AggValues::U16(_) => "<u2",
     };
     w.write_all(&header(descr, &shape))?;
     const BLOCK: usize = 1 << 14;
@@ -252,6 +262,8 @@ pub fn write_npy(mut w: impl Write, agg: &Aggregate) -> io::Result<()> {
         AggValues::F64(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
         AggValues::F32(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
         AggValues::I64(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
+        AggValues::U8(v) => cells(v.len(), &|i, b| b.push(v[i]))?,
+        AggValues::U16(v) => cells(v.len(), &|i, b| b.extend_from_slice(&v[i].to_le_bytes()))?,
     }
     Ok(())
 }
@@ -388,6 +400,7 @@ pub fn read_npy(mut r: impl Read) -> Result<NpyArray, NpyError> {
     }
     let data = match descr.as_str() {
         "<u4" => numbers!(u32, U32),
+        "<u2" => numbers!(u16, U16),
         "<f8" => numbers!(f64, F64),
         "<f4" => numbers!(f32, F32),
         "<i4" => numbers!(i32, I32),

@@ -97,6 +97,19 @@ pub(crate) fn colorize_with(
             };
             return colorize_with(&wide, key, opts, shortcuts);
         }
+        AggValues::U8(_) | AggValues::U16(_) => {
+            // Narrow counts mix as the uint32 counts they hold.
+            let wide = Aggregate {
+                values: AggValues::U32(
+                    (0..agg.values.len())
+                        .map(|i| agg.values.get_f64(i) as u32)
+                        .collect(),
+                ),
+                categories: agg.categories.clone(),
+                ..*agg
+            };
+            return colorize_with(&wide, key, opts, shortcuts);
+        }
         AggValues::F32(v) => {
             // Antialiased categories: mixed in float64 (Datashader mixes
             // their float32 values in float32).

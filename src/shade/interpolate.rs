@@ -200,6 +200,13 @@ pub(crate) fn key_values(
 /// when every cell is masked.
 fn offset_data(values: &AggValues, span: Option<(f64, f64)>) -> Option<(Vec<f64>, bool)> {
     match values {
+        // Narrow counts shade as the uint32 counts they hold.
+        AggValues::U8(v) => {
+            offset_data(&AggValues::U32(v.iter().map(|&x| x.into()).collect()), span)
+        }
+        AggValues::U16(v) => {
+            offset_data(&AggValues::U32(v.iter().map(|&x| x.into()).collect()), span)
+        }
         AggValues::U32(v) => {
             let min = v
                 .par_chunks(CHUNK)

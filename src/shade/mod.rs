@@ -689,7 +689,10 @@ fn validate(agg: &Aggregate, opts: &ShadeOptions) -> Result<(), ShadeError> {
         }
         // Datashader converts the span to the aggregate's dtype.
         let limits = match agg.values {
-            AggValues::U32(_) => Some((0.0, f64::from(u32::MAX), SpanProblem::OutsideUint32)),
+            // Narrow counts shade as uint32 (`Aggregate::shadeable`).
+            AggValues::U32(_) | AggValues::U8(_) | AggValues::U16(_) => {
+                Some((0.0, f64::from(u32::MAX), SpanProblem::OutsideUint32))
+            }
             AggValues::Bool(_) => Some((-128.0, 127.0, SpanProblem::OutsideBool)),
             AggValues::F64(_) | AggValues::F32(_) | AggValues::I64(_) => None,
         };

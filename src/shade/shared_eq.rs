@@ -102,6 +102,21 @@ impl SharedEqHistBuilder {
                     }
                 }
             }
+            (SharedEqHistBuilder::Integer { dense, .. }, AggValues::U8(v)) => {
+                for &x in v {
+                    if let Some(c) = dense.get_mut(usize::from(x)) {
+                        *c += 1;
+                    }
+                }
+            }
+            (SharedEqHistBuilder::Integer { dense, sparse }, AggValues::U16(v)) => {
+                for &x in v {
+                    match dense.get_mut(usize::from(x)) {
+                        Some(c) => *c += 1,
+                        None => *sparse.entry(u32::from(x)).or_insert(0) += 1,
+                    }
+                }
+            }
             (SharedEqHistBuilder::Float { lo, hi, hist }, AggValues::F64(v)) => {
                 let bins = numeric::Bins::new(0.0, *hi - *lo)?;
                 for &x in v.iter().filter(|x| !x.is_nan()) {
@@ -198,6 +213,12 @@ impl SharedEqHist {
             AggValues::U32(v) => v
                 .iter()
                 .map(|&x| if x == 0 { f64::NAN } else { eval(f64::from(x)) })
+                .collect(),
+            AggValues::U8(_) | AggValues::U16(_) => (0..agg.values.len())
+                .map(|i| match agg.values.get_f64(i) {
+                    0.0 => f64::NAN,
+                    x => eval(x),
+                })
                 .collect(),
             AggValues::F64(v) => v
                 .iter()

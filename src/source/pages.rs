@@ -157,6 +157,8 @@ mod read_tests {
             AggValues::Bool(v) => v.iter().map(|&x| u64::from(x)).collect(),
             AggValues::F32(v) => v.iter().map(|x| u64::from(x.to_bits())).collect(),
             AggValues::I64(v) => v.iter().map(|&x| x as u64).collect(),
+            AggValues::U8(v) => v.iter().map(|&x| u64::from(x)).collect(),
+            AggValues::U16(v) => v.iter().map(|&x| u64::from(x)).collect(),
         }
     }
 

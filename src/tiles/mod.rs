@@ -597,6 +597,8 @@ fn crop(
         AggValues::F64(v) => AggValues::F64(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
         AggValues::F32(v) => AggValues::F32(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
         AggValues::I64(v) => AggValues::I64(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
+        AggValues::U8(v) => AggValues::U8(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
+        AggValues::U16(v) => AggValues::U16(cut(p).flat_map(|r| v[r].iter().copied()).collect()),
     };
     Aggregate {
         width,
@@ -618,6 +620,8 @@ pub fn is_blank(agg: &Aggregate) -> bool {
         AggValues::F64(v) => v.iter().all(|c| c.is_nan()),
         AggValues::F32(v) => v.iter().all(|c| c.is_nan()),
         AggValues::I64(v) => v.iter().all(|&r| r < 0),
+        AggValues::U8(v) => v.iter().all(|&c| c == 0),
+        AggValues::U16(v) => v.iter().all(|&c| c == 0),
     }
 }
 
@@ -807,7 +811,7 @@ fn eq_hist_over(visit: &mut Visit<'_>) -> Result<Option<SharedEqHist>, TileError
     let (mut float, mut boolean) = (false, false);
     visit(&mut |agg| {
         match &agg.values {
-            AggValues::U32(_) => integer.add(agg)?,
+            AggValues::U32(_) | AggValues::U8(_) | AggValues::U16(_) => integer.add(agg)?,
             AggValues::F64(_) | AggValues::F32(_) | AggValues::I64(_) => {
                 float = true;
                 if let Some(r) = value_range(agg) {

@@ -333,7 +333,7 @@ fn zoom_scale(
     for tiles in covering.chunks(64) {
         for agg in aggregate_tiles(source, layer, tiles, opts.tile_size)? {
             match &agg.values {
-                AggValues::U32(_) => {
+                AggValues::U32(_) | AggValues::U8(_) | AggValues::U16(_) => {
                     if eq {
                         integer
                             .get_or_insert_with(SharedEqHistBuilder::integer)
