@@ -2627,3 +2627,95 @@ fn color_key_takes_a_named_palette() {
     let keep = ["points.parquet", "default.png", "named.png", "glasbey.png"];
     assert_clean_failure(dir.path(), &o, &["--color-key"], &keep);
 }
+
+#[test]
+fn a_dtype_suffix_holds_the_aggregate_narrow_and_shades_the_same() {
+    let (dir, p) = fixture();
+    let path = p.to_str().expect("utf8");
+    // 1000 points in three categories on one pixel: over 300 per
+    // category, past uint8.
+    let save = |name: &str, agg: &str| {
+        let npy = dir.path().join(format!("{name}.npy"));
+        let png = format!("{name}.png");
+        let o = run(
+            dir.path(),
+            &[
+                "render",
+                path,
+                "-o",
+                &png,
+                "--agg",
+                agg,
+                "--width",
+                "1",
+                "--height",
+                "1",
+                "--save-agg",
+                npy.to_str().expect("utf8"),
+            ],
+        );
+        assert!(o.status.success(), "{agg}: {}", stderr(&o));
+        (npy, std::fs::read(dir.path().join(png)).expect("png"))
+    };
+    let (wide, wide_png) = save("wide", "count_cat:cat");
+    let wide = npy_u32(&wide);
+    assert!(wide.iter().any(|&c| c > 255), "{wide:?}");
+    let (u8s, _) = save("u8", "count_cat:cat@uint8");
+    let u8s = npy_cells(&u8s, "|u1", |b: [u8; 1]| b[0]);
+    let clipped: Vec<u8> = wide.iter().map(|&c| c.min(255) as u8).collect();
+    assert_eq!(u8s, clipped);
+    let (u16s, u16_png) = save("u16", "count_cat:cat@uint16");
+    let u16s = npy_cells(&u16s, "<u2", u16::from_le_bytes);
+    assert_eq!(u16s.iter().map(|&c| u32::from(c)).collect::<Vec<_>>(), wide);
+    assert_eq!(u16_png, wide_png, "the same counts shade the same");
+    let (f32s, _) = save("f32", "max:val@float32");
+    let (f64s, _) = save("f64", "max:val");
+    let f32s = npy_cells(&f32s, "<f4", f32::from_le_bytes);
+    let f64s = npy_cells(&f64s, "<f8", f64::from_le_bytes);
+    for (a, b) in f32s.iter().zip(&f64s) {
+        assert!(a.to_bits() == (*b as f32).to_bits(), "{a} vs {b}");
+    }
+    // --verbose states the narrow state.
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            path,
+            "-o",
+            "v.png",
+            "--agg",
+            "count@uint8",
+            "--verbose",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 plane of 800x600, 0.5 MiB per canvas"),
+        "{}",
+        stderr(&o)
+    );
+    let keep = [
+        "points.parquet",
+        "wide.npy",
+        "wide.png",
+        "u8.npy",
+        "u8.png",
+        "u16.npy",
+        "u16.png",
+        "f32.npy",
+        "f32.png",
+        "f64.npy",
+        "f64.png",
+        "v.png",
+    ];
+    for (agg, needle) in [
+        (
+            "mean:val@float32",
+            "count (uint8, uint16, uint32) and sum, min and max",
+        ),
+        ("count@int4", "unknown aggregate dtype 'int4'"),
+    ] {
+        let o = run(dir.path(), &["render", path, "-o", "bad.png", "--agg", agg]);
+        assert_clean_failure(dir.path(), &o, &[needle], &keep);
+    }
+}

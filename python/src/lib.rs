@@ -104,6 +104,9 @@ struct Params {
     /// `first_n` ... `max_n`: values kept per pixel.
     #[pyo3(default)]
     n: Option<usize>,
+    /// The aggregate's dtype where chosen (`uint8`, `uint16`, `float32`...).
+    #[pyo3(default)]
+    dtype: Option<String>,
     /// `where(selector, lookup)`: the lookup column.
     #[pyo3(default)]
     lookup: Option<String>,
@@ -187,6 +190,11 @@ impl Params {
         };
         if let Some(n) = self.n {
             spec.n = n;
+        }
+        if let Some(d) = &self.dtype {
+            spec = spec.with_dtype(d.parse().map_err(|e: pointillist::aggregate::SpecError| {
+                PyValueError::new_err(e.message)
+            })?);
         }
         if let Some(c) = &self.lookup {
             spec = spec.with_lookup(Lookup::Column(c.clone()));
@@ -303,6 +311,8 @@ fn to_python<'py>(py: Python<'py>, agg: Aggregate) -> PyResult<Bound<'py, PyDict
         AggValues::F64(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         AggValues::F32(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         AggValues::I64(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
+        AggValues::U8(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
+        AggValues::U16(v) => out.set_item("values", PyArray1::from_vec(py, v))?,
         other => {
             return Err(PyNotImplementedError::new_err(format!(
                 "aggregate values of dtype {} are not supported by the Python package yet",
@@ -403,9 +413,13 @@ fn shade_values<'py>(
         AggValues::F64(a.as_slice()?.to_vec())
     } else if let Ok(a) = values.extract::<PyReadonlyArray1<f32>>() {
         AggValues::F32(a.as_slice()?.to_vec())
+    } else if let Ok(a) = values.extract::<PyReadonlyArray1<u8>>() {
+        AggValues::U8(a.as_slice()?.to_vec())
+    } else if let Ok(a) = values.extract::<PyReadonlyArray1<u16>>() {
+        AggValues::U16(a.as_slice()?.to_vec())
     } else {
         return Err(PyNotImplementedError::new_err(
-            "shading aggregates of dtypes other than uint32, bool, float32 and float64 is \
+            "shading aggregates of dtypes other than uint8, uint16, uint32, bool, float32 and float64 is \
              not implemented by pointillist",
         ));
     };

@@ -349,7 +349,7 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None, 
     if y_range is None:
         wanted["y"] = _coord_bounds(ddf, [v[1] for v in vertices], ragged)
     down = lines is not None and lines["glyph"] in ("line", "area")
-    if kind in ("first", "last") or agg._extra() or down:
+    if kind in ("first", "last") or set(agg._extra()) - {"dtype"} or down:
         # Rows positioned in the whole frame: first/last, the _n
         # reductions and where (whose ties, and row index, go by row).
         wanted["lens"] = ddf.map_partitions(len)

@@ -61,9 +61,28 @@ class Reduction:
     def _spec(self):
         return self._kind, self.column, None
 
-    # Further parameters of the core (``n``, ``where``'s lookup).
+    # Further parameters of the core (``n``, ``where``'s lookup, the dtype).
     def _extra(self):
-        return {}
+        return {"dtype": self.dtype} if getattr(self, "dtype", None) else {}
+
+    #: the dtypes the aggregate may be held in (``dtype=``), beyond Datashader
+    _dtypes: tuple = ()
+
+    def _set_dtype(self, dtype):
+        """Check and keep ``dtype`` (None: Datashader's own)."""
+        if dtype is None:
+            self.dtype = None
+            return
+        try:
+            name = np.dtype(dtype).name
+        except TypeError as e:
+            raise ValueError(f"{type(self).__name__}(dtype={dtype!r}): {e}") from None
+        if name not in self._dtypes:
+            raise ValueError(
+                f"{type(self).__name__}(dtype={dtype!r}): the aggregate can be held in "
+                f"{', '.join(self._dtypes)}"
+            )
+        self.dtype = name
 
     # Columns read besides the value and category columns.
     def _columns(self):
@@ -86,16 +105,22 @@ class OptionalFieldReduction(Reduction):
 class count(OptionalFieldReduction):
     """Count of points per pixel (or of non-NaN values of ``column``), uint32
     (float32 coverage for antialiased lines). ``self_intersect``: whether an
-    antialiased line adds where it crosses itself (ignored otherwise)."""
+    antialiased line adds where it crosses itself (ignored otherwise).
+
+    ``dtype`` (beyond Datashader): ``"uint8"`` or ``"uint16"`` hold the
+    counts in a quarter or half of the memory, saturating at 255 or 65,535
+    (the uint32 counts clipped, exactly, however the data is split)."""
 
     _kind = "count"
+    _dtypes = ("uint8", "uint16", "uint32")
 
-    def __init__(self, column=None, self_intersect=True):
+    def __init__(self, column=None, self_intersect=True, dtype=None):
         super().__init__(column)
         self.self_intersect = bool(self_intersect)
+        self._set_dtype(dtype)
 
     def __hash__(self):
-        return hash((type(self), self.column, self.self_intersect))
+        return hash((type(self), self.column, self.self_intersect, self.dtype))
 
 
 class any(OptionalFieldReduction):
@@ -106,16 +131,20 @@ class any(OptionalFieldReduction):
 
 class sum(Reduction):
     """Sum of ``column`` per pixel, float64, NaN where empty.
-    ``self_intersect``: as for :class:`count`."""
+    ``self_intersect``: as for :class:`count`. ``dtype="float32"`` (beyond
+    Datashader) holds the sums in half the memory, rounded to float32
+    after each added value."""
 
     _kind = "sum"
+    _dtypes = ("float32", "float64")
 
-    def __init__(self, column=None, self_intersect=True):
+    def __init__(self, column=None, self_intersect=True, dtype=None):
         super().__init__(column)
         self.self_intersect = bool(self_intersect)
+        self._set_dtype(dtype)
 
     def __hash__(self):
-        return hash((type(self), self.column, self.self_intersect))
+        return hash((type(self), self.column, self.self_intersect, self.dtype))
 
 
 class mean(Reduction):
@@ -125,15 +154,34 @@ class mean(Reduction):
 
 
 class min(Reduction):
-    """Minimum of ``column`` per pixel, float64, NaN where empty."""
+    """Minimum of ``column`` per pixel, float64, NaN where empty.
+    ``dtype="float32"`` (beyond Datashader): the float64 minimum rounded to
+    float32, in half the memory."""
 
     _kind = "min"
+    _dtypes = ("float32", "float64")
+
+    def __init__(self, column=None, dtype=None):
+        super().__init__(column)
+        self._set_dtype(dtype)
+
+    def __hash__(self):
+        return hash((type(self), self.column, self.dtype))
 
 
 class max(Reduction):
-    """Maximum of ``column`` per pixel, float64, NaN where empty."""
+    """Maximum of ``column`` per pixel, float64, NaN where empty.
+    ``dtype="float32"``: as for :class:`min`."""
 
     _kind = "max"
+    _dtypes = ("float32", "float64")
+
+    def __init__(self, column=None, dtype=None):
+        super().__init__(column)
+        self._set_dtype(dtype)
+
+    def __hash__(self):
+        return hash((type(self), self.column, self.dtype))
 
 
 class var(Reduction):

@@ -170,7 +170,14 @@ def stack(*imgs, **kwargs):
     return Image(out.reshape(h, w), coords=first.coords, dims=first.dims, name=name)
 
 
-_SUPPORTED = (np.dtype("uint32"), np.dtype("bool"), np.dtype("float64"), np.dtype("float32"))
+_SUPPORTED = (
+    np.dtype("uint32"),
+    np.dtype("uint16"),
+    np.dtype("uint8"),
+    np.dtype("bool"),
+    np.dtype("float64"),
+    np.dtype("float32"),
+)
 
 
 def _values(agg):
@@ -183,7 +190,8 @@ def _values(agg):
     if data.dtype not in _SUPPORTED:
         raise NotImplementedError(
             f"shading a {data.dtype} aggregate is not implemented by pointillist "
-            "(uint32, bool, float64 and float32 only, the dtypes Canvas.points and Canvas.line return)"
+            "(uint8, uint16, uint32, bool, float64 and float32 only, the dtypes Canvas.points "
+            "and Canvas.line return)"
         )
     return np.ascontiguousarray(data).ravel()
 
