@@ -138,15 +138,13 @@ impl Aggregate {
     /// differs: the first of the `n` values of an `_n` reduction
     /// (Datashader's `agg.isel(n=0)`), and a row index (`int64`) as
     /// `float64` with NaN where empty. `None` when the aggregate is
-    /// already plain. Narrow counts (`uint8`, `uint16`) shade as the
-    /// `uint32` counts they hold.
+    /// already plain. Narrow 2-D counts (`uint8`, `uint16`) shade as the
+    /// `uint32` counts they hold (categorical ones are mixed a pixel at a
+    /// time, without a widened copy).
     pub fn shadeable(&self) -> Option<Aggregate> {
-        if self.n.is_none()
-            && !matches!(
-                self.values,
-                AggValues::I64(_) | AggValues::U8(_) | AggValues::U16(_)
-            )
-        {
+        let narrow_2d = self.categories.is_none()
+            && matches!(self.values, AggValues::U8(_) | AggValues::U16(_));
+        if self.n.is_none() && !narrow_2d && !matches!(self.values, AggValues::I64(_)) {
             return None;
         }
         let firsts = (0..self.values.len()).step_by(self.n.unwrap_or(1).max(1));

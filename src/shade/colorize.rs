@@ -48,61 +48,17 @@ pub(crate) fn colorize_with(
         .collect();
     let mut pixels = vec![[0u8; 4]; npix];
     let totals = match &agg.values {
-        AggValues::U32(v) => {
-            // Datashader subtracts the baseline in the aggregate's dtype:
-            // uint32 arithmetic, which wraps below an explicit baseline.
-            let baseline = match opts.color_baseline {
-                None => v.par_iter().copied().min().unwrap_or(0),
-                Some(b) if b.fract() == 0.0 && b.abs() < 4_294_967_296.0 => {
-                    (b as i64).rem_euclid(1 << 32) as u32
-                }
-                Some(baseline) => return Err(ShadeError::InvalidColorBaseline { baseline }),
-            };
-            let mut totals = vec![0u64; npix];
-            pixels
-                .par_chunks_mut(PIXELS)
-                .zip(totals.par_chunks_mut(PIXELS))
-                .zip(v.par_chunks(PIXELS * ncat))
-                .for_each(|((px, tot), cells)| {
-                    let mut cd = vec![0.0f32; ncat];
-                    let present = vec![1.0f32; ncat];
-                    for ((p, t), cell) in px.iter_mut().zip(tot).zip(cells.chunks_exact(ncat)) {
-                        *t = cell.iter().map(|&x| u64::from(x)).sum();
-                        let weight: u64 = cell
-                            .iter()
-                            .map(|&x| u64::from(x.wrapping_sub(baseline)))
-                            .sum();
-                        *p = if shortcuts && weight <= EXACT_WEIGHT {
-                            mix_exact(cell, baseline, weight, key)
-                        } else {
-                            for (d, &x) in cd.iter_mut().zip(cell) {
-                                *d = x.wrapping_sub(baseline) as f32;
-                            }
-                            mix(&cd, &present, &rgb)
-                        };
-                    }
-                });
-            Totals::U64(totals)
-        }
+        AggValues::U32(v) => count_totals(v, &mut pixels, ncat, key, &rgb, opts, shortcuts)?,
+        // Narrow counts mix as the uint32 counts they hold, a pixel at a
+        // time (no widened copy of the planes).
+        AggValues::U16(v) => count_totals(v, &mut pixels, ncat, key, &rgb, opts, shortcuts)?,
+        AggValues::U8(v) => count_totals(v, &mut pixels, ncat, key, &rgb, opts, shortcuts)?,
         AggValues::I64(_) => {
             // Row indices: as float64, NaN where empty.
             let wide = Aggregate {
                 values: AggValues::F64(
                     (0..agg.values.len())
                         .map(|i| agg.values.get_f64(i))
-                        .collect(),
-                ),
-                categories: agg.categories.clone(),
-                ..*agg
-            };
-            return colorize_with(&wide, key, opts, shortcuts);
-        }
-        AggValues::U8(_) | AggValues::U16(_) => {
-            // Narrow counts mix as the uint32 counts they hold.
-            let wide = Aggregate {
-                values: AggValues::U32(
-                    (0..agg.values.len())
-                        .map(|i| agg.values.get_f64(i) as u32)
                         .collect(),
                 ),
                 categories: agg.categories.clone(),
@@ -166,7 +122,10 @@ pub(crate) fn colorize_with(
         }
         AggValues::Bool(_) => return Err(ShadeError::BoolCategorical),
     };
-    let unsigned = matches!(agg.values, AggValues::U32(_));
+    let unsigned = matches!(
+        agg.values,
+        AggValues::U32(_) | AggValues::U16(_) | AggValues::U8(_)
+    );
     let alpha = interpolate_alpha(totals, unsigned, opts, shortcuts)?;
     pixels
         .par_chunks_mut(PIXELS)
@@ -187,6 +146,60 @@ pub(crate) fn colorize_with(
 /// every `float32` product and partial sum of the mixing is an exact integer
 /// (`255 * weight < 2^24`), so integer arithmetic gives NumPy's bits.
 const EXACT_WEIGHT: u64 = (1 << 24) / 255;
+
+/// The colours and per-pixel totals of a count by category (`uint32`, or
+/// the narrow counts of `uint8`/`uint16`, each read as the `uint32` it
+/// holds).
+fn count_totals<T: Copy + Into<u32> + Sync>(
+    v: &[T],
+    pixels: &mut [Rgba],
+    ncat: usize,
+    key: &[[u8; 3]],
+    rgb: &[[f32; 3]],
+    opts: &ShadeOptions,
+    shortcuts: bool,
+) -> Result<Totals, ShadeError> {
+    // Datashader subtracts the baseline in the aggregate's dtype:
+    // uint32 arithmetic, which wraps below an explicit baseline.
+    let baseline = match opts.color_baseline {
+        None => v.par_iter().map(|&x| x.into()).min().unwrap_or(0),
+        Some(b) if b.fract() == 0.0 && b.abs() < 4_294_967_296.0 => {
+            (b as i64).rem_euclid(1 << 32) as u32
+        }
+        Some(baseline) => return Err(ShadeError::InvalidColorBaseline { baseline }),
+    };
+    let npix = pixels.len();
+    let mut totals = vec![0u64; npix];
+    pixels
+        .par_chunks_mut(PIXELS)
+        .zip(totals.par_chunks_mut(PIXELS))
+        .zip(v.par_chunks(PIXELS * ncat))
+        .for_each(|((px, tot), cells)| {
+            let mut cd = vec![0.0f32; ncat];
+            let present = vec![1.0f32; ncat];
+            let mut wide = vec![0u32; ncat];
+            for ((p, t), cell) in px.iter_mut().zip(tot).zip(cells.chunks_exact(ncat)) {
+                for (w, &x) in wide.iter_mut().zip(cell) {
+                    *w = x.into();
+                }
+                let cell = &wide[..];
+                *t = cell.iter().map(|&x| u64::from(x)).sum();
+                let weight: u64 = cell
+                    .iter()
+                    .map(|&x| u64::from(x.wrapping_sub(baseline)))
+                    .sum();
+                *p = if shortcuts && weight <= EXACT_WEIGHT {
+                    mix_exact(cell, baseline, weight, key)
+                } else {
+                    for (d, &x) in cd.iter_mut().zip(cell) {
+                        *d = x.wrapping_sub(baseline) as f32;
+                    }
+                    mix(&cd, &present, rgb)
+                };
+            }
+        });
+    Ok(Totals::U64(totals))
+}
 
 /// [`mix`] for counts whose weighted sums are exact in `float32`: sums in
 /// integers, one `float32` division per channel as NumPy does.
