@@ -107,6 +107,10 @@ struct Params {
     /// The aggregate's dtype where chosen (`uint8`, `uint16`, `float32`...).
     #[pyo3(default)]
     dtype: Option<String>,
+    /// `by(..., top_categories=K)`: keep the K categories with the most
+    /// rows on the canvas and fold the rest into "(other)".
+    #[pyo3(default)]
+    top_categories: Option<usize>,
     /// `where(selector, lookup)`: the lookup column.
     #[pyo3(default)]
     lookup: Option<String>,
@@ -218,6 +222,9 @@ impl Params {
         }
         if let Some((lo, hi)) = self.y_range {
             req = req.with_y_range(lo, hi);
+        }
+        if let Some(k) = self.top_categories {
+            req = req.with_top_categories(k);
         }
         if let Some(c) = &self.categories {
             req = req.with_categories(c.iter().cloned());

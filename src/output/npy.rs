@@ -483,8 +483,14 @@ mod tests {
         let arr = read_npy(v2.as_slice()).expect("v2");
         assert_eq!(arr.shape, vec![3]);
         assert_eq!(arr.data, NpyData::U8(vec![1, 2, 3]));
+        // uint8 is a narrow count (`count@uint8`); int32 is no aggregate.
+        assert!(matches!(arr.into_agg_values(), Ok(AggValues::U8(v)) if v == [1, 2, 3]));
+        let ints = NpyArray {
+            shape: vec![2],
+            data: NpyData::I32(vec![1, 2]),
+        };
         assert!(matches!(
-            arr.into_agg_values(),
+            ints.into_agg_values(),
             Err(NpyError::NotAnAggregate { .. })
         ));
     }

@@ -282,7 +282,12 @@ class Canvas:
         dims = [y, x]
         if cat_column is not None:
             dims.append(cat_column)
-            if prepared.coords is not None:
+            got = list(out["categories"])
+            if prepared.coords is not None and got != list(prepared.labels or got):
+                # Top categories: the kept ones, then "(other)".
+                by_label = dict(zip(prepared.labels, prepared.coords))
+                coords[cat_column] = [by_label.get(c, c) for c in got]
+            elif prepared.coords is not None:
                 coords[cat_column] = prepared.coords
             elif prepared.int_categories:
                 coords[cat_column] = [int(c) for c in out["categories"]]

@@ -378,6 +378,17 @@ def _dataframe_points(canvas, ddf, x, y, agg, split_every, threads, lines=None, 
     params.update(agg._extra())
     if derived is not None:
         params["by"] = derived
+    top = params.pop("top_categories", None)
+    if top is not None and derived is None and top < len(labels):
+        if lines is not None:
+            raise NotImplementedError(
+                "by(top_categories=...) of lines on Dask is not implemented by pointillist; "
+                "compute the frame, or list the categories to keep"
+            )
+        labels, coords = _top_categories(ddf, x, y, cat_column, labels, coords, top, x_range, y_range)
+        params["categories"] = labels
+    elif top is not None:
+        params["top_categories"] = top
     params = _line_params(params, lines)
     params.update(point or {})
     params["threads"] = threads
@@ -425,6 +436,29 @@ def _categories(ddf, cat_column):
         categories = categories.astype("object")
     coords = list(categories)
     return ddf, core._labels_of(coords, cat_column), coords
+
+
+def _top_categories(ddf, x, y, cat_column, labels, coords, k, x_range, y_range):
+    """The core's top categories over a Dask frame, found on the cluster:
+    the ``k`` categories with the most points on the canvas (inside both
+    inclusive ranges; ties to the earlier category), in category order,
+    then "(other)", which the core fills with every other row and null."""
+    import dask
+
+    def on_canvas(df):
+        xs, ys = df[x].to_numpy("f8", na_value=np.nan), df[y].to_numpy("f8", na_value=np.nan)
+        inside = (xs >= x_range[0]) & (xs <= x_range[1]) & (ys >= y_range[0]) & (ys <= y_range[1])
+        codes = df[cat_column].cat.codes.to_numpy()[inside]
+        counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+        return [counts]
+
+    parts = ddf[[x, y, cat_column]].to_delayed()
+    (counts,) = dask.compute([dask.delayed(on_canvas, pure=True)(p) for p in parts])
+    total = np.sum([c[0] for c in counts], axis=0) if counts else np.zeros(len(labels), int)
+    order = sorted(range(len(labels)), key=lambda i: (-int(total[i]), i))
+    kept = sorted(order[:k])
+    other = "(other)"
+    return [labels[i] for i in kept] + [other], [coords[i] for i in kept] + [other]
 
 
 def _row_offsets(lens):

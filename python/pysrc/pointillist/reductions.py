@@ -210,11 +210,23 @@ class last(Reduction):
 
 class by(Reduction):
     """``reduction`` split by the categories of ``cat_column``: one plane
-    per category, as a last dimension named after the column."""
+    per category, as a last dimension named after the column.
 
-    def __init__(self, cat_column, reduction=None):
+    ``top_categories=K`` (beyond Datashader, its #907): keep the K
+    categories with the most rows on the canvas (ties to the earlier one),
+    in category order, and fold every other row, and nulls, into a last
+    category ``"(other)"``, so memory grows with K, not with the column."""
+
+    def __init__(self, cat_column, reduction=None, top_categories=None):
         if reduction is None:
             reduction = count()
+        if top_categories is not None:
+            if isinstance(top_categories, bool) or not isinstance(top_categories, (int, np.integer)):
+                raise TypeError(f"by(top_categories={top_categories!r}): give an integer")
+            if top_categories < 1:
+                raise ValueError(f"by(top_categories={top_categories}): keep at least 1 category")
+            top_categories = int(top_categories)
+        self.top_categories = top_categories
         self.categorizer = None
         if isinstance(cat_column, category_codes):
             self.categorizer = cat_column
@@ -235,7 +247,10 @@ class by(Reduction):
         return kind, column, self.cat_column
 
     def _extra(self):
-        return self.reduction._extra()
+        extra = dict(self.reduction._extra())
+        if self.top_categories is not None:
+            extra["top_categories"] = self.top_categories
+        return extra
 
     def _columns(self):
         return self.reduction._columns()
@@ -249,7 +264,7 @@ class by(Reduction):
         return f"{type(self).__name__}(column={self.column!r}, reduction={self.reduction!r})"
 
     def __hash__(self):
-        return hash((type(self), self.cat_column, self.reduction))
+        return hash((type(self), self.cat_column, self.reduction, self.top_categories))
 
 
 class count_cat(by):
