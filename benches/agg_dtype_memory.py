@@ -34,13 +34,11 @@ def status(field):
             return int(line.split()[1]) / 1024  # MB
 
 lib, dtype, path, cat = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+import colorcet
 if lib == "datashader":
     import datashader as ds
-    import colorcet
-    key = colorcet.glasbey
 else:
     import pointillist as ds
-    key = "glasbey"
 df = pd.read_parquet(path)
 df[cat] = df[cat].astype("category")
 cvs = ds.Canvas(plot_width=1920, plot_height=1080, x_range=(-4, 4), y_range=(-4, 4))
@@ -53,7 +51,7 @@ with open("/proc/self/clear_refs", "w") as f:
 base = status("VmRSS")
 t = time.perf_counter()
 agg = cvs.points(df, "x", "y", agg=ds.by(cat, count))
-img = ds.tf.shade(agg, color_key=key if lib == "pointillist" else key[: agg.shape[2]])
+img = ds.tf.shade(agg, color_key=colorcet.glasbey[: agg.shape[2]])
 wall = time.perf_counter() - t
 peak = status("VmHWM")
 print(json.dumps(dict(dtype=str(agg.dtype), wall=wall, added_mb=peak - base)))
@@ -68,10 +66,11 @@ def main():
     for lib, dtype in CASES:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, lib, str(dtype), path, cat],
-            check=True,
             capture_output=True,
             text=True,
         )
+        if out.returncode != 0:
+            sys.exit(f"{lib} {dtype}: {out.stderr.strip()}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"| {lib} | {r['dtype']} | {r['wall']:.2f} s | {r['added_mb']:.0f} MB |")
 
