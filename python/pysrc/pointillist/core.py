@@ -192,6 +192,14 @@ class Canvas:
             )
         if not isinstance(agg, rd.Reduction):
             raise TypeError(f"agg must be a Reduction, not {type(agg).__name__}")
+        # Time columns as axes and values (pointillist/times.py).
+        from . import times as _times
+
+        return _times.around(
+            self, source, x, y, agg, lambda c: c._points(source, x, y, agg, point), _is_dask(source)
+        )
+
+    def _points(self, source, x, y, agg, point):
         self.validate()
         if _is_dask(source):
             # Dask DataFrames and pointillist.dask.read_parquet(...): partials
